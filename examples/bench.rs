@@ -1,0 +1,890 @@
+//! Benchmark of `stackc compile` on synthetic projects.
+//!
+//! ```text
+//! cargo build --release
+//! cargo run --release --example bench -- [--sizes 100,1000,10000] [--keep DIR] [--bin PATH]
+//! cargo run --example bench -- --generate-only DIR [--sizes 100]
+//! ```
+//!
+//! For each size N it writes a project of N models (sources -> staging -> intermediate ->
+//! marts), runs `stackc compile <project> --out <project>/target` once cold and three times
+//! warm, and prints wall time and the child's peak RSS (from `wait4`). The generated project
+//! is the same on every run: choices come from a small xorshift seeded with the model index.
+//! See `docs/benchmark.md`.
+
+use std::fmt;
+use std::fs;
+use std::io::{self, BufRead, BufReader};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+const USAGE: &str = "\
+usage: cargo run --release --example bench -- [OPTIONS]
+
+options:
+  --sizes N,N,...        project sizes in models (default 100,1000,10000; each >= 3)
+  --keep DIR             write the projects to DIR/bench-N and keep them
+  --bin PATH             stackc binary (default target/release/stackc)
+  --generate-only DIR    write a project of the first size into DIR and exit
+  -h, --help             print this help";
+
+const DEFAULT_SIZES: [usize; 3] = [100, 1_000, 10_000];
+const WARM_RUNS: usize = 3;
+const STDERR_LINES_SHOWN: usize = 40;
+/// Raw tables per migration file.
+const TABLES_PER_MIGRATION: usize = 50;
+const STATUSES: [&str; 4] = ["pending", "completed", "cancelled", "refunded"];
+const CUSTOMER_STATUSES: [&str; 3] = ["active", "lapsed", "churned"];
+const IS_INCREMENTAL: &str = "{% if is_incremental() %}";
+const END_IF: &str = "{% endif %}";
+
+fn main() -> ExitCode {
+    let options = match Options::parse(std::env::args().skip(1)) {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("bench: {message}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("bench: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Command line
+
+struct Options {
+    sizes: Vec<usize>,
+    keep: Option<PathBuf>,
+    bin: PathBuf,
+    generate_only: Option<PathBuf>,
+    help: bool,
+}
+
+impl Options {
+    fn parse(mut args: impl Iterator<Item = String>) -> std::result::Result<Options, String> {
+        let mut options = Options {
+            sizes: DEFAULT_SIZES.to_vec(),
+            keep: None,
+            bin: Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/stackc"),
+            generate_only: None,
+            help: false,
+        };
+        while let Some(arg) = args.next() {
+            // Accept both `--flag value` and `--flag=value`.
+            let (flag, inline_value) = match arg.split_once('=') {
+                Some((flag, value)) if flag.starts_with("--") => (flag.to_owned(), Some(value)),
+                _ => (arg.clone(), None),
+            };
+            if flag == "-h" || flag == "--help" {
+                options.help = true;
+                continue;
+            }
+            let value = match inline_value {
+                Some(value) => value.to_owned(),
+                None => args.next().ok_or_else(|| format!("{flag} needs a value"))?,
+            };
+            match flag.as_str() {
+                "--sizes" => options.sizes = parse_sizes(&value)?,
+                "--keep" => options.keep = Some(PathBuf::from(value)),
+                "--bin" => options.bin = PathBuf::from(value),
+                "--generate-only" => options.generate_only = Some(PathBuf::from(value)),
+                _ => return Err(format!("unknown argument `{arg}`")),
+            }
+        }
+        Ok(options)
+    }
+}
+
+fn parse_sizes(value: &str) -> std::result::Result<Vec<usize>, String> {
+    let sizes = value
+        .split(',')
+        .map(|size| {
+            let size = size.trim().replace('_', "");
+            match size.parse::<usize>() {
+                Ok(n) if n >= 3 => Ok(n),
+                _ => Err(format!(
+                    "bad size `{size}` in --sizes: want a whole number >= 3"
+                )),
+            }
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(sizes)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Driver
+
+fn run(options: &Options) -> Result<()> {
+    if options.help {
+        println!("{USAGE}");
+        return Ok(());
+    }
+    if let Some(dir) = &options.generate_only {
+        let models = options.sizes[0]; // parse_sizes never returns an empty list
+        let files = write_project(dir, models)?;
+        println!("wrote {models} models ({files} files) to {}", dir.display());
+        return Ok(());
+    }
+    if !options.bin.is_file() {
+        return Err(format!(
+            "no stackc binary at {}: build it with `cargo build --release`, or pass --bin PATH",
+            options.bin.display()
+        )
+        .into());
+    }
+
+    // The workspace holds one project per size and the captured stderr of each run.
+    let temp;
+    let workspace = match &options.keep {
+        Some(dir) => {
+            fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            dir.clone()
+        }
+        None => {
+            // Removed when `temp` is dropped at the end of this function.
+            temp = tempfile::Builder::new()
+                .prefix("stackc-bench-")
+                .tempdir_in(std::env::temp_dir())?;
+            temp.path().to_path_buf()
+        }
+    };
+
+    eprintln!(
+        "stackc: {}\nworkspace: {}\ncpus: {}",
+        options.bin.display(),
+        workspace.display(),
+        std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+    );
+    let mut rows = Vec::new();
+    for &models in &options.sizes {
+        let project = workspace.join(format!("bench-{models}"));
+        eprint!("{models} models: generating...");
+        let files = write_project(&project, models)?;
+        eprint!(" running");
+        let stderr_log = workspace.join(format!("bench-{models}.stderr"));
+        let runs = measure(&options.bin, &project, &stderr_log)?;
+        eprintln!(" done");
+        rows.push(Row::new(models, files, &runs));
+    }
+    print_table(&rows);
+    if options.keep.is_some() {
+        eprintln!("projects kept in {}", workspace.display());
+    }
+    Ok(())
+}
+
+/// One cold and `WARM_RUNS` warm runs of `stackc compile`. The first failing run's stderr is
+/// printed; the others are still timed so the table stays complete.
+fn measure(bin: &Path, project: &Path, stderr_log: &Path) -> Result<Vec<Run>> {
+    let mut runs = Vec::new();
+    let mut shown_failure = false;
+    for _ in 0..=WARM_RUNS {
+        let run = run_once(bin, project, stderr_log)?;
+        eprint!(" {:.0}ms", ms(run.wall));
+        if !run.status.success() && !shown_failure {
+            shown_failure = true;
+            eprintln!(
+                "\nstackc exited with {}; first lines of its stderr:",
+                describe(run.status)
+            );
+            print_head(stderr_log, STDERR_LINES_SHOWN)?;
+        }
+        runs.push(run);
+    }
+    Ok(runs)
+}
+
+struct Run {
+    wall: Duration,
+    max_rss_kib: u64,
+    status: ExitStatus,
+}
+
+fn run_once(bin: &Path, project: &Path, stderr_log: &Path) -> Result<Run> {
+    let stderr =
+        fs::File::create(stderr_log).map_err(|e| format!("{}: {e}", stderr_log.display()))?;
+    let start = Instant::now();
+    let child = Command::new(bin)
+        .arg("compile")
+        .arg(project)
+        .arg("--out")
+        .arg(project.join("target"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+    // `child` is reaped by wait4 below and is never waited on through std afterwards.
+    let (status, usage) = wait_with_rusage(child.id())?;
+    let wall = start.elapsed();
+    let max_rss = u64::try_from(usage.ru_maxrss).unwrap_or(0); // never negative in practice
+    Ok(Run {
+        wall,
+        max_rss_kib: max_rss / MAXRSS_PER_KIB,
+        status,
+    })
+}
+
+/// `ru_maxrss` is in kilobytes on Linux and the BSDs, in bytes on macOS.
+#[cfg(target_os = "macos")]
+const MAXRSS_PER_KIB: u64 = 1024;
+#[cfg(not(target_os = "macos"))]
+const MAXRSS_PER_KIB: u64 = 1;
+
+/// Waits for child `pid` and returns its exit status and resource usage (peak RSS included).
+fn wait_with_rusage(pid: u32) -> io::Result<(ExitStatus, libc::rusage)> {
+    let pid = libc::pid_t::try_from(pid).map_err(|_| io::Error::other("pid out of range"))?;
+    let mut status: libc::c_int = 0;
+    // SAFETY: `rusage` is a plain C struct of integers, for which all zeroes is a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: `pid` is our own child, not yet reaped, and both pointers are valid for
+        // writes for the duration of the call.
+        let reaped = unsafe { libc::wait4(pid, &raw mut status, 0, &raw mut usage) };
+        if reaped == pid {
+            return Ok((ExitStatus::from_raw(status), usage));
+        }
+        let error = io::Error::last_os_error();
+        if error.kind() != io::ErrorKind::Interrupted {
+            return Err(error);
+        }
+    }
+}
+
+fn print_head(path: &Path, lines: usize) -> Result<()> {
+    let file = fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    for line in BufReader::new(file).lines().take(lines) {
+        eprintln!("    {}", line?);
+    }
+    Ok(())
+}
+
+fn describe(status: ExitStatus) -> String {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => code.to_string(),
+        (None, Some(signal)) => format!("signal {signal}"),
+        (None, None) => "?".to_owned(),
+    }
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+struct Row {
+    models: usize,
+    files: usize,
+    cold_ms: f64,
+    median_ms: f64,
+    peak_rss_mib: f64,
+    /// Distinct exit statuses of the runs, in order of first appearance.
+    exit: String,
+}
+
+impl Row {
+    /// `runs` holds the cold run first, then the warm runs.
+    fn new(models: usize, files: usize, runs: &[Run]) -> Row {
+        let mut warm: Vec<f64> = runs[1..].iter().map(|run| ms(run.wall)).collect();
+        warm.sort_by(f64::total_cmp);
+        let mut exits: Vec<String> = Vec::new();
+        for run in runs {
+            let exit = describe(run.status);
+            if !exits.contains(&exit) {
+                exits.push(exit);
+            }
+        }
+        let peak_kib = runs.iter().map(|run| run.max_rss_kib).max().unwrap_or(0);
+        Row {
+            models,
+            files,
+            cold_ms: ms(runs[0].wall),
+            median_ms: warm[warm.len() / 2],
+            peak_rss_mib: peak_kib as f64 / 1024.0,
+            exit: exits.join(","),
+        }
+    }
+}
+
+impl fmt::Display for Row {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "| {:>6} | {:>5} | {:>7.1} | {:>9.1} | {:>11.1} | {:<4} |",
+            self.models, self.files, self.cold_ms, self.median_ms, self.peak_rss_mib, self.exit
+        )
+    }
+}
+
+/// A Markdown table, ready to paste into `docs/benchmark.md`.
+fn print_table(rows: &[Row]) {
+    println!("| models | files | cold ms | median ms | peak RSS MB | exit |");
+    println!("|-------:|------:|--------:|----------:|------------:|:-----|");
+    for row in rows {
+        println!("{row}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Project generator
+
+/// Writes a project of `models` models into `dir` (which must be absent or empty) and returns
+/// the number of files written.
+fn write_project(dir: &Path, models: usize) -> Result<usize> {
+    let not_empty = fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some());
+    if not_empty {
+        return Err(format!("{} exists and is not empty", dir.display()).into());
+    }
+    let files = project_files(models);
+    for (relative, contents) in &files {
+        let path = dir.join(relative);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        }
+        fs::write(&path, contents).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(files.len())
+}
+
+/// Xorshift64: deterministic choices without the `rand` crate.
+struct XorShift(u64);
+
+impl XorShift {
+    fn new(seed: usize) -> XorShift {
+        // Spread neighbouring seeds apart; the state must never be zero.
+        XorShift((seed as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    /// A number in `0..n`; `n` must not be zero.
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    /// True with probability `percent`/100.
+    fn chance(&mut self, percent: usize) -> bool {
+        self.below(100) < percent
+    }
+}
+
+/// How the models of a project are split into layers. Models are numbered globally: first
+/// the staging models, then the intermediate ones, then the marts; a model only refers to
+/// models with a lower number, so the refs form a DAG.
+struct Layout {
+    raw_tables: usize,
+    staging: usize,
+    intermediate: usize,
+    marts: usize,
+}
+
+impl Layout {
+    fn new(models: usize) -> Layout {
+        let staging = ((3 * models + 5) / 10).max(1);
+        let intermediate = ((4 * models + 5) / 10).max(1);
+        Layout {
+            raw_tables: (models / 20).max(4),
+            staging,
+            intermediate,
+            marts: models.saturating_sub(staging + intermediate).max(1),
+        }
+    }
+
+    fn first_intermediate(&self) -> usize {
+        self.staging
+    }
+
+    fn first_mart(&self) -> usize {
+        self.staging + self.intermediate
+    }
+}
+
+fn raw_table(k: usize) -> String {
+    format!("t_{k:04}")
+}
+
+fn staging_name(index: usize) -> String {
+    format!("stg_{index:05}")
+}
+
+fn intermediate_name(index: usize) -> String {
+    format!("int_{index:05}")
+}
+
+/// Name of an upstream model (staging or intermediate) by its global number.
+fn upstream_name(layout: &Layout, index: usize) -> String {
+    if index < layout.first_intermediate() {
+        staging_name(index)
+    } else {
+        intermediate_name(index)
+    }
+}
+
+fn jinja_ref(model: &str) -> String {
+    format!("{{{{ ref('{model}') }}}}")
+}
+
+/// Every file of the project, as (path relative to the project root, contents).
+fn project_files(models: usize) -> Vec<(String, String)> {
+    let layout = Layout::new(models);
+    let mut files = vec![
+        ("stackc.toml".to_owned(), stackc_toml()),
+        ("macros/cents.sql".to_owned(), CENTS_MACRO.to_owned()),
+        (
+            "models/staging/_sources.yml".to_owned(),
+            sources_yml(&layout),
+        ),
+    ];
+    files.extend(migrations(&layout));
+
+    let mut staging_schema = SchemaFile::default();
+    for index in 0..layout.staging {
+        let name = staging_name(index);
+        let table = raw_table(index % layout.raw_tables);
+        let description = format!("Orders from raw.{table}, cleaned and cast.");
+        staging_schema.model(&name, &description, &STATUSES);
+        files.push((
+            format!("models/staging/{name}.sql"),
+            staging_sql(&name, &table),
+        ));
+    }
+
+    let mut intermediate_schema = SchemaFile::default();
+    for index in layout.first_intermediate()..layout.first_mart() {
+        let name = intermediate_name(index);
+        let sql = intermediate_sql(&layout, index);
+        let description = "Orders enriched with per-customer figures.";
+        intermediate_schema.model(&name, description, &STATUSES);
+        files.push((format!("models/intermediate/{name}.sql"), sql));
+    }
+
+    let mut marts_schema = SchemaFile::default();
+    for index in layout.first_mart()..layout.first_mart() + layout.marts {
+        let mart = mart(&layout, index);
+        marts_schema.model(&mart.name, mart.description, mart.statuses);
+        files.push((format!("models/marts/{}.sql", mart.name), mart.sql));
+    }
+
+    files.push(("models/staging/_schema.yml".to_owned(), staging_schema.yaml));
+    files.push((
+        "models/intermediate/_schema.yml".to_owned(),
+        intermediate_schema.yaml,
+    ));
+    files.push(("models/marts/_schema.yml".to_owned(), marts_schema.yaml));
+    files
+}
+
+fn stackc_toml() -> String {
+    "\
+# Synthetic project written by examples/bench.rs.
+[project]
+name = \"bench\"
+
+[models.staging]
+materialized = \"view\"
+
+[models.intermediate]
+materialized = \"view\"
+
+[models.marts]
+materialized = \"table\"
+
+[vars]
+lookback_days = 3
+"
+    .to_owned()
+}
+
+const CENTS_MACRO: &str = "{% macro cents(col) %}round(({{ col }})::numeric, 2){% endmacro %}\n";
+
+/// Raw tables in migration files of at most `TABLES_PER_MIGRATION` tables each, versioned
+/// V1, V1.1, V2, V2.1, ...
+fn migrations(layout: &Layout) -> Vec<(String, String)> {
+    let mut files = Vec::new();
+    let tables: Vec<usize> = (0..layout.raw_tables).collect();
+    for (part, chunk) in tables.chunks(TABLES_PER_MIGRATION).enumerate() {
+        let (major, minor) = (part / 2 + 1, part % 2);
+        let name = match (part, minor) {
+            (0, _) => "V1__raw.sql".to_owned(),
+            (_, 0) => format!("V{major}__raw_part_{}.sql", part + 1),
+            _ => format!("V{major}.{minor}__raw_part_{}.sql", part + 1),
+        };
+        let mut sql = format!(
+            "-- Raw tables {} to {} of {}.\n",
+            chunk[0],
+            chunk[chunk.len() - 1],
+            layout.raw_tables
+        );
+        if part == 0 {
+            sql.push_str("create schema if not exists raw;\n");
+        }
+        for &k in chunk {
+            sql.push_str(&format!(
+                "
+create table raw.{} (
+    id bigint primary key,
+    customer_id bigint,
+    amount numeric(12, 2) check (amount >= 0),
+    status text,
+    created_at timestamptz
+);
+",
+                raw_table(k)
+            ));
+        }
+        files.push((format!("migrations/{name}"), sql));
+    }
+    files
+}
+
+fn sources_yml(layout: &Layout) -> String {
+    let mut yaml = "\
+version: 2
+
+sources:
+  - name: raw
+    schema: raw
+    description: Raw orders, loaded by the versioned migrations.
+    tables:
+"
+    .to_owned();
+    for k in 0..layout.raw_tables {
+        yaml.push_str(&format!("      - name: {}\n", raw_table(k)));
+    }
+    yaml
+}
+
+/// A `_schema.yml` under construction.
+struct SchemaFile {
+    yaml: String,
+}
+
+impl Default for SchemaFile {
+    fn default() -> SchemaFile {
+        SchemaFile {
+            yaml: "version: 2\n\nmodels:\n".to_owned(),
+        }
+    }
+}
+
+impl SchemaFile {
+    /// Adds a model with tests on `id` and, when `statuses` is not empty, on `status`.
+    fn model(&mut self, name: &str, description: &str, statuses: &[&str]) {
+        self.yaml.push_str(&format!(
+            "  - name: {name}
+    description: {description}
+    columns:
+      - name: id
+        tests: [not_null, unique]
+"
+        ));
+        if !statuses.is_empty() {
+            let values: Vec<String> = statuses.iter().map(|s| format!("'{s}'")).collect();
+            self.yaml.push_str(&format!(
+                "      - name: status
+        tests:
+          - accepted_values:
+              values: [{}]
+",
+                values.join(", ")
+            ));
+        }
+    }
+}
+
+fn staging_sql(name: &str, table: &str) -> String {
+    format!(
+        "\
+-- {name}: orders from raw.{table}, cleaned and cast.
+-- One row per order; amounts rounded to cents, statuses lower-cased.
+
+with source as (
+
+    select * from {{{{ source('raw', '{table}') }}}}
+
+),
+
+renamed as (
+
+    select
+        id,
+        customer_id,
+        {{{{ cents('amount') }}}} as amount,
+        lower(status) as status,
+        created_at::date as created_date
+    from source
+    where status is not null
+
+)
+
+select * from renamed
+"
+    )
+}
+
+/// An intermediate model: one base model whose rows it keeps (numbered by recency within each
+/// customer) and up to two more models aggregated per customer and left-joined.
+fn intermediate_sql(layout: &Layout, index: usize) -> String {
+    let mut rng = XorShift::new(index);
+    let ref_count = match rng.below(20) {
+        0..=7 => 1,
+        8..=16 => 2,
+        _ => 3,
+    };
+    let mut upstream: Vec<usize> = Vec::new();
+    while upstream.len() < ref_count.min(index) {
+        let candidate = rng.below(index);
+        if !upstream.contains(&candidate) {
+            upstream.push(candidate);
+        }
+    }
+    let names: Vec<String> = upstream.iter().map(|&i| upstream_name(layout, i)).collect();
+    // An optional second window function: (expression, column name).
+    let extra_window = match rng.below(3) {
+        0 => Some(("sum(amount)", "running_amount")),
+        1 => Some(("lag(created_date)", "previous_created_date")),
+        _ => None,
+    };
+    let recency_limit = [10, 50, 100, 1000][rng.below(4)];
+
+    let mut sql = if names.len() == 1 {
+        format!(
+            "-- {}: orders of {}, ranked by recency per customer.\n\n",
+            intermediate_name(index),
+            names[0]
+        )
+    } else {
+        format!(
+            "-- {}: orders of {} with per-customer figures from {}.\n\n",
+            intermediate_name(index),
+            names[0],
+            names[1..].join(" and ")
+        )
+    };
+    sql.push_str(&format!(
+        "\
+with base as (
+    select
+        id,
+        customer_id,
+        amount,
+        status,
+        created_date,{}
+        row_number() over (partition by customer_id order by created_date desc, id) as recency_rank
+    from {}
+    where created_date is not null
+)",
+        extra_window.map_or(String::new(), |(expression, column)| format!(
+            "\n        {expression} over (partition by customer_id order by created_date, id) \
+             as {column},"
+        )),
+        jinja_ref(&names[0])
+    ));
+    for (j, name) in names.iter().enumerate().skip(1) {
+        sql.push_str(&format!(
+            ",
+
+customer_{j} as (
+    select
+        customer_id,
+        count(*) filter (where status = 'completed') as completed_count,
+        sum(amount) filter (where status <> 'cancelled') as net_amount
+    from {}
+    group by customer_id
+)",
+            jinja_ref(name)
+        ));
+    }
+    sql.push_str(
+        "
+
+select
+    b.id,
+    b.customer_id,
+    coalesce(b.amount, 0)::numeric(12, 2) as amount,
+    b.status,
+    b.created_date,
+    b.recency_rank,\n",
+    );
+    if let Some((_, column)) = extra_window {
+        sql.push_str(&format!("    b.{column},\n"));
+    }
+    for j in 1..names.len() {
+        sql.push_str(&format!(
+            "    coalesce(c{j}.completed_count, 0)::int as completed_count_{j},\n    \
+             coalesce(c{j}.net_amount, 0)::numeric(14, 2) as net_amount_{j},\n"
+        ));
+    }
+    sql.push_str(
+        "    case
+        when b.amount >= 500 then 'large'
+        when b.amount >= 50 then 'medium'
+        else 'small'
+    end as amount_bucket
+from base as b\n",
+    );
+    for j in 1..names.len() {
+        sql.push_str(&format!(
+            "left join customer_{j} as c{j} on c{j}.customer_id = b.customer_id\n"
+        ));
+    }
+    sql.push_str(&format!("where b.recency_rank <= {recency_limit}\n"));
+    sql
+}
+
+struct Mart {
+    name: String,
+    description: &'static str,
+    statuses: &'static [&'static str],
+    sql: String,
+}
+
+/// A mart over one or two intermediate models: either daily totals per customer (a third of
+/// which are incremental with a lookback) or one row per customer.
+fn mart(layout: &Layout, index: usize) -> Mart {
+    let mut rng = XorShift::new(index);
+    let first = layout.first_intermediate();
+    let mut upstream = vec![first + rng.below(layout.intermediate)];
+    if layout.intermediate > 1 && rng.chance(50) {
+        let other = first + rng.below(layout.intermediate);
+        if other != upstream[0] {
+            upstream.push(other);
+        }
+    }
+    let orders = upstream
+        .iter()
+        .map(|&i| {
+            format!(
+                "    select id, customer_id, amount, status, created_date\n    from {}\n",
+                jinja_ref(&intermediate_name(i))
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("    union all\n");
+    let sources = upstream
+        .iter()
+        .map(|&i| intermediate_name(i))
+        .collect::<Vec<_>>()
+        .join(" and ");
+
+    if rng.chance(50) {
+        let name = format!("fct_{index:05}");
+        let incremental = rng.chance(33);
+        Mart {
+            sql: daily_mart_sql(&name, &sources, &orders, incremental),
+            name,
+            description: "Daily order totals per customer.",
+            statuses: &[],
+        }
+    } else {
+        let name = format!("rpt_{index:05}");
+        let min_orders = rng.below(3);
+        Mart {
+            sql: customer_mart_sql(&name, &sources, &orders, min_orders),
+            name,
+            description: "One row per customer with lifetime figures.",
+            statuses: &CUSTOMER_STATUSES,
+        }
+    }
+}
+
+fn daily_mart_sql(name: &str, sources: &str, orders: &str, incremental: bool) -> String {
+    let (config, kind, filter) = if incremental {
+        (
+            "{{ config(materialized='incremental', unique_key='id') }}\n\n",
+            "incremental, re-processing the last `lookback_days` days",
+            format!(
+                "    {IS_INCREMENTAL}
+    where created_date > (select max(created_date) - {{{{ var('lookback_days') }}}} from {{{{ this }}}})
+    {END_IF}\n"
+            ),
+        )
+    } else {
+        ("", "rebuilt on every run", String::new())
+    };
+    format!(
+        "\
+{config}-- {name}: daily order totals per customer from {sources} ({kind}).
+
+with orders as (
+{orders}),
+
+recent as (
+    select *
+    from orders
+{filter})
+
+select
+    customer_id * 100000 + (created_date - date '2000-01-01') as id,
+    customer_id,
+    created_date,
+    count(*) as order_count,
+    count(*) filter (where status = 'completed') as completed_count,
+    sum(amount)::numeric(14, 2) as total_amount,
+    coalesce(sum(amount) filter (where status = 'refunded'), 0)::numeric(14, 2) as refunded_amount,
+    round(avg(amount), 2) as avg_amount
+from recent
+group by customer_id, created_date
+having count(*) > 0
+"
+    )
+}
+
+fn customer_mart_sql(name: &str, sources: &str, orders: &str, min_orders: usize) -> String {
+    format!(
+        "\
+-- {name}: one row per customer from {sources}.
+
+with orders as (
+{orders}),
+
+customers as (
+    select
+        customer_id,
+        min(created_date) as first_order_date,
+        max(created_date) as last_order_date,
+        count(*) as order_count,
+        count(*) filter (where status = 'completed') as completed_count,
+        coalesce(sum(amount) filter (where status = 'completed'), 0) as lifetime_amount
+    from orders
+    where customer_id is not null
+    group by customer_id
+    having count(*) > {min_orders}
+)
+
+select
+    customer_id as id,
+    customer_id,
+    first_order_date,
+    last_order_date,
+    order_count,
+    completed_count,
+    lifetime_amount::numeric(14, 2) as lifetime_amount,
+    case
+        when last_order_date >= current_date - 30 then 'active'
+        when last_order_date >= current_date - 180 then 'lapsed'
+        else 'churned'
+    end as status
+from customers
+"
+    )
+}

@@ -1,0 +1,36 @@
+-- Customer dimension for BI: one row per customer with first and last order dates and order counts.
+{{
+    config(
+        indexes=[
+            {'columns': ['customer_id'], 'unique': True},
+            {'columns': ['country_code']}
+        ]
+    )
+}}
+
+with order_history as (
+
+    select
+        customer_id,
+        min(order_date) filter (where status <> 'cancelled') as first_order_date,
+        max(order_date) filter (where status <> 'cancelled') as last_order_date,
+        count(*) filter (where status <> 'cancelled') as lifetime_orders,
+        count(*) filter (where status = 'cancelled') as cancelled_orders
+    from {{ ref('stg_orders') }}
+    group by customer_id
+
+)
+
+select
+    c.customer_id,
+    c.email,
+    c.full_name,
+    c.country_code,
+    c.signup_date,
+    oh.first_order_date,
+    oh.last_order_date,
+    coalesce(oh.lifetime_orders, 0) as lifetime_orders,
+    coalesce(oh.cancelled_orders, 0) as cancelled_orders
+from {{ ref('stg_customers') }} as c
+left join order_history as oh
+    on oh.customer_id = c.customer_id

@@ -1,0 +1,152 @@
+//! The command line: parse arguments, run a command, print, and map the
+//! outcome to an exit status (0 ok, 1 problems found, 2 usage or internal).
+
+use std::ffi::OsString;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::diagnostic::{self, Format};
+use crate::emit;
+
+#[derive(Parser)]
+#[command(name = "stackc", version, about = "Compile analytics projects for PostgreSQL into reviewable SQL artifacts")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check the project and write manifest.json, migrations/ and run/.
+    Compile {
+        /// The project folder (holds stackc.toml).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Where to write the artifacts [default: DIR/target].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Compare with OUT instead of writing; exit 1 when anything differs.
+        #[arg(long)]
+        check: bool,
+        /// How to print diagnostics.
+        #[arg(long, value_enum, default_value_t = FormatArg::Human)]
+        format: FormatArg,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Human,
+    Json,
+    Github,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::Human => Format::Human,
+            FormatArg::Json => Format::Json,
+            FormatArg::Github => Format::Github,
+        }
+    }
+}
+
+pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    match cli.command {
+        Command::Compile {
+            dir,
+            out,
+            check,
+            format,
+        } => compile(&dir, out, check, format.into()),
+    }
+}
+
+fn use_color() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
+
+fn compile(dir: &Path, out: Option<PathBuf>, check: bool, format: Format) -> u8 {
+    let out = out.unwrap_or_else(|| dir.join("target"));
+    if same_folder(&out, dir) {
+        eprintln!("error: --out must not be the project folder itself (it would overwrite migrations/); use e.g. --out {}", dir.join("target").display());
+        return 2;
+    }
+    let compilation = crate::compile(dir);
+    let printed = diagnostic::render(
+        &compilation.diagnostics,
+        &compilation.files,
+        format,
+        format == Format::Human && use_color(),
+    );
+    match format {
+        Format::Human => eprint!("{printed}"),
+        Format::Json | Format::Github => print!("{printed}"),
+    }
+    let Some(artifacts) = compilation.artifacts else {
+        return 1;
+    };
+    let summary = compilation
+        .summary
+        .map(|s| {
+            format!(
+                "{} models, {} tests, {} seeds, {} sources, {} migrations",
+                s.models, s.tests, s.seeds, s.sources, s.migrations
+            )
+        })
+        .unwrap_or_default();
+    if check {
+        let existing = match emit::existing_files(&out) {
+            Ok(existing) => existing,
+            Err(e) => {
+                eprintln!("error: cannot read {}: {e}", out.display());
+                return 2;
+            }
+        };
+        let staleness = emit::compare(&artifacts, &existing);
+        if staleness.is_clean() {
+            if format == Format::Human {
+                eprintln!("{} is up to date ({summary})", out.display());
+            }
+            return 0;
+        }
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "error: the artifacts in {} are not what the project compiles to:", out.display());
+        for (label, paths) in [("stale", &staleness.stale), ("missing", &staleness.missing), ("extra", &staleness.extra)] {
+            for p in paths {
+                let _ = writeln!(err, "  {label:<8} {}", out.join(p).display());
+            }
+        }
+        let _ = writeln!(
+            err,
+            "help: run `stackc compile {} --out {}` and commit the result",
+            dir.display(),
+            out.display()
+        );
+        return 1;
+    }
+    if let Err(e) = emit::write(&out, &artifacts) {
+        eprintln!("error: cannot write the artifacts to {}: {e}", out.display());
+        return 2;
+    }
+    if format == Format::Human {
+        eprintln!("compiled {summary} into {}", out.display());
+    }
+    0
+}
+
+fn same_folder(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}

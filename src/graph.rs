@@ -1,0 +1,253 @@
+//! The dependency graph: every node, its parents and children, cycles, and a
+//! deterministic dependency order.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use petgraph::algo::tarjan_scc;
+use petgraph::graph::DiGraph;
+
+use crate::datatest::DataTest;
+use crate::diagnostic::{Diagnostic, Span};
+use crate::render::Relation;
+use crate::resolve::{Model, SingularTest};
+use crate::schema::{SeedEntry, SourceEntry, SourceTable};
+use crate::seed::Seed;
+
+/// A unique id in dbt's style: `model.<project>.<name>`,
+/// `source.<project>.<source>.<table>`, `seed.<project>.<name>`, `test.…`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct NodeId(pub String);
+
+#[derive(Debug, Clone, Default)]
+pub struct Graph {
+    pub parents: BTreeMap<String, BTreeSet<String>>,
+    pub children: BTreeMap<String, BTreeSet<String>>,
+    /// Every node in dependency order; ties broken by id.
+    pub order: Vec<String>,
+    /// 0 for sources and seeds' parents, else one more than the deepest parent.
+    pub level: BTreeMap<String, usize>,
+}
+
+pub fn model_id(project: &str, name: &str) -> String {
+    format!("model.{project}.{name}")
+}
+
+pub fn seed_id(project: &str, name: &str) -> String {
+    format!("seed.{project}.{name}")
+}
+
+pub fn source_id(project: &str, source: &str, table: &str) -> String {
+    format!("source.{project}.{source}.{table}")
+}
+
+/// The id of whatever `ref(name)` reaches: a model or a seed.
+pub fn ref_id(project: &str, name: &str, seeds: &BTreeMap<String, (Seed, Option<SeedEntry>, Relation)>) -> String {
+    if seeds.contains_key(name) {
+        seed_id(project, name)
+    } else {
+        model_id(project, name)
+    }
+}
+
+pub fn build(
+    project: &str,
+    models: &BTreeMap<String, Model>,
+    seeds: &BTreeMap<String, (Seed, Option<SeedEntry>, Relation)>,
+    sources: &BTreeMap<(String, String), (SourceEntry, SourceTable, Relation)>,
+    tests: &[DataTest],
+    singular: &[SingularTest],
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Graph {
+    let mut g = Graph::default();
+    let add = |g: &mut Graph, id: String, parents: Vec<String>| {
+        g.children.entry(id.clone()).or_default();
+        let entry = g.parents.entry(id.clone()).or_default();
+        for p in parents {
+            entry.insert(p.clone());
+        }
+    };
+    for (source, table) in sources.keys() {
+        add(&mut g, source_id(project, source, table), Vec::new());
+    }
+    for name in seeds.keys() {
+        add(&mut g, seed_id(project, name), Vec::new());
+    }
+    for m in models.values() {
+        let mut parents: Vec<String> = m
+            .refs
+            .iter()
+            .filter(|r| **r != m.name && (models.contains_key(*r) || seeds.contains_key(*r)))
+            .map(|r| ref_id(project, r, seeds))
+            .collect();
+        parents.extend(
+            m.sources
+                .iter()
+                .filter(|k| sources.contains_key(*k))
+                .map(|(s, t)| source_id(project, s, t)),
+        );
+        add(&mut g, model_id(project, &m.name), parents);
+    }
+    for t in tests {
+        add(&mut g, t.unique_id.clone(), t.depends_on.clone());
+    }
+    for t in singular {
+        let mut parents: Vec<String> = t
+            .refs
+            .iter()
+            .filter(|r| models.contains_key(*r) || seeds.contains_key(*r))
+            .map(|r| ref_id(project, r, seeds))
+            .collect();
+        parents.extend(
+            t.sources
+                .iter()
+                .filter(|k| sources.contains_key(*k))
+                .map(|(s, t)| source_id(project, s, t)),
+        );
+        add(&mut g, format!("test.{project}.{}", t.name), parents);
+    }
+    // Parents that are not nodes (disabled models) are dropped.
+    let ids: BTreeSet<String> = g.parents.keys().cloned().collect();
+    for parents in g.parents.values_mut() {
+        parents.retain(|p| ids.contains(p));
+    }
+    let links: Vec<(String, String)> = g
+        .parents
+        .iter()
+        .flat_map(|(child, parents)| parents.iter().map(move |p| (p.clone(), child.clone())))
+        .collect();
+    for (parent, child) in links {
+        g.children.entry(parent).or_default().insert(child);
+    }
+
+    report_cycles(&g, models, diagnostics);
+    order(&mut g);
+    g
+}
+
+fn report_cycles(g: &Graph, models: &BTreeMap<String, Model>, diagnostics: &mut Vec<Diagnostic>) {
+    let mut pg: DiGraph<&str, ()> = DiGraph::new();
+    let index: BTreeMap<&str, _> = g.parents.keys().map(|id| (id.as_str(), pg.add_node(id.as_str()))).collect();
+    for (child, parents) in &g.parents {
+        for p in parents {
+            pg.add_edge(index[p.as_str()], index[child.as_str()], ());
+        }
+    }
+    for scc in tarjan_scc(&pg) {
+        if scc.len() < 2 {
+            continue;
+        }
+        let mut members: Vec<&str> = scc.iter().map(|i| pg[*i]).collect();
+        members.sort();
+        let path = cycle_path(g, &members);
+        let names: Vec<&str> = path.iter().map(|id| id.rsplit('.').next().unwrap_or(id)).collect();
+        let model_of = |id: &str| models.get(id.rsplit('.').next().unwrap_or(id));
+        let Some(first) = model_of(path[0]) else {
+            continue;
+        };
+        let mut d = Diagnostic::new(
+            "E0303",
+            format!("dependency cycle: {}", names.join(" -> ")),
+        )
+        .at(Span::new(&first.file.path, 0..0))
+        .help("a model cannot depend on itself through other models: remove one of these refs");
+        for id in &members[1..] {
+            if let Some(m) = model_of(id) {
+                d = d.related(Span::new(&m.file.path, 0..0), format!("`{}` is on the cycle", m.name));
+            }
+        }
+        diagnostics.push(d);
+    }
+}
+
+/// A closed walk through the cycle's members, starting at the smallest id:
+/// each step goes to the smallest child still in the cycle.
+fn cycle_path<'a>(g: &'a Graph, members: &[&'a str]) -> Vec<&'a str> {
+    let set: BTreeSet<&str> = members.iter().copied().collect();
+    let mut path = vec![members[0]];
+    let mut seen = BTreeSet::from([members[0]]);
+    loop {
+        let current = path[path.len() - 1];
+        let next = g.children.get(current).and_then(|c| {
+            c.iter()
+                .map(String::as_str)
+                .filter(|n| set.contains(n))
+                .find(|n| !seen.contains(n))
+                .or_else(|| c.iter().map(String::as_str).find(|n| *n == members[0]))
+        });
+        match next {
+            Some(n) if n == members[0] => {
+                path.push(n);
+                return path;
+            }
+            Some(n) => {
+                seen.insert(n);
+                path.push(n);
+            }
+            None => {
+                path.push(members[0]);
+                return path;
+            }
+        }
+    }
+}
+
+/// Kahn's algorithm with the ready set ordered by id, so the order is the
+/// same on every run; levels follow from it. Nodes on a cycle are left out.
+fn order(g: &mut Graph) {
+    let mut missing: BTreeMap<&str, usize> = g.parents.iter().map(|(id, p)| (id.as_str(), p.len())).collect();
+    let mut ready: BTreeSet<&str> = missing.iter().filter(|(_, n)| **n == 0).map(|(id, _)| *id).collect();
+    let mut order = Vec::new();
+    while let Some(id) = ready.pop_first() {
+        order.push(id.to_string());
+        for child in &g.children[id] {
+            if let Some(n) = missing.get_mut(child.as_str()) {
+                *n -= 1;
+                if *n == 0 {
+                    ready.insert(child);
+                }
+            }
+        }
+    }
+    let mut level = BTreeMap::new();
+    for id in &order {
+        let l = g.parents[id]
+            .iter()
+            .map(|p| level.get(p).map_or(0, |l| l + 1))
+            .max()
+            .unwrap_or(0);
+        level.insert(id.clone(), l);
+    }
+    g.order = order;
+    g.level = level;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn graph(edges: &[(&str, &str)]) -> Graph {
+        let mut g = Graph::default();
+        for (p, c) in edges {
+            g.parents.entry(c.to_string()).or_default().insert(p.to_string());
+            g.parents.entry(p.to_string()).or_default();
+            g.children.entry(p.to_string()).or_default().insert(c.to_string());
+            g.children.entry(c.to_string()).or_default();
+        }
+        g
+    }
+
+    #[test]
+    fn order_is_topological_and_stable() {
+        let mut g = graph(&[("s", "b"), ("s", "a"), ("a", "c"), ("b", "c")]);
+        order(&mut g);
+        assert_eq!(g.order, ["s", "a", "b", "c"]);
+        assert_eq!(g.level["c"], 2);
+        assert_eq!(g.level["s"], 0);
+    }
+
+    #[test]
+    fn cycle_walk_visits_every_member() {
+        let g = graph(&[("a", "b"), ("b", "c"), ("c", "a")]);
+        assert_eq!(cycle_path(&g, &["a", "b", "c"]), ["a", "b", "c", "a"]);
+    }
+}

@@ -1,0 +1,77 @@
+//! stackc: a compiler for analytics projects on PostgreSQL.
+//!
+//! The pipeline, one module a stage, plain data between them:
+//! [`project`] (load) → [`render`] (Jinja, with a source map) → [`sql`]
+//! (parse) → [`resolve`] and [`graph`] (check and order) → [`emit`]
+//! (artifacts). [`diagnostic`] is how every stage reports problems.
+
+pub mod cli;
+pub mod config;
+pub mod datatest;
+pub mod diagnostic;
+pub mod emit;
+pub mod graph;
+pub mod project;
+pub mod render;
+pub mod resolve;
+pub mod schema;
+pub mod seed;
+pub mod sql;
+pub mod suggest;
+
+use std::path::Path;
+
+use diagnostic::{sort_diagnostics, Diagnostic, SourceFiles};
+
+/// The result of compiling a project: artifacts only when there is no error.
+#[derive(Debug)]
+pub struct Compilation {
+    pub artifacts: Option<emit::Artifacts>,
+    pub diagnostics: Vec<Diagnostic>,
+    pub files: SourceFiles,
+    pub summary: Option<Summary>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Summary {
+    pub models: usize,
+    pub tests: usize,
+    pub seeds: usize,
+    pub sources: usize,
+    pub migrations: usize,
+}
+
+/// Compiles the project in `dir` in memory; nothing is written.
+pub fn compile(dir: &Path) -> Compilation {
+    let mut diagnostics = Vec::new();
+    let project = match project::load(dir, &mut diagnostics) {
+        Ok(project) => project,
+        Err(d) => {
+            diagnostics.push(d);
+            sort_diagnostics(&mut diagnostics);
+            return Compilation {
+                artifacts: None,
+                diagnostics,
+                files: SourceFiles::default(),
+                summary: None,
+            };
+        }
+    };
+    let resolved = resolve::resolve(&project, &mut diagnostics);
+    sort_diagnostics(&mut diagnostics);
+    let failed = diagnostics.iter().any(Diagnostic::is_error);
+    let summary = Summary {
+        models: resolved.models.len(),
+        tests: resolved.tests.len() + resolved.singular_tests.len(),
+        seeds: resolved.seeds.len(),
+        sources: resolved.sources.len(),
+        migrations: project.migrations.len(),
+    };
+    let artifacts = (!failed).then(|| emit::artifacts(&project, &resolved));
+    Compilation {
+        artifacts,
+        diagnostics,
+        files: project.files,
+        summary: Some(summary),
+    }
+}

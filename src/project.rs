@@ -1,0 +1,667 @@
+//! Load: read a project folder into plain data, reporting every problem found.
+//!
+//! Nothing here renders Jinja or parses SQL; it finds the files, reads
+//! `stackc.toml`, names migrations the way Flyway does, and reads the schema
+//! files (see [`crate::schema`]) and seeds.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use toml::de::{DeTable, DeValue};
+
+use crate::config::{ConfigEntry, ConfigLayer};
+use crate::diagnostic::{Diagnostic, SourceFiles, Span};
+use crate::schema::{self, SchemaFile};
+use crate::seed::{self, Seed};
+
+/// One text file of the project. `path` is relative to the project folder,
+/// with `/` separators, so that it reads the same on every machine.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    pub path: Arc<str>,
+    pub text: Arc<str>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub name: String,
+    /// Layer folder -> PostgreSQL schema.
+    pub layers: BTreeMap<String, String>,
+    /// `[models.<folder>...]` defaults, keyed by the folder path under `models/`.
+    pub folder_configs: BTreeMap<Vec<String>, ConfigLayer>,
+    pub vars: BTreeMap<String, serde_json::Value>,
+    pub url_env: Option<String>,
+    pub seeds_schema: String,
+    pub history_schema: String,
+    pub history_table: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MigrationKind {
+    /// Numeric parts with trailing zeros dropped, so `1` and `1.0` are equal.
+    Versioned(Vec<u64>),
+    Repeatable,
+}
+
+#[derive(Debug, Clone)]
+pub struct Migration {
+    pub file: SourceFile,
+    /// Path relative to the `migrations/` folder (Flyway's `script` column).
+    pub script: String,
+    pub kind: MigrationKind,
+    /// The version as written in the file name (`1.1`), empty for repeatables.
+    pub version_text: String,
+    pub description: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ModelFile {
+    pub file: SourceFile,
+    pub name: String,
+    /// Folders between `models/` and the file; the first is the layer.
+    pub folders: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub root: PathBuf,
+    pub files: SourceFiles,
+    pub settings: Settings,
+    pub settings_file: SourceFile,
+    pub migrations: Vec<Migration>,
+    pub models: Vec<ModelFile>,
+    pub macros: Vec<SourceFile>,
+    pub singular_tests: Vec<SourceFile>,
+    pub seeds: Vec<Seed>,
+    pub schema_files: Vec<SchemaFile>,
+}
+
+/// Loading fails outright only when there is no project to speak of; every
+/// other problem is collected so that one run reports them all.
+pub fn load(root: &Path, diagnostics: &mut Vec<Diagnostic>) -> Result<Project, Diagnostic> {
+    let mut files = SourceFiles::default();
+    let settings_path = root.join("stackc.toml");
+    if !root.is_dir() {
+        return Err(Diagnostic::new(
+            "E0001",
+            format!("project folder `{}` does not exist", root.display()),
+        )
+        .help("pass the folder that holds stackc.toml, e.g. `stackc compile project_template`"));
+    }
+    let settings_text = std::fs::read_to_string(&settings_path).map_err(|e| {
+        Diagnostic::new(
+            "E0001",
+            format!("cannot read `{}`: {e}", settings_path.display()),
+        )
+        .help("every project has a stackc.toml with at least `[project] name = \"...\"`; `stackc init` writes one")
+    })?;
+    let settings_file = source_file(&mut files, "stackc.toml", settings_text);
+    let settings = parse_settings(&settings_file, diagnostics);
+
+    let mut migrations = Vec::new();
+    let mut models = Vec::new();
+    let mut macros = Vec::new();
+    let mut singular_tests = Vec::new();
+    let mut seeds = Vec::new();
+    let mut schema_files = Vec::new();
+
+    for (rel, abs) in list_files(root, "migrations", diagnostics) {
+        if !rel.ends_with(".sql") {
+            continue;
+        }
+        let Some(file) = read_source(&mut files, &rel, &abs, diagnostics) else {
+            continue;
+        };
+        let script = rel.trim_start_matches("migrations/").to_string();
+        match parse_migration_name(&script) {
+            Ok((kind, version_text, description)) => migrations.push(Migration {
+                file,
+                script,
+                kind,
+                version_text,
+                description,
+            }),
+            Err(problem) => diagnostics.push(
+                Diagnostic::new("E0003", format!("`{rel}` is not a Flyway migration name: {problem}"))
+                    .at_file(&file.path, 0..0)
+                    .help("name versioned migrations `V<version>__<description>.sql` (e.g. `V1.2__create_raw_orders.sql`) and repeatable ones `R__<description>.sql`"),
+            ),
+        }
+    }
+    check_duplicate_versions(&migrations, diagnostics);
+
+    for (rel, abs) in list_files(root, "models", diagnostics) {
+        if rel.ends_with(".sql") {
+            let Some(file) = read_source(&mut files, &rel, &abs, diagnostics) else {
+                continue;
+            };
+            let inner = rel.trim_start_matches("models/");
+            let mut parts: Vec<String> = inner.split('/').map(str::to_string).collect();
+            let file_name = parts.pop().unwrap_or_default();
+            let name = file_name.trim_end_matches(".sql").to_string();
+            models.push(ModelFile {
+                file,
+                name,
+                folders: parts,
+            });
+        } else if rel.ends_with(".yml") || rel.ends_with(".yaml") {
+            let Some(file) = read_source(&mut files, &rel, &abs, diagnostics) else {
+                continue;
+            };
+            if let Some(parsed) = schema::parse(&file, diagnostics) {
+                schema_files.push(parsed);
+            }
+        }
+    }
+    for (rel, abs) in list_files(root, "macros", diagnostics) {
+        if rel.ends_with(".sql") {
+            if let Some(file) = read_source(&mut files, &rel, &abs, diagnostics) {
+                macros.push(file);
+            }
+        }
+    }
+    for (rel, abs) in list_files(root, "tests", diagnostics) {
+        if rel.ends_with(".sql") {
+            if let Some(file) = read_source(&mut files, &rel, &abs, diagnostics) {
+                singular_tests.push(file);
+            }
+        }
+    }
+    for (rel, abs) in list_files(root, "seeds", diagnostics) {
+        if rel.ends_with(".csv") {
+            if let Some(file) = read_source(&mut files, &rel, &abs, diagnostics) {
+                if let Some(parsed) = seed::parse(&file, diagnostics) {
+                    seeds.push(parsed);
+                }
+            }
+        }
+    }
+
+    Ok(Project {
+        root: root.to_path_buf(),
+        files,
+        settings,
+        settings_file,
+        migrations,
+        models,
+        macros,
+        singular_tests,
+        seeds,
+        schema_files,
+    })
+}
+
+fn source_file(files: &mut SourceFiles, rel: &str, text: String) -> SourceFile {
+    let path: Arc<str> = Arc::from(rel);
+    let text: Arc<str> = Arc::from(text);
+    files.insert(&path, &text);
+    SourceFile { path, text }
+}
+
+fn read_source(
+    files: &mut SourceFiles,
+    rel: &str,
+    abs: &Path,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<SourceFile> {
+    match std::fs::read(abs) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => Some(source_file(files, rel, text)),
+            Err(e) => {
+                diagnostics.push(
+                    Diagnostic::new(
+                        "E0006",
+                        format!(
+                            "`{rel}` is not valid UTF-8 (invalid byte at offset {})",
+                            e.utf8_error().valid_up_to()
+                        ),
+                    )
+                    .help("save the file as UTF-8"),
+                );
+                None
+            }
+        },
+        Err(e) => {
+            diagnostics.push(Diagnostic::new("E0006", format!("cannot read `{rel}`: {e}")));
+            None
+        }
+    }
+}
+
+/// Every file under `root/dir`, as (path relative to root with `/`, absolute
+/// path), sorted by relative path. A missing folder is simply empty.
+fn list_files(root: &Path, dir: &str, diagnostics: &mut Vec<Diagnostic>) -> Vec<(String, PathBuf)> {
+    let base = root.join(dir);
+    if !base.is_dir() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for entry in walkdir::WalkDir::new(&base).follow_links(true) {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                diagnostics.push(Diagnostic::new("E0006", format!("cannot read `{dir}`: {e}")));
+                continue;
+            }
+        };
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let Ok(rel) = entry.path().strip_prefix(root) else {
+            continue;
+        };
+        let rel: Vec<String> = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        // Hidden files (editor swap files, .gitkeep) are not part of the project.
+        if rel.iter().any(|part| part.starts_with('.')) {
+            continue;
+        }
+        out.push((rel.join("/"), entry.path().to_path_buf()));
+    }
+    out.sort();
+    out
+}
+
+/// Splits a Flyway file name (relative to `migrations/`) into its kind,
+/// version text and description, as Flyway does.
+pub fn parse_migration_name(script: &str) -> Result<(MigrationKind, String, String), String> {
+    let file_name = script.rsplit('/').next().unwrap_or(script);
+    let Some(stem) = file_name.strip_suffix(".sql") else {
+        return Err("it does not end in `.sql`".into());
+    };
+    let Some((prefix, description)) = stem.split_once("__") else {
+        return Err("there is no `__` between the version and the description".into());
+    };
+    let description = description.replace('_', " ");
+    if description.trim().is_empty() {
+        return Err("the description after `__` is empty".into());
+    }
+    if prefix == "R" {
+        return Ok((MigrationKind::Repeatable, String::new(), description));
+    }
+    let Some(version) = prefix.strip_prefix('V') else {
+        return Err(match prefix.chars().next() {
+            Some('v') => "the prefix must be an upper-case `V`".into(),
+            Some('r') => "the prefix must be an upper-case `R`".into(),
+            Some('B') | Some('U') => "baseline (B) and undo (U) migrations are not supported".into(),
+            _ => format!("the prefix `{prefix}` is neither `V<version>` nor `R`"),
+        });
+    };
+    if version.is_empty() {
+        return Err("the version after `V` is empty".into());
+    }
+    let mut parts = Vec::new();
+    for part in version.split(['.', '_']) {
+        match part.parse::<u64>() {
+            Ok(n) if !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) => parts.push(n),
+            _ => {
+                return Err(format!(
+                    "the version `{version}` must be numbers separated by `.` or `_`"
+                ))
+            }
+        }
+    }
+    while parts.len() > 1 && parts.last() == Some(&0) {
+        parts.pop();
+    }
+    Ok((
+        MigrationKind::Versioned(parts),
+        version.replace('_', "."),
+        description,
+    ))
+}
+
+fn check_duplicate_versions(migrations: &[Migration], diagnostics: &mut Vec<Diagnostic>) {
+    let mut seen: BTreeMap<&[u64], &Migration> = BTreeMap::new();
+    for m in migrations {
+        if let MigrationKind::Versioned(v) = &m.kind {
+            if let Some(first) = seen.get(v.as_slice()) {
+                diagnostics.push(
+                    Diagnostic::new(
+                        "E0004",
+                        format!(
+                            "duplicate migration version {}: `{}` and `{}`",
+                            m.version_text, first.file.path, m.file.path
+                        ),
+                    )
+                    .at_file(&m.file.path, 0..0)
+                    .related(Span::new(&first.file.path, 0..0), "first used here")
+                    .help("give one of them a new version; versions compare numerically, so `1` and `1.0` are the same"),
+                );
+            } else {
+                seen.insert(v, m);
+            }
+        }
+    }
+}
+
+const FOLDER_CONFIG_KEYS: &[&str] = &crate::config::CONFIG_KEYS;
+
+fn parse_settings(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Settings {
+    let mut settings = Settings {
+        name: String::new(),
+        layers: BTreeMap::new(),
+        folder_configs: BTreeMap::new(),
+        vars: BTreeMap::new(),
+        url_env: None,
+        seeds_schema: "seeds".into(),
+        history_schema: "public".into(),
+        history_table: "stackc_schema_history".into(),
+    };
+    let table = match DeTable::parse(&file.text) {
+        Ok(t) => t.into_inner(),
+        Err(e) => {
+            let range = e.span().unwrap_or(0..0);
+            diagnostics.push(
+                Diagnostic::new("E0001", format!("invalid TOML: {}", e.message().trim()))
+                    .at_file(&file.path, range)
+                    .help("see the stackc.toml format in the README"),
+            );
+            return settings;
+        }
+    };
+    let err = |range: std::ops::Range<usize>, msg: String, help: &str| {
+        Diagnostic::new("E0001", msg)
+            .at_file(&file.path, range)
+            .help(help.to_string())
+    };
+    let mut has_name = false;
+    for (key, value) in &table {
+        let section = key.get_ref().as_ref();
+        let Some(section_table) = value.get_ref().as_table() else {
+            diagnostics.push(err(
+                key.span(),
+                format!("`{section}` must be a table (`[{section}]`)"),
+                "the top level of stackc.toml holds only tables: [project], [layers], [models.<folder>], [vars], [connection], [seeds], [history]",
+            ));
+            continue;
+        };
+        match section {
+            "project" => {
+                for (k, v) in section_table {
+                    match k.get_ref().as_ref() {
+                        "name" => match v.get_ref().as_str() {
+                            Some(name) if is_identifier(name) => {
+                                settings.name = name.to_string();
+                                has_name = true;
+                            }
+                            _ => diagnostics.push(err(
+                                v.span(),
+                                "`project.name` must be a string of letters, digits and `_`".into(),
+                                "for example `name = \"analytics\"`",
+                            )),
+                        },
+                        other => diagnostics.push(unknown_key(file, k.span(), "project", other, &["name"])),
+                    }
+                }
+            }
+            "layers" => {
+                for (k, v) in section_table {
+                    match v.get_ref().as_str() {
+                        Some(s) if !s.is_empty() => {
+                            settings.layers.insert(k.get_ref().to_string(), s.to_string());
+                        }
+                        _ => diagnostics.push(err(
+                            v.span(),
+                            format!("layer `{}` must map to a schema name string", k.get_ref()),
+                            "for example `staging = \"staging\"`",
+                        )),
+                    }
+                }
+            }
+            "models" => {
+                parse_folder_configs(file, section_table, &mut Vec::new(), &mut settings, diagnostics)
+            }
+            "vars" => {
+                for (k, v) in section_table {
+                    settings
+                        .vars
+                        .insert(k.get_ref().to_string(), toml_to_json(v.get_ref()));
+                }
+            }
+            "connection" => {
+                for (k, v) in section_table {
+                    match k.get_ref().as_ref() {
+                        "url_env" => match v.get_ref().as_str() {
+                            Some(s) if !s.is_empty() => settings.url_env = Some(s.to_string()),
+                            _ => diagnostics.push(err(
+                                v.span(),
+                                "`connection.url_env` must be the name of an environment variable".into(),
+                                "for example `url_env = \"DATABASE_URL\"`; never put a URL or password in stackc.toml",
+                            )),
+                        },
+                        other => diagnostics.push(unknown_key(file, k.span(), "connection", other, &["url_env"])),
+                    }
+                }
+            }
+            "seeds" => {
+                for (k, v) in section_table {
+                    match (k.get_ref().as_ref(), v.get_ref().as_str()) {
+                        ("schema", Some(s)) if !s.is_empty() => settings.seeds_schema = s.to_string(),
+                        ("schema", _) => diagnostics.push(err(v.span(), "`seeds.schema` must be a schema name".into(), "for example `schema = \"seeds\"`")),
+                        (other, _) => diagnostics.push(unknown_key(file, k.span(), "seeds", other, &["schema"])),
+                    }
+                }
+            }
+            "history" => {
+                for (k, v) in section_table {
+                    match (k.get_ref().as_ref(), v.get_ref().as_str()) {
+                        ("schema", Some(s)) if !s.is_empty() => settings.history_schema = s.to_string(),
+                        ("table", Some(s)) if !s.is_empty() => settings.history_table = s.to_string(),
+                        ("schema" | "table", _) => diagnostics.push(err(v.span(), format!("`history.{}` must be a non-empty string", k.get_ref()), "for example `table = \"stackc_schema_history\"`")),
+                        (other, _) => diagnostics.push(unknown_key(file, k.span(), "history", other, &["schema", "table"])),
+                    }
+                }
+            }
+            other => diagnostics.push(unknown_key(
+                file,
+                key.span(),
+                "stackc.toml",
+                other,
+                &["project", "layers", "models", "vars", "connection", "seeds", "history"],
+            )),
+        }
+    }
+    if !has_name && !table.contains_key("project") || !has_name && settings.name.is_empty() {
+        let already = diagnostics
+            .iter()
+            .any(|d| d.code == "E0001" && d.message.contains("project.name"));
+        if !already {
+            diagnostics.push(
+                Diagnostic::new("E0001", "stackc.toml has no `[project] name`")
+                    .at_file(&file.path, 0..0)
+                    .help("add `[project]` with `name = \"analytics\"` (letters, digits and `_`)"),
+            );
+        }
+    }
+    settings
+}
+
+fn parse_folder_configs(
+    file: &SourceFile,
+    table: &DeTable<'_>,
+    folders: &mut Vec<String>,
+    settings: &mut Settings,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let mut layer = ConfigLayer::default();
+    for (k, v) in table {
+        let key = k.get_ref().as_ref();
+        if FOLDER_CONFIG_KEYS.contains(&key) {
+            layer.insert(
+                key.to_string(),
+                ConfigEntry {
+                    value: toml_to_json(v.get_ref()),
+                    span: Span::new(&file.path, v.span()),
+                },
+            );
+        } else if let Some(sub) = v.get_ref().as_table() {
+            // A nested table that is not a config key is a deeper folder.
+            folders.push(key.to_string());
+            parse_folder_configs(file, sub, folders, settings, diagnostics);
+            folders.pop();
+        } else {
+            let section = format!("models.{}", folders.join("."));
+            diagnostics.push(unknown_key(
+                file,
+                k.span(),
+                section.trim_end_matches('.'),
+                key,
+                FOLDER_CONFIG_KEYS,
+            ));
+        }
+    }
+    if !layer.is_empty() {
+        settings.folder_configs.insert(folders.clone(), layer);
+    }
+}
+
+fn unknown_key(
+    file: &SourceFile,
+    range: std::ops::Range<usize>,
+    section: &str,
+    key: &str,
+    known: &[&str],
+) -> Diagnostic {
+    let mut help = format!("known keys here: {}", known.join(", "));
+    if let Some(close) = crate::suggest::closest(key, known.iter().copied()) {
+        help = format!("did you mean `{close}`? ({help})");
+    }
+    Diagnostic::new("E0001", format!("unknown key `{key}` in `{section}`"))
+        .at_file(&file.path, range)
+        .help(help)
+}
+
+pub fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn toml_to_json(value: &DeValue<'_>) -> serde_json::Value {
+    use serde_json::Value as J;
+    match value {
+        DeValue::String(s) => J::String(s.to_string()),
+        DeValue::Integer(i) => i
+            .as_str()
+            .replace('_', "")
+            .parse::<i64>()
+            .ok()
+            .and_then(|n| {
+                if i.radix() == 10 {
+                    Some(J::from(n))
+                } else {
+                    i64::from_str_radix(&i.as_str().replace('_', ""), i.radix())
+                        .ok()
+                        .map(J::from)
+                }
+            })
+            .unwrap_or_else(|| J::String(i.as_str().to_string())),
+        DeValue::Float(f) => f
+            .as_str()
+            .replace('_', "")
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map_or_else(|| J::String(f.as_str().to_string()), J::Number),
+        DeValue::Boolean(b) => J::Bool(*b),
+        DeValue::Datetime(d) => J::String(d.to_string()),
+        DeValue::Array(items) => J::Array(items.iter().map(|v| toml_to_json(v.get_ref())).collect()),
+        DeValue::Table(t) => J::Object(
+            t.iter()
+                .map(|(k, v)| (k.get_ref().to_string(), toml_to_json(v.get_ref())))
+                .collect(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version(name: &str) -> Vec<u64> {
+        match parse_migration_name(name).unwrap().0 {
+            MigrationKind::Versioned(v) => v,
+            MigrationKind::Repeatable => panic!("repeatable"),
+        }
+    }
+
+    #[test]
+    fn versions_compare_numerically() {
+        assert!(version("V1.10__a.sql") > version("V1.9__a.sql"));
+        assert_eq!(version("V1__a.sql"), version("V1.0__a.sql"));
+        assert_eq!(version("V1_2__a.sql"), vec![1, 2]);
+        assert_eq!(version("V2__a.sql"), vec![2]);
+    }
+
+    #[test]
+    fn description_replaces_underscores() {
+        let (kind, text, desc) = parse_migration_name("V1.1__create_raw_sales.sql").unwrap();
+        assert_eq!(kind, MigrationKind::Versioned(vec![1, 1]));
+        assert_eq!(text, "1.1");
+        assert_eq!(desc, "create raw sales");
+        let (kind, _, desc) = parse_migration_name("R__raw_comments.sql").unwrap();
+        assert_eq!(kind, MigrationKind::Repeatable);
+        assert_eq!(desc, "raw comments");
+    }
+
+    #[test]
+    fn bad_names_say_why() {
+        for name in [
+            "create.sql",
+            "V1_create.sql",
+            "v1__x.sql",
+            "V__x.sql",
+            "V1a__x.sql",
+            "V1__.sql",
+            "B1__x.sql",
+        ] {
+            assert!(parse_migration_name(name).is_err(), "{name}");
+        }
+    }
+
+    fn settings(text: &str) -> (Settings, Vec<Diagnostic>) {
+        let file = SourceFile {
+            path: Arc::from("stackc.toml"),
+            text: Arc::from(text),
+        };
+        let mut diagnostics = Vec::new();
+        let s = parse_settings(&file, &mut diagnostics);
+        (s, diagnostics)
+    }
+
+    #[test]
+    fn settings_read_every_section() {
+        let (s, d) = settings(
+            "[project]\nname = \"a\"\n[layers]\nstaging = \"stg\"\n[models.marts]\nmaterialized = \"table\"\n[models.marts.finance]\nmaterialized = \"view\"\n[vars]\nk = 3\n[connection]\nurl_env = \"DB\"\n[seeds]\nschema = \"ref\"\n",
+        );
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(s.name, "a");
+        assert_eq!(s.layers["staging"], "stg");
+        assert_eq!(s.folder_configs.len(), 2);
+        assert!(s.folder_configs.contains_key(&vec!["marts".to_string(), "finance".to_string()]));
+        assert_eq!(s.vars["k"], serde_json::json!(3));
+        assert_eq!(s.url_env.as_deref(), Some("DB"));
+        assert_eq!(s.seeds_schema, "ref");
+    }
+
+    #[test]
+    fn unknown_keys_point_at_the_key() {
+        let text = "[project]\nname = \"a\"\n[models.marts]\nmaterialised = \"table\"\n";
+        let (_, d) = settings(text);
+        assert_eq!(d.len(), 1);
+        let span = d[0].primary.clone().unwrap();
+        assert_eq!(&text[span.range], "materialised");
+        assert!(d[0].help.as_deref().unwrap().contains("materialized"));
+    }
+
+    #[test]
+    fn missing_name_is_an_error() {
+        let (_, d) = settings("[vars]\nx = 1\n");
+        assert_eq!(d.len(), 1);
+        assert!(d[0].message.contains("name"));
+    }
+}

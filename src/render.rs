@@ -1,0 +1,639 @@
+//! Render: Jinja SQL to plain SQL, with a map back to the user's file.
+//!
+//! Each model is rendered with minijinja. The functions dbt users know
+//! (`ref`, `source`, `config`, `var`, `env_var`, `is_incremental`, `this`)
+//! record what they were called with in a per-render [`Scope`] object that
+//! travels in the template context, so renders share nothing and run in
+//! parallel. Macros from `macros/` are imported into every model by a prefix
+//! on its first line, which keeps the model's line numbers intact.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::ops::Range;
+use std::sync::{Arc, Mutex};
+
+use minijinja::value::{Kwargs, Object, Value};
+use minijinja::{Environment, Error, ErrorKind, OutputSpanKind, State, UndefinedBehavior};
+
+use crate::diagnostic::{Diagnostic, Span};
+use crate::project::SourceFile;
+use crate::sql::relation_name;
+
+/// The names a model or test may use that are provided by stackc, not macros.
+const BUILTINS: &[&str] = &[
+    "ref",
+    "source",
+    "config",
+    "var",
+    "env_var",
+    "is_incremental",
+    "this",
+];
+
+/// What `ref` and `source` resolve to. Empty in the discovery pass, where
+/// every `ref('m')` renders as `m`.
+#[derive(Debug, Default, Clone)]
+pub struct Relations {
+    pub models: BTreeMap<String, Relation>,
+    pub sources: BTreeMap<(String, String), Relation>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Relation {
+    pub schema: String,
+    pub name: String,
+    /// Use the name exactly as written (`quoting: {identifier: true}`).
+    pub quote: bool,
+    /// For ephemeral models: the CTE name the reference renders as.
+    pub cte: Option<String>,
+}
+
+impl fmt::Display for Relation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.cte {
+            Some(cte) => f.write_str(cte),
+            None => f.write_str(&relation_name(&self.schema, &self.name, self.quote)),
+        }
+    }
+}
+
+impl Object for Relation {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str()? {
+            "schema" => Some(Value::from(self.schema.clone())),
+            "name" | "identifier" | "table" => Some(Value::from(self.name.clone())),
+            _ => None,
+        }
+    }
+
+    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// Everything a render recorded, in call order.
+#[derive(Debug, Default, Clone)]
+pub struct Calls {
+    pub refs: Vec<String>,
+    pub sources: Vec<(String, String)>,
+    /// Keyword arguments of each `config()` call.
+    pub configs: Vec<BTreeMap<String, serde_json::Value>>,
+    pub vars: BTreeSet<String>,
+    pub env_vars: BTreeSet<String>,
+}
+
+/// A failure of one of our functions, with its code, kept until the render
+/// returns (minijinja errors carry only a kind and a message).
+#[derive(Debug, Clone)]
+struct FunctionError {
+    code: &'static str,
+    message: String,
+    help: String,
+}
+
+#[derive(Debug)]
+struct Scope {
+    relations: Arc<Relations>,
+    vars: Arc<BTreeMap<String, serde_json::Value>>,
+    is_incremental: bool,
+    calls: Mutex<Calls>,
+    error: Mutex<Option<FunctionError>>,
+}
+
+impl Object for Scope {}
+
+impl Scope {
+    fn fail(&self, code: &'static str, message: String, help: String) -> Error {
+        let error = Error::new(ErrorKind::InvalidOperation, message.clone());
+        if let Ok(mut slot) = self.error.lock() {
+            slot.get_or_insert(FunctionError {
+                code,
+                message,
+                help,
+            });
+        }
+        error
+    }
+
+    fn record(&self, f: impl FnOnce(&mut Calls)) {
+        // A poisoned lock means another function panicked mid-render, and
+        // that render is lost anyway; recording nothing is then correct.
+        if let Ok(mut calls) = self.calls.lock() {
+            f(&mut calls);
+        }
+    }
+}
+
+const SCOPE_KEY: &str = "__stackc_scope";
+
+fn scope(state: &State) -> Result<Arc<Scope>, Error> {
+    state
+        .lookup(SCOPE_KEY)
+        .and_then(|v| v.downcast_object::<Scope>())
+        .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "stackc scope is missing"))
+}
+
+fn ref_fn(state: &State, name: String, extra: Option<String>) -> Result<Value, Error> {
+    let scope = scope(state)?;
+    if extra.is_some() {
+        return Err(scope.fail(
+            "E0102",
+            format!("ref() takes one model name, got two arguments (`{name}`, ...)"),
+            "stackc projects have no packages: write ref('model_name')".into(),
+        ));
+    }
+    scope.record(|c| c.refs.push(name.clone()));
+    Ok(match scope.relations.models.get(&name) {
+        Some(rel) => Value::from_object(rel.clone()),
+        None => Value::from(name),
+    })
+}
+
+fn source_fn(state: &State, source: String, table: String) -> Result<Value, Error> {
+    let scope = scope(state)?;
+    scope.record(|c| c.sources.push((source.clone(), table.clone())));
+    Ok(match scope.relations.sources.get(&(source.clone(), table.clone())) {
+        Some(rel) => Value::from_object(rel.clone()),
+        None => Value::from(format!("{source}.{table}")),
+    })
+}
+
+fn config_fn(state: &State, kwargs: Kwargs) -> Result<String, Error> {
+    let scope = scope(state)?;
+    let mut map = BTreeMap::new();
+    for key in kwargs.args() {
+        let value: Value = kwargs.get(key)?;
+        let json = serde_json::to_value(&value).map_err(|e| {
+            scope.fail(
+                "E0105",
+                format!("config value `{key}` cannot be used: {e}"),
+                "config values are strings, numbers, booleans, lists and mappings".into(),
+            )
+        })?;
+        map.insert(key.to_string(), json);
+    }
+    scope.record(|c| c.configs.push(map));
+    Ok(String::new())
+}
+
+fn var_fn(state: &State, name: String, default: Option<Value>) -> Result<Value, Error> {
+    let scope = scope(state)?;
+    scope.record(|c| {
+        c.vars.insert(name.clone());
+    });
+    if let Some(v) = scope.vars.get(&name) {
+        return Ok(Value::from(minijinja::value::Serde(v)));
+    }
+    match default {
+        Some(d) => Ok(d),
+        None => Err(scope.fail(
+            "E0103",
+            format!("var `{name}` is not defined and has no default"),
+            format!("add `{name} = ...` under [vars] in stackc.toml, or give a default: var('{name}', ...)"),
+        )),
+    }
+}
+
+fn env_var_fn(state: &State, name: String, default: Option<Value>) -> Result<Value, Error> {
+    let scope = scope(state)?;
+    scope.record(|c| {
+        c.env_vars.insert(name.clone());
+    });
+    match std::env::var(&name) {
+        Ok(v) => Ok(Value::from(v)),
+        Err(_) => match default {
+            Some(d) => Ok(d),
+            None => Err(scope.fail(
+                "E0104",
+                format!("environment variable `{name}` is not set and has no default"),
+                format!("set {name} in the environment, or give a default: env_var('{name}', 'value')"),
+            )),
+        },
+    }
+}
+
+fn is_incremental_fn(state: &State) -> Result<bool, Error> {
+    Ok(scope(state)?.is_incremental)
+}
+
+/// How one piece of rendered SQL maps back to the source.
+#[derive(Debug, Clone)]
+struct MapSpan {
+    output: Range<usize>,
+    /// Byte range in the user's file.
+    source: Range<usize>,
+    /// Raw text maps byte for byte; an expression's output maps to the whole
+    /// expression.
+    raw: bool,
+}
+
+/// Rendered SQL with its map back to the file it came from.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub sql: String,
+    pub file: Arc<str>,
+    spans: Vec<MapSpan>,
+    pub calls: Calls,
+}
+
+impl Rendered {
+    /// The span in the user's file that produced the rendered byte `offset`.
+    pub fn source_span(&self, offset: usize) -> Span {
+        let i = self.spans.partition_point(|s| s.output.end <= offset);
+        let range = match self.spans.get(i).or_else(|| self.spans.last()) {
+            Some(s) if s.raw => {
+                let at = s.source.start + offset.saturating_sub(s.output.start);
+                let at = at.min(s.source.end);
+                at..at
+            }
+            Some(s) => s.source.clone(),
+            None => 0..0,
+        };
+        Span::new(&self.file, range)
+    }
+
+    /// The span in the user's file for a rendered range: exact when the
+    /// whole range was copied from the file, else the producing expression.
+    pub fn source_range(&self, output: Range<usize>) -> Span {
+        let start = self.source_span(output.start);
+        let end = self.source_span(output.end.saturating_sub(1).max(output.start));
+        if start.range.start <= end.range.end && self.is_raw(output.start) {
+            Span::new(&self.file, start.range.start..end.range.end.max(start.range.start + 1))
+        } else {
+            start
+        }
+    }
+
+    /// Whether the rendered byte at `offset` was copied from the file (as
+    /// opposed to produced by an expression such as `ref()`).
+    pub fn is_raw(&self, offset: usize) -> bool {
+        let i = self.spans.partition_point(|s| s.output.end <= offset);
+        self.spans
+            .get(i)
+            .is_some_and(|s| s.raw && s.output.start <= offset)
+    }
+}
+
+/// Inputs of one render.
+pub struct RenderInput<'a> {
+    pub file: &'a SourceFile,
+    pub relations: &'a Arc<Relations>,
+    pub vars: &'a Arc<BTreeMap<String, serde_json::Value>>,
+    pub this: Option<Relation>,
+    pub is_incremental: bool,
+}
+
+pub struct Renderer {
+    env: Environment<'static>,
+    /// `{% from "macros/x.sql" import a, b %}` for every macro file.
+    prefix: String,
+}
+
+impl Renderer {
+    /// Compiles the macro files once; problems in them are reported here.
+    pub fn new(macros: &[SourceFile], diagnostics: &mut Vec<Diagnostic>) -> Renderer {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // Jinja's block whitespace control, as dbt users expect of compiled
+        // SQL: no blank lines left by `{% if %}`, and the final newline kept.
+        if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .keep_trailing_newline(true)
+            .build()
+        {
+            env.set_syntax(syntax);
+        }
+        env.add_function("ref", ref_fn);
+        env.add_function("source", source_fn);
+        env.add_function("config", config_fn);
+        env.add_function("var", var_fn);
+        env.add_function("env_var", env_var_fn);
+        env.add_function("is_incremental", is_incremental_fn);
+
+        let mut imports = Vec::new();
+        let mut defined: BTreeMap<String, Span> = BTreeMap::new();
+        for file in macros {
+            let names = macro_names(&file.text);
+            let mut fresh = Vec::new();
+            for (name, range) in names {
+                let span = Span::new(&file.path, range);
+                if BUILTINS.contains(&name.as_str()) {
+                    diagnostics.push(
+                        Diagnostic::new("E0106", format!("macro `{name}` hides stackc's own `{name}`"))
+                            .at(span)
+                            .help("rename the macro"),
+                    );
+                } else if let Some(first) = defined.get(&name) {
+                    diagnostics.push(
+                        Diagnostic::new("E0106", format!("macro `{name}` is defined twice"))
+                            .at(span)
+                            .related(first.clone(), "first defined here")
+                            .help("macros share one namespace across macros/: rename one of them"),
+                    );
+                } else {
+                    defined.insert(name.clone(), span);
+                    fresh.push(name);
+                }
+            }
+            match env.add_template_owned(file.path.to_string(), file.text.to_string()) {
+                Ok(()) => {
+                    if !fresh.is_empty() {
+                        imports.push(format!(
+                            "{{% from {:?} import {} %}}",
+                            &*file.path,
+                            fresh.join(", ")
+                        ));
+                    }
+                }
+                Err(e) => diagnostics.push(jinja_diagnostic(&e, file, 0, None)),
+            }
+        }
+        Renderer {
+            env,
+            prefix: imports.concat(),
+        }
+    }
+
+    pub fn render(&self, input: RenderInput<'_>) -> Result<Rendered, Diagnostic> {
+        let file = input.file;
+        let source = format!("{}{}", self.prefix, file.text);
+        let prefix_len = self.prefix.len();
+        let template = self
+            .env
+            .template_from_named_str(&file.path, &source)
+            .map_err(|e| jinja_diagnostic(&e, file, prefix_len, None))?;
+        let scope = Arc::new(Scope {
+            relations: Arc::clone(input.relations),
+            vars: Arc::clone(input.vars),
+            is_incremental: input.is_incremental,
+            calls: Mutex::new(Calls::default()),
+            error: Mutex::new(None),
+        });
+        let this = match &input.this {
+            Some(rel) => Value::from_object(rel.clone()),
+            None => Value::UNDEFINED,
+        };
+        let ctx = minijinja::context! {
+            __stackc_scope => Value::from_dyn_object(Arc::clone(&scope)),
+            this => this,
+        };
+        let result = template.render_with_spans(ctx);
+        let calls = scope.calls.lock().map(|c| c.clone()).unwrap_or_default();
+        let (sql, out_spans) = match result {
+            Ok(ok) => ok,
+            Err(e) => {
+                let pending = scope.error.lock().ok().and_then(|e| e.clone());
+                return Err(jinja_diagnostic(&e, file, prefix_len, pending));
+            }
+        };
+        let spans = out_spans
+            .iter()
+            .map(|s| {
+                let src = s.source_range();
+                let shift = |x: usize| x.saturating_sub(prefix_len).min(file.text.len());
+                MapSpan {
+                    output: s.output_range(),
+                    source: shift(src.start)..shift(src.end),
+                    raw: s.kind() == OutputSpanKind::Raw && s.name() == &*file.path,
+                }
+            })
+            .collect();
+        Ok(Rendered {
+            sql,
+            file: Arc::clone(&file.path),
+            spans,
+            calls,
+        })
+    }
+}
+
+/// Names and name ranges of the `{% macro name(...) %}` definitions in a file.
+fn macro_names(text: &str) -> Vec<(String, Range<usize>)> {
+    let mut out = Vec::new();
+    let mut rest = 0;
+    while let Some(i) = text[rest..].find("{%") {
+        let tag_start = rest + i + 2;
+        let body = &text[tag_start..];
+        let trimmed = body.trim_start_matches(['-', '+', '~']).trim_start();
+        if let Some(after) = trimmed.strip_prefix("macro") {
+            if after.starts_with(char::is_whitespace) {
+                let name_start = text.len() - after.trim_start().len();
+                let name: String = text[name_start..]
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                if !name.is_empty() {
+                    out.push((name.clone(), name_start..name_start + name.len()));
+                }
+            }
+        }
+        rest = tag_start;
+    }
+    out
+}
+
+fn jinja_diagnostic(
+    e: &Error,
+    file: &SourceFile,
+    prefix_len: usize,
+    pending: Option<FunctionError>,
+) -> Diagnostic {
+    let in_this_file = e.name().is_none_or(|n| n == &*file.path);
+    let text: &str = &file.text;
+    let range = match e.range() {
+        Some(r) if in_this_file => {
+            r.start.saturating_sub(prefix_len).min(text.len())
+                ..r.end.saturating_sub(prefix_len).min(text.len())
+        }
+        Some(r) => r,
+        None => {
+            let line = e.line().unwrap_or(1);
+            let start = crate::diagnostic::offset_of(text, line, 1);
+            start..start
+        }
+    };
+    let path: Arc<str> = match e.name() {
+        Some(n) if !in_this_file => Arc::from(n),
+        _ => Arc::clone(&file.path),
+    };
+    if let Some(f) = pending {
+        let mut d = Diagnostic::new(f.code, f.message)
+            .at(Span::new(&path, range))
+            .help(f.help);
+        if !in_this_file {
+            d = d.related(Span::new(&file.path, 0..0), "while rendering this file");
+        }
+        return d;
+    }
+    let detail = e.detail().map(str::to_string).unwrap_or_else(|| e.kind().to_string());
+    if e.kind() == ErrorKind::SyntaxError {
+        if detail.contains("unexpected end of input") && in_this_file {
+            if let Some((tag, open)) = unclosed_block(text) {
+                return Diagnostic::new(
+                    "E0101",
+                    format!("`{{% {tag} %}}` is never closed"),
+                )
+                .at_file(&file.path, open)
+                .help(format!("add `{{% end{tag} %}}` where the block ends"));
+            }
+        }
+        let mut d = Diagnostic::new("E0101", format!("Jinja syntax error: {detail}"))
+            .at(Span::new(&path, range))
+            .help("check the `{{ }}` and `{% %}` around this point");
+        if !in_this_file {
+            d = d.related(Span::new(&file.path, 0..0), "while rendering this file");
+        }
+        return d;
+    }
+    let help = match e.kind() {
+        ErrorKind::UndefinedError => {
+            "the name is not defined: use var('name', default) for settings, or define it with {% set %}"
+        }
+        ErrorKind::UnknownFunction => {
+            "define it as a macro in macros/*.sql, or use one of ref, source, config, var, env_var, is_incremental"
+        }
+        _ => "check the expression at this point",
+    };
+    let mut d = Diagnostic::new("E0102", format!("Jinja error: {detail}"))
+        .at(Span::new(&path, range))
+        .help(help);
+    if !in_this_file {
+        d = d.related(Span::new(&file.path, 0..0), "while rendering this file");
+    }
+    d
+}
+
+/// The innermost block opened in `text` and never closed, with the range of
+/// its opening tag.
+fn unclosed_block(text: &str) -> Option<(String, Range<usize>)> {
+    const BLOCKS: &[&str] = &[
+        "if", "for", "macro", "call", "filter", "raw", "with", "block", "autoescape",
+    ];
+    let mut stack: Vec<(String, Range<usize>)> = Vec::new();
+    let mut rest = 0;
+    let mut in_raw = false;
+    while let Some(i) = text[rest..].find("{%") {
+        let start = rest + i;
+        let Some(close) = text[start..].find("%}") else {
+            break;
+        };
+        let end = start + close + 2;
+        let inner = text[start + 2..end - 2].trim_matches(['-', '+', '~']).trim();
+        let word: String = inner
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        if in_raw {
+            if word == "endraw" {
+                in_raw = false;
+                stack.pop();
+            }
+        } else if BLOCKS.contains(&word.as_str()) {
+            in_raw = word == "raw";
+            stack.push((word, start..end));
+        } else if word == "set" && !inner.contains('=') {
+            stack.push((word, start..end));
+        } else if let Some(closed) = word.strip_prefix("end") {
+            if let Some(pos) = stack.iter().rposition(|(w, _)| w == closed) {
+                stack.truncate(pos);
+            }
+        }
+        rest = end;
+    }
+    stack.pop()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(path: &str, text: &str) -> SourceFile {
+        SourceFile {
+            path: Arc::from(path),
+            text: Arc::from(text),
+        }
+    }
+
+    fn render(macros: &[SourceFile], model: &SourceFile, relations: Relations) -> Result<Rendered, Diagnostic> {
+        let mut d = Vec::new();
+        let r = Renderer::new(macros, &mut d);
+        assert!(d.is_empty(), "{d:?}");
+        let vars = Arc::new(BTreeMap::from([("days".to_string(), serde_json::json!(3))]));
+        r.render(RenderInput {
+            file: model,
+            relations: &Arc::new(relations),
+            vars: &vars,
+            this: Some(Relation { schema: "marts".into(), name: "m".into(), quote: false, cte: None }),
+            is_incremental: true,
+        })
+    }
+
+    #[test]
+    fn records_calls_and_resolves_relations() {
+        let mut rel = Relations::default();
+        rel.models.insert(
+            "order".into(),
+            Relation { schema: "staging".into(), name: "order".into(), quote: false, cte: None },
+        );
+        let model = file(
+            "models/m.sql",
+            "{{ config(materialized='table', tags=['a']) }}\nselect * from {{ ref('order') }}\n{% if is_incremental() %}\nwhere d > {{ var('days') }} and x in (select 1 from {{ this }})\n{% endif %}\n",
+        );
+        let r = render(&[], &model, rel).unwrap();
+        assert_eq!(
+            r.sql,
+            "\nselect * from staging.\"order\"\nwhere d > 3 and x in (select 1 from marts.m)\n"
+        );
+        assert_eq!(r.calls.refs, ["order"]);
+        assert_eq!(r.calls.configs[0]["materialized"], "table");
+        assert!(r.calls.vars.contains("days"));
+    }
+
+    #[test]
+    fn maps_rendered_offsets_back_through_macros() {
+        let macros = [file("macros/m.sql", "{% macro money(c) %}round({{ c }}, 2){% endmacro %}\n")];
+        let model = file("models/m.sql", "select {{ money('x') }} as a,\n  bad syntax here\n");
+        let r = render(&macros, &model, Relations::default()).unwrap();
+        assert_eq!(r.sql, "select round(x, 2) as a,\n  bad syntax here\n");
+        let at = r.sql.find("syntax").unwrap();
+        let span = r.source_span(at);
+        assert_eq!(span.range.start, model.text.find("syntax").unwrap());
+        // Inside the macro output, the span is the call expression.
+        let span = r.source_span(r.sql.find("round").unwrap());
+        assert_eq!(&model.text[span.range], "money('x')");
+        assert!(!r.is_raw(r.sql.find("round").unwrap()));
+    }
+
+    #[test]
+    fn undefined_var_has_its_own_code() {
+        let model = file("models/m.sql", "select 1\nwhere x > {{ var('nope') }}\n");
+        let d = render(&[], &model, Relations::default()).unwrap_err();
+        assert_eq!(d.code, "E0103");
+        let range = d.primary.unwrap().range;
+        assert_eq!(crate::diagnostic::line_col(&model.text, range.start).0, 2);
+    }
+
+    #[test]
+    fn unclosed_block_names_its_opening_line() {
+        let model = file("models/m.sql", "select 1\n{% if is_incremental() %}\nwhere x\n");
+        let d = render(&[], &model, Relations::default()).unwrap_err();
+        assert_eq!(d.code, "E0101");
+        assert_eq!(&model.text[d.primary.unwrap().range], "{% if is_incremental() %}");
+    }
+
+    #[test]
+    fn strict_undefined() {
+        let model = file("models/m.sql", "select {{ nope }}\n");
+        let d = render(&[], &model, Relations::default()).unwrap_err();
+        assert_eq!(d.code, "E0102");
+        assert_eq!(&model.text[d.primary.unwrap().range], "nope");
+    }
+
+    #[test]
+    fn finds_macro_names() {
+        let names = macro_names("{% macro a(x) %}{% endmacro %}\n{%- macro b_2() -%}{% endmacro %}");
+        let names: Vec<_> = names.into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["a", "b_2"]);
+    }
+}

@@ -1,0 +1,740 @@
+//! Resolve: turn a loaded project into checked nodes.
+//!
+//! Two render passes: the first discovers each model's `config()`, `ref()`
+//! and `source()` calls (relation names are not known yet, since a model's
+//! schema may be set in its own `config()`); the second renders with the real
+//! relation names and checks the SQL. Both passes run in parallel per model.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::config::{self, ConfigEntry, ConfigLayer, Materialization, ModelConfig};
+use crate::diagnostic::{offset_of, Diagnostic, Span};
+use crate::graph::{self, Graph};
+use crate::project::{MigrationKind, ModelFile, Project, SourceFile};
+use crate::render::{Calls, Relation, Relations, RenderInput, Rendered, Renderer};
+use crate::schema::{Column, ModelEntry, SeedEntry, SourceEntry, SourceTable};
+use crate::seed::Seed;
+use crate::sql::{self, QueryProblem};
+use crate::datatest::{self, DataTest};
+
+/// A model after resolution: its configuration, relation and rendered SQL.
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub name: String,
+    pub file: SourceFile,
+    pub config: ModelConfig,
+    pub relation: Relation,
+    /// The model rendered with `is_incremental()` false: the full build.
+    pub full: Rendered,
+    /// For incremental models, rendered with `is_incremental()` true.
+    pub incremental: Option<Rendered>,
+    pub entry: Option<ModelEntry>,
+    pub refs: Vec<String>,
+    pub sources: Vec<(String, String)>,
+    pub vars: Vec<String>,
+    pub env_vars: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SingularTest {
+    pub name: String,
+    pub file: SourceFile,
+    pub rendered: Rendered,
+    pub refs: Vec<String>,
+    pub sources: Vec<(String, String)>,
+}
+
+/// Everything later stages need, checked.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub project_name: String,
+    pub models: BTreeMap<String, Model>,
+    pub seeds: BTreeMap<String, (Seed, Option<SeedEntry>, Relation)>,
+    pub sources: BTreeMap<(String, String), (SourceEntry, SourceTable, Relation)>,
+    pub tests: Vec<DataTest>,
+    pub singular_tests: Vec<SingularTest>,
+    pub graph: Graph,
+}
+
+struct Discovered {
+    calls: Calls,
+    ok: bool,
+}
+
+pub fn resolve(project: &Project, diagnostics: &mut Vec<Diagnostic>) -> Resolved {
+    let renderer = Renderer::new(&project.macros, diagnostics);
+    let vars = Arc::new(project.settings.vars.clone());
+    let no_relations = Arc::new(Relations::default());
+
+    // Pass 1: discovery.
+    let discovered: Vec<(Discovered, Option<Diagnostic>)> = project
+        .models
+        .par_iter()
+        .map(|m| {
+            let result = renderer.render(RenderInput {
+                file: &m.file,
+                relations: &no_relations,
+                vars: &vars,
+                this: Some(Relation {
+                    schema: "this".into(),
+                    name: m.name.clone(),
+                    quote: false,
+                    cte: None,
+                }),
+                is_incremental: false,
+            });
+            match result {
+                Ok(r) => (Discovered { calls: r.calls, ok: true }, None),
+                Err(d) => (
+                    Discovered {
+                        calls: Calls::default(),
+                        ok: false,
+                    },
+                    Some(d),
+                ),
+            }
+        })
+        .collect();
+    diagnostics.extend(discovered.iter().filter_map(|(_, d)| d.clone()));
+
+    let entries = model_entries(project, diagnostics);
+    let seed_entries = seed_entries(project, diagnostics);
+    check_unique_names(project, diagnostics);
+
+    // Configuration and relation of every model.
+    let mut configs: BTreeMap<String, ModelConfig> = BTreeMap::new();
+    let mut relations = Relations::default();
+    for (m, (disc, _)) in project.models.iter().zip(&discovered) {
+        let call_layer = config_call_layer(m, &disc.calls);
+        let mut layers: Vec<&ConfigLayer> = vec![&call_layer];
+        if let Some(entry) = entries.get(&m.name) {
+            layers.push(&entry.config);
+        }
+        for depth in (0..=m.folders.len()).rev() {
+            if let Some(layer) = project.settings.folder_configs.get(&m.folders[..depth].to_vec()) {
+                layers.push(layer);
+            }
+        }
+        let config = config::resolve(&layers, diagnostics);
+        let schema = config.schema.clone().unwrap_or_else(|| default_schema(project, m));
+        let cte = (config.materialized == Materialization::Ephemeral)
+            .then(|| format!("__stackc_ephemeral_{}", m.name));
+        relations.models.insert(
+            m.name.clone(),
+            Relation {
+                schema,
+                name: m.name.clone(),
+                quote: false,
+                cte,
+            },
+        );
+        configs.insert(m.name.clone(), config);
+    }
+    let mut seeds = BTreeMap::new();
+    for seed in &project.seeds {
+        let relation = Relation {
+            schema: project.settings.seeds_schema.clone(),
+            name: seed.name.clone(),
+            quote: false,
+            cte: None,
+        };
+        relations.models.entry(seed.name.clone()).or_insert_with(|| relation.clone());
+        seeds.insert(
+            seed.name.clone(),
+            (seed.clone(), seed_entries.get(&seed.name).cloned(), relation),
+        );
+    }
+    let sources = source_tables(project, diagnostics);
+    for ((source, table), (_, t, rel)) in &sources {
+        let _ = t;
+        relations.sources.insert((source.clone(), table.clone()), rel.clone());
+    }
+    let relations = Arc::new(relations);
+
+    // Pass 2: render with relations and check the SQL.
+    let known: BTreeSet<&str> = project
+        .models
+        .iter()
+        .map(|m| m.name.as_str())
+        .chain(project.seeds.iter().map(|s| s.name.as_str()))
+        .collect();
+    let hard_coded = hard_coded_names(&relations);
+    let rendered: Vec<(Option<Model>, Vec<Diagnostic>)> = project
+        .models
+        .par_iter()
+        .zip(&discovered)
+        .map(|(m, (disc, _))| {
+            let mut local = Vec::new();
+            if !disc.ok {
+                return (None, local);
+            }
+            let config = configs[&m.name].clone();
+            let relation = relations.models[&m.name].clone();
+            let this = Relation { cte: None, ..relation.clone() };
+            let render = |is_incremental| {
+                renderer.render(RenderInput {
+                    file: &m.file,
+                    relations: &relations,
+                    vars: &vars,
+                    this: Some(this.clone()),
+                    is_incremental,
+                })
+            };
+            let full = match render(false) {
+                Ok(r) => r,
+                Err(d) => {
+                    local.push(d);
+                    return (None, local);
+                }
+            };
+            let incremental = if config.materialized == Materialization::Incremental {
+                match render(true) {
+                    Ok(r) => Some(r),
+                    Err(d) => {
+                        local.push(d);
+                        return (None, local);
+                    }
+                }
+            } else {
+                None
+            };
+            check_refs(m, &full.calls, &known, &relations, &mut local);
+            if config.sql_check {
+                for r in std::iter::once(&full).chain(&incremental) {
+                    check_query(r, &hard_coded, &mut local);
+                }
+            }
+            let calls = &full.calls;
+            let mut refs: Vec<String> = calls.refs.clone();
+            let mut srcs = calls.sources.clone();
+            if let Some(inc) = &incremental {
+                refs.extend(inc.calls.refs.iter().cloned());
+                srcs.extend(inc.calls.sources.iter().cloned());
+            }
+            refs.sort();
+            refs.dedup();
+            srcs.sort();
+            srcs.dedup();
+            let mut vars_used: BTreeSet<String> = calls.vars.clone();
+            let mut env_used: BTreeSet<String> = calls.env_vars.clone();
+            if let Some(inc) = &incremental {
+                vars_used.extend(inc.calls.vars.iter().cloned());
+                env_used.extend(inc.calls.env_vars.iter().cloned());
+            }
+            let model = Model {
+                name: m.name.clone(),
+                file: m.file.clone(),
+                config,
+                relation,
+                full,
+                incremental,
+                entry: None,
+                refs,
+                sources: srcs,
+                vars: vars_used.into_iter().collect(),
+                env_vars: env_used.into_iter().collect(),
+            };
+            (Some(model), local)
+        })
+        .collect();
+    let mut models = BTreeMap::new();
+    for (model, local) in rendered {
+        diagnostics.extend(local);
+        if let Some(mut model) = model {
+            model.entry = entries.get(&model.name).cloned();
+            if model.config.enabled {
+                models.insert(model.name.clone(), model);
+            }
+        }
+    }
+    check_columns_for_merge(&models, diagnostics);
+
+    let singular_tests = singular_tests(project, &renderer, &relations, &vars, &known, &hard_coded, diagnostics);
+
+    let tests = datatest::build(
+        &project.settings.name,
+        &entries,
+        &seeds,
+        &sources,
+        &models,
+        &relations,
+        diagnostics,
+    );
+
+    check_sources_created(project, &sources, diagnostics);
+    check_migrations(project, diagnostics);
+
+    let graph = graph::build(&project.settings.name, &models, &seeds, &sources, &tests, &singular_tests, diagnostics);
+    Resolved {
+        project_name: project.settings.name.clone(),
+        models,
+        seeds,
+        sources,
+        tests,
+        singular_tests,
+        graph,
+    }
+}
+
+fn default_schema(project: &Project, m: &ModelFile) -> String {
+    match m.folders.first() {
+        Some(layer) => project
+            .settings
+            .layers
+            .get(layer)
+            .cloned()
+            .unwrap_or_else(|| layer.clone()),
+        None => "public".into(),
+    }
+}
+
+/// The `config()` calls of one model as a configuration layer; later calls
+/// win. Values point at the `config(` text in the model.
+fn config_call_layer(m: &ModelFile, calls: &Calls) -> ConfigLayer {
+    let start = m.file.text.find("config(").unwrap_or(0);
+    let span = Span::new(&m.file.path, start..start + "config".len().min(m.file.text.len() - start));
+    let mut layer = ConfigLayer::new();
+    for call in &calls.configs {
+        for (k, v) in call {
+            layer.insert(
+                k.clone(),
+                ConfigEntry {
+                    value: v.clone(),
+                    span: span.clone(),
+                },
+            );
+        }
+    }
+    layer
+}
+
+/// Schema-file model entries by name; entries for models that do not exist
+/// and duplicate entries are errors.
+fn model_entries(project: &Project, diagnostics: &mut Vec<Diagnostic>) -> BTreeMap<String, ModelEntry> {
+    let names: Vec<&str> = project.models.iter().map(|m| m.name.as_str()).collect();
+    let mut out: BTreeMap<String, ModelEntry> = BTreeMap::new();
+    for file in &project.schema_files {
+        for entry in &file.models {
+            if !names.contains(&entry.name.as_str()) {
+                let seeds: Vec<&str> = project.seeds.iter().map(|s| s.name.as_str()).collect();
+                let mut d = Diagnostic::new(
+                    "E0305",
+                    format!("schema file describes model `{}`, but there is no models/**/{}.sql", entry.name, entry.name),
+                )
+                .at(entry.span.clone());
+                d = if seeds.contains(&entry.name.as_str()) {
+                    d.help(format!("`{}` is a seed: describe it under `seeds:`", entry.name))
+                } else if let Some(close) = crate::suggest::closest(&entry.name, names.iter().copied()) {
+                    d.help(format!("did you mean `{close}`?"))
+                } else {
+                    d.help("remove the entry or add the model's .sql file")
+                };
+                diagnostics.push(d);
+                continue;
+            }
+            if let Some(first) = out.get(&entry.name) {
+                diagnostics.push(
+                    Diagnostic::new("E0305", format!("model `{}` is described twice", entry.name))
+                        .at(entry.span.clone())
+                        .related(first.span.clone(), "first described here")
+                        .help("keep one entry per model across all schema files"),
+                );
+                continue;
+            }
+            check_entry_columns(&entry.columns, diagnostics);
+            out.insert(entry.name.clone(), entry.clone());
+        }
+    }
+    out
+}
+
+fn check_entry_columns(columns: &[Column], diagnostics: &mut Vec<Diagnostic>) {
+    let mut seen: BTreeMap<&str, &Column> = BTreeMap::new();
+    for c in columns {
+        if let Some(first) = seen.get(c.name.as_str()) {
+            diagnostics.push(
+                Diagnostic::new("E0305", format!("column `{}` is listed twice", c.name))
+                    .at(c.span.clone())
+                    .related(first.span.clone(), "first listed here")
+                    .help("merge the two entries"),
+            );
+        } else {
+            seen.insert(&c.name, c);
+        }
+    }
+}
+
+fn seed_entries(project: &Project, diagnostics: &mut Vec<Diagnostic>) -> BTreeMap<String, SeedEntry> {
+    let names: Vec<&str> = project.seeds.iter().map(|s| s.name.as_str()).collect();
+    let mut out = BTreeMap::new();
+    for file in &project.schema_files {
+        for entry in &file.seeds {
+            if !names.contains(&entry.name.as_str()) {
+                let mut d = Diagnostic::new(
+                    "E0305",
+                    format!("schema file describes seed `{}`, but there is no seeds/{}.csv", entry.name, entry.name),
+                )
+                .at(entry.span.clone());
+                d = match crate::suggest::closest(&entry.name, names.iter().copied()) {
+                    Some(close) => d.help(format!("did you mean `{close}`?")),
+                    None => d.help("remove the entry or add the CSV file"),
+                };
+                diagnostics.push(d);
+                continue;
+            }
+            if let Some((seed, _)) = project.seeds.iter().zip(0..).find(|(s, _)| s.name == entry.name) {
+                for col in entry.column_types.keys() {
+                    if !seed.columns.contains(col) {
+                        diagnostics.push(
+                            Diagnostic::new("E0305", format!("seed `{}` has no column `{col}`", entry.name))
+                                .at(entry.span.clone())
+                                .help(format!("its columns are: {}", seed.columns.join(", "))),
+                        );
+                    }
+                }
+            }
+            out.insert(entry.name.clone(), entry.clone());
+        }
+    }
+    out
+}
+
+fn check_unique_names(project: &Project, diagnostics: &mut Vec<Diagnostic>) {
+    let mut seen: BTreeMap<&str, &SourceFile> = BTreeMap::new();
+    let files = project
+        .models
+        .iter()
+        .map(|m| (m.name.as_str(), &m.file))
+        .chain(project.seeds.iter().map(|s| (s.name.as_str(), &s.file)));
+    for (name, file) in files {
+        if !crate::project::is_identifier(name) {
+            diagnostics.push(
+                Diagnostic::new("E0005", format!("`{name}` is not a valid model or seed name"))
+                    .at_file(&file.path, 0..0)
+                    .help("name files with letters, digits and `_`, starting with a letter"),
+            );
+        }
+        if let Some(first) = seen.get(name) {
+            diagnostics.push(
+                Diagnostic::new("E0005", format!("two nodes are named `{name}`: `{}` and `{}`", first.path, file.path))
+                    .at_file(&file.path, 0..0)
+                    .related(Span::new(&first.path, 0..0), "first defined here")
+                    .help("models and seeds share one namespace: rename one of them"),
+            );
+        } else {
+            seen.insert(name, file);
+        }
+    }
+}
+
+fn source_tables(
+    project: &Project,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> BTreeMap<(String, String), (SourceEntry, SourceTable, Relation)> {
+    let mut out: BTreeMap<(String, String), (SourceEntry, SourceTable, Relation)> = BTreeMap::new();
+    for file in &project.schema_files {
+        for source in &file.sources {
+            for table in &source.tables {
+                let key = (source.name.clone(), table.name.clone());
+                if let Some((_, first, _)) = out.get(&key) {
+                    diagnostics.push(
+                        Diagnostic::new("E0305", format!("source table `{}.{}` is declared twice", key.0, key.1))
+                            .at(table.span.clone())
+                            .related(first.span.clone(), "first declared here")
+                            .help("declare each source table once"),
+                    );
+                    continue;
+                }
+                check_entry_columns(&table.columns, diagnostics);
+                let relation = Relation {
+                    schema: source.schema.clone(),
+                    name: table.identifier.clone(),
+                    quote: table.quote_identifier,
+                    cte: None,
+                };
+                out.insert(key, (source.clone(), table.clone(), relation));
+            }
+        }
+    }
+    out
+}
+
+/// Relation names (lower-cased, as PostgreSQL folds them) that a query
+/// should reach through `ref` or `source`, with the call to use instead.
+fn hard_coded_names(relations: &Relations) -> BTreeMap<(String, String), String> {
+    let mut out = BTreeMap::new();
+    for (name, rel) in &relations.models {
+        if rel.cte.is_none() {
+            out.insert((rel.schema.clone(), rel.name.clone()), format!("{{{{ ref('{name}') }}}}"));
+        }
+    }
+    for ((source, table), rel) in &relations.sources {
+        let name = if rel.quote { rel.name.clone() } else { rel.name.to_lowercase() };
+        out.insert((rel.schema.clone(), name), format!("{{{{ source('{source}', '{table}') }}}}"));
+    }
+    out
+}
+
+fn check_refs(
+    m: &ModelFile,
+    calls: &Calls,
+    known: &BTreeSet<&str>,
+    relations: &Relations,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    for name in &calls.refs {
+        let span = call_span(&m.file, "ref", name);
+        if name == &m.name {
+            diagnostics.push(
+                Diagnostic::new("E0304", format!("model `{name}` refers to itself with ref()"))
+                    .at(span)
+                    .help("use {{ this }} to refer to the model's own relation (e.g. in an incremental filter)"),
+            );
+        } else if !known.contains(name.as_str()) {
+            let mut d = Diagnostic::new("E0301", format!("ref('{name}') names no model or seed")).at(span);
+            d = match crate::suggest::closest(name, known.iter().copied()) {
+                Some(close) => d.help(format!("did you mean ref('{close}')?")),
+                None => d.help("models are models/**/<name>.sql and seeds seeds/<name>.csv"),
+            };
+            diagnostics.push(d);
+        }
+    }
+    for (source, table) in &calls.sources {
+        if relations.sources.contains_key(&(source.clone(), table.clone())) {
+            continue;
+        }
+        let span = call_span(&m.file, "source", table);
+        diagnostics.push(unknown_source(source, table, span, relations));
+    }
+}
+
+fn unknown_source(source: &str, table: &str, span: Span, relations: &Relations) -> Diagnostic {
+    let candidates: Vec<String> = relations
+        .sources
+        .keys()
+        .map(|(s, t)| format!("{s}.{t}"))
+        .collect();
+    let wanted = format!("{source}.{table}");
+    let mut d = Diagnostic::new("E0302", format!("source('{source}', '{table}') is not declared")).at(span);
+    d = match crate::suggest::closest(&wanted, candidates.iter().map(String::as_str)) {
+        Some(close) => {
+            let (s, t) = close.split_once('.').unwrap_or((close, ""));
+            d.help(format!("did you mean source('{s}', '{t}')?"))
+        }
+        None => d.help(format!(
+            "declare it in a schema file: sources: [{{name: {source}, tables: [{{name: {table}}}]}}]"
+        )),
+    };
+    d
+}
+
+/// Where `func('…name…')` is written in a file; the file start if the call
+/// was made from a macro.
+fn call_span(file: &SourceFile, func: &str, name: &str) -> Span {
+    let text: &str = &file.text;
+    let mut from = 0;
+    while let Some(i) = text[from..].find(func) {
+        let start = from + i;
+        let after = text[start + func.len()..].trim_start();
+        if let Some(args) = after.strip_prefix('(') {
+            let close = args.find(')').unwrap_or(args.len());
+            let args_text = &args[..close];
+            for quote in ['\'', '"'] {
+                let needle = format!("{quote}{name}{quote}");
+                if let Some(j) = args_text.find(&needle) {
+                    let abs = text.len() - args.len() + j + 1;
+                    return Span::new(&file.path, abs..abs + name.len());
+                }
+            }
+        }
+        from = start + func.len();
+    }
+    Span::new(&file.path, 0..0)
+}
+
+fn check_query(r: &Rendered, hard_coded: &BTreeMap<(String, String), String>, diagnostics: &mut Vec<Diagnostic>) {
+    match sql::parse_query(&r.sql) {
+        Ok(parsed) => {
+            for rel in parsed.relations {
+                if rel.parts.len() < 2 {
+                    continue;
+                }
+                let n = rel.parts.len();
+                let key = (rel.parts[n - 2].clone(), rel.parts[n - 1].clone());
+                let Some(instead) = hard_coded.get(&key) else {
+                    continue;
+                };
+                let start = offset_of(&r.sql, rel.start.0, rel.start.1);
+                let end = offset_of(&r.sql, rel.end.0, rel.end.1);
+                if !r.is_raw(start) {
+                    continue;
+                }
+                diagnostics.push(
+                    Diagnostic::new(
+                        "W0203",
+                        format!("`{}.{}` is hard-coded; use {instead}", key.0, key.1),
+                    )
+                    .at(r.source_range(start..end))
+                    .help(format!("write {instead} so the dependency is in the graph and runs in order")),
+                );
+            }
+        }
+        Err(QueryProblem::Syntax(e)) => {
+            let offset = offset_of(&r.sql, e.line, e.column);
+            diagnostics.push(
+                Diagnostic::new("E0201", format!("SQL syntax error: {}", e.message))
+                    .at(r.source_span(offset))
+                    .help("fix the SQL here; if PostgreSQL accepts it but the checker does not, set {{ config(sql_check=false) }}"),
+            );
+        }
+        Err(QueryProblem::NotAQuery { what }) => diagnostics.push(
+            Diagnostic::new("E0204", format!("a model must be one query, but this is {what}"))
+                .at(Span::new(&r.file, 0..0))
+                .help("write a single SELECT (CTEs welcome); DDL belongs in migrations/"),
+        ),
+        Err(QueryProblem::Empty) => diagnostics.push(
+            Diagnostic::new("E0204", "the file renders to no SQL at all")
+                .at(Span::new(&r.file, 0..0))
+                .help("write a SELECT, or delete the file"),
+        ),
+    }
+}
+
+/// `merge` needs the model's columns by name; they come from the schema
+/// file or from the query's select list.
+fn check_columns_for_merge(models: &BTreeMap<String, Model>, diagnostics: &mut Vec<Diagnostic>) {
+    for m in models.values() {
+        if m.config.materialized != Materialization::Incremental
+            || m.config.effective_strategy() != config::Strategy::Merge
+        {
+            continue;
+        }
+        if model_columns(m).is_none() {
+            diagnostics.push(
+                Diagnostic::new(
+                    "E0308",
+                    format!("incremental_strategy `merge` needs the columns of `{}`, but its select list uses `*`", m.name),
+                )
+                .at(Span::new(&m.file.path, 0..0))
+                .help("list the columns in the select, or under `columns:` in the model's schema file"),
+            );
+        }
+    }
+}
+
+/// The model's output columns: from the schema file when listed there,
+/// else from the select list when it names every column.
+pub fn model_columns(m: &Model) -> Option<Vec<String>> {
+    if let Some(entry) = &m.entry {
+        if !entry.columns.is_empty() {
+            return Some(entry.columns.iter().map(|c| c.name.clone()).collect());
+        }
+    }
+    sql::select_columns(&m.full.sql)
+}
+
+fn singular_tests(
+    project: &Project,
+    renderer: &Renderer,
+    relations: &Arc<Relations>,
+    vars: &Arc<BTreeMap<String, serde_json::Value>>,
+    known: &BTreeSet<&str>,
+    hard_coded: &BTreeMap<(String, String), String>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<SingularTest> {
+    let mut out = Vec::new();
+    for file in &project.singular_tests {
+        let name = file
+            .path
+            .rsplit('/')
+            .next()
+            .unwrap_or(&file.path)
+            .trim_end_matches(".sql")
+            .to_string();
+        let rendered = match renderer.render(RenderInput {
+            file,
+            relations,
+            vars,
+            this: None,
+            is_incremental: false,
+        }) {
+            Ok(r) => r,
+            Err(d) => {
+                diagnostics.push(d);
+                continue;
+            }
+        };
+        let pseudo = ModelFile {
+            file: file.clone(),
+            name: name.clone(),
+            folders: Vec::new(),
+        };
+        check_refs(&pseudo, &rendered.calls, known, relations, diagnostics);
+        check_query(&rendered, hard_coded, diagnostics);
+        let mut refs = rendered.calls.refs.clone();
+        refs.sort();
+        refs.dedup();
+        let mut sources = rendered.calls.sources.clone();
+        sources.sort();
+        sources.dedup();
+        out.push(SingularTest {
+            name,
+            file: file.clone(),
+            rendered,
+            refs,
+            sources,
+        });
+    }
+    out
+}
+
+/// Every source table should be created by the project's own migrations.
+fn check_sources_created(
+    project: &Project,
+    sources: &BTreeMap<(String, String), (SourceEntry, SourceTable, Relation)>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let mut created: BTreeSet<(Option<String>, String)> = BTreeSet::new();
+    for m in &project.migrations {
+        created.extend(sql::created_relations(&m.file.text));
+    }
+    for (_, table, rel) in sources.values() {
+        let name = if rel.quote { rel.name.clone() } else { rel.name.to_lowercase() };
+        let schema = rel.schema.to_lowercase();
+        let qualified = created.contains(&(Some(schema.clone()), name.clone()));
+        let unqualified = schema == "public" && created.contains(&(None, name.clone()));
+        if !qualified && !unqualified {
+            diagnostics.push(
+                Diagnostic::new(
+                    "W0309",
+                    format!("source table `{schema}.{name}` is not created by any migration in migrations/"),
+                )
+                .at(table.span.clone())
+                .help("add a versioned migration that creates it, or check the source's `schema:` and `identifier:`"),
+            );
+        }
+    }
+}
+
+fn check_migrations(project: &Project, diagnostics: &mut Vec<Diagnostic>) {
+    for m in &project.migrations {
+        if let Err(e) = sql::check_script(&m.file.text) {
+            let offset = offset_of(&m.file.text, e.line, e.column);
+            diagnostics.push(
+                Diagnostic::new("W0202", format!("the SQL checker cannot parse this migration: {}", e.message))
+                    .at_file(&m.file.path, offset..offset)
+                    .help("PostgreSQL accepts more than the checker; if this statement is valid PostgreSQL, ignore this warning"),
+            );
+        }
+        if matches!(m.kind, MigrationKind::Repeatable) && sql::is_blank(&m.file.text) {
+            diagnostics.push(
+                Diagnostic::new("W0202", "this migration has no statements")
+                    .at_file(&m.file.path, 0..0)
+                    .help("delete the file or add its SQL"),
+            );
+        }
+    }
+}

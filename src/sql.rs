@@ -1,0 +1,394 @@
+//! Parse: rendered SQL through sqlparser's PostgreSQL dialect, and the
+//! identifier quoting rules of PostgreSQL.
+
+use std::borrow::Cow;
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{
+    ObjectName, Spanned, Statement, TableFactor, Visit, Visitor,
+};
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::{Parser, ParserError};
+use sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
+
+/// A syntax error at a 1-based line and character column of the parsed text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqlError {
+    pub message: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+/// A relation named in a query's FROM/JOIN, with its location in the text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelationRef {
+    /// Name parts as PostgreSQL sees them (unquoted parts folded to lower case).
+    pub parts: Vec<String>,
+    /// 1-based (line, column) of the start and end (exclusive) of the name.
+    pub start: (usize, usize),
+    pub end: (usize, usize),
+}
+
+#[derive(Debug, Clone)]
+pub struct ParsedQuery {
+    pub relations: Vec<RelationRef>,
+}
+
+/// What a model or test must be: one query (SELECT, VALUES, WITH ...).
+#[derive(Debug)]
+pub enum QueryProblem {
+    Syntax(SqlError),
+    NotAQuery { what: String },
+    Empty,
+}
+
+pub fn parse_query(sql: &str) -> Result<ParsedQuery, QueryProblem> {
+    let statements = Parser::parse_sql(&PostgreSqlDialect {}, sql)
+        .map_err(|e| QueryProblem::Syntax(sql_error(e, sql)))?;
+    let mut statements = statements.into_iter();
+    let (Some(statement), None) = (statements.next(), statements.next()) else {
+        return Err(if sql.trim().trim_matches(';').trim().is_empty() {
+            QueryProblem::Empty
+        } else {
+            QueryProblem::NotAQuery {
+                what: "several statements".into(),
+            }
+        });
+    };
+    if !matches!(statement, Statement::Query(_)) {
+        let text = statement.to_string();
+        let what = text.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+        return Err(QueryProblem::NotAQuery {
+            what: format!("a `{what}` statement"),
+        });
+    }
+    let mut collector = RelationCollector::default();
+    let _ = statement.visit(&mut collector);
+    Ok(ParsedQuery {
+        relations: collector.relations,
+    })
+}
+
+/// The output column names of a query when its select list names every
+/// column (no `*`, every expression a column or aliased), else `None`.
+pub fn select_columns(sql: &str) -> Option<Vec<String>> {
+    use sqlparser::ast::{Expr, SelectItem, SetExpr};
+    let statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).ok()?;
+    let Some(Statement::Query(query)) = statements.first() else {
+        return None;
+    };
+    let mut body = &*query.body;
+    let select = loop {
+        match body {
+            SetExpr::Select(select) => break select,
+            SetExpr::Query(q) => body = &q.body,
+            SetExpr::SetOperation { left, .. } => body = left,
+            _ => return None,
+        }
+    };
+    let fold = |ident: &sqlparser::ast::Ident| {
+        if ident.quote_style.is_some() {
+            ident.value.clone()
+        } else {
+            ident.value.to_lowercase()
+        }
+    };
+    select
+        .projection
+        .iter()
+        .map(|item| match item {
+            SelectItem::ExprWithAlias { alias, .. } => Some(fold(alias)),
+            SelectItem::UnnamedExpr(Expr::Identifier(ident)) => Some(fold(ident)),
+            SelectItem::UnnamedExpr(Expr::CompoundIdentifier(parts)) => parts.last().map(fold),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Parses a script of statements (a migration); only success matters.
+pub fn check_script(sql: &str) -> Result<usize, SqlError> {
+    Parser::parse_sql(&PostgreSqlDialect {}, sql)
+        .map(|s| s.len())
+        .map_err(|e| sql_error(e, sql))
+}
+
+fn sql_error(e: ParserError, sql: &str) -> SqlError {
+    let text = match e {
+        ParserError::TokenizerError(s) | ParserError::ParserError(s) => s,
+        ParserError::RecursionLimitExceeded => {
+            return SqlError {
+                message: "the query is nested too deeply to check".into(),
+                line: 1,
+                column: 1,
+            }
+        }
+    };
+    if let Some(i) = text.rfind(" at Line: ") {
+        let location = &text[i + " at Line: ".len()..];
+        if let Some((line, column)) = location.split_once(", Column: ") {
+            if let (Ok(line), Ok(column)) = (line.trim().parse(), column.trim().parse()) {
+                return SqlError {
+                    message: text[..i].to_string(),
+                    line,
+                    column,
+                };
+            }
+        }
+    }
+    // Errors at the end of input carry no location: point after the last
+    // non-blank character.
+    let end = sql.trim_end();
+    let (line, column) = crate::diagnostic::line_col(end, end.len());
+    SqlError {
+        message: text,
+        line,
+        column,
+    }
+}
+
+#[derive(Default)]
+struct RelationCollector {
+    relations: Vec<RelationRef>,
+}
+
+impl Visitor for RelationCollector {
+    type Break = ();
+
+    fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<()> {
+        // Table functions (`generate_series(...)`) have args; they are not relations.
+        if let TableFactor::Table {
+            name, args: None, ..
+        } = factor
+        {
+            self.relations.push(relation_ref(name));
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+fn relation_ref(name: &ObjectName) -> RelationRef {
+    let parts = name
+        .0
+        .iter()
+        .map(|part| match part.as_ident() {
+            Some(ident) if ident.quote_style.is_some() => ident.value.clone(),
+            Some(ident) => ident.value.to_lowercase(),
+            None => part.to_string(),
+        })
+        .collect();
+    let span = name.span();
+    RelationRef {
+        parts,
+        start: (span.start.line as usize, span.start.column as usize),
+        end: (span.end.line as usize, span.end.column as usize),
+    }
+}
+
+/// Relations a script creates (`create table|view|materialized view`), as
+/// lower-cased `(schema, name)` pairs where the name is qualified. Works on
+/// tokens, so it also reads scripts that sqlparser cannot parse.
+pub fn created_relations(sql: &str) -> Vec<(Option<String>, String)> {
+    let Ok(tokens) = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize() else {
+        return Vec::new();
+    };
+    let words: Vec<&Token> = tokens
+        .iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_)))
+        .collect();
+    let keyword = |t: &Token, k: &str| matches!(t, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(k));
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        if !keyword(words[i], "create") {
+            i += 1;
+            continue;
+        }
+        let mut j = i + 1;
+        while j < words.len()
+            && ["or", "replace", "unlogged", "temp", "temporary", "materialized", "recursive", "global", "local"]
+                .iter()
+                .any(|k| keyword(words[j], k))
+        {
+            j += 1;
+        }
+        if j < words.len() && (keyword(words[j], "table") || keyword(words[j], "view")) {
+            j += 1;
+            if j + 2 < words.len() && keyword(words[j], "if") && keyword(words[j + 1], "not") && keyword(words[j + 2], "exists") {
+                j += 3;
+            }
+            let mut parts = Vec::new();
+            while let Some(Token::Word(w)) = words.get(j) {
+                parts.push(if w.quote_style.is_some() { w.value.clone() } else { w.value.to_lowercase() });
+                if matches!(words.get(j + 1), Some(Token::Period)) {
+                    j += 2;
+                } else {
+                    break;
+                }
+            }
+            match parts.len() {
+                1 => out.push((None, parts.remove(0))),
+                n if n >= 2 => {
+                    let name = parts.pop().unwrap_or_default();
+                    let schema = parts.pop();
+                    out.push((schema, name));
+                }
+                _ => {}
+            }
+        }
+        i = j.max(i + 1);
+    }
+    out
+}
+
+/// Whether a token list has only whitespace and comments.
+pub fn is_blank(sql: &str) -> bool {
+    match Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize() {
+        Ok(tokens) => tokens.iter().all(|t| {
+            matches!(
+                t,
+                Token::Whitespace(
+                    Whitespace::Space
+                        | Whitespace::Newline
+                        | Whitespace::Tab
+                        | Whitespace::SingleLineComment { .. }
+                        | Whitespace::MultiLineComment(_)
+                ) | Token::SemiColon
+            )
+        }),
+        Err(_) => false,
+    }
+}
+
+/// PostgreSQL's reserved key words (those that cannot be a table or column
+/// name unquoted), from the "Key Words" appendix of the manual.
+const RESERVED: &[&str] = &[
+    "all", "analyse", "analyze", "and", "any", "array", "as", "asc", "asymmetric",
+    "authorization", "binary", "both", "case", "cast", "check", "collate", "collation",
+    "column", "concurrently", "constraint", "create", "cross", "current_catalog",
+    "current_date", "current_role", "current_schema", "current_time", "current_timestamp",
+    "current_user", "default", "deferrable", "desc", "distinct", "do", "else", "end",
+    "except", "false", "fetch", "for", "foreign", "freeze", "from", "full", "grant",
+    "group", "having", "ilike", "in", "initially", "inner", "intersect", "into", "is",
+    "isnull", "join", "lateral", "leading", "left", "like", "limit", "localtime",
+    "localtimestamp", "natural", "not", "notnull", "null", "offset", "on", "only", "or",
+    "order", "outer", "overlaps", "placing", "primary", "references", "returning", "right",
+    "select", "session_user", "similar", "some", "symmetric", "system_user", "table",
+    "tablesample", "then", "to", "trailing", "true", "union", "unique", "user", "using",
+    "variadic", "verbose", "when", "where", "window", "with",
+];
+
+/// An identifier as PostgreSQL needs it written: bare when it is a plain
+/// lower-case name that is not reserved, else double-quoted.
+pub fn quote_ident(name: &str) -> Cow<'_, str> {
+    let plain = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$')
+        && !RESERVED.contains(&name);
+    if plain {
+        Cow::Borrowed(name)
+    } else {
+        Cow::Owned(format!("\"{}\"", name.replace('"', "\"\"")))
+    }
+}
+
+/// `schema.name`, each part quoted where needed; `force_quote` keeps the
+/// name exactly as written (a source with `quoting: {identifier: true}`).
+pub fn relation_name(schema: &str, name: &str, force_quote: bool) -> String {
+    let name = if force_quote {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    } else {
+        quote_ident(name).into_owned()
+    };
+    format!("{}.{}", quote_ident(schema), name)
+}
+
+/// A string literal for SQL text.
+pub fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn real_world_postgres_parses() {
+        let sql = r#"
+with recent as (
+    select distinct on (customer_id) customer_id, order_id, payload->>'channel' as channel,
+           amount::numeric(12,2) as amount,
+           sum(amount) filter (where status = 'paid') over (partition by customer_id order by created_at
+               rows between unbounded preceding and current row) as running,
+           percentile_cont(0.5) within group (order by amount) over () as med
+    from staging.orders o
+    cross join lateral (select * from jsonb_array_elements(o.items) as i(item)) li
+    where payload @> '{"a": 1}'::jsonb and created_at > now() - interval '3 days'
+    order by customer_id, created_at desc
+)
+select r.*, g.n from recent r, generate_series(1, 3) as g(n)
+"#;
+        let parsed = parse_query(sql).unwrap();
+        let names: Vec<_> = parsed.relations.iter().map(|r| r.parts.join(".")).collect();
+        assert!(names.contains(&"staging.orders".to_string()), "{names:?}");
+        assert!(!names.iter().any(|n| n.contains("generate_series")), "{names:?}");
+    }
+
+    #[test]
+    fn syntax_errors_are_located() {
+        match parse_query("select a,\nfrom t") {
+            Err(QueryProblem::Syntax(e)) => assert_eq!((e.line, e.column), (2, 1)),
+            other => panic!("{other:?}"),
+        }
+        match parse_query("select (1") {
+            Err(QueryProblem::Syntax(e)) => assert_eq!(e.line, 1),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn models_must_be_one_query() {
+        assert!(matches!(parse_query("create table x (a int)"), Err(QueryProblem::NotAQuery { .. })));
+        assert!(matches!(parse_query("select 1; select 2"), Err(QueryProblem::NotAQuery { .. })));
+        assert!(matches!(parse_query("-- nothing\n"), Err(QueryProblem::Empty)));
+        assert!(parse_query("select 1;").is_ok());
+    }
+
+    #[test]
+    fn finds_created_relations_in_unparseable_scripts() {
+        let sql = "CREATE TABLE IF NOT EXISTS raw.Orders (id int);\nDO $$ begin perform 1; end $$;\ncreate unlogged table \"Raw\".\"Mixed\" (like raw.orders including all);\ncreate or replace view v as select 1;";
+        assert!(check_script(sql).is_err());
+        assert_eq!(
+            created_relations(sql),
+            vec![
+                (Some("raw".into()), "orders".into()),
+                (Some("Raw".into()), "Mixed".into()),
+                (None, "v".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn select_columns_when_named() {
+        assert_eq!(
+            select_columns("with a as (select 1 as x) select a.x, y as \"Y\", z::int as z from a").unwrap(),
+            ["x", "Y", "z"]
+        );
+        assert_eq!(select_columns("select * from a"), None);
+        assert_eq!(select_columns("select count(*) from a"), None);
+    }
+
+    #[test]
+    fn quoting_only_where_needed() {
+        assert_eq!(quote_ident("orders"), "orders");
+        assert_eq!(quote_ident("order"), "\"order\"");
+        assert_eq!(quote_ident("Orders"), "\"Orders\"");
+        assert_eq!(quote_ident("a-b"), "\"a-b\"");
+        assert_eq!(quote_ident("1a"), "\"1a\"");
+        assert_eq!(relation_name("raw", "Orders", false), "raw.\"Orders\"");
+        assert_eq!(relation_name("raw", "orders", true), "raw.\"orders\"");
+    }
+}
