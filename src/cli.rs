@@ -11,7 +11,11 @@ use crate::diagnostic::{self, Format};
 use crate::emit;
 
 #[derive(Parser)]
-#[command(name = "stackc", version, about = "Compile analytics projects for PostgreSQL into reviewable SQL artifacts")]
+#[command(
+    name = "stackc",
+    version,
+    about = "Compile analytics projects for PostgreSQL into reviewable SQL artifacts"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -120,8 +124,16 @@ fn compile(dir: &Path, out: Option<PathBuf>, check: bool, format: Format) -> u8 
             return 0;
         }
         let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "error: the artifacts in {} are not what the project compiles to:", out.display());
-        for (label, paths) in [("stale", &staleness.stale), ("missing", &staleness.missing), ("extra", &staleness.extra)] {
+        let _ = writeln!(
+            err,
+            "error: the artifacts in {} are not what the project compiles to:",
+            out.display()
+        );
+        for (label, paths) in [
+            ("stale", &staleness.stale),
+            ("missing", &staleness.missing),
+            ("extra", &staleness.extra),
+        ] {
             for p in paths {
                 let _ = writeln!(err, "  {label:<8} {}", out.join(p).display());
             }
@@ -135,7 +147,10 @@ fn compile(dir: &Path, out: Option<PathBuf>, check: bool, format: Format) -> u8 
         return 1;
     }
     if let Err(e) = emit::write(&out, &artifacts) {
-        eprintln!("error: cannot write the artifacts to {}: {e}", out.display());
+        eprintln!(
+            "error: cannot write the artifacts to {}: {e}",
+            out.display()
+        );
         return 2;
     }
     if format == Format::Human {

@@ -151,7 +151,9 @@ pub fn resolve(layers: &[&ConfigLayer], diagnostics: &mut Vec<Diagnostic>) -> Mo
             if key == "tags" {
                 match string_list(&entry.value) {
                     Some(list) => tags.extend(list),
-                    None => diagnostics.push(bad_type(entry, "tags", "a string or a list of strings")),
+                    None => {
+                        diagnostics.push(bad_type(entry, "tags", "a string or a list of strings"))
+                    }
                 }
                 continue;
             }
@@ -159,7 +161,10 @@ pub fn resolve(layers: &[&ConfigLayer], diagnostics: &mut Vec<Diagnostic>) -> Mo
                 let mut d = Diagnostic::new("E0105", format!("unknown config key `{key}`"))
                     .at(entry.span.clone());
                 let help = match crate::suggest::closest(key, CONFIG_KEYS.iter().copied()) {
-                    Some(close) => format!("did you mean `{close}`? known keys: {}", CONFIG_KEYS.join(", ")),
+                    Some(close) => format!(
+                        "did you mean `{close}`? known keys: {}",
+                        CONFIG_KEYS.join(", ")
+                    ),
                     None => format!("known keys: {}", CONFIG_KEYS.join(", ")),
                 };
                 d = d.help(help);
@@ -263,7 +268,13 @@ fn check_rules(
             .map(|e| e.span.clone())
     };
     let incremental = config.materialized == Materialization::Incremental;
-    for key in ["incremental_strategy", "unique_key", "event_time", "lookback", "on_schema_change"] {
+    for key in [
+        "incremental_strategy",
+        "unique_key",
+        "event_time",
+        "lookback",
+        "on_schema_change",
+    ] {
         if winners.contains_key(key) && !incremental {
             let mut d = Diagnostic::new(
                 "E0308",
@@ -360,7 +371,10 @@ fn bad_type(entry: &ConfigEntry, key: &str, expected: &str) -> Diagnostic {
 fn short(v: &serde_json::Value) -> String {
     let s = v.to_string();
     if s.len() > 40 {
-        format!("{}…", &s[..s.char_indices().nth(40).map_or(s.len(), |(i, _)| i)])
+        format!(
+            "{}…",
+            &s[..s.char_indices().nth(40).map_or(s.len(), |(i, _)| i)]
+        )
     } else {
         s
     }
@@ -404,7 +418,12 @@ fn parse_indexes(v: &serde_json::Value) -> Result<Vec<IndexConfig>, String> {
             None => "btree".to_string(),
             Some(t) => match t.as_str() {
                 Some(m @ ("btree" | "hash" | "gin" | "brin")) => m.to_string(),
-                _ => return Err(format!("entry {}: `type` must be btree, hash, gin or brin", i + 1)),
+                _ => {
+                    return Err(format!(
+                        "entry {}: `type` must be btree, hash, gin or brin",
+                        i + 1
+                    ))
+                }
             },
         };
         if unique && method != "btree" {
@@ -472,7 +491,13 @@ mod tests {
     fn strategy_defaults_follow_dbt_postgres() {
         use serde_json::json;
         let mut d = Vec::new();
-        let c = resolve(&[&layer(&[("materialized", json!("incremental")), ("unique_key", json!("id"))])], &mut d);
+        let c = resolve(
+            &[&layer(&[
+                ("materialized", json!("incremental")),
+                ("unique_key", json!("id")),
+            ])],
+            &mut d,
+        );
         assert_eq!(c.effective_strategy(), Strategy::DeleteInsert);
         let c = resolve(&[&layer(&[("materialized", json!("incremental"))])], &mut d);
         assert_eq!(c.effective_strategy(), Strategy::Append);
@@ -484,7 +509,10 @@ mod tests {
         use serde_json::json;
         let mut d = Vec::new();
         resolve(
-            &[&layer(&[("materialized", json!("incremental")), ("incremental_strategy", json!("merge"))])],
+            &[&layer(&[
+                ("materialized", json!("incremental")),
+                ("incremental_strategy", json!("merge")),
+            ])],
             &mut d,
         );
         assert_eq!(d.len(), 1);

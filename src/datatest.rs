@@ -68,12 +68,16 @@ pub fn build(
         let Some(model) = models.get(name) else {
             continue; // disabled, or failed to render (already reported)
         };
-        let has_tests = !entry.tests.is_empty() || entry.columns.iter().any(|c| !c.tests.is_empty());
+        let has_tests =
+            !entry.tests.is_empty() || entry.columns.iter().any(|c| !c.tests.is_empty());
         if has_tests && model.config.materialized == Materialization::Ephemeral {
             diagnostics.push(
-                Diagnostic::new("E0310", format!("ephemeral model `{name}` cannot be tested: it is not a relation"))
-                    .at(entry.span.clone())
-                    .help("materialize it as a view to test it"),
+                Diagnostic::new(
+                    "E0310",
+                    format!("ephemeral model `{name}` cannot be tested: it is not a relation"),
+                )
+                .at(entry.span.clone())
+                .help("materialize it as a view to test it"),
             );
             continue;
         }
@@ -165,14 +169,24 @@ impl Cx<'_> {
         };
         if !KINDS.contains(&spec.kind.as_str()) {
             let help = match crate::suggest::closest(&spec.kind, KINDS.iter().copied()) {
-                Some(close) => format!("did you mean `{close}`? generic tests: {}", KINDS.join(", ")),
-                None => format!("generic tests: {}; write other checks as singular tests in tests/*.sql", KINDS.join(", ")),
+                Some(close) => format!(
+                    "did you mean `{close}`? generic tests: {}",
+                    KINDS.join(", ")
+                ),
+                None => format!(
+                    "generic tests: {}; write other checks as singular tests in tests/*.sql",
+                    KINDS.join(", ")
+                ),
             };
             diagnostics.push(fail(format!("unknown test `{}`", spec.kind), &help));
             return None;
         }
         // A model-level test may name its column with `column_name`.
-        let column_name = spec.args.get("column_name").and_then(|v| v.as_str()).map(str::to_string);
+        let column_name = spec
+            .args
+            .get("column_name")
+            .and_then(|v| v.as_str())
+            .map(str::to_string);
         let (col_label, col_sql) = match (&column, &column_name) {
             (Some((name, sql)), _) => (Some((*name).clone()), Some(sql.clone())),
             (None, Some(expr)) => (Some(expr.clone()), Some(expr.clone())),
@@ -199,12 +213,16 @@ impl Cx<'_> {
                 format!("select *\nfrom {from}\nwhere {c} is null\n")
             }
             "unique" => {
-                let combined = spec.args.get("columns").and_then(|v| v.as_array()).map(|cols| {
-                    cols.iter()
-                        .filter_map(|c| c.as_str())
-                        .map(|c| quote_ident(c).into_owned())
-                        .collect::<Vec<_>>()
-                });
+                let combined = spec
+                    .args
+                    .get("columns")
+                    .and_then(|v| v.as_array())
+                    .map(|cols| {
+                        cols.iter()
+                            .filter_map(|c| c.as_str())
+                            .map(|c| quote_ident(c).into_owned())
+                            .collect::<Vec<_>>()
+                    });
                 match (&col_sql, combined) {
                     (_, Some(cols)) if !cols.is_empty() => {
                         let list = cols.join(", ");
@@ -224,11 +242,23 @@ impl Cx<'_> {
                     diagnostics.push(needs_column("accepted_values"));
                     return None;
                 };
-                let Some(values) = spec.args.get("values").and_then(|v| v.as_array()).filter(|v| !v.is_empty()) else {
-                    diagnostics.push(fail("`accepted_values` needs `values`, a non-empty list".into(), "write accepted_values: {values: ['a', 'b']}"));
+                let Some(values) = spec
+                    .args
+                    .get("values")
+                    .and_then(|v| v.as_array())
+                    .filter(|v| !v.is_empty())
+                else {
+                    diagnostics.push(fail(
+                        "`accepted_values` needs `values`, a non-empty list".into(),
+                        "write accepted_values: {values: ['a', 'b']}",
+                    ));
                     return None;
                 };
-                let quote = spec.args.get("quote").and_then(|v| v.as_bool()).unwrap_or(true);
+                let quote = spec
+                    .args
+                    .get("quote")
+                    .and_then(|v| v.as_bool())
+                    .unwrap_or(true);
                 let list: Vec<String> = values
                     .iter()
                     .map(|v| match v {
@@ -248,11 +278,17 @@ impl Cx<'_> {
                     return None;
                 };
                 let Some(to) = spec.args.get("to").and_then(|v| v.as_str()) else {
-                    diagnostics.push(fail("`relationships` needs `to`, e.g. to: ref('dim_customers')".into(), "write relationships: {to: ref('parent'), field: id}"));
+                    diagnostics.push(fail(
+                        "`relationships` needs `to`, e.g. to: ref('dim_customers')".into(),
+                        "write relationships: {to: ref('parent'), field: id}",
+                    ));
                     return None;
                 };
                 let Some(field) = spec.args.get("field").and_then(|v| v.as_str()) else {
-                    diagnostics.push(fail("`relationships` needs `field`, the parent's column".into(), "write relationships: {to: ref('parent'), field: id}"));
+                    diagnostics.push(fail(
+                        "`relationships` needs `field`, the parent's column".into(),
+                        "write relationships: {to: ref('parent'), field: id}",
+                    ));
                     return None;
                 };
                 let (parent_id, parent_rel) = match self.resolve_to(to) {
@@ -285,10 +321,17 @@ impl Cx<'_> {
                 };
                 let (min, max) = (bound("min_value"), bound("max_value"));
                 if min.is_none() && max.is_none() {
-                    diagnostics.push(fail("`accepted_range` needs `min_value`, `max_value` or both".into(), "write accepted_range: {min_value: 0, inclusive: true}"));
+                    diagnostics.push(fail(
+                        "`accepted_range` needs `min_value`, `max_value` or both".into(),
+                        "write accepted_range: {min_value: 0, inclusive: true}",
+                    ));
                     return None;
                 }
-                let inclusive = spec.args.get("inclusive").and_then(|v| v.as_bool()).unwrap_or(true);
+                let inclusive = spec
+                    .args
+                    .get("inclusive")
+                    .and_then(|v| v.as_bool())
+                    .unwrap_or(true);
                 let (lo, hi) = if inclusive { (">=", "<=") } else { (">", "<") };
                 let mut conditions = Vec::new();
                 if let Some(min) = min {
@@ -297,11 +340,17 @@ impl Cx<'_> {
                 if let Some(max) = max {
                     conditions.push(format!("{c} {hi} {max}"));
                 }
-                format!("select *\nfrom {from}\nwhere not ({})\n", conditions.join(" and "))
+                format!(
+                    "select *\nfrom {from}\nwhere not ({})\n",
+                    conditions.join(" and ")
+                )
             }
             "expression_is_true" => {
                 let Some(expr) = spec.args.get("expression").and_then(|v| v.as_str()) else {
-                    diagnostics.push(fail("`expression_is_true` needs `expression`".into(), "write expression_is_true: {expression: \"amount >= 0\"}"));
+                    diagnostics.push(fail(
+                        "`expression_is_true` needs `expression`".into(),
+                        "write expression_is_true: {expression: \"amount >= 0\"}",
+                    ));
                     return None;
                 };
                 match &column {
@@ -349,12 +398,19 @@ impl Cx<'_> {
                     return Ok((ref_id(self.project, &name, self.seeds), rel.to_string()));
                 }
             }
-            let names = self.models.keys().chain(self.seeds.keys()).map(String::as_str);
+            let names = self
+                .models
+                .keys()
+                .chain(self.seeds.keys())
+                .map(String::as_str);
             let help = match crate::suggest::closest(&name, names) {
                 Some(close) => format!("did you mean ref('{close}')?"),
                 None => "name an existing model or seed".to_string(),
             };
-            return Err((format!("relationships test refers to unknown model `{name}`"), help));
+            return Err((
+                format!("relationships test refers to unknown model `{name}`"),
+                help,
+            ));
         }
         if let Some(a) = args("source(") {
             if let [s, t] = a.as_slice() {
@@ -377,7 +433,13 @@ impl Cx<'_> {
 fn sanitize(s: &str) -> String {
     let out: String = s
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .collect();
     out.trim_matches('_').to_string()
 }

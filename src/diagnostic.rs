@@ -175,7 +175,12 @@ pub enum Format {
 }
 
 /// Renders diagnostics for a terminal or a file. `color` adds ANSI colours.
-pub fn render(diagnostics: &[Diagnostic], files: &SourceFiles, format: Format, color: bool) -> String {
+pub fn render(
+    diagnostics: &[Diagnostic],
+    files: &SourceFiles,
+    format: Format,
+    color: bool,
+) -> String {
     let mut out = String::new();
     match format {
         Format::Human => {
@@ -242,7 +247,12 @@ fn render_human(out: &mut String, d: &Diagnostic, files: &SourceFiles, color: bo
     match &d.primary {
         Some(span) => {
             let location = location_of(span, files);
-            let _ = writeln!(out, "{}: {head}: {}", style.paint("1", &location), d.message);
+            let _ = writeln!(
+                out,
+                "{}: {head}: {}",
+                style.paint("1", &location),
+                d.message
+            );
             render_snippet(out, span, files, &style, sev_color, "");
         }
         None => {
@@ -379,7 +389,9 @@ fn github_escape_data(s: &str) -> String {
 }
 
 fn github_escape_property(s: &str) -> String {
-    github_escape_data(s).replace(':', "%3A").replace(',', "%2C")
+    github_escape_data(s)
+        .replace(':', "%3A")
+        .replace(',', "%2C")
 }
 
 #[cfg(test)]
@@ -411,7 +423,10 @@ mod tests {
             .at_file(&path, 16..17)
             .help("fix it");
         let out = render(&[d], &files, Format::Human, false);
-        assert!(out.starts_with("models/a.sql:2:8: error[E0201]: bad\n"), "{out}");
+        assert!(
+            out.starts_with("models/a.sql:2:8: error[E0201]: bad\n"),
+            "{out}"
+        );
         assert!(out.contains("2 | from x y z\n  |        ^\n"), "{out}");
         assert!(out.contains("help: fix it"), "{out}");
     }

@@ -55,7 +55,8 @@ pub fn artifacts(project: &Project, resolved: &Resolved) -> Artifacts {
                 .map(|(i, c)| {
                     let declared = entry.as_ref().and_then(|e| e.column_types.get(c)).cloned();
                     let ty = declared.unwrap_or_else(|| {
-                        infer_type(seed.rows.iter().map(|r| r.get(i).cloned().flatten())).to_string()
+                        infer_type(seed.rows.iter().map(|r| r.get(i).cloned().flatten()))
+                            .to_string()
                     });
                     (c.clone(), ty)
                 })
@@ -64,9 +65,19 @@ pub fn artifacts(project: &Project, resolved: &Resolved) -> Artifacts {
             let body = seed_migration(relation, &types);
             fingerprints.insert(id.clone(), digest(&[&body, &upstream]));
             let path = format!("migrations/R__{level:03}_{seed_name}.sql");
-            out.insert(path.clone(), format!("{header}{upstream}\n{DO_NOT_EDIT}\n{body}"));
+            out.insert(
+                path.clone(),
+                format!("{header}{upstream}\n{DO_NOT_EDIT}\n{body}"),
+            );
             let run_path = format!("run/{level:03}_{seed_name}.sql");
-            out.insert(run_path.clone(), format!("{header}{}\n{}", RUN_NOTE, seed_load(relation, seed, &types)));
+            out.insert(
+                run_path.clone(),
+                format!(
+                    "{header}{}\n{}",
+                    RUN_NOTE,
+                    seed_load(relation, seed, &types)
+                ),
+            );
             run_order.push(json!({"node": id, "file": run_path, "step": "seed"}));
             node_files.insert(id.clone(), vec![path, run_path]);
         } else if let Some(model_name) = id.strip_prefix(&format!("model.{name}.")) {
@@ -80,13 +91,22 @@ pub fn artifacts(project: &Project, resolved: &Resolved) -> Artifacts {
                     continue;
                 }
                 Materialization::View => view_migration(&m.relation, &full_sql),
-                Materialization::Table => table_migration(&m.relation, &full_sql, &m.config.indexes, false),
-                Materialization::Incremental => table_migration(&m.relation, &full_sql, &m.config.indexes, true),
-                Materialization::MaterializedView => matview_migration(&m.relation, &full_sql, &m.config.indexes),
+                Materialization::Table => {
+                    table_migration(&m.relation, &full_sql, &m.config.indexes, false)
+                }
+                Materialization::Incremental => {
+                    table_migration(&m.relation, &full_sql, &m.config.indexes, true)
+                }
+                Materialization::MaterializedView => {
+                    matview_migration(&m.relation, &full_sql, &m.config.indexes)
+                }
             };
             fingerprints.insert(id.clone(), digest(&[&body, &upstream]));
             let path = format!("migrations/R__{level:03}_{model_name}.sql");
-            out.insert(path.clone(), format!("{header}{upstream}\n{DO_NOT_EDIT}\n{body}"));
+            out.insert(
+                path.clone(),
+                format!("{header}{upstream}\n{DO_NOT_EDIT}\n{body}"),
+            );
             let mut files = vec![path];
             let target = m.relation.to_string();
             match mat {
@@ -130,7 +150,10 @@ pub fn artifacts(project: &Project, resolved: &Resolved) -> Artifacts {
                 }
                 Materialization::MaterializedView => {
                     let run_path = format!("run/{level:03}_{model_name}.sql");
-                    out.insert(run_path.clone(), format!("{header}{RUN_NOTE}\nrefresh materialized view {target};\n"));
+                    out.insert(
+                        run_path.clone(),
+                        format!("{header}{RUN_NOTE}\nrefresh materialized view {target};\n"),
+                    );
                     run_order.push(json!({"node": id, "file": run_path, "step": "refresh"}));
                     files.push(run_path);
                 }
@@ -139,7 +162,12 @@ pub fn artifacts(project: &Project, resolved: &Resolved) -> Artifacts {
             node_files.insert(id.clone(), files);
         } else if id.starts_with("test.") {
             if let Some(t) = resolved.tests.iter().find(|t| &t.unique_id == id) {
-                let attached_level = resolved.graph.level.get(&t.attached_to).copied().unwrap_or(0);
+                let attached_level = resolved
+                    .graph
+                    .level
+                    .get(&t.attached_to)
+                    .copied()
+                    .unwrap_or(0);
                 let attached = t.attached_to.rsplit('.').next().unwrap_or(&t.attached_to);
                 let path = format!("run/{attached_level:03}_{attached}.test.{}.sql", t.name);
                 let text = format!(
@@ -157,7 +185,11 @@ pub fn artifacts(project: &Project, resolved: &Resolved) -> Artifacts {
                 out.insert(path.clone(), text);
                 run_order.push(json!({"node": id, "file": path, "step": "test"}));
                 node_files.insert(id.clone(), vec![path]);
-            } else if let Some(t) = resolved.singular_tests.iter().find(|t| id == &format!("test.{name}.{}", t.name)) {
+            } else if let Some(t) = resolved
+                .singular_tests
+                .iter()
+                .find(|t| id == &format!("test.{name}.{}", t.name))
+            {
                 let path = format!("run/{level:03}_test.{}.sql", t.name);
                 let text = format!(
                     "-- stackc: test {} (singular)\n-- source: {}\n-- severity: error, error_if: != 0, warn_if: != 0\n-- The rows this query returns are failures.\n{DO_NOT_EDIT}\n{}\n",
@@ -177,7 +209,8 @@ pub fn artifacts(project: &Project, resolved: &Resolved) -> Artifacts {
     out
 }
 
-const RUN_NOTE: &str = "-- `stackc apply` runs this step in one transaction (with psql: `psql -1 -f`).\n";
+const RUN_NOTE: &str =
+    "-- `stackc apply` runs this step in one transaction (with psql: `psql -1 -f`).\n";
 
 fn header(kind: &str, relation: &Relation, file: &str, materialization: &str) -> String {
     format!("-- stackc: {kind} {relation} ({materialization})\n-- source: {file}\n")
@@ -255,7 +288,10 @@ fn drop_relation(relation: &Relation, keep_kinds: &[&str]) -> String {
 }
 
 fn create_schema(relation: &Relation) -> String {
-    format!("create schema if not exists {};\n", quote_ident(&relation.schema))
+    format!(
+        "create schema if not exists {};\n",
+        quote_ident(&relation.schema)
+    )
 }
 
 fn view_migration(relation: &Relation, sql: &str) -> String {
@@ -267,7 +303,12 @@ fn view_migration(relation: &Relation, sql: &str) -> String {
     )
 }
 
-fn table_migration(relation: &Relation, sql: &str, indexes: &[IndexConfig], incremental: bool) -> String {
+fn table_migration(
+    relation: &Relation,
+    sql: &str,
+    indexes: &[IndexConfig],
+    incremental: bool,
+) -> String {
     let (keep, create) = if incremental {
         // An incremental table keeps its rows: it is created once, and only
         // replaced when it exists as something other than a table.
@@ -301,7 +342,11 @@ fn index_statements(relation: &Relation, indexes: &[IndexConfig]) -> String {
     }
     for index in indexes {
         let name = index_name(&relation.name, index);
-        let columns: Vec<String> = index.columns.iter().map(|c| quote_ident(c).into_owned()).collect();
+        let columns: Vec<String> = index
+            .columns
+            .iter()
+            .map(|c| quote_ident(c).into_owned())
+            .collect();
         let _ = writeln!(
             s,
             "create {}index if not exists {} on {relation} using {} ({});",
@@ -317,7 +362,11 @@ fn index_statements(relation: &Relation, indexes: &[IndexConfig]) -> String {
 /// A deterministic index name within PostgreSQL's 63-byte limit.
 pub fn index_name(table: &str, index: &IndexConfig) -> String {
     let suffix = if index.unique { "uidx" } else { "idx" };
-    let method = if index.method == "btree" { String::new() } else { format!("_{}", index.method) };
+    let method = if index.method == "btree" {
+        String::new()
+    } else {
+        format!("_{}", index.method)
+    };
     let name = format!("{table}__{}{method}__{suffix}", index.columns.join("_")).to_lowercase();
     if name.len() <= 63 {
         return name;
@@ -341,12 +390,20 @@ fn seed_migration(relation: &Relation, types: &[(String, String)]) -> String {
 }
 
 fn seed_load(relation: &Relation, seed: &crate::seed::Seed, types: &[(String, String)]) -> String {
-    let columns: Vec<String> = seed.columns.iter().map(|c| quote_ident(c).into_owned()).collect();
+    let columns: Vec<String> = seed
+        .columns
+        .iter()
+        .map(|c| quote_ident(c).into_owned())
+        .collect();
     let mut s = format!("truncate table {relation};\n");
     if seed.rows.is_empty() {
         return s;
     }
-    let _ = write!(s, "\ninsert into {relation} ({}) values\n", columns.join(", "));
+    let _ = write!(
+        s,
+        "\ninsert into {relation} ({}) values\n",
+        columns.join(", ")
+    );
     let rows: Vec<String> = seed
         .rows
         .iter()
@@ -380,7 +437,12 @@ fn incremental_load(m: &Model, sql: &str) -> String {
         }
         _ => sql.trim_end().to_string(),
     };
-    let keys: Vec<String> = m.config.unique_key.iter().map(|k| quote_ident(k).into_owned()).collect();
+    let keys: Vec<String> = m
+        .config
+        .unique_key
+        .iter()
+        .map(|k| quote_ident(k).into_owned())
+        .collect();
     let on = |a: &str, b: &str| {
         keys.iter()
             .map(|k| format!("{a}.{k} = {b}.{k}"))
@@ -411,7 +473,10 @@ fn incremental_load(m: &Model, sql: &str) -> String {
             let matched = if updates.is_empty() {
                 "when matched then do nothing".to_string()
             } else {
-                format!("when matched then update set\n    {}", updates.join(",\n    "))
+                format!(
+                    "when matched then update set\n    {}",
+                    updates.join(",\n    ")
+                )
             };
             format!(
                 "merge into {target} as target\nusing (\n{sql}\n) as source\non {}\n{matched}\nwhen not matched then insert ({})\n    values ({});\n",
@@ -429,13 +494,28 @@ fn ephemeral_bodies(resolved: &Resolved) -> BTreeMap<String, String> {
         .models
         .values()
         .filter(|m| m.config.materialized == Materialization::Ephemeral)
-        .map(|m| (m.name.clone(), m.full.sql.trim_end().trim_end_matches(';').trim_end().to_string()))
+        .map(|m| {
+            (
+                m.name.clone(),
+                m.full
+                    .sql
+                    .trim_end()
+                    .trim_end_matches(';')
+                    .trim_end()
+                    .to_string(),
+            )
+        })
         .collect()
 }
 
 /// Prepends a CTE for every ephemeral model the query reaches, in
 /// dependency order, merging with the query's own `with`.
-fn with_ephemerals(sql: &str, m: &Model, resolved: &Resolved, bodies: &BTreeMap<String, String>) -> String {
+fn with_ephemerals(
+    sql: &str,
+    m: &Model,
+    resolved: &Resolved,
+    bodies: &BTreeMap<String, String>,
+) -> String {
     let sql = sql.trim_end().trim_end_matches(';').trim_end();
     let mut needed: Vec<String> = Vec::new();
     let mut stack: Vec<&String> = m.refs.iter().collect();
@@ -470,7 +550,12 @@ fn with_ephemerals(sql: &str, m: &Model, resolved: &Resolved, bodies: &BTreeMap<
         .find(|w| lower.starts_with(*w) && lower[w.len()..].starts_with(char::is_whitespace))
         .map(|w| w.len());
     match after_with {
-        Some(n) => format!("{} {},\n{}\n", &body[..n], ctes.join(",\n"), body[n..].trim_start()),
+        Some(n) => format!(
+            "{} {},\n{}\n",
+            &body[..n],
+            ctes.join(",\n"),
+            body[n..].trim_start()
+        ),
         None => format!("with {}\n{body}\n", ctes.join(",\n")),
     }
 }
@@ -490,7 +575,12 @@ fn manifest(
             .entry
             .iter()
             .flat_map(|e| &e.columns)
-            .map(|c| (c.name.clone(), json!({"data_type": c.data_type, "description": c.description})))
+            .map(|c| {
+                (
+                    c.name.clone(),
+                    json!({"data_type": c.data_type, "description": c.description}),
+                )
+            })
             .collect();
         let mut config = json!({
             "materialized": m.config.materialized.as_str(),
@@ -627,7 +717,11 @@ fn manifest(
     }
     for path in artifacts.keys() {
         if let Some(script) = path.strip_prefix("migrations/R__") {
-            if project.migrations.iter().any(|m| format!("migrations/{}", m.script) == *path) {
+            if project
+                .migrations
+                .iter()
+                .any(|m| format!("migrations/{}", m.script) == *path)
+            {
                 continue;
             }
             let description = script.trim_end_matches(".sql").replace('_', " ");
@@ -777,9 +871,17 @@ mod tests {
 
     #[test]
     fn index_names_are_deterministic_and_short() {
-        let i = IndexConfig { columns: vec!["sale_id".into()], unique: true, method: "btree".into() };
+        let i = IndexConfig {
+            columns: vec!["sale_id".into()],
+            unique: true,
+            method: "btree".into(),
+        };
         assert_eq!(index_name("fact_sales", &i), "fact_sales__sale_id__uidx");
-        let long = IndexConfig { columns: vec!["a_very_long_column_name_indeed".into(); 3], unique: false, method: "gin".into() };
+        let long = IndexConfig {
+            columns: vec!["a_very_long_column_name_indeed".into(); 3],
+            unique: false,
+            method: "gin".into(),
+        };
         let n = index_name("a_table_with_a_long_name", &long);
         assert!(n.len() <= 63, "{n}");
         assert_eq!(n, index_name("a_table_with_a_long_name", &long));
@@ -787,8 +889,16 @@ mod tests {
 
     #[test]
     fn staleness_lists_every_kind() {
-        let artifacts: Artifacts = [("a".to_string(), "1".to_string()), ("b".to_string(), "2".to_string())].into();
-        let existing: BTreeMap<String, Vec<u8>> = [("a".to_string(), b"x".to_vec()), ("c".to_string(), b"3".to_vec())].into();
+        let artifacts: Artifacts = [
+            ("a".to_string(), "1".to_string()),
+            ("b".to_string(), "2".to_string()),
+        ]
+        .into();
+        let existing: BTreeMap<String, Vec<u8>> = [
+            ("a".to_string(), b"x".to_vec()),
+            ("c".to_string(), b"3".to_vec()),
+        ]
+        .into();
         let s = compare(&artifacts, &existing);
         assert_eq!(s.stale, ["a"]);
         assert_eq!(s.missing, ["b"]);
@@ -797,7 +907,12 @@ mod tests {
 
     #[test]
     fn drop_block_keeps_tables_for_incremental_models() {
-        let r = Relation { schema: "marts".into(), name: "order".into(), quote: false, cte: None };
+        let r = Relation {
+            schema: "marts".into(),
+            name: "order".into(),
+            quote: false,
+            cte: None,
+        };
         let s = drop_relation(&r, &["table"]);
         assert!(s.contains("to_regclass('marts.\"order\"')"), "{s}");
         assert!(!s.contains("drop table"), "{s}");

@@ -41,7 +41,11 @@ pub fn source_id(project: &str, source: &str, table: &str) -> String {
 }
 
 /// The id of whatever `ref(name)` reaches: a model or a seed.
-pub fn ref_id(project: &str, name: &str, seeds: &BTreeMap<String, (Seed, Option<SeedEntry>, Relation)>) -> String {
+pub fn ref_id(
+    project: &str,
+    name: &str,
+    seeds: &BTreeMap<String, (Seed, Option<SeedEntry>, Relation)>,
+) -> String {
     if seeds.contains_key(name) {
         seed_id(project, name)
     } else {
@@ -126,7 +130,11 @@ pub fn build(
 
 fn report_cycles(g: &Graph, models: &BTreeMap<String, Model>, diagnostics: &mut Vec<Diagnostic>) {
     let mut pg: DiGraph<&str, ()> = DiGraph::new();
-    let index: BTreeMap<&str, _> = g.parents.keys().map(|id| (id.as_str(), pg.add_node(id.as_str()))).collect();
+    let index: BTreeMap<&str, _> = g
+        .parents
+        .keys()
+        .map(|id| (id.as_str(), pg.add_node(id.as_str())))
+        .collect();
     for (child, parents) in &g.parents {
         for p in parents {
             pg.add_edge(index[p.as_str()], index[child.as_str()], ());
@@ -139,20 +147,23 @@ fn report_cycles(g: &Graph, models: &BTreeMap<String, Model>, diagnostics: &mut 
         let mut members: Vec<&str> = scc.iter().map(|i| pg[*i]).collect();
         members.sort();
         let path = cycle_path(g, &members);
-        let names: Vec<&str> = path.iter().map(|id| id.rsplit('.').next().unwrap_or(id)).collect();
+        let names: Vec<&str> = path
+            .iter()
+            .map(|id| id.rsplit('.').next().unwrap_or(id))
+            .collect();
         let model_of = |id: &str| models.get(id.rsplit('.').next().unwrap_or(id));
         let Some(first) = model_of(path[0]) else {
             continue;
         };
-        let mut d = Diagnostic::new(
-            "E0303",
-            format!("dependency cycle: {}", names.join(" -> ")),
-        )
-        .at(Span::new(&first.file.path, 0..0))
-        .help("a model cannot depend on itself through other models: remove one of these refs");
+        let mut d = Diagnostic::new("E0303", format!("dependency cycle: {}", names.join(" -> ")))
+            .at(Span::new(&first.file.path, 0..0))
+            .help("a model cannot depend on itself through other models: remove one of these refs");
         for id in &members[1..] {
             if let Some(m) = model_of(id) {
-                d = d.related(Span::new(&m.file.path, 0..0), format!("`{}` is on the cycle", m.name));
+                d = d.related(
+                    Span::new(&m.file.path, 0..0),
+                    format!("`{}` is on the cycle", m.name),
+                );
             }
         }
         diagnostics.push(d);
@@ -194,8 +205,16 @@ fn cycle_path<'a>(g: &'a Graph, members: &[&'a str]) -> Vec<&'a str> {
 /// Kahn's algorithm with the ready set ordered by id, so the order is the
 /// same on every run; levels follow from it. Nodes on a cycle are left out.
 fn order(g: &mut Graph) {
-    let mut missing: BTreeMap<&str, usize> = g.parents.iter().map(|(id, p)| (id.as_str(), p.len())).collect();
-    let mut ready: BTreeSet<&str> = missing.iter().filter(|(_, n)| **n == 0).map(|(id, _)| *id).collect();
+    let mut missing: BTreeMap<&str, usize> = g
+        .parents
+        .iter()
+        .map(|(id, p)| (id.as_str(), p.len()))
+        .collect();
+    let mut ready: BTreeSet<&str> = missing
+        .iter()
+        .filter(|(_, n)| **n == 0)
+        .map(|(id, _)| *id)
+        .collect();
     let mut order = Vec::new();
     while let Some(id) = ready.pop_first() {
         order.push(id.to_string());
@@ -228,9 +247,15 @@ mod tests {
     fn graph(edges: &[(&str, &str)]) -> Graph {
         let mut g = Graph::default();
         for (p, c) in edges {
-            g.parents.entry(c.to_string()).or_default().insert(p.to_string());
+            g.parents
+                .entry(c.to_string())
+                .or_default()
+                .insert(p.to_string());
             g.parents.entry(p.to_string()).or_default();
-            g.children.entry(p.to_string()).or_default().insert(c.to_string());
+            g.children
+                .entry(p.to_string())
+                .or_default()
+                .insert(c.to_string());
             g.children.entry(c.to_string()).or_default();
         }
         g

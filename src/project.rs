@@ -223,7 +223,10 @@ fn read_source(
             }
         },
         Err(e) => {
-            diagnostics.push(Diagnostic::new("E0006", format!("cannot read `{rel}`: {e}")));
+            diagnostics.push(Diagnostic::new(
+                "E0006",
+                format!("cannot read `{rel}`: {e}"),
+            ));
             None
         }
     }
@@ -241,7 +244,10 @@ fn list_files(root: &Path, dir: &str, diagnostics: &mut Vec<Diagnostic>) -> Vec<
         let entry = match entry {
             Ok(entry) => entry,
             Err(e) => {
-                diagnostics.push(Diagnostic::new("E0006", format!("cannot read `{dir}`: {e}")));
+                diagnostics.push(Diagnostic::new(
+                    "E0006",
+                    format!("cannot read `{dir}`: {e}"),
+                ));
                 continue;
             }
         };
@@ -286,7 +292,9 @@ pub fn parse_migration_name(script: &str) -> Result<(MigrationKind, String, Stri
         return Err(match prefix.chars().next() {
             Some('v') => "the prefix must be an upper-case `V`".into(),
             Some('r') => "the prefix must be an upper-case `R`".into(),
-            Some('B') | Some('U') => "baseline (B) and undo (U) migrations are not supported".into(),
+            Some('B') | Some('U') => {
+                "baseline (B) and undo (U) migrations are not supported".into()
+            }
             _ => format!("the prefix `{prefix}` is neither `V<version>` nor `R`"),
         });
     };
@@ -338,7 +346,7 @@ fn check_duplicate_versions(migrations: &[Migration], diagnostics: &mut Vec<Diag
     }
 }
 
-const FOLDER_CONFIG_KEYS: &[&str] = &crate::config::CONFIG_KEYS;
+const FOLDER_CONFIG_KEYS: &[&str] = crate::config::CONFIG_KEYS;
 
 fn parse_settings(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Settings {
     let mut settings = Settings {
@@ -394,7 +402,13 @@ fn parse_settings(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Setti
                                 "for example `name = \"analytics\"`",
                             )),
                         },
-                        other => diagnostics.push(unknown_key(file, k.span(), "project", other, &["name"])),
+                        other => diagnostics.push(unknown_key(
+                            file,
+                            k.span(),
+                            "project",
+                            other,
+                            &["name"],
+                        )),
                     }
                 }
             }
@@ -402,7 +416,9 @@ fn parse_settings(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Setti
                 for (k, v) in section_table {
                     match v.get_ref().as_str() {
                         Some(s) if !s.is_empty() => {
-                            settings.layers.insert(k.get_ref().to_string(), s.to_string());
+                            settings
+                                .layers
+                                .insert(k.get_ref().to_string(), s.to_string());
                         }
                         _ => diagnostics.push(err(
                             v.span(),
@@ -412,9 +428,13 @@ fn parse_settings(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Setti
                     }
                 }
             }
-            "models" => {
-                parse_folder_configs(file, section_table, &mut Vec::new(), &mut settings, diagnostics)
-            }
+            "models" => parse_folder_configs(
+                file,
+                section_table,
+                &mut Vec::new(),
+                &mut settings,
+                diagnostics,
+            ),
             "vars" => {
                 for (k, v) in section_table {
                     settings
@@ -440,19 +460,45 @@ fn parse_settings(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Setti
             "seeds" => {
                 for (k, v) in section_table {
                     match (k.get_ref().as_ref(), v.get_ref().as_str()) {
-                        ("schema", Some(s)) if !s.is_empty() => settings.seeds_schema = s.to_string(),
-                        ("schema", _) => diagnostics.push(err(v.span(), "`seeds.schema` must be a schema name".into(), "for example `schema = \"seeds\"`")),
-                        (other, _) => diagnostics.push(unknown_key(file, k.span(), "seeds", other, &["schema"])),
+                        ("schema", Some(s)) if !s.is_empty() => {
+                            settings.seeds_schema = s.to_string()
+                        }
+                        ("schema", _) => diagnostics.push(err(
+                            v.span(),
+                            "`seeds.schema` must be a schema name".into(),
+                            "for example `schema = \"seeds\"`",
+                        )),
+                        (other, _) => diagnostics.push(unknown_key(
+                            file,
+                            k.span(),
+                            "seeds",
+                            other,
+                            &["schema"],
+                        )),
                     }
                 }
             }
             "history" => {
                 for (k, v) in section_table {
                     match (k.get_ref().as_ref(), v.get_ref().as_str()) {
-                        ("schema", Some(s)) if !s.is_empty() => settings.history_schema = s.to_string(),
-                        ("table", Some(s)) if !s.is_empty() => settings.history_table = s.to_string(),
-                        ("schema" | "table", _) => diagnostics.push(err(v.span(), format!("`history.{}` must be a non-empty string", k.get_ref()), "for example `table = \"stackc_schema_history\"`")),
-                        (other, _) => diagnostics.push(unknown_key(file, k.span(), "history", other, &["schema", "table"])),
+                        ("schema", Some(s)) if !s.is_empty() => {
+                            settings.history_schema = s.to_string()
+                        }
+                        ("table", Some(s)) if !s.is_empty() => {
+                            settings.history_table = s.to_string()
+                        }
+                        ("schema" | "table", _) => diagnostics.push(err(
+                            v.span(),
+                            format!("`history.{}` must be a non-empty string", k.get_ref()),
+                            "for example `table = \"stackc_schema_history\"`",
+                        )),
+                        (other, _) => diagnostics.push(unknown_key(
+                            file,
+                            k.span(),
+                            "history",
+                            other,
+                            &["schema", "table"],
+                        )),
                     }
                 }
             }
@@ -461,11 +507,19 @@ fn parse_settings(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Setti
                 key.span(),
                 "stackc.toml",
                 other,
-                &["project", "layers", "models", "vars", "connection", "seeds", "history"],
+                &[
+                    "project",
+                    "layers",
+                    "models",
+                    "vars",
+                    "connection",
+                    "seeds",
+                    "history",
+                ],
             )),
         }
     }
-    if !has_name && !table.contains_key("project") || !has_name && settings.name.is_empty() {
+    if !has_name {
         let already = diagnostics
             .iter()
             .any(|d| d.code == "E0001" && d.message.contains("project.name"));
@@ -569,7 +623,9 @@ fn toml_to_json(value: &DeValue<'_>) -> serde_json::Value {
             .map_or_else(|| J::String(f.as_str().to_string()), J::Number),
         DeValue::Boolean(b) => J::Bool(*b),
         DeValue::Datetime(d) => J::String(d.to_string()),
-        DeValue::Array(items) => J::Array(items.iter().map(|v| toml_to_json(v.get_ref())).collect()),
+        DeValue::Array(items) => {
+            J::Array(items.iter().map(|v| toml_to_json(v.get_ref())).collect())
+        }
         DeValue::Table(t) => J::Object(
             t.iter()
                 .map(|(k, v)| (k.get_ref().to_string(), toml_to_json(v.get_ref())))
@@ -642,7 +698,9 @@ mod tests {
         assert_eq!(s.name, "a");
         assert_eq!(s.layers["staging"], "stg");
         assert_eq!(s.folder_configs.len(), 2);
-        assert!(s.folder_configs.contains_key(&vec!["marts".to_string(), "finance".to_string()]));
+        assert!(s
+            .folder_configs
+            .contains_key(&vec!["marts".to_string(), "finance".to_string()]));
         assert_eq!(s.vars["k"], serde_json::json!(3));
         assert_eq!(s.url_env.as_deref(), Some("DB"));
         assert_eq!(s.seeds_schema, "ref");

@@ -152,10 +152,16 @@ fn ref_fn(state: &State, name: String, extra: Option<String>) -> Result<Value, E
 fn source_fn(state: &State, source: String, table: String) -> Result<Value, Error> {
     let scope = scope(state)?;
     scope.record(|c| c.sources.push((source.clone(), table.clone())));
-    Ok(match scope.relations.sources.get(&(source.clone(), table.clone())) {
-        Some(rel) => Value::from_object(rel.clone()),
-        None => Value::from(format!("{source}.{table}")),
-    })
+    Ok(
+        match scope
+            .relations
+            .sources
+            .get(&(source.clone(), table.clone()))
+        {
+            Some(rel) => Value::from_object(rel.clone()),
+            None => Value::from(format!("{source}.{table}")),
+        },
+    )
 }
 
 fn config_fn(state: &State, kwargs: Kwargs) -> Result<String, Error> {
@@ -206,7 +212,9 @@ fn env_var_fn(state: &State, name: String, default: Option<Value>) -> Result<Val
             None => Err(scope.fail(
                 "E0104",
                 format!("environment variable `{name}` is not set and has no default"),
-                format!("set {name} in the environment, or give a default: env_var('{name}', 'value')"),
+                format!(
+                    "set {name} in the environment, or give a default: env_var('{name}', 'value')"
+                ),
             )),
         },
     }
@@ -258,7 +266,10 @@ impl Rendered {
         let start = self.source_span(output.start);
         let end = self.source_span(output.end.saturating_sub(1).max(output.start));
         if start.range.start <= end.range.end && self.is_raw(output.start) {
-            Span::new(&self.file, start.range.start..end.range.end.max(start.range.start + 1))
+            Span::new(
+                &self.file,
+                start.range.start..end.range.end.max(start.range.start + 1),
+            )
         } else {
             start
         }
@@ -320,9 +331,12 @@ impl Renderer {
                 let span = Span::new(&file.path, range);
                 if BUILTINS.contains(&name.as_str()) {
                     diagnostics.push(
-                        Diagnostic::new("E0106", format!("macro `{name}` hides stackc's own `{name}`"))
-                            .at(span)
-                            .help("rename the macro"),
+                        Diagnostic::new(
+                            "E0106",
+                            format!("macro `{name}` hides stackc's own `{name}`"),
+                        )
+                        .at(span)
+                        .help("rename the macro"),
                     );
                 } else if let Some(first) = defined.get(&name) {
                     diagnostics.push(
@@ -466,16 +480,16 @@ fn jinja_diagnostic(
         }
         return d;
     }
-    let detail = e.detail().map(str::to_string).unwrap_or_else(|| e.kind().to_string());
+    let detail = e
+        .detail()
+        .map(str::to_string)
+        .unwrap_or_else(|| e.kind().to_string());
     if e.kind() == ErrorKind::SyntaxError {
         if detail.contains("unexpected end of input") && in_this_file {
             if let Some((tag, open)) = unclosed_block(text) {
-                return Diagnostic::new(
-                    "E0101",
-                    format!("`{{% {tag} %}}` is never closed"),
-                )
-                .at_file(&file.path, open)
-                .help(format!("add `{{% end{tag} %}}` where the block ends"));
+                return Diagnostic::new("E0101", format!("`{{% {tag} %}}` is never closed"))
+                    .at_file(&file.path, open)
+                    .help(format!("add `{{% end{tag} %}}` where the block ends"));
             }
         }
         let mut d = Diagnostic::new("E0101", format!("Jinja syntax error: {detail}"))
@@ -508,7 +522,15 @@ fn jinja_diagnostic(
 /// its opening tag.
 fn unclosed_block(text: &str) -> Option<(String, Range<usize>)> {
     const BLOCKS: &[&str] = &[
-        "if", "for", "macro", "call", "filter", "raw", "with", "block", "autoescape",
+        "if",
+        "for",
+        "macro",
+        "call",
+        "filter",
+        "raw",
+        "with",
+        "block",
+        "autoescape",
     ];
     let mut stack: Vec<(String, Range<usize>)> = Vec::new();
     let mut rest = 0;
@@ -519,7 +541,9 @@ fn unclosed_block(text: &str) -> Option<(String, Range<usize>)> {
             break;
         };
         let end = start + close + 2;
-        let inner = text[start + 2..end - 2].trim_matches(['-', '+', '~']).trim();
+        let inner = text[start + 2..end - 2]
+            .trim_matches(['-', '+', '~'])
+            .trim();
         let word: String = inner
             .chars()
             .take_while(|c| c.is_alphanumeric() || *c == '_')
@@ -555,7 +579,11 @@ mod tests {
         }
     }
 
-    fn render(macros: &[SourceFile], model: &SourceFile, relations: Relations) -> Result<Rendered, Diagnostic> {
+    fn render(
+        macros: &[SourceFile],
+        model: &SourceFile,
+        relations: Relations,
+    ) -> Result<Rendered, Diagnostic> {
         let mut d = Vec::new();
         let r = Renderer::new(macros, &mut d);
         assert!(d.is_empty(), "{d:?}");
@@ -564,7 +592,12 @@ mod tests {
             file: model,
             relations: &Arc::new(relations),
             vars: &vars,
-            this: Some(Relation { schema: "marts".into(), name: "m".into(), quote: false, cte: None }),
+            this: Some(Relation {
+                schema: "marts".into(),
+                name: "m".into(),
+                quote: false,
+                cte: None,
+            }),
             is_incremental: true,
         })
     }
@@ -574,7 +607,12 @@ mod tests {
         let mut rel = Relations::default();
         rel.models.insert(
             "order".into(),
-            Relation { schema: "staging".into(), name: "order".into(), quote: false, cte: None },
+            Relation {
+                schema: "staging".into(),
+                name: "order".into(),
+                quote: false,
+                cte: None,
+            },
         );
         let model = file(
             "models/m.sql",
@@ -592,8 +630,14 @@ mod tests {
 
     #[test]
     fn maps_rendered_offsets_back_through_macros() {
-        let macros = [file("macros/m.sql", "{% macro money(c) %}round({{ c }}, 2){% endmacro %}\n")];
-        let model = file("models/m.sql", "select {{ money('x') }} as a,\n  bad syntax here\n");
+        let macros = [file(
+            "macros/m.sql",
+            "{% macro money(c) %}round({{ c }}, 2){% endmacro %}\n",
+        )];
+        let model = file(
+            "models/m.sql",
+            "select {{ money('x') }} as a,\n  bad syntax here\n",
+        );
         let r = render(&macros, &model, Relations::default()).unwrap();
         assert_eq!(r.sql, "select round(x, 2) as a,\n  bad syntax here\n");
         let at = r.sql.find("syntax").unwrap();
@@ -616,10 +660,16 @@ mod tests {
 
     #[test]
     fn unclosed_block_names_its_opening_line() {
-        let model = file("models/m.sql", "select 1\n{% if is_incremental() %}\nwhere x\n");
+        let model = file(
+            "models/m.sql",
+            "select 1\n{% if is_incremental() %}\nwhere x\n",
+        );
         let d = render(&[], &model, Relations::default()).unwrap_err();
         assert_eq!(d.code, "E0101");
-        assert_eq!(&model.text[d.primary.unwrap().range], "{% if is_incremental() %}");
+        assert_eq!(
+            &model.text[d.primary.unwrap().range],
+            "{% if is_incremental() %}"
+        );
     }
 
     #[test]
@@ -632,7 +682,8 @@ mod tests {
 
     #[test]
     fn finds_macro_names() {
-        let names = macro_names("{% macro a(x) %}{% endmacro %}\n{%- macro b_2() -%}{% endmacro %}");
+        let names =
+            macro_names("{% macro a(x) %}{% endmacro %}\n{%- macro b_2() -%}{% endmacro %}");
         let names: Vec<_> = names.into_iter().map(|(n, _)| n).collect();
         assert_eq!(names, ["a", "b_2"]);
     }

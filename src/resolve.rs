@@ -11,6 +11,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::config::{self, ConfigEntry, ConfigLayer, Materialization, ModelConfig};
+use crate::datatest::{self, DataTest};
 use crate::diagnostic::{offset_of, Diagnostic, Span};
 use crate::graph::{self, Graph};
 use crate::project::{MigrationKind, ModelFile, Project, SourceFile};
@@ -18,7 +19,6 @@ use crate::render::{Calls, Relation, Relations, RenderInput, Rendered, Renderer}
 use crate::schema::{Column, ModelEntry, SeedEntry, SourceEntry, SourceTable};
 use crate::seed::Seed;
 use crate::sql::{self, QueryProblem};
-use crate::datatest::{self, DataTest};
 
 /// A model after resolution: its configuration, relation and rendered SQL.
 #[derive(Debug, Clone)]
@@ -87,7 +87,13 @@ pub fn resolve(project: &Project, diagnostics: &mut Vec<Diagnostic>) -> Resolved
                 is_incremental: false,
             });
             match result {
-                Ok(r) => (Discovered { calls: r.calls, ok: true }, None),
+                Ok(r) => (
+                    Discovered {
+                        calls: r.calls,
+                        ok: true,
+                    },
+                    None,
+                ),
                 Err(d) => (
                     Discovered {
                         calls: Calls::default(),
@@ -114,12 +120,15 @@ pub fn resolve(project: &Project, diagnostics: &mut Vec<Diagnostic>) -> Resolved
             layers.push(&entry.config);
         }
         for depth in (0..=m.folders.len()).rev() {
-            if let Some(layer) = project.settings.folder_configs.get(&m.folders[..depth].to_vec()) {
+            if let Some(layer) = project.settings.folder_configs.get(&m.folders[..depth]) {
                 layers.push(layer);
             }
         }
         let config = config::resolve(&layers, diagnostics);
-        let schema = config.schema.clone().unwrap_or_else(|| default_schema(project, m));
+        let schema = config
+            .schema
+            .clone()
+            .unwrap_or_else(|| default_schema(project, m));
         let cte = (config.materialized == Materialization::Ephemeral)
             .then(|| format!("__stackc_ephemeral_{}", m.name));
         relations.models.insert(
@@ -141,16 +150,25 @@ pub fn resolve(project: &Project, diagnostics: &mut Vec<Diagnostic>) -> Resolved
             quote: false,
             cte: None,
         };
-        relations.models.entry(seed.name.clone()).or_insert_with(|| relation.clone());
+        relations
+            .models
+            .entry(seed.name.clone())
+            .or_insert_with(|| relation.clone());
         seeds.insert(
             seed.name.clone(),
-            (seed.clone(), seed_entries.get(&seed.name).cloned(), relation),
+            (
+                seed.clone(),
+                seed_entries.get(&seed.name).cloned(),
+                relation,
+            ),
         );
     }
     let sources = source_tables(project, diagnostics);
     for ((source, table), (_, t, rel)) in &sources {
         let _ = t;
-        relations.sources.insert((source.clone(), table.clone()), rel.clone());
+        relations
+            .sources
+            .insert((source.clone(), table.clone()), rel.clone());
     }
     let relations = Arc::new(relations);
 
@@ -173,7 +191,10 @@ pub fn resolve(project: &Project, diagnostics: &mut Vec<Diagnostic>) -> Resolved
             }
             let config = configs[&m.name].clone();
             let relation = relations.models[&m.name].clone();
-            let this = Relation { cte: None, ..relation.clone() };
+            let this = Relation {
+                cte: None,
+                ..relation.clone()
+            };
             let render = |is_incremental| {
                 renderer.render(RenderInput {
                     file: &m.file,
@@ -252,7 +273,15 @@ pub fn resolve(project: &Project, diagnostics: &mut Vec<Diagnostic>) -> Resolved
     }
     check_columns_for_merge(&models, diagnostics);
 
-    let singular_tests = singular_tests(project, &renderer, &relations, &vars, &known, &hard_coded, diagnostics);
+    let singular_tests = singular_tests(
+        project,
+        &renderer,
+        &relations,
+        &vars,
+        &known,
+        &hard_coded,
+        diagnostics,
+    );
 
     let tests = datatest::build(
         &project.settings.name,
@@ -267,7 +296,15 @@ pub fn resolve(project: &Project, diagnostics: &mut Vec<Diagnostic>) -> Resolved
     check_sources_created(project, &sources, diagnostics);
     check_migrations(project, diagnostics);
 
-    let graph = graph::build(&project.settings.name, &models, &seeds, &sources, &tests, &singular_tests, diagnostics);
+    let graph = graph::build(
+        &project.settings.name,
+        &models,
+        &seeds,
+        &sources,
+        &tests,
+        &singular_tests,
+        diagnostics,
+    );
     Resolved {
         project_name: project.settings.name.clone(),
         models,
@@ -295,7 +332,10 @@ fn default_schema(project: &Project, m: &ModelFile) -> String {
 /// win. Values point at the `config(` text in the model.
 fn config_call_layer(m: &ModelFile, calls: &Calls) -> ConfigLayer {
     let start = m.file.text.find("config(").unwrap_or(0);
-    let span = Span::new(&m.file.path, start..start + "config".len().min(m.file.text.len() - start));
+    let span = Span::new(
+        &m.file.path,
+        start..start + "config".len().min(m.file.text.len() - start),
+    );
     let mut layer = ConfigLayer::new();
     for call in &calls.configs {
         for (k, v) in call {
@@ -313,7 +353,10 @@ fn config_call_layer(m: &ModelFile, calls: &Calls) -> ConfigLayer {
 
 /// Schema-file model entries by name; entries for models that do not exist
 /// and duplicate entries are errors.
-fn model_entries(project: &Project, diagnostics: &mut Vec<Diagnostic>) -> BTreeMap<String, ModelEntry> {
+fn model_entries(
+    project: &Project,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> BTreeMap<String, ModelEntry> {
     let names: Vec<&str> = project.models.iter().map(|m| m.name.as_str()).collect();
     let mut out: BTreeMap<String, ModelEntry> = BTreeMap::new();
     for file in &project.schema_files {
@@ -322,12 +365,20 @@ fn model_entries(project: &Project, diagnostics: &mut Vec<Diagnostic>) -> BTreeM
                 let seeds: Vec<&str> = project.seeds.iter().map(|s| s.name.as_str()).collect();
                 let mut d = Diagnostic::new(
                     "E0305",
-                    format!("schema file describes model `{}`, but there is no models/**/{}.sql", entry.name, entry.name),
+                    format!(
+                        "schema file describes model `{}`, but there is no models/**/{}.sql",
+                        entry.name, entry.name
+                    ),
                 )
                 .at(entry.span.clone());
                 d = if seeds.contains(&entry.name.as_str()) {
-                    d.help(format!("`{}` is a seed: describe it under `seeds:`", entry.name))
-                } else if let Some(close) = crate::suggest::closest(&entry.name, names.iter().copied()) {
+                    d.help(format!(
+                        "`{}` is a seed: describe it under `seeds:`",
+                        entry.name
+                    ))
+                } else if let Some(close) =
+                    crate::suggest::closest(&entry.name, names.iter().copied())
+                {
                     d.help(format!("did you mean `{close}`?"))
                 } else {
                     d.help("remove the entry or add the model's .sql file")
@@ -337,10 +388,13 @@ fn model_entries(project: &Project, diagnostics: &mut Vec<Diagnostic>) -> BTreeM
             }
             if let Some(first) = out.get(&entry.name) {
                 diagnostics.push(
-                    Diagnostic::new("E0305", format!("model `{}` is described twice", entry.name))
-                        .at(entry.span.clone())
-                        .related(first.span.clone(), "first described here")
-                        .help("keep one entry per model across all schema files"),
+                    Diagnostic::new(
+                        "E0305",
+                        format!("model `{}` is described twice", entry.name),
+                    )
+                    .at(entry.span.clone())
+                    .related(first.span.clone(), "first described here")
+                    .help("keep one entry per model across all schema files"),
                 );
                 continue;
             }
@@ -367,7 +421,10 @@ fn check_entry_columns(columns: &[Column], diagnostics: &mut Vec<Diagnostic>) {
     }
 }
 
-fn seed_entries(project: &Project, diagnostics: &mut Vec<Diagnostic>) -> BTreeMap<String, SeedEntry> {
+fn seed_entries(
+    project: &Project,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> BTreeMap<String, SeedEntry> {
     let names: Vec<&str> = project.seeds.iter().map(|s| s.name.as_str()).collect();
     let mut out = BTreeMap::new();
     for file in &project.schema_files {
@@ -375,7 +432,10 @@ fn seed_entries(project: &Project, diagnostics: &mut Vec<Diagnostic>) -> BTreeMa
             if !names.contains(&entry.name.as_str()) {
                 let mut d = Diagnostic::new(
                     "E0305",
-                    format!("schema file describes seed `{}`, but there is no seeds/{}.csv", entry.name, entry.name),
+                    format!(
+                        "schema file describes seed `{}`, but there is no seeds/{}.csv",
+                        entry.name, entry.name
+                    ),
                 )
                 .at(entry.span.clone());
                 d = match crate::suggest::closest(&entry.name, names.iter().copied()) {
@@ -385,13 +445,21 @@ fn seed_entries(project: &Project, diagnostics: &mut Vec<Diagnostic>) -> BTreeMa
                 diagnostics.push(d);
                 continue;
             }
-            if let Some((seed, _)) = project.seeds.iter().zip(0..).find(|(s, _)| s.name == entry.name) {
+            if let Some((seed, _)) = project
+                .seeds
+                .iter()
+                .zip(0..)
+                .find(|(s, _)| s.name == entry.name)
+            {
                 for col in entry.column_types.keys() {
                     if !seed.columns.contains(col) {
                         diagnostics.push(
-                            Diagnostic::new("E0305", format!("seed `{}` has no column `{col}`", entry.name))
-                                .at(entry.span.clone())
-                                .help(format!("its columns are: {}", seed.columns.join(", "))),
+                            Diagnostic::new(
+                                "E0305",
+                                format!("seed `{}` has no column `{col}`", entry.name),
+                            )
+                            .at(entry.span.clone())
+                            .help(format!("its columns are: {}", seed.columns.join(", "))),
                         );
                     }
                 }
@@ -412,17 +480,26 @@ fn check_unique_names(project: &Project, diagnostics: &mut Vec<Diagnostic>) {
     for (name, file) in files {
         if !crate::project::is_identifier(name) {
             diagnostics.push(
-                Diagnostic::new("E0005", format!("`{name}` is not a valid model or seed name"))
-                    .at_file(&file.path, 0..0)
-                    .help("name files with letters, digits and `_`, starting with a letter"),
+                Diagnostic::new(
+                    "E0005",
+                    format!("`{name}` is not a valid model or seed name"),
+                )
+                .at_file(&file.path, 0..0)
+                .help("name files with letters, digits and `_`, starting with a letter"),
             );
         }
         if let Some(first) = seen.get(name) {
             diagnostics.push(
-                Diagnostic::new("E0005", format!("two nodes are named `{name}`: `{}` and `{}`", first.path, file.path))
-                    .at_file(&file.path, 0..0)
-                    .related(Span::new(&first.path, 0..0), "first defined here")
-                    .help("models and seeds share one namespace: rename one of them"),
+                Diagnostic::new(
+                    "E0005",
+                    format!(
+                        "two nodes are named `{name}`: `{}` and `{}`",
+                        first.path, file.path
+                    ),
+                )
+                .at_file(&file.path, 0..0)
+                .related(Span::new(&first.path, 0..0), "first defined here")
+                .help("models and seeds share one namespace: rename one of them"),
             );
         } else {
             seen.insert(name, file);
@@ -441,10 +518,13 @@ fn source_tables(
                 let key = (source.name.clone(), table.name.clone());
                 if let Some((_, first, _)) = out.get(&key) {
                     diagnostics.push(
-                        Diagnostic::new("E0305", format!("source table `{}.{}` is declared twice", key.0, key.1))
-                            .at(table.span.clone())
-                            .related(first.span.clone(), "first declared here")
-                            .help("declare each source table once"),
+                        Diagnostic::new(
+                            "E0305",
+                            format!("source table `{}.{}` is declared twice", key.0, key.1),
+                        )
+                        .at(table.span.clone())
+                        .related(first.span.clone(), "first declared here")
+                        .help("declare each source table once"),
                     );
                     continue;
                 }
@@ -468,12 +548,22 @@ fn hard_coded_names(relations: &Relations) -> BTreeMap<(String, String), String>
     let mut out = BTreeMap::new();
     for (name, rel) in &relations.models {
         if rel.cte.is_none() {
-            out.insert((rel.schema.clone(), rel.name.clone()), format!("{{{{ ref('{name}') }}}}"));
+            out.insert(
+                (rel.schema.clone(), rel.name.clone()),
+                format!("{{{{ ref('{name}') }}}}"),
+            );
         }
     }
     for ((source, table), rel) in &relations.sources {
-        let name = if rel.quote { rel.name.clone() } else { rel.name.to_lowercase() };
-        out.insert((rel.schema.clone(), name), format!("{{{{ source('{source}', '{table}') }}}}"));
+        let name = if rel.quote {
+            rel.name.clone()
+        } else {
+            rel.name.to_lowercase()
+        };
+        out.insert(
+            (rel.schema.clone(), name),
+            format!("{{{{ source('{source}', '{table}') }}}}"),
+        );
     }
     out
 }
@@ -494,7 +584,8 @@ fn check_refs(
                     .help("use {{ this }} to refer to the model's own relation (e.g. in an incremental filter)"),
             );
         } else if !known.contains(name.as_str()) {
-            let mut d = Diagnostic::new("E0301", format!("ref('{name}') names no model or seed")).at(span);
+            let mut d =
+                Diagnostic::new("E0301", format!("ref('{name}') names no model or seed")).at(span);
             d = match crate::suggest::closest(name, known.iter().copied()) {
                 Some(close) => d.help(format!("did you mean ref('{close}')?")),
                 None => d.help("models are models/**/<name>.sql and seeds seeds/<name>.csv"),
@@ -503,7 +594,10 @@ fn check_refs(
         }
     }
     for (source, table) in &calls.sources {
-        if relations.sources.contains_key(&(source.clone(), table.clone())) {
+        if relations
+            .sources
+            .contains_key(&(source.clone(), table.clone()))
+        {
             continue;
         }
         let span = call_span(&m.file, "source", table);
@@ -518,7 +612,11 @@ fn unknown_source(source: &str, table: &str, span: Span, relations: &Relations) 
         .map(|(s, t)| format!("{s}.{t}"))
         .collect();
     let wanted = format!("{source}.{table}");
-    let mut d = Diagnostic::new("E0302", format!("source('{source}', '{table}') is not declared")).at(span);
+    let mut d = Diagnostic::new(
+        "E0302",
+        format!("source('{source}', '{table}') is not declared"),
+    )
+    .at(span);
     d = match crate::suggest::closest(&wanted, candidates.iter().map(String::as_str)) {
         Some(close) => {
             let (s, t) = close.split_once('.').unwrap_or((close, ""));
@@ -555,7 +653,11 @@ fn call_span(file: &SourceFile, func: &str, name: &str) -> Span {
     Span::new(&file.path, 0..0)
 }
 
-fn check_query(r: &Rendered, hard_coded: &BTreeMap<(String, String), String>, diagnostics: &mut Vec<Diagnostic>) {
+fn check_query(
+    r: &Rendered,
+    hard_coded: &BTreeMap<(String, String), String>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
     match sql::parse_query(&r.sql) {
         Ok(parsed) => {
             for rel in parsed.relations {
@@ -578,7 +680,9 @@ fn check_query(r: &Rendered, hard_coded: &BTreeMap<(String, String), String>, di
                         format!("`{}.{}` is hard-coded; use {instead}", key.0, key.1),
                     )
                     .at(r.source_range(start..end))
-                    .help(format!("write {instead} so the dependency is in the graph and runs in order")),
+                    .help(format!(
+                        "write {instead} so the dependency is in the graph and runs in order"
+                    )),
                 );
             }
         }
@@ -591,9 +695,12 @@ fn check_query(r: &Rendered, hard_coded: &BTreeMap<(String, String), String>, di
             );
         }
         Err(QueryProblem::NotAQuery { what }) => diagnostics.push(
-            Diagnostic::new("E0204", format!("a model must be one query, but this is {what}"))
-                .at(Span::new(&r.file, 0..0))
-                .help("write a single SELECT (CTEs welcome); DDL belongs in migrations/"),
+            Diagnostic::new(
+                "E0204",
+                format!("a model must be one query, but this is {what}"),
+            )
+            .at(Span::new(&r.file, 0..0))
+            .help("write a single SELECT (CTEs welcome); DDL belongs in migrations/"),
         ),
         Err(QueryProblem::Empty) => diagnostics.push(
             Diagnostic::new("E0204", "the file renders to no SQL at all")
@@ -702,7 +809,11 @@ fn check_sources_created(
         created.extend(sql::created_relations(&m.file.text));
     }
     for (_, table, rel) in sources.values() {
-        let name = if rel.quote { rel.name.clone() } else { rel.name.to_lowercase() };
+        let name = if rel.quote {
+            rel.name.clone()
+        } else {
+            rel.name.to_lowercase()
+        };
         let schema = rel.schema.to_lowercase();
         let qualified = created.contains(&(Some(schema.clone()), name.clone()));
         let unqualified = schema == "public" && created.contains(&(None, name.clone()));

@@ -232,9 +232,9 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
     let raw: RawFile = match serde_saphyr::from_str(&file.text) {
         Ok(raw) => raw,
         Err(e) => {
-            let offset = e
-                .location()
-                .map_or(0, |l| offset_of(&file.text, l.line() as usize, l.column() as usize));
+            let offset = e.location().map_or(0, |l| {
+                offset_of(&file.text, l.line() as usize, l.column() as usize)
+            });
             diagnostics.push(
                 Diagnostic::new("E0002", format!("invalid schema file: {}", yaml_message(&e)))
                     .at_file(&file.path, offset..offset)
@@ -246,9 +246,12 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
     let cx = Cx { file };
     if raw.version.value != serde_json::json!(2) {
         diagnostics.push(
-            Diagnostic::new("E0002", format!("unsupported schema file version {}", raw.version.value))
-                .at(cx.span(&raw.version))
-                .help("write `version: 2` at the top of the file"),
+            Diagnostic::new(
+                "E0002",
+                format!("unsupported schema file version {}", raw.version.value),
+            )
+            .at(cx.span(&raw.version))
+            .help("write `version: 2` at the top of the file"),
         );
     }
     let models = raw
@@ -263,10 +266,20 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
                 .into_iter()
                 .map(|(k, v)| {
                     let span = cx.span(&v);
-                    (k, ConfigEntry { value: v.value, span })
+                    (
+                        k,
+                        ConfigEntry {
+                            value: v.value,
+                            span,
+                        },
+                    )
                 })
                 .collect(),
-            columns: m.columns.into_iter().map(|c| cx.column(c, diagnostics)).collect(),
+            columns: m
+                .columns
+                .into_iter()
+                .map(|c| cx.column(c, diagnostics))
+                .collect(),
             tests: cx.tests(m.tests, m.data_tests, diagnostics),
         })
         .collect();
@@ -287,7 +300,11 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
                     quote_identifier: t.quoting.get("identifier").copied().unwrap_or(false),
                     name: t.name.value,
                     description: t.description,
-                    columns: t.columns.into_iter().map(|c| cx.column(c, diagnostics)).collect(),
+                    columns: t
+                        .columns
+                        .into_iter()
+                        .map(|c| cx.column(c, diagnostics))
+                        .collect(),
                     tests: cx.tests(t.tests, t.data_tests, diagnostics),
                 })
                 .collect(),
@@ -297,8 +314,11 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
         .seeds
         .into_iter()
         .map(|s| {
-            let columns: Vec<Column> =
-                s.columns.into_iter().map(|c| cx.column(c, diagnostics)).collect();
+            let columns: Vec<Column> = s
+                .columns
+                .into_iter()
+                .map(|c| cx.column(c, diagnostics))
+                .collect();
             let mut column_types: BTreeMap<String, String> = columns
                 .iter()
                 .filter_map(|c| Some((c.name.clone(), c.data_type.clone()?)))
@@ -346,7 +366,9 @@ impl Cx<'_> {
             .byte_offset()
             .map(|o| o as usize)
             .filter(|o| *o <= self.file.text.len())
-            .unwrap_or_else(|| offset_of(&self.file.text, loc.line() as usize, loc.column() as usize));
+            .unwrap_or_else(|| {
+                offset_of(&self.file.text, loc.line() as usize, loc.column() as usize)
+            });
         let len = loc.span().byte_len().map_or(0, |l| l as usize);
         let end = (start + len).min(self.file.text.len());
         Span::new(&self.file.path, start..end)
@@ -399,7 +421,11 @@ fn parse_test(value: serde_json::Value, span: Span) -> Result<TestSpec, String> 
             match body {
                 serde_json::Value::Object(body) => (kind, body),
                 serde_json::Value::Null => (kind, serde_json::Map::new()),
-                other => return Err(format!("the arguments of `{kind}` must be a mapping, found {other}")),
+                other => {
+                    return Err(format!(
+                        "the arguments of `{kind}` must be a mapping, found {other}"
+                    ))
+                }
             }
         }
         serde_json::Value::Object(_) => {
@@ -443,7 +469,11 @@ fn parse_test(value: serde_json::Value, span: Span) -> Result<TestSpec, String> 
     Ok(spec)
 }
 
-fn apply_test_setting(spec: &mut TestSpec, key: &str, value: &serde_json::Value) -> Result<(), String> {
+fn apply_test_setting(
+    spec: &mut TestSpec,
+    key: &str,
+    value: &serde_json::Value,
+) -> Result<(), String> {
     let text = || {
         value
             .as_str()
@@ -455,7 +485,11 @@ fn apply_test_setting(spec: &mut TestSpec, key: &str, value: &serde_json::Value)
             spec.severity = match text()?.to_ascii_lowercase().as_str() {
                 "error" => TestSeverity::Error,
                 "warn" => TestSeverity::Warn,
-                other => return Err(format!("severity must be `error` or `warn`, found `{other}`")),
+                other => {
+                    return Err(format!(
+                        "severity must be `error` or `warn`, found `{other}`"
+                    ))
+                }
             }
         }
         "where" => spec.where_clause = Some(text()?),
@@ -521,8 +555,15 @@ mod tests {
         let (f, d) = parse_str(text);
         assert!(f.is_none());
         assert_eq!(d[0].code, "E0002");
-        assert_eq!(d[0].primary.as_ref().unwrap().range.start, text.find("colums").unwrap());
-        assert!(d[0].message.contains("unknown field `colums`"), "{}", d[0].message);
+        assert_eq!(
+            d[0].primary.as_ref().unwrap().range.start,
+            text.find("colums").unwrap()
+        );
+        assert!(
+            d[0].message.contains("unknown field `colums`"),
+            "{}",
+            d[0].message
+        );
         let (_, d) = parse_str("version: 2\nmodels:\n  - name: a\n    name: b\n");
         assert!(d[0].message.contains("duplicate"), "{}", d[0].message);
     }

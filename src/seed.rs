@@ -51,7 +51,11 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<See
     for (i, c) in columns.iter().enumerate() {
         if c.is_empty() || columns[..i].contains(c) {
             ok = false;
-            let problem = if c.is_empty() { "an empty column name".to_string() } else { format!("column `{c}` twice") };
+            let problem = if c.is_empty() {
+                "an empty column name".to_string()
+            } else {
+                format!("column `{c}` twice")
+            };
             diagnostics.push(
                 Diagnostic::new("E0007", format!("seed header has {problem}"))
                     .at_file(&file.path, 0..0)
@@ -66,10 +70,16 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<See
             diagnostics.push(
                 Diagnostic::new(
                     "E0007",
-                    format!("row has {} fields, the header has {}", record.len(), columns.len()),
+                    format!(
+                        "row has {} fields, the header has {}",
+                        record.len(),
+                        columns.len()
+                    ),
                 )
                 .at_file(&file.path, offset..offset)
-                .help("every row needs one field per header column; quote fields that contain commas"),
+                .help(
+                    "every row needs one field per header column; quote fields that contain commas",
+                ),
             );
             continue;
         }
@@ -128,7 +138,11 @@ fn split_csv(text: &str) -> Result<Vec<(usize, Vec<Option<String>>)>, (usize, St
                 field.push(c);
                 chars.next();
             }
-            record.push(if field.is_empty() && !quoted { None } else { Some(field) });
+            record.push(if field.is_empty() && !quoted {
+                None
+            } else {
+                Some(field)
+            });
             match chars.next() {
                 Some((_, ',')) => continue,
                 Some((_, '\r')) => {
@@ -164,7 +178,14 @@ pub fn infer_type(values: impl Iterator<Item = Option<String>>) -> &'static str 
     if !any {
         return "text";
     }
-    let names = ["integer", "bigint", "numeric", "date", "timestamp", "boolean"];
+    let names = [
+        "integer",
+        "bigint",
+        "numeric",
+        "date",
+        "timestamp",
+        "boolean",
+    ];
     candidates
         .iter()
         .zip(names)
@@ -185,7 +206,9 @@ fn is_date(v: &str) -> bool {
     b.len() == 10
         && b[4] == b'-'
         && b[7] == b'-'
-        && [0, 1, 2, 3, 5, 6, 8, 9].iter().all(|i| b[*i].is_ascii_digit())
+        && [0, 1, 2, 3, 5, 6, 8, 9]
+            .iter()
+            .all(|i| b[*i].is_ascii_digit())
         && (1..=12).contains(&v[5..7].parse::<u32>().unwrap_or(0))
         && (1..=31).contains(&v[8..10].parse::<u32>().unwrap_or(0))
 }
@@ -203,7 +226,10 @@ mod tests {
     use super::*;
 
     fn seed(text: &str) -> (Option<Seed>, Vec<Diagnostic>) {
-        let file = SourceFile { path: Arc::from("seeds/s.csv"), text: Arc::from(text) };
+        let file = SourceFile {
+            path: Arc::from("seeds/s.csv"),
+            text: Arc::from(text),
+        };
         let mut d = Vec::new();
         (parse(&file, &mut d), d)
     }

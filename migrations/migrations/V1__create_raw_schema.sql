@@ -1,0 +1,2 @@
+-- Raw layer: tables loaded by the shop backend's export, guarded by constraints.
+create schema if not exists raw;

@@ -1,0 +1,253 @@
+//! The compiler end to end on the sample project: artifacts pinned by
+//! snapshots, determinism, minimal diffs and `--check`.
+
+mod common;
+
+use common::{copy_tree, read_tree, repo, stackc};
+
+fn compile_to(dir: &std::path::Path, out: &std::path::Path) -> std::process::Output {
+    let output = stackc(&[
+        "compile",
+        dir.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+#[test]
+fn every_artifact_of_the_template_is_pinned() {
+    let tmp = tempfile::tempdir().unwrap();
+    compile_to(&repo().join("project_template"), tmp.path());
+    let files = read_tree(tmp.path());
+    assert!(files.contains_key("manifest.json"));
+    assert!(files.contains_key("migrations/V1__create_raw_schema.sql"));
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(repo().join("snapshots"));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind(|| {
+        for (path, text) in &files {
+            let name = format!("template__{}", path.replace('/', "__"));
+            insta::assert_snapshot!(name, text);
+        }
+    });
+}
+
+#[test]
+fn two_compiles_are_byte_identical() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    compile_to(&repo().join("project_template"), a.path());
+    compile_to(&repo().join("project_template"), b.path());
+    assert_eq!(read_tree(a.path()), read_tree(b.path()));
+    for text in read_tree(a.path()).values() {
+        assert!(
+            !text.contains(a.path().to_str().unwrap()),
+            "absolute path in an artifact"
+        );
+    }
+}
+
+#[test]
+fn changing_one_model_changes_only_what_must_change() {
+    let project = tempfile::tempdir().unwrap();
+    copy_tree(&repo().join("project_template"), project.path());
+    let before = tempfile::tempdir().unwrap();
+    compile_to(project.path(), before.path());
+
+    let model = project.path().join("models/staging/stg_orders.sql");
+    let text = std::fs::read_to_string(&model).unwrap();
+    std::fs::write(&model, text.replacen("select", "select distinct", 1)).unwrap();
+    let after = tempfile::tempdir().unwrap();
+    compile_to(project.path(), after.path());
+
+    let (before, after) = (read_tree(before.path()), read_tree(after.path()));
+    assert_eq!(
+        before.keys().collect::<Vec<_>>(),
+        after.keys().collect::<Vec<_>>()
+    );
+    let changed: Vec<&String> = before.keys().filter(|k| before[*k] != after[*k]).collect();
+    // Its own migration, the manifest, and its dependents' fingerprint lines.
+    assert!(
+        changed.contains(&&"migrations/R__001_stg_orders.sql".to_string()),
+        "{changed:?}"
+    );
+    assert!(
+        changed.contains(&&"manifest.json".to_string()),
+        "{changed:?}"
+    );
+    for path in &changed {
+        if path.as_str() == "manifest.json" || path.as_str() == "migrations/R__001_stg_orders.sql" {
+            continue;
+        }
+        assert!(
+            path.starts_with("migrations/R__"),
+            "unexpected change in {path}"
+        );
+        let diff: Vec<(&str, &str)> = before[*path]
+            .lines()
+            .zip(after[*path].lines())
+            .filter(|(a, b)| a != b)
+            .collect();
+        assert_eq!(diff.len(), 1, "{path}: {diff:?}");
+        assert!(diff[0].0.starts_with("-- upstream: "), "{path}: {diff:?}");
+    }
+    // stg_orders feeds dim_customers and fact_sales, and through fact_sales
+    // the daily summary: all of their fingerprints move.
+    for dependent in [
+        "R__002_dim_customers.sql",
+        "R__002_fact_sales.sql",
+        "R__003_daily_sales_summary.sql",
+    ] {
+        assert!(
+            changed.contains(&&format!("migrations/{dependent}")),
+            "{dependent} not re-fingerprinted: {changed:?}"
+        );
+    }
+    assert!(
+        !changed.iter().any(|p| p.contains("stg_products")),
+        "{changed:?}"
+    );
+}
+
+#[test]
+fn check_reports_stale_missing_and_extra_files_and_writes_nothing() {
+    let out = tempfile::tempdir().unwrap();
+    let project = repo().join("project_template");
+    compile_to(&project, out.path());
+    let ok = stackc(&[
+        "compile",
+        project.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+        "--check",
+    ]);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+
+    std::fs::write(out.path().join("run/002_dim_products.sql"), "-- edited\n").unwrap();
+    std::fs::remove_file(out.path().join("migrations/R__001_stg_orders.sql")).unwrap();
+    std::fs::write(out.path().join("run/999_old.sql"), "select 1;\n").unwrap();
+    let before = read_tree(out.path());
+    let stale = stackc(&[
+        "compile",
+        project.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+        "--check",
+    ]);
+    assert_eq!(stale.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&stale.stderr);
+    assert!(
+        stderr.contains("stale") && stderr.contains("run/002_dim_products.sql"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("missing") && stderr.contains("R__001_stg_orders.sql"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("extra") && stderr.contains("run/999_old.sql"),
+        "{stderr}"
+    );
+    assert_eq!(before, read_tree(out.path()), "--check wrote something");
+
+    // A plain compile repairs the folder, removing what it no longer makes.
+    compile_to(&project, out.path());
+    assert!(!out.path().join("run/999_old.sql").exists());
+}
+
+#[test]
+fn committed_migrations_folder_is_current() {
+    let project = repo().join("project_template");
+    let committed = repo().join("migrations");
+    let out = stackc(&[
+        "compile",
+        project.to_str().unwrap(),
+        "--out",
+        committed.to_str().unwrap(),
+        "--check",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "run `stackc compile project_template --out migrations`: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(
+        stackc(&["compile", "--format", "xml"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(stackc(&["frobnicate"]).status.code(), Some(2));
+    let tmp = tempfile::tempdir().unwrap();
+    let same = stackc(&[
+        "compile",
+        tmp.path().to_str().unwrap(),
+        "--out",
+        tmp.path().to_str().unwrap(),
+    ]);
+    assert_eq!(same.status.code(), Some(2));
+}
+
+#[test]
+fn compose_file_is_valid_and_complete() {
+    let text = std::fs::read_to_string(repo().join("docker-compose.yml")).unwrap();
+    let doc: serde_json::Value =
+        serde_saphyr::from_str(&text).expect("docker-compose.yml is valid YAML");
+    let pg = &doc["services"]["postgres"];
+    let image = pg["image"].as_str().unwrap();
+    assert!(image.starts_with("postgres:15"), "{image}");
+    assert!(pg["healthcheck"]["test"].to_string().contains("pg_isready"));
+    assert!(pg["deploy"]["resources"]["limits"]["memory"].is_string());
+    assert!(pg["deploy"]["resources"]["limits"]["cpus"].is_string());
+    let command = pg["command"].to_string();
+    for setting in [
+        "shared_buffers",
+        "work_mem",
+        "maintenance_work_mem",
+        "effective_cache_size",
+    ] {
+        assert!(
+            command.contains(setting),
+            "postgres is not tuned for {setting}"
+        );
+    }
+    assert!(
+        doc["volumes"].as_object().is_some_and(|v| !v.is_empty()),
+        "no named volume"
+    );
+    let admin = &doc["services"]["pgadmin"];
+    assert_eq!(
+        admin["depends_on"]["postgres"]["condition"],
+        "service_healthy"
+    );
+    // Credentials come from .env, never from the file itself.
+    for line in text.lines().filter(|l| !l.trim_start().starts_with('#')) {
+        if let Some((key, value)) = line.split_once(':') {
+            if key.to_uppercase().contains("PASSWORD") {
+                assert!(
+                    value.trim().starts_with("${"),
+                    "a literal secret in docker-compose.yml: {line}"
+                );
+            }
+        }
+    }
+    let example = std::fs::read_to_string(repo().join(".env.example")).unwrap();
+    assert!(example.contains("POSTGRES_PASSWORD="));
+    let ignore = std::fs::read_to_string(repo().join(".gitignore")).unwrap();
+    assert!(ignore.lines().any(|l| l.trim() == ".env"));
+}

@@ -1,0 +1,239 @@
+//! The compiled migrations of the sample project on a real PostgreSQL.
+//!
+//! Each test runs in its own new database, dropped afterwards. The server is
+//! `STACKC_TEST_DATABASE_URL` (default: the local trust-auth server).
+
+mod common;
+
+use common::{repo, stackc};
+use postgres::{Client, NoTls};
+
+const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// A database created for one test and dropped when the test ends.
+struct TestDb {
+    admin_url: String,
+    name: String,
+    client: Client,
+}
+
+impl TestDb {
+    fn new(tag: &str) -> TestDb {
+        let admin_url =
+            std::env::var("STACKC_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_URL.to_string());
+        let mut admin = Client::connect(&admin_url, NoTls).unwrap_or_else(|e| {
+            panic!(
+                "cannot reach PostgreSQL at {admin_url}: {e}\n\
+                 start it with `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`, \
+                 or point STACKC_TEST_DATABASE_URL at a server"
+            )
+        });
+        let name = format!("stackc_test_{tag}_{}", std::process::id());
+        // CREATE DATABASE cannot share a batch (an implicit transaction) with another statement.
+        admin
+            .batch_execute(&format!("drop database if exists {name} with (force)"))
+            .unwrap();
+        admin
+            .batch_execute(&format!("create database {name}"))
+            .unwrap();
+        let mut config: postgres::Config = admin_url.parse().unwrap();
+        config.dbname(&name);
+        let client = config.connect(NoTls).unwrap();
+        TestDb {
+            admin_url,
+            name,
+            client,
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = Client::connect(&self.admin_url, NoTls) {
+            let _ = admin.batch_execute(&format!(
+                "drop database if exists {} with (force)",
+                self.name
+            ));
+        }
+    }
+}
+
+fn compiled_template() -> (tempfile::TempDir, serde_json::Value) {
+    let out = tempfile::tempdir().unwrap();
+    let status = stackc(&[
+        "compile",
+        repo().join("project_template").to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(
+        status.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let manifest = std::fs::read_to_string(out.path().join("manifest.json")).unwrap();
+    (out, serde_json::from_str(&manifest).unwrap())
+}
+
+/// Runs every migration in Flyway's order (the manifest's), each in its own
+/// transaction, as Flyway would.
+fn run_migrations(db: &mut TestDb, out: &std::path::Path, manifest: &serde_json::Value) {
+    for m in manifest["migrations"].as_array().unwrap() {
+        let file = m["file"].as_str().unwrap();
+        let sql = std::fs::read_to_string(out.join(file)).unwrap();
+        let mut tx = db.client.transaction().unwrap();
+        tx.batch_execute(&sql)
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        tx.commit().unwrap();
+    }
+}
+
+/// Every relation and column in the project's schemas, with types, and every
+/// index and constraint: the state migrations leave behind.
+fn shape(db: &mut TestDb) -> Vec<String> {
+    let mut out = Vec::new();
+    for row in db
+        .client
+        .query(
+            "select table_schema || '.' || table_name || '.' || column_name || ' ' || data_type
+             from information_schema.columns
+             where table_schema not in ('pg_catalog', 'information_schema')
+             order by 1",
+            &[],
+        )
+        .unwrap()
+    {
+        out.push(row.get::<_, String>(0));
+    }
+    for row in db
+        .client
+        .query(
+            "select schemaname || '.' || indexname || ' ' || indexdef from pg_indexes
+             where schemaname not in ('pg_catalog') order by 1",
+            &[],
+        )
+        .unwrap()
+    {
+        out.push(row.get::<_, String>(0));
+    }
+    for row in db
+        .client
+        .query(
+            "select conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(oid)
+             from pg_constraint where connamespace::regnamespace::text not in ('pg_catalog') order by 1",
+            &[],
+        )
+        .unwrap()
+    {
+        out.push(row.get::<_, String>(0));
+    }
+    out
+}
+
+#[test]
+fn migrations_run_twice_in_flyway_order_and_change_nothing_the_second_time() {
+    let (out, manifest) = compiled_template();
+    let mut db = TestDb::new("twice");
+    run_migrations(&mut db, out.path(), &manifest);
+    let first = shape(&mut db);
+    assert!(
+        first
+            .iter()
+            .any(|c| c.starts_with("marts.fact_sales.sale_id")),
+        "{first:?}"
+    );
+    assert!(
+        first
+            .iter()
+            .any(|c| c.contains("fact_sales__sale_id__uidx")),
+        "{first:?}"
+    );
+    run_migrations(&mut db, out.path(), &manifest);
+    assert_eq!(first, shape(&mut db));
+}
+
+#[test]
+fn run_scripts_load_the_marts_and_the_tests_query() {
+    let (out, manifest) = compiled_template();
+    let mut db = TestDb::new("run");
+    run_migrations(&mut db, out.path(), &manifest);
+    db.client
+        .batch_execute(
+            "insert into raw.products (product_id, sku, name, category, unit_price) values (1, 'SKU-1', 'Pen', 'BOOK', 2.50);
+             insert into raw.customers (customer_id, email, full_name, country_code, signup_date) values (1, 'A@x.org ', 'Ann', 'DE', '2024-01-02');
+             insert into raw.orders (order_id, customer_id, order_date, status, channel) values (1, 1, '2024-02-01', 'placed', 'web');
+             insert into raw.sales (sale_id, order_id, product_id, sku, quantity, unit_price, sold_at) values (1, 1, 1, 'SKU-1', 3, 2.50, '2024-02-01 10:00+00');",
+        )
+        .unwrap();
+    for step in manifest["run_order"].as_array().unwrap() {
+        let file = step
+            .get("full_file")
+            .unwrap_or(&step["file"])
+            .as_str()
+            .unwrap();
+        let sql = std::fs::read_to_string(out.path().join(file)).unwrap();
+        let mut tx = db.client.transaction().unwrap();
+        if step["step"] == "test" {
+            let rows = tx
+                .query(sql.as_str(), &[])
+                .unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert!(
+                rows.is_empty() || file.contains("relationships_stg_products_category_code"),
+                "{file} failed: {} rows",
+                rows.len()
+            );
+        } else {
+            tx.batch_execute(&sql)
+                .unwrap_or_else(|e| panic!("{file}: {e}"));
+        }
+        tx.commit().unwrap();
+    }
+    let n: i64 = db
+        .client
+        .query_one("select count(*) from marts.fact_sales", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1);
+    // The incremental path runs on top of the first load without duplicates.
+    let inc = manifest["run_order"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == "incremental")
+        .unwrap();
+    let sql = std::fs::read_to_string(out.path().join(inc["file"].as_str().unwrap())).unwrap();
+    db.client.batch_execute(&sql).unwrap();
+    let n: i64 = db
+        .client
+        .query_one("select count(*) from marts.fact_sales", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn raw_constraints_reject_bad_data() {
+    let (out, manifest) = compiled_template();
+    let mut db = TestDb::new("constraints");
+    run_migrations(&mut db, out.path(), &manifest);
+    db.client
+        .batch_execute(
+            "insert into raw.products (product_id, sku, name, category, unit_price) values (1, 'SKU-1', 'Pen', 'BOOK', 2.50);
+             insert into raw.customers (customer_id, email, full_name, country_code, signup_date) values (1, 'a@x.org', 'Ann', 'DE', '2024-01-02');
+             insert into raw.orders (order_id, customer_id, order_date, status, channel) values (1, 1, '2024-02-01', 'placed', 'web');",
+        )
+        .unwrap();
+    let rejected = [
+        ("negative price", "insert into raw.products (product_id, sku, name, category, unit_price) values (2, 'SKU-2', 'x', 'BOOK', -1)"),
+        ("null sku", "insert into raw.products (product_id, sku, name, category, unit_price) values (3, null, 'x', 'BOOK', 1)"),
+        ("out-of-range date", "insert into raw.orders (order_id, customer_id, order_date, status, channel) values (2, 1, '1899-12-31', 'placed', 'web')"),
+        ("invalid status", "insert into raw.orders (order_id, customer_id, order_date, status, channel) values (3, 1, '2024-02-01', 'lost', 'web')"),
+    ];
+    for (what, sql) in rejected {
+        let err = db.client.batch_execute(sql).expect_err(what);
+        let code = err.code().map(|c| c.code().to_string()).unwrap_or_default();
+        // 23514 check_violation, 23502 not_null_violation
+        assert!(code == "23514" || code == "23502", "{what}: {err}");
+    }
+}
