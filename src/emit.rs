@@ -168,7 +168,11 @@ pub fn artifacts(project: &Project, resolved: &Resolved) -> Artifacts {
                     .get(&t.attached_to)
                     .copied()
                     .unwrap_or(0);
-                let attached = t.attached_to.rsplit('.').next().unwrap_or(&t.attached_to);
+                // `stg_orders` for a model or seed, `raw.orders` for a source table.
+                let attached = t
+                    .attached_to
+                    .strip_prefix(&format!("source.{name}."))
+                    .unwrap_or_else(|| t.attached_to.rsplit('.').next().unwrap_or(&t.attached_to));
                 let path = format!("run/{attached_level:03}_{attached}.test.{}.sql", t.name);
                 let text = format!(
                     "-- stackc: test {} ({} on {}{})\n-- source: {}\n-- severity: {}, error_if: {}, warn_if: {}\n-- The rows this query returns are failures.\n{DO_NOT_EDIT}\n{}",
@@ -495,17 +499,24 @@ fn ephemeral_bodies(resolved: &Resolved) -> BTreeMap<String, String> {
         .values()
         .filter(|m| m.config.materialized == Materialization::Ephemeral)
         .map(|m| {
-            (
-                m.name.clone(),
-                m.full
-                    .sql
-                    .trim_end()
-                    .trim_end_matches(';')
-                    .trim_end()
-                    .to_string(),
-            )
+            let sql = m.full.sql.trim_end().trim_end_matches(';').trim_end();
+            (m.name.clone(), without_leading_blank_lines(sql).to_string())
         })
         .collect()
+}
+
+/// Lines left empty by `{{ config(...) }}` at the top of a model are noise
+/// in review; everything from the first non-blank line on is kept as written.
+fn without_leading_blank_lines(sql: &str) -> &str {
+    let mut rest = sql;
+    while let Some(i) = rest.find('\n') {
+        if rest[..i].trim().is_empty() {
+            rest = &rest[i + 1..];
+        } else {
+            break;
+        }
+    }
+    rest
 }
 
 /// Prepends a CTE for every ephemeral model the query reaches, in
@@ -516,7 +527,7 @@ fn with_ephemerals(
     resolved: &Resolved,
     bodies: &BTreeMap<String, String>,
 ) -> String {
-    let sql = sql.trim_end().trim_end_matches(';').trim_end();
+    let sql = without_leading_blank_lines(sql.trim_end().trim_end_matches(';').trim_end());
     let mut needed: Vec<String> = Vec::new();
     let mut stack: Vec<&String> = m.refs.iter().collect();
     let mut seen = BTreeSet::new();

@@ -1,4 +1,4 @@
--- stackc: test not_null_source_raw_products_sku (not_null on products.sku)
+-- stackc: test not_null_source_raw_products_product_id (not_null on raw.products.product_id)
 -- source: models/staging/_staging.yml
 -- severity: error, error_if: != 0, warn_if: != 0
 -- The rows this query returns are failures.
@@ -6,4 +6,4 @@
 
 select *
 from raw.products
-where sku is null
+where product_id is null
