@@ -42,11 +42,23 @@ pub fn artifacts(project: &Project, resolved: &Resolved) -> Artifacts {
     let mut fingerprints: BTreeMap<String, String> = BTreeMap::new();
     let mut node_files: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let ephemeral_sql = ephemeral_bodies(resolved);
+    let tests_by_id: BTreeMap<&str, &crate::datatest::DataTest> = resolved
+        .tests
+        .iter()
+        .map(|t| (t.unique_id.as_str(), t))
+        .collect();
+    let singular_by_id: BTreeMap<String, &crate::resolve::SingularTest> = resolved
+        .singular_tests
+        .iter()
+        .map(|t| (format!("test.{name}.{}", t.name), t))
+        .collect();
+    let seed_prefix = format!("seed.{name}.");
+    let model_prefix = format!("model.{name}.");
     for id in &resolved.graph.order {
         let level = resolved.graph.level.get(id).copied().unwrap_or(0);
         let parents = &resolved.graph.parents[id];
         let upstream = fingerprint_line(parents, &fingerprints);
-        if let Some(seed_name) = id.strip_prefix(&format!("seed.{name}.")) {
+        if let Some(seed_name) = id.strip_prefix(&seed_prefix) {
             let (seed, entry, relation) = &resolved.seeds[seed_name];
             let types: Vec<(String, String)> = seed
                 .columns
@@ -80,7 +92,7 @@ pub fn artifacts(project: &Project, resolved: &Resolved) -> Artifacts {
             );
             run_order.push(json!({"node": id, "file": run_path, "step": "seed"}));
             node_files.insert(id.clone(), vec![path, run_path]);
-        } else if let Some(model_name) = id.strip_prefix(&format!("model.{name}.")) {
+        } else if let Some(model_name) = id.strip_prefix(&model_prefix) {
             let m = &resolved.models[model_name];
             let full_sql = with_ephemerals(&m.full.sql, m, resolved, &ephemeral_sql);
             let mat = m.config.materialized;
@@ -161,7 +173,7 @@ pub fn artifacts(project: &Project, resolved: &Resolved) -> Artifacts {
             }
             node_files.insert(id.clone(), files);
         } else if id.starts_with("test.") {
-            if let Some(t) = resolved.tests.iter().find(|t| &t.unique_id == id) {
+            if let Some(t) = tests_by_id.get(id.as_str()) {
                 let attached_level = resolved
                     .graph
                     .level
@@ -189,11 +201,7 @@ pub fn artifacts(project: &Project, resolved: &Resolved) -> Artifacts {
                 out.insert(path.clone(), text);
                 run_order.push(json!({"node": id, "file": path, "step": "test"}));
                 node_files.insert(id.clone(), vec![path]);
-            } else if let Some(t) = resolved
-                .singular_tests
-                .iter()
-                .find(|t| id == &format!("test.{name}.{}", t.name))
-            {
+            } else if let Some(t) = singular_by_id.get(id) {
                 let path = format!("run/{level:03}_test.{}.sql", t.name);
                 let text = format!(
                     "-- stackc: test {} (singular)\n-- source: {}\n-- severity: error, error_if: != 0, warn_if: != 0\n-- The rows this query returns are failures.\n{DO_NOT_EDIT}\n{}\n",
