@@ -117,6 +117,8 @@ pub struct ModelConfig {
     pub sql_check: bool,
     pub vacuum: bool,
     pub enabled: bool,
+    /// Where each key's winning value was written, for later diagnostics.
+    pub spans: BTreeMap<String, Span>,
 }
 
 impl Default for ModelConfig {
@@ -134,6 +136,7 @@ impl Default for ModelConfig {
             sql_check: true,
             vacuum: true,
             enabled: true,
+            spans: BTreeMap::new(),
         }
     }
 }
@@ -252,6 +255,10 @@ pub fn resolve(layers: &[&ConfigLayer], diagnostics: &mut Vec<Diagnostic>) -> Mo
     }
 
     check_rules(&config, &winners, diagnostics);
+    config.spans = winners
+        .iter()
+        .map(|(k, e)| (k.to_string(), e.span.clone()))
+        .collect();
     config
 }
 
@@ -309,8 +316,8 @@ fn check_rules(
                 diagnostics.push(d);
             }
         }
-        if config.event_time.is_some() != config.lookback.is_some() {
-            let (have, missing) = if config.event_time.is_some() {
+        if winners.contains_key("event_time") != winners.contains_key("lookback") {
+            let (have, missing) = if winners.contains_key("event_time") {
                 ("event_time", "lookback")
             } else {
                 ("lookback", "event_time")

@@ -322,13 +322,14 @@ fn render_snippet(
 }
 
 fn span_json(span: &Span, files: &SourceFiles) -> serde_json::Value {
+    // A file whose text could not be read has no lines to point at.
     let (line, column, end_line, end_column) = match files.get(&span.file) {
         Some(text) => {
             let (l, c) = line_col(text, span.range.start);
             let (el, ec) = line_col(text, span.range.end.max(span.range.start));
-            (l, c, el, ec)
+            (Some(l), Some(c), Some(el), Some(ec))
         }
-        None => (0, 0, 0, 0),
+        None => (None, None, None, None),
     };
     serde_json::json!({
         "file": &*span.file,

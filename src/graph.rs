@@ -8,7 +8,7 @@ use petgraph::graph::DiGraph;
 
 use crate::datatest::DataTest;
 use crate::diagnostic::{Diagnostic, Span};
-use crate::render::Relation;
+use crate::render::{call_span, Relation};
 use crate::resolve::{Model, SingularTest};
 use crate::schema::{SeedEntry, SourceEntry, SourceTable};
 use crate::seed::Seed;
@@ -155,16 +155,19 @@ fn report_cycles(g: &Graph, models: &BTreeMap<String, Model>, diagnostics: &mut 
         let Some(first) = model_of(path[0]) else {
             continue;
         };
-        let mut d = Diagnostic::new("E0303", format!("dependency cycle: {}", names.join(" -> ")))
-            .at(Span::new(&first.file.path, 0..0))
-            .help("a model cannot depend on itself through other models: remove one of these refs");
-        for id in &members[1..] {
-            if let Some(m) = model_of(id) {
-                d = d.related(
-                    Span::new(&m.file.path, 0..0),
-                    format!("`{}` is on the cycle", m.name),
-                );
+        // path[k + 1] refs path[k]: point at that ref() call in each model.
+        let ref_span = |k: usize| -> Span {
+            match model_of(path[k + 1]) {
+                Some(model) => call_span(&model.file, "ref", names[k]),
+                None => Span::new(&first.file.path, 0..0),
             }
+        };
+        let mut d = Diagnostic::new("E0303", format!("dependency cycle: {}", names.join(" -> ")))
+            .at(ref_span(0))
+            .help("a model cannot depend on itself through other models: remove one of these refs");
+        for k in 1..path.len() - 1 {
+            let who = names[k + 1];
+            d = d.related(ref_span(k), format!("`{who}` refs `{}` here", names[k]));
         }
         diagnostics.push(d);
     }

@@ -94,7 +94,7 @@ pub fn load(root: &Path, diagnostics: &mut Vec<Diagnostic>) -> Result<Project, D
             "E0001",
             format!("cannot read `{}`: {e}", settings_path.display()),
         )
-        .help("every project has a stackc.toml with at least `[project] name = \"...\"`; `stackc init` writes one")
+        .help("every project has a stackc.toml with at least `[project] name = \"...\"`")
     })?;
     let settings_file = source_file(&mut files, "stackc.toml", settings_text);
     let settings = parse_settings(&settings_file, diagnostics);
@@ -217,16 +217,18 @@ fn read_source(
                             e.utf8_error().valid_up_to()
                         ),
                     )
+                    .at_file(&Arc::from(rel), 0..0)
                     .help("save the file as UTF-8"),
                 );
                 None
             }
         },
         Err(e) => {
-            diagnostics.push(Diagnostic::new(
-                "E0006",
-                format!("cannot read `{rel}`: {e}"),
-            ));
+            diagnostics.push(
+                Diagnostic::new("E0006", format!("cannot read `{rel}`: {e}"))
+                    .at_file(&Arc::from(rel), 0..0)
+                    .help("check the file's permissions"),
+            );
             None
         }
     }

@@ -264,12 +264,12 @@ impl Rendered {
     /// whole range was copied from the file, else the producing expression.
     pub fn source_range(&self, output: Range<usize>) -> Span {
         let start = self.source_span(output.start);
-        let end = self.source_span(output.end.saturating_sub(1).max(output.start));
-        if start.range.start <= end.range.end && self.is_raw(output.start) {
-            Span::new(
-                &self.file,
-                start.range.start..end.range.end.max(start.range.start + 1),
-            )
+        let last = output.end.saturating_sub(1).max(output.start);
+        let end = self.source_span(last);
+        // `end` is where the last byte sits; the range ends after it.
+        let last_len = self.sql[last..].chars().next().map_or(1, char::len_utf8);
+        if start.range.start <= end.range.start && self.is_raw(output.start) && self.is_raw(last) {
+            Span::new(&self.file, start.range.start..end.range.start + last_len)
         } else {
             start
         }
@@ -420,6 +420,90 @@ impl Renderer {
             calls,
         })
     }
+}
+
+/// Where `func('…name…')` is written in a file; the file start if the call
+/// was made from a macro.
+pub fn call_span(file: &SourceFile, func: &str, name: &str) -> Span {
+    let text: &str = &file.text;
+    let mut from = 0;
+    while let Some(i) = text[from..].find(func) {
+        let start = from + i;
+        let after = text[start + func.len()..].trim_start();
+        if let Some(args) = after.strip_prefix('(') {
+            let close = args.find(')').unwrap_or(args.len());
+            let args_text = &args[..close];
+            for quote in ['\'', '"'] {
+                let needle = format!("{quote}{name}{quote}");
+                if let Some(j) = args_text.find(&needle) {
+                    let abs = text.len() - args.len() + j + 1;
+                    return Span::new(&file.path, abs..abs + name.len());
+                }
+            }
+        }
+        from = start + func.len();
+    }
+    Span::new(&file.path, 0..0)
+}
+
+/// Where a model writes `{{ config(...) }}`: the range of the word `config`
+/// and of each `key` in its arguments (the first call that sets it).
+pub fn config_call_spans(text: &str) -> (Option<Range<usize>>, BTreeMap<String, Range<usize>>) {
+    let mut first_call = None;
+    let mut keys = BTreeMap::new();
+    let mut from = 0;
+    while let Some(i) = text[from..].find("config") {
+        let start = from + i;
+        from = start + "config".len();
+        let before = &text[..start];
+        let ident_before = before
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_');
+        let line = &before[before.rfind('\n').map_or(0, |n| n + 1)..];
+        // Inside a Jinja expression, not in a SQL comment.
+        let in_jinja = before
+            .rfind("{{")
+            .map_or(false, |o| before.rfind("}}").is_none_or(|c| c < o));
+        let after = &text[from..];
+        let Some(args) = after.trim_start().strip_prefix('(') else {
+            continue;
+        };
+        if ident_before || line.contains("--") || !in_jinja {
+            continue;
+        }
+        first_call.get_or_insert(start..from);
+        let args_start = text.len() - args.len();
+        let mut depth = 0usize;
+        let mut quote: Option<char> = None;
+        let mut chars = args.char_indices().peekable();
+        while let Some((j, c)) = chars.next() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '\'' | '"') => quote = Some(c),
+                (None, '(' | '[' | '{') => depth += 1,
+                (None, ')') if depth == 0 => break,
+                (None, ')' | ']' | '}') => depth = depth.saturating_sub(1),
+                (None, c) if depth == 0 && (c.is_alphabetic() || c == '_') => {
+                    let rest = &args[j..];
+                    let len = rest
+                        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                        .unwrap_or(rest.len());
+                    let after_key = rest[len..].trim_start();
+                    if after_key.starts_with('=') && !after_key.starts_with("==") {
+                        keys.entry(rest[..len].to_string())
+                            .or_insert(args_start + j..args_start + j + len);
+                    }
+                    for _ in 1..rest[..len].chars().count() {
+                        chars.next();
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    (first_call, keys)
 }
 
 /// Names and name ranges of the `{% macro name(...) %}` definitions in a file.
@@ -678,6 +762,16 @@ mod tests {
         let d = render(&[], &model, Relations::default()).unwrap_err();
         assert_eq!(d.code, "E0102");
         assert_eq!(&model.text[d.primary.unwrap().range], "nope");
+    }
+
+    #[test]
+    fn finds_config_keys() {
+        let text = "-- config(x=1)\n{{\n  config (\n    materialized='table',\n    indexes=[{'columns': ['a']}], tags=['x'])\n}}\nselect 1";
+        let (call, keys) = config_call_spans(text);
+        assert_eq!(&text[call.unwrap()], "config");
+        assert_eq!(&text[keys["materialized"].clone()], "materialized");
+        assert_eq!(keys.len(), 3, "{keys:?}");
+        assert_eq!(crate::diagnostic::line_col(text, keys["tags"].start).0, 5);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::datatest::{self, DataTest};
 use crate::diagnostic::{offset_of, Diagnostic, Span};
 use crate::graph::{self, Graph};
 use crate::project::{MigrationKind, ModelFile, Project, SourceFile};
-use crate::render::{Calls, Relation, Relations, RenderInput, Rendered, Renderer};
+use crate::render::{call_span, Calls, Relation, Relations, RenderInput, Rendered, Renderer};
 use crate::schema::{Column, ModelEntry, SeedEntry, SourceEntry, SourceTable};
 use crate::seed::Seed;
 use crate::sql::{self, QueryProblem};
@@ -222,7 +222,18 @@ pub fn resolve(project: &Project, diagnostics: &mut Vec<Diagnostic>) -> Resolved
             } else {
                 None
             };
-            check_refs(m, &full.calls, &known, &relations, &mut local);
+            // A ref inside {% if is_incremental() %} is as real as any other.
+            let mut all_calls = full.calls.clone();
+            if let Some(inc) = &incremental {
+                all_calls.refs.extend(inc.calls.refs.iter().cloned());
+                all_calls.sources.extend(inc.calls.sources.iter().cloned());
+                all_calls.refs.dedup();
+                all_calls.sources.sort();
+                all_calls.sources.dedup();
+            }
+            let mut seen = BTreeSet::new();
+            all_calls.refs.retain(|r| seen.insert(r.clone()));
+            check_refs(m, &all_calls, &known, &relations, &mut local);
             if config.sql_check {
                 for r in std::iter::once(&full).chain(&incremental) {
                     check_query(r, &hard_coded, &mut local);
@@ -329,21 +340,19 @@ fn default_schema(project: &Project, m: &ModelFile) -> String {
 }
 
 /// The `config()` calls of one model as a configuration layer; later calls
-/// win. Values point at the `config(` text in the model.
+/// win. Each value points at its `key=` in the model's `config(...)`.
 fn config_call_layer(m: &ModelFile, calls: &Calls) -> ConfigLayer {
-    let start = m.file.text.find("config(").unwrap_or(0);
-    let span = Span::new(
-        &m.file.path,
-        start..start + "config".len().min(m.file.text.len() - start),
-    );
+    let (call, keys) = crate::render::config_call_spans(&m.file.text);
+    let fallback = call.unwrap_or(0..0);
     let mut layer = ConfigLayer::new();
     for call in &calls.configs {
         for (k, v) in call {
+            let range = keys.get(k).cloned().unwrap_or_else(|| fallback.clone());
             layer.insert(
                 k.clone(),
                 ConfigEntry {
                     value: v.clone(),
-                    span: span.clone(),
+                    span: Span::new(&m.file.path, range),
                 },
             );
         }
@@ -629,30 +638,6 @@ fn unknown_source(source: &str, table: &str, span: Span, relations: &Relations) 
     d
 }
 
-/// Where `func('…name…')` is written in a file; the file start if the call
-/// was made from a macro.
-fn call_span(file: &SourceFile, func: &str, name: &str) -> Span {
-    let text: &str = &file.text;
-    let mut from = 0;
-    while let Some(i) = text[from..].find(func) {
-        let start = from + i;
-        let after = text[start + func.len()..].trim_start();
-        if let Some(args) = after.strip_prefix('(') {
-            let close = args.find(')').unwrap_or(args.len());
-            let args_text = &args[..close];
-            for quote in ['\'', '"'] {
-                let needle = format!("{quote}{name}{quote}");
-                if let Some(j) = args_text.find(&needle) {
-                    let abs = text.len() - args.len() + j + 1;
-                    return Span::new(&file.path, abs..abs + name.len());
-                }
-            }
-        }
-        from = start + func.len();
-    }
-    Span::new(&file.path, 0..0)
-}
-
 fn check_query(
     r: &Rendered,
     hard_coded: &BTreeMap<(String, String), String>,
@@ -725,7 +710,12 @@ fn check_columns_for_merge(models: &BTreeMap<String, Model>, diagnostics: &mut V
                     "E0308",
                     format!("incremental_strategy `merge` needs the columns of `{}`, but its select list uses `*`", m.name),
                 )
-                .at(Span::new(&m.file.path, 0..0))
+                .at(m
+                    .config
+                    .spans
+                    .get("incremental_strategy")
+                    .cloned()
+                    .unwrap_or_else(|| Span::new(&m.file.path, 0..0)))
                 .help("list the columns in the select, or under `columns:` in the model's schema file"),
             );
         }
@@ -780,7 +770,14 @@ fn singular_tests(
             folders: Vec::new(),
         };
         check_refs(&pseudo, &rendered.calls, known, relations, diagnostics);
-        check_query(&rendered, hard_coded, diagnostics);
+        let sql_check = !rendered
+            .calls
+            .configs
+            .iter()
+            .any(|c| c.get("sql_check") == Some(&serde_json::Value::Bool(false)));
+        if sql_check {
+            check_query(&rendered, hard_coded, diagnostics);
+        }
         let mut refs = rendered.calls.refs.clone();
         refs.sort();
         refs.dedup();

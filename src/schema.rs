@@ -235,10 +235,18 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
             let offset = e.location().map_or(0, |l| {
                 offset_of(&file.text, l.line() as usize, l.column() as usize)
             });
+            let message = yaml_message(&e);
+            let help = if message.starts_with("duplicate mapping key") {
+                "a key may appear once per mapping: merge the two entries or remove one"
+            } else if message.starts_with("unknown field") {
+                "remove or rename the key; stackc reads dbt's `version: 2` keys"
+            } else {
+                "schema files follow dbt's `version: 2` format with `models:`, `sources:` and `seeds:`"
+            };
             diagnostics.push(
-                Diagnostic::new("E0002", format!("invalid schema file: {}", yaml_message(&e)))
+                Diagnostic::new("E0002", format!("invalid schema file: {message}"))
                     .at_file(&file.path, offset..offset)
-                    .help("schema files follow dbt's `version: 2` format with `models:`, `sources:` and `seeds:`"),
+                    .help(help),
             );
             return None;
         }
@@ -351,7 +359,13 @@ fn yaml_message(e: &serde_saphyr::Error) -> String {
         Some(i) if text.starts_with("line ") => &text[i + 2..],
         _ => text,
     };
-    text.lines().next().unwrap_or("").to_string()
+    let text = text.lines().next().unwrap_or("");
+    // saphyr repeats the position at the end; we show it in front already.
+    let text = match text.rfind(" at line ") {
+        Some(i) => &text[..i],
+        None => text,
+    };
+    text.replace(", set DuplicateKeyPolicy in Options if acceptable", "")
 }
 
 struct Cx<'a> {
@@ -396,7 +410,15 @@ impl Cx<'_> {
             .into_iter()
             .chain(data_tests)
             .filter_map(|t| {
-                let span = self.span(&t);
+                let mut span = self.span(&t);
+                if span.range.is_empty() {
+                    // A mapping-style test is located at its first key: underline the name.
+                    let rest = &self.file.text[span.range.start..];
+                    let len = rest
+                        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                        .unwrap_or(rest.len());
+                    span.range.end = span.range.start + len;
+                }
                 match parse_test(t.value, span.clone()) {
                     Ok(spec) => Some(spec),
                     Err(problem) => {
