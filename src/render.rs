@@ -464,7 +464,7 @@ pub fn config_call_spans(text: &str) -> (Option<Range<usize>>, BTreeMap<String, 
         // Inside a Jinja expression, not in a SQL comment.
         let in_jinja = before
             .rfind("{{")
-            .map_or(false, |o| before.rfind("}}").is_none_or(|c| c < o));
+            .is_some_and(|o| before.rfind("}}").is_none_or(|c| c < o));
         let after = &text[from..];
         let Some(args) = after.trim_start().strip_prefix('(') else {
             continue;
