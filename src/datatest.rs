@@ -2,6 +2,7 @@
 //! the failing rows, as dbt does.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::config::Materialization;
 use crate::diagnostic::{Diagnostic, Span};
@@ -49,7 +50,7 @@ struct Target<'a> {
 #[allow(clippy::too_many_arguments)] // the inputs are the project's parts, each used once
 pub fn build(
     project: &str,
-    entries: &BTreeMap<String, ModelEntry>,
+    entries: &BTreeMap<String, Arc<ModelEntry>>,
     seeds: &BTreeMap<String, (Seed, Option<SeedEntry>, Relation)>,
     sources: &BTreeMap<(String, String), (SourceEntry, SourceTable, Relation)>,
     models: &BTreeMap<String, Model>,

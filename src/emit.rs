@@ -50,31 +50,28 @@ pub fn artifacts(project: &Project, resolved: &Resolved) -> Artifacts {
         }
         upstream_lines.push(upstream);
     }
+    drop(fingerprints);
 
     let mut artifacts = Artifacts::new();
     for m in &project.migrations {
         artifacts.insert(format!("migrations/{}", m.script), m.file.text.to_string());
     }
     let mut run_order = Vec::new();
-    let mut node_files: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for (out, upstream) in outs.iter().zip(&upstream_lines) {
-        if let (Some((path, header)), Some(definition)) = (&out.migration, &out.definition) {
+    let mut node_files: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (out, upstream) in outs.into_iter().zip(&upstream_lines) {
+        if let (Some((path, header)), Some(definition)) = (out.migration, out.definition) {
             artifacts.insert(
-                path.clone(),
+                path,
                 format!("{header}{upstream}\n{DO_NOT_EDIT}\n{definition}"),
             );
         }
-        for (path, text) in &out.runs {
-            artifacts.insert(path.clone(), text.clone());
-        }
-        if let Some(step) = &out.step {
-            run_order.push(step);
-        }
+        artifacts.extend(out.runs);
+        run_order.extend(out.step);
         if !out.files.is_empty() {
-            node_files.insert(&out.id, out.files.iter().map(String::as_str).collect());
+            node_files.insert(out.id, out.files);
         }
     }
-    let manifest = manifest(project, resolved, &node_files, run_order, &artifacts);
+    let manifest = manifest(project, resolved, &node_files, &run_order, &artifacts);
     artifacts.insert("manifest.json".into(), manifest);
     artifacts
 }
@@ -675,7 +672,7 @@ struct Manifest<'a> {
     migrations: Vec<MigrationEntry<'a>>,
     nodes: BTreeMap<&'a str, Node<'a>>,
     parent_map: &'a BTreeMap<String, BTreeSet<String>>,
-    run_order: Vec<&'a RunStep>,
+    run_order: &'a [RunStep],
     sources: BTreeMap<String, SourceNode<'a>>,
 }
 
@@ -719,7 +716,7 @@ enum Node<'a> {
 
 #[derive(Serialize)]
 struct ModelNode<'a> {
-    artifacts: &'a [&'a str],
+    artifacts: &'a [String],
     checksum: String,
     columns: BTreeMap<&'a str, ColumnInfo<'a>>,
     config: ModelConfigInfo<'a>,
@@ -765,7 +762,7 @@ struct ModelConfigInfo<'a> {
 
 #[derive(Serialize)]
 struct SeedNode<'a> {
-    artifacts: &'a [&'a str],
+    artifacts: &'a [String],
     checksum: String,
     columns: &'a [String],
     depends_on: DependsOn<'a>,
@@ -782,7 +779,7 @@ struct SeedNode<'a> {
 
 #[derive(Serialize)]
 struct TestNode<'a> {
-    artifacts: &'a [&'a str],
+    artifacts: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     attached_node: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -832,13 +829,13 @@ fn columns_info(columns: &[crate::schema::Column]) -> BTreeMap<&str, ColumnInfo<
 fn manifest(
     project: &Project,
     resolved: &Resolved,
-    node_files: &BTreeMap<&str, Vec<&str>>,
-    run_order: Vec<&RunStep>,
+    node_files: &BTreeMap<String, Vec<String>>,
+    run_order: &[RunStep],
     artifacts: &Artifacts,
 ) -> String {
     let name = resolved.project_name.as_str();
-    let no_files: Vec<&str> = Vec::new();
-    let files_of = |id: &str| -> &[&str] { node_files.get(id).unwrap_or(&no_files) };
+    let no_files: Vec<String> = Vec::new();
+    let files_of = |id: &str| -> &[String] { node_files.get(id).unwrap_or(&no_files) };
     let parents_of = |id: &str| DependsOn {
         nodes: resolved
             .graph

@@ -31,7 +31,7 @@ pub struct Model {
     pub full: Rendered,
     /// For incremental models, rendered with `is_incremental()` true.
     pub incremental: Option<Rendered>,
-    pub entry: Option<ModelEntry>,
+    pub entry: Option<Arc<ModelEntry>>,
     pub refs: Vec<String>,
     pub sources: Vec<(String, String)>,
     pub vars: Vec<String>,
@@ -365,9 +365,9 @@ fn config_call_layer(m: &ModelFile, calls: &Calls) -> ConfigLayer {
 fn model_entries(
     project: &Project,
     diagnostics: &mut Vec<Diagnostic>,
-) -> BTreeMap<String, ModelEntry> {
+) -> BTreeMap<String, Arc<ModelEntry>> {
     let names: Vec<&str> = project.models.iter().map(|m| m.name.as_str()).collect();
-    let mut out: BTreeMap<String, ModelEntry> = BTreeMap::new();
+    let mut out: BTreeMap<String, Arc<ModelEntry>> = BTreeMap::new();
     for file in &project.schema_files {
         for entry in &file.models {
             if !names.contains(&entry.name.as_str()) {

@@ -16,7 +16,8 @@ use crate::project::SourceFile;
 #[derive(Debug, Clone)]
 pub struct SchemaFile {
     pub path: Arc<str>,
-    pub models: Vec<ModelEntry>,
+    /// Shared: the resolved model keeps its entry without copying it.
+    pub models: Vec<Arc<ModelEntry>>,
     pub sources: Vec<SourceEntry>,
     pub seeds: Vec<SeedEntry>,
 }
@@ -265,7 +266,7 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
     let models = raw
         .models
         .into_iter()
-        .map(|m| ModelEntry {
+        .map(|m| Arc::new(ModelEntry {
             span: cx.span(&m.name),
             name: m.name.value,
             description: m.description,
@@ -289,7 +290,7 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
                 .map(|c| cx.column(c, diagnostics))
                 .collect(),
             tests: cx.tests(m.tests, m.data_tests, diagnostics),
-        })
+        }))
         .collect();
     let sources = raw
         .sources
