@@ -34,6 +34,10 @@ pub struct Compilation {
     pub diagnostics: Vec<Diagnostic>,
     pub files: SourceFiles,
     pub summary: Option<Summary>,
+    /// The loaded project and its resolved graph, for callers that need
+    /// more than the artifacts (settings, lineage).
+    pub project: Option<project::Project>,
+    pub resolved: Option<resolve::Resolved>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -58,6 +62,8 @@ pub fn compile(dir: &Path) -> Compilation {
                 diagnostics,
                 files: SourceFiles::default(),
                 summary: None,
+                project: None,
+                resolved: None,
             };
         }
     };
@@ -75,7 +81,9 @@ pub fn compile(dir: &Path) -> Compilation {
     Compilation {
         artifacts,
         diagnostics,
-        files: project.files,
+        files: project.files.clone(),
         summary: Some(summary),
+        project: Some(project),
+        resolved: Some(resolved),
     }
 }

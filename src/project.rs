@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use rayon::prelude::*;
 use toml::de::{DeTable, DeValue};
 
 use crate::config::{ConfigEntry, ConfigLayer};
@@ -131,9 +132,22 @@ pub fn load(root: &Path, diagnostics: &mut Vec<Diagnostic>) -> Result<Project, D
     }
     check_duplicate_versions(&migrations, diagnostics);
 
-    for (rel, abs) in list_files(root, "models", diagnostics) {
+    // Models and schema files are most of a project: read them in parallel.
+    let model_files: Vec<(String, std::io::Result<Vec<u8>>)> =
+        list_files(root, "models", diagnostics)
+            .into_par_iter()
+            .filter(|(rel, _)| {
+                rel.ends_with(".sql") || rel.ends_with(".yml") || rel.ends_with(".yaml")
+            })
+            .map(|(rel, abs)| {
+                let bytes = std::fs::read(&abs);
+                (rel, bytes)
+            })
+            .collect();
+    let mut yaml_files = Vec::new();
+    for (rel, bytes) in model_files {
         if rel.ends_with(".sql") {
-            let Some(file) = read_source(&mut files, &rel, &abs, diagnostics) else {
+            let Some(file) = source_from_bytes(&mut files, &rel, bytes, diagnostics) else {
                 continue;
             };
             let inner = rel.trim_start_matches("models/");
@@ -145,14 +159,20 @@ pub fn load(root: &Path, diagnostics: &mut Vec<Diagnostic>) -> Result<Project, D
                 name,
                 folders: parts,
             });
-        } else if rel.ends_with(".yml") || rel.ends_with(".yaml") {
-            let Some(file) = read_source(&mut files, &rel, &abs, diagnostics) else {
-                continue;
-            };
-            if let Some(parsed) = schema::parse(&file, diagnostics) {
-                schema_files.push(parsed);
-            }
+        } else if let Some(file) = source_from_bytes(&mut files, &rel, bytes, diagnostics) {
+            yaml_files.push(file);
         }
+    }
+    let parsed: Vec<(Option<SchemaFile>, Vec<Diagnostic>)> = yaml_files
+        .par_iter()
+        .map(|file| {
+            let mut local = Vec::new();
+            (schema::parse(file, &mut local), local)
+        })
+        .collect();
+    for (file, local) in parsed {
+        diagnostics.extend(local);
+        schema_files.extend(file);
     }
     for (rel, abs) in list_files(root, "macros", diagnostics) {
         if rel.ends_with(".sql") {
@@ -205,7 +225,16 @@ fn read_source(
     abs: &Path,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<SourceFile> {
-    match std::fs::read(abs) {
+    source_from_bytes(files, rel, std::fs::read(abs), diagnostics)
+}
+
+fn source_from_bytes(
+    files: &mut SourceFiles,
+    rel: &str,
+    bytes: std::io::Result<Vec<u8>>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<SourceFile> {
+    match bytes {
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(text) => Some(source_file(files, rel, text)),
             Err(e) => {
@@ -634,6 +663,27 @@ fn toml_to_json(value: &DeValue<'_>) -> serde_json::Value {
                 .collect(),
         ),
     }
+}
+
+/// Reads and checks only `stackc.toml`, for commands that need the settings
+/// beside a compile (`stackc apply` reads the history table and connection
+/// settings from it, also when it runs committed artifacts). On error, the
+/// diagnostics and the file they point into.
+pub fn load_settings(root: &Path) -> Result<Settings, (Vec<Diagnostic>, SourceFiles)> {
+    let mut files = SourceFiles::default();
+    let path = root.join("stackc.toml");
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        let d = Diagnostic::new("E0001", format!("cannot read `{}`: {e}", path.display()))
+            .help("pass the project folder that holds stackc.toml");
+        (vec![d], SourceFiles::default())
+    })?;
+    let file = source_file(&mut files, "stackc.toml", text);
+    let mut diagnostics = Vec::new();
+    let settings = parse_settings(&file, &mut diagnostics);
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        return Err((diagnostics, files));
+    }
+    Ok(settings)
 }
 
 #[cfg(test)]

@@ -266,31 +266,33 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
     let models = raw
         .models
         .into_iter()
-        .map(|m| Arc::new(ModelEntry {
-            span: cx.span(&m.name),
-            name: m.name.value,
-            description: m.description,
-            config: m
-                .config
-                .into_iter()
-                .map(|(k, v)| {
-                    let span = cx.span(&v);
-                    (
-                        k,
-                        ConfigEntry {
-                            value: v.value,
-                            span,
-                        },
-                    )
-                })
-                .collect(),
-            columns: m
-                .columns
-                .into_iter()
-                .map(|c| cx.column(c, diagnostics))
-                .collect(),
-            tests: cx.tests(m.tests, m.data_tests, diagnostics),
-        }))
+        .map(|m| {
+            Arc::new(ModelEntry {
+                span: cx.span(&m.name),
+                name: m.name.value,
+                description: m.description,
+                config: m
+                    .config
+                    .into_iter()
+                    .map(|(k, v)| {
+                        let span = cx.span(&v);
+                        (
+                            k,
+                            ConfigEntry {
+                                value: v.value,
+                                span,
+                            },
+                        )
+                    })
+                    .collect(),
+                columns: m
+                    .columns
+                    .into_iter()
+                    .map(|c| cx.column(c, diagnostics))
+                    .collect(),
+                tests: cx.tests(m.tests, m.data_tests, diagnostics),
+            })
+        })
         .collect();
     let sources = raw
         .sources
