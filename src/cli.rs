@@ -110,19 +110,18 @@ fn compile(dir: &Path, out: Option<PathBuf>, check: bool, format: Format) -> u8 
         })
         .unwrap_or_default();
     if check {
-        let existing = match emit::existing_files(&out) {
-            Ok(existing) => existing,
+        let staleness = match emit::check(&out, &artifacts) {
+            Ok(staleness) => staleness,
             Err(e) => {
                 eprintln!("error: cannot read {}: {e}", out.display());
                 return 2;
             }
         };
-        let staleness = emit::compare(&artifacts, &existing);
         if staleness.is_clean() {
             if format == Format::Human {
                 eprintln!("{} is up to date ({summary})", out.display());
             }
-            std::mem::forget((compilation_rest, artifacts, existing));
+            std::mem::forget((compilation_rest, artifacts));
             return 0;
         }
         let mut err = std::io::stderr().lock();

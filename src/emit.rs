@@ -1068,13 +1068,23 @@ fn manifest(
     text
 }
 
-/// The files under `out` that a compile owns: `manifest.json` and
-/// everything under `migrations/` and `run/`.
+/// The files under `out` that a compile owns, with their contents.
 pub fn existing_files(out: &Path) -> std::io::Result<BTreeMap<String, Vec<u8>>> {
-    let mut files = BTreeMap::new();
-    let manifest = out.join("manifest.json");
-    if manifest.is_file() {
-        files.insert("manifest.json".to_string(), std::fs::read(&manifest)?);
+    existing_paths(out)?
+        .into_iter()
+        .map(|rel| {
+            let bytes = std::fs::read(out.join(&rel))?;
+            Ok((rel, bytes))
+        })
+        .collect()
+}
+
+/// The paths (relative, `/`-separated) of the files under `out` that a
+/// compile owns: `manifest.json` and everything under `migrations/` and `run/`.
+pub fn existing_paths(out: &Path) -> std::io::Result<BTreeSet<String>> {
+    let mut files = BTreeSet::new();
+    if out.join("manifest.json").is_file() {
+        files.insert("manifest.json".to_string());
     }
     for dir in ["migrations", "run"] {
         let base = out.join(dir);
@@ -1094,10 +1104,45 @@ pub fn existing_files(out: &Path) -> std::io::Result<BTreeMap<String, Vec<u8>>> 
                 .map(|c| c.as_os_str().to_string_lossy().into_owned())
                 .collect::<Vec<_>>()
                 .join("/");
-            files.insert(rel, std::fs::read(entry.path())?);
+            files.insert(rel);
         }
     }
     Ok(files)
+}
+
+/// Whether the file at `path` holds exactly `text`, reading it in parallel
+/// with the others (one file at a time per thread, never all at once).
+fn unchanged(out: &Path, artifacts: &Artifacts, existing: &BTreeSet<String>) -> BTreeSet<String> {
+    artifacts
+        .par_iter()
+        .filter(|(path, _)| existing.contains(*path))
+        .filter(|(path, text)| {
+            std::fs::read(out.join(path)).is_ok_and(|bytes| bytes == text.as_bytes())
+        })
+        .map(|(path, _)| path.clone())
+        .collect::<Vec<_>>()
+        .into_iter()
+        .collect()
+}
+
+/// Compares the artifacts with what `out` holds, without writing.
+pub fn check(out: &Path, artifacts: &Artifacts) -> std::io::Result<Staleness> {
+    let existing = existing_paths(out)?;
+    let same = unchanged(out, artifacts, &existing);
+    let mut s = Staleness::default();
+    for path in artifacts.keys() {
+        if !existing.contains(path) {
+            s.missing.push(path.clone());
+        } else if !same.contains(path) {
+            s.stale.push(path.clone());
+        }
+    }
+    s.extra = existing
+        .iter()
+        .filter(|p| !artifacts.contains_key(*p))
+        .cloned()
+        .collect();
+    Ok(s)
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -1133,14 +1178,15 @@ pub fn compare(artifacts: &Artifacts, existing: &BTreeMap<String, Vec<u8>>) -> S
 /// Writes the artifacts, removing files a previous compile wrote that are
 /// no longer produced. Files whose content is unchanged are not rewritten.
 pub fn write(out: &Path, artifacts: &Artifacts) -> std::io::Result<()> {
-    let existing = existing_files(out)?;
-    for path in existing.keys() {
+    let existing = existing_paths(out)?;
+    for path in &existing {
         if !artifacts.contains_key(path) {
             std::fs::remove_file(out.join(path))?;
         }
     }
+    let same = unchanged(out, artifacts, &existing);
     for (path, text) in artifacts {
-        if existing.get(path).is_some_and(|b| b == text.as_bytes()) {
+        if same.contains(path) {
             continue;
         }
         let target = out.join(path);
