@@ -366,7 +366,7 @@ fn model_entries(
     project: &Project,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> BTreeMap<String, Arc<ModelEntry>> {
-    let names: Vec<&str> = project.models.iter().map(|m| m.name.as_str()).collect();
+    let names: BTreeSet<&str> = project.models.iter().map(|m| m.name.as_str()).collect();
     let mut out: BTreeMap<String, Arc<ModelEntry>> = BTreeMap::new();
     for file in &project.schema_files {
         for entry in &file.models {
@@ -434,7 +434,7 @@ fn seed_entries(
     project: &Project,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> BTreeMap<String, SeedEntry> {
-    let names: Vec<&str> = project.seeds.iter().map(|s| s.name.as_str()).collect();
+    let names: BTreeSet<&str> = project.seeds.iter().map(|s| s.name.as_str()).collect();
     let mut out = BTreeMap::new();
     for file in &project.schema_files {
         for entry in &file.seeds {
@@ -544,7 +544,15 @@ fn source_tables(
                     quote: table.quote_identifier,
                     cte: None,
                 };
-                out.insert(key, (source.clone(), table.clone(), relation));
+                // The entry without its table list: each table keeps only its own.
+                let entry = SourceEntry {
+                    tables: Vec::new(),
+                    name: source.name.clone(),
+                    span: source.span.clone(),
+                    schema: source.schema.clone(),
+                    description: source.description.clone(),
+                };
+                out.insert(key, (entry, table.clone(), relation));
             }
         }
     }
