@@ -1,7 +1,8 @@
 //! The dependency graph: every node, its parents and children, cycles, and a
 //! deterministic dependency order.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::DiGraph;
@@ -130,7 +131,7 @@ pub fn build(
 
 fn report_cycles(g: &Graph, models: &BTreeMap<String, Model>, diagnostics: &mut Vec<Diagnostic>) {
     let mut pg: DiGraph<&str, ()> = DiGraph::new();
-    let index: BTreeMap<&str, _> = g
+    let index: HashMap<&str, _> = g
         .parents
         .keys()
         .map(|id| (id.as_str(), pg.add_node(id.as_str())))
@@ -207,40 +208,48 @@ fn cycle_path<'a>(g: &'a Graph, members: &[&'a str]) -> Vec<&'a str> {
 
 /// Kahn's algorithm with the ready set ordered by id, so the order is the
 /// same on every run; levels follow from it. Nodes on a cycle are left out.
+/// Works on indices into the sorted ids: string-keyed maps made this the
+/// slowest part of the graph at 10,000 models.
 fn order(g: &mut Graph) {
-    let mut missing: BTreeMap<&str, usize> = g
-        .parents
+    let ids: Vec<&str> = g.parents.keys().map(String::as_str).collect();
+    let index: HashMap<&str, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    let mut missing: Vec<usize> = g.parents.values().map(BTreeSet::len).collect();
+    let children: Vec<Vec<usize>> = ids
         .iter()
-        .map(|(id, p)| (id.as_str(), p.len()))
+        .map(|id| {
+            g.children
+                .get(*id)
+                .map(|c| {
+                    c.iter()
+                        .filter_map(|c| index.get(c.as_str()).copied())
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
         .collect();
-    let mut ready: BTreeSet<&str> = missing
-        .iter()
-        .filter(|(_, n)| **n == 0)
-        .map(|(id, _)| *id)
+    let mut level = vec![0usize; ids.len()];
+    // Smallest index first: ids are sorted, so this is smallest id first.
+    let mut ready: BinaryHeap<Reverse<usize>> = (0..ids.len())
+        .filter(|i| missing[*i] == 0)
+        .map(Reverse)
         .collect();
-    let mut order = Vec::new();
-    while let Some(id) = ready.pop_first() {
-        order.push(id.to_string());
-        for child in &g.children[id] {
-            if let Some(n) = missing.get_mut(child.as_str()) {
-                *n -= 1;
-                if *n == 0 {
-                    ready.insert(child);
-                }
+    let mut order = Vec::with_capacity(ids.len());
+    while let Some(Reverse(i)) = ready.pop() {
+        order.push(i);
+        for &c in &children[i] {
+            level[c] = level[c].max(level[i] + 1);
+            missing[c] -= 1;
+            if missing[c] == 0 {
+                ready.push(Reverse(c));
             }
         }
     }
-    let mut level = BTreeMap::new();
-    for id in &order {
-        let l = g.parents[id]
-            .iter()
-            .map(|p| level.get(p).map_or(0, |l| l + 1))
-            .max()
-            .unwrap_or(0);
-        level.insert(id.clone(), l);
-    }
-    g.order = order;
-    g.level = level;
+    let levels = order
+        .iter()
+        .map(|&i| (ids[i].to_string(), level[i]))
+        .collect();
+    g.order = order.into_iter().map(|i| ids[i].to_string()).collect();
+    g.level = levels;
 }
 
 #[cfg(test)]
