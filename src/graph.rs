@@ -77,37 +77,32 @@ pub fn build(
     for name in seeds.keys() {
         add(&mut g, seed_id(project, name), Vec::new());
     }
-    for m in models.values() {
-        let mut parents: Vec<String> = m
-            .refs
+    // The ids a list of ref() and source() calls reaches; unknown names were
+    // reported already and add no edge.
+    let parents_of = |refs: &[String], srcs: &[(String, String)], own: Option<&str>| {
+        let mut parents: Vec<String> = refs
             .iter()
-            .filter(|r| **r != m.name && (models.contains_key(*r) || seeds.contains_key(*r)))
+            .filter(|r| {
+                Some(r.as_str()) != own && (models.contains_key(*r) || seeds.contains_key(*r))
+            })
             .map(|r| ref_id(project, r, seeds))
             .collect();
         parents.extend(
-            m.sources
-                .iter()
+            srcs.iter()
                 .filter(|k| sources.contains_key(*k))
                 .map(|(s, t)| source_id(project, s, t)),
         );
+        parents
+    };
+    for m in models.values() {
+        let parents = parents_of(&m.refs, &m.sources, Some(&m.name));
         add(&mut g, model_id(project, &m.name), parents);
     }
     for t in tests {
         add(&mut g, t.unique_id.clone(), t.depends_on.clone());
     }
     for t in singular {
-        let mut parents: Vec<String> = t
-            .refs
-            .iter()
-            .filter(|r| models.contains_key(*r) || seeds.contains_key(*r))
-            .map(|r| ref_id(project, r, seeds))
-            .collect();
-        parents.extend(
-            t.sources
-                .iter()
-                .filter(|k| sources.contains_key(*k))
-                .map(|(s, t)| source_id(project, s, t)),
-        );
+        let parents = parents_of(&t.refs, &t.sources, None);
         add(&mut g, format!("test.{project}.{}", t.name), parents);
     }
     // Parents that are not nodes (disabled models) are dropped.
