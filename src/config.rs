@@ -316,6 +316,17 @@ fn check_rules(
                 diagnostics.push(d);
             }
         }
+        if config.lookback.is_some() && config.effective_strategy() == Strategy::Append {
+            let mut d = Diagnostic::new(
+                "E0308",
+                "a `lookback` re-reads rows that are already loaded, and the `append` strategy would insert them twice",
+            )
+            .help("set unique_key (the strategy becomes delete+insert) or incremental_strategy='merge'");
+            if let Some(span) = span_of("lookback") {
+                d = d.at(span);
+            }
+            diagnostics.push(d);
+        }
         if winners.contains_key("event_time") != winners.contains_key("lookback") {
             let (have, missing) = if winners.contains_key("event_time") {
                 ("event_time", "lookback")

@@ -18,7 +18,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::config::{IndexConfig, Materialization, Strategy};
+use crate::config::{IndexConfig, Materialization, OnSchemaChange, Strategy};
 use crate::graph::{model_id, seed_id};
 use crate::project::{MigrationKind, Project};
 use crate::render::Relation;
@@ -188,11 +188,9 @@ impl<'a> Cx<'a> {
                 }
                 Materialization::View => view_migration(&m.relation, &full_sql),
                 Materialization::Table => {
-                    table_migration(&m.relation, &full_sql, &m.config.indexes, false)
+                    table_migration(&m.relation, &full_sql, &m.config.indexes)
                 }
-                Materialization::Incremental => {
-                    table_migration(&m.relation, &full_sql, &m.config.indexes, true)
-                }
+                Materialization::Incremental => incremental_migration(m, &full_sql),
                 Materialization::MaterializedView => {
                     matview_migration(&m.relation, &full_sql, &m.config.indexes)
                 }
@@ -220,7 +218,8 @@ impl<'a> Cx<'a> {
                     out.runs.push((
                         full_path.clone(),
                         format!(
-                            "{header}-- The first load, and `--full-refresh`: the model with is_incremental() false.\n{RUN_NOTE}\ntruncate table {target};\n\ninsert into {target}\n{}\n;\n",
+                            "{header}-- The first load, and `--full-refresh`: the model with is_incremental() false.\n{RUN_NOTE}\ntruncate table {target};\n\ninsert into {target}{}\n{}\n;\n",
+                            insert_columns(&full_sql),
                             full_sql.trim_end()
                         ),
                     ));
@@ -249,7 +248,7 @@ impl<'a> Cx<'a> {
                     let run_path = format!("run/{level:03}_{model_name}.sql");
                     out.runs.push((
                         run_path.clone(),
-                        format!("{header}{RUN_NOTE}\nrefresh materialized view {target};\n"),
+                        format!("{header}{RUN_NOTE}\n{}", matview_refresh(m)),
                     ));
                     out.step = Some(step(&run_path, "refresh"));
                     out.files.push(run_path);
@@ -395,25 +394,91 @@ fn view_migration(relation: &Relation, sql: &str) -> String {
     )
 }
 
-fn table_migration(
-    relation: &Relation,
-    sql: &str,
-    indexes: &[IndexConfig],
-    incremental: bool,
-) -> String {
-    let (keep, create) = if incremental {
-        // An incremental table keeps its rows: it is created once, and only
-        // replaced when it exists as something other than a table.
-        (&["table"][..], "create table if not exists")
-    } else {
-        (&[][..], "create table")
-    };
+fn table_migration(relation: &Relation, sql: &str, indexes: &[IndexConfig]) -> String {
     format!(
-        "{}\n{}\n{create} {relation} as\n{}\nwith no data;\n{}",
+        "{}\n{}\ncreate table {relation} as\n{}\nwith no data;\n{}",
         create_schema(relation),
-        drop_relation(relation, keep),
+        drop_relation(relation, &[]),
         sql.trim_end(),
         index_statements(relation, indexes)
+    )
+}
+
+/// An incremental table keeps its rows: it is created once, and when the
+/// model's columns change the `on_schema_change` policy decides, at apply
+/// time, by comparing the table with the model's shape. `stackc apply
+/// --full-refresh` sets `stackc.full_refresh`, which rebuilds it instead.
+fn incremental_migration(m: &Model, sql: &str) -> String {
+    let relation = &m.relation;
+    let name = literal(&relation.to_string());
+    let policy = m.config.on_schema_change;
+    let on_change = match policy {
+        OnSchemaChange::Fail => format!(
+            "        raise exception 'incremental model % changed its columns: %', {name}, array_to_string(changes, '; ')\n            using hint = 'set on_schema_change=''append_new_columns'' in the model to add new columns and keep the rows, or run `stackc apply --full-refresh` to rebuild the table';\n"
+        ),
+        OnSchemaChange::AppendNewColumns => format!(
+            "        for col in\n            select n.attname, format_type(n.atttypid, n.atttypmod) as type\n            from pg_attribute n\n            where n.attrelid = 'pg_temp.stackc_new_shape'::regclass and n.attnum > 0 and not n.attisdropped\n              and not exists (select 1 from pg_attribute o where o.attrelid = {name}::regclass and o.attname = n.attname and not o.attisdropped)\n            order by n.attnum\n        loop\n            execute format('alter table %s add column %I %s', {name}, col.attname, col.type);\n        end loop;\n"
+        ),
+    };
+    format!(
+        r#"{schema}
+{drop}
+-- The model's shape (no rows), to create the table from or compare it with.
+drop table if exists pg_temp.stackc_new_shape;
+create temporary table stackc_new_shape as
+{sql}
+with no data;
+
+create table if not exists {relation} (like pg_temp.stackc_new_shape);
+
+-- on_schema_change: {policy}.
+do $stackc$
+declare
+    changes text[];
+    col record;
+begin
+    select array_agg(change order by change) into changes from (
+        select 'added ' || n.attname || ' ' || format_type(n.atttypid, n.atttypmod) as change
+        from pg_attribute n
+        left join pg_attribute o
+            on o.attrelid = {name}::regclass and o.attname = n.attname and not o.attisdropped
+        where n.attrelid = 'pg_temp.stackc_new_shape'::regclass and n.attnum > 0 and not n.attisdropped
+          and o.attname is null
+        union all
+        select 'removed ' || o.attname
+        from pg_attribute o
+        left join pg_attribute n
+            on n.attrelid = 'pg_temp.stackc_new_shape'::regclass and n.attname = o.attname and not n.attisdropped
+        where o.attrelid = {name}::regclass and o.attnum > 0 and not o.attisdropped
+          and n.attname is null
+        union all
+        select 'retyped ' || n.attname || ' from ' || format_type(o.atttypid, o.atttypmod) || ' to ' || format_type(n.atttypid, n.atttypmod)
+        from pg_attribute n
+        join pg_attribute o
+            on o.attrelid = {name}::regclass and o.attname = n.attname and not o.attisdropped
+        where n.attrelid = 'pg_temp.stackc_new_shape'::regclass and n.attnum > 0 and not n.attisdropped
+          and format_type(o.atttypid, o.atttypmod) <> format_type(n.atttypid, n.atttypmod)
+    ) as differences;
+    if changes is not null and current_setting('stackc.full_refresh', true) = 'on' then
+        -- `stackc apply --full-refresh`: rebuild the table in the new shape.
+        execute {drop_now};
+        execute {create_now};
+    elsif changes is not null then
+{on_change}    end if;
+end
+$stackc$;
+
+drop table pg_temp.stackc_new_shape;
+{indexes}"#,
+        schema = create_schema(relation),
+        drop = drop_relation(relation, &["table"]),
+        sql = sql.trim_end(),
+        policy = policy.as_str(),
+        drop_now = literal(&format!("drop table {relation} cascade")),
+        create_now = literal(&format!(
+            "create table {relation} (like pg_temp.stackc_new_shape)"
+        )),
+        indexes = index_statements(relation, &m.config.indexes),
     )
 }
 
@@ -518,6 +583,8 @@ fn seed_load(relation: &Relation, seed: &crate::seed::Seed, types: &[(String, St
 
 fn incremental_load(m: &Model, sql: &str) -> String {
     let target = m.relation.to_string();
+    // Named from the model's own select list, before any lookback wrapper.
+    let columns = insert_columns(sql);
     let sql = match (&m.config.event_time, &m.config.lookback) {
         (Some(event_time), Some(lookback)) => {
             let col = quote_ident(event_time);
@@ -542,11 +609,18 @@ fn incremental_load(m: &Model, sql: &str) -> String {
             .join("\n    and ")
     };
     match m.config.effective_strategy() {
-        Strategy::Append => format!("insert into {target}\n{sql}\n;\n"),
+        Strategy::Append => format!("insert into {target}{columns}\n{sql}\n;\n"),
         Strategy::DeleteInsert => {
             let tmp = quote_ident(&format!("{}__stackc_new", m.name)).into_owned();
+            let select = match columns.trim() {
+                "" => "*".to_string(),
+                list => list
+                    .trim_start_matches('(')
+                    .trim_end_matches(')')
+                    .to_string(),
+            };
             format!(
-                "drop table if exists {tmp};\ncreate temporary table {tmp} as\n{sql}\n;\n\ndelete from {target} as target\nusing {tmp} as source\nwhere {};\n\ninsert into {target}\nselect * from {tmp};\n\ndrop table {tmp};\n",
+                "drop table if exists {tmp};\ncreate temporary table {tmp} as\n{sql}\n;\n\ndelete from {target} as target\nusing {tmp} as source\nwhere {};\n\ninsert into {target}{columns}\nselect {select} from {tmp};\n\ndrop table {tmp};\n",
                 on("target", "source")
             )
         }
@@ -577,6 +651,39 @@ fn incremental_load(m: &Model, sql: &str) -> String {
                 values.join(", ")
             )
         }
+    }
+}
+
+/// `refresh materialized view`, concurrently (readers keep the old rows
+/// meanwhile) when a unique index allows it and the view already has rows:
+/// PostgreSQL refuses a concurrent first refresh.
+fn matview_refresh(m: &Model) -> String {
+    let target = m.relation.to_string();
+    if !m.config.indexes.iter().any(|i| i.unique) {
+        return format!("refresh materialized view {target};\n");
+    }
+    format!(
+        "do $stackc$\nbegin\n    if (select ispopulated from pg_matviews where schemaname = {} and matviewname = {}) then\n        execute {};\n    else\n        execute {};\n    end if;\nend\n$stackc$;\n",
+        literal(&m.relation.schema),
+        literal(&m.relation.name),
+        literal(&format!("refresh materialized view concurrently {target}")),
+        literal(&format!("refresh materialized view {target}")),
+    )
+}
+
+/// ` (a, b, c)` when the query names all its columns: an incremental table
+/// may have gained columns (`append_new_columns`), so inserts say which
+/// they fill. Empty for `select *`, which then inserts by position.
+fn insert_columns(sql: &str) -> String {
+    match crate::sql::select_columns(sql) {
+        Some(columns) => {
+            let quoted: Vec<String> = columns
+                .iter()
+                .map(|c| quote_ident(c).into_owned())
+                .collect();
+            format!(" ({})", quoted.join(", "))
+        }
+        None => String::new(),
     }
 }
 

@@ -223,19 +223,21 @@ fn order(g: &mut Graph) {
         })
         .collect();
     let mut level = vec![0usize; ids.len()];
-    // Smallest index first: ids are sorted, so this is smallest id first.
-    let mut ready: BinaryHeap<Reverse<usize>> = (0..ids.len())
+    // Tests first, so each runs right after what it checks; then the
+    // smallest index, which is the smallest id since ids are sorted.
+    let key = |i: usize| Reverse((!ids[i].starts_with("test."), i));
+    let mut ready: BinaryHeap<Reverse<(bool, usize)>> = (0..ids.len())
         .filter(|i| missing[*i] == 0)
-        .map(Reverse)
+        .map(key)
         .collect();
     let mut order = Vec::with_capacity(ids.len());
-    while let Some(Reverse(i)) = ready.pop() {
+    while let Some(Reverse((_, i))) = ready.pop() {
         order.push(i);
         for &c in &children[i] {
             level[c] = level[c].max(level[i] + 1);
             missing[c] -= 1;
             if missing[c] == 0 {
-                ready.push(Reverse(c));
+                ready.push(key(c));
             }
         }
     }

@@ -283,6 +283,7 @@ pub fn resolve(project: &Project, diagnostics: &mut Vec<Diagnostic>) -> Resolved
         }
     }
     check_columns_for_merge(&models, diagnostics);
+    check_described_columns(&models, diagnostics);
 
     let singular_tests = singular_tests(
         project,
@@ -730,15 +731,46 @@ fn check_columns_for_merge(models: &BTreeMap<String, Model>, diagnostics: &mut V
     }
 }
 
-/// The model's output columns: from the schema file when listed there,
-/// else from the select list when it names every column.
+/// The model's output columns: from the select list when it names every
+/// column (that is what the query really returns), else from the schema file.
 pub fn model_columns(m: &Model) -> Option<Vec<String>> {
-    if let Some(entry) = &m.entry {
-        if !entry.columns.is_empty() {
-            return Some(entry.columns.iter().map(|c| c.name.clone()).collect());
+    sql::select_columns(&m.full.sql).or_else(|| {
+        let entry = m.entry.as_ref()?;
+        (!entry.columns.is_empty()).then(|| entry.columns.iter().map(|c| c.name.clone()).collect())
+    })
+}
+
+/// A column the schema file describes must be one the model selects (when
+/// its select list names them all): a renamed or dropped column otherwise
+/// leaves tests and documentation about a column that is not there.
+fn check_described_columns(models: &BTreeMap<String, Model>, diagnostics: &mut Vec<Diagnostic>) {
+    for m in models.values() {
+        let (Some(entry), Some(selected)) = (&m.entry, sql::select_columns(&m.full.sql)) else {
+            continue;
+        };
+        for c in &entry.columns {
+            let name = if c.quote {
+                c.name.clone()
+            } else {
+                c.name.to_lowercase()
+            };
+            if !selected.contains(&name) {
+                let mut d = Diagnostic::new(
+                    "E0305",
+                    format!(
+                        "the schema file describes column `{}`, but `{}` does not select it",
+                        c.name, m.name
+                    ),
+                )
+                .at(c.span.clone());
+                d = match crate::suggest::closest(&name, selected.iter().map(String::as_str)) {
+                    Some(close) => d.help(format!("did you mean `{close}`? or remove the entry")),
+                    None => d.help(format!("`{}` selects: {}", m.name, selected.join(", "))),
+                };
+                diagnostics.push(d);
+            }
         }
     }
-    sql::select_columns(&m.full.sql)
 }
 
 fn singular_tests(

@@ -16,7 +16,9 @@ begin
 end
 $stackc$;
 
-create table if not exists marts.fact_sales as
+-- The model's shape (no rows), to create the table from or compare it with.
+drop table if exists pg_temp.stackc_new_shape;
+create temporary table stackc_new_shape as
 -- Sales fact for BI at order-line grain, built incrementally; lines of cancelled orders are left out.
 
 
@@ -54,6 +56,49 @@ from staging.stg_sales as s
 inner join orders as o
     on o.order_id = s.order_id
 with no data;
+
+create table if not exists marts.fact_sales (like pg_temp.stackc_new_shape);
+
+-- on_schema_change: fail.
+do $stackc$
+declare
+    changes text[];
+    col record;
+begin
+    select array_agg(change order by change) into changes from (
+        select 'added ' || n.attname || ' ' || format_type(n.atttypid, n.atttypmod) as change
+        from pg_attribute n
+        left join pg_attribute o
+            on o.attrelid = 'marts.fact_sales'::regclass and o.attname = n.attname and not o.attisdropped
+        where n.attrelid = 'pg_temp.stackc_new_shape'::regclass and n.attnum > 0 and not n.attisdropped
+          and o.attname is null
+        union all
+        select 'removed ' || o.attname
+        from pg_attribute o
+        left join pg_attribute n
+            on n.attrelid = 'pg_temp.stackc_new_shape'::regclass and n.attname = o.attname and not n.attisdropped
+        where o.attrelid = 'marts.fact_sales'::regclass and o.attnum > 0 and not o.attisdropped
+          and n.attname is null
+        union all
+        select 'retyped ' || n.attname || ' from ' || format_type(o.atttypid, o.atttypmod) || ' to ' || format_type(n.atttypid, n.atttypmod)
+        from pg_attribute n
+        join pg_attribute o
+            on o.attrelid = 'marts.fact_sales'::regclass and o.attname = n.attname and not o.attisdropped
+        where n.attrelid = 'pg_temp.stackc_new_shape'::regclass and n.attnum > 0 and not n.attisdropped
+          and format_type(o.atttypid, o.atttypmod) <> format_type(n.atttypid, n.atttypmod)
+    ) as differences;
+    if changes is not null and current_setting('stackc.full_refresh', true) = 'on' then
+        -- `stackc apply --full-refresh`: rebuild the table in the new shape.
+        execute 'drop table marts.fact_sales cascade';
+        execute 'create table marts.fact_sales (like pg_temp.stackc_new_shape)';
+    elsif changes is not null then
+        raise exception 'incremental model % changed its columns: %', 'marts.fact_sales', array_to_string(changes, '; ')
+            using hint = 'set on_schema_change=''append_new_columns'' in the model to add new columns and keep the rows, or run `stackc apply --full-refresh` to rebuild the table';
+    end if;
+end
+$stackc$;
+
+drop table pg_temp.stackc_new_shape;
 
 create unique index if not exists fact_sales__sale_id__uidx on marts.fact_sales using btree (sale_id);
 create index if not exists fact_sales__sold_date__idx on marts.fact_sales using btree (sold_date);
