@@ -71,9 +71,28 @@ pub fn artifacts(project: &Project, resolved: &Resolved) -> Artifacts {
             node_files.insert(out.id, out.files);
         }
     }
+    for u in &resolved.unit_tests {
+        artifacts.insert(unit_test_path(u), u.script.clone());
+    }
     let manifest = manifest(project, resolved, &node_files, &run_order, &artifacts);
     artifacts.insert("manifest.json".into(), manifest);
     artifacts
+}
+
+/// `unit/<model>.<test>.sql`: run by `stackc test --unit`, never by a run.
+fn unit_test_path(u: &crate::unittest::CompiledUnitTest) -> String {
+    let name: String = u
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("unit/{}.{name}.sql", u.model)
 }
 
 /// The files of one node. A migration's text is its header, the upstream
@@ -781,6 +800,16 @@ struct Manifest<'a> {
     parent_map: &'a BTreeMap<String, BTreeSet<String>>,
     run_order: &'a [RunStep],
     sources: BTreeMap<String, SourceNode<'a>>,
+    unit_tests: Vec<UnitTestEntry<'a>>,
+}
+
+#[derive(Serialize)]
+struct UnitTestEntry<'a> {
+    description: Option<&'a str>,
+    file: String,
+    model: String,
+    name: &'a str,
+    source: &'a str,
 }
 
 #[derive(Serialize)]
@@ -1168,6 +1197,17 @@ fn manifest(
         parent_map: &resolved.graph.parents,
         run_order,
         sources,
+        unit_tests: resolved
+            .unit_tests
+            .iter()
+            .map(|u| UnitTestEntry {
+                description: u.description.as_deref(),
+                file: unit_test_path(u),
+                model: model_id(name, &u.model),
+                name: &u.name,
+                source: &u.file,
+            })
+            .collect(),
     };
     // Serializing plain structs with string keys into a String cannot fail.
     let mut text = serde_json::to_string_pretty(&manifest).unwrap_or_default();
@@ -1193,7 +1233,7 @@ pub fn existing_paths(out: &Path) -> std::io::Result<BTreeSet<String>> {
     if out.join("manifest.json").is_file() {
         files.insert("manifest.json".to_string());
     }
-    for dir in ["migrations", "run"] {
+    for dir in ["migrations", "run", "unit"] {
         let base = out.join(dir);
         if !base.is_dir() {
             continue;
@@ -1303,7 +1343,7 @@ pub fn write(out: &Path, artifacts: &Artifacts) -> std::io::Result<()> {
         std::fs::write(&target, text)?;
     }
     // Folders emptied by removals are removed too, deepest first.
-    for dir in ["migrations", "run"] {
+    for dir in ["migrations", "run", "unit"] {
         let base = out.join(dir);
         if base.is_dir() {
             let mut dirs: Vec<_> = walkdir::WalkDir::new(&base)

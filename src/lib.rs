@@ -22,6 +22,7 @@ pub mod schema;
 pub mod seed;
 pub mod sql;
 pub mod suggest;
+pub mod unittest;
 
 use std::path::Path;
 

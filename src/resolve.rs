@@ -56,6 +56,7 @@ pub struct Resolved {
     pub sources: BTreeMap<(String, String), (SourceEntry, SourceTable, Relation)>,
     pub tests: Vec<DataTest>,
     pub singular_tests: Vec<SingularTest>,
+    pub unit_tests: Vec<crate::unittest::CompiledUnitTest>,
     pub graph: Graph,
 }
 
@@ -305,6 +306,24 @@ pub fn resolve(project: &Project, diagnostics: &mut Vec<Diagnostic>) -> Resolved
         diagnostics,
     );
 
+    let declared: Vec<(Arc<str>, &crate::schema::UnitTest)> = project
+        .schema_files
+        .iter()
+        .flat_map(|f| f.unit_tests.iter().map(move |u| (Arc::clone(&f.path), u)))
+        .collect();
+    let unit_tests = crate::unittest::compile(
+        &declared,
+        &renderer,
+        &crate::unittest::Inputs {
+            models: &models,
+            seeds: &seeds,
+            sources: &sources,
+            relations: &relations,
+            vars: &vars,
+        },
+        diagnostics,
+    );
+
     check_sources_created(project, &sources, diagnostics);
     check_migrations(project, diagnostics);
 
@@ -324,6 +343,7 @@ pub fn resolve(project: &Project, diagnostics: &mut Vec<Diagnostic>) -> Resolved
         sources,
         tests,
         singular_tests,
+        unit_tests,
         graph,
     }
 }

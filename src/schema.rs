@@ -20,6 +20,39 @@ pub struct SchemaFile {
     pub models: Vec<Arc<ModelEntry>>,
     pub sources: Vec<SourceEntry>,
     pub seeds: Vec<SeedEntry>,
+    pub unit_tests: Vec<UnitTest>,
+}
+
+/// A dbt unit test: a model run on fixed input rows, compared with the rows
+/// it should return.
+#[derive(Debug, Clone)]
+pub struct UnitTest {
+    pub name: String,
+    pub span: Span,
+    pub model: String,
+    pub model_span: Span,
+    pub description: Option<String>,
+    pub given: Vec<UnitInput>,
+    pub expect: Vec<BTreeMap<String, serde_json::Value>>,
+    pub expect_span: Span,
+    /// `overrides: {macros: {is_incremental: true}}`.
+    pub is_incremental: Option<bool>,
+    pub vars: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum UnitInputKind {
+    Ref(String),
+    Source(String, String),
+    /// `input: this`, the existing rows of an incremental model.
+    This,
+}
+
+#[derive(Debug, Clone)]
+pub struct UnitInput {
+    pub kind: UnitInputKind,
+    pub span: Span,
+    pub rows: Vec<BTreeMap<String, serde_json::Value>>,
 }
 
 #[derive(Debug, Clone)]
@@ -116,6 +149,51 @@ struct RawFile {
     sources: Vec<RawSource>,
     #[serde(default)]
     seeds: Vec<RawSeed>,
+    #[serde(default)]
+    unit_tests: Vec<RawUnitTest>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUnitTest {
+    name: Spanned<String>,
+    model: Spanned<String>,
+    description: Option<String>,
+    #[serde(default)]
+    given: Vec<RawUnitInput>,
+    expect: Spanned<RawRows>,
+    #[serde(default)]
+    overrides: RawOverrides,
+    #[allow(dead_code)] // accepted for dbt compatibility (tags, meta)
+    config: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUnitInput {
+    input: Spanned<String>,
+    #[serde(default)]
+    rows: Vec<BTreeMap<String, serde_json::Value>>,
+    format: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRows {
+    #[serde(default)]
+    rows: Vec<BTreeMap<String, serde_json::Value>>,
+    format: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawOverrides {
+    #[serde(default)]
+    macros: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    vars: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    env_vars: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -345,11 +423,17 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
             }
         })
         .collect();
+    let unit_tests = raw
+        .unit_tests
+        .into_iter()
+        .filter_map(|u| cx.unit_test(u, diagnostics))
+        .collect();
     Some(SchemaFile {
         path: Arc::clone(&file.path),
         models,
         sources,
         seeds,
+        unit_tests,
     })
 }
 
@@ -376,6 +460,100 @@ struct Cx<'a> {
 }
 
 impl Cx<'_> {
+    fn unit_test(&self, u: RawUnitTest, diagnostics: &mut Vec<Diagnostic>) -> Option<UnitTest> {
+        let span = self.span(&u.name);
+        let fail = |at: Span, message: String, help: &str| {
+            Diagnostic::new("E0311", message)
+                .at(at)
+                .help(help.to_string())
+        };
+        let mut ok = true;
+        for (format, at) in u
+            .given
+            .iter()
+            .map(|g| (&g.format, self.span(&g.input)))
+            .chain(std::iter::once((
+                &u.expect.value.format,
+                self.span(&u.expect),
+            )))
+        {
+            if format.as_deref().is_some_and(|f| f != "dict") {
+                diagnostics.push(fail(
+                    at,
+                    format!(
+                        "unit test rows in format `{}` are not supported",
+                        format.as_deref().unwrap_or("")
+                    ),
+                    "write rows as mappings (format: dict), e.g. rows: [{id: 1, status: 'paid'}]",
+                ));
+                ok = false;
+            }
+        }
+        let mut given = Vec::new();
+        for g in u.given {
+            let at = self.span(&g.input);
+            match parse_input(&g.input.value) {
+                Some(kind) => given.push(UnitInput {
+                    kind,
+                    span: at,
+                    rows: g.rows,
+                }),
+                None => {
+                    diagnostics.push(fail(
+                        at,
+                        format!(
+                            "`input: {}` is not ref('model'), source('source', 'table') or this",
+                            g.input.value
+                        ),
+                        "name each input as in the model: input: ref('stg_orders')",
+                    ));
+                    ok = false;
+                }
+            }
+        }
+        let is_incremental = match u.overrides.macros.get("is_incremental") {
+            None => None,
+            Some(serde_json::Value::Bool(b)) => Some(*b),
+            Some(_) => {
+                diagnostics.push(fail(
+                    span.clone(),
+                    "`overrides.macros.is_incremental` must be true or false".into(),
+                    "write overrides: {macros: {is_incremental: true}}",
+                ));
+                ok = false;
+                None
+            }
+        };
+        if let Some(other) = u.overrides.macros.keys().find(|k| *k != "is_incremental") {
+            diagnostics.push(fail(
+                span.clone(),
+                format!("overriding macro `{other}` is not supported"),
+                "only is_incremental can be overridden; vars go under overrides.vars",
+            ));
+            ok = false;
+        }
+        if !u.overrides.env_vars.is_empty() {
+            diagnostics.push(fail(
+                span.clone(),
+                "overriding env_vars in a unit test is not supported".into(),
+                "use overrides.vars, or set the variable in the environment of `stackc test --unit`",
+            ));
+            ok = false;
+        }
+        ok.then(|| UnitTest {
+            name: u.name.value,
+            span,
+            model_span: self.span(&u.model),
+            model: u.model.value,
+            description: u.description,
+            given,
+            expect_span: self.span(&u.expect),
+            expect: u.expect.value.rows,
+            is_incremental,
+            vars: u.overrides.vars,
+        })
+    }
+
     fn span<T>(&self, spanned: &Spanned<T>) -> Span {
         let loc = spanned.referenced;
         let start = loc
@@ -435,6 +613,35 @@ impl Cx<'_> {
                 }
             })
             .collect()
+    }
+}
+
+/// `ref('m')`, `source('s', 't')` or `this`, as a unit test's `input:`.
+fn parse_input(text: &str) -> Option<UnitInputKind> {
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    if compact == "this" {
+        return Some(UnitInputKind::This);
+    }
+    let args = |prefix: &str| -> Option<Vec<String>> {
+        let inner = compact.strip_prefix(prefix)?.strip_suffix(')')?;
+        Some(
+            inner
+                .split(',')
+                .map(|a| a.trim_matches(['\'', '"']).to_string())
+                .collect(),
+        )
+    };
+    if let Some(a) = args("ref(") {
+        return match a.as_slice() {
+            [name] if !name.is_empty() => Some(UnitInputKind::Ref(name.clone())),
+            _ => None,
+        };
+    }
+    match args("source(")?.as_slice() {
+        [s, t] if !s.is_empty() && !t.is_empty() => {
+            Some(UnitInputKind::Source(s.clone(), t.clone()))
+        }
+        _ => None,
     }
 }
 

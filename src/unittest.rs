@@ -1,0 +1,398 @@
+//! Unit tests: a model rendered against fixed input rows, compiled to a
+//! script that a runner executes in a transaction it rolls back.
+//!
+//! Each input (`ref`, `source` or `this`) becomes a temporary table shaped
+//! like the real relation (`create temporary table ... (like ...)`), so the
+//! rows take the real column types; the model is rendered with its inputs
+//! pointing at those tables. The script ends with a check query, after the
+//! line [`CHECK_MARKER`], that returns one row per difference.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use crate::diagnostic::{Diagnostic, Span};
+use crate::render::{Relation, Relations, RenderInput, Renderer};
+use crate::resolve::{model_columns, Model};
+use crate::schema::{SourceEntry, SourceTable, UnitInputKind, UnitTest};
+use crate::seed::Seed;
+use crate::sql::{literal, quote_ident};
+
+/// The line before a unit test script's check query.
+pub const CHECK_MARKER: &str = "-- stackc: check";
+
+#[derive(Debug, Clone)]
+pub struct CompiledUnitTest {
+    pub name: String,
+    pub model: String,
+    pub file: Arc<str>,
+    pub description: Option<String>,
+    /// The whole script: setup, then [`CHECK_MARKER`] and the check query.
+    pub script: String,
+}
+
+pub struct Inputs<'a> {
+    pub models: &'a BTreeMap<String, Model>,
+    pub seeds: &'a BTreeMap<String, (Seed, Option<crate::schema::SeedEntry>, Relation)>,
+    pub sources: &'a BTreeMap<(String, String), (SourceEntry, SourceTable, Relation)>,
+    pub relations: &'a Arc<Relations>,
+    pub vars: &'a BTreeMap<String, serde_json::Value>,
+}
+
+pub fn compile(
+    tests: &[(Arc<str>, &UnitTest)],
+    renderer: &Renderer,
+    inputs: &Inputs<'_>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<CompiledUnitTest> {
+    let mut out = Vec::new();
+    let mut seen: BTreeMap<(&str, &str), &Span> = BTreeMap::new();
+    for (file, test) in tests {
+        if let Some(first) = seen.get(&(test.model.as_str(), test.name.as_str())) {
+            diagnostics.push(
+                Diagnostic::new(
+                    "E0311",
+                    format!(
+                        "unit test `{}` of `{}` is defined twice",
+                        test.name, test.model
+                    ),
+                )
+                .at(test.span.clone())
+                .related((*first).clone(), "first defined here")
+                .help("give each unit test of a model its own name"),
+            );
+            continue;
+        }
+        seen.insert((&test.model, &test.name), &test.span);
+        if let Some(compiled) = compile_one(file, test, renderer, inputs, diagnostics) {
+            out.push(compiled);
+        }
+    }
+    out
+}
+
+fn error(at: &Span, message: String, help: impl Into<String>) -> Diagnostic {
+    Diagnostic::new("E0311", message).at(at.clone()).help(help)
+}
+
+fn input_label(kind: &UnitInputKind) -> String {
+    match kind {
+        UnitInputKind::Ref(name) => format!("ref('{name}')"),
+        UnitInputKind::Source(s, t) => format!("source('{s}', '{t}')"),
+        UnitInputKind::This => "this".to_string(),
+    }
+}
+
+fn temp_name(kind: &UnitInputKind) -> String {
+    match kind {
+        UnitInputKind::Ref(name) => format!("stackc_unit_ref_{name}"),
+        UnitInputKind::Source(s, t) => format!("stackc_unit_source_{s}_{t}"),
+        UnitInputKind::This => "stackc_unit_this".to_string(),
+    }
+}
+
+fn compile_one(
+    file: &Arc<str>,
+    test: &UnitTest,
+    renderer: &Renderer,
+    inputs: &Inputs<'_>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<CompiledUnitTest> {
+    let Some(model) = inputs.models.get(&test.model) else {
+        let help =
+            match crate::suggest::closest(&test.model, inputs.models.keys().map(String::as_str)) {
+                Some(close) => format!("did you mean `{close}`?"),
+                None => "name a model of this project in `model:`".to_string(),
+            };
+        diagnostics.push(error(
+            &test.model_span,
+            format!(
+                "unit test `{}` tests `{}`, which is not a model",
+                test.name, test.model
+            ),
+            help,
+        ));
+        return None;
+    };
+    let is_incremental = test.is_incremental.unwrap_or(false);
+    let before = diagnostics.len();
+
+    // What the model reads, as written in the rendering that this test uses.
+    let uses: BTreeSet<UnitInputKind> = {
+        let rendered = if is_incremental {
+            model.incremental.as_ref().unwrap_or(&model.full)
+        } else {
+            &model.full
+        };
+        let mut uses: BTreeSet<UnitInputKind> = rendered
+            .calls
+            .refs
+            .iter()
+            .cloned()
+            .map(UnitInputKind::Ref)
+            .collect();
+        uses.extend(
+            rendered
+                .calls
+                .sources
+                .iter()
+                .map(|(s, t)| UnitInputKind::Source(s.clone(), t.clone())),
+        );
+        if is_incremental {
+            uses.insert(UnitInputKind::This);
+        }
+        uses
+    };
+    let mut given: BTreeMap<&UnitInputKind, &crate::schema::UnitInput> = BTreeMap::new();
+    for input in &test.given {
+        if given.insert(&input.kind, input).is_some() {
+            diagnostics.push(error(
+                &input.span,
+                format!("{} is given twice", input_label(&input.kind)),
+                "merge the rows into one entry",
+            ));
+        }
+        if !uses.contains(&input.kind) {
+            let help = if input.kind == UnitInputKind::This {
+                "`this` is an input only when the test sets overrides: {macros: {is_incremental: true}}".to_string()
+            } else {
+                format!(
+                    "`{}` reads: {}",
+                    model.name,
+                    uses.iter().map(input_label).collect::<Vec<_>>().join(", ")
+                )
+            };
+            diagnostics.push(error(
+                &input.span,
+                format!(
+                    "`{}` does not read {}",
+                    model.name,
+                    input_label(&input.kind)
+                ),
+                help,
+            ));
+        }
+    }
+    for kind in &uses {
+        if !given.contains_key(kind) {
+            diagnostics.push(error(
+                &test.span,
+                format!(
+                    "unit test `{}` gives no rows for {}, which `{}` reads",
+                    test.name,
+                    input_label(kind),
+                    model.name
+                ),
+                format!(
+                    "add `- input: {}` with `rows: []` for an empty input",
+                    input_label(kind)
+                ),
+            ));
+        }
+    }
+
+    // Columns of each input, where the project knows them.
+    let mut relations = (**inputs.relations).clone();
+    let mut setup = String::new();
+    for (kind, input) in &given {
+        let (real, known_columns): (Option<Relation>, Option<Vec<String>>) = match kind {
+            UnitInputKind::Ref(name) => match (inputs.models.get(name), inputs.seeds.get(name)) {
+                (Some(m), _) => (Some(m.relation.clone()), model_columns(m)),
+                (None, Some((seed, _, rel))) => (Some(rel.clone()), Some(seed.columns.clone())),
+                (None, None) => (None, None),
+            },
+            UnitInputKind::Source(s, t) => match inputs.sources.get(&(s.clone(), t.clone())) {
+                Some((_, table, rel)) => {
+                    let cols: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
+                    (Some(rel.clone()), (!cols.is_empty()).then_some(cols))
+                }
+                None => (None, None),
+            },
+            UnitInputKind::This => (
+                Some(Relation {
+                    cte: None,
+                    ..model.relation.clone()
+                }),
+                model_columns(model),
+            ),
+        };
+        let Some(real) = real else {
+            continue; // not read by the model: reported above
+        };
+        if let Some(cols) = &known_columns {
+            let what = format!("the rows for {}", input_label(kind));
+            check_row_columns(&input.rows, cols, &input.span, &what, diagnostics);
+        }
+        let temp = temp_name(kind);
+        let _ = writeln!(
+            setup,
+            "create temporary table {} (like {real});",
+            quote_ident(&temp)
+        );
+        setup.push_str(&insert_rows(&temp, &input.rows));
+        let replacement = Relation {
+            schema: "pg_temp".into(),
+            name: temp,
+            quote: false,
+            cte: None,
+        };
+        match kind {
+            UnitInputKind::Ref(name) => {
+                relations.models.insert(name.clone(), replacement);
+            }
+            UnitInputKind::Source(s, t) => {
+                relations
+                    .sources
+                    .insert((s.clone(), t.clone()), replacement);
+            }
+            UnitInputKind::This => {}
+        }
+    }
+    if let Some(cols) = model_columns(model) {
+        let what = format!("the expected rows of `{}`", model.name);
+        check_row_columns(&test.expect, &cols, &test.expect_span, &what, diagnostics);
+    }
+    if diagnostics.len() > before {
+        return None;
+    }
+
+    let this = given.contains_key(&UnitInputKind::This).then(|| Relation {
+        schema: "pg_temp".into(),
+        name: temp_name(&UnitInputKind::This),
+        quote: false,
+        cte: None,
+    });
+    let mut vars = inputs.vars.clone();
+    vars.extend(test.vars.clone());
+    let rendered = match renderer.render(RenderInput {
+        file: &model.file,
+        relations: &Arc::new(relations),
+        vars: &Arc::new(vars),
+        this: this.or_else(|| {
+            Some(Relation {
+                cte: None,
+                ..model.relation.clone()
+            })
+        }),
+        is_incremental,
+    }) {
+        Ok(r) => r,
+        Err(d) => {
+            diagnostics.push(d);
+            return None;
+        }
+    };
+    let sql = rendered.sql.trim_end().trim_end_matches(';').trim_end();
+
+    let mut script = format!(
+        "-- stackc: unit test {} of model {}\n-- source: {}\n-- Run in a transaction that is rolled back: the inputs are temporary tables\n-- shaped like the real relations, and the model reads them instead.\n\n",
+        test.name, model.relation, file
+    );
+    script.push_str(&setup);
+    let _ = write!(script, "\ncreate temporary table stackc_unit_actual as\n{sql}\n;\n\ncreate temporary table stackc_unit_expected (like stackc_unit_actual);\n");
+    script.push_str(&insert_rows("stackc_unit_expected", &test.expect));
+    let columns: BTreeSet<&String> = test.expect.iter().flat_map(|r| r.keys()).collect();
+    let _ = writeln!(script, "\n{CHECK_MARKER}");
+    if columns.is_empty() {
+        script.push_str("select 'unexpected' as stackc_diff, *\nfrom stackc_unit_actual\n");
+    } else {
+        let list: Vec<String> = columns
+            .iter()
+            .map(|c| quote_ident(c).into_owned())
+            .collect();
+        let list = list.join(", ");
+        let _ = write!(
+            script,
+            "select 'missing' as stackc_diff, {list}\nfrom (select {list} from stackc_unit_expected except all select {list} from stackc_unit_actual) as missing\nunion all\nselect 'unexpected' as stackc_diff, {list}\nfrom (select {list} from stackc_unit_actual except all select {list} from stackc_unit_expected) as unexpected\n"
+        );
+    }
+    Some(CompiledUnitTest {
+        name: test.name.clone(),
+        model: model.name.clone(),
+        file: Arc::clone(file),
+        description: test.description.clone(),
+        script,
+    })
+}
+
+fn check_row_columns(
+    rows: &[BTreeMap<String, serde_json::Value>],
+    columns: &[String],
+    at: &Span,
+    what: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let unknown: BTreeSet<&String> = rows
+        .iter()
+        .flat_map(|r| r.keys())
+        .filter(|k| !columns.contains(k))
+        .collect();
+    for column in unknown {
+        let help = match crate::suggest::closest(column, columns.iter().map(String::as_str)) {
+            Some(close) => format!("did you mean `{close}`?"),
+            None => format!("its columns are: {}", columns.join(", ")),
+        };
+        diagnostics.push(error(
+            at,
+            format!("{what} name column `{column}`, which is not there"),
+            help,
+        ));
+    }
+}
+
+fn insert_rows(table: &str, rows: &[BTreeMap<String, serde_json::Value>]) -> String {
+    let mut s = String::new();
+    for row in rows {
+        if row.is_empty() {
+            let _ = writeln!(s, "insert into {} default values;", quote_ident(table));
+            continue;
+        }
+        let cols: Vec<String> = row.keys().map(|c| quote_ident(c).into_owned()).collect();
+        let values: Vec<String> = row.values().map(value_sql).collect();
+        let _ = writeln!(
+            s,
+            "insert into {} ({}) values ({});",
+            quote_ident(table),
+            cols.join(", "),
+            values.join(", ")
+        );
+    }
+    s
+}
+
+/// A YAML value as a SQL literal; the column type of the temporary table
+/// decides how PostgreSQL reads it.
+fn value_sql(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => "null".into(),
+        serde_json::Value::Bool(b) => b.to_string(),
+        serde_json::Value::Number(n) => n.to_string(),
+        serde_json::Value::String(s) => literal(s),
+        other => literal(&other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_keep_types_to_the_table() {
+        assert_eq!(value_sql(&serde_json::json!("it's")), "'it''s'");
+        assert_eq!(value_sql(&serde_json::json!(1.5)), "1.5");
+        assert_eq!(value_sql(&serde_json::json!(null)), "null");
+        assert_eq!(value_sql(&serde_json::json!({"a": 1})), "'{\"a\":1}'");
+    }
+
+    #[test]
+    fn rows_become_inserts() {
+        let rows = vec![BTreeMap::from([
+            ("id".to_string(), serde_json::json!(1)),
+            ("name".to_string(), serde_json::json!("x")),
+        ])];
+        assert_eq!(
+            insert_rows("t", &rows),
+            "insert into t (id, name) values (1, 'x');\n"
+        );
+    }
+}
