@@ -58,11 +58,11 @@ where s.loaded_at > (
 ;
 
 create temporary table stackc_unit_expected (like stackc_unit_actual);
-insert into stackc_unit_expected (channel, customer_id, loaded_at, order_id, sale_id) values ('web', 1, '2024-05-11 09:00:00+00', 10, 2);
+insert into stackc_unit_expected (customer_id, loaded_at, order_id, order_status, sale_id) values (1, '2024-05-11 09:00:00+00', 10, 'delivered', 2);
 
 -- stackc: check
-select 'missing' as stackc_diff, channel, customer_id, loaded_at, order_id, sale_id
-from (select channel, customer_id, loaded_at, order_id, sale_id from stackc_unit_expected except all select channel, customer_id, loaded_at, order_id, sale_id from stackc_unit_actual) as missing
+select 'missing' as stackc_diff, customer_id, loaded_at, order_id, order_status, sale_id
+from (select customer_id, loaded_at, order_id, order_status, sale_id from stackc_unit_expected except all select customer_id, loaded_at, order_id, order_status, sale_id from stackc_unit_actual) as missing
 union all
-select 'unexpected' as stackc_diff, channel, customer_id, loaded_at, order_id, sale_id
-from (select channel, customer_id, loaded_at, order_id, sale_id from stackc_unit_actual except all select channel, customer_id, loaded_at, order_id, sale_id from stackc_unit_expected) as unexpected
+select 'unexpected' as stackc_diff, customer_id, loaded_at, order_id, order_status, sale_id
+from (select customer_id, loaded_at, order_id, order_status, sale_id from stackc_unit_actual except all select customer_id, loaded_at, order_id, order_status, sale_id from stackc_unit_expected) as unexpected
