@@ -38,6 +38,55 @@ enum Command {
         #[arg(long, value_enum, default_value_t = FormatArg::Human)]
         format: FormatArg,
     },
+    /// Apply the artifacts to PostgreSQL: pending migrations, then the run steps.
+    Apply {
+        /// The project folder (holds stackc.toml).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Run these committed artifacts (verified against their manifest.json)
+        /// instead of compiling DIR.
+        #[arg(long, value_name = "OUT")]
+        artifacts: Option<PathBuf>,
+        /// Connection URL [default: the variable named by [connection] url_env,
+        /// else DATABASE_URL, else PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE/PGSSLMODE;
+        /// each also read from DIR/.env].
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
+        /// Load incremental models from scratch (their full-load file).
+        #[arg(long)]
+        full_refresh: bool,
+        /// Print what would run, in order and why; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Apply pending versions below the highest applied one.
+        #[arg(long)]
+        out_of_order: bool,
+        /// Seconds to wait for another apply's lock before giving up.
+        #[arg(long, value_name = "SECS", default_value_t = 60)]
+        lock_timeout: u64,
+        /// Progress always goes to stderr; `json` also writes a report to stdout.
+        #[arg(long, value_enum, default_value_t = crate::apply::report::ReportFormat::Human)]
+        format: crate::apply::report::ReportFormat,
+    },
+    /// Run the tests of the artifacts against the database as it is.
+    Test {
+        /// The project folder (holds stackc.toml).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Use these committed artifacts (verified) instead of compiling DIR.
+        #[arg(long, value_name = "OUT")]
+        artifacts: Option<PathBuf>,
+        /// Connection URL (resolved as for `apply`).
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
+        /// Run the unit tests (fixture inputs, expected rows; rolled back)
+        /// instead of the data tests.
+        #[arg(long)]
+        unit: bool,
+        /// Progress always goes to stderr; `json` also writes a report to stdout.
+        #[arg(long, value_enum, default_value_t = crate::apply::report::ReportFormat::Human)]
+        format: crate::apply::report::ReportFormat,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -72,6 +121,45 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
             check,
             format,
         } => compile(&dir, out, check, format.into()),
+        Command::Apply {
+            dir,
+            artifacts,
+            database_url,
+            full_refresh,
+            dry_run,
+            out_of_order,
+            lock_timeout,
+            format,
+        } => {
+            // Single-threaded here, as that function requires.
+            crate::apply::connect::skip_system_ca_bundle();
+            crate::apply::apply(&crate::apply::ApplyOptions {
+                dir,
+                artifacts,
+                database_url,
+                full_refresh,
+                dry_run,
+                out_of_order,
+                lock_timeout: std::time::Duration::from_secs(lock_timeout),
+                format,
+            })
+        }
+        Command::Test {
+            dir,
+            artifacts,
+            database_url,
+            unit,
+            format,
+        } => {
+            crate::apply::connect::skip_system_ca_bundle();
+            crate::apply::test(&crate::apply::TestOptions {
+                dir,
+                artifacts,
+                database_url,
+                unit,
+                format,
+            })
+        }
     }
 }
 

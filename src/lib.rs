@@ -9,6 +9,7 @@
 // it would add noise to every stage for no measurable gain.
 #![allow(clippy::result_large_err)]
 
+pub mod apply;
 pub mod cli;
 pub mod config;
 pub mod datatest;

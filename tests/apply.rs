@@ -1,0 +1,1237 @@
+//! `stackc apply` and `stackc test` against a real PostgreSQL: the real
+//! binary, one new database per test (dropped at the end).
+//!
+//! The server is `STACKC_TEST_DATABASE_URL` (default: the local trust-auth
+//! server at 127.0.0.1:5432, user postgres).
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{copy_tree, repo};
+use postgres::{Client, NoTls};
+use stackc::apply::history::flyway_checksum;
+
+const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+fn admin_url() -> String {
+    std::env::var("STACKC_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_URL.to_string())
+}
+
+/// A database created for one test and dropped (with force) when it ends.
+struct TestDb {
+    name: String,
+    url: String,
+    client: Client,
+}
+
+impl TestDb {
+    fn new(tag: &str) -> TestDb {
+        let admin_url = admin_url();
+        let mut admin = Client::connect(&admin_url, NoTls).unwrap_or_else(|e| {
+            panic!(
+                "cannot reach PostgreSQL at {admin_url}: {e}\n\
+                 start it with `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`, \
+                 or point STACKC_TEST_DATABASE_URL at a server"
+            )
+        });
+        let name = format!("stackc_apply_{tag}_{}", std::process::id());
+        admin
+            .batch_execute(&format!("drop database if exists {name} with (force)"))
+            .unwrap();
+        admin
+            .batch_execute(&format!("create database {name}"))
+            .unwrap();
+        let mut config: postgres::Config = admin_url.parse().unwrap();
+        config.dbname(&name);
+        let client = config.connect(NoTls).unwrap();
+        let user = config.get_user().unwrap_or("postgres").to_string();
+        let host = match &config.get_hosts()[0] {
+            postgres::config::Host::Tcp(h) => h.clone(),
+            #[cfg(unix)]
+            postgres::config::Host::Unix(p) => p.display().to_string(),
+        };
+        let port = config.get_ports().first().copied().unwrap_or(5432);
+        let url = format!("postgres://{user}@{host}:{port}/{name}");
+        TestDb { name, url, client }
+    }
+
+    fn count(&mut self, sql: &str) -> i64 {
+        self.client.query_one(sql, &[]).unwrap().get(0)
+    }
+
+    fn exists(&mut self, relation: &str) -> bool {
+        self.client
+            .query_one("select to_regclass($1) is not null", &[&relation])
+            .unwrap()
+            .get(0)
+    }
+
+    /// (script, checksum, success) of every migration row, in rank order.
+    fn history(&mut self) -> Vec<(String, Option<i32>, bool)> {
+        if !self.exists("public.stackc_schema_history") {
+            return Vec::new();
+        }
+        self.client
+            .query(
+                "select script, checksum, success from public.stackc_schema_history order by installed_rank",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect()
+    }
+
+    fn run_history(&mut self) -> Vec<(i64, String, String, String)> {
+        if !self.exists("public.stackc_run_history") {
+            return Vec::new();
+        }
+        self.client
+            .query(
+                "select run_id, file, status, coalesce(error, '') from public.stackc_run_history order by run_id, step_no",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+            .collect()
+    }
+
+    /// Every table and view of the project's schemas, with a digest of its
+    /// contents: equal digests, equal contents.
+    fn contents(&mut self, schemas: &[&str]) -> BTreeMap<String, String> {
+        let schemas: Vec<String> = schemas.iter().map(|s| s.to_string()).collect();
+        let relations: Vec<String> = self
+            .client
+            .query(
+                "select quote_ident(table_schema) || '.' || quote_ident(table_name)
+                 from information_schema.tables where table_schema = any($1) order by 1",
+                &[&schemas],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        relations
+            .into_iter()
+            .map(|rel| {
+                let digest: String = self
+                    .client
+                    .query_one(
+                        &format!(
+                            "select count(*) || ':' || md5(coalesce(string_agg(t::text, ',' order by t::text), '')) from {rel} t"
+                        ),
+                        &[],
+                    )
+                    .unwrap()
+                    .get(0);
+                (rel, digest)
+            })
+            .collect()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = Client::connect(&admin_url(), NoTls) {
+            let _ = admin.batch_execute(&format!(
+                "drop database if exists {} with (force)",
+                self.name
+            ));
+        }
+    }
+}
+
+/// The binary with no connection settings from the test's own environment.
+fn stackc_cmd(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stackc"));
+    cmd.args(args).env("NO_COLOR", "1");
+    for var in [
+        "DATABASE_URL",
+        "PGHOST",
+        "PGPORT",
+        "PGUSER",
+        "PGPASSWORD",
+        "PGDATABASE",
+        "PGSSLMODE",
+        "ANALYTICS_URL",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+fn run(cmd: &mut Command) -> Run {
+    let out: Output = cmd.output().expect("the stackc binary runs");
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn apply(dir: &Path, url: &str, extra: &[&str]) -> Run {
+    let mut args = vec!["apply", dir.to_str().unwrap(), "--database-url", url];
+    args.extend_from_slice(extra);
+    run(&mut stackc_cmd(&args))
+}
+
+fn assert_code(r: &Run, code: i32) {
+    assert_eq!(
+        r.code,
+        Some(code),
+        "exit status\n--- stdout\n{}\n--- stderr\n{}",
+        r.stdout,
+        r.stderr
+    );
+}
+
+fn template() -> PathBuf {
+    repo().join("project_template")
+}
+
+fn fixture(name: &str) -> PathBuf {
+    repo().join("tests/fixtures_apply").join(name)
+}
+
+/// A copy of a project that a test may edit.
+fn copy_of(project: &Path) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(project, dir.path());
+    dir
+}
+
+fn compile_manifest(project: &Path) -> serde_json::Value {
+    let out = tempfile::tempdir().unwrap();
+    let r = run(&mut stackc_cmd(&[
+        "compile",
+        project.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]));
+    assert_code(&r, 0);
+    let text = std::fs::read_to_string(out.path().join("manifest.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Raw rows that pass every test of the sample project.
+const TEMPLATE_ROWS: &str = "
+insert into raw.products (product_id, sku, name, category, unit_price) values
+    (1, 'SKU-1', 'Pen', 'BOOK', 2.50), (2, ' sku-2', 'Lamp', 'home', 30.00);
+insert into raw.customers (customer_id, email, full_name, country_code, signup_date) values
+    (1, 'A@x.org ', 'Ann', 'DE', '2024-01-02'), (2, 'b@y.org', '', 'FR', '2024-03-04');
+insert into raw.orders (order_id, customer_id, order_date, status, channel) values
+    (1, 1, '2024-02-01', 'placed', 'web'), (2, 2, '2024-03-05', 'shipped', 'store'),
+    (3, 2, '2024-03-06', 'cancelled', 'web');
+insert into raw.sales (sale_id, order_id, product_id, sku, quantity, unit_price, discount, sold_at) values
+    (1, 1, 1, 'SKU-1', 3, 2.50, 0, '2024-02-01 10:00+00'),
+    (2, 2, 2, 'sku-2', 1, 30.00, 5, '2024-03-05 12:00+00'),
+    (3, 3, 1, 'SKU-1', 1, 2.50, 0, '2024-03-06 09:00+00');
+";
+
+const TEMPLATE_SCHEMAS: &[&str] = &["raw", "seeds", "staging", "marts"];
+
+#[test]
+fn template_applies_and_a_second_apply_changes_nothing() {
+    let mut db = TestDb::new("template");
+    let manifest = compile_manifest(&template());
+    let migrations = manifest["migrations"].as_array().unwrap();
+
+    // A dry run lists everything and touches nothing, not even the history.
+    let dry = apply(&template(), &db.url, &["--dry-run"]);
+    assert_code(&dry, 0);
+    assert!(
+        dry.stdout
+            .contains("migration V1__create_raw_schema.sql: pending"),
+        "{}",
+        dry.stdout
+    );
+    assert!(
+        dry.stdout
+            .contains("view staging.stg_orders (R__001_stg_orders.sql): new"),
+        "{}",
+        dry.stdout
+    );
+    assert!(!db.exists("public.stackc_schema_history"));
+    assert!(!db.exists("raw.orders"));
+
+    let first = apply(&template(), &db.url, &[]);
+    assert_code(&first, 0);
+    // Every migration, in Flyway's order, once, with Flyway's checksum.
+    let expected: Vec<(String, Option<i32>, bool)> = migrations
+        .iter()
+        .map(|m| {
+            let file = template().join(m["source"].as_str().unwrap_or("-"));
+            let text = std::fs::read_to_string(&file).ok();
+            let checksum = text.map(|t| flyway_checksum(&t));
+            (m["script"].as_str().unwrap().to_string(), checksum, true)
+        })
+        .collect();
+    let history = db.history();
+    assert_eq!(history.len(), expected.len(), "{history:?}");
+    for (got, want) in history.iter().zip(&expected) {
+        assert_eq!(got.0, want.0);
+        assert!(got.2, "{got:?}");
+        if want.1.is_some() {
+            // The project's own files: the checksum Flyway computes for them.
+            assert_eq!(got.1, want.1, "{}", got.0);
+        }
+    }
+    assert!(
+        first
+            .stderr
+            .contains("] migration V1__create_raw_schema.sql ... ok"),
+        "{}",
+        first.stderr
+    );
+    assert!(
+        first.stderr.contains("view staging.stg_orders ... ok"),
+        "{}",
+        first.stderr
+    );
+
+    // Rows arrive in the raw layer; the next apply loads the marts.
+    db.client.batch_execute(TEMPLATE_ROWS).unwrap();
+    let second = apply(&template(), &db.url, &[]);
+    assert_code(&second, 0);
+    assert!(
+        second.stderr.contains("0 migrations to run"),
+        "{}",
+        second.stderr
+    );
+    assert_eq!(db.history(), history, "a second apply runs no migration");
+    assert_eq!(db.count("select count(*) from marts.fact_sales"), 2);
+    assert_eq!(db.count("select count(*) from marts.dim_customers"), 2);
+    assert_eq!(
+        db.count("select count(*) from marts.daily_sales_summary"),
+        2
+    );
+    assert!(
+        second.stderr.contains(
+            "incremental marts.fact_sales (first load: marts.fact_sales is empty) ... ok"
+        ),
+        "{}",
+        second.stderr
+    );
+    let before = db.contents(TEMPLATE_SCHEMAS);
+    for rel in [
+        "raw.sales",
+        "seeds.product_categories",
+        "staging.stg_sales",
+        "marts.fact_sales",
+    ] {
+        assert!(before.contains_key(rel), "{before:?}");
+    }
+
+    // And once more, with a JSON report: nothing changes.
+    let third = apply(&template(), &db.url, &["--format", "json"]);
+    assert_code(&third, 0);
+    assert_eq!(db.history(), history);
+    assert_eq!(db.contents(TEMPLATE_SCHEMAS), before);
+    assert!(
+        third.stderr.contains(
+            "incremental marts.fact_sales (incremental: marts.fact_sales has rows) ... ok"
+        ),
+        "{}",
+        third.stderr
+    );
+    let report: serde_json::Value = serde_json::from_str(&third.stdout).unwrap();
+    assert_eq!(report["status"], "success");
+    let items = report["items"].as_array().unwrap();
+    assert_eq!(items.len(), manifest["run_order"].as_array().unwrap().len());
+    assert!(items.iter().all(|i| i["status"] == "success"), "{report}");
+    assert_eq!(report["summary"]["migrations"], 0);
+
+    // Every step of every run is in the run history.
+    let runs = db.run_history();
+    let run_ids: BTreeSet<i64> = runs.iter().map(|r| r.0).collect();
+    assert_eq!(run_ids.len(), 3);
+    let third_id = report["run_id"].as_i64().unwrap();
+    let third_steps: Vec<_> = runs.iter().filter(|r| r.0 == third_id).collect();
+    assert_eq!(third_steps.len(), items.len());
+    assert!(third_steps.iter().all(|r| r.2 == "success"));
+
+    // A full refresh reloads the incremental model from scratch: same rows.
+    let full = apply(&template(), &db.url, &["--full-refresh"]);
+    assert_code(&full, 0);
+    assert!(
+        full.stderr
+            .contains("incremental marts.fact_sales (full refresh: --full-refresh) ... ok"),
+        "{}",
+        full.stderr
+    );
+    assert_eq!(db.contents(TEMPLATE_SCHEMAS), before);
+    let runs = db.run_history();
+
+    // The dry run of an up-to-date database says so.
+    let dry = apply(&template(), &db.url, &["--dry-run"]);
+    assert_code(&dry, 0);
+    assert!(dry.stdout.contains("no migration to run"), "{}", dry.stdout);
+    assert_eq!(
+        db.run_history().len(),
+        runs.len(),
+        "a dry run records nothing"
+    );
+}
+
+/// The migration files of a model and of every model downstream of it.
+fn migration_artifacts_of(manifest: &serde_json::Value, model: &str) -> BTreeSet<String> {
+    let mut todo = vec![model.to_string()];
+    let mut seen = BTreeSet::new();
+    while let Some(id) = todo.pop() {
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        for child in manifest["child_map"][&id].as_array().into_iter().flatten() {
+            todo.push(child.as_str().unwrap().to_string());
+        }
+    }
+    seen.iter()
+        .filter(|id| id.starts_with("model."))
+        .flat_map(|id| {
+            manifest["nodes"][id]["artifacts"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|a| {
+            a.as_str()
+                .and_then(|a| a.strip_prefix("migrations/"))
+                .map(str::to_string)
+        })
+        .collect()
+}
+
+#[test]
+fn changing_a_model_reruns_only_its_file_and_its_dependents() {
+    let mut db = TestDb::new("change");
+    let project = copy_of(&template());
+    assert_code(&apply(project.path(), &db.url, &[]), 0);
+    let before = db.history();
+
+    let model = project.path().join("models/staging/stg_products.sql");
+    let text = std::fs::read_to_string(&model).unwrap();
+    let edited = text.replace(
+        "trim(name) as product_name",
+        "initcap(trim(name)) as product_name",
+    );
+    assert_ne!(edited, text);
+    std::fs::write(&model, edited).unwrap();
+
+    let r = apply(project.path(), &db.url, &[]);
+    assert_code(&r, 0);
+    let after = db.history();
+    assert_eq!(
+        &after[..before.len()],
+        &before[..],
+        "the history only grows"
+    );
+    let reran: BTreeSet<String> = after[before.len()..].iter().map(|h| h.0.clone()).collect();
+    let manifest = compile_manifest(project.path());
+    let expected = migration_artifacts_of(&manifest, "model.analytics.stg_products");
+    assert_eq!(
+        expected,
+        BTreeSet::from([
+            "R__001_stg_products.sql".to_string(),
+            "R__002_dim_products.sql".to_string(),
+            "R__003_daily_sales_summary.sql".to_string(),
+        ])
+    );
+    assert_eq!(reran, expected, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("view staging.stg_products ... ok"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_failing_migration_leaves_nothing_behind_and_is_located() {
+    let mut db = TestDb::new("broken");
+    let r = apply(&fixture("broken_migration"), &db.url, &[]);
+    assert_code(&r, 1);
+    // Located in the artifact (the file is copied verbatim, so in the
+    // project's file too), with the server's message and SQLSTATE.
+    assert!(
+        r.stderr.contains(
+            "migrations/V2__broken.sql:6:16: error[42P01]: relation \"raw.does_not_exist\" does not exist"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("6 | select id from raw.does_not_exist;"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("broken_migration/migrations/V2__broken.sql:6:16"),
+        "{}",
+        r.stderr
+    );
+    // Nothing of V2 remains, V3 did not run, and only V1 is in the history.
+    assert!(db.exists("raw.ok"));
+    assert!(
+        !db.exists("raw.first"),
+        "the first statement was rolled back"
+    );
+    assert!(
+        !db.exists("raw.second"),
+        "the second statement was rolled back"
+    );
+    assert!(!db.exists("raw.after"), "the apply stopped at the failure");
+    let history = db.history();
+    assert_eq!(history.len(), 1, "{history:?}");
+    assert_eq!(history[0].0, "V1__create_raw.sql");
+    // The failure is in the run history, with its location.
+    let runs = db.run_history();
+    assert!(
+        runs.iter().any(|r| r.1 == "migrations/V2__broken.sql"
+            && r.2 == "failed"
+            && r.3.contains("V2__broken.sql:6:16")),
+        "{runs:?}"
+    );
+}
+
+#[test]
+fn drift_is_refused_and_changes_nothing() {
+    let mut db = TestDb::new("drift");
+    let project = copy_of(&template());
+    assert_code(&apply(project.path(), &db.url, &[]), 0);
+    let history = db.history();
+    let runs = db.run_history();
+    let contents = db.contents(TEMPLATE_SCHEMAS);
+
+    let v = project
+        .path()
+        .join("migrations/V1.1__create_raw_products.sql");
+    let old = std::fs::read_to_string(&v).unwrap();
+    let new = format!("{old}\ncreate table raw.sneaky (id int);\n");
+    std::fs::write(&v, &new).unwrap();
+    // A pending change elsewhere must not run either.
+    let model = project.path().join("models/staging/stg_orders.sql");
+    let text = std::fs::read_to_string(&model).unwrap();
+    std::fs::write(&model, format!("{text}\n-- edited\n")).unwrap();
+
+    let r = apply(project.path(), &db.url, &[]);
+    assert_code(&r, 1);
+    assert!(
+        r.stderr
+            .contains("V1.1__create_raw_products.sql was changed after it was applied"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains(&flyway_checksum(&old).to_string()),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains(&flyway_checksum(&new).to_string()),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("help: "), "{}", r.stderr);
+    assert!(r.stderr.contains("nothing was run"), "{}", r.stderr);
+    assert_eq!(db.history(), history);
+    assert_eq!(db.run_history(), runs);
+    assert_eq!(db.contents(TEMPLATE_SCHEMAS), contents);
+    assert!(!db.exists("raw.sneaky"));
+}
+
+#[test]
+fn two_applies_at_once_never_interleave() {
+    let mut db = TestDb::new("concurrent");
+    let spawn = || {
+        stackc_cmd(&[
+            "apply",
+            template().to_str().unwrap(),
+            "--database-url",
+            &db.url,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+    };
+    let a = spawn();
+    let b = spawn();
+    for child in [a, b] {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let history = db.history();
+    let scripts: BTreeSet<&str> = history.iter().map(|h| h.0.as_str()).collect();
+    assert_eq!(
+        scripts.len(),
+        history.len(),
+        "each migration once: {history:?}"
+    );
+    let expected = compile_manifest(&template())["migrations"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(history.len(), expected);
+    // The two runs did not overlap: one ended before the other began.
+    let spans: Vec<(i64, f64, f64)> = db
+        .client
+        .query(
+            "select run_id, extract(epoch from min(started_at))::float8,
+                    extract(epoch from max(started_at + duration_ms * interval '1 ms'))::float8
+             from public.stackc_run_history group by run_id order by run_id",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(spans.len(), 2, "{spans:?}");
+    assert!(
+        spans[0].2 <= spans[1].1 + 0.01 || spans[1].2 <= spans[0].1 + 0.01,
+        "the runs overlap: {spans:?}"
+    );
+}
+
+#[test]
+fn a_killed_apply_is_finished_by_the_next_one() {
+    let mut db = TestDb::new("crash");
+    let mut reference = TestDb::new("crash_reference");
+    let project = fixture("slow");
+    // The uninterrupted run, meanwhile, in its own database.
+    let reference_run = stackc_cmd(&[
+        "apply",
+        project.to_str().unwrap(),
+        "--database-url",
+        &reference.url,
+    ])
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+
+    let mut victim = stackc_cmd(&[
+        "apply",
+        project.to_str().unwrap(),
+        "--database-url",
+        &db.url,
+    ])
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    // Wait until the slow step is running on the server, then SIGKILL.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let sleeping = db.count(&format!(
+            "select count(*) from pg_stat_activity
+             where datname = '{}' and pid <> pg_backend_pid() and state = 'active'
+               and query like '%pg_sleep%'",
+            db.name
+        ));
+        if sleeping > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the slow step never started");
+        assert!(
+            victim.try_wait().unwrap().is_none(),
+            "the apply ended too soon"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    victim.kill().unwrap(); // SIGKILL on Unix
+    victim.wait().unwrap();
+
+    let next = apply(&project, &db.url, &[]);
+    assert_code(&next, 0);
+    let reference_out = reference_run.wait_with_output().unwrap();
+    assert_eq!(
+        reference_out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&reference_out.stderr)
+    );
+    assert_eq!(db.count("select count(*) from marts.slow"), 10);
+    assert_eq!(
+        db.contents(&["raw", "marts"]),
+        reference.contents(&["raw", "marts"])
+    );
+    assert_eq!(db.history(), reference.history());
+}
+
+#[test]
+fn a_failing_model_skips_only_what_depends_on_it() {
+    let mut db = TestDb::new("skip");
+    let r = apply(&fixture("downstream"), &db.url, &[]);
+    assert_code(&r, 1);
+    let err = &r.stderr;
+    // The failure, located in the run file, with the model's source.
+    assert!(err.contains("build staging.stg_bad ... FAILED"), "{err}");
+    assert!(err.contains("run/001_stg_bad.sql:"), "{err}");
+    assert!(err.contains("error[22012]: division by zero"), "{err}");
+    assert!(err.contains("source: "), "{err}");
+    assert!(err.contains("models/staging/stg_bad.sql"), "{err}");
+    // Downstream of it: skipped, and why. The rest: built.
+    assert!(
+        err.contains("build marts.mart_bad ... skipped (upstream staging.stg_bad failed)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("build marts.mart_both ... skipped (upstream staging.stg_bad failed)"),
+        "{err}"
+    );
+    assert!(err.contains("build marts.mart_ok ... ok"), "{err}");
+    assert_eq!(db.count("select count(*) from marts.mart_ok"), 2);
+    assert_eq!(db.count("select count(*) from marts.mart_bad"), 0);
+    // An error-severity test that fails skips what is built on the model it
+    // tests; a warning does not.
+    assert!(
+        err.contains("test accepted_range_stg_checked_qty ... FAILED 1 failing row"),
+        "{err}"
+    );
+    assert!(err.contains("build marts.mart_checked ... skipped (upstream test accepted_range_stg_checked_qty failed)"), "{err}");
+    assert!(
+        err.contains("test accepted_range_stg_ok_qty ... warn 1 failing row"),
+        "{err}"
+    );
+    // The sample of failing rows.
+    assert!(err.contains("id | qty"), "{err}");
+    // The summary names each failure and each skip.
+    let summary = &err[err.find("\napply: ").expect("a summary")..];
+    assert!(summary.contains("2 failed, 3 skipped"), "{summary}");
+    assert!(
+        summary.contains("failed:\n  build staging.stg_bad: "),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("  build marts.mart_bad: upstream staging.stg_bad failed"),
+        "{summary}"
+    );
+    // The run history says the same.
+    let runs = db.run_history();
+    let status = |file: &str| {
+        runs.iter()
+            .find(|r| r.1 == file)
+            .map(|r| r.2.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(status("run/001_stg_bad.sql"), "failed");
+    assert_eq!(status("run/002_mart_bad.sql"), "skipped");
+    assert_eq!(status("run/002_mart_both.sql"), "skipped");
+    assert_eq!(status("run/002_mart_checked.sql"), "skipped");
+    assert_eq!(status("run/002_mart_ok.sql"), "success");
+    assert!(
+        runs.iter()
+            .any(|r| r.1 == "run/002_mart_bad.sql" && r.3 == "upstream staging.stg_bad failed"),
+        "{runs:?}"
+    );
+
+    // `stackc test` runs the tests alone and reports the same failure.
+    let t = run(&mut stackc_cmd(&[
+        "test",
+        fixture("downstream").to_str().unwrap(),
+        "--database-url",
+        &db.url,
+        "--format",
+        "json",
+    ]));
+    assert_code(&t, 1);
+    assert!(
+        t.stderr
+            .contains("test accepted_range_stg_checked_qty ... FAILED 1 failing row"),
+        "{}",
+        t.stderr
+    );
+    assert!(t.stderr.contains("2  | 7"), "{}", t.stderr);
+    let report: serde_json::Value = serde_json::from_str(&t.stdout).unwrap();
+    assert_eq!(report["status"], "failed");
+    let failed: Vec<&serde_json::Value> = report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["status"] == "failed")
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["failures"], 1);
+    assert_eq!(
+        failed[0]["sample"]["columns"],
+        serde_json::json!(["id", "qty"])
+    );
+    assert_eq!(failed[0]["sample"]["rows"], serde_json::json!([["2", "7"]]));
+}
+
+/// Only `error: ...` lines, one of them, and no password anywhere.
+fn assert_one_clear_line(r: &Run, expected: &str, secret: &str) {
+    assert_code(r, 1);
+    let errors: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{}", r.stderr);
+    assert!(errors[0].contains(expected), "{}", r.stderr);
+    assert!(
+        !r.all().contains(secret),
+        "the password leaked:\n{}",
+        r.all()
+    );
+}
+
+#[test]
+fn connection_problems_are_one_clear_line_without_the_password() {
+    let mut db = TestDb::new("connect");
+    let secret = "sekret-xyz";
+    db.client
+        .batch_execute(&format!(
+            "do $$ begin
+               if not exists (select from pg_roles where rolname = 'stackc_pw') then
+                 create role stackc_pw login password '{secret}';
+               end if;
+             end $$"
+        ))
+        .unwrap();
+    let project = fixture("broken_migration");
+    // A server that is down (nothing listens on port 1).
+    let r = apply(
+        &project,
+        &format!("postgres://stackc_pw:{secret}@127.0.0.1:1/x"),
+        &[],
+    );
+    assert_one_clear_line(
+        &r,
+        "error: cannot connect to postgres://stackc_pw@127.0.0.1:1/x: ",
+        secret,
+    );
+    // A server that rejects the connection.
+    let r = apply(
+        &project,
+        &format!("postgres://stackc_pw:{secret}@127.0.0.1:5432/stackc_no_such_database"),
+        &[],
+    );
+    assert_one_clear_line(
+        &r,
+        "database \"stackc_no_such_database\" does not exist",
+        secret,
+    );
+    // Settings that cannot be used.
+    let r = apply(
+        &project,
+        &format!("postgres://stackc_pw:{secret}@127.0.0.1:notaport/x"),
+        &[],
+    );
+    assert_one_clear_line(
+        &r,
+        "error: invalid connection settings: --database-url: ",
+        secret,
+    );
+    let r = apply(
+        &project,
+        &format!("postgres://stackc_pw:{secret}@127.0.0.1/x?sslmode=verify-full"),
+        &[],
+    );
+    assert_one_clear_line(&r, "sslmode=verify-full is not supported", secret);
+    // No settings at all.
+    let r = run(stackc_cmd(&["apply", project.to_str().unwrap()]).env("USER", "nobody"));
+    assert_one_clear_line(&r, "no database given", secret);
+    // The JSON report of a failed connection: the same, machine-readable.
+    let r = apply(
+        &project,
+        &format!("postgres://stackc_pw:{secret}@127.0.0.1:1/x"),
+        &["--format", "json"],
+    );
+    assert_code(&r, 1);
+    assert!(!r.all().contains(secret));
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(report["status"], "error");
+    assert!(report["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("cannot connect to"));
+
+    // A password that works (this server trusts local connections, so any
+    // password does) appears nowhere: not in output, not in the history.
+    let url = db.url.replacen(
+        "postgres://postgres@",
+        &format!("postgres://postgres:{secret}@"),
+        1,
+    );
+    let r = apply(&fixture("downstream"), &url, &["--format", "json"]);
+    assert_code(&r, 1); // the fixture's failing model
+    assert!(!r.all().contains(secret), "{}", r.all());
+    let leaked = db.count(&format!(
+        "select (select count(*) from public.stackc_schema_history t where t::text like '%{secret}%')
+              + (select count(*) from public.stackc_run_history t where t::text like '%{secret}%')"
+    ));
+    assert_eq!(leaked, 0);
+    // The role is the cluster's, not the database's: remove it too.
+    let _ = db.client.batch_execute("drop role if exists stackc_pw");
+}
+
+#[test]
+fn connection_settings_come_from_dotenv_and_libpq_variables() {
+    let mut db = TestDb::new("dotenv");
+    let config: postgres::Config = db.url.parse().unwrap();
+    let host = match &config.get_hosts()[0] {
+        postgres::config::Host::Tcp(h) => h.clone(),
+        #[cfg(unix)]
+        postgres::config::Host::Unix(p) => p.display().to_string(),
+    };
+    let port = config.get_ports()[0].to_string();
+    let user = config.get_user().unwrap().to_string();
+    let project = copy_of(&fixture("broken_migration"));
+    std::fs::remove_file(project.path().join("migrations/V2__broken.sql")).unwrap();
+    // libpq variables, from .env only.
+    std::fs::write(
+        project.path().join(".env"),
+        format!(
+            "# local settings\nPGHOST={host}\nPGPORT={port}\nPGUSER={user}\nPGDATABASE={}\nPGSSLMODE=disable\n",
+            db.name
+        ),
+    )
+    .unwrap();
+    let r = run(&mut stackc_cmd(&[
+        "apply",
+        project.path().to_str().unwrap(),
+    ]));
+    assert_code(&r, 0);
+    assert!(
+        r.stderr
+            .contains(&format!("to postgres://{user}@{host}:{port}/{}", db.name)),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(db.history().len(), 2);
+    // The process environment wins over .env.
+    let r = run(stackc_cmd(&["apply", project.path().to_str().unwrap()])
+        .env("PGDATABASE", "stackc_no_such_database"));
+    assert_one_clear_line(
+        &r,
+        "database \"stackc_no_such_database\" does not exist",
+        "\u{0}",
+    );
+    // A URL in the variable stackc.toml names beats the PG* variables.
+    let toml = project.path().join("stackc.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(
+        &toml,
+        format!("{text}\n[connection]\nurl_env = \"ANALYTICS_URL\"\n"),
+    )
+    .unwrap();
+    let r = run(
+        stackc_cmd(&["apply", project.path().to_str().unwrap()]).env(
+            "ANALYTICS_URL",
+            format!("postgres://{user}@{host}:{port}/stackc_not_this_one"),
+        ),
+    );
+    assert_one_clear_line(
+        &r,
+        "database \"stackc_not_this_one\" does not exist",
+        "\u{0}",
+    );
+}
+
+#[test]
+fn tls_modes_work() {
+    let mut db = TestDb::new("tls");
+    let ssl_on: String = db.client.query_one("show ssl", &[]).unwrap().get(0);
+    let project = fixture("broken_migration");
+    let r = apply(
+        &project,
+        &format!("{}?sslmode=disable", db.url),
+        &["--dry-run"],
+    );
+    assert_code(&r, 0);
+    let r = apply(
+        &project,
+        &format!("{}?sslmode=prefer", db.url),
+        &["--dry-run"],
+    );
+    assert_code(&r, 0);
+    let r = apply(
+        &project,
+        &format!("{}?sslmode=require", db.url),
+        &["--dry-run"],
+    );
+    if ssl_on == "on" {
+        // Encrypted (the server's certificate is self-signed here, which
+        // `require` accepts, as libpq does).
+        assert_code(&r, 0);
+    } else {
+        assert_one_clear_line(&r, "error: cannot connect to", "\u{0}");
+    }
+}
+
+#[test]
+fn a_held_lock_makes_apply_wait_then_give_up() {
+    let mut db = TestDb::new("lock");
+    // The documented key formula, in SQL; the apply must contend for it.
+    let key: i64 = db
+        .count(
+            "select ('x' || left(encode(sha256(convert_to('stackc:broken:\"public\".\"stackc_schema_history\"', 'UTF8')), 'hex'), 16))::bit(64)::bigint",
+        );
+    let mut holder = Client::connect(&db.url, NoTls).unwrap();
+    holder
+        .query_one("select pg_advisory_lock($1)", &[&key])
+        .unwrap();
+    let start = Instant::now();
+    let r = apply(
+        &fixture("broken_migration"),
+        &db.url,
+        &["--lock-timeout", "1"],
+    );
+    let waited = start.elapsed();
+    assert_one_clear_line(&r, "another apply holds the lock", "\u{0}");
+    assert!(r.stderr.contains("waiting up to 1 s"), "{}", r.stderr);
+    assert!(r.stderr.contains("--lock-timeout"), "{}", r.stderr);
+    assert!(waited >= Duration::from_secs(1), "{waited:?}");
+    assert!(!db.exists("public.stackc_schema_history"), "nothing ran");
+    assert!(!db.exists("raw.ok"));
+    // Released: the next apply goes ahead.
+    holder
+        .query_one("select pg_advisory_unlock($1)", &[&key])
+        .unwrap();
+    let r = apply(
+        &fixture("broken_migration"),
+        &db.url,
+        &["--lock-timeout", "1"],
+    );
+    assert_code(&r, 1); // its V2 is broken on purpose
+    assert!(db.exists("raw.ok"));
+}
+
+#[test]
+fn committed_artifacts_are_verified_before_anything_runs() {
+    let mut db = TestDb::new("artifacts");
+    let out = tempfile::tempdir().unwrap();
+    let compile = run(&mut stackc_cmd(&[
+        "compile",
+        template().to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]));
+    assert_code(&compile, 0);
+    let with_artifacts = ["--artifacts", out.path().to_str().unwrap()];
+    let r = apply(&template(), &db.url, &with_artifacts);
+    assert_code(&r, 0);
+    let history = db.history();
+    let runs = db.run_history().len();
+
+    let file = out.path().join("run/002_dim_customers.sql");
+    let original = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, original.replace("truncate", "delete from")).unwrap();
+    let r = apply(&template(), &db.url, &with_artifacts);
+    assert_code(&r, 1);
+    assert!(r.stderr.contains("changed  "), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("run/002_dim_customers.sql"),
+        "{}",
+        r.stderr
+    );
+    std::fs::write(&file, &original).unwrap();
+
+    let extra = out.path().join("migrations/R__zzz_extra.sql");
+    std::fs::write(&extra, "drop schema marts cascade;\n").unwrap();
+    let r = apply(&template(), &db.url, &with_artifacts);
+    assert_code(&r, 1);
+    assert!(r.stderr.contains("extra    "), "{}", r.stderr);
+    assert!(r.stderr.contains("R__zzz_extra.sql"), "{}", r.stderr);
+    std::fs::remove_file(&extra).unwrap();
+
+    let gone = out.path().join("migrations/R__001_stg_orders.sql");
+    std::fs::remove_file(&gone).unwrap();
+    let r = apply(&template(), &db.url, &with_artifacts);
+    assert_code(&r, 1);
+    assert!(r.stderr.contains("missing  "), "{}", r.stderr);
+    assert!(r.stderr.contains("R__001_stg_orders.sql"), "{}", r.stderr);
+
+    assert_eq!(db.history(), history, "no refused apply ran anything");
+    assert_eq!(db.run_history().len(), runs);
+    assert!(db.exists("marts.dim_customers"));
+}
+
+fn write(dir: &Path, rel: &str, text: &str) {
+    let path = dir.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn statements_that_cannot_run_in_a_transaction_run_outside_one() {
+    let mut db = TestDb::new("nontx");
+    let project = tempfile::tempdir().unwrap();
+    let p = project.path();
+    write(p, "stackc.toml", "[project]\nname = \"nontx\"\n");
+    write(
+        p,
+        "migrations/V1__table.sql",
+        "create table t (a int, b int);\ninsert into t values (1, 2);\n",
+    );
+    write(
+        p,
+        "migrations/V2__index.sql",
+        "-- Built without blocking writes: cannot run in a transaction.\ncreate index concurrently t_a_idx on t (a);\n",
+    );
+    let r = apply(p, &db.url, &[]);
+    assert_code(&r, 0);
+    assert!(
+        r.stderr
+            .contains("migration V2__index.sql (outside a transaction) ... ok"),
+        "{}",
+        r.stderr
+    );
+    assert!(db.exists("t_a_idx"));
+
+    // Mixed with a transactional statement: refused, naming the file.
+    write(
+        p,
+        "migrations/V3__mixed.sql",
+        "insert into t values (3, 4);\nvacuum t;\n",
+    );
+    let r = apply(p, &db.url, &[]);
+    assert_code(&r, 1);
+    assert!(
+        r.stderr
+            .contains("migrations/V3__mixed.sql:2:1: `VACUUM` cannot run inside a transaction"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("split the file"), "{}", r.stderr);
+    assert_eq!(db.count("select count(*) from t"), 1, "nothing ran");
+    std::fs::remove_file(p.join("migrations/V3__mixed.sql")).unwrap();
+
+    // A failure outside a transaction leaves a failed row that blocks the
+    // next apply until it is repaired.
+    write(
+        p,
+        "migrations/V3__more_indexes.sql",
+        "create index concurrently t_b_idx on t (b);\ndrop index concurrently no_such_index;\n",
+    );
+    let r = apply(p, &db.url, &[]);
+    assert_code(&r, 1);
+    assert!(
+        r.stderr.contains("migrations/V3__more_indexes.sql:2:"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("recorded as failed (installed_rank 3)"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        db.exists("t_b_idx"),
+        "the statement before the failure stays applied"
+    );
+    let history = db.history();
+    assert_eq!(
+        history.last().map(|h| (h.0.as_str(), h.2)),
+        Some(("V3__more_indexes.sql", false))
+    );
+    let r = apply(p, &db.url, &[]);
+    assert_code(&r, 1);
+    assert!(
+        r.stderr.contains("failed in an earlier apply"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("delete from public.stackc_schema_history where installed_rank = 3;"),
+        "{}",
+        r.stderr
+    );
+    // Repaired as the message says: the next apply runs it.
+    db.client
+        .batch_execute(
+            "drop index t_b_idx; delete from public.stackc_schema_history where installed_rank = 3",
+        )
+        .unwrap();
+    write(
+        p,
+        "migrations/V3__more_indexes.sql",
+        "create index concurrently t_b_idx on t (b);\n",
+    );
+    let r = apply(p, &db.url, &[]);
+    assert_code(&r, 0);
+    assert_eq!(db.history().last().map(|h| h.2), Some(true));
+}
+
+#[test]
+fn unit_tests_run_rolled_back_and_show_their_differences() {
+    let mut db = TestDb::new("unit");
+    let project = copy_of(&template());
+    assert_code(&apply(project.path(), &db.url, &[]), 0);
+    let unit = |db: &TestDb| {
+        run(&mut stackc_cmd(&[
+            "test",
+            project.path().to_str().unwrap(),
+            "--unit",
+            "--database-url",
+            &db.url,
+        ]))
+    };
+    let r = unit(&db);
+    assert_code(&r, 0);
+    assert!(
+        r.stderr
+            .contains("unit marts.dim_customers counts_orders_without_cancellations ... ok"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("] test "), "--unit runs only unit tests");
+
+    // Expect a wrong count: the unit test fails, showing both differences.
+    let yml = project.path().join("models/marts/_marts.yml");
+    let text = std::fs::read_to_string(&yml).unwrap();
+    let edited = text.replace(
+        "lifetime_orders: 2, cancelled_orders: 1}",
+        "lifetime_orders: 3, cancelled_orders: 1}",
+    );
+    assert_ne!(edited, text);
+    std::fs::write(&yml, edited).unwrap();
+    let r = unit(&db);
+    assert_code(&r, 1);
+    assert!(
+        r.stderr.contains(
+            "unit marts.dim_customers counts_orders_without_cancellations ... FAILED 2 failing rows"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("missing"), "{}", r.stderr);
+    assert!(r.stderr.contains("unexpected"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("unit marts.fact_sales incremental_run_merges_late_lines_only ... ok"),
+        "{}",
+        r.stderr
+    );
+    // Rolled back: no table of the test is left, and the model's own
+    // table was not touched.
+    assert_eq!(
+        db.count("select count(*) from pg_class where relname like 'stackc_unit%'"),
+        0
+    );
+    assert_eq!(db.count("select count(*) from marts.dim_customers"), 0);
+}

@@ -1,0 +1,1 @@
+create table raw.after (id int);

@@ -1,0 +1,1 @@
+select id, boom from {{ ref('stg_bad') }}
