@@ -222,6 +222,95 @@ fn raw_constraints_reject_bad_data() {
     let (out, manifest) = compiled_template();
     let mut db = TestDb::new("constraints");
     run_migrations(&mut db, out.path(), &manifest);
+    db.client
+        .batch_execute(
+            "insert into raw.products (product_id, sku, name, category, unit_price) values (1, 'SKU-1', 'Pen', 'BOOK', 2.50);
+             insert into raw.customers (customer_id, email, full_name, country_code, signup_date) values (1, 'a@x.org', 'Ann', 'DE', '2024-01-02');
+             insert into raw.orders (order_id, customer_id, order_date, status, channel) values (1, 1, '2024-02-01', 'placed', 'web');",
+        )
+        .unwrap();
+    let rejected = [
+        ("negative price", "insert into raw.products (product_id, sku, name, category, unit_price) values (2, 'SKU-2', 'x', 'BOOK', -1)"),
+        ("null sku", "insert into raw.products (product_id, sku, name, category, unit_price) values (3, null, 'x', 'BOOK', 1)"),
+        ("out-of-range date", "insert into raw.orders (order_id, customer_id, order_date, status, channel) values (2, 1, '1899-12-31', 'placed', 'web')"),
+        ("invalid status", "insert into raw.orders (order_id, customer_id, order_date, status, channel) values (3, 1, '2024-02-01', 'lost', 'web')"),
+    ];
+    for (what, sql) in rejected {
+        let err = db.client.batch_execute(sql).expect_err(what);
+        let code = err.code().map(|c| c.code().to_string()).unwrap_or_default();
+        // 23514 check_violation, 23502 not_null_violation
+        assert!(code == "23514" || code == "23502", "{what}: {err}");
+    }
+}
+
+fn compile_dir(dir: &std::path::Path) -> (tempfile::TempDir, serde_json::Value) {
+    let out = tempfile::tempdir().unwrap();
+    let status = stackc(&[
+        "compile",
+        dir.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(
+        status.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let manifest = std::fs::read_to_string(out.path().join("manifest.json")).unwrap();
+    (out, serde_json::from_str(&manifest).unwrap())
+}
+
+fn run_file(db: &mut TestDb, out: &std::path::Path, file: &str) -> Result<(), postgres::Error> {
+    let sql = std::fs::read_to_string(out.join(file)).unwrap();
+    let mut tx = db.client.transaction()?;
+    tx.batch_execute(&sql)?;
+    tx.commit()
+}
+
+fn columns(db: &mut TestDb, relation: &str) -> Vec<String> {
+    db.client
+        .query(
+            "select attname::text from pg_attribute where attrelid = $1::text::regclass and attnum > 0 and not attisdropped order by attnum",
+            &[&relation],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// Adds `double_quantity` to fact_sales and drops `channel` (model and
+/// schema file), with the given extra config.
+fn change_fact_sales_columns(project: &std::path::Path, extra_config: &str) {
+    let model = project.join("models/marts/fact_sales.sql");
+    let text = std::fs::read_to_string(&model).unwrap();
+    let text = text
+        .replacen(
+            "    s.sku,\n",
+            "    s.sku,\n    s.quantity * 2 as double_quantity,\n",
+            1,
+        )
+        .replacen("    o.channel,\n", "", 1)
+        .replacen(
+            "incremental_strategy='merge',",
+            &format!("incremental_strategy='merge',{extra_config}"),
+            1,
+        );
+    std::fs::write(&model, text).unwrap();
+    let schema = project.join("models/marts/_marts.yml");
+    let yml = std::fs::read_to_string(&schema).unwrap();
+    let fact = yml.find("- name: fact_sales").unwrap();
+    let start = fact + yml[fact..].find("      - name: channel\n").unwrap();
+    let end = start + 1 + yml[start + 1..].find("      - name: ").unwrap();
+    std::fs::write(&schema, format!("{}{}", &yml[..start], &yml[end..])).unwrap();
+}
+
+#[test]
+fn incremental_schema_change_follows_on_schema_change() {
+    let (out, manifest) = compiled_template();
+    let mut db = TestDb::new("schema_change");
+    run_migrations(&mut db, out.path(), &manifest);
     insert_one_sale(&mut db);
     run_file(&mut db, out.path(), "run/002_fact_sales.full.sql").unwrap();
 
