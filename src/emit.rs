@@ -66,7 +66,7 @@ pub fn artifacts(project: &Project, resolved: &Resolved) -> Artifacts {
             );
         }
         artifacts.extend(out.runs);
-        run_order.extend(out.step);
+        run_order.extend(out.steps);
         if !out.files.is_empty() {
             node_files.insert(out.id, out.files);
         }
@@ -77,6 +77,37 @@ pub fn artifacts(project: &Project, resolved: &Resolved) -> Artifacts {
     let manifest = manifest(project, resolved, &node_files, &run_order, &artifacts);
     artifacts.insert("manifest.json".into(), manifest);
     artifacts
+}
+
+impl NodeOut {
+    /// A `VACUUM (ANALYZE)` step after the node's data step. `stackc apply`
+    /// runs it only when that step changed rows, and outside a transaction
+    /// (VACUUM cannot run in one).
+    fn vacuum(&mut self, relation: &Relation, header: &str, path: &str, id: &str) {
+        self.runs.push((
+            path.to_string(),
+            format!(
+                "{header}-- Runs outside a transaction, and only after a step that changed rows.\n\nvacuum (analyze) {relation};\n"
+            ),
+        ));
+        self.steps.push(RunStep {
+            file: path.to_string(),
+            full_file: None,
+            node: id.to_string(),
+            step: "vacuum",
+        });
+        self.files.push(path.to_string());
+    }
+}
+
+/// The comment a seed load leaves on its table: `stackc apply` skips the
+/// load when the table already carries the comment of this CSV's content.
+pub fn seed_marker(seed: &crate::seed::Seed) -> String {
+    format!(
+        "stackc seed {} sha256:{}",
+        seed.file.path,
+        sha256_hex(&seed.file.text)
+    )
 }
 
 /// `unit/<model>.<test>.sql`: run by `stackc test --unit`, never by a run.
@@ -105,7 +136,8 @@ struct NodeOut {
     /// (path, header) of the repeatable migration.
     migration: Option<(String, String)>,
     runs: Vec<(String, String)>,
-    step: Option<RunStep>,
+    /// The node's run steps in order: its data step, then its VACUUM.
+    steps: Vec<RunStep>,
     files: Vec<String>,
 }
 
@@ -160,7 +192,7 @@ impl<'a> Cx<'a> {
             definition: None,
             migration: None,
             runs: Vec::new(),
-            step: None,
+            steps: Vec::new(),
             files: Vec::new(),
         };
         let step = |file: &str, kind: &'static str| RunStep {
@@ -192,8 +224,14 @@ impl<'a> Cx<'a> {
                 format!("{header}{RUN_NOTE}\n{}", seed_load(relation, seed, &types)),
             ));
             out.definition = Some(seed_migration(relation, &types));
-            out.migration = Some((path.clone(), header));
-            out.step = Some(step(&run_path, "seed"));
+            out.migration = Some((path.clone(), header.clone()));
+            out.steps.push(step(&run_path, "seed"));
+            out.vacuum(
+                relation,
+                &header,
+                &format!("run/{level:03}_{seed_name}.vacuum.sql"),
+                id,
+            );
             out.files = vec![path, run_path];
         } else if let Some(model_name) = id.strip_prefix(&self.model_prefix) {
             let m = &resolved.models[model_name];
@@ -229,7 +267,7 @@ impl<'a> Cx<'a> {
                             full_sql.trim_end()
                         ),
                     ));
-                    out.step = Some(step(&run_path, "table"));
+                    out.steps.push(step(&run_path, "table"));
                     out.files.push(run_path);
                 }
                 Materialization::Incremental => {
@@ -256,7 +294,7 @@ impl<'a> Cx<'a> {
                             incremental_load(m, &inc_sql)
                         ),
                     ));
-                    out.step = Some(RunStep {
+                    out.steps.push(RunStep {
                         full_file: Some(full_path.clone()),
                         ..step(&inc_path, "incremental")
                     });
@@ -269,10 +307,20 @@ impl<'a> Cx<'a> {
                         run_path.clone(),
                         format!("{header}{RUN_NOTE}\n{}", matview_refresh(m)),
                     ));
-                    out.step = Some(step(&run_path, "refresh"));
+                    out.steps.push(step(&run_path, "refresh"));
                     out.files.push(run_path);
                 }
                 Materialization::View | Materialization::Ephemeral => {}
+            }
+            if m.config.vacuum
+                && matches!(mat, Materialization::Table | Materialization::Incremental)
+            {
+                out.vacuum(
+                    &m.relation,
+                    &header,
+                    &format!("run/{level:03}_{model_name}.vacuum.sql"),
+                    id,
+                );
             }
         } else if let Some(t) = self.tests_by_id.get(id.as_str()) {
             let attached_level = resolved
@@ -300,7 +348,7 @@ impl<'a> Cx<'a> {
                 t.sql
             );
             out.runs.push((path.clone(), text));
-            out.step = Some(step(&path, "test"));
+            out.steps.push(step(&path, "test"));
             out.files.push(path);
         } else if let Some(t) = self.singular_by_id.get(id) {
             let path = format!("run/{level:03}_test.{}.sql", t.name);
@@ -311,7 +359,7 @@ impl<'a> Cx<'a> {
                 t.rendered.sql.trim_end().trim_end_matches(';').trim_end()
             );
             out.runs.push((path.clone(), text));
-            out.step = Some(step(&path, "test"));
+            out.steps.push(step(&path, "test"));
             out.files.push(path);
         }
         let _ = self.name;
@@ -572,9 +620,24 @@ fn seed_load(relation: &Relation, seed: &crate::seed::Seed, types: &[(String, St
         .map(|c| quote_ident(c).into_owned())
         .collect();
     let mut s = format!("truncate table {relation};\n");
-    if seed.rows.is_empty() {
-        return s;
+    if !seed.rows.is_empty() {
+        s.push_str(&seed_rows(relation, seed, types, &columns));
     }
+    let _ = write!(
+        s,
+        "\n-- Marks what was loaded, so an apply skips the load while the CSV is unchanged.\ncomment on table {relation} is {};\n",
+        literal(&seed_marker(seed))
+    );
+    s
+}
+
+fn seed_rows(
+    relation: &Relation,
+    seed: &crate::seed::Seed,
+    types: &[(String, String)],
+    columns: &[String],
+) -> String {
+    let mut s = String::new();
     let _ = write!(
         s,
         "\ninsert into {relation} ({}) values\n",

@@ -178,6 +178,13 @@ fn run_scripts_load_the_marts_and_the_tests_query() {
             .as_str()
             .unwrap();
         let sql = std::fs::read_to_string(out.path().join(file)).unwrap();
+        if step["step"] == "vacuum" {
+            // VACUUM cannot run inside a transaction block.
+            db.client
+                .batch_execute(&sql)
+                .unwrap_or_else(|e| panic!("{file}: {e}"));
+            continue;
+        }
         let mut tx = db.client.transaction().unwrap();
         if step["step"] == "test" {
             let rows = tx

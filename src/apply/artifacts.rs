@@ -54,6 +54,8 @@ pub struct Node {
     pub name: String,
     /// The project file the node comes from.
     pub file: Option<String>,
+    /// sha256 of the node's source file (a seed's CSV: see `seed_marker`).
+    pub checksum: Option<String>,
     pub relation: Option<String>,
     pub materialization: Option<String>,
     pub severity: Option<String>,

@@ -374,9 +374,22 @@ pub fn apply(opts: &ApplyOptions) -> u8 {
             }
             let step = &manifest.run_order[i];
             if let Some(why) = skipped.get(&step.node) {
-                let item = run.skipped(step, why);
-                run.items.push(item);
+                // A skipped table has no changed rows to VACUUM: not a second skip.
+                if step.step != StepKind::Vacuum {
+                    let item = run.skipped(step, why);
+                    run.items.push(item);
+                }
                 continue;
+            }
+            if step.step == StepKind::Vacuum && !changed_rows(&run.items, &step.node) {
+                // VACUUM only where this apply changed rows.
+                continue;
+            }
+            if step.step == StepKind::Seed {
+                if let Some(item) = run.unchanged_seed(step) {
+                    run.items.push(item);
+                    continue;
+                }
             }
             let item = run.step(step);
             if item.status == Status::Failed {
@@ -874,6 +887,37 @@ impl Run<'_> {
         item
     }
 
+    /// A seed whose table already holds this CSV's rows (its load left the
+    /// marker comment `emit::seed_marker` describes) is not loaded again.
+    fn unchanged_seed(&mut self, step: &RunEntry) -> Option<Item> {
+        let node = self.bundle.manifest.nodes.get(&step.node)?;
+        let (file, checksum, relation) = (
+            node.file.as_ref()?,
+            node.checksum.as_ref()?,
+            node.relation.as_ref()?,
+        );
+        let marker = format!("stackc seed {file} sha256:{checksum}");
+        let comment = table_comment(&mut self.client, relation).ok()??;
+        if comment != marker {
+            return None;
+        }
+        let mut item = Item::new(
+            step.step.as_str(),
+            self.labels.step(step),
+            step.file.clone(),
+        );
+        item.node = Some(step.node.clone());
+        item.reason = format!("unchanged: {file} is loaded");
+        item.label.push_str(" (unchanged, not reloaded)");
+        item.rows_affected = Some(0);
+        self.progress.start(&item.label);
+        self.progress.finish(&item);
+        let step_no = self.next_step_no();
+        self.buffer
+            .push(make_record(step_no, &item, epoch_seconds()));
+        Some(item)
+    }
+
     fn step(&mut self, step: &RunEntry) -> Item {
         let mut item = Item::new(
             step.step.as_str(),
@@ -962,6 +1006,26 @@ impl Run<'_> {
         self.progress.finish(&item);
         item
     }
+}
+
+/// Whether the data step of `node` ran in this apply and changed rows.
+fn changed_rows(items: &[Item], node: &str) -> bool {
+    items
+        .iter()
+        .rev()
+        .find(|i| i.node.as_deref() == Some(node) && i.kind != "vacuum")
+        .is_some_and(|i| {
+            matches!(i.status, Status::Ok | Status::Warn) && i.rows_affected.unwrap_or(0) > 0
+        })
+}
+
+/// The comment on a relation (a seed table's load marker), if any.
+fn table_comment(client: &mut Client, relation: &str) -> Result<Option<String>, postgres::Error> {
+    let row = client.query_one(
+        "select obj_description(to_regclass($1), 'pg_class')",
+        &[&relation],
+    )?;
+    Ok(row.get(0))
 }
 
 /// Whether a table has no rows (an incremental model's first load).
