@@ -1245,3 +1245,105 @@ fn unit_tests_run_rolled_back_and_show_their_differences() {
     );
     assert_eq!(db.count("select count(*) from marts.dim_customers"), 0);
 }
+
+/// Runs the sample data generator (`scripts/generate_data.sql`) with psql.
+fn generate(url: &str, vars: &[&str]) {
+    let mut cmd = Command::new("psql");
+    cmd.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url]);
+    for v in vars {
+        cmd.args(["-v", v]);
+    }
+    cmd.arg("-f").arg(repo().join("scripts/generate_data.sql"));
+    let out = cmd.output().expect("psql runs (the PostgreSQL client is installed)");
+    assert!(
+        out.status.success(),
+        "generator failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `(sale_id, row text)` of every row of a table, for comparing contents.
+fn rows_by_key(db: &mut TestDb, relation: &str) -> BTreeMap<i64, String> {
+    db.client
+        .query(&format!("select sale_id, t::text from {relation} as t"), &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
+#[test]
+fn incremental_runs_process_only_new_and_late_rows() {
+    let mut db = TestDb::new("incremental");
+    // The raw tables come from the project's own migrations.
+    assert_code(&apply(&template(), &db.url, &[]), 0);
+    let anchor = "anchor='2024-06-01 12:00:00+00'";
+    generate(&db.url, &["rows=1000", anchor]);
+    assert_code(&apply(&template(), &db.url, &[]), 0);
+    let first = rows_by_key(&mut db, "marts.fact_sales");
+    assert!(first.len() > 800, "first load: {} rows", first.len());
+
+    // 100 new lines, 10 late ones inside the 3-day lookback, 1 loaded
+    // before the window (only a full refresh can see it).
+    let later = "anchor='2024-06-01 13:00:00+00'";
+    generate(&db.url, &["mode=increment", "new_rows=100", "late_rows=10", "stale_rows=1", later]);
+    let second = apply(&template(), &db.url, &["--format", "json"]);
+    assert_code(&second, 0);
+    assert!(
+        second.stderr.contains("incremental marts.fact_sales (incremental: marts.fact_sales has rows) ... ok"),
+        "{}",
+        second.stderr
+    );
+    let report: serde_json::Value = serde_json::from_str(&second.stdout).unwrap();
+    let step = report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["kind"] == "incremental")
+        .expect("the fact_sales step");
+    let affected = step["rows_affected"].as_u64().unwrap();
+    // The new and late lines (less those of cancelled orders), plus the
+    // lines of the last 3 days of loads that the lookback merges again:
+    // far from the 1,110 a full reload would touch.
+    assert!((90..=250).contains(&affected), "rows affected: {affected}");
+    let incremental = rows_by_key(&mut db, "marts.fact_sales");
+    let grown = incremental.len() - first.len();
+    eprintln!("incremental run: {affected} rows affected, fact grew by {grown} rows");
+    assert!((90..=110).contains(&grown), "fact grew by {grown}");
+
+    // A full refresh of the same data: the same rows, plus the stale line.
+    assert_code(&apply(&template(), &db.url, &["--full-refresh"]), 0);
+    let full = rows_by_key(&mut db, "marts.fact_sales");
+    let missing: Vec<&i64> = full.keys().filter(|k| !incremental.contains_key(k)).collect();
+    assert!(missing.len() <= 1, "incremental missed more than the stale line: {missing:?}");
+    for (key, row) in &incremental {
+        assert_eq!(full.get(key), Some(row), "sale {key} differs from a full refresh");
+    }
+    let n = db.count("select count(*) from marts.fact_sales");
+    let distinct = db.count("select count(distinct sale_id) from marts.fact_sales");
+    assert_eq!(n, distinct, "duplicated sale_id");
+
+    // --full-refresh equals a first load of the same data in a new database.
+    let mut fresh = TestDb::new("incremental_fresh");
+    assert_code(&apply(&template(), &fresh.url, &[]), 0);
+    for table in ["raw.products", "raw.customers", "raw.orders", "raw.sales"] {
+        let rows: Vec<String> = db
+            .client
+            .query(&format!("select t::text from {table} as t"), &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let mut tx = fresh.client.transaction().unwrap();
+        for row in rows {
+            tx.execute(
+                &format!("insert into {table} select (({}::text)::{table}).*", "$1"),
+                &[&row],
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    assert_code(&apply(&template(), &fresh.url, &[]), 0);
+    assert_eq!(rows_by_key(&mut fresh, "marts.fact_sales"), full);
+}
