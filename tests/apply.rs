@@ -1254,7 +1254,9 @@ fn generate(url: &str, vars: &[&str]) {
         cmd.args(["-v", v]);
     }
     cmd.arg("-f").arg(repo().join("scripts/generate_data.sql"));
-    let out = cmd.output().expect("psql runs (the PostgreSQL client is installed)");
+    let out = cmd
+        .output()
+        .expect("psql runs (the PostgreSQL client is installed)");
     assert!(
         out.status.success(),
         "generator failed: {}",
@@ -1265,7 +1267,10 @@ fn generate(url: &str, vars: &[&str]) {
 /// `(sale_id, row text)` of every row of a table, for comparing contents.
 fn rows_by_key(db: &mut TestDb, relation: &str) -> BTreeMap<i64, String> {
     db.client
-        .query(&format!("select sale_id, t::text from {relation} as t"), &[])
+        .query(
+            &format!("select sale_id, t::text from {relation} as t"),
+            &[],
+        )
         .unwrap()
         .iter()
         .map(|r| (r.get(0), r.get(1)))
@@ -1286,11 +1291,22 @@ fn incremental_runs_process_only_new_and_late_rows() {
     // 100 new lines, 10 late ones inside the 3-day lookback, 1 loaded
     // before the window (only a full refresh can see it).
     let later = "anchor='2024-06-01 13:00:00+00'";
-    generate(&db.url, &["mode=increment", "new_rows=100", "late_rows=10", "stale_rows=1", later]);
+    generate(
+        &db.url,
+        &[
+            "mode=increment",
+            "new_rows=100",
+            "late_rows=10",
+            "stale_rows=1",
+            later,
+        ],
+    );
     let second = apply(&template(), &db.url, &["--format", "json"]);
     assert_code(&second, 0);
     assert!(
-        second.stderr.contains("incremental marts.fact_sales (incremental: marts.fact_sales has rows) ... ok"),
+        second.stderr.contains(
+            "incremental marts.fact_sales (incremental: marts.fact_sales has rows) ... ok"
+        ),
         "{}",
         second.stderr
     );
@@ -1314,10 +1330,20 @@ fn incremental_runs_process_only_new_and_late_rows() {
     // A full refresh of the same data: the same rows, plus the stale line.
     assert_code(&apply(&template(), &db.url, &["--full-refresh"]), 0);
     let full = rows_by_key(&mut db, "marts.fact_sales");
-    let missing: Vec<&i64> = full.keys().filter(|k| !incremental.contains_key(k)).collect();
-    assert!(missing.len() <= 1, "incremental missed more than the stale line: {missing:?}");
+    let missing: Vec<&i64> = full
+        .keys()
+        .filter(|k| !incremental.contains_key(k))
+        .collect();
+    assert!(
+        missing.len() <= 1,
+        "incremental missed more than the stale line: {missing:?}"
+    );
     for (key, row) in &incremental {
-        assert_eq!(full.get(key), Some(row), "sale {key} differs from a full refresh");
+        assert_eq!(
+            full.get(key),
+            Some(row),
+            "sale {key} differs from a full refresh"
+        );
     }
     let n = db.count("select count(*) from marts.fact_sales");
     let distinct = db.count("select count(distinct sale_id) from marts.fact_sales");
@@ -1346,4 +1372,72 @@ fn incremental_runs_process_only_new_and_late_rows() {
     }
     assert_code(&apply(&template(), &fresh.url, &[]), 0);
     assert_eq!(rows_by_key(&mut fresh, "marts.fact_sales"), full);
+}
+
+#[test]
+fn readers_see_the_old_or_the_new_table_during_a_rebuild() {
+    let mut db = TestDb::new("rebuild");
+    let project = fixture("rebuild");
+    assert_code(&apply(&project, &db.url, &[]), 0);
+    db.client
+        .batch_execute("insert into raw.events select i, 'a' from generate_series(1, 100) as i")
+        .unwrap();
+    assert_code(&apply(&project, &db.url, &[]), 0);
+    assert_eq!(db.count("select count(*) from marts.events_wide"), 100);
+    db.client
+        .batch_execute("insert into raw.events select i, 'b' from generate_series(101, 150) as i")
+        .unwrap();
+
+    // A reader on its own connection queries the table and the view on top
+    // of it, over and over, while the next apply rebuilds the table (the
+    // build takes a second).
+    let url = db.url.clone();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let stop = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut client = Client::connect(&url, NoTls).unwrap();
+            let mut seen = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let n: i64 = client
+                    .query_one("select count(*) from marts.events_wide", &[])
+                    .unwrap()
+                    .get(0);
+                let by_kind: i64 = client
+                    .query_one(
+                        "select coalesce(sum(events), 0)::bigint from marts.events_by_kind",
+                        &[],
+                    )
+                    .unwrap()
+                    .get(0);
+                seen.push((n, by_kind));
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            seen
+        })
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    assert_code(&apply(&project, &db.url, &[]), 0);
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "the build was not slow enough to overlap"
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let seen = reader.join().expect("the reader never failed");
+    assert!(seen.len() >= 5, "too few reads: {seen:?}");
+    for (n, by_kind) in &seen {
+        assert!(*n == 100 || *n == 150, "a reader saw {n} rows: {seen:?}");
+        assert_eq!(n, by_kind, "the view disagreed with its table: {seen:?}");
+    }
+    assert!(
+        seen.iter().any(|(n, _)| *n == 100) && seen.iter().any(|(n, _)| *n == 150),
+        "{seen:?}"
+    );
+    // The view on top still works after the apply.
+    assert_eq!(
+        db.count("select sum(events)::bigint from marts.events_by_kind"),
+        150
+    );
 }
