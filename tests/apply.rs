@@ -1441,3 +1441,77 @@ fn readers_see_the_old_or_the_new_table_during_a_rebuild() {
         150
     );
 }
+
+#[test]
+fn each_generic_test_passes_on_good_data_and_fails_on_planted_bad_data() {
+    let mut db = TestDb::new("generic_tests");
+    let project = fixture("generic_tests");
+    assert_code(&apply(&project, &db.url, &[]), 0);
+    db.client
+        .batch_execute(
+            "insert into raw.customers values (1, 'a@x.org'), (2, 'b@x.org');
+             insert into raw.orders values (10, 1, 'placed', 100, 5), (11, 2, 'shipped', 20, 0);",
+        )
+        .unwrap();
+    let test = |db: &TestDb| {
+        let r = run(&mut stackc_cmd(&[
+            "test",
+            project.to_str().unwrap(),
+            "--database-url",
+            &db.url,
+            "--format",
+            "json",
+        ]));
+        let report: serde_json::Value =
+            serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.all()));
+        let statuses: BTreeMap<String, String> = report["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                let node = i["node"].as_str().unwrap_or_default();
+                (
+                    node.rsplit('.').next().unwrap_or(node).to_string(),
+                    i["status"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        (r, statuses)
+    };
+    let (good, statuses) = test(&db);
+    assert_code(&good, 0);
+    assert_eq!(statuses.len(), 7, "{statuses:?}");
+    assert!(statuses.values().all(|s| s == "success"), "{statuses:?}");
+
+    // One planted row per test type.
+    db.client
+        .batch_execute(
+            "insert into raw.customers values (1, 'dup@x.org');              -- unique
+             insert into raw.orders values
+                (null, 1, 'placed', 1, 0),                                   -- not_null
+                (12, 99, 'placed', 1, 0),                                    -- relationships
+                (13, 1, 'lost', 1, 0),                                       -- accepted_values
+                (14, 1, 'placed', 5000, 0),                                  -- accepted_range
+                (15, 1, 'placed', 1, 2),                                     -- expression_is_true
+                (10, 1, 'placed', 7, 0);                                     -- unique (combined key)",
+        )
+        .unwrap();
+    let (bad, statuses) = test(&db);
+    assert_code(&bad, 1);
+    for name in [
+        "unique_stg_customers_customer_id",
+        "not_null_stg_orders_order_id",
+        "relationships_stg_orders_customer_id",
+        "accepted_values_stg_orders_status",
+        "accepted_range_stg_orders_amount",
+        "expression_is_true_stg_orders",
+        "unique_stg_orders",
+    ] {
+        assert_eq!(
+            statuses.get(name).map(String::as_str),
+            Some("failed"),
+            "{name}: {statuses:?}"
+        );
+    }
+    assert!(bad.stderr.contains("1 failing row"), "{}", bad.stderr);
+}
