@@ -1515,3 +1515,64 @@ fn each_generic_test_passes_on_good_data_and_fails_on_planted_bad_data() {
     }
     assert!(bad.stderr.contains("1 failing row"), "{}", bad.stderr);
 }
+
+/// `last_vacuum` of every table in the marts and seeds schemas.
+fn last_vacuums(db: &mut TestDb) -> BTreeMap<String, Option<String>> {
+    db.client
+        .query(
+            "select schemaname || '.' || relname, last_vacuum::text from pg_stat_user_tables
+             where schemaname in ('marts', 'seeds') order by 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
+#[test]
+fn vacuum_runs_after_changed_tables_only() {
+    let mut db = TestDb::new("vacuum");
+    // No raw rows yet: the marts are built empty, only the seed gets rows.
+    assert_code(&apply(&template(), &db.url, &[]), 0);
+    let first = last_vacuums(&mut db);
+    assert!(first["seeds.product_categories"].is_some(), "{first:?}");
+    for mart in [
+        "marts.dim_customers",
+        "marts.dim_products",
+        "marts.fact_sales",
+        "marts.daily_sales_summary",
+    ] {
+        assert_eq!(
+            first[mart], None,
+            "{mart} was vacuumed without changed rows: {first:?}"
+        );
+    }
+    // Nothing changed: the seed is not reloaded, so not vacuumed again.
+    assert_code(&apply(&template(), &db.url, &[]), 0);
+    assert_eq!(last_vacuums(&mut db), first);
+
+    // Raw rows arrive: the marts that got rows are vacuumed, the seed is not.
+    generate(&db.url, &["rows=200", "anchor='2024-06-01 12:00:00+00'"]);
+    let r = apply(&template(), &db.url, &[]);
+    assert_code(&r, 0);
+    assert!(
+        r.stderr
+            .contains("vacuum marts.fact_sales (outside a transaction) ... ok"),
+        "{}",
+        r.stderr
+    );
+    let after = last_vacuums(&mut db);
+    assert_eq!(
+        after["seeds.product_categories"],
+        first["seeds.product_categories"]
+    );
+    for mart in [
+        "marts.dim_customers",
+        "marts.dim_products",
+        "marts.fact_sales",
+        "marts.daily_sales_summary",
+    ] {
+        assert!(after[mart].is_some(), "{mart} was not vacuumed: {after:?}");
+    }
+}
