@@ -667,17 +667,39 @@ fn incremental_load(m: &Model, sql: &str) -> String {
     let target = m.relation.to_string();
     // Named from the model's own select list, before any lookback wrapper.
     let columns = insert_columns(sql);
-    let sql = match (&m.config.event_time, &m.config.lookback) {
+    // The window's start is computed first, into a setting, so that the
+    // planner sees its value when it plans the load (a subquery in the
+    // filter gets a blind one-third estimate and a full scan of the table).
+    let (prelude, sql) = match (&m.config.event_time, &m.config.lookback) {
         (Some(event_time), Some(lookback)) => {
             let col = quote_ident(event_time);
-            format!(
-                "select *\nfrom (\n{}\n) as stackc_source\n-- written by stackc from config(event_time, lookback): re-read the last {lookback}\nwhere {col} > (\n    select coalesce(max({col}), '-infinity') - interval {}\n    from {target}\n)",
-                sql.trim_end(),
-                literal(lookback)
+            let setting = literal(&lookback_setting(m));
+            (
+                format!(
+                    "-- Written by stackc from config(event_time, lookback): re-read the last {lookback}\n-- of {event_time} before the newest row already loaded.\nselect set_config({setting}, coalesce(max({col}) - interval {}, '-infinity')::text, false)\nfrom {target};\n\n",
+                    literal(lookback)
+                ),
+                format!(
+                    "select *\nfrom (\n{}\n) as stackc_source\nwhere {col} > current_setting({setting})::timestamptz",
+                    sql.trim_end(),
+                ),
             )
         }
-        _ => sql.trim_end().to_string(),
+        _ => (String::new(), sql.trim_end().to_string()),
     };
+    format!(
+        "{prelude}{}",
+        incremental_statement(m, &target, &columns, &sql)
+    )
+}
+
+/// The setting that holds an incremental model's window start during its load.
+fn lookback_setting(m: &Model) -> String {
+    format!("stackc.since_{}", m.name)
+}
+
+/// The load statement(s) of an incremental model's strategy.
+fn incremental_statement(m: &Model, target: &str, columns: &str, sql: &str) -> String {
     let keys: Vec<String> = m
         .config
         .unique_key
@@ -721,8 +743,20 @@ fn incremental_load(m: &Model, sql: &str) -> String {
             let matched = if updates.is_empty() {
                 "when matched then do nothing".to_string()
             } else {
+                // Rows re-read by a lookback are mostly unchanged: updating
+                // them anyway rewrites them and leaves dead tuples behind.
+                let non_keys: Vec<&String> = columns.iter().filter(|c| !keys.contains(c)).collect();
+                let list = |side: &str| {
+                    non_keys
+                        .iter()
+                        .map(|c| format!("{side}.{c}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
                 format!(
-                    "when matched then update set\n    {}",
+                    "when matched and ({}) is distinct from ({}) then update set\n    {}",
+                    list("target"),
+                    list("source"),
                     updates.join(",\n    ")
                 )
             };

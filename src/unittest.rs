@@ -283,6 +283,23 @@ fn compile_one(
         }
     };
     let sql = rendered.sql.trim_end().trim_end_matches(';').trim_end();
+    // An incremental run also applies the lookback filter stackc writes from
+    // config(event_time, lookback); the test sees the rows that run would.
+    let sql = match (
+        is_incremental,
+        &model.config.event_time,
+        &model.config.lookback,
+    ) {
+        (true, Some(event_time), Some(lookback)) => {
+            let col = quote_ident(event_time);
+            format!(
+                "select *\nfrom (\n{sql}\n) as stackc_source\nwhere {col} > (select coalesce(max({col}) - interval {}, '-infinity') from pg_temp.{})",
+                literal(lookback),
+                temp_name(&UnitInputKind::This)
+            )
+        }
+        _ => sql.to_string(),
+    };
 
     let mut script = format!(
         "-- stackc: unit test {} of model {}\n-- source: {}\n-- Run in a transaction that is rolled back: the inputs are temporary tables\n-- shaped like the real relations, and the model reads them instead.\n\n",

@@ -20,6 +20,8 @@ $stackc$;
 drop table if exists pg_temp.stackc_new_shape;
 create temporary table stackc_new_shape as
 -- Sales fact for BI at order-line grain, built incrementally; lines of cancelled orders are left out.
+-- Incremental runs re-read the last `lookback_days` of loads (by loaded_at) so that late-arriving
+-- lines are merged rather than lost; stackc writes that filter from event_time and lookback.
 
 
 with orders as (
@@ -101,6 +103,7 @@ $stackc$;
 drop table pg_temp.stackc_new_shape;
 
 create unique index if not exists fact_sales__sale_id__uidx on marts.fact_sales using btree (sale_id);
+create index if not exists fact_sales__loaded_at__idx on marts.fact_sales using btree (loaded_at);
 create index if not exists fact_sales__sold_date__idx on marts.fact_sales using btree (sold_date);
 create index if not exists fact_sales__product_id__idx on marts.fact_sales using btree (product_id);
 create index if not exists fact_sales__customer_id__idx on marts.fact_sales using btree (customer_id);

@@ -7,6 +7,8 @@ truncate table marts.fact_sales;
 
 insert into marts.fact_sales (sale_id, order_id, customer_id, product_id, sku, order_date, order_status, channel, sold_at, sold_date, quantity, unit_price, gross_amount, discount_amount, net_amount, loaded_at)
 -- Sales fact for BI at order-line grain, built incrementally; lines of cancelled orders are left out.
+-- Incremental runs re-read the last `lookback_days` of loads (by loaded_at) so that late-arriving
+-- lines are merged rather than lost; stackc writes that filter from event_time and lookback.
 
 
 with orders as (

@@ -3,9 +3,18 @@
 -- Later loads: the model with is_incremental() true, strategy merge.
 -- `stackc apply` runs this step in one transaction (with psql: `psql -1 -f`).
 
+-- Written by stackc from config(event_time, lookback): re-read the last 3 days
+-- of loaded_at before the newest row already loaded.
+select set_config('stackc.since_fact_sales', coalesce(max(loaded_at) - interval '3 days', '-infinity')::text, false)
+from marts.fact_sales;
+
 merge into marts.fact_sales as target
 using (
+select *
+from (
 -- Sales fact for BI at order-line grain, built incrementally; lines of cancelled orders are left out.
+-- Incremental runs re-read the last `lookback_days` of loads (by loaded_at) so that late-arriving
+-- lines are merged rather than lost; stackc writes that filter from event_time and lookback.
 
 
 with orders as (
@@ -41,14 +50,11 @@ select
 from staging.stg_sales as s
 inner join orders as o
     on o.order_id = s.order_id
--- Re-read the last few days of loads too, so that late-arriving lines are merged rather than lost.
-where s.loaded_at > (
-    select coalesce(max(loaded_at), '1900-01-01'::timestamptz) - interval '3 days'
-    from marts.fact_sales
-)
+) as stackc_source
+where loaded_at > current_setting('stackc.since_fact_sales')::timestamptz
 ) as source
 on target.sale_id = source.sale_id
-when matched then update set
+when matched and (target.order_id, target.customer_id, target.product_id, target.sku, target.order_date, target.order_status, target.channel, target.sold_at, target.sold_date, target.quantity, target.unit_price, target.gross_amount, target.discount_amount, target.net_amount, target.loaded_at) is distinct from (source.order_id, source.customer_id, source.product_id, source.sku, source.order_date, source.order_status, source.channel, source.sold_at, source.sold_date, source.quantity, source.unit_price, source.gross_amount, source.discount_amount, source.net_amount, source.loaded_at) then update set
     order_id = source.order_id,
     customer_id = source.customer_id,
     product_id = source.product_id,

@@ -14,7 +14,11 @@ create temporary table stackc_unit_this (like marts.fact_sales);
 insert into stackc_unit_this (loaded_at, order_id, sale_id) values ('2024-05-10 08:00:00+00', 10, 1);
 
 create temporary table stackc_unit_actual as
+select *
+from (
 -- Sales fact for BI at order-line grain, built incrementally; lines of cancelled orders are left out.
+-- Incremental runs re-read the last `lookback_days` of loads (by loaded_at) so that late-arriving
+-- lines are merged rather than lost; stackc writes that filter from event_time and lookback.
 
 
 with orders as (
@@ -50,11 +54,8 @@ select
 from pg_temp.stackc_unit_ref_stg_sales as s
 inner join orders as o
     on o.order_id = s.order_id
--- Re-read the last few days of loads too, so that late-arriving lines are merged rather than lost.
-where s.loaded_at > (
-    select coalesce(max(loaded_at), '1900-01-01'::timestamptz) - interval '3 days'
-    from pg_temp.stackc_unit_this
-)
+) as stackc_source
+where loaded_at > (select coalesce(max(loaded_at) - interval '3 days', '-infinity') from pg_temp.stackc_unit_this)
 ;
 
 create temporary table stackc_unit_expected (like stackc_unit_actual);

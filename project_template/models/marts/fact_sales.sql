@@ -1,11 +1,16 @@
 -- Sales fact for BI at order-line grain, built incrementally; lines of cancelled orders are left out.
+-- Incremental runs re-read the last `lookback_days` of loads (by loaded_at) so that late-arriving
+-- lines are merged rather than lost; stackc writes that filter from event_time and lookback.
 {{
     config(
         materialized='incremental',
         unique_key='sale_id',
         incremental_strategy='merge',
+        event_time='loaded_at',
+        lookback=var('lookback_days') ~ ' days',
         indexes=[
             {'columns': ['sale_id'], 'unique': True},
+            {'columns': ['loaded_at']},
             {'columns': ['sold_date']},
             {'columns': ['product_id']},
             {'columns': ['customer_id']}
@@ -46,10 +51,3 @@ select
 from {{ ref('stg_sales') }} as s
 inner join orders as o
     on o.order_id = s.order_id
-{% if is_incremental() %}
--- Re-read the last few days of loads too, so that late-arriving lines are merged rather than lost.
-where s.loaded_at > (
-    select coalesce(max(loaded_at), '1900-01-01'::timestamptz) - interval '{{ var("lookback_days") }} days'
-    from {{ this }}
-)
-{% endif %}
