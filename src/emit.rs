@@ -276,7 +276,7 @@ impl<'a> Cx<'a> {
                         full_path.clone(),
                         format!(
                             "{header}-- The first load, and `--full-refresh`: the model with is_incremental() false.\n{RUN_NOTE}\ntruncate table {target};\n\ninsert into {target}{}\n{}\n;\n",
-                            insert_columns(&full_sql),
+                            insert_columns(m),
                             full_sql.trim_end()
                         ),
                     ));
@@ -666,7 +666,7 @@ fn seed_rows(
 fn incremental_load(m: &Model, sql: &str) -> String {
     let target = m.relation.to_string();
     // Named from the model's own select list, before any lookback wrapper.
-    let columns = insert_columns(sql);
+    let columns = insert_columns(m);
     // The window's start is computed first, into a setting, so that the
     // planner sees its value when it plans the load (a subquery in the
     // filter gets a blind one-third estimate and a full scan of the table).
@@ -790,8 +790,8 @@ fn matview_refresh(m: &Model) -> String {
 /// ` (a, b, c)` when the query names all its columns: an incremental table
 /// may have gained columns (`append_new_columns`), so inserts say which
 /// they fill. Empty for `select *`, which then inserts by position.
-fn insert_columns(sql: &str) -> String {
-    match crate::sql::select_columns(sql) {
+fn insert_columns(m: &Model) -> String {
+    match &m.columns {
         Some(columns) => {
             let quoted: Vec<String> = columns
                 .iter()

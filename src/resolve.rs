@@ -36,6 +36,8 @@ pub struct Model {
     pub sources: Vec<(String, String)>,
     pub vars: Vec<String>,
     pub env_vars: Vec<String>,
+    /// The full query's output columns, when its select list names them all.
+    pub columns: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -235,9 +237,11 @@ pub fn resolve(project: &Project, diagnostics: &mut Vec<Diagnostic>) -> Resolved
             let mut seen = BTreeSet::new();
             all_calls.refs.retain(|r| seen.insert(r.clone()));
             check_refs(m, &all_calls, &known, &relations, &mut local);
+            let mut columns = None;
             if config.sql_check {
-                for r in std::iter::once(&full).chain(&incremental) {
-                    check_query(r, &hard_coded, &mut local);
+                columns = check_query(&full, &hard_coded, &mut local);
+                if let Some(inc) = &incremental {
+                    check_query(inc, &hard_coded, &mut local);
                 }
             }
             let calls = &full.calls;
@@ -269,6 +273,7 @@ pub fn resolve(project: &Project, diagnostics: &mut Vec<Diagnostic>) -> Resolved
                 sources: srcs,
                 vars: vars_used.into_iter().collect(),
                 env_vars: env_used.into_iter().collect(),
+                columns,
             };
             (Some(model), local)
         })
@@ -667,13 +672,16 @@ fn unknown_source(source: &str, table: &str, span: Span, relations: &Relations) 
     d
 }
 
+/// Checks a rendered query; returns its output columns when it parses and
+/// its select list names them all.
 fn check_query(
     r: &Rendered,
     hard_coded: &BTreeMap<(String, String), String>,
     diagnostics: &mut Vec<Diagnostic>,
-) {
+) -> Option<Vec<String>> {
     match sql::parse_query(&r.sql) {
         Ok(parsed) => {
+            let columns = parsed.columns;
             for rel in parsed.relations {
                 if rel.parts.len() < 2 {
                     continue;
@@ -699,6 +707,7 @@ fn check_query(
                     )),
                 );
             }
+            columns
         }
         Err(QueryProblem::Syntax(e)) => {
             let offset = offset_of(&r.sql, e.line, e.column);
@@ -707,20 +716,27 @@ fn check_query(
                     .at(r.source_span(offset))
                     .help("fix the SQL here; if PostgreSQL accepts it but the checker does not, set {{ config(sql_check=false) }}"),
             );
+            None
         }
-        Err(QueryProblem::NotAQuery { what }) => diagnostics.push(
-            Diagnostic::new(
-                "E0204",
-                format!("a model must be one query, but this is {what}"),
-            )
-            .at(Span::new(&r.file, 0..0))
-            .help("write a single SELECT (CTEs welcome); DDL belongs in migrations/"),
-        ),
-        Err(QueryProblem::Empty) => diagnostics.push(
-            Diagnostic::new("E0204", "the file renders to no SQL at all")
+        Err(QueryProblem::NotAQuery { what }) => {
+            diagnostics.push(
+                Diagnostic::new(
+                    "E0204",
+                    format!("a model must be one query, but this is {what}"),
+                )
                 .at(Span::new(&r.file, 0..0))
-                .help("write a SELECT, or delete the file"),
-        ),
+                .help("write a single SELECT (CTEs welcome); DDL belongs in migrations/"),
+            );
+            None
+        }
+        Err(QueryProblem::Empty) => {
+            diagnostics.push(
+                Diagnostic::new("E0204", "the file renders to no SQL at all")
+                    .at(Span::new(&r.file, 0..0))
+                    .help("write a SELECT, or delete the file"),
+            );
+            None
+        }
     }
 }
 
@@ -754,7 +770,7 @@ fn check_columns_for_merge(models: &BTreeMap<String, Model>, diagnostics: &mut V
 /// The model's output columns: from the select list when it names every
 /// column (that is what the query really returns), else from the schema file.
 pub fn model_columns(m: &Model) -> Option<Vec<String>> {
-    sql::select_columns(&m.full.sql).or_else(|| {
+    m.columns.clone().or_else(|| {
         let entry = m.entry.as_ref()?;
         (!entry.columns.is_empty()).then(|| entry.columns.iter().map(|c| c.name.clone()).collect())
     })
@@ -765,7 +781,7 @@ pub fn model_columns(m: &Model) -> Option<Vec<String>> {
 /// leaves tests and documentation about a column that is not there.
 fn check_described_columns(models: &BTreeMap<String, Model>, diagnostics: &mut Vec<Diagnostic>) {
     for m in models.values() {
-        let (Some(entry), Some(selected)) = (&m.entry, sql::select_columns(&m.full.sql)) else {
+        let (Some(entry), Some(selected)) = (&m.entry, m.columns.clone()) else {
             continue;
         };
         for c in &entry.columns {
@@ -836,7 +852,7 @@ fn singular_tests(
             .iter()
             .any(|c| c.get("sql_check") == Some(&serde_json::Value::Bool(false)));
         if sql_check {
-            check_query(&rendered, hard_coded, diagnostics);
+            let _ = check_query(&rendered, hard_coded, diagnostics);
         }
         let mut refs = rendered.calls.refs.clone();
         refs.sort();

@@ -30,6 +30,8 @@ pub struct RelationRef {
 #[derive(Debug, Clone)]
 pub struct ParsedQuery {
     pub relations: Vec<RelationRef>,
+    /// The output columns, when the select list names every one.
+    pub columns: Option<Vec<String>>,
 }
 
 /// What a model or test must be: one query (SELECT, VALUES, WITH ...).
@@ -68,15 +70,20 @@ pub fn parse_query(sql: &str) -> Result<ParsedQuery, QueryProblem> {
     let _ = statement.visit(&mut collector);
     Ok(ParsedQuery {
         relations: collector.relations,
+        columns: statement_columns(&statement),
     })
 }
 
 /// The output column names of a query when its select list names every
 /// column (no `*`, every expression a column or aliased), else `None`.
 pub fn select_columns(sql: &str) -> Option<Vec<String>> {
-    use sqlparser::ast::{Expr, SelectItem, SetExpr};
     let statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).ok()?;
-    let Some(Statement::Query(query)) = statements.first() else {
+    statement_columns(statements.first()?)
+}
+
+fn statement_columns(statement: &Statement) -> Option<Vec<String>> {
+    use sqlparser::ast::{Expr, SelectItem, SetExpr};
+    let Statement::Query(query) = statement else {
         return None;
     };
     let mut body = &*query.body;
