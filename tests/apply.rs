@@ -1576,3 +1576,89 @@ fn vacuum_runs_after_changed_tables_only() {
         assert!(after[mart].is_some(), "{mart} was not vacuumed: {after:?}");
     }
 }
+
+fn relation_columns(db: &mut TestDb, relation: &str) -> Vec<String> {
+    db.client
+        .query(
+            "select attname::text from pg_attribute
+             where attrelid = $1::text::regclass and attnum > 0 and not attisdropped order by attnum",
+            &[&relation],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+#[test]
+fn changed_columns_reach_downstream_and_incremental_tables_follow_their_policy() {
+    let mut db = TestDb::new("columns");
+    let project = copy_of(&template());
+    assert_code(&apply(project.path(), &db.url, &[]), 0);
+    generate(&db.url, &["rows=300", "anchor='2024-06-01 12:00:00+00'"]);
+    assert_code(&apply(project.path(), &db.url, &[]), 0);
+    let facts = db.count("select count(*) from marts.fact_sales");
+
+    // A table model gains `price_band` and loses `is_active`; a view reads the new column.
+    let dim = project.path().join("models/marts/dim_products.sql");
+    let text = std::fs::read_to_string(&dim).unwrap();
+    let text = text
+        .replacen("    p.unit_price,\n    p.is_active\n", "    p.unit_price,\n    case when p.unit_price >= 100 then 'high' else 'low' end as price_band\n", 1);
+    std::fs::write(&dim, text).unwrap();
+    let schema = project.path().join("models/marts/_marts.yml");
+    let yml = std::fs::read_to_string(&schema).unwrap();
+    let start = yml.find("      - name: is_active\n").unwrap();
+    let end = start + 1 + yml[start + 1..].find("\n  - name: ").unwrap();
+    std::fs::write(&schema, format!("{}{}", &yml[..start], &yml[end..])).unwrap();
+    write(
+        project.path(),
+        "models/marts/products_by_band.sql",
+        "{{ config(materialized='view') }}\nselect price_band, count(*) as products\nfrom {{ ref('dim_products') }}\ngroup by price_band\n",
+    );
+    let r = apply(project.path(), &db.url, &[]);
+    assert_code(&r, 0);
+    let cols = relation_columns(&mut db, "marts.dim_products");
+    assert!(
+        cols.contains(&"price_band".to_string()) && !cols.contains(&"is_active".to_string()),
+        "{cols:?}"
+    );
+    assert_eq!(
+        db.count("select sum(products)::bigint from marts.products_by_band"),
+        db.count("select count(*) from marts.dim_products")
+    );
+    assert!(db.count("select count(*) from marts.dim_products") > 0);
+
+    // The incremental fact gains a column: refused by default, naming it.
+    let fact = project.path().join("models/marts/fact_sales.sql");
+    let original = std::fs::read_to_string(&fact).unwrap();
+    std::fs::write(
+        &fact,
+        original.replacen(
+            "    s.sku,\n",
+            "    s.sku,\n    s.quantity * 2 as double_quantity,\n",
+            1,
+        ),
+    )
+    .unwrap();
+    let refused = apply(project.path(), &db.url, &[]);
+    assert_code(&refused, 1);
+    assert!(
+        refused
+            .stderr
+            .contains("changed its columns: added double_quantity integer"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(db.count("select count(*) from marts.fact_sales"), facts);
+
+    // append_new_columns: added, old rows kept, filled on the next loads.
+    let appended = std::fs::read_to_string(&fact).unwrap().replacen(
+        "incremental_strategy='merge',",
+        "incremental_strategy='merge', on_schema_change='append_new_columns',",
+        1,
+    );
+    std::fs::write(&fact, appended).unwrap();
+    assert_code(&apply(project.path(), &db.url, &[]), 0);
+    assert!(relation_columns(&mut db, "marts.fact_sales").contains(&"double_quantity".to_string()));
+    assert_eq!(db.count("select count(*) from marts.fact_sales"), facts);
+}
