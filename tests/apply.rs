@@ -1265,16 +1265,22 @@ fn generate(url: &str, vars: &[&str]) {
 }
 
 /// `(sale_id, row text)` of every row of a table, for comparing contents.
-fn rows_by_key(db: &mut TestDb, relation: &str) -> BTreeMap<i64, String> {
+/// The first two columns of a query's rows, as a map.
+fn pairs<K, V>(db: &mut TestDb, sql: &str) -> BTreeMap<K, V>
+where
+    K: postgres::types::FromSqlOwned + Ord,
+    V: postgres::types::FromSqlOwned,
+{
     db.client
-        .query(
-            &format!("select sale_id, t::text from {relation} as t"),
-            &[],
-        )
+        .query(sql, &[])
         .unwrap()
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect()
+}
+
+fn rows_by_key(db: &mut TestDb, relation: &str) -> BTreeMap<i64, String> {
+    pairs(db, &format!("select sale_id, t::text from {relation} as t"))
 }
 
 #[test]
@@ -1518,16 +1524,11 @@ fn each_generic_test_passes_on_good_data_and_fails_on_planted_bad_data() {
 
 /// `last_vacuum` of every table in the marts and seeds schemas.
 fn last_vacuums(db: &mut TestDb) -> BTreeMap<String, Option<String>> {
-    db.client
-        .query(
-            "select schemaname || '.' || relname, last_vacuum::text from pg_stat_user_tables
-             where schemaname in ('marts', 'seeds') order by 1",
-            &[],
-        )
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect()
+    pairs(
+        db,
+        "select schemaname || '.' || relname, last_vacuum::text from pg_stat_user_tables
+         where schemaname in ('marts', 'seeds')",
+    )
 }
 
 #[test]
