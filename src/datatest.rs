@@ -9,7 +9,9 @@ use crate::diagnostic::{Diagnostic, Span};
 use crate::graph::{ref_id, seed_id, source_id};
 use crate::render::{Relation, Relations};
 use crate::resolve::Model;
-use crate::schema::{ModelEntry, SeedEntry, SourceEntry, SourceTable, TestSeverity, TestSpec};
+use crate::schema::{
+    ModelEntry, SeedEntry, SourceEntry, SourceTable, TestSeverity, TestSpec, UnitInputKind,
+};
 use crate::seed::Seed;
 use crate::sql::{literal, quote_ident};
 
@@ -382,47 +384,37 @@ impl Cx<'_> {
 
     /// `ref('m')` or `source('s', 't')` as written in a `to:` argument.
     fn resolve_to(&self, to: &str) -> Result<(String, String), (String, String)> {
-        let compact: String = to.chars().filter(|c| !c.is_whitespace()).collect();
-        let args = |prefix: &str| -> Option<Vec<String>> {
-            let inner = compact.strip_prefix(prefix)?.strip_suffix(')')?;
-            Some(
-                inner
-                    .split(',')
-                    .map(|a| a.trim_matches(['\'', '"']).to_string())
-                    .collect(),
-            )
-        };
-        if let Some(a) = args("ref(") {
-            let name = a.first().cloned().unwrap_or_default();
-            if let Some(rel) = self.relations.models.get(&name) {
-                if self.models.contains_key(&name) || self.seeds.contains_key(&name) {
-                    return Ok((ref_id(self.project, &name, self.seeds), rel.to_string()));
+        match crate::schema::parse_input(to) {
+            Some(UnitInputKind::Ref(name)) => {
+                if let Some(rel) = self.relations.models.get(&name) {
+                    if self.models.contains_key(&name) || self.seeds.contains_key(&name) {
+                        return Ok((ref_id(self.project, &name, self.seeds), rel.to_string()));
+                    }
                 }
+                let names = self
+                    .models
+                    .keys()
+                    .chain(self.seeds.keys())
+                    .map(String::as_str);
+                let help = match crate::suggest::closest(&name, names) {
+                    Some(close) => format!("did you mean ref('{close}')?"),
+                    None => "name an existing model or seed".to_string(),
+                };
+                return Err((
+                    format!("relationships test refers to unknown model `{name}`"),
+                    help,
+                ));
             }
-            let names = self
-                .models
-                .keys()
-                .chain(self.seeds.keys())
-                .map(String::as_str);
-            let help = match crate::suggest::closest(&name, names) {
-                Some(close) => format!("did you mean ref('{close}')?"),
-                None => "name an existing model or seed".to_string(),
-            };
-            return Err((
-                format!("relationships test refers to unknown model `{name}`"),
-                help,
-            ));
-        }
-        if let Some(a) = args("source(") {
-            if let [s, t] = a.as_slice() {
+            Some(UnitInputKind::Source(s, t)) => {
                 if let Some((_, _, rel)) = self.sources.get(&(s.clone(), t.clone())) {
-                    return Ok((source_id(self.project, s, t), rel.to_string()));
+                    return Ok((source_id(self.project, &s, &t), rel.to_string()));
                 }
                 return Err((
                     format!("relationships test refers to unknown source `{s}.{t}`"),
                     "declare the source table under `sources:`".into(),
                 ));
             }
+            Some(UnitInputKind::This) | None => {}
         }
         Err((
             format!("`to: {to}` is not ref('model') or source('source', 'table')"),

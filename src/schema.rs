@@ -616,8 +616,9 @@ impl Cx<'_> {
     }
 }
 
-/// `ref('m')`, `source('s', 't')` or `this`, as a unit test's `input:`.
-fn parse_input(text: &str) -> Option<UnitInputKind> {
+/// `ref('m')`, `source('s', 't')` or `this`, as written in a unit test's
+/// `input:` or a relationships test's `to:`.
+pub fn parse_input(text: &str) -> Option<UnitInputKind> {
     let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
     if compact == "this" {
         return Some(UnitInputKind::This);
