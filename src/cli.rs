@@ -5,7 +5,7 @@ use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::diagnostic::{self, Format};
 use crate::emit;
@@ -40,18 +40,8 @@ enum Command {
     },
     /// Apply the artifacts to PostgreSQL: pending migrations, then the run steps.
     Apply {
-        /// The project folder (holds stackc.toml).
-        #[arg(default_value = ".")]
-        dir: PathBuf,
-        /// Run these committed artifacts (verified against their manifest.json)
-        /// instead of compiling DIR.
-        #[arg(long, value_name = "OUT")]
-        artifacts: Option<PathBuf>,
-        /// Connection URL [default: the variable named by [connection] url_env,
-        /// else DATABASE_URL, else PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE/PGSSLMODE;
-        /// each also read from DIR/.env].
-        #[arg(long, value_name = "URL")]
-        database_url: Option<String>,
+        #[command(flatten)]
+        target: DatabaseTarget,
         /// Load incremental models from scratch (their full-load file).
         #[arg(long)]
         full_refresh: bool,
@@ -70,15 +60,8 @@ enum Command {
     },
     /// Run the tests of the artifacts against the database as it is.
     Test {
-        /// The project folder (holds stackc.toml).
-        #[arg(default_value = ".")]
-        dir: PathBuf,
-        /// Use these committed artifacts (verified) instead of compiling DIR.
-        #[arg(long, value_name = "OUT")]
-        artifacts: Option<PathBuf>,
-        /// Connection URL (resolved as for `apply`).
-        #[arg(long, value_name = "URL")]
-        database_url: Option<String>,
+        #[command(flatten)]
+        target: DatabaseTarget,
         /// Run the unit tests (fixture inputs, expected rows; rolled back)
         /// instead of the data tests.
         #[arg(long)]
@@ -87,6 +70,23 @@ enum Command {
         #[arg(long, value_enum, default_value_t = crate::apply::report::ReportFormat::Human)]
         format: crate::apply::report::ReportFormat,
     },
+}
+
+/// What `apply` and `test` run, and where.
+#[derive(Args)]
+struct DatabaseTarget {
+    /// The project folder (holds stackc.toml).
+    #[arg(default_value = ".")]
+    dir: PathBuf,
+    /// Use these committed artifacts (verified against their manifest.json)
+    /// instead of compiling DIR.
+    #[arg(long, value_name = "OUT")]
+    artifacts: Option<PathBuf>,
+    /// Connection URL [default: the variable named by [connection] url_env,
+    /// else DATABASE_URL, else PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE/PGSSLMODE;
+    /// each also read from DIR/.env].
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -122,9 +122,12 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
             format,
         } => compile(&dir, out, check, format.into()),
         Command::Apply {
-            dir,
-            artifacts,
-            database_url,
+            target:
+                DatabaseTarget {
+                    dir,
+                    artifacts,
+                    database_url,
+                },
             full_refresh,
             dry_run,
             out_of_order,
@@ -145,9 +148,12 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
             })
         }
         Command::Test {
-            dir,
-            artifacts,
-            database_url,
+            target:
+                DatabaseTarget {
+                    dir,
+                    artifacts,
+                    database_url,
+                },
             unit,
             format,
         } => {
