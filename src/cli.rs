@@ -179,7 +179,7 @@ fn compile(dir: &Path, out: Option<PathBuf>, check: bool, format: Format) -> u8 
         eprintln!("error: --out must not be the project folder itself (it would overwrite migrations/); use e.g. --out {}", dir.join("target").display());
         return 2;
     }
-    let compilation = crate::compile(dir);
+    let compilation = crate::analyze(dir);
     let printed = diagnostic::render(
         &compilation.diagnostics,
         &compilation.files,
@@ -190,10 +190,16 @@ fn compile(dir: &Path, out: Option<PathBuf>, check: bool, format: Format) -> u8 
         Format::Human => eprint!("{printed}"),
         Format::Json | Format::Github => print!("{printed}"),
     }
-    let Some(artifacts) = compilation.artifacts else {
+    let (Some(project), Some(resolved), false) = (
+        compilation.project,
+        compilation.resolved,
+        compilation
+            .diagnostics
+            .iter()
+            .any(diagnostic::Diagnostic::is_error),
+    ) else {
         return 1;
     };
-    let compilation_rest = (compilation.project, compilation.resolved, compilation.files);
     let summary = compilation
         .summary
         .map(|s| {
@@ -204,7 +210,7 @@ fn compile(dir: &Path, out: Option<PathBuf>, check: bool, format: Format) -> u8 
         })
         .unwrap_or_default();
     if check {
-        let staleness = match emit::check(&out, &artifacts) {
+        let staleness = match emit::check(&out, &project, &resolved) {
             Ok(staleness) => staleness,
             Err(e) => {
                 eprintln!("error: cannot read {}: {e}", out.display());
@@ -215,7 +221,7 @@ fn compile(dir: &Path, out: Option<PathBuf>, check: bool, format: Format) -> u8 
             if format == Format::Human {
                 eprintln!("{} is up to date ({summary})", out.display());
             }
-            std::mem::forget((compilation_rest, artifacts));
+            std::mem::forget((project, resolved, compilation.files));
             return 0;
         }
         let mut err = std::io::stderr().lock();
@@ -241,8 +247,7 @@ fn compile(dir: &Path, out: Option<PathBuf>, check: bool, format: Format) -> u8 
         );
         return 1;
     }
-    let written = emit::write(&out, &artifacts);
-    std::mem::forget(artifacts);
+    let written = emit::write(&out, &project, &resolved);
     if let Err(e) = written {
         eprintln!(
             "error: cannot write the artifacts to {}: {e}",
@@ -255,7 +260,7 @@ fn compile(dir: &Path, out: Option<PathBuf>, check: bool, format: Format) -> u8 
     }
     // The process exits next: freeing a large project's many small
     // allocations one by one takes longer than the rest of the output step.
-    std::mem::forget(compilation_rest);
+    std::mem::forget((project, resolved, compilation.files));
     0
 }
 

@@ -2,10 +2,10 @@
 //! deterministic dependency order.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 use petgraph::algo::tarjan_scc;
-use petgraph::graph::DiGraph;
+use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::datatest::DataTest;
 use crate::diagnostic::{Diagnostic, Span};
@@ -14,21 +14,65 @@ use crate::resolve::{Model, SingularTest};
 use crate::schema::{SeedEntry, SourceEntry, SourceTable};
 use crate::seed::Seed;
 
-/// A unique id in dbt's style: `model.<project>.<name>`,
-/// `source.<project>.<source>.<table>`, `seed.<project>.<name>`, `test.…`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct NodeId(pub String);
-
+/// Nodes are indices into `ids`, which is sorted, so index order is id
+/// order: at 40,000 nodes, string-keyed maps made the graph one of the
+/// slowest stages of a compile.
 #[derive(Debug, Clone, Default)]
 pub struct Graph {
-    pub parents: BTreeMap<String, BTreeSet<String>>,
-    pub children: BTreeMap<String, BTreeSet<String>>,
-    /// Every node in dependency order; ties broken by id.
-    pub order: Vec<String>,
-    /// 0 for sources and seeds' parents, else one more than the deepest parent.
-    pub level: BTreeMap<String, usize>,
+    /// Every node's unique id, sorted.
+    pub ids: Vec<String>,
+    /// Each node's parents and children, sorted.
+    pub parents: Vec<Vec<usize>>,
+    pub children: Vec<Vec<usize>>,
+    /// Every node in dependency order; ties broken by id. Nodes on a cycle
+    /// are left out.
+    pub order: Vec<usize>,
+    /// 0 for nodes without parents, else one more than the deepest parent.
+    pub level: Vec<usize>,
 }
 
+impl Graph {
+    pub fn index(&self, id: &str) -> Option<usize> {
+        self.ids.binary_search_by(|x| x.as_str().cmp(id)).ok()
+    }
+
+    pub fn level_of(&self, id: &str) -> usize {
+        self.index(id).map_or(0, |i| self.level[i])
+    }
+
+    /// `parents` or `children` as a map from id to ids, for the manifest.
+    pub fn id_map<'a>(&'a self, edges: &'a [Vec<usize>]) -> IdMap<'a> {
+        IdMap {
+            ids: &self.ids,
+            edges,
+        }
+    }
+}
+
+pub struct IdMap<'a> {
+    ids: &'a [String],
+    edges: &'a [Vec<usize>],
+}
+
+impl serde::Serialize for IdMap<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        struct Ids<'a>(&'a [String], &'a [usize]);
+        impl serde::Serialize for Ids<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_seq(self.1.iter().map(|&i| &self.0[i]))
+            }
+        }
+        let mut map = s.serialize_map(Some(self.ids.len()))?;
+        for (id, edges) in self.ids.iter().zip(self.edges) {
+            map.serialize_entry(id, &Ids(self.ids, edges))?;
+        }
+        map.end()
+    }
+}
+
+/// Unique ids in dbt's style: `model.<project>.<name>`,
+/// `source.<project>.<source>.<table>`, `seed.<project>.<name>`, `test.…`.
 pub fn model_id(project: &str, name: &str) -> String {
     format!("model.{project}.{name}")
 }
@@ -63,19 +107,12 @@ pub fn build(
     singular: &[SingularTest],
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Graph {
-    let mut g = Graph::default();
-    let add = |g: &mut Graph, id: String, parents: Vec<String>| {
-        g.children.entry(id.clone()).or_default();
-        let entry = g.parents.entry(id.clone()).or_default();
-        for p in parents {
-            entry.insert(p.clone());
-        }
-    };
+    let mut nodes: Vec<(String, Vec<String>)> = Vec::new();
     for (source, table) in sources.keys() {
-        add(&mut g, source_id(project, source, table), Vec::new());
+        nodes.push((source_id(project, source, table), Vec::new()));
     }
     for name in seeds.keys() {
-        add(&mut g, seed_id(project, name), Vec::new());
+        nodes.push((seed_id(project, name), Vec::new()));
     }
     // The ids a list of ref() and source() calls reaches; unknown names were
     // reported already and add no edge.
@@ -96,53 +133,76 @@ pub fn build(
     };
     for m in models.values() {
         let parents = parents_of(&m.refs, &m.sources, Some(&m.name));
-        add(&mut g, model_id(project, &m.name), parents);
+        nodes.push((model_id(project, &m.name), parents));
     }
     for t in tests {
-        add(&mut g, t.unique_id.clone(), t.depends_on.clone());
+        nodes.push((t.unique_id.clone(), t.depends_on.clone()));
     }
     for t in singular {
         let parents = parents_of(&t.refs, &t.sources, None);
-        add(&mut g, format!("test.{project}.{}", t.name), parents);
+        nodes.push((format!("test.{project}.{}", t.name), parents));
     }
-    // Parents that are not nodes (disabled models) are dropped.
-    let ids: BTreeSet<String> = g.parents.keys().cloned().collect();
-    for parents in g.parents.values_mut() {
-        parents.retain(|p| ids.contains(p));
-    }
-    let links: Vec<(String, String)> = g
-        .parents
-        .iter()
-        .flat_map(|(child, parents)| parents.iter().map(move |p| (p.clone(), child.clone())))
-        .collect();
-    for (parent, child) in links {
-        g.children.entry(parent).or_default().insert(child);
-    }
-
+    let g = from_nodes(nodes);
     report_cycles(&g, models, diagnostics);
-    order(&mut g);
+    order(g)
+}
+
+/// The graph of `(id, parent ids)` pairs, without order. An id listed twice
+/// is one node with both lists of parents; parents that are not nodes
+/// (disabled models) are dropped.
+fn from_nodes(mut nodes: Vec<(String, Vec<String>)>) -> Graph {
+    nodes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut g = Graph::default();
+    let mut parent_ids: Vec<Vec<String>> = Vec::with_capacity(nodes.len());
+    for (id, parents) in nodes {
+        if g.ids.last() == Some(&id) {
+            if let Some(last) = parent_ids.last_mut() {
+                last.extend(parents);
+            }
+        } else {
+            g.ids.push(id);
+            parent_ids.push(parents);
+        }
+    }
+    g.children = vec![Vec::new(); g.ids.len()];
+    g.parents = parent_ids
+        .iter()
+        .map(|parents| {
+            let mut p: Vec<usize> = parents.iter().filter_map(|p| g.index(p)).collect();
+            p.sort_unstable();
+            p.dedup();
+            p
+        })
+        .collect();
+    // Children come out sorted: children are pushed in increasing order.
+    for (child, parents) in g.parents.iter().enumerate() {
+        for &p in parents {
+            g.children[p].push(child);
+        }
+    }
     g
 }
 
 fn report_cycles(g: &Graph, models: &BTreeMap<String, Model>, diagnostics: &mut Vec<Diagnostic>) {
-    let mut pg: DiGraph<&str, ()> = DiGraph::new();
-    let index: HashMap<&str, _> = g
-        .parents
-        .keys()
-        .map(|id| (id.as_str(), pg.add_node(id.as_str())))
-        .collect();
-    for (child, parents) in &g.parents {
-        for p in parents {
-            pg.add_edge(index[p.as_str()], index[child.as_str()], ());
+    let mut pg: DiGraph<(), ()> = DiGraph::with_capacity(g.ids.len(), g.ids.len());
+    for _ in &g.ids {
+        pg.add_node(());
+    }
+    for (child, parents) in g.parents.iter().enumerate() {
+        for &p in parents {
+            pg.add_edge(NodeIndex::new(p), NodeIndex::new(child), ());
         }
     }
     for scc in tarjan_scc(&pg) {
         if scc.len() < 2 {
             continue;
         }
-        let mut members: Vec<&str> = scc.iter().map(|i| pg[*i]).collect();
-        members.sort();
-        let path = cycle_path(g, &members);
+        let mut members: Vec<usize> = scc.iter().map(|i| i.index()).collect();
+        members.sort_unstable();
+        let path: Vec<&str> = cycle_path(g, &members)
+            .into_iter()
+            .map(|i| g.ids[i].as_str())
+            .collect();
         let names: Vec<&str> = path
             .iter()
             .map(|id| id.rsplit('.').next().unwrap_or(id))
@@ -169,23 +229,23 @@ fn report_cycles(g: &Graph, models: &BTreeMap<String, Model>, diagnostics: &mut 
     }
 }
 
-/// A closed walk through the cycle's members, starting at the smallest id:
-/// each step goes to the smallest child still in the cycle.
-fn cycle_path<'a>(g: &'a Graph, members: &[&'a str]) -> Vec<&'a str> {
-    let set: BTreeSet<&str> = members.iter().copied().collect();
-    let mut path = vec![members[0]];
-    let mut seen = BTreeSet::from([members[0]]);
+/// A closed walk through the cycle's members (sorted), starting at the
+/// smallest: each step goes to the smallest child still in the cycle.
+fn cycle_path(g: &Graph, members: &[usize]) -> Vec<usize> {
+    let first = members[0];
+    let mut path = vec![first];
+    let mut seen = BTreeSet::from([first]);
     loop {
         let current = path[path.len() - 1];
-        let next = g.children.get(current).and_then(|c| {
-            c.iter()
-                .map(String::as_str)
-                .filter(|n| set.contains(n))
-                .find(|n| !seen.contains(n))
-                .or_else(|| c.iter().map(String::as_str).find(|n| *n == members[0]))
-        });
+        let children = &g.children[current];
+        let next = children
+            .iter()
+            .copied()
+            .filter(|n| members.binary_search(n).is_ok())
+            .find(|n| !seen.contains(n))
+            .or_else(|| children.iter().copied().find(|n| *n == first));
         match next {
-            Some(n) if n == members[0] => {
+            Some(n) if n == first => {
                 path.push(n);
                 return path;
             }
@@ -194,7 +254,7 @@ fn cycle_path<'a>(g: &'a Graph, members: &[&'a str]) -> Vec<&'a str> {
                 path.push(n);
             }
             None => {
-                path.push(members[0]);
+                path.push(first);
                 return path;
             }
         }
@@ -203,37 +263,21 @@ fn cycle_path<'a>(g: &'a Graph, members: &[&'a str]) -> Vec<&'a str> {
 
 /// Kahn's algorithm with the ready set ordered by id, so the order is the
 /// same on every run; levels follow from it. Nodes on a cycle are left out.
-/// Works on indices into the sorted ids: string-keyed maps made this the
-/// slowest part of the graph at 10,000 models.
-fn order(g: &mut Graph) {
-    let ids: Vec<&str> = g.parents.keys().map(String::as_str).collect();
-    let index: HashMap<&str, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-    let mut missing: Vec<usize> = g.parents.values().map(BTreeSet::len).collect();
-    let children: Vec<Vec<usize>> = ids
-        .iter()
-        .map(|id| {
-            g.children
-                .get(*id)
-                .map(|c| {
-                    c.iter()
-                        .filter_map(|c| index.get(c.as_str()).copied())
-                        .collect()
-                })
-                .unwrap_or_default()
-        })
-        .collect();
-    let mut level = vec![0usize; ids.len()];
+fn order(mut g: Graph) -> Graph {
+    let mut missing: Vec<usize> = g.parents.iter().map(Vec::len).collect();
+    let mut level = vec![0usize; g.ids.len()];
     // Tests first, so each runs right after what it checks; then the
     // smallest index, which is the smallest id since ids are sorted.
-    let key = |i: usize| Reverse((!ids[i].starts_with("test."), i));
-    let mut ready: BinaryHeap<Reverse<(bool, usize)>> = (0..ids.len())
+    let is_test: Vec<bool> = g.ids.iter().map(|id| id.starts_with("test.")).collect();
+    let key = |i: usize| Reverse((!is_test[i], i));
+    let mut ready: BinaryHeap<Reverse<(bool, usize)>> = (0..g.ids.len())
         .filter(|i| missing[*i] == 0)
         .map(key)
         .collect();
-    let mut order = Vec::with_capacity(ids.len());
+    let mut order = Vec::with_capacity(g.ids.len());
     while let Some(Reverse((_, i))) = ready.pop() {
         order.push(i);
-        for &c in &children[i] {
+        for &c in &g.children[i] {
             level[c] = level[c].max(level[i] + 1);
             missing[c] -= 1;
             if missing[c] == 0 {
@@ -241,12 +285,9 @@ fn order(g: &mut Graph) {
             }
         }
     }
-    let levels = order
-        .iter()
-        .map(|&i| (ids[i].to_string(), level[i]))
-        .collect();
-    g.order = order.into_iter().map(|i| ids[i].to_string()).collect();
-    g.level = levels;
+    g.order = order;
+    g.level = level;
+    g
 }
 
 #[cfg(test)]
@@ -254,34 +295,60 @@ mod tests {
     use super::*;
 
     fn graph(edges: &[(&str, &str)]) -> Graph {
-        let mut g = Graph::default();
+        let mut nodes: Vec<(String, Vec<String>)> = Vec::new();
         for (p, c) in edges {
-            g.parents
-                .entry(c.to_string())
-                .or_default()
-                .insert(p.to_string());
-            g.parents.entry(p.to_string()).or_default();
-            g.children
-                .entry(p.to_string())
-                .or_default()
-                .insert(c.to_string());
-            g.children.entry(c.to_string()).or_default();
+            nodes.push((c.to_string(), vec![p.to_string()]));
+            nodes.push((p.to_string(), Vec::new()));
         }
-        g
+        from_nodes(nodes)
+    }
+
+    fn ids<'a>(g: &'a Graph, indices: &[usize]) -> Vec<&'a str> {
+        indices.iter().map(|&i| g.ids[i].as_str()).collect()
     }
 
     #[test]
     fn order_is_topological_and_stable() {
-        let mut g = graph(&[("s", "b"), ("s", "a"), ("a", "c"), ("b", "c")]);
-        order(&mut g);
-        assert_eq!(g.order, ["s", "a", "b", "c"]);
-        assert_eq!(g.level["c"], 2);
-        assert_eq!(g.level["s"], 0);
+        let g = order(graph(&[("s", "b"), ("s", "a"), ("a", "c"), ("b", "c")]));
+        assert_eq!(ids(&g, &g.order), ["s", "a", "b", "c"]);
+        assert_eq!(g.level_of("c"), 2);
+        assert_eq!(g.level_of("s"), 0);
+    }
+
+    #[test]
+    fn tests_run_right_after_what_they_check() {
+        let g = order(graph(&[
+            ("a", "z"),
+            ("a", "test.not_null_a"),
+            ("b", "test.unique_b"),
+        ]));
+        assert_eq!(
+            ids(&g, &g.order),
+            ["a", "test.not_null_a", "b", "test.unique_b", "z"]
+        );
+    }
+
+    #[test]
+    fn duplicate_ids_merge_and_unknown_parents_drop() {
+        let g = from_nodes(vec![
+            ("b".into(), vec!["a".into()]),
+            ("b".into(), vec!["gone".into(), "a".into()]),
+            ("a".into(), Vec::new()),
+        ]);
+        assert_eq!(g.ids, ["a", "b"]);
+        assert_eq!(g.parents, [vec![], vec![0]]);
+        assert_eq!(g.children, [vec![1], vec![]]);
     }
 
     #[test]
     fn cycle_walk_visits_every_member() {
         let g = graph(&[("a", "b"), ("b", "c"), ("c", "a")]);
-        assert_eq!(cycle_path(&g, &["a", "b", "c"]), ["a", "b", "c", "a"]);
+        assert_eq!(ids(&g, &cycle_path(&g, &[0, 1, 2])), ["a", "b", "c", "a"]);
+    }
+
+    #[test]
+    fn nodes_on_a_cycle_are_left_out_of_the_order() {
+        let g = order(graph(&[("a", "b"), ("b", "a"), ("s", "t")]));
+        assert_eq!(ids(&g, &g.order), ["s", "t"]);
     }
 }

@@ -53,6 +53,20 @@ pub struct Summary {
 
 /// Compiles the project in `dir` in memory; nothing is written.
 pub fn compile(dir: &Path) -> Compilation {
+    let mut compilation = analyze(dir);
+    if let (Some(project), Some(resolved), false) = (
+        &compilation.project,
+        &compilation.resolved,
+        compilation.has_errors(),
+    ) {
+        compilation.artifacts = Some(emit::artifacts(project, resolved));
+    }
+    compilation
+}
+
+/// Loads and checks the project in `dir`: everything but the artifacts,
+/// which [`emit`] makes from the loaded project and its resolved graph.
+pub fn analyze(dir: &Path) -> Compilation {
     let mut diagnostics = Vec::new();
     let project = match project::load(dir, &mut diagnostics) {
         Ok(project) => project,
@@ -71,7 +85,6 @@ pub fn compile(dir: &Path) -> Compilation {
     };
     let resolved = resolve::resolve(&project, &mut diagnostics);
     sort_diagnostics(&mut diagnostics);
-    let failed = diagnostics.iter().any(Diagnostic::is_error);
     let summary = Summary {
         models: resolved.models.len(),
         tests: resolved.tests.len() + resolved.singular_tests.len(),
@@ -79,13 +92,18 @@ pub fn compile(dir: &Path) -> Compilation {
         sources: resolved.sources.len(),
         migrations: project.migrations.len(),
     };
-    let artifacts = (!failed).then(|| emit::artifacts(&project, &resolved));
     Compilation {
-        artifacts,
+        artifacts: None,
         diagnostics,
         files: project.files.clone(),
         summary: Some(summary),
         project: Some(project),
         resolved: Some(resolved),
+    }
+}
+
+impl Compilation {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
     }
 }
