@@ -261,6 +261,12 @@ pub fn resolve(project: &Project, diagnostics: &mut Vec<Diagnostic>) -> Resolved
                 vars_used.extend(inc.calls.vars.iter().cloned());
                 env_used.extend(inc.calls.env_vars.iter().cloned());
             }
+            let mut full = full;
+            full.shrink_after_checks();
+            let incremental = incremental.map(|mut r| {
+                r.shrink_after_checks();
+                r
+            });
             let model = Model {
                 name: m.name.clone(),
                 file: m.file.clone(),

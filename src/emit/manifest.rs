@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::{sha256_hex, unit_test_path, RunStep};
+use super::{sha256_hex, unit_test_path, RunStep, Sink};
 use crate::config::Materialization;
 use crate::graph::{model_id, seed_id};
 use crate::project::{MigrationKind, Project};
@@ -22,7 +22,8 @@ struct Manifest<'a> {
     files: Vec<(&'a str, &'a str)>,
     metadata: Metadata<'a>,
     migrations: Vec<MigrationEntry<'a>>,
-    nodes: BTreeMap<&'a str, Node<'a>>,
+    /// Sorted by id.
+    nodes: Vec<(&'a str, Node<'a>)>,
     parent_map: crate::graph::IdMap<'a>,
     run_order: &'a [RunStep],
     sources: BTreeMap<String, SourceNode<'a>>,
@@ -194,7 +195,8 @@ pub(super) fn manifest(
     node_files: &BTreeMap<String, Vec<String>>,
     run_order: &[RunStep],
     files: &[(String, String)],
-) -> Vec<Vec<u8>> {
+    sink: &dyn Sink,
+) -> std::io::Result<()> {
     let name = resolved.project_name.as_str();
     let no_files: Vec<String> = Vec::new();
     let files_of = |id: &str| -> &[String] { node_files.get(id).unwrap_or(&no_files) };
@@ -421,7 +423,7 @@ pub(super) fn manifest(
             project_name: name,
         },
         migrations: migrations.into_iter().map(|m| m.3).collect(),
-        nodes,
+        nodes: nodes.into_iter().collect(),
         parent_map: graph.id_map(&graph.parents),
         run_order,
         sources,
@@ -437,55 +439,116 @@ pub(super) fn manifest(
             })
             .collect(),
     };
-    manifest.to_json()
+    let mut pieces = manifest.pieces();
+    sink.put_pieces("manifest.json", &mut pieces)
 }
 
 impl Manifest<'_> {
     /// Pretty JSON, byte for byte what `serde_json::to_string_pretty` would
-    /// write, in pieces that make the file in order. The nodes and files are
-    /// serialized in parallel (on one thread this was a fifth of a
-    /// 10,000-model compile), and the pieces are never joined in memory.
-    fn to_json(&self) -> Vec<Vec<u8>> {
-        let nodes: Vec<(&str, &Node<'_>)> = self.nodes.iter().map(|(k, v)| (*k, v)).collect();
-        let ((nodes, files), rest) = rayon::join(
-            || {
-                rayon::join(
-                    || pretty_object(&nodes, 1),
-                    || pretty_object(&self.files, 1),
-                )
-            },
-            || {
-                [
-                    pretty(&self.child_map, 1),
-                    pretty(&self.metadata, 1),
-                    pretty(&self.migrations, 1),
-                    pretty(&self.parent_map, 1),
-                    pretty(&self.run_order, 1),
-                    pretty(&self.sources, 1),
-                    pretty(&self.unit_tests, 1),
-                ]
-            },
-        );
-        let [child_map, metadata, migrations, parent_map, run_order, sources, unit_tests] = rest;
-        let fields = [
-            ("child_map", vec![child_map]),
-            ("files", files),
-            ("metadata", vec![metadata]),
-            ("migrations", vec![migrations]),
-            ("nodes", nodes),
-            ("parent_map", vec![parent_map]),
-            ("run_order", vec![run_order]),
-            ("sources", vec![sources]),
-            ("unit_tests", vec![unit_tests]),
+    /// write, as pieces that make the file in order. The pieces are made as
+    /// they are read, and nodes and files in parallel batches, so the whole
+    /// document (46 MB at 10,000 models) is never in memory at once.
+    fn pieces(&self) -> impl Iterator<Item = Vec<u8>> + '_ {
+        let fields: [(&str, Pieces<'_>); 9] = [
+            ("child_map", lazy(move || pretty(&self.child_map, 1))),
+            ("files", Box::new(ObjectPieces::new(&self.files, 1))),
+            ("metadata", lazy(move || pretty(&self.metadata, 1))),
+            ("migrations", lazy(move || pretty(&self.migrations, 1))),
+            ("nodes", Box::new(ObjectPieces::new(&self.nodes, 1))),
+            ("parent_map", lazy(move || pretty(&self.parent_map, 1))),
+            ("run_order", lazy(move || pretty(&self.run_order, 1))),
+            ("sources", lazy(move || pretty(&self.sources, 1))),
+            ("unit_tests", lazy(move || pretty(&self.unit_tests, 1))),
         ];
-        let mut pieces = Vec::new();
-        for (i, (key, parts)) in fields.into_iter().enumerate() {
-            let separator = if i == 0 { "{\n  \"" } else { ",\n  \"" };
-            pieces.push(format!("{separator}{key}\": ").into_bytes());
-            pieces.extend(parts);
+        fields
+            .into_iter()
+            .enumerate()
+            .flat_map(|(i, (key, value))| {
+                let separator = if i == 0 { "{\n  \"" } else { ",\n  \"" };
+                std::iter::once(format!("{separator}{key}\": ").into_bytes()).chain(value)
+            })
+            .chain(std::iter::once(b"\n}\n".to_vec()))
+    }
+}
+
+type Pieces<'a> = Box<dyn Iterator<Item = Vec<u8>> + 'a>;
+
+/// One piece, made when it is read.
+fn lazy<'a>(make: impl FnOnce() -> Vec<u8> + 'a) -> Pieces<'a> {
+    Box::new(std::iter::once_with(make))
+}
+
+/// A JSON object of `entries` (sorted by key, each key once) as pretty
+/// JSON nested `depth` levels deep, in pieces: each batch of entries is
+/// serialized in parallel when the pieces before it have been read.
+struct ObjectPieces<'a, V> {
+    entries: &'a [(&'a str, V)],
+    depth: usize,
+    next: usize,
+    done: bool,
+    ready: std::collections::VecDeque<Vec<u8>>,
+}
+
+impl<'a, V> ObjectPieces<'a, V> {
+    fn new(entries: &'a [(&'a str, V)], depth: usize) -> Self {
+        ObjectPieces {
+            entries,
+            depth,
+            next: 0,
+            done: false,
+            ready: Default::default(),
         }
-        pieces.push(b"\n}\n".to_vec());
-        pieces
+    }
+}
+
+/// Entries serialized by one thread at a time, and entries per batch.
+const CHUNK: usize = 256;
+const BATCH: usize = CHUNK * 16;
+
+impl<V: Serialize + Sync> Iterator for ObjectPieces<'_, V> {
+    type Item = Vec<u8>;
+
+    fn next(&mut self) -> Option<Vec<u8>> {
+        if let Some(piece) = self.ready.pop_front() {
+            return Some(piece);
+        }
+        if self.done {
+            return None;
+        }
+        if self.entries.is_empty() {
+            self.done = true;
+            return Some(b"{}".to_vec());
+        }
+        if self.next == self.entries.len() {
+            self.done = true;
+            let mut end = b"\n".to_vec();
+            end.extend_from_slice("  ".repeat(self.depth).as_bytes());
+            end.push(b'}');
+            return Some(end);
+        }
+        let start = self.next;
+        let batch = &self.entries[start..(start + BATCH).min(self.entries.len())];
+        self.next = start + batch.len();
+        let indent = "  ".repeat(self.depth + 1);
+        let depth = self.depth;
+        let pieces: Vec<Vec<u8>> = batch
+            .par_chunks(CHUNK)
+            .enumerate()
+            .map(|(n, chunk)| {
+                let mut s = Vec::new();
+                for (i, (key, value)) in chunk.iter().enumerate() {
+                    let first = start + n * CHUNK + i == 0;
+                    s.extend_from_slice(if first { b"{\n" } else { b",\n" });
+                    s.extend_from_slice(indent.as_bytes());
+                    write_pretty(&mut s, key, 0);
+                    s.extend_from_slice(b": ");
+                    write_pretty(&mut s, value, depth + 1);
+                }
+                s
+            })
+            .collect();
+        self.ready.extend(pieces);
+        self.ready.pop_front()
     }
 }
 
@@ -506,39 +569,6 @@ fn write_pretty<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T, depth: usiz
     );
     // Serializing plain structs with string keys into memory cannot fail.
     let _ = value.serialize(&mut serializer);
-}
-
-/// A JSON object of `entries` (sorted by key, each key once) as pretty
-/// JSON nested `depth` levels deep, serialized in parallel chunks. The
-/// chunks, in order, make the object.
-fn pretty_object<V: Serialize + Sync>(entries: &[(&str, V)], depth: usize) -> Vec<Vec<u8>> {
-    if entries.is_empty() {
-        return vec![b"{}".to_vec()];
-    }
-    let indent = "  ".repeat(depth + 1);
-    let mut chunks: Vec<Vec<u8>> = entries
-        .par_chunks(256)
-        .enumerate()
-        .map(|(n, chunk)| {
-            let mut s = Vec::new();
-            if n == 0 {
-                s.push(b'{');
-            }
-            for (i, (key, value)) in chunk.iter().enumerate() {
-                s.extend_from_slice(if n == 0 && i == 0 { b"\n" } else { b",\n" });
-                s.extend_from_slice(indent.as_bytes());
-                write_pretty(&mut s, key, 0);
-                s.extend_from_slice(b": ");
-                write_pretty(&mut s, value, depth + 1);
-            }
-            s
-        })
-        .collect();
-    let mut end = b"\n".to_vec();
-    end.extend_from_slice("  ".repeat(depth).as_bytes());
-    end.push(b'}');
-    chunks.push(end);
-    chunks
 }
 
 /// serde_json's pretty formatter (two spaces, `": "`), starting `depth`
@@ -625,7 +655,7 @@ mod tests {
     #[test]
     fn parallel_pretty_json_is_what_serde_json_writes() {
         let mut map: BTreeMap<String, serde_json::Value> = BTreeMap::new();
-        for i in 0..1000 {
+        for i in 0..(BATCH + CHUNK + 7) {
             map.insert(
                 format!("node.{i:04}"),
                 serde_json::json!({"a": [i, {"b": null, "c": []}], "d": {}, "e": "x\ny"}),
@@ -633,18 +663,20 @@ mod tests {
         }
         let entries: Vec<(&str, &serde_json::Value)> =
             map.iter().map(|(k, v)| (k.as_str(), v)).collect();
-        let text = |chunks: Vec<Vec<u8>>| String::from_utf8(chunks.concat()).unwrap();
+        let text = |pieces: ObjectPieces<'_, _>| {
+            String::from_utf8(pieces.collect::<Vec<_>>().concat()).unwrap()
+        };
         assert_eq!(
-            text(pretty_object(&entries, 0)),
+            text(ObjectPieces::new(&entries, 0)),
             serde_json::to_string_pretty(&map).unwrap()
         );
         let nested = serde_json::json!({ "outer": map, "list": [[1], {"k": [true]}] });
         let expected = serde_json::to_string_pretty(&nested).unwrap();
         let list = String::from_utf8(pretty(&nested["list"], 1)).unwrap();
-        let outer = text(pretty_object(&entries, 1));
+        let outer = text(ObjectPieces::new(&entries, 1));
         let got = format!("{{\n  \"list\": {list},\n  \"outer\": {outer}\n}}");
         assert_eq!(got, expected);
-        let empty: Vec<(&str, u8)> = Vec::new();
-        assert_eq!(text(pretty_object(&empty, 3)), "{}");
+        let empty: Vec<(&str, &serde_json::Value)> = Vec::new();
+        assert_eq!(text(ObjectPieces::new(&empty, 3)), "{}");
     }
 }

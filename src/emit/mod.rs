@@ -60,12 +60,20 @@ pub fn artifacts(project: &Project, resolved: &Resolved) -> Artifacts {
 /// that a large project's artifacts are never all in memory at once.
 pub fn emit(project: &Project, resolved: &Resolved, sink: &dyn Sink) -> std::io::Result<()> {
     let cx = Cx::new(resolved);
-    // Each node's files are independent of the others' but for the
-    // fingerprint line, which is filled in afterwards in dependency order.
     let graph = &resolved.graph;
-    let mut outs: Vec<NodeOut> = graph.order.par_iter().map(|&i| cx.node(i)).collect();
+    // Each node's files are independent of the others' but for the
+    // fingerprint line of migrations, which needs the definitions of the
+    // node's parents. So the nodes with a migration (models and seeds) are
+    // made first; tests, most of the files, are made and handed over in the
+    // second, parallel pass, and never held all at once.
+    let mut outs: Vec<Option<NodeOut>> = graph
+        .order
+        .par_iter()
+        .map(|&i| (!graph.ids[i].starts_with("test.")).then(|| cx.node(i)))
+        .collect();
     let mut fingerprints: Vec<Option<String>> = vec![None; graph.ids.len()];
     for (out, &i) in outs.iter_mut().zip(&graph.order) {
+        let Some(out) = out else { continue };
         let upstream = fingerprint_line(&graph.parents[i], &fingerprints);
         if let Some(definition) = &out.definition {
             fingerprints[i] = Some(digest(&[definition, &upstream]));
@@ -74,19 +82,11 @@ pub fn emit(project: &Project, resolved: &Resolved, sink: &dyn Sink) -> std::io:
     }
     drop(fingerprints);
 
-    let mut run_order = Vec::new();
-    let mut node_files: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut files: Vec<(String, String)> = Vec::new();
-    let mut generated: BTreeSet<&str> = BTreeSet::new();
-    for out in &mut outs {
-        run_order.append(&mut out.steps);
-        if !out.files.is_empty() {
-            node_files.insert(out.id.clone(), std::mem::take(&mut out.files));
-        }
-    }
-    for out in &outs {
-        generated.extend(out.migration.iter().map(|(path, _)| path.as_str()));
-    }
+    let generated: BTreeSet<&str> = outs
+        .iter()
+        .flatten()
+        .filter_map(|out| out.migration.as_ref().map(|(path, _)| path.as_str()))
+        .collect();
     // A project migration with the name of a generated one is shadowed by it.
     let verbatim: Vec<(String, &str)> = project
         .migrations
@@ -96,23 +96,36 @@ pub fn emit(project: &Project, resolved: &Resolved, sink: &dyn Sink) -> std::io:
         .collect();
     drop(generated);
     let put = |path: &str, text: &str| -> std::io::Result<(String, String)> {
-        sink.put(path, &[text.as_bytes()])?;
+        sink.put(path, text.as_bytes())?;
         Ok((path.to_string(), sha256_hex(text)))
     };
-    let mut hashed: Vec<Vec<(String, String)>> = outs
+    let made: Vec<(NodeOut, Vec<(String, String)>)> = outs
         .into_par_iter()
-        .map(|out| {
+        .zip(&graph.order)
+        .map(|(out, &i)| {
+            let mut out = out.unwrap_or_else(|| cx.node(i));
             let mut hashes = Vec::with_capacity(out.runs.len() + 1);
             if let (Some((path, header)), Some(definition)) = (&out.migration, &out.definition) {
                 let text = format!("{header}{}\n{DO_NOT_EDIT}\n{definition}", out.upstream);
                 hashes.push(put(path, &text)?);
             }
-            for (path, text) in &out.runs {
-                hashes.push(put(path, text)?);
+            for (path, text) in std::mem::take(&mut out.runs) {
+                hashes.push(put(&path, &text)?);
             }
-            Ok(hashes)
+            out.definition = None;
+            Ok((out, hashes))
         })
         .collect::<std::io::Result<_>>()?;
+    let mut run_order = Vec::new();
+    let mut node_files: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut hashed: Vec<Vec<(String, String)>> = Vec::with_capacity(made.len() + 2);
+    for (out, hashes) in made {
+        run_order.extend(out.steps);
+        if !out.files.is_empty() {
+            node_files.insert(out.id, out.files);
+        }
+        hashed.push(hashes);
+    }
     hashed.push(
         verbatim
             .par_iter()
@@ -126,11 +139,9 @@ pub fn emit(project: &Project, resolved: &Resolved, sink: &dyn Sink) -> std::io:
             .map(|u| put(&unit_test_path(u), &u.script))
             .collect::<std::io::Result<_>>()?,
     );
-    files.extend(hashed.into_iter().flatten());
+    let mut files: Vec<(String, String)> = hashed.into_iter().flatten().collect();
     files.sort_unstable();
-    let manifest = manifest::manifest(project, resolved, &node_files, &run_order, &files);
-    let pieces: Vec<&[u8]> = manifest.iter().map(Vec::as_slice).collect();
-    sink.put("manifest.json", &pieces)
+    manifest::manifest(project, resolved, &node_files, &run_order, &files, sink)
 }
 
 impl NodeOut {
