@@ -89,39 +89,67 @@ impl Sink for Collect {
     }
 }
 
-/// Writes artifacts into the output folder. A file whose content is
-/// unchanged is not rewritten, so its modification time stays; files a
-/// previous compile wrote that are no longer made are removed by `finish`.
-pub struct Writer {
+/// The output folder as a compile found it, and the paths it has made
+/// there since.
+struct Output {
     out: PathBuf,
     existing: BTreeSet<String>,
-    folders: Mutex<BTreeSet<String>>,
     made: Mutex<Vec<String>>,
 }
 
-impl Writer {
-    pub fn new(out: &Path) -> std::io::Result<Writer> {
-        Ok(Writer {
+impl Output {
+    fn open(out: &Path) -> std::io::Result<Output> {
+        Ok(Output {
             out: out.to_path_buf(),
             existing: existing_paths(out)?,
-            folders: Mutex::default(),
             made: Mutex::default(),
         })
     }
 
-    pub fn finish(self) -> std::io::Result<()> {
+    /// Records that `path` is made; whether a file is there already.
+    fn make(&self, path: &str) -> bool {
+        lock(&self.made).push(path.to_string());
+        self.existing.contains(path)
+    }
+
+    /// The paths made, and the paths found but not made.
+    fn made_and_extra(self) -> (BTreeSet<String>, Vec<String>) {
         let made: BTreeSet<String> = self
             .made
             .into_inner()
             .unwrap_or_else(|e| e.into_inner())
             .into_iter()
             .collect();
-        for path in self.existing.difference(&made) {
-            std::fs::remove_file(self.out.join(path))?;
+        let extra = self.existing.difference(&made).cloned().collect();
+        (made, extra)
+    }
+}
+
+/// Writes artifacts into the output folder. A file whose content is
+/// unchanged is not rewritten, so its modification time stays; files a
+/// previous compile wrote that are no longer made are removed by `finish`.
+pub struct Writer {
+    output: Output,
+    folders: Mutex<BTreeSet<String>>,
+}
+
+impl Writer {
+    pub fn new(out: &Path) -> std::io::Result<Writer> {
+        Ok(Writer {
+            output: Output::open(out)?,
+            folders: Mutex::default(),
+        })
+    }
+
+    pub fn finish(self) -> std::io::Result<()> {
+        let out = self.output.out.clone();
+        let (_, extra) = self.output.made_and_extra();
+        for path in extra {
+            std::fs::remove_file(out.join(path))?;
         }
         // Folders emptied by removals are removed too, deepest first.
         for dir in OWNED_FOLDERS {
-            let base = self.out.join(dir);
+            let base = out.join(dir);
             if base.is_dir() {
                 let mut dirs: Vec<_> = walkdir::WalkDir::new(&base)
                     .into_iter()
@@ -146,7 +174,7 @@ impl Writer {
     fn folder_of(&self, path: &str) -> std::io::Result<()> {
         let folder = path.rsplit_once('/').map_or("", |(folder, _)| folder);
         if !lock(&self.folders).contains(folder) {
-            std::fs::create_dir_all(self.out.join(folder))?;
+            std::fs::create_dir_all(self.output.out.join(folder))?;
             lock(&self.folders).insert(folder.to_string());
         }
         Ok(())
@@ -155,9 +183,8 @@ impl Writer {
 
 impl Sink for Writer {
     fn put(&self, path: &str, text: &[u8]) -> std::io::Result<()> {
-        lock(&self.made).push(path.to_string());
-        let target = self.out.join(path);
-        if self.existing.contains(path) && same_content(&target, &mut std::iter::once(text)) {
+        let target = self.output.out.join(path);
+        if self.output.make(path) && same_content(&target, &mut std::iter::once(text)) {
             return Ok(());
         }
         self.folder_of(path)?;
@@ -172,11 +199,11 @@ impl Sink for Writer {
         path: &str,
         pieces: &mut dyn Iterator<Item = Vec<u8>>,
     ) -> std::io::Result<()> {
-        lock(&self.made).push(path.to_string());
+        let existed = self.output.make(path);
         self.folder_of(path)?;
-        let target = self.out.join(path);
-        let temporary = self.out.join(format!("{path}.stackc-partial"));
-        let mut old = match self.existing.contains(path) {
+        let target = self.output.out.join(path);
+        let temporary = self.output.out.join(format!("{path}.stackc-partial"));
+        let mut old = match existed {
             true => std::fs::File::open(&target)
                 .ok()
                 .map(std::io::BufReader::new),
@@ -211,35 +238,27 @@ impl Sink for Writer {
 
 /// Compares artifacts with the output folder, writing nothing.
 pub struct Checker {
-    out: PathBuf,
-    existing: BTreeSet<String>,
-    made: Mutex<Vec<String>>,
+    output: Output,
     stale: Mutex<Vec<String>>,
 }
 
 impl Checker {
     pub fn new(out: &Path) -> std::io::Result<Checker> {
         Ok(Checker {
-            out: out.to_path_buf(),
-            existing: existing_paths(out)?,
-            made: Mutex::default(),
+            output: Output::open(out)?,
             stale: Mutex::default(),
         })
     }
 
     pub fn finish(self) -> Staleness {
-        let made: BTreeSet<String> = self
-            .made
-            .into_inner()
-            .unwrap_or_else(|e| e.into_inner())
-            .into_iter()
-            .collect();
         let mut stale = self.stale.into_inner().unwrap_or_else(|e| e.into_inner());
         stale.sort();
+        let existing = self.output.existing.clone();
+        let (made, extra) = self.output.made_and_extra();
         Staleness {
             stale,
-            missing: made.difference(&self.existing).cloned().collect(),
-            extra: self.existing.difference(&made).cloned().collect(),
+            missing: made.difference(&existing).cloned().collect(),
+            extra,
         }
     }
 }
@@ -254,8 +273,7 @@ impl Sink for Checker {
         path: &str,
         pieces: &mut dyn Iterator<Item = Vec<u8>>,
     ) -> std::io::Result<()> {
-        lock(&self.made).push(path.to_string());
-        if self.existing.contains(path) && !same_content(&self.out.join(path), pieces) {
+        if self.output.make(path) && !same_content(&self.output.out.join(path), pieces) {
             lock(&self.stale).push(path.to_string());
         }
         Ok(())
