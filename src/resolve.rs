@@ -109,6 +109,7 @@ pub fn resolve(project: &Project, diagnostics: &mut Vec<Diagnostic>) -> Resolved
         .collect();
     diagnostics.extend(discovered.iter().filter_map(|(_, d)| d.clone()));
 
+    crate::probe("pass1");
     let entries = model_entries(project, diagnostics);
     let seed_entries = seed_entries(project, diagnostics);
     check_unique_names(project, diagnostics);
@@ -174,6 +175,7 @@ pub fn resolve(project: &Project, diagnostics: &mut Vec<Diagnostic>) -> Resolved
             .insert((source.clone(), table.clone()), rel.clone());
     }
     let relations = Arc::new(relations);
+    crate::probe("configs");
 
     // Pass 2: render with relations and check the SQL.
     let known: BTreeSet<&str> = project
@@ -294,6 +296,7 @@ pub fn resolve(project: &Project, diagnostics: &mut Vec<Diagnostic>) -> Resolved
             }
         }
     }
+    crate::probe("pass2");
     check_columns_for_merge(&models, diagnostics);
     check_described_columns(&models, diagnostics);
 
@@ -307,6 +310,7 @@ pub fn resolve(project: &Project, diagnostics: &mut Vec<Diagnostic>) -> Resolved
         diagnostics,
     );
 
+    crate::probe("checks+singular");
     let tests = datatest::build(
         &project.settings.name,
         &entries,
@@ -335,9 +339,11 @@ pub fn resolve(project: &Project, diagnostics: &mut Vec<Diagnostic>) -> Resolved
         diagnostics,
     );
 
+    crate::probe("datatests+unit");
     check_sources_created(project, &sources, diagnostics);
     check_migrations(project, diagnostics);
 
+    crate::probe("src/migr checks");
     let graph = graph::build(
         &project.settings.name,
         &models,

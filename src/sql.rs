@@ -6,7 +6,7 @@ use std::ops::ControlFlow;
 
 use sqlparser::ast::{ObjectName, Spanned, Statement, TableFactor, Visit, Visitor};
 use sqlparser::dialect::PostgreSqlDialect;
-use sqlparser::parser::{Parser, ParserError};
+use sqlparser::parser::{Parser, ParserError, ParserOptions};
 use sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
 
 /// A syntax error at a 1-based line and character column of the parsed text.
@@ -42,8 +42,25 @@ pub enum QueryProblem {
     Empty,
 }
 
+/// `Parser::parse_sql`, with two differences that matter at 10,000
+/// models: string literals keep their escapes (nothing here reads a
+/// literal's value, and unescaping was a sixth of the parse), and the token
+/// buffer is sized up front (growing it was 3% of a compile).
+fn parse_statements(sql: &str) -> Result<Vec<Statement>, ParserError> {
+    let dialect = PostgreSqlDialect {};
+    // Models run to about one token, whitespace included, per two bytes.
+    let mut tokens = Vec::with_capacity(sql.len() / 2 + 16);
+    Tokenizer::new(&dialect, sql)
+        .with_unescape(false)
+        .tokenize_with_location_into_buf(&mut tokens)?;
+    Parser::new(&dialect)
+        .with_options(ParserOptions::new().with_unescape(false))
+        .with_tokens_with_locations(tokens)
+        .parse_statements()
+}
+
 pub fn parse_query(sql: &str) -> Result<ParsedQuery, QueryProblem> {
-    let statements = Parser::parse_sql(&PostgreSqlDialect {}, sql)
+    let statements = parse_statements(sql)
         .map_err(|e| QueryProblem::Syntax(sql_error(e, sql)))?;
     let mut statements = statements.into_iter();
     let (Some(statement), None) = (statements.next(), statements.next()) else {
@@ -77,7 +94,7 @@ pub fn parse_query(sql: &str) -> Result<ParsedQuery, QueryProblem> {
 /// The output column names of a query when its select list names every
 /// column (no `*`, every expression a column or aliased), else `None`.
 pub fn select_columns(sql: &str) -> Option<Vec<String>> {
-    let statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).ok()?;
+    let statements = parse_statements(sql).ok()?;
     statement_columns(statements.first()?)
 }
 
@@ -116,7 +133,7 @@ fn statement_columns(statement: &Statement) -> Option<Vec<String>> {
 
 /// Parses a script of statements (a migration); only success matters.
 pub fn check_script(sql: &str) -> Result<usize, SqlError> {
-    Parser::parse_sql(&PostgreSqlDialect {}, sql)
+    parse_statements(sql)
         .map(|s| s.len())
         .map_err(|e| sql_error(e, sql))
 }
