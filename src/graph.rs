@@ -40,34 +40,26 @@ impl Graph {
         self.index(id).map_or(0, |i| self.level[i])
     }
 
-    /// `parents` or `children` as a map from id to ids, for the manifest.
-    pub fn id_map<'a>(&'a self, edges: &'a [Vec<usize>]) -> IdMap<'a> {
-        IdMap {
-            ids: &self.ids,
-            edges,
-        }
+    /// `parents` or `children` as (id, ids) pairs in id order: the
+    /// manifest's `parent_map` and `child_map`.
+    pub fn id_entries<'a>(&'a self, edges: &'a [Vec<usize>]) -> Vec<(&'a str, IdList<'a>)> {
+        self.ids
+            .iter()
+            .zip(edges)
+            .map(|(id, edges)| (id.as_str(), IdList { ids: &self.ids, indices: edges }))
+            .collect()
     }
 }
 
-pub struct IdMap<'a> {
+/// Nodes given by index, serialized as a list of their ids.
+pub struct IdList<'a> {
     ids: &'a [String],
-    edges: &'a [Vec<usize>],
+    indices: &'a [usize],
 }
 
-impl serde::Serialize for IdMap<'_> {
+impl serde::Serialize for IdList<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        struct Ids<'a>(&'a [String], &'a [usize]);
-        impl serde::Serialize for Ids<'_> {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.collect_seq(self.1.iter().map(|&i| &self.0[i]))
-            }
-        }
-        let mut map = s.serialize_map(Some(self.ids.len()))?;
-        for (id, edges) in self.ids.iter().zip(self.edges) {
-            map.serialize_entry(id, &Ids(self.ids, edges))?;
-        }
-        map.end()
+        s.collect_seq(self.indices.iter().map(|&i| &self.ids[i]))
     }
 }
 

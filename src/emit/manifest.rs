@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::{sha256_hex, unit_test_path, RunStep, Sink};
 use crate::config::Materialization;
-use crate::graph::{model_id, seed_id};
+use crate::graph::{model_id, seed_id, IdList};
 use crate::project::{MigrationKind, Project};
 use crate::resolve::Resolved;
 
@@ -17,14 +17,14 @@ use crate::resolve::Resolved;
 // sorted map.
 
 struct Manifest<'a> {
-    child_map: crate::graph::IdMap<'a>,
+    child_map: Vec<(&'a str, IdList<'a>)>,
     /// Sorted by path.
     files: Vec<(&'a str, &'a str)>,
     metadata: Metadata<'a>,
     migrations: Vec<MigrationEntry<'a>>,
     /// Sorted by id.
     nodes: Vec<(&'a str, Node<'a>)>,
-    parent_map: crate::graph::IdMap<'a>,
+    parent_map: Vec<(&'a str, IdList<'a>)>,
     run_order: &'a [RunStep],
     sources: BTreeMap<String, SourceNode<'a>>,
     unit_tests: Vec<UnitTestEntry<'a>>,
@@ -415,7 +415,7 @@ pub(super) fn manifest(
         .map(|(path, hash)| (path.as_str(), hash.as_str()))
         .collect();
     let manifest = Manifest {
-        child_map: graph.id_map(&graph.children),
+        child_map: graph.id_entries(&graph.children),
         files,
         metadata: Metadata {
             generator: format!("stackc {}", env!("CARGO_PKG_VERSION")),
@@ -424,7 +424,7 @@ pub(super) fn manifest(
         },
         migrations: migrations.into_iter().map(|m| m.3).collect(),
         nodes: nodes.into_iter().collect(),
-        parent_map: graph.id_map(&graph.parents),
+        parent_map: graph.id_entries(&graph.parents),
         run_order,
         sources,
         unit_tests: resolved
@@ -450,14 +450,19 @@ impl Manifest<'_> {
     /// they are read, and nodes and files in parallel batches, so the whole
     /// document (46 MB at 10,000 models) is never in memory at once.
     fn pieces(&self) -> impl Iterator<Item = Vec<u8>> + '_ {
+        // The two large lists are made up front, side by side.
+        let (migrations, run_order) = rayon::join(
+            || pretty(&self.migrations, 1),
+            || pretty(&self.run_order, 1),
+        );
         let fields: [(&str, Pieces<'_>); 9] = [
-            ("child_map", lazy(move || pretty(&self.child_map, 1))),
+            ("child_map", Box::new(ObjectPieces::new(&self.child_map, 1))),
             ("files", Box::new(ObjectPieces::new(&self.files, 1))),
             ("metadata", lazy(move || pretty(&self.metadata, 1))),
-            ("migrations", lazy(move || pretty(&self.migrations, 1))),
+            ("migrations", Box::new(std::iter::once(migrations))),
             ("nodes", Box::new(ObjectPieces::new(&self.nodes, 1))),
-            ("parent_map", lazy(move || pretty(&self.parent_map, 1))),
-            ("run_order", lazy(move || pretty(&self.run_order, 1))),
+            ("parent_map", Box::new(ObjectPieces::new(&self.parent_map, 1))),
+            ("run_order", Box::new(std::iter::once(run_order))),
             ("sources", lazy(move || pretty(&self.sources, 1))),
             ("unit_tests", lazy(move || pretty(&self.unit_tests, 1))),
         ];
@@ -580,12 +585,20 @@ struct Nested {
 }
 
 impl Nested {
+    /// A comma if asked, a newline and the indentation, in one write: the
+    /// manifest has millions of them.
     fn newline<W: ?Sized + std::io::Write>(&self, w: &mut W, comma: bool) -> std::io::Result<()> {
-        w.write_all(if comma { b",\n" } else { b"\n" })?;
-        for _ in 0..self.depth {
-            w.write_all(b"  ")?;
+        const LINE: &[u8; 66] =
+            b",\n                                                                ";
+        let start = usize::from(!comma);
+        let end = 2 + 2 * self.depth;
+        match LINE.get(start..end) {
+            Some(line) => w.write_all(line),
+            None => {
+                w.write_all(&LINE[start..2])?;
+                (0..self.depth).try_for_each(|_| w.write_all(b"  "))
+            }
         }
-        Ok(())
     }
 }
 
@@ -676,6 +689,14 @@ mod tests {
         let list = String::from_utf8(pretty(&nested["list"], 1)).unwrap();
         let outer = text(ObjectPieces::new(&entries, 1));
         let got = format!("{{\n  \"list\": {list},\n  \"outer\": {outer}\n}}");
+        assert_eq!(got, expected);
+        // Deeper than the formatter's one-write indentation reaches.
+        let mut deep = serde_json::json!([1, {"k": "v"}]);
+        for _ in 0..40 {
+            deep = serde_json::json!({ "d": deep });
+        }
+        let expected = serde_json::to_string_pretty(&serde_json::json!([deep])).unwrap();
+        let got = format!("[\n  {}\n]", String::from_utf8(pretty(&deep, 1)).unwrap());
         assert_eq!(got, expected);
         let empty: Vec<(&str, &serde_json::Value)> = Vec::new();
         assert_eq!(text(ObjectPieces::new(&empty, 3)), "{}");
