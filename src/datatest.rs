@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use rayon::prelude::*;
+
 use crate::config::Materialization;
 use crate::diagnostic::{Diagnostic, Span};
 use crate::graph::{ref_id, seed_id, source_id};
@@ -67,29 +69,42 @@ pub fn build(
         models,
         relations,
     };
-    for (name, entry) in entries {
-        let Some(model) = models.get(name) else {
-            continue; // disabled, or failed to render (already reported)
-        };
-        let has_tests =
-            !entry.tests.is_empty() || entry.columns.iter().any(|c| !c.tests.is_empty());
-        if has_tests && model.config.materialized == Materialization::Ephemeral {
-            diagnostics.push(
-                Diagnostic::new(
-                    "E0310",
-                    format!("ephemeral model `{name}` cannot be tested: it is not a relation"),
-                )
-                .at(entry.span.clone())
-                .help("materialize it as a view to test it"),
-            );
-            continue;
-        }
-        let target = Target {
-            id: crate::graph::model_id(project, name),
-            label: name.clone(),
-            relation: &model.relation,
-        };
-        cx.tests_of(&target, &entry.tests, &entry.columns, &mut out, diagnostics);
+    // Tests of models, most of a project's, are made in parallel, in
+    // order.
+    let entries: Vec<(&String, &Arc<ModelEntry>)> = entries.iter().collect();
+    let made: Vec<(Vec<DataTest>, Vec<Diagnostic>)> = entries
+        .par_iter()
+        .map(|(name, entry)| {
+            let mut tests = Vec::new();
+            let mut local = Vec::new();
+            let Some(model) = models.get(*name) else {
+                return (tests, local); // disabled, or failed to render (already reported)
+            };
+            let has_tests =
+                !entry.tests.is_empty() || entry.columns.iter().any(|c| !c.tests.is_empty());
+            if has_tests && model.config.materialized == Materialization::Ephemeral {
+                local.push(
+                    Diagnostic::new(
+                        "E0310",
+                        format!("ephemeral model `{name}` cannot be tested: it is not a relation"),
+                    )
+                    .at(entry.span.clone())
+                    .help("materialize it as a view to test it"),
+                );
+                return (tests, local);
+            }
+            let target = Target {
+                id: crate::graph::model_id(project, name),
+                label: (*name).clone(),
+                relation: &model.relation,
+            };
+            cx.tests_of(&target, &entry.tests, &entry.columns, &mut tests, &mut local);
+            (tests, local)
+        })
+        .collect();
+    for (tests, local) in made {
+        out.extend(tests);
+        diagnostics.extend(local);
     }
     for (name, (_, entry, relation)) in seeds {
         if let Some(entry) = entry {

@@ -295,11 +295,12 @@ pub(super) fn manifest(
             }),
         );
     }
-    for t in &resolved.tests {
-        let depends: BTreeSet<&str> = t.depends_on.iter().map(String::as_str).collect();
-        nodes.insert(
-            &t.unique_id,
-            Node::Test(TestNode {
+    let test_nodes: Vec<(&str, Node<'_>)> = resolved
+        .tests
+        .par_iter()
+        .map(|t| {
+            let depends: BTreeSet<&str> = t.depends_on.iter().map(String::as_str).collect();
+            let node = TestNode {
                 artifacts: files_of(&t.unique_id),
                 attached_node: Some(&t.attached_to),
                 checksum: None,
@@ -315,9 +316,11 @@ pub(super) fn manifest(
                 test: &t.kind,
                 unique_id: t.unique_id.clone(),
                 warn_if: &t.warn_if,
-            }),
-        );
-    }
+            };
+            (t.unique_id.as_str(), Node::Test(node))
+        })
+        .collect();
+    nodes.extend(test_nodes);
     for (t, id) in resolved.singular_tests.iter().zip(&singular_ids) {
         nodes.insert(
             id,
