@@ -353,6 +353,7 @@ pub fn resolve(project: &Project, diagnostics: &mut Vec<Diagnostic>) -> Resolved
         &singular_tests,
         diagnostics,
     );
+    check_migration_names(project, &models, &seeds, &graph, diagnostics);
     Resolved {
         project_name: project.settings.name.clone(),
         models,
@@ -910,6 +911,47 @@ fn check_sources_created(
                 )
                 .at(table.span.clone())
                 .help("add a versioned migration that creates it, or check the source's `schema:` and `identifier:`"),
+            );
+        }
+    }
+}
+
+/// A project migration named like the repeatable migration stackc makes
+/// for a model or seed would be overwritten by it in the output.
+fn check_migration_names(
+    project: &Project,
+    models: &BTreeMap<String, Model>,
+    seeds: &BTreeMap<String, (Seed, Option<SeedEntry>, Relation)>,
+    graph: &Graph,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let project_name = &project.settings.name;
+    // The node a generated name `R__<level>_<node>.sql` would belong to.
+    let generated_for = |script: &str| -> Option<(&'static str, String)> {
+        let rest = script.strip_prefix("R__")?.strip_suffix(".sql")?;
+        let (_, node) = rest.split_once('_')?;
+        let (kind, id) = match (models.get(node), seeds.contains_key(node)) {
+            (Some(m), _) if m.config.materialized != Materialization::Ephemeral => {
+                ("model", graph::model_id(project_name, node))
+            }
+            (_, true) => ("seed", graph::seed_id(project_name, node)),
+            _ => return None,
+        };
+        let generated = crate::emit::repeatable_script(graph.level_of(&id), node);
+        (generated == script).then(|| (kind, node.to_string()))
+    };
+    for m in &project.migrations {
+        if let Some((kind, node)) = generated_for(&m.script) {
+            diagnostics.push(
+                Diagnostic::new(
+                    "E0312",
+                    format!(
+                        "migration `{}` has the name of the repeatable migration stackc generates for {kind} `{node}`",
+                        m.script
+                    ),
+                )
+                .at_file(&m.file.path, 0..0)
+                .help("rename this migration: generated ones are `R__<level>_<name>.sql`, so start yours with a word (e.g. `R__raw_views.sql`)"),
             );
         }
     }

@@ -83,19 +83,13 @@ pub fn emit(project: &Project, resolved: &Resolved, sink: &dyn Sink) -> std::io:
     }
     drop(fingerprints);
 
-    let generated: BTreeSet<&str> = outs
-        .iter()
-        .flatten()
-        .filter_map(|out| out.migration.as_ref().map(|(path, _)| path.as_str()))
-        .collect();
-    // A project migration with the name of a generated one is shadowed by it.
+    // Resolve refuses a project migration named like a generated one
+    // (E0312), so the paths below are all different.
     let verbatim: Vec<(String, &str)> = project
         .migrations
         .iter()
         .map(|m| (format!("migrations/{}", m.script), &*m.file.text))
-        .filter(|(path, _)| !generated.contains(path.as_str()))
         .collect();
-    drop(generated);
     let put = |path: &str, text: &str| -> std::io::Result<(String, String)> {
         sink.put(path, text.as_bytes())?;
         Ok((path.to_string(), sha256_hex(text)))
@@ -289,7 +283,7 @@ impl<'a> Cx<'a> {
                 })
                 .collect();
             let header = header("seed", relation, &seed.file.path, "table");
-            let path = format!("migrations/R__{level:03}_{seed_name}.sql");
+            let path = format!("migrations/{}", repeatable_script(level, seed_name));
             let run_path = format!("run/{level:03}_{seed_name}.sql");
             out.runs.push((
                 run_path.clone(),
@@ -324,7 +318,7 @@ impl<'a> Cx<'a> {
                     matview_migration(&m.relation, &full_sql, &m.config.indexes)
                 }
             };
-            let path = format!("migrations/R__{level:03}_{model_name}.sql");
+            let path = format!("migrations/{}", repeatable_script(level, model_name));
             out.definition = Some(body);
             out.migration = Some((path.clone(), header.clone()));
             out.files.push(path);
@@ -432,6 +426,12 @@ impl<'a> Cx<'a> {
         let _ = self.name;
         out
     }
+}
+
+/// The generated repeatable migration of a model or seed at `level` of the
+/// graph: Flyway runs repeatables by description, so the level first.
+pub fn repeatable_script(level: usize, name: &str) -> String {
+    format!("R__{level:03}_{name}.sql")
 }
 
 const RUN_NOTE: &str =
