@@ -98,7 +98,13 @@ pub fn build(
                 label: (*name).clone(),
                 relation: &model.relation,
             };
-            cx.tests_of(&target, &entry.tests, &entry.columns, &mut tests, &mut local);
+            cx.tests_of(
+                &target,
+                &entry.tests,
+                &entry.columns,
+                &mut tests,
+                &mut local,
+            );
             (tests, local)
         })
         .collect();

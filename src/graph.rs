@@ -46,7 +46,15 @@ impl Graph {
         self.ids
             .iter()
             .zip(edges)
-            .map(|(id, edges)| (id.as_str(), IdList { ids: &self.ids, indices: edges }))
+            .map(|(id, edges)| {
+                (
+                    id.as_str(),
+                    IdList {
+                        ids: &self.ids,
+                        indices: edges,
+                    },
+                )
+            })
             .collect()
     }
 }

@@ -56,8 +56,20 @@ pub fn probe(label: &str) {
     static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
     let start = START.get_or_init(std::time::Instant::now);
     if std::env::var_os("STACKC_T").is_some() {
-        let rss = std::fs::read_to_string("/proc/self/statm").ok().and_then(|s| s.split_whitespace().nth(1).and_then(|x| x.parse::<u64>().ok())).unwrap_or(0) * 4 / 1024;
-        eprintln!("{:>7.1} ms {rss:>5} MB {label}", start.elapsed().as_secs_f64() * 1e3);
+        let rss = std::fs::read_to_string("/proc/self/statm")
+            .ok()
+            .and_then(|s| {
+                s.split_whitespace()
+                    .nth(1)
+                    .and_then(|x| x.parse::<u64>().ok())
+            })
+            .unwrap_or(0)
+            * 4
+            / 1024;
+        eprintln!(
+            "{:>7.1} ms {rss:>5} MB {label}",
+            start.elapsed().as_secs_f64() * 1e3
+        );
     }
 }
 

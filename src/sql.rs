@@ -60,8 +60,7 @@ fn parse_statements(sql: &str) -> Result<Vec<Statement>, ParserError> {
 }
 
 pub fn parse_query(sql: &str) -> Result<ParsedQuery, QueryProblem> {
-    let statements = parse_statements(sql)
-        .map_err(|e| QueryProblem::Syntax(sql_error(e, sql)))?;
+    let statements = parse_statements(sql).map_err(|e| QueryProblem::Syntax(sql_error(e, sql)))?;
     let mut statements = statements.into_iter();
     let (Some(statement), None) = (statements.next(), statements.next()) else {
         return Err(if is_blank(sql) {

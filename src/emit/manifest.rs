@@ -464,7 +464,10 @@ impl Manifest<'_> {
             ("metadata", lazy(move || pretty(&self.metadata, 1))),
             ("migrations", Box::new(std::iter::once(migrations))),
             ("nodes", Box::new(ObjectPieces::new(&self.nodes, 1))),
-            ("parent_map", Box::new(ObjectPieces::new(&self.parent_map, 1))),
+            (
+                "parent_map",
+                Box::new(ObjectPieces::new(&self.parent_map, 1)),
+            ),
             ("run_order", Box::new(std::iter::once(run_order))),
             ("sources", lazy(move || pretty(&self.sources, 1))),
             ("unit_tests", lazy(move || pretty(&self.unit_tests, 1))),
