@@ -190,6 +190,11 @@ fn compile(dir: &Path, out: Option<PathBuf>, check: bool, format: Format) -> u8 
         Format::Human => eprint!("{printed}"),
         Format::Json | Format::Github => print!("{printed}"),
     }
+    if !check && compilation.project.is_some() {
+        // Only a cache: a project folder that cannot take it (read-only)
+        // compiles as well, parsing everything each time.
+        let _ = compilation.parse_cache.save(dir);
+    }
     let (Some(project), Some(resolved), false) = (
         compilation.project,
         compilation.resolved,

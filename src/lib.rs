@@ -2,8 +2,9 @@
 //!
 //! The pipeline, one module a stage, plain data between them:
 //! [`project`] (load) → [`render`] (Jinja, with a source map) → [`sql`]
-//! (parse) → [`resolve`] and [`graph`] (check and order) → [`emit`]
-//! (artifacts). [`diagnostic`] is how every stage reports problems.
+//! (parse; [`parse_cache`] remembers results between compiles) →
+//! [`resolve`] and [`graph`] (check and order) → [`emit`] (artifacts).
+//! [`diagnostic`] is how every stage reports problems.
 
 // A diagnostic is returned at most once per file, on the error path; boxing
 // it would add noise to every stage for no measurable gain.
@@ -16,6 +17,7 @@ pub mod datatest;
 pub mod diagnostic;
 pub mod emit;
 pub mod graph;
+pub mod parse_cache;
 pub mod project;
 pub mod render;
 pub mod resolve;
@@ -40,6 +42,8 @@ pub struct Compilation {
     /// more than the artifacts (settings, lineage).
     pub project: Option<project::Project>,
     pub resolved: Option<resolve::Resolved>,
+    /// What this compile parsed; `stackc compile` saves it for the next.
+    pub parse_cache: parse_cache::ParseCache,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -103,11 +107,13 @@ pub fn analyze(dir: &Path) -> Compilation {
                 summary: None,
                 project: None,
                 resolved: None,
+                parse_cache: parse_cache::ParseCache::default(),
             };
         }
     };
     probe("load");
-    let resolved = resolve::resolve(&project, &mut diagnostics);
+    let parse_cache = parse_cache::ParseCache::load(dir);
+    let resolved = resolve::resolve(&project, &parse_cache, &mut diagnostics);
     probe("resolve");
     sort_diagnostics(&mut diagnostics);
     let summary = Summary {
@@ -124,6 +130,7 @@ pub fn analyze(dir: &Path) -> Compilation {
         summary: Some(summary),
         project: Some(project),
         resolved: Some(resolved),
+        parse_cache,
     }
 }
 

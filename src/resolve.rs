@@ -14,6 +14,7 @@ use crate::config::{self, ConfigEntry, ConfigLayer, Materialization, ModelConfig
 use crate::datatest::{self, DataTest};
 use crate::diagnostic::{offset_of, Diagnostic, Span};
 use crate::graph::{self, Graph};
+use crate::parse_cache::ParseCache;
 use crate::project::{MigrationKind, ModelFile, Project, SourceFile};
 use crate::render::{call_span, Calls, Relation, Relations, RenderInput, Rendered, Renderer};
 use crate::schema::{Column, ModelEntry, SeedEntry, SourceEntry, SourceTable};
@@ -67,7 +68,11 @@ struct Discovered {
     ok: bool,
 }
 
-pub fn resolve(project: &Project, diagnostics: &mut Vec<Diagnostic>) -> Resolved {
+pub fn resolve(
+    project: &Project,
+    parse_cache: &ParseCache,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Resolved {
     let renderer = Renderer::new(&project.macros, diagnostics);
     let vars = Arc::new(project.settings.vars.clone());
     let no_relations = Arc::new(Relations::default());
@@ -241,9 +246,9 @@ pub fn resolve(project: &Project, diagnostics: &mut Vec<Diagnostic>) -> Resolved
             check_refs(m, &all_calls, &known, &relations, &mut local);
             let mut columns = None;
             if config.sql_check {
-                columns = check_query(&full, &hard_coded, &mut local);
+                columns = check_query(&full, parse_cache, &hard_coded, &mut local);
                 if let Some(inc) = &incremental {
-                    check_query(inc, &hard_coded, &mut local);
+                    check_query(inc, parse_cache, &hard_coded, &mut local);
                 }
             }
             let calls = &full.calls;
@@ -689,10 +694,11 @@ fn unknown_source(source: &str, table: &str, span: Span, relations: &Relations) 
 /// its select list names them all.
 fn check_query(
     r: &Rendered,
+    parse_cache: &ParseCache,
     hard_coded: &BTreeMap<(String, String), String>,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<Vec<String>> {
-    match sql::parse_query(&r.sql) {
+    match parse_cache.parse_query(&r.sql) {
         Ok(parsed) => {
             let columns = parsed.columns;
             for rel in parsed.relations {
@@ -865,7 +871,8 @@ fn singular_tests(
             .iter()
             .any(|c| c.get("sql_check") == Some(&serde_json::Value::Bool(false)));
         if sql_check {
-            let _ = check_query(&rendered, hard_coded, diagnostics);
+            // Singular tests are few: parsed on every compile.
+            let _ = check_query(&rendered, &ParseCache::default(), hard_coded, diagnostics);
         }
         let mut refs = rendered.calls.refs.clone();
         refs.sort();

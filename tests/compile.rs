@@ -251,3 +251,48 @@ fn compose_file_is_valid_and_complete() {
     let ignore = std::fs::read_to_string(repo().join(".gitignore")).unwrap();
     assert!(ignore.lines().any(|l| l.trim() == ".env"));
 }
+
+/// The parse cache changes nothing but the time: a compile answered from it
+/// prints the same warnings, at the same places, and writes the same
+/// artifacts as one that parses everything; `--check` never writes it.
+#[test]
+fn a_compile_from_the_parse_cache_is_the_same_compile() {
+    for fixture in ["warn_w0203_hard_coded", "err_e0201_after_macro_call"] {
+        let project = tempfile::tempdir().unwrap();
+        copy_tree(&repo().join("tests/fixtures").join(fixture), project.path());
+        let _ = std::fs::remove_dir_all(project.path().join(".stackc-cache"));
+        let dir = project.path().to_str().unwrap();
+        let run = |out: &std::path::Path, check: bool| {
+            let mut args = vec!["compile", dir, "--out", out.to_str().unwrap()];
+            if check {
+                args.push("--check");
+            }
+            let output = stackc(&args);
+            (
+                output.status.code(),
+                String::from_utf8_lossy(&output.stderr).into_owned(),
+            )
+        };
+        let cache = project.path().join(".stackc-cache/parse.json");
+
+        let out = tempfile::tempdir().unwrap();
+        let checked = run(out.path(), true);
+        assert!(!cache.exists(), "{fixture}: --check wrote the cache");
+        let first = run(out.path(), false);
+        assert!(cache.exists(), "{fixture}: no cache after a compile");
+        let first_tree = read_tree(out.path());
+        let second = run(out.path(), false);
+        assert_eq!(first, second, "{fixture}: the cached compile differs");
+        assert_eq!(first_tree, read_tree(out.path()), "{fixture}");
+        assert_eq!(
+            checked.1.lines().next(),
+            first.1.lines().next(),
+            "{fixture}"
+        );
+        let ignore = std::fs::read_to_string(project.path().join(".stackc-cache/.gitignore"));
+        assert!(
+            ignore.unwrap().contains('*'),
+            "{fixture}: the cache is not git-ignored"
+        );
+    }
+}

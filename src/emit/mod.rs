@@ -468,7 +468,7 @@ pub fn sha256_hex(text: &str) -> String {
 
 /// Lower-case hex. `write!` per byte was 4% of a compile's instructions:
 /// there is a digest for every artifact.
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
