@@ -191,9 +191,10 @@ impl Sink for Writer {
         std::fs::write(&target, text)
     }
 
-    /// Writes a temporary file next to the target, comparing with the
-    /// target as it goes; the temporary file replaces the target only when
-    /// they differ.
+    /// Compares the pieces with the file already there and writes nothing
+    /// while they match. From the first difference on, a temporary file
+    /// gets the matching start (copied from the old file) and the rest of
+    /// the pieces, and replaces the old file.
     fn put_pieces(
         &self,
         path: &str,
@@ -209,31 +210,65 @@ impl Sink for Writer {
                 .map(std::io::BufReader::new),
             false => None,
         };
-        let mut same = old.is_some();
+        // Bytes of the old file the pieces matched, while they all have.
+        let mut matched: Option<u64> = old.as_ref().map(|_| 0);
+        let mut file: Option<std::io::BufWriter<std::fs::File>> = None;
         let written = (|| {
-            let mut file = std::io::BufWriter::new(std::fs::File::create(&temporary)?);
             let mut buffer = Vec::new();
             for piece in pieces {
-                if let (true, Some(old)) = (same, old.as_mut()) {
+                if let (Some(n), Some(reader)) = (matched, old.as_mut()) {
                     buffer.resize(piece.len(), 0);
-                    same = old.read_exact(&mut buffer).is_ok() && buffer == piece;
+                    if reader.read_exact(&mut buffer).is_ok() && buffer == piece {
+                        matched = Some(n + piece.len() as u64);
+                        continue;
+                    }
                 }
-                file.write_all(&piece)?;
+                let out = match &mut file {
+                    Some(out) => out,
+                    None => file.insert(start_partial(&temporary, &target, matched.take())?),
+                };
+                out.write_all(&piece)?;
             }
-            file.flush()
+            if let (Some(n), Some(reader)) = (matched, old.as_mut()) {
+                if !reader.read(&mut [0]).is_ok_and(|read| read == 0) {
+                    // The old file is longer: the pieces are its start.
+                    file = Some(start_partial(&temporary, &target, Some(n))?);
+                }
+            }
+            if file.is_none() && matched.is_none() {
+                // No pieces, and no old file to compare with.
+                file = Some(start_partial(&temporary, &target, None)?);
+            }
+            file.as_mut().map_or(Ok(()), |out| out.flush())
         })();
-        if let (true, Some(old)) = (same, old.as_mut()) {
-            same = old.read(&mut [0]).is_ok_and(|n| n == 0);
-        }
-        match written {
-            Ok(()) if same => std::fs::remove_file(&temporary),
-            Ok(()) => std::fs::rename(&temporary, &target),
-            Err(e) => {
+        match (written, file) {
+            (Ok(()), None) => Ok(()),
+            (Ok(()), Some(_)) => std::fs::rename(&temporary, &target),
+            (Err(e), _) => {
                 let _ = std::fs::remove_file(&temporary);
                 Err(e)
             }
         }
     }
+}
+
+/// A temporary file that starts with the first `keep` bytes of `old`.
+fn start_partial(
+    temporary: &Path,
+    old: &Path,
+    keep: Option<u64>,
+) -> std::io::Result<std::io::BufWriter<std::fs::File>> {
+    let mut file = std::io::BufWriter::new(std::fs::File::create(temporary)?);
+    if let Some(n) = keep.filter(|n| *n > 0) {
+        let copied = std::io::copy(&mut std::fs::File::open(old)?.take(n), &mut file)?;
+        if copied != n {
+            return Err(std::io::Error::other(format!(
+                "{} changed while it was being compared",
+                old.display()
+            )));
+        }
+    }
+    Ok(file)
 }
 
 /// Compares artifacts with the output folder, writing nothing.
@@ -420,5 +455,26 @@ mod tests {
         assert_eq!(read("manifest.json"), "{ 1, 2 }");
         assert!(!dir.path().join("manifest.json.stackc-partial").exists());
         assert!(!dir.path().join("migrations").exists());
+    }
+
+    #[test]
+    fn pieces_replace_a_file_that_differs_anywhere() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("manifest.json");
+        let write = |text: &str| {
+            let writer = Writer::new(dir.path()).unwrap();
+            let mut pieces = text.as_bytes().chunks(3).map(<[u8]>::to_vec);
+            writer.put_pieces("manifest.json", &mut pieces).unwrap();
+            writer.finish().unwrap();
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+            assert!(!dir.path().join("manifest.json.stackc-partial").exists());
+        };
+        write("");
+        write("abcdefghij");
+        write("abcdefXhij"); // differs in the middle
+        write("abcdefXhijklm"); // longer
+        write("abcdef"); // shorter: the pieces are the old file's start
+        write("Zbcdef"); // differs in the first piece
+        write("Zbcdef");
     }
 }
