@@ -253,7 +253,6 @@ fn compile(dir: &Path, out: Option<PathBuf>, check: bool, format: Format) -> u8 
         return 1;
     }
     let written = emit::write(&out, &project, &resolved);
-    crate::probe("written");
     if let Err(e) = written {
         eprintln!(
             "error: cannot write the artifacts to {}: {e}",

@@ -55,28 +55,6 @@ pub struct Summary {
     pub migrations: usize,
 }
 
-// TEMP-PROBE
-pub fn probe(label: &str) {
-    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    let start = START.get_or_init(std::time::Instant::now);
-    if std::env::var_os("STACKC_T").is_some() {
-        let rss = std::fs::read_to_string("/proc/self/statm")
-            .ok()
-            .and_then(|s| {
-                s.split_whitespace()
-                    .nth(1)
-                    .and_then(|x| x.parse::<u64>().ok())
-            })
-            .unwrap_or(0)
-            * 4
-            / 1024;
-        eprintln!(
-            "{:>7.1} ms {rss:>5} MB {label}",
-            start.elapsed().as_secs_f64() * 1e3
-        );
-    }
-}
-
 /// Compiles the project in `dir` in memory; nothing is written.
 pub fn compile(dir: &Path) -> Compilation {
     let mut compilation = analyze(dir);
@@ -93,7 +71,6 @@ pub fn compile(dir: &Path) -> Compilation {
 /// Loads and checks the project in `dir`: everything but the artifacts,
 /// which [`emit`] makes from the loaded project and its resolved graph.
 pub fn analyze(dir: &Path) -> Compilation {
-    probe("start");
     let mut diagnostics = Vec::new();
     let project = match project::load(dir, &mut diagnostics) {
         Ok(project) => project,
@@ -111,10 +88,8 @@ pub fn analyze(dir: &Path) -> Compilation {
             };
         }
     };
-    probe("load");
     let parse_cache = parse_cache::ParseCache::load(dir);
     let resolved = resolve::resolve(&project, &parse_cache, &mut diagnostics);
-    probe("resolve");
     sort_diagnostics(&mut diagnostics);
     let summary = Summary {
         models: resolved.models.len(),

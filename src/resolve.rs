@@ -114,7 +114,6 @@ pub fn resolve(
         .collect();
     diagnostics.extend(discovered.iter().filter_map(|(_, d)| d.clone()));
 
-    crate::probe("pass1");
     let entries = model_entries(project, diagnostics);
     let seed_entries = seed_entries(project, diagnostics);
     check_unique_names(project, diagnostics);
@@ -180,7 +179,6 @@ pub fn resolve(
             .insert((source.clone(), table.clone()), rel.clone());
     }
     let relations = Arc::new(relations);
-    crate::probe("configs");
 
     // Pass 2: render with relations and check the SQL.
     let known: BTreeSet<&str> = project
@@ -301,7 +299,6 @@ pub fn resolve(
             }
         }
     }
-    crate::probe("pass2");
     check_columns_for_merge(&models, diagnostics);
     check_described_columns(&models, diagnostics);
 
@@ -315,7 +312,6 @@ pub fn resolve(
         diagnostics,
     );
 
-    crate::probe("checks+singular");
     let tests = datatest::build(
         &project.settings.name,
         &entries,
@@ -344,11 +340,9 @@ pub fn resolve(
         diagnostics,
     );
 
-    crate::probe("datatests+unit");
     check_sources_created(project, &sources, diagnostics);
     check_migrations(project, diagnostics);
 
-    crate::probe("src/migr checks");
     let graph = graph::build(
         &project.settings.name,
         &models,

@@ -442,7 +442,6 @@ pub(super) fn manifest(
             })
             .collect(),
     };
-    crate::probe("manifest structs");
     let mut pieces = manifest.pieces();
     sink.put_pieces("manifest.json", &mut pieces)
 }

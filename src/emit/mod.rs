@@ -71,7 +71,6 @@ pub fn emit(project: &Project, resolved: &Resolved, sink: &dyn Sink) -> std::io:
         .par_iter()
         .map(|&i| (!graph.ids[i].starts_with("test.")).then(|| cx.node(i)))
         .collect();
-    crate::probe("emit pass A");
     let mut fingerprints: Vec<Option<String>> = vec![None; graph.ids.len()];
     for (out, &i) in outs.iter_mut().zip(&graph.order) {
         let Some(out) = out else { continue };
@@ -111,7 +110,6 @@ pub fn emit(project: &Project, resolved: &Resolved, sink: &dyn Sink) -> std::io:
             Ok((out, hashes))
         })
         .collect::<std::io::Result<_>>()?;
-    crate::probe("emit pass B");
     let mut run_order = Vec::new();
     let mut node_files: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut hashed: Vec<Vec<(String, String)>> = Vec::with_capacity(made.len() + 2);
@@ -137,7 +135,6 @@ pub fn emit(project: &Project, resolved: &Resolved, sink: &dyn Sink) -> std::io:
     );
     let mut files: Vec<(String, String)> = hashed.into_iter().flatten().collect();
     files.sort_unstable();
-    crate::probe("emit rest");
     manifest::manifest(project, resolved, &node_files, &run_order, &files, sink)
 }
 
