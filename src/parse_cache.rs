@@ -26,8 +26,9 @@ const FILE: &str = "parse.json";
 #[derive(Debug, Default)]
 pub struct ParseCache {
     earlier: HashMap<[u8; 32], ParsedQuery>,
-    /// The entries this compile used or made, for the next one.
-    now: Mutex<Vec<([u8; 32], ParsedQuery)>>,
+    /// The entries this compile used (`None`: the one in `earlier`) or
+    /// made, for the next compile.
+    now: Mutex<Vec<([u8; 32], Option<ParsedQuery>)>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -82,11 +83,12 @@ impl ParseCache {
     /// before.
     pub fn parse_query(&self, sql: &str) -> Result<ParsedQuery, QueryProblem> {
         let key: [u8; 32] = Sha256::digest(sql.as_bytes()).into();
-        let parsed = match self.earlier.get(&key) {
-            Some(parsed) => parsed.clone(),
-            None => parse_query(sql)?,
-        };
-        self.lock().push((key, parsed.clone()));
+        if let Some(parsed) = self.earlier.get(&key) {
+            self.lock().push((key, None));
+            return Ok(parsed.clone());
+        }
+        let parsed = parse_query(sql)?;
+        self.lock().push((key, Some(parsed.clone())));
         Ok(parsed)
     }
 
@@ -101,7 +103,10 @@ impl ParseCache {
             generator: generator(),
             entries: now
                 .into_iter()
-                .map(|(key, parsed)| Entry::new(&key, parsed))
+                .filter_map(|(key, parsed)| {
+                    let parsed = parsed.or_else(|| self.earlier.get(&key).cloned())?;
+                    Some(Entry::new(&key, parsed))
+                })
                 .collect(),
         };
         let folder = dir.join(FOLDER);
@@ -121,7 +126,7 @@ impl ParseCache {
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<([u8; 32], ParsedQuery)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<([u8; 32], Option<ParsedQuery>)>> {
         // A panic while holding this lock aborts the compile anyway.
         self.now.lock().unwrap_or_else(|e| e.into_inner())
     }
