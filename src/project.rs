@@ -132,47 +132,59 @@ pub fn load(root: &Path, diagnostics: &mut Vec<Diagnostic>) -> Result<Project, D
     }
     check_duplicate_versions(&migrations, diagnostics);
 
-    // Models and schema files are most of a project: read them in parallel.
-    let model_files: Vec<(String, std::io::Result<Vec<u8>>)> =
-        list_files(root, "models", diagnostics)
-            .into_par_iter()
-            .filter(|(rel, _)| {
-                rel.ends_with(".sql") || rel.ends_with(".yml") || rel.ends_with(".yaml")
-            })
-            .map(|(rel, abs)| {
-                let bytes = std::fs::read(&abs);
-                (rel, bytes)
-            })
-            .collect();
-    let mut yaml_files = Vec::new();
+    // Models and schema files are most of a project. Schema files are read
+    // and parsed while the models are being read: one large YAML file takes
+    // about as long as reading thousands of models.
+    let (yaml_paths, sql_paths): (Vec<_>, Vec<_>) = list_files(root, "models", diagnostics)
+        .into_iter()
+        .filter(|(rel, _)| rel.ends_with(".sql") || rel.ends_with(".yml") || rel.ends_with(".yaml"))
+        .partition(|(rel, _)| !rel.ends_with(".sql"));
+    type ParsedYaml = (Option<SourceFile>, Option<SchemaFile>, Vec<Diagnostic>);
+    type ReadModel = (String, std::io::Result<Vec<u8>>);
+    let (parsed, model_files): (Vec<ParsedYaml>, Vec<ReadModel>) = rayon::join(
+        || {
+            yaml_paths
+                .par_iter()
+                .map(|(rel, abs)| {
+                    let mut local = Vec::new();
+                    let bytes = std::fs::read(abs);
+                    let file =
+                        source_from_bytes(&mut SourceFiles::default(), rel, bytes, &mut local);
+                    let schema = file.as_ref().and_then(|f| schema::parse(f, &mut local));
+                    (file, schema, local)
+                })
+                .collect()
+        },
+        || {
+            sql_paths
+                .into_par_iter()
+                .map(|(rel, abs)| {
+                    let bytes = std::fs::read(&abs);
+                    (rel, bytes)
+                })
+                .collect()
+        },
+    );
     for (rel, bytes) in model_files {
-        if rel.ends_with(".sql") {
-            let Some(file) = source_from_bytes(&mut files, &rel, bytes, diagnostics) else {
-                continue;
-            };
-            let inner = rel.trim_start_matches("models/");
-            let mut parts: Vec<String> = inner.split('/').map(str::to_string).collect();
-            let file_name = parts.pop().unwrap_or_default();
-            let name = file_name.trim_end_matches(".sql").to_string();
-            models.push(ModelFile {
-                file,
-                name,
-                folders: parts,
-            });
-        } else if let Some(file) = source_from_bytes(&mut files, &rel, bytes, diagnostics) {
-            yaml_files.push(file);
-        }
+        let Some(file) = source_from_bytes(&mut files, &rel, bytes, diagnostics) else {
+            continue;
+        };
+        let inner = rel.trim_start_matches("models/");
+        let mut parts: Vec<String> = inner.split('/').map(str::to_string).collect();
+        let file_name = parts.pop().unwrap_or_default();
+        let name = file_name.trim_end_matches(".sql").to_string();
+        models.push(ModelFile {
+            file,
+            name,
+            folders: parts,
+        });
     }
-    let parsed: Vec<(Option<SchemaFile>, Vec<Diagnostic>)> = yaml_files
-        .par_iter()
-        .map(|file| {
-            let mut local = Vec::new();
-            (schema::parse(file, &mut local), local)
-        })
-        .collect();
-    for (file, local) in parsed {
+    for (file, schema, local) in parsed {
+        if let Some(file) = &file {
+            files.insert(&file.path, &file.text);
+        }
         diagnostics.extend(local);
-        schema_files.extend(file);
+        schema_files.extend(schema);
     }
     for (rel, abs) in list_files(root, "macros", diagnostics) {
         if rel.ends_with(".sql") {

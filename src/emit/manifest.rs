@@ -72,7 +72,9 @@ struct ColumnInfo<'a> {
 #[derive(Serialize)]
 #[serde(untagged)]
 enum Node<'a> {
-    Model(ModelNode<'a>),
+    // Boxed: a model node is twice the size of a test node, and tests are
+    // most of the nodes.
+    Model(Box<ModelNode<'a>>),
     Seed(SeedNode<'a>),
     Test(TestNode<'a>),
 }
@@ -219,7 +221,9 @@ pub(super) fn manifest(
         .map(|t| format!("test.{name}.{}", t.name))
         .collect();
 
-    let mut nodes: BTreeMap<&str, Node<'_>> = BTreeMap::new();
+    // In the order a map would take them (a later node of the same id
+    // wins), then sorted by id.
+    let mut nodes: Vec<(&str, Node<'_>)> = Vec::new();
     let model_nodes: Vec<(&str, Node<'_>)> = resolved
         .models
         .values()
@@ -270,13 +274,13 @@ pub(super) fn manifest(
                 unique_id: id.as_str(),
                 vars: &m.vars,
             };
-            (id.as_str(), Node::Model(node))
+            (id.as_str(), Node::Model(Box::new(node)))
         })
         .collect();
     nodes.extend(model_nodes);
     let seed_ids: Vec<String> = resolved.seeds.keys().map(|s| seed_id(name, s)).collect();
     for ((seed_name, (seed, entry, relation)), id) in resolved.seeds.iter().zip(&seed_ids) {
-        nodes.insert(
+        nodes.push((
             id,
             Node::Seed(SeedNode {
                 artifacts: files_of(id),
@@ -293,7 +297,7 @@ pub(super) fn manifest(
                 schema: &relation.schema,
                 unique_id: id.clone(),
             }),
-        );
+        ));
     }
     let test_nodes: Vec<(&str, Node<'_>)> = resolved
         .tests
@@ -322,7 +326,7 @@ pub(super) fn manifest(
         .collect();
     nodes.extend(test_nodes);
     for (t, id) in resolved.singular_tests.iter().zip(&singular_ids) {
-        nodes.insert(
+        nodes.push((
             id,
             Node::Test(TestNode {
                 artifacts: files_of(id),
@@ -339,7 +343,7 @@ pub(super) fn manifest(
                 unique_id: id.clone(),
                 warn_if: "!= 0",
             }),
-        );
+        ));
     }
     let mut sources = BTreeMap::new();
     for ((source, table), (entry, t, relation)) in &resolved.sources {
@@ -426,7 +430,7 @@ pub(super) fn manifest(
             project_name: name,
         },
         migrations: migrations.into_iter().map(|m| m.3).collect(),
-        nodes: nodes.into_iter().collect(),
+        nodes: sorted_by_id(nodes),
         parent_map: graph.id_entries(&graph.parents),
         run_order,
         sources,
@@ -561,6 +565,19 @@ impl<V: Serialize + Sync> Iterator for ObjectPieces<'_, V> {
         self.ready.extend(pieces);
         self.ready.pop_front()
     }
+}
+
+/// The nodes sorted by id; of two with one id, the later one.
+fn sorted_by_id<'a>(mut nodes: Vec<(&'a str, Node<'a>)>) -> Vec<(&'a str, Node<'a>)> {
+    nodes.sort_by(|a, b| a.0.cmp(b.0));
+    let mut out: Vec<(&str, Node<'_>)> = Vec::with_capacity(nodes.len());
+    for node in nodes {
+        match out.last_mut() {
+            Some(last) if last.0 == node.0 => *last = node,
+            _ => out.push(node),
+        }
+    }
+    out
 }
 
 /// `value` as pretty JSON, indented as if nested `depth` levels deep.
