@@ -184,7 +184,7 @@ impl Writer {
 impl Sink for Writer {
     fn put(&self, path: &str, text: &[u8]) -> std::io::Result<()> {
         let target = self.output.out.join(path);
-        if self.output.make(path) && same_content(&target, &mut std::iter::once(text)) {
+        if self.output.make(path) && same_file(&target, text) {
             return Ok(());
         }
         self.folder_of(path)?;
@@ -300,7 +300,10 @@ impl Checker {
 
 impl Sink for Checker {
     fn put(&self, path: &str, text: &[u8]) -> std::io::Result<()> {
-        self.put_pieces(path, &mut std::iter::once(text.to_vec()))
+        if self.output.make(path) && !same_file(&self.output.out.join(path), text) {
+            lock(&self.stale).push(path.to_string());
+        }
+        Ok(())
     }
 
     fn put_pieces(
@@ -323,6 +326,18 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding one of these locks aborts the compile anyway;
     // the data under it is still whole.
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Whether the file at `path` holds exactly `text`; its size answers first.
+fn same_file(path: &Path, text: &[u8]) -> bool {
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return false;
+    };
+    if file.metadata().map(|m| m.len()).ok() != Some(text.len() as u64) {
+        return false;
+    }
+    let mut bytes = Vec::with_capacity(text.len());
+    file.read_to_end(&mut bytes).is_ok() && bytes == text
 }
 
 /// Whether the file at `path` holds exactly the pieces, read piece by piece
