@@ -72,7 +72,12 @@ pub fn compile(dir: &Path) -> Compilation {
 /// which [`emit`] makes from the loaded project and its resolved graph.
 pub fn analyze(dir: &Path) -> Compilation {
     let mut diagnostics = Vec::new();
-    let project = match project::load(dir, &mut diagnostics) {
+    // The parse cache is read while the project loads.
+    let (loaded, parse_cache) = rayon::join(
+        || project::load(dir, &mut diagnostics),
+        || parse_cache::ParseCache::load(dir),
+    );
+    let project = match loaded {
         Ok(project) => project,
         Err(d) => {
             diagnostics.push(d);
@@ -88,7 +93,6 @@ pub fn analyze(dir: &Path) -> Compilation {
             };
         }
     };
-    let parse_cache = parse_cache::ParseCache::load(dir);
     let resolved = resolve::resolve(&project, &parse_cache, &mut diagnostics);
     sort_diagnostics(&mut diagnostics);
     let summary = Summary {

@@ -121,33 +121,41 @@ pub fn resolve(
     // Configuration and relation of every model.
     let mut configs: BTreeMap<String, ModelConfig> = BTreeMap::new();
     let mut relations = Relations::default();
-    for (m, (disc, _)) in project.models.iter().zip(&discovered) {
-        let call_layer = config_call_layer(m, &disc.calls);
-        let mut layers: Vec<&ConfigLayer> = vec![&call_layer];
-        if let Some(entry) = entries.get(&m.name) {
-            layers.push(&entry.config);
-        }
-        for depth in (0..=m.folders.len()).rev() {
-            if let Some(layer) = project.settings.folder_configs.get(&m.folders[..depth]) {
-                layers.push(layer);
+    let resolved_configs: Vec<(ModelConfig, Relation, Vec<Diagnostic>)> = project
+        .models
+        .par_iter()
+        .zip(&discovered)
+        .map(|(m, (disc, _))| {
+            let mut local = Vec::new();
+            let call_layer = config_call_layer(m, &disc.calls);
+            let mut layers: Vec<&ConfigLayer> = vec![&call_layer];
+            if let Some(entry) = entries.get(&m.name) {
+                layers.push(&entry.config);
             }
-        }
-        let config = config::resolve(&layers, diagnostics);
-        let schema = config
-            .schema
-            .clone()
-            .unwrap_or_else(|| default_schema(project, m));
-        let cte = (config.materialized == Materialization::Ephemeral)
-            .then(|| format!("__stackc_ephemeral_{}", m.name));
-        relations.models.insert(
-            m.name.clone(),
-            Relation {
+            for depth in (0..=m.folders.len()).rev() {
+                if let Some(layer) = project.settings.folder_configs.get(&m.folders[..depth]) {
+                    layers.push(layer);
+                }
+            }
+            let config = config::resolve(&layers, &mut local);
+            let schema = config
+                .schema
+                .clone()
+                .unwrap_or_else(|| default_schema(project, m));
+            let cte = (config.materialized == Materialization::Ephemeral)
+                .then(|| format!("__stackc_ephemeral_{}", m.name));
+            let relation = Relation {
                 schema,
                 name: m.name.clone(),
                 quote: false,
                 cte,
-            },
-        );
+            };
+            (config, relation, local)
+        })
+        .collect();
+    for (m, (config, relation, local)) in project.models.iter().zip(resolved_configs) {
+        diagnostics.extend(local);
+        relations.models.insert(m.name.clone(), relation);
         configs.insert(m.name.clone(), config);
     }
     let mut seeds = BTreeMap::new();
