@@ -5,6 +5,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 use petgraph::algo::tarjan_scc;
+use rayon::prelude::*;
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::datatest::DataTest;
@@ -131,13 +132,16 @@ pub fn build(
         );
         parents
     };
-    for m in models.values() {
+    let model_list: Vec<&Model> = models.values().collect();
+    nodes.par_extend(model_list.par_iter().map(|m| {
         let parents = parents_of(&m.refs, &m.sources, Some(&m.name));
-        nodes.push((model_id(project, &m.name), parents));
-    }
-    for t in tests {
-        nodes.push((t.unique_id.clone(), t.depends_on.clone()));
-    }
+        (model_id(project, &m.name), parents)
+    }));
+    nodes.par_extend(
+        tests
+            .par_iter()
+            .map(|t| (t.unique_id.clone(), t.depends_on.clone())),
+    );
     for t in singular {
         let parents = parents_of(&t.refs, &t.sources, None);
         nodes.push((format!("test.{project}.{}", t.name), parents));
@@ -151,7 +155,7 @@ pub fn build(
 /// is one node with both lists of parents; parents that are not nodes
 /// (disabled models) are dropped.
 fn from_nodes(mut nodes: Vec<(String, Vec<String>)>) -> Graph {
-    nodes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    nodes.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let mut g = Graph::default();
     let mut parent_ids: Vec<Vec<String>> = Vec::with_capacity(nodes.len());
     for (id, parents) in nodes {
@@ -166,7 +170,7 @@ fn from_nodes(mut nodes: Vec<(String, Vec<String>)>) -> Graph {
     }
     g.children = vec![Vec::new(); g.ids.len()];
     g.parents = parent_ids
-        .iter()
+        .par_iter()
         .map(|parents| {
             let mut p: Vec<usize> = parents.iter().filter_map(|p| g.index(p)).collect();
             p.sort_unstable();

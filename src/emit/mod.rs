@@ -134,7 +134,7 @@ pub fn emit(project: &Project, resolved: &Resolved, sink: &dyn Sink) -> std::io:
             .collect::<std::io::Result<_>>()?,
     );
     let mut files: Vec<(String, String)> = hashed.into_iter().flatten().collect();
-    files.sort_unstable();
+    files.par_sort_unstable();
     manifest::manifest(project, resolved, &node_files, &run_order, &files, sink)
 }
 
