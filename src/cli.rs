@@ -179,7 +179,9 @@ fn compile(dir: &Path, out: Option<PathBuf>, check: bool, format: Format) -> u8 
         eprintln!("error: --out must not be the project folder itself (it would overwrite migrations/); use e.g. --out {}", dir.join("target").display());
         return 2;
     }
-    let compilation = crate::analyze(dir);
+    // The output folder is listed while the project is checked.
+    let (compilation, existing) =
+        rayon::join(|| crate::analyze(dir), || emit::existing_paths(&out));
     let printed = diagnostic::render(
         &compilation.diagnostics,
         &compilation.files,
@@ -215,7 +217,7 @@ fn compile(dir: &Path, out: Option<PathBuf>, check: bool, format: Format) -> u8 
         })
         .unwrap_or_default();
     if check {
-        let staleness = match emit::check(&out, &project, &resolved) {
+        let staleness = match existing.and_then(|e| emit::check(&out, e, &project, &resolved)) {
             Ok(staleness) => staleness,
             Err(e) => {
                 eprintln!("error: cannot read {}: {e}", out.display());
@@ -226,7 +228,12 @@ fn compile(dir: &Path, out: Option<PathBuf>, check: bool, format: Format) -> u8 
             if format == Format::Human {
                 eprintln!("{} is up to date ({summary})", out.display());
             }
-            std::mem::forget((project, resolved, compilation.files));
+            std::mem::forget((
+                project,
+                resolved,
+                compilation.files,
+                compilation.parse_cache,
+            ));
             return 0;
         }
         let mut err = std::io::stderr().lock();
@@ -252,7 +259,7 @@ fn compile(dir: &Path, out: Option<PathBuf>, check: bool, format: Format) -> u8 
         );
         return 1;
     }
-    let written = emit::write(&out, &project, &resolved);
+    let written = existing.and_then(|e| emit::write(&out, e, &project, &resolved));
     if let Err(e) = written {
         eprintln!(
             "error: cannot write the artifacts to {}: {e}",
@@ -265,7 +272,12 @@ fn compile(dir: &Path, out: Option<PathBuf>, check: bool, format: Format) -> u8 
     }
     // The process exits next: freeing a large project's many small
     // allocations one by one takes longer than the rest of the output step.
-    std::mem::forget((project, resolved, compilation.files));
+    std::mem::forget((
+        project,
+        resolved,
+        compilation.files,
+        compilation.parse_cache,
+    ));
     0
 }
 

@@ -131,15 +131,22 @@ pub fn build(
         cx.tests_of(&target, &t.tests, &t.columns, &mut out, diagnostics);
     }
     // Two tests of the same kind on the same column get numbered names.
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for t in &mut out {
-        let n = counts.entry(t.name.clone()).or_insert(0);
-        *n += 1;
-        if *n > 1 {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    let numbers: Vec<usize> = out
+        .iter()
+        .map(|t| {
+            let n = counts.entry(t.name.as_str()).or_insert(0);
+            *n += 1;
+            *n
+        })
+        .collect();
+    drop(counts);
+    out.par_iter_mut().zip(numbers).for_each(|(t, n)| {
+        if n > 1 {
             t.name = format!("{}_{}", t.name, n);
         }
         t.unique_id = format!("test.{project}.{}", t.name);
-    }
+    });
     out
 }
 

@@ -5,8 +5,8 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 use petgraph::algo::tarjan_scc;
-use rayon::prelude::*;
 use petgraph::graph::{DiGraph, NodeIndex};
+use rayon::prelude::*;
 
 use crate::datatest::DataTest;
 use crate::diagnostic::{Diagnostic, Span};

@@ -5,6 +5,8 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use rayon::prelude::*;
+
 use super::Artifacts;
 
 /// The files under `out` that a compile owns, with their contents.
@@ -98,12 +100,12 @@ struct Output {
 }
 
 impl Output {
-    fn open(out: &Path) -> std::io::Result<Output> {
-        Ok(Output {
+    fn new(out: &Path, existing: BTreeSet<String>) -> Output {
+        Output {
             out: out.to_path_buf(),
-            existing: existing_paths(out)?,
+            existing,
             made: Mutex::default(),
-        })
+        }
     }
 
     /// Records that `path` is made; whether a file is there already.
@@ -112,16 +114,24 @@ impl Output {
         self.existing.contains(path)
     }
 
-    /// The paths made, and the paths found but not made.
-    fn made_and_extra(self) -> (BTreeSet<String>, Vec<String>) {
-        let made: BTreeSet<String> = self
-            .made
-            .into_inner()
-            .unwrap_or_else(|e| e.into_inner())
-            .into_iter()
-            .collect();
-        let extra = self.existing.difference(&made).cloned().collect();
-        (made, extra)
+    /// The paths made but not found, and the paths found but not made,
+    /// both sorted.
+    fn missing_and_extra(self) -> (Vec<String>, Vec<String>) {
+        let mut made = self.made.into_inner().unwrap_or_else(|e| e.into_inner());
+        made.par_sort_unstable();
+        made.dedup();
+        let (mut missing, mut extra) = (Vec::new(), Vec::new());
+        let mut found = self.existing.into_iter().peekable();
+        for path in made {
+            while let Some(f) = found.next_if(|f| *f < path) {
+                extra.push(f);
+            }
+            if found.next_if(|f| *f == path).is_none() {
+                missing.push(path);
+            }
+        }
+        extra.extend(found);
+        (missing, extra)
     }
 }
 
@@ -134,16 +144,17 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn new(out: &Path) -> std::io::Result<Writer> {
-        Ok(Writer {
-            output: Output::open(out)?,
+    /// `existing`: what [`existing_paths`] found in `out`.
+    pub fn new(out: &Path, existing: BTreeSet<String>) -> Writer {
+        Writer {
+            output: Output::new(out, existing),
             folders: Mutex::default(),
-        })
+        }
     }
 
     pub fn finish(self) -> std::io::Result<()> {
         let out = self.output.out.clone();
-        let (_, extra) = self.output.made_and_extra();
+        let (_, extra) = self.output.missing_and_extra();
         for path in extra {
             std::fs::remove_file(out.join(path))?;
         }
@@ -278,21 +289,21 @@ pub struct Checker {
 }
 
 impl Checker {
-    pub fn new(out: &Path) -> std::io::Result<Checker> {
-        Ok(Checker {
-            output: Output::open(out)?,
+    /// `existing`: what [`existing_paths`] found in `out`.
+    pub fn new(out: &Path, existing: BTreeSet<String>) -> Checker {
+        Checker {
+            output: Output::new(out, existing),
             stale: Mutex::default(),
-        })
+        }
     }
 
     pub fn finish(self) -> Staleness {
         let mut stale = self.stale.into_inner().unwrap_or_else(|e| e.into_inner());
         stale.sort();
-        let existing = self.output.existing.clone();
-        let (made, extra) = self.output.made_and_extra();
+        let (missing, extra) = self.output.missing_and_extra();
         Staleness {
             stale,
-            missing: made.difference(&existing).cloned().collect(),
+            missing,
             extra,
         }
     }
@@ -392,7 +403,7 @@ mod tests {
     #[test]
     fn checker_lists_stale_missing_and_extra_files() {
         let dir = tempfile::tempdir().unwrap();
-        let writer = Writer::new(dir.path()).unwrap();
+        let writer = Writer::new(dir.path(), existing_paths(dir.path()).unwrap());
         put(
             &writer,
             &[
@@ -402,7 +413,7 @@ mod tests {
             ],
         );
         writer.finish().unwrap();
-        let checker = Checker::new(dir.path()).unwrap();
+        let checker = Checker::new(dir.path(), existing_paths(dir.path()).unwrap());
         put(
             &checker,
             &[
@@ -420,7 +431,7 @@ mod tests {
     #[test]
     fn writer_removes_what_is_no_longer_made_and_keeps_unchanged_files() {
         let dir = tempfile::tempdir().unwrap();
-        let writer = Writer::new(dir.path()).unwrap();
+        let writer = Writer::new(dir.path(), existing_paths(dir.path()).unwrap());
         put(
             &writer,
             &[
@@ -435,7 +446,7 @@ mod tests {
         let manifest_before = std::fs::metadata(&manifest).unwrap().modified().unwrap();
         let before = std::fs::metadata(&a).unwrap().modified().unwrap();
         std::thread::sleep(std::time::Duration::from_millis(20));
-        let writer = Writer::new(dir.path()).unwrap();
+        let writer = Writer::new(dir.path(), existing_paths(dir.path()).unwrap());
         let second = [
             ("run/a.sql", "a"),
             ("migrations/V1__x.sql", "x"),
@@ -456,12 +467,12 @@ mod tests {
         );
         let read = |p: &str| std::fs::read_to_string(dir.path().join(p)).unwrap();
         assert_eq!(read("migrations/V1__x.sql"), "x");
-        let checker = Checker::new(dir.path()).unwrap();
+        let checker = Checker::new(dir.path(), existing_paths(dir.path()).unwrap());
         put(&checker, &second);
         assert!(checker.finish().is_clean());
 
         // A changed manifest replaces the old one, and no partial file stays.
-        let writer = Writer::new(dir.path()).unwrap();
+        let writer = Writer::new(dir.path(), existing_paths(dir.path()).unwrap());
         put(
             &writer,
             &[("run/a.sql", "a"), ("manifest.json", "{ 1, 2 }")],
@@ -477,7 +488,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("manifest.json");
         let write = |text: &str| {
-            let writer = Writer::new(dir.path()).unwrap();
+            let writer = Writer::new(dir.path(), existing_paths(dir.path()).unwrap());
             let mut pieces = text.as_bytes().chunks(3).map(<[u8]>::to_vec);
             writer.put_pieces("manifest.json", &mut pieces).unwrap();
             writer.finish().unwrap();
