@@ -197,14 +197,10 @@ fn compile(dir: &Path, out: Option<PathBuf>, check: bool, format: Format) -> u8 
         // compiles as well, parsing everything each time.
         let _ = compilation.parse_cache.save(dir);
     }
-    let (Some(project), Some(resolved), false) = (
-        compilation.project,
-        compilation.resolved,
-        compilation
-            .diagnostics
-            .iter()
-            .any(diagnostic::Diagnostic::is_error),
-    ) else {
+    let failed = compilation.has_errors();
+    let (Some(project), Some(resolved), false) =
+        (compilation.project, compilation.resolved, failed)
+    else {
         return 1;
     };
     let summary = compilation

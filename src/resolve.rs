@@ -220,7 +220,7 @@ pub fn resolve(
                     is_incremental,
                 })
             };
-            let full = match render(false) {
+            let mut full = match render(false) {
                 Ok(r) => r,
                 Err(d) => {
                     local.push(d);
@@ -274,7 +274,6 @@ pub fn resolve(
                 vars_used.extend(inc.calls.vars.iter().cloned());
                 env_used.extend(inc.calls.env_vars.iter().cloned());
             }
-            let mut full = full;
             full.shrink_after_checks();
             let incremental = incremental.map(|mut r| {
                 r.shrink_after_checks();

@@ -21,7 +21,8 @@ pub fn existing_files(out: &Path) -> std::io::Result<BTreeMap<String, Vec<u8>>> 
 }
 
 /// The paths (relative, `/`-separated) of the files under `out` that a
-/// compile owns: `manifest.json` and everything under `migrations/` and `run/`.
+/// compile owns: `manifest.json` and everything under `migrations/`, `run/`
+/// and `unit/`.
 pub fn existing_paths(out: &Path) -> std::io::Result<BTreeSet<String>> {
     let mut files = BTreeSet::new();
     if out.join("manifest.json").is_file() {
@@ -155,8 +156,11 @@ impl Writer {
     pub fn finish(self) -> std::io::Result<()> {
         let out = self.output.out.clone();
         let (_, extra) = self.output.missing_and_extra();
-        for path in extra {
+        for path in &extra {
             std::fs::remove_file(out.join(path))?;
+        }
+        if extra.is_empty() {
+            return Ok(());
         }
         // Folders emptied by removals are removed too, deepest first.
         for dir in OWNED_FOLDERS {
@@ -176,9 +180,7 @@ impl Writer {
         }
         Ok(())
     }
-}
 
-impl Writer {
     /// Creates the folder of `path` unless this writer did already: at
     /// 40,000 files, a `create_dir_all` per file was a fifth of the time
     /// spent writing.
