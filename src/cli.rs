@@ -192,15 +192,20 @@ fn compile(dir: &Path, out: Option<PathBuf>, check: bool, format: Format) -> u8 
         Format::Human => eprint!("{printed}"),
         Format::Json | Format::Github => print!("{printed}"),
     }
-    if !check && compilation.project.is_some() {
-        // Only a cache: a project folder that cannot take it (read-only)
-        // compiles as well, parsing everything each time.
-        let _ = compilation.parse_cache.save(dir);
-    }
-    let failed = compilation.has_errors();
+    let parse_cache = compilation.parse_cache;
+    // Only a cache: a project folder that cannot take it (read-only)
+    // compiles as well, parsing everything each time. `--check` writes
+    // nothing, and a folder that is not a project gets no cache.
+    let save_cache = (!check && compilation.project.is_some()).then_some(&parse_cache);
+    let save = || save_cache.map(|cache| cache.save(dir));
+    let failed = compilation
+        .diagnostics
+        .iter()
+        .any(diagnostic::Diagnostic::is_error);
     let (Some(project), Some(resolved), false) =
         (compilation.project, compilation.resolved, failed)
     else {
+        let _ = save();
         return 1;
     };
     let summary = compilation
@@ -224,12 +229,7 @@ fn compile(dir: &Path, out: Option<PathBuf>, check: bool, format: Format) -> u8 
             if format == Format::Human {
                 eprintln!("{} is up to date ({summary})", out.display());
             }
-            std::mem::forget((
-                project,
-                resolved,
-                compilation.files,
-                compilation.parse_cache,
-            ));
+            std::mem::forget((project, resolved, compilation.files, parse_cache));
             return 0;
         }
         let mut err = std::io::stderr().lock();
@@ -255,7 +255,9 @@ fn compile(dir: &Path, out: Option<PathBuf>, check: bool, format: Format) -> u8 
         );
         return 1;
     }
-    let written = existing.and_then(|e| emit::write(&out, e, &project, &resolved));
+    let (_, written) = rayon::join(save, || {
+        existing.and_then(|e| emit::write(&out, e, &project, &resolved))
+    });
     if let Err(e) = written {
         eprintln!(
             "error: cannot write the artifacts to {}: {e}",
@@ -268,12 +270,7 @@ fn compile(dir: &Path, out: Option<PathBuf>, check: bool, format: Format) -> u8 
     }
     // The process exits next: freeing a large project's many small
     // allocations one by one takes longer than the rest of the output step.
-    std::mem::forget((
-        project,
-        resolved,
-        compilation.files,
-        compilation.parse_cache,
-    ));
+    std::mem::forget((project, resolved, compilation.files, parse_cache));
     0
 }
 
