@@ -134,37 +134,27 @@ pub fn load(root: &Path, diagnostics: &mut Vec<Diagnostic>) -> Result<Project, D
 
     // Models and schema files are most of a project. Schema files are read
     // and parsed while the models are being read: one large YAML file takes
-    // about as long as reading thousands of models.
-    let (yaml_paths, sql_paths): (Vec<_>, Vec<_>) = list_files(root, "models", diagnostics)
+    // about as long as reading thousands of models, and parses on one thread.
+    let (mut yaml_paths, sql_paths): (Vec<_>, Vec<_>) = list_files(root, "models", diagnostics)
         .into_iter()
         .filter(|(rel, _)| rel.ends_with(".sql") || rel.ends_with(".yml") || rel.ends_with(".yaml"))
         .partition(|(rel, _)| !rel.ends_with(".sql"));
-    type ParsedYaml = (Option<SourceFile>, Option<SchemaFile>, Vec<Diagnostic>);
-    type ReadModel = (String, std::io::Result<Vec<u8>>);
-    let (parsed, model_files): (Vec<ParsedYaml>, Vec<ReadModel>) = rayon::join(
-        || {
-            yaml_paths
-                .par_iter()
-                .map(|(rel, abs)| {
-                    let mut local = Vec::new();
-                    let bytes = std::fs::read(abs);
-                    let file =
-                        source_from_bytes(&mut SourceFiles::default(), rel, bytes, &mut local);
-                    let schema = file.as_ref().and_then(|f| schema::parse(f, &mut local));
-                    (file, schema, local)
-                })
-                .collect()
-        },
-        || {
-            sql_paths
-                .into_par_iter()
-                .map(|(rel, abs)| {
-                    let bytes = std::fs::read(&abs);
-                    (rel, bytes)
-                })
-                .collect()
-        },
-    );
+    // Largest first, so that the last file to finish is a small one.
+    yaml_paths.sort_by_cached_key(|(_, abs)| {
+        std::cmp::Reverse(std::fs::metadata(abs).map_or(0, |m| m.len()))
+    });
+    let read_models = || -> Vec<ReadModel> {
+        sql_paths
+            .into_par_iter()
+            .map(|(rel, abs)| {
+                let bytes = std::fs::read(&abs);
+                (rel, bytes)
+            })
+            .collect()
+    };
+    let (mut parsed, model_files) = parse_schema_files_while(&yaml_paths, read_models);
+    // Back to path order, in which the files were listed.
+    parsed.sort_by(|a, b| a.0.cmp(&b.0));
     for (rel, bytes) in model_files {
         let Some(file) = source_from_bytes(&mut files, &rel, bytes, diagnostics) else {
             continue;
@@ -179,7 +169,7 @@ pub fn load(root: &Path, diagnostics: &mut Vec<Diagnostic>) -> Result<Project, D
             folders: parts,
         });
     }
-    for (file, schema, local) in parsed {
+    for (_, file, schema, local) in parsed {
         if let Some(file) = &file {
             files.insert(&file.path, &file.text);
         }
@@ -273,6 +263,65 @@ fn source_from_bytes(
             None
         }
     }
+}
+
+type ReadModel = (String, std::io::Result<Vec<u8>>);
+/// A schema file as read and parsed, with its path for sorting.
+type ParsedYaml = (
+    String,
+    Option<SourceFile>,
+    Option<SchemaFile>,
+    Vec<Diagnostic>,
+);
+
+/// Schema files that get a `rayon::join` branch of their own.
+const OWN_BRANCH: usize = 8;
+
+/// Parses the schema files in `paths` (largest first) while `other` runs.
+fn parse_schema_files_while<R: Send>(
+    paths: &[(String, PathBuf)],
+    other: impl FnOnce() -> R + Send,
+) -> (Vec<ParsedYaml>, R) {
+    let (large, small) = paths.split_at(paths.len().min(OWN_BRANCH));
+    let (mut parsed, (mut parsed_small, result)) = one_branch_each(large, || {
+        rayon::join(
+            || {
+                small
+                    .par_iter()
+                    .map(|(rel, abs)| parse_schema_file(rel, abs))
+                    .collect::<Vec<_>>()
+            },
+            other,
+        )
+    });
+    parsed.append(&mut parsed_small);
+    (parsed, result)
+}
+
+/// Each file is a branch of a `rayon::join`: the thread that takes it
+/// parses it while the next branch (the next file, at the end `other`) is
+/// left for the other thread to take.
+fn one_branch_each<R: Send>(
+    paths: &[(String, PathBuf)],
+    other: impl FnOnce() -> R + Send,
+) -> (Vec<ParsedYaml>, R) {
+    let Some(((rel, abs), rest)) = paths.split_first() else {
+        return (Vec::new(), other());
+    };
+    let (first, (mut parsed, result)) = rayon::join(
+        || parse_schema_file(rel, abs),
+        || one_branch_each(rest, other),
+    );
+    parsed.push(first);
+    (parsed, result)
+}
+
+fn parse_schema_file(rel: &str, abs: &Path) -> ParsedYaml {
+    let mut local = Vec::new();
+    let bytes = std::fs::read(abs);
+    let file = source_from_bytes(&mut SourceFiles::default(), rel, bytes, &mut local);
+    let schema = file.as_ref().and_then(|f| schema::parse(f, &mut local));
+    (rel.to_string(), file, schema, local)
 }
 
 /// Every file under `root/dir`, as (path relative to root with `/`, absolute
@@ -785,5 +834,36 @@ mod tests {
         let (_, d) = settings("[vars]\nx = 1\n");
         assert_eq!(d.len(), 1);
         assert!(d[0].message.contains("name"));
+    }
+
+    #[test]
+    fn schema_files_come_in_path_order_whatever_their_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("stackc.toml"), "[project]\nname = \"p\"\n").unwrap();
+        std::fs::create_dir_all(root.join("models")).unwrap();
+        // More files than get a branch of their own, sizes out of path order.
+        let mut expected = Vec::new();
+        for i in 0..(OWN_BRANCH * 2 + 3) {
+            let name = format!("m{i:02}");
+            std::fs::write(root.join(format!("models/{name}.sql")), "select 1 as id\n").unwrap();
+            let padding = "#\n".repeat((i * 7919) % 97);
+            let yml = format!("version: 2\n{padding}models:\n  - name: {name}\n");
+            let path = format!("models/{name}.yml");
+            std::fs::write(root.join(&path), yml).unwrap();
+            expected.push(path);
+        }
+        let mut diagnostics = Vec::new();
+        let project = load(root, &mut diagnostics).unwrap();
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let paths: Vec<&str> = project.schema_files.iter().map(|f| &*f.path).collect();
+        assert_eq!(paths, expected);
+        let names: Vec<&str> = project
+            .schema_files
+            .iter()
+            .flat_map(|f| f.models.iter().map(|m| m.name.as_str()))
+            .collect();
+        assert_eq!(names.len(), expected.len());
+        assert_eq!(project.models.len(), expected.len());
     }
 }
