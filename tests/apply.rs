@@ -1663,3 +1663,68 @@ fn changed_columns_reach_downstream_and_incremental_tables_follow_their_policy()
     assert!(relation_columns(&mut db, "marts.fact_sales").contains(&"double_quantity".to_string()));
     assert_eq!(db.count("select count(*) from marts.fact_sales"), facts);
 }
+
+#[test]
+fn a_merge_compares_columns_that_have_no_equality_operator() {
+    let mut db = TestDb::new("mergejson");
+    let project = tempfile::tempdir().unwrap();
+    let p = project.path();
+    write(p, "stackc.toml", "[project]\nname = \"mergejson\"\n");
+    write(
+        p,
+        "migrations/V1__raw.sql",
+        "create schema if not exists raw;\n\
+         create table raw.events (id int primary key, payload json not null, at point, amount numeric(10, 2));\n\
+         insert into raw.events values (1, '{\"v\": 1}', point(1, 2), 1.50), (2, '{\"v\": 2}', point(3, 4), 2.00);\n",
+    );
+    write(
+        p,
+        "models/sources.yml",
+        "version: 2\nsources:\n  - name: raw\n    schema: raw\n    tables:\n      - name: events\n",
+    );
+    write(
+        p,
+        "models/events.sql",
+        "{{ config(materialized='incremental', incremental_strategy='merge', unique_key='id') }}\n\
+         select id, payload, at, amount::numeric as amount\nfrom {{ source('raw', 'events') }}\n",
+    );
+    write(
+        p,
+        "models/schema.yml",
+        "version: 2\nmodels:\n  - name: events\n    columns:\n      - name: id\n      - name: payload\n        data_type: json\n      - name: at\n        data_type: point\n      - name: amount\n        data_type: numeric(10, 2)\n",
+    );
+    assert_code(&apply(p, &db.url, &[]), 0);
+    let schema: String = db
+        .client
+        .query_one(
+            "select table_schema::text from information_schema.tables where table_name = 'events' and table_schema <> 'raw'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let versions = |db: &mut TestDb| -> BTreeMap<i32, (String, String)> {
+        db.client
+            .query(
+                &format!("select id, payload::text, xmin::text from {schema}.events"),
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), (r.get(1), r.get(2))))
+            .collect()
+    };
+    let before = versions(&mut db);
+    assert_eq!(before.len(), 2);
+
+    db.client
+        .batch_execute("update raw.events set payload = '{\"v\": 10}' where id = 1")
+        .unwrap();
+    let second = apply(p, &db.url, &[]);
+    assert_code(&second, 0);
+    let after = versions(&mut db);
+    assert_eq!(after[&1].0, "{\"v\": 10}", "the changed row is merged");
+    assert_eq!(
+        after[&2], before[&2],
+        "an unchanged row is not rewritten (same xmin)"
+    );
+}

@@ -832,11 +832,15 @@ fn incremental_statement(m: &Model, target: &str, columns: &str, sql: &str) -> S
             } else {
                 // Rows re-read by a lookback are mostly unchanged: updating
                 // them anyway rewrites them and leaves dead tuples behind.
-                let non_keys: Vec<&String> = columns.iter().filter(|c| !keys.contains(c)).collect();
+                let non_keys: Vec<(&String, &str)> = columns
+                    .iter()
+                    .filter(|c| !keys.contains(c))
+                    .map(|c| (c, comparable_cast(m, c)))
+                    .collect();
                 let list = |side: &str| {
                     non_keys
                         .iter()
-                        .map(|c| format!("{side}.{c}"))
+                        .map(|(c, cast)| format!("{side}.{c}{cast}"))
                         .collect::<Vec<_>>()
                         .join(", ")
                 };
@@ -854,6 +858,36 @@ fn incremental_statement(m: &Model, target: &str, columns: &str, sql: &str) -> S
                 values.join(", ")
             )
         }
+    }
+}
+
+/// The cast that makes a merge column comparable with `is distinct from`,
+/// from the type the schema file declares: `json`, `xml` and the geometric
+/// types have no `=`, and comparing a row that holds one fails. Other
+/// columns compare as they are (a cast to text would update every row whose
+/// source differs from the target in scale only, 1.5 against 1.50).
+fn comparable_cast(m: &Model, quoted_column: &str) -> &'static str {
+    let Some(entry) = &m.entry else { return "" };
+    let declared = entry
+        .columns
+        .iter()
+        .find(|c| {
+            quote_ident(&c.name) == quoted_column
+                || quote_ident(&c.name.to_lowercase()) == quoted_column
+        })
+        .and_then(|c| c.data_type.as_deref());
+    let Some(declared) = declared else { return "" };
+    let declared = declared.trim().to_ascii_lowercase();
+    let base = declared
+        .split(|c: char| c == '(' || c == '[' || c.is_whitespace())
+        .next()
+        .unwrap_or("");
+    let array = declared.ends_with(']') || declared.ends_with(" array");
+    match base {
+        "json" if !array => "::jsonb",
+        "json" => "::jsonb[]",
+        "xml" | "point" | "line" | "lseg" | "box" | "path" | "polygon" | "circle" => "::text",
+        _ => "",
     }
 }
 
