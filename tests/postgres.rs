@@ -15,6 +15,8 @@ struct TestDb {
     admin_url: String,
     name: String,
     client: Client,
+    /// Every notice the server sent this client, as psql would print it.
+    notices: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl TestDb {
@@ -38,11 +40,17 @@ impl TestDb {
             .unwrap();
         let mut config: postgres::Config = admin_url.parse().unwrap();
         config.dbname(&name);
+        let notices = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = std::sync::Arc::clone(&notices);
+        config.notice_callback(move |notice| {
+            sink.lock().unwrap().push(notice.message().to_string());
+        });
         let client = config.connect(NoTls).unwrap();
         TestDb {
             admin_url,
             name,
             client,
+            notices,
         }
     }
 }
@@ -148,6 +156,13 @@ fn migrations_run_twice_in_flyway_order_and_change_nothing_the_second_time() {
     let (out, manifest) = compiled_template();
     let mut db = TestDb::new("twice");
     run_migrations(&mut db, out.path(), &manifest);
+    // psql and Flyway print notices: none may suggest that something is
+    // missing (a `drop table if exists pg_temp...` said pg_temp was).
+    let notices = db.notices.lock().unwrap().clone();
+    assert!(
+        notices.iter().all(|n| !n.contains("does not exist")),
+        "{notices:?}"
+    );
     let first = shape(&mut db);
     assert!(
         first

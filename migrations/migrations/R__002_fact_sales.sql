@@ -17,7 +17,15 @@ end
 $stackc$;
 
 -- The model's shape (no rows), to create the table from or compare it with.
-drop table if exists pg_temp.stackc_new_shape;
+-- (A leftover of an earlier model in this session goes first; `drop table if
+-- exists` would print a notice that pg_temp does not exist when it does not.)
+do $stackc$
+begin
+    if to_regclass('pg_temp.stackc_new_shape') is not null then
+        drop table pg_temp.stackc_new_shape;
+    end if;
+end
+$stackc$;
 create temporary table stackc_new_shape as
 -- Sales fact for BI at order-line grain, built incrementally; lines of cancelled orders are left out.
 -- Incremental runs re-read the last `lookback_days` of loads (by loaded_at) so that late-arriving

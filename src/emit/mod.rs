@@ -578,7 +578,15 @@ fn incremental_migration(m: &Model, sql: &str) -> String {
         r#"{schema}
 {drop}
 -- The model's shape (no rows), to create the table from or compare it with.
-drop table if exists pg_temp.stackc_new_shape;
+-- (A leftover of an earlier model in this session goes first; `drop table if
+-- exists` would print a notice that pg_temp does not exist when it does not.)
+do $stackc$
+begin
+    if to_regclass('pg_temp.stackc_new_shape') is not null then
+        drop table pg_temp.stackc_new_shape;
+    end if;
+end
+$stackc$;
 create temporary table stackc_new_shape as
 {sql}
 with no data;
