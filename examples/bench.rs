@@ -206,6 +206,9 @@ fn measure(bin: &Path, project: &Path, stderr_log: &Path) -> Result<Vec<Run>> {
 
 struct Run {
     wall: Duration,
+    /// User plus system time of the child: steadier than wall time on a
+    /// shared machine, and what two cores divide between them.
+    cpu: Duration,
     max_rss_kib: u64,
     status: ExitStatus,
 }
@@ -230,9 +233,17 @@ fn run_once(bin: &Path, project: &Path, stderr_log: &Path) -> Result<Run> {
     let max_rss = u64::try_from(usage.ru_maxrss).unwrap_or(0); // never negative in practice
     Ok(Run {
         wall,
+        cpu: duration_of(usage.ru_utime) + duration_of(usage.ru_stime),
         max_rss_kib: max_rss / MAXRSS_PER_KIB,
         status,
     })
+}
+
+fn duration_of(time: libc::timeval) -> Duration {
+    // Never negative for a child's usage; a negative field reads as zero.
+    let secs = u64::try_from(time.tv_sec).unwrap_or(0);
+    let micros = u64::try_from(time.tv_usec).unwrap_or(0);
+    Duration::from_secs(secs) + Duration::from_micros(micros)
 }
 
 /// `ru_maxrss` is in kilobytes on Linux and the BSDs, in bytes on macOS.
@@ -288,7 +299,10 @@ struct Row {
     models: usize,
     files: usize,
     cold_ms: f64,
+    cold_cpu_ms: f64,
     median_ms: f64,
+    /// CPU time of the warm run with the median wall time.
+    median_cpu_ms: f64,
     peak_rss_mib: f64,
     /// Distinct exit statuses of the runs, in order of first appearance.
     exit: String,
@@ -297,8 +311,9 @@ struct Row {
 impl Row {
     /// `runs` holds the cold run first, then the warm runs.
     fn new(models: usize, files: usize, runs: &[Run]) -> Row {
-        let mut warm: Vec<f64> = runs[1..].iter().map(|run| ms(run.wall)).collect();
-        warm.sort_by(f64::total_cmp);
+        let mut warm: Vec<&Run> = runs[1..].iter().collect();
+        warm.sort_by_key(|run| run.wall);
+        let median = warm[warm.len() / 2];
         let mut exits: Vec<String> = Vec::new();
         for run in runs {
             let exit = describe(run.status);
@@ -311,7 +326,9 @@ impl Row {
             models,
             files,
             cold_ms: ms(runs[0].wall),
-            median_ms: warm[warm.len() / 2],
+            cold_cpu_ms: ms(runs[0].cpu),
+            median_ms: ms(median.wall),
+            median_cpu_ms: ms(median.cpu),
             peak_rss_mib: peak_kib as f64 / 1024.0,
             exit: exits.join(","),
         }
@@ -322,16 +339,23 @@ impl fmt::Display for Row {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "| {:>6} | {:>5} | {:>7.1} | {:>9.1} | {:>11.1} | {:<4} |",
-            self.models, self.files, self.cold_ms, self.median_ms, self.peak_rss_mib, self.exit
+            "| {:>6} | {:>5} | {:>7.1} | {:>11.1} | {:>9.1} | {:>13.1} | {:>11.1} | {:<4} |",
+            self.models,
+            self.files,
+            self.cold_ms,
+            self.cold_cpu_ms,
+            self.median_ms,
+            self.median_cpu_ms,
+            self.peak_rss_mib,
+            self.exit
         )
     }
 }
 
 /// A Markdown table, ready to paste into `docs/benchmark.md`.
 fn print_table(rows: &[Row]) {
-    println!("| models | files | cold ms | median ms | peak RSS MB | exit |");
-    println!("|-------:|------:|--------:|----------:|------------:|:-----|");
+    println!("| models | files | cold ms | cold CPU ms | median ms | median CPU ms | peak RSS MB | exit |");
+    println!("|-------:|------:|--------:|------------:|----------:|--------------:|------------:|:-----|");
     for row in rows {
         println!("{row}");
     }
