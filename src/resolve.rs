@@ -813,11 +813,7 @@ fn check_described_columns(models: &BTreeMap<String, Model>, diagnostics: &mut V
             continue;
         };
         for c in &entry.columns {
-            let name = if c.quote {
-                c.name.clone()
-            } else {
-                c.name.to_lowercase()
-            };
+            let name = c.folded_name();
             if !selected.contains(&name) {
                 let mut d = Diagnostic::new(
                     "E0305",

@@ -77,6 +77,18 @@ pub struct Column {
     pub tests: Vec<TestSpec>,
 }
 
+impl Column {
+    /// The name as PostgreSQL sees it: folded to lower case unless the
+    /// schema file says `quote: true`.
+    pub fn folded_name(&self) -> String {
+        if self.quote {
+            self.name.clone()
+        } else {
+            self.name.to_lowercase()
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct SourceEntry {
     pub name: String,

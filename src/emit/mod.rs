@@ -824,11 +824,8 @@ fn incremental_statement(m: &Model, target: &str, columns: &str, sql: &str) -> S
             )
         }
         Strategy::Merge => {
-            let columns: Vec<String> = model_columns(m)
-                .unwrap_or_default()
-                .iter()
-                .map(|c| quote_ident(c).into_owned())
-                .collect();
+            let names = model_columns(m).unwrap_or_default();
+            let columns: Vec<String> = names.iter().map(|c| quote_ident(c).into_owned()).collect();
             let updates: Vec<String> = columns
                 .iter()
                 .filter(|c| !keys.contains(c))
@@ -840,10 +837,11 @@ fn incremental_statement(m: &Model, target: &str, columns: &str, sql: &str) -> S
             } else {
                 // Rows re-read by a lookback are mostly unchanged: updating
                 // them anyway rewrites them and leaves dead tuples behind.
-                let non_keys: Vec<(&String, &str)> = columns
+                let non_keys: Vec<(&String, &str)> = names
                     .iter()
-                    .filter(|c| !keys.contains(c))
-                    .map(|c| (c, comparable_cast(m, c)))
+                    .zip(&columns)
+                    .filter(|(_, quoted)| !keys.contains(quoted))
+                    .map(|(name, quoted)| (quoted, comparable_cast(m, name)))
                     .collect();
                 let list = |side: &str| {
                     non_keys
@@ -874,15 +872,12 @@ fn incremental_statement(m: &Model, target: &str, columns: &str, sql: &str) -> S
 /// types have no `=`, and comparing a row that holds one fails. Other
 /// columns compare as they are (a cast to text would update every row whose
 /// source differs from the target in scale only, 1.5 against 1.50).
-fn comparable_cast(m: &Model, quoted_column: &str) -> &'static str {
+fn comparable_cast(m: &Model, column: &str) -> &'static str {
     let Some(entry) = &m.entry else { return "" };
     let declared = entry
         .columns
         .iter()
-        .find(|c| {
-            quote_ident(&c.name) == quoted_column
-                || quote_ident(&c.name.to_lowercase()) == quoted_column
-        })
+        .find(|c| c.name == column || c.folded_name() == column)
         .and_then(|c| c.data_type.as_deref());
     let Some(declared) = declared else { return "" };
     let declared = declared.trim().to_ascii_lowercase();
