@@ -326,12 +326,15 @@ impl<'a> Cx<'a> {
                 }
                 Materialization::View => view_migration(&m.relation, &full_sql),
                 Materialization::Table => {
-                    table_migration(&m.relation, &full_sql, &m.config.indexes)
+                    empty_relation_migration("table", &m.relation, &full_sql, &m.config.indexes)
                 }
                 Materialization::Incremental => incremental_migration(m, &full_sql),
-                Materialization::MaterializedView => {
-                    matview_migration(&m.relation, &full_sql, &m.config.indexes)
-                }
+                Materialization::MaterializedView => empty_relation_migration(
+                    "materialized view",
+                    &m.relation,
+                    &full_sql,
+                    &m.config.indexes,
+                ),
             };
             let path = format!("migrations/{}", repeatable_script(level, model_name));
             out.definition = Some(body);
@@ -548,9 +551,16 @@ fn view_migration(relation: &Relation, sql: &str) -> String {
     )
 }
 
-fn table_migration(relation: &Relation, sql: &str, indexes: &[IndexConfig]) -> String {
+/// A table or materialized view (`kind`) with the model's shape and no
+/// rows, and its indexes: the run scripts load it.
+fn empty_relation_migration(
+    kind: &str,
+    relation: &Relation,
+    sql: &str,
+    indexes: &[IndexConfig],
+) -> String {
     format!(
-        "{}\n{}\ncreate table {relation} as\n{}\nwith no data;\n{}",
+        "{}\n{}\ncreate {kind} {relation} as\n{}\nwith no data;\n{}",
         create_schema(relation),
         drop_relation(relation, &[]),
         sql.trim_end(),
@@ -641,16 +651,6 @@ drop table pg_temp.stackc_new_shape;
             "create table {relation} (like pg_temp.stackc_new_shape)"
         )),
         indexes = index_statements(relation, &m.config.indexes),
-    )
-}
-
-fn matview_migration(relation: &Relation, sql: &str, indexes: &[IndexConfig]) -> String {
-    format!(
-        "{}\n{}\ncreate materialized view {relation} as\n{}\nwith no data;\n{}",
-        create_schema(relation),
-        drop_relation(relation, &[]),
-        sql.trim_end(),
-        index_statements(relation, indexes)
     )
 }
 
