@@ -24,8 +24,21 @@ pub struct SourceFile {
     pub text: Arc<str>,
 }
 
+/// Which project format a folder is written in. A dbt project is read as
+/// dbt reads it, and where stackc is stricter than dbt it warns instead of
+/// refusing (`--warn-error` makes those warnings errors again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Flavor {
+    /// `stackc.toml` alone: stackc's own strict format.
+    #[default]
+    Native,
+    /// `dbt_project.yml` (with or without a `stackc.toml` beside it).
+    Dbt,
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
+    pub flavor: Flavor,
     pub name: String,
     /// Layer folder -> PostgreSQL schema.
     pub layers: BTreeMap<String, String>,
@@ -442,6 +455,7 @@ const FOLDER_CONFIG_KEYS: &[&str] = crate::config::CONFIG_KEYS;
 
 fn parse_settings(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Settings {
     let mut settings = Settings {
+        flavor: Flavor::Native,
         name: String::new(),
         layers: BTreeMap::new(),
         folder_configs: BTreeMap::new(),
