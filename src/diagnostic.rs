@@ -271,13 +271,32 @@ fn render_human(out: &mut String, d: &Diagnostic, files: &SourceFiles, color: bo
 }
 
 fn location_of(span: &Span, files: &SourceFiles) -> String {
+    let file = escape_path(&span.file);
     match files.get(&span.file) {
         Some(text) => {
             let (line, col) = line_col(text, span.range.start);
-            format!("{}:{line}:{col}", span.file)
+            format!("{file}:{line}:{col}")
         }
-        None => span.file.to_string(),
+        None => file,
     }
+}
+
+/// A path (or name) as one line of human output: control characters (a
+/// newline in a folder name) are written as escapes like `\n`, so that a
+/// header or message cannot be split or forged by a file's name.
+pub fn escape_path(path: &str) -> String {
+    if !path.chars().any(char::is_control) {
+        return path.to_string();
+    }
+    path.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Writes the span's first line with a caret underline below it.
@@ -430,6 +449,33 @@ mod tests {
         );
         assert!(out.contains("2 | from x y z\n  |        ^\n"), "{out}");
         assert!(out.contains("help: fix it"), "{out}");
+    }
+
+    #[test]
+    fn human_header_escapes_control_characters_in_the_path() {
+        let path: Arc<str> = Arc::from("models/a\nb/c\r.sql");
+        let text: Arc<str> = Arc::from("select 1\n");
+        let mut files = SourceFiles::default();
+        files.insert(&path, &text);
+        let related = Span::new(&path, 0..1);
+        let d = Diagnostic::new("E0201", "bad")
+            .at_file(&path, 0..1)
+            .related(related, "here");
+        let out = render(&[d.clone()], &files, Format::Human, false);
+        assert!(
+            out.starts_with("models/a\\nb/c\\r.sql:1:1: error[E0201]: bad\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("  models/a\\nb/c\\r.sql:1:1: note: here\n"),
+            "{out}"
+        );
+        // Without the file's text, the bare path is escaped as well.
+        let out = render(&[d], &SourceFiles::default(), Format::Human, false);
+        assert!(
+            out.starts_with("models/a\\nb/c\\r.sql: error[E0201]"),
+            "{out}"
+        );
     }
 
     #[test]
