@@ -175,13 +175,16 @@ fn use_color() -> bool {
 
 fn compile(dir: &Path, out: Option<PathBuf>, check: bool, format: Format) -> u8 {
     let out = out.unwrap_or_else(|| dir.join("target"));
-    if same_folder(&out, dir) {
-        eprintln!("error: --out must not be the project folder itself (it would overwrite migrations/); use e.g. --out {}", dir.join("target").display());
+    if let Err(problem) = check_out(dir, &out, check) {
+        eprintln!("error: {problem}");
         return 2;
     }
     // The output folder is listed while the project is checked.
-    let (compilation, existing) =
-        rayon::join(|| crate::analyze(dir), || emit::existing_paths(&out));
+    let (compilation, listed) = rayon::join(|| crate::analyze(dir), || emit::list_output(&out));
+    let (existing, foreign) = match listed {
+        Ok(listed) => (Ok(listed.owned), listed.foreign),
+        Err(e) => (Err(e), Vec::new()),
+    };
     let printed = diagnostic::render(
         &compilation.diagnostics,
         &compilation.files,
@@ -218,6 +221,7 @@ fn compile(dir: &Path, out: Option<PathBuf>, check: bool, format: Format) -> u8 
         })
         .unwrap_or_default();
     if check {
+        mention_foreign(&out, &foreign);
         let staleness = match existing.and_then(|e| emit::check(&out, e, &project, &resolved)) {
             Ok(staleness) => staleness,
             Err(e) => {
@@ -255,6 +259,7 @@ fn compile(dir: &Path, out: Option<PathBuf>, check: bool, format: Format) -> u8 
         );
         return 1;
     }
+    mention_foreign(&out, &foreign);
     let (_, written) = rayon::join(save, || {
         existing.and_then(|e| emit::write(&out, e, &project, &resolved))
     });
@@ -274,9 +279,168 @@ fn compile(dir: &Path, out: Option<PathBuf>, check: bool, format: Format) -> u8 
     0
 }
 
-fn same_folder(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
+/// Files in the output folder that a compile did not write: left alone,
+/// and said so, so that nobody wonders why they stay.
+fn mention_foreign(out: &Path, foreign: &[String]) {
+    for rel in foreign {
+        eprintln!(
+            "note: {} was not written by stackc: left alone",
+            crate::diagnostic::escape_path(&out.join(rel).display().to_string())
+        );
+    }
+}
+
+/// The rules that keep a compile from writing over (or removing) what it
+/// did not write: OUT is not the project, not a folder that holds it, and
+/// not inside one of the folders a compile reads (else the next compile
+/// reads its own output); with `--check`, OUT is a folder if it exists.
+/// Paths are compared resolved (symbolic links, `..`), so no spelling of
+/// a path gets around a rule. The folders a compile writes to inside OUT
+/// are checked too, in case one of them is a link into the project.
+fn check_out(dir: &Path, out: &Path, check: bool) -> Result<(), String> {
+    let shown = |p: &Path| crate::diagnostic::escape_path(&p.display().to_string());
+    let suggestion = shown(&dir.join("target"));
+    if check && out.exists() && !out.is_dir() {
+        return Err(format!(
+            "--out {} is not a folder: `--check` compares the artifacts in a folder; pass the folder a compile wrote, e.g. --out {suggestion}",
+            shown(out)
+        ));
+    }
+    // A folder that does not exist is no project; the compile says so.
+    let Ok(project) = dir.canonicalize() else {
+        return Ok(());
+    };
+    let inputs: Vec<(PathBuf, PathBuf)> = crate::project::input_folders(dir)
+        .into_iter()
+        .map(|rel| (resolve(&dir.join(&rel)), rel))
+        .collect();
+    let written = ["", "manifest.json", "migrations", "run", "unit"];
+    for place in written {
+        let target = resolve(&out.join(place));
+        let what = if place.is_empty() {
+            format!("--out {}", shown(out))
+        } else {
+            format!("{} (where a compile writes)", shown(&out.join(place)))
+        };
+        if target == project {
+            return Err(format!(
+                "{what} is the project folder itself: a compile would replace and remove its files; pass a folder of its own, e.g. --out {suggestion}"
+            ));
+        }
+        if project.starts_with(&target) {
+            return Err(format!(
+                "{what} holds the project folder {}: a compile would replace and remove files of the project; pass a folder that does not hold the project, e.g. --out {suggestion}",
+                shown(dir)
+            ));
+        }
+        if let Some((_, rel)) = inputs.iter().find(|(input, _)| target.starts_with(input)) {
+            return Err(format!(
+                "{what} is inside {}, which a compile reads: the next compile would read its own output; pass a folder outside the project's input folders, e.g. --out {suggestion}",
+                shown(&dir.join(rel))
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `path` made absolute with symbolic links and `..` resolved, also when
+/// its end does not exist yet: the part that exists is resolved by the
+/// file system, the rest by its components.
+fn resolve(path: &Path) -> PathBuf {
+    let absolute = match std::env::current_dir() {
+        Ok(cwd) => cwd.join(path),
+        Err(_) => path.to_path_buf(),
+    };
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    let mut resolved = loop {
+        if let Ok(real) = existing.canonicalize() {
+            break real;
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            // `..` or the root: nothing to canonicalize; resolved below.
+            _ => {
+                rest.extend(
+                    existing
+                        .components()
+                        .rev()
+                        .map(|c| c.as_os_str().to_os_string()),
+                );
+                break PathBuf::new();
+            }
+        }
+    };
+    for part in rest.into_iter().rev() {
+        match part.to_str() {
+            Some("..") => {
+                resolved.pop();
+            }
+            Some(".") => {}
+            _ => resolved.push(part),
+        }
+    }
+    resolved
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn out_may_not_be_the_project_its_ancestor_or_an_input_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("run");
+        std::fs::create_dir_all(dir.join("models")).unwrap();
+        std::fs::create_dir_all(tmp.path().join("elsewhere")).unwrap();
+        let refused = |out: &Path| check_out(&dir, out, false).is_err();
+        assert!(refused(&dir));
+        assert!(refused(tmp.path()), "the project's parent");
+        assert!(refused(&dir.join("models/../..")), "`..` resolved");
+        assert!(
+            refused(&dir.join("migrations")),
+            "an input folder that does not exist yet"
+        );
+        assert!(refused(&dir.join("models/out/deeper")));
+        assert!(refused(&dir.join("target/../models/x")));
+        assert!(!refused(&dir.join("target")));
+        assert!(!refused(&tmp.path().join("elsewhere/out")));
+        #[cfg(unix)]
+        {
+            let link = tmp.path().join("elsewhere/link");
+            std::os::unix::fs::symlink(&dir, &link).unwrap();
+            assert!(refused(&link), "a link to the project");
+            assert!(refused(&link.join("models")), "a path through a link");
+            let out = tmp.path().join("elsewhere/out2");
+            std::fs::create_dir_all(&out).unwrap();
+            std::os::unix::fs::symlink(dir.join("models"), out.join("run")).unwrap();
+            assert!(refused(&out), "an owned folder that links into the project");
+        }
+    }
+
+    #[test]
+    fn dbt_model_paths_are_input_folders() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(
+            tmp.path().join("dbt_project.yml"),
+            "name: x\nmodel-paths: [\"transform\"]\n",
+        )
+        .unwrap();
+        assert!(check_out(tmp.path(), &tmp.path().join("transform/out"), false).is_err());
+        assert!(check_out(tmp.path(), &tmp.path().join("target"), false).is_ok());
+    }
+
+    #[test]
+    fn check_needs_a_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("file");
+        std::fs::write(&file, "x").unwrap();
+        let project = tmp.path().join("p");
+        std::fs::create_dir(&project).unwrap();
+        assert!(check_out(&project, &file, true).is_err());
+        assert!(check_out(&project, &tmp.path().join("absent"), true).is_ok());
     }
 }

@@ -28,7 +28,9 @@ use crate::resolve::{model_columns, Model, Resolved};
 use crate::seed::infer_type;
 use crate::sql::{literal, quote_ident};
 
-pub use files::{existing_files, existing_paths, Sink, Staleness};
+pub use files::{
+    existing_files, existing_paths, is_generated_name, list_output, Listed, Sink, Staleness,
+};
 
 pub type Artifacts = BTreeMap<String, String>;
 
