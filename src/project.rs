@@ -120,7 +120,7 @@ pub fn load(root: &Path, diagnostics: &mut Vec<Diagnostic>) -> Result<Project, D
     let mut seeds = Vec::new();
     let mut schema_files = Vec::new();
 
-    for (rel, abs) in list_files(root, "migrations", diagnostics) {
+    for (rel, abs) in list_files(root, "migrations", &mut files, diagnostics) {
         if !rel.ends_with(".sql") {
             continue;
         }
@@ -148,10 +148,13 @@ pub fn load(root: &Path, diagnostics: &mut Vec<Diagnostic>) -> Result<Project, D
     // Models and schema files are most of a project. Schema files are read
     // and parsed while the models are being read: one large YAML file takes
     // about as long as reading thousands of models, and parses on one thread.
-    let (mut yaml_paths, sql_paths): (Vec<_>, Vec<_>) = list_files(root, "models", diagnostics)
-        .into_iter()
-        .filter(|(rel, _)| rel.ends_with(".sql") || rel.ends_with(".yml") || rel.ends_with(".yaml"))
-        .partition(|(rel, _)| !rel.ends_with(".sql"));
+    let (mut yaml_paths, sql_paths): (Vec<_>, Vec<_>) =
+        list_files(root, "models", &mut files, diagnostics)
+            .into_iter()
+            .filter(|(rel, _)| {
+                rel.ends_with(".sql") || rel.ends_with(".yml") || rel.ends_with(".yaml")
+            })
+            .partition(|(rel, _)| !rel.ends_with(".sql"));
     // Largest first, so that the last file to finish is a small one.
     yaml_paths.sort_by_cached_key(|(_, abs)| {
         std::cmp::Reverse(std::fs::metadata(abs).map_or(0, |m| m.len()))
@@ -189,21 +192,21 @@ pub fn load(root: &Path, diagnostics: &mut Vec<Diagnostic>) -> Result<Project, D
         diagnostics.extend(local);
         schema_files.extend(schema);
     }
-    for (rel, abs) in list_files(root, "macros", diagnostics) {
+    for (rel, abs) in list_files(root, "macros", &mut files, diagnostics) {
         if rel.ends_with(".sql") {
             if let Some(file) = read_source(&mut files, &rel, &abs, diagnostics) {
                 macros.push(file);
             }
         }
     }
-    for (rel, abs) in list_files(root, "tests", diagnostics) {
+    for (rel, abs) in list_files(root, "tests", &mut files, diagnostics) {
         if rel.ends_with(".sql") {
             if let Some(file) = read_source(&mut files, &rel, &abs, diagnostics) {
                 singular_tests.push(file);
             }
         }
     }
-    for (rel, abs) in list_files(root, "seeds", diagnostics) {
+    for (rel, abs) in list_files(root, "seeds", &mut files, diagnostics) {
         if rel.ends_with(".csv") {
             if let Some(file) = read_source(&mut files, &rel, &abs, diagnostics) {
                 if let Some(parsed) = seed::parse(&file, diagnostics) {
@@ -339,7 +342,12 @@ fn parse_schema_file(rel: &str, abs: &Path) -> ParsedYaml {
 
 /// Every file under `root/dir`, as (path relative to root with `/`, absolute
 /// path), sorted by relative path. A missing folder is simply empty.
-fn list_files(root: &Path, dir: &str, diagnostics: &mut Vec<Diagnostic>) -> Vec<(String, PathBuf)> {
+fn list_files(
+    root: &Path,
+    dir: &str,
+    files: &mut SourceFiles,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<(String, PathBuf)> {
     let base = root.join(dir);
     if !base.is_dir() {
         return Vec::new();
@@ -370,7 +378,28 @@ fn list_files(root: &Path, dir: &str, diagnostics: &mut Vec<Diagnostic>) -> Vec<
         if rel.iter().any(|part| part.starts_with('.')) {
             continue;
         }
-        out.push((rel.join("/"), entry.path().to_path_buf()));
+        let rel = rel.join("/");
+        if rel.chars().any(char::is_control) {
+            // The path would reach artifacts (names, `-- source:` lines)
+            // and every diagnostic's header: refused, whatever the file.
+            let text = std::fs::read(entry.path()).unwrap_or_default();
+            let file = source_file(files, &rel, String::from_utf8_lossy(&text).into_owned());
+            diagnostics.push(
+                Diagnostic::new(
+                    "E0010",
+                    format!(
+                        "the path `{}` contains a control character",
+                        crate::diagnostic::escape_path(&rel)
+                    ),
+                )
+                .at_file(&file.path, 0..0)
+                .help(
+                    "rename the file or folder without newlines, tabs or other control characters",
+                ),
+            );
+            continue;
+        }
+        out.push((rel, entry.path().to_path_buf()));
     }
     out.sort();
     out

@@ -303,7 +303,9 @@ fn compile_one(
 
     let mut script = format!(
         "-- stackc: unit test {} of model {}\n-- source: {}\n-- Run in a transaction that is rolled back: the inputs are temporary tables\n-- shaped like the real relations, and the model reads them instead.\n\n",
-        test.name, model.relation, file
+        crate::sql::comment(&test.name),
+        crate::sql::comment(&model.relation.to_string()),
+        crate::sql::comment(file)
     );
     script.push_str(&setup);
     let _ = write!(script, "\ncreate temporary table stackc_unit_actual as\n{sql}\n;\n\ncreate temporary table stackc_unit_expected (like stackc_unit_actual);\n");

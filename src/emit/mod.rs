@@ -26,7 +26,7 @@ use crate::project::Project;
 use crate::render::Relation;
 use crate::resolve::{model_columns, Model, Resolved};
 use crate::seed::infer_type;
-use crate::sql::{literal, quote_ident};
+use crate::sql::{comment, literal, quote_ident};
 
 pub use files::{
     existing_files, existing_paths, is_generated_name, list_output, Listed, Sink, Staleness,
@@ -418,14 +418,14 @@ impl<'a> Cx<'a> {
             let path = format!("run/{attached_level:03}_{attached}.test.{}.sql", t.name);
             let text = format!(
                 "-- stackc: test {} ({} on {}{})\n-- source: {}\n-- severity: {}, error_if: {}, warn_if: {}\n-- The rows this query returns are failures.\n{DO_NOT_EDIT}\n{}",
-                t.name,
-                t.kind,
-                attached,
-                t.column.as_ref().map(|c| format!(".{c}")).unwrap_or_default(),
-                t.span.file,
+                comment(&t.name),
+                comment(&t.kind.to_string()),
+                comment(attached),
+                comment(&t.column.as_ref().map(|c| format!(".{c}")).unwrap_or_default()),
+                comment(&t.span.file),
                 t.severity.as_str(),
-                t.error_if,
-                t.warn_if,
+                comment(&t.error_if.to_string()),
+                comment(&t.warn_if.to_string()),
                 t.sql
             );
             out.runs.push((path.clone(), text));
@@ -435,8 +435,8 @@ impl<'a> Cx<'a> {
             let path = format!("run/{level:03}_test.{}.sql", t.name);
             let text = format!(
                 "-- stackc: test {} (singular)\n-- source: {}\n-- severity: error, error_if: != 0, warn_if: != 0\n-- The rows this query returns are failures.\n{DO_NOT_EDIT}\n{}\n",
-                t.name,
-                t.file.path,
+                comment(&t.name),
+                comment(&t.file.path),
                 t.rendered.sql.trim_end().trim_end_matches(';').trim_end()
             );
             out.runs.push((path.clone(), text));
@@ -458,7 +458,12 @@ const RUN_NOTE: &str =
     "-- `stackc apply` runs this step in one transaction (with psql: `psql -1 -f`).\n";
 
 fn header(kind: &str, relation: &Relation, file: &str, materialization: &str) -> String {
-    format!("-- stackc: {kind} {relation} ({materialization})\n-- source: {file}\n")
+    format!(
+        "-- stackc: {kind} {} ({})\n-- source: {}\n",
+        comment(&relation.to_string()),
+        comment(materialization),
+        comment(file)
+    )
 }
 
 fn fingerprint_line(parents: &[usize], fingerprints: &[Option<String>]) -> String {
@@ -505,7 +510,6 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 fn drop_relation(relation: &Relation, keep_kinds: &[&str]) -> String {
     let name = relation.to_string();
     let mut s = String::new();
-    let _ = writeln!(s, "do $stackc$");
     let _ = writeln!(s, "declare");
     let _ = writeln!(
         s,
@@ -533,8 +537,34 @@ fn drop_relation(relation: &Relation, keep_kinds: &[&str]) -> String {
     }
     let _ = writeln!(s, "    end if;");
     let _ = writeln!(s, "end");
-    let _ = writeln!(s, "$stackc$;");
-    s
+    do_block(&s)
+}
+
+/// `do $tag$ <body> $tag$;` with a tag that does not occur in `body`, so
+/// that no name or value in the body (a schema called `a$stackc$b` is a
+/// valid identifier) can end the block early. `$stackc$` unless the body
+/// holds it; then `$stackc_1$`, `$stackc_2$`, ... Every dollar-quote of
+/// the artifacts goes through [`dollar_tag`].
+fn do_block(body: &str) -> String {
+    let mut body = body.to_string();
+    // The closing tag follows a newline: a body ending in `$stackc` and
+    // the tag would otherwise make a `$stackc$` of their own.
+    if !body.ends_with('\n') {
+        body.push('\n');
+    }
+    let tag = dollar_tag(&body);
+    format!("do {tag}\n{body}{tag};\n")
+}
+
+/// A dollar-quote tag that does not occur in `body`.
+fn dollar_tag(body: &str) -> String {
+    let mut tag = "$stackc$".to_string();
+    let mut n = 0u64;
+    while body.contains(&tag) {
+        n += 1;
+        tag = format!("$stackc_{n}$");
+    }
+    tag
 }
 
 fn create_schema(relation: &Relation) -> String {
@@ -586,28 +616,8 @@ fn incremental_migration(m: &Model, sql: &str) -> String {
             "        for col in\n            select n.attname, format_type(n.atttypid, n.atttypmod) as type\n            from pg_attribute n\n            where n.attrelid = 'pg_temp.stackc_new_shape'::regclass and n.attnum > 0 and not n.attisdropped\n              and not exists (select 1 from pg_attribute o where o.attrelid = {name}::regclass and o.attname = n.attname and not o.attisdropped)\n            order by n.attnum\n        loop\n            execute format('alter table %s add column %I %s', {name}, col.attname, col.type);\n        end loop;\n"
         ),
     };
-    format!(
-        r#"{schema}
-{drop}
--- The model's shape (no rows), to create the table from or compare it with.
--- (A leftover of an earlier model in this session goes first; `drop table if
--- exists` would print a notice that pg_temp does not exist when it does not.)
-do $stackc$
-begin
-    if to_regclass('pg_temp.stackc_new_shape') is not null then
-        drop table pg_temp.stackc_new_shape;
-    end if;
-end
-$stackc$;
-create temporary table stackc_new_shape as
-{sql}
-with no data;
-
-create table if not exists {relation} (like pg_temp.stackc_new_shape);
-
--- on_schema_change: {policy}.
-do $stackc$
-declare
+    let on_schema_change = do_block(&format!(
+        r#"declare
     changes text[];
     col record;
 begin
@@ -640,18 +650,35 @@ begin
     elsif changes is not null then
 {on_change}    end if;
 end
-$stackc$;
+"#,
+        drop_now = literal(&format!("drop table {relation} cascade")),
+        create_now = literal(&format!(
+            "create table {relation} (like pg_temp.stackc_new_shape)"
+        )),
+    ));
+    let drop_shape = do_block(
+        "begin\n    if to_regclass('pg_temp.stackc_new_shape') is not null then\n        drop table pg_temp.stackc_new_shape;\n    end if;\nend\n",
+    );
+    format!(
+        r#"{schema}
+{drop}
+-- The model's shape (no rows), to create the table from or compare it with.
+-- (A leftover of an earlier model in this session goes first; `drop table if
+-- exists` would print a notice that pg_temp does not exist when it does not.)
+{drop_shape}create temporary table stackc_new_shape as
+{sql}
+with no data;
 
+create table if not exists {relation} (like pg_temp.stackc_new_shape);
+
+-- on_schema_change: {policy}.
+{on_schema_change}
 drop table pg_temp.stackc_new_shape;
 {indexes}"#,
         schema = create_schema(relation),
         drop = drop_relation(relation, &["table"]),
         sql = sql.trim_end(),
         policy = policy.as_str(),
-        drop_now = literal(&format!("drop table {relation} cascade")),
-        create_now = literal(&format!(
-            "create table {relation} (like pg_temp.stackc_new_shape)"
-        )),
         indexes = index_statements(relation, &m.config.indexes),
     )
 }
@@ -773,7 +800,9 @@ fn incremental_load(m: &Model, sql: &str) -> String {
             let setting = literal(&lookback_setting(m));
             (
                 format!(
-                    "-- Written by stackc from config(event_time, lookback): re-read the last {lookback}\n-- of {event_time} before the newest row already loaded.\nselect set_config({setting}, coalesce(max({col}) - interval {}, '-infinity')::text, false)\nfrom {target};\n\n",
+                    "-- Written by stackc from config(event_time, lookback): re-read the last {}\n-- of {} before the newest row already loaded.\nselect set_config({setting}, coalesce(max({col}) - interval {}, '-infinity')::text, false)\nfrom {target};\n\n",
+                    comment(lookback),
+                    comment(event_time),
                     literal(lookback)
                 ),
                 format!(
@@ -904,13 +933,13 @@ fn matview_refresh(m: &Model) -> String {
     if !m.config.indexes.iter().any(|i| i.unique) {
         return format!("refresh materialized view {target};\n");
     }
-    format!(
-        "do $stackc$\nbegin\n    if (select ispopulated from pg_matviews where schemaname = {} and matviewname = {}) then\n        execute {};\n    else\n        execute {};\n    end if;\nend\n$stackc$;\n",
+    do_block(&format!(
+        "begin\n    if (select ispopulated from pg_matviews where schemaname = {} and matviewname = {}) then\n        execute {};\n    else\n        execute {};\n    end if;\nend\n",
         literal(&m.relation.schema),
         literal(&m.relation.name),
         literal(&format!("refresh materialized view concurrently {target}")),
         literal(&format!("refresh materialized view {target}")),
-    )
+    ))
 }
 
 /// ` (a, b, c)` when the query names all its columns: an incremental table
@@ -1038,6 +1067,41 @@ mod tests {
         let n = index_name("a_table_with_a_long_name", &long);
         assert!(n.len() <= 63, "{n}");
         assert_eq!(n, index_name("a_table_with_a_long_name", &long));
+    }
+
+    #[test]
+    fn no_name_ends_a_dollar_quote_early() {
+        let r = Relation {
+            schema: "a$stackc$b".into(),
+            name: "x$stackc_1$y".into(),
+            quote: false,
+            cte: None,
+        };
+        let s = drop_relation(&r, &[]);
+        assert!(s.starts_with("do $stackc_2$\n"), "{s}");
+        assert!(s.ends_with("\n$stackc_2$;\n"), "{s}");
+        assert_eq!(s.matches("$stackc_2$").count(), 2, "{s}");
+        assert_eq!(dollar_tag("nothing here"), "$stackc$");
+        // A body ending in the start of a tag is closed after a newline.
+        assert_eq!(do_block("$stackc"), "do $stackc$\n$stackc\n$stackc$;\n");
+    }
+
+    #[test]
+    fn header_comments_cannot_be_ended_by_names_or_paths() {
+        let r = Relation {
+            schema: "s".into(),
+            name: "x\ndrop table raw.orders cascade;\n--".into(),
+            quote: false,
+            cte: None,
+        };
+        let h = header(
+            "model",
+            &r,
+            "models/x/sub\ndrop table raw.orders;\n--/nl.sql",
+            "view",
+        );
+        assert_eq!(h.lines().count(), 2, "{h}");
+        assert!(h.lines().all(|l| l.starts_with("-- ")), "{h}");
     }
 
     #[test]

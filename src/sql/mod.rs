@@ -474,8 +474,66 @@ pub fn literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
+/// Text for an SQL comment (`-- ...` to the end of the line, or inside
+/// `/* ... */`), from anything a user wrote: paths, names, config values.
+/// Nothing it returns can end or nest a comment: control characters (a
+/// newline would end a line comment) become escapes like `\n`, and `*/`
+/// and `/*` get a space between their characters. Every comment writer of
+/// the artifacts goes through here.
+pub fn comment(text: &str) -> Cow<'_, str> {
+    let harmless = !text
+        .chars()
+        .any(|c| c.is_control() || c == '\u{2028}' || c == '\u{2029}')
+        && !text.contains("*/")
+        && !text.contains("/*");
+    if harmless {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut previous = '\0';
+    for c in text.chars() {
+        if c.is_control() || c == '\u{2028}' || c == '\u{2029}' {
+            out.extend(c.escape_default());
+            previous = '\0';
+            continue;
+        }
+        if (previous == '*' && c == '/') || (previous == '/' && c == '*') {
+            out.push(' ');
+        }
+        out.push(c);
+        previous = c;
+    }
+    Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn nothing_in_a_comment_ends_or_nests_it() {
+        assert_eq!(comment("models/a/b.sql"), "models/a/b.sql");
+        let hostile = "x\ndrop table raw.orders cascade;\n--\r\u{b}*/ /* /*/\u{2028}y";
+        let safe = comment(hostile);
+        assert_eq!(
+            safe,
+            "x\\ndrop table raw.orders cascade;\\n--\\r\\u{b}* / / * / * /\\u{2028}y"
+        );
+        for line in [
+            format!("-- {safe}\nselect 1"),
+            format!("/* {safe} */ select 1"),
+        ] {
+            let dialect = sqlparser::dialect::PostgreSqlDialect {};
+            let tokens = sqlparser::tokenizer::Tokenizer::new(&dialect, &line)
+                .tokenize()
+                .unwrap();
+            let words: Vec<String> = tokens
+                .iter()
+                .filter(|t| !matches!(t, sqlparser::tokenizer::Token::Whitespace(_)))
+                .map(ToString::to_string)
+                .collect();
+            assert_eq!(words, ["select", "1"], "{line}");
+        }
+    }
+
     use super::*;
 
     #[test]
