@@ -128,6 +128,10 @@ impl SourceFiles {
         self.files.insert(Arc::clone(path), Arc::clone(text));
     }
 
+    pub fn extend(&mut self, other: SourceFiles) {
+        self.files.extend(other.files);
+    }
+
     pub fn get(&self, path: &str) -> Option<&str> {
         self.files.get(path).map(|t| &**t)
     }

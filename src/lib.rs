@@ -79,13 +79,13 @@ pub fn analyze(dir: &Path) -> Compilation {
     );
     let project = match loaded {
         Ok(project) => project,
-        Err(d) => {
+        Err((d, files)) => {
             diagnostics.push(d);
             sort_diagnostics(&mut diagnostics);
             return Compilation {
                 artifacts: None,
                 diagnostics,
-                files: SourceFiles::default(),
+                files,
                 summary: None,
                 project: None,
                 resolved: None,

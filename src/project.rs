@@ -93,24 +93,23 @@ pub struct Project {
 
 /// Loading fails outright only when there is no project to speak of; every
 /// other problem is collected so that one run reports them all.
-pub fn load(root: &Path, diagnostics: &mut Vec<Diagnostic>) -> Result<Project, Diagnostic> {
+/// On failure, the diagnostic and the file it points into.
+pub fn load(
+    root: &Path,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Result<Project, (Diagnostic, SourceFiles)> {
     let mut files = SourceFiles::default();
-    let settings_path = root.join("stackc.toml");
     if !root.is_dir() {
-        return Err(Diagnostic::new(
-            "E0001",
-            format!("project folder `{}` does not exist", root.display()),
-        )
-        .help("pass the folder that holds stackc.toml, e.g. `stackc compile project_template`"));
+        return Err((
+            Diagnostic::new(
+                "E0001",
+                format!("project folder `{}` does not exist", root.display()),
+            )
+            .help("pass the folder that holds stackc.toml, e.g. `stackc compile project_template`"),
+            files,
+        ));
     }
-    let settings_text = std::fs::read_to_string(&settings_path).map_err(|e| {
-        Diagnostic::new(
-            "E0001",
-            format!("cannot read `{}`: {e}", settings_path.display()),
-        )
-        .help("every project has a stackc.toml with at least `[project] name = \"...\"`")
-    })?;
-    let settings_file = source_file(&mut files, "stackc.toml", settings_text);
+    let settings_file = read_settings_file(root, &mut files).map_err(|d| (d, files.clone()))?;
     let settings = parse_settings(&settings_file, diagnostics);
 
     let mut migrations = Vec::new();
@@ -185,10 +184,8 @@ pub fn load(root: &Path, diagnostics: &mut Vec<Diagnostic>) -> Result<Project, D
             folders: parts,
         });
     }
-    for (_, file, schema, local) in parsed {
-        if let Some(file) = &file {
-            files.insert(&file.path, &file.text);
-        }
+    for (_, read, schema, local) in parsed {
+        files.extend(read);
         diagnostics.extend(local);
         schema_files.extend(schema);
     }
@@ -256,17 +253,7 @@ fn source_from_bytes(
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(text) => Some(source_file(files, rel, text)),
             Err(e) => {
-                diagnostics.push(
-                    Diagnostic::new(
-                        "E0006",
-                        format!(
-                            "`{rel}` is not valid UTF-8 (invalid byte at offset {})",
-                            e.utf8_error().valid_up_to()
-                        ),
-                    )
-                    .at_file(&Arc::from(rel), 0..0)
-                    .help("save the file as UTF-8"),
-                );
+                diagnostics.push(not_utf8(files, rel, e));
                 None
             }
         },
@@ -281,14 +268,25 @@ fn source_from_bytes(
     }
 }
 
+/// E0006 at the first invalid byte. The file's text, with invalid bytes
+/// replaced, is kept for the diagnostic alone: the bytes before the first
+/// invalid one are the file's own, so its line and column are right.
+fn not_utf8(files: &mut SourceFiles, rel: &str, e: std::string::FromUtf8Error) -> Diagnostic {
+    let at = e.utf8_error().valid_up_to();
+    let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+    let file = source_file(files, rel, text);
+    // U+FFFD, which replaced the invalid byte, is three bytes long.
+    Diagnostic::new(
+        "E0006",
+        format!("`{rel}` is not valid UTF-8 (invalid byte at offset {at})"),
+    )
+    .at_file(&file.path, at..at + 3)
+    .help("save the file as UTF-8")
+}
+
 type ReadModel = (String, std::io::Result<Vec<u8>>);
 /// A schema file as read and parsed, with its path for sorting.
-type ParsedYaml = (
-    String,
-    Option<SourceFile>,
-    Option<SchemaFile>,
-    Vec<Diagnostic>,
-);
+type ParsedYaml = (String, SourceFiles, Option<SchemaFile>, Vec<Diagnostic>);
 
 /// Schema files that get a `rayon::join` branch of their own.
 const OWN_BRANCH: usize = 8;
@@ -334,10 +332,11 @@ fn one_branch_each<R: Send>(
 
 fn parse_schema_file(rel: &str, abs: &Path) -> ParsedYaml {
     let mut local = Vec::new();
+    let mut files = SourceFiles::default();
     let bytes = std::fs::read(abs);
-    let file = source_from_bytes(&mut SourceFiles::default(), rel, bytes, &mut local);
+    let file = source_from_bytes(&mut files, rel, bytes, &mut local);
     let schema = file.as_ref().and_then(|f| schema::parse(f, &mut local));
-    (rel.to_string(), file, schema, local)
+    (rel.to_string(), files, schema, local)
 }
 
 /// Every file under `root/dir`, as (path relative to root with `/`, absolute
@@ -831,19 +830,37 @@ fn toml_to_json(value: &DeValue<'_>) -> serde_json::Value {
     }
 }
 
+/// `root/stackc.toml` as a source file. A file that is there but cannot be
+/// read as text (a folder, not UTF-8) is reported at `stackc.toml:1:1` or
+/// at its first invalid byte; a missing one with the path that was tried.
+fn read_settings_file(root: &Path, files: &mut SourceFiles) -> Result<SourceFile, Diagnostic> {
+    const HELP: &str = "every project has a stackc.toml with at least `[project] name = \"...\"`";
+    let path = root.join("stackc.toml");
+    let cannot_read = |e: &dyn std::fmt::Display| {
+        Diagnostic::new("E0001", format!("cannot read `{}`: {e}", path.display())).help(HELP)
+    };
+    if path.is_dir() {
+        let file = source_file(files, "stackc.toml", String::new());
+        return Err(
+            Diagnostic::new("E0001", "`stackc.toml` is a folder, not a file")
+                .at_file(&file.path, 0..0)
+                .help(HELP),
+        );
+    }
+    let bytes = std::fs::read(&path).map_err(|e| cannot_read(&e))?;
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(source_file(files, "stackc.toml", text)),
+        Err(e) => Err(not_utf8(files, "stackc.toml", e)),
+    }
+}
+
 /// Reads and checks only `stackc.toml`, for commands that need the settings
 /// beside a compile (`stackc apply` reads the history table and connection
 /// settings from it, also when it runs committed artifacts). On error, the
 /// diagnostics and the file they point into.
 pub fn load_settings(root: &Path) -> Result<Settings, (Vec<Diagnostic>, SourceFiles)> {
     let mut files = SourceFiles::default();
-    let path = root.join("stackc.toml");
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        let d = Diagnostic::new("E0001", format!("cannot read `{}`: {e}", path.display()))
-            .help("pass the project folder that holds stackc.toml");
-        (vec![d], SourceFiles::default())
-    })?;
-    let file = source_file(&mut files, "stackc.toml", text);
+    let file = read_settings_file(root, &mut files).map_err(|d| (vec![d], files.clone()))?;
     let mut diagnostics = Vec::new();
     let settings = parse_settings(&file, &mut diagnostics);
     if diagnostics.iter().any(Diagnostic::is_error) {
