@@ -118,13 +118,7 @@ fn statement_columns(statement: &Statement) -> Option<Vec<String>> {
             _ => return None,
         }
     };
-    let fold = |ident: &sqlparser::ast::Ident| {
-        if ident.quote_style.is_some() {
-            ident.value.clone()
-        } else {
-            ident.value.to_lowercase()
-        }
-    };
+    let fold = ident_name;
     select
         .projection
         .iter()
@@ -198,13 +192,30 @@ impl Visitor for RelationCollector {
     }
 }
 
+/// The name PostgreSQL sees for an identifier of a parsed statement. The
+/// tokens are made with unescaping off (see `parse_statements`), so a
+/// quoted identifier still holds `""` for each `"` of its name: `"a""b"`
+/// is the column `a"b`. Unquoted names fold as in [`fold_unquoted`].
+fn ident_name(ident: &sqlparser::ast::Ident) -> String {
+    match ident.quote_style {
+        Some('"') => ident.value.replace("\"\"", "\""),
+        Some(_) => ident.value.clone(),
+        None => fold_unquoted(&ident.value),
+    }
+}
+
+/// PostgreSQL folds an unquoted identifier to lower case in ASCII only
+/// (`Straße` stays `straße`, `ÄB` becomes `Äb`).
+pub fn fold_unquoted(name: &str) -> String {
+    name.to_ascii_lowercase()
+}
+
 fn relation_ref(name: &ObjectName) -> RelationRef {
     let parts = name
         .0
         .iter()
         .map(|part| match part.as_ident() {
-            Some(ident) if ident.quote_style.is_some() => ident.value.clone(),
-            Some(ident) => ident.value.to_lowercase(),
+            Some(ident) => ident_name(ident),
             None => part.to_string(),
         })
         .collect();
@@ -264,10 +275,11 @@ pub fn created_relations(sql: &str) -> Vec<(Option<String>, String)> {
             }
             let mut parts = Vec::new();
             while let Some(Token::Word(w)) = words.get(j) {
+                // This tokenizer unescapes (`""` is already `"`).
                 parts.push(if w.quote_style.is_some() {
                     w.value.clone()
                 } else {
-                    w.value.to_lowercase()
+                    fold_unquoted(&w.value)
                 });
                 if matches!(words.get(j + 1), Some(Token::Period)) {
                     j += 2;
@@ -508,6 +520,23 @@ pub fn comment(text: &str) -> Cow<'_, str> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn quoted_names_are_unescaped_and_unquoted_ones_fold_as_postgresql_does() {
+        let columns = select_columns(
+            "select 1 as \"a\"\"b\", 2 as \"\"\"\", t.\"X\"\"\" , \"Q\" as \"\"\"q\"\"\", 3 as ÄB from t",
+        );
+        assert_eq!(columns.unwrap(), ["a\"b", "\"", "X\"", "\"q\"", "Äb"]);
+        let parsed = parse_query("select * from \"s\"\"x\".\"T\"\"\" join Ab.ÄB on true").unwrap();
+        let parts: Vec<_> = parsed.relations.iter().map(|r| r.parts.clone()).collect();
+        assert_eq!(parts, [vec!["s\"x", "T\""], vec!["ab", "Äb"]]);
+        assert_eq!(
+            created_relations("create table \"a\"\"b\".ÄX (x int)"),
+            [(Some("a\"b".to_string()), "Äx".to_string())]
+        );
+        // Emitted back, each name is quoted so that it reads as itself.
+        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
+    }
+
     #[test]
     fn nothing_in_a_comment_ends_or_nests_it() {
         assert_eq!(comment("models/a/b.sql"), "models/a/b.sql");
