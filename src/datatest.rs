@@ -325,9 +325,10 @@ impl Cx<'_> {
                 let (parent_id, parent_rel) = match self.resolve_to(to) {
                     Ok(found) => found,
                     Err(problem) => {
+                        let at = spec.arg_spans.get("to").unwrap_or(&spec.span);
                         diagnostics.push(
                             Diagnostic::new("E0306", problem.0)
-                                .at(spec.span.clone())
+                                .at(at.clone())
                                 .help(problem.1),
                         );
                         return None;

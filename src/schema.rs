@@ -149,6 +149,10 @@ pub struct TestSpec {
     pub error_if: String,
     pub warn_if: String,
     pub span: Span,
+    /// Where each argument's value is written (`to: ref('x')` underlines
+    /// `ref('x')`), for the arguments found in the test's text; a problem
+    /// with one argument points there, else at `span`.
+    pub arg_spans: BTreeMap<String, Span>,
 }
 
 #[derive(Deserialize)]
@@ -613,7 +617,17 @@ impl Cx<'_> {
                     span.range.end = span.range.start + len;
                 }
                 match parse_test(t.value, span.clone()) {
-                    Ok(spec) => Some(spec),
+                    Ok(mut spec) => {
+                        spec.arg_spans = spec
+                            .args
+                            .keys()
+                            .filter_map(|key| {
+                                let at = value_range(&self.file.text, span.range.start, key)?;
+                                Some((key.clone(), Span::new(&self.file.path, at)))
+                            })
+                            .collect();
+                        Some(spec)
+                    }
                     Err(problem) => {
                         diagnostics.push(
                             Diagnostic::new("E0310", format!("invalid test: {problem}"))
@@ -626,6 +640,65 @@ impl Cx<'_> {
             })
             .collect()
     }
+}
+
+/// The byte range of the value of `key:` in the test entry that starts at
+/// `start` (its name), block or flow style: from the value's first
+/// character to the end of the scalar (a closing quote, or the `,` or `}`
+/// or line end outside brackets). `None` when the key is not written there
+/// (an argument under `arguments:` further down is still found).
+fn value_range(text: &str, start: usize, key: &str) -> Option<std::ops::Range<usize>> {
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    // The entry's `- ` dash: the entry ends at the next line indented no deeper.
+    let dash = text[line_start..start]
+        .find('-')
+        .map_or(start - line_start, |i| i);
+    let mut end = text.len();
+    let mut at = text[start..]
+        .find('\n')
+        .map_or(text.len(), |i| start + i + 1);
+    while at < text.len() {
+        let line = &text[at..text[at..].find('\n').map_or(text.len(), |i| at + i)];
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        if !line.trim().is_empty() && !line.trim_start().starts_with('#') && indent <= dash {
+            end = at;
+            break;
+        }
+        at += line.len() + 1;
+    }
+    let entry = &text[start..end];
+    let pattern = format!("{key}:");
+    let mut from = 0;
+    let key_at = loop {
+        let i = from + entry[from..].find(&pattern)?;
+        let before = entry[..i].chars().next_back();
+        if before.is_none_or(|c| c.is_whitespace() || c == '{' || c == ',') {
+            break i;
+        }
+        from = i + pattern.len();
+    };
+    let after = key_at + pattern.len();
+    let value_start = after + (entry[after..].len() - entry[after..].trim_start_matches(' ').len());
+    let rest = &entry[value_start..];
+    let len = match rest.chars().next()? {
+        q @ ('\'' | '"') => rest[1..].find(q).map_or(rest.len(), |i| i + 2),
+        '\n' | '\r' => return None,
+        _ => {
+            let mut depth = 0i32;
+            rest.char_indices()
+                .find(|&(_, c)| {
+                    match c {
+                        '(' | '[' => depth += 1,
+                        ')' | ']' => depth -= 1,
+                        _ => {}
+                    }
+                    c == '\n' || (depth <= 0 && (c == ',' || c == '}')) || c == '#'
+                })
+                .map_or(rest.len(), |(i, _)| i)
+        }
+    };
+    let value = rest[..len].trim_end();
+    (!value.is_empty()).then(|| start + value_start..start + value_start + value.len())
 }
 
 /// `ref('m')`, `source('s', 't')` or `this`, as written in a unit test's
@@ -686,6 +759,7 @@ fn parse_test(value: serde_json::Value, span: Span) -> Result<TestSpec, String> 
         error_if: "!= 0".into(),
         warn_if: "!= 0".into(),
         span,
+        arg_spans: BTreeMap::new(),
     };
     for (key, value) in body {
         match key.as_str() {
@@ -764,6 +838,27 @@ fn check_condition(s: &str) -> Result<String, String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn argument_values_are_found_in_block_and_flow_style() {
+        fn found<'t>(text: &'t str, key: &str) -> Option<&'t str> {
+            let start = text.find("relationships").unwrap();
+            value_range(text, start, key).map(|r| &text[r])
+        }
+        let block = "      - relationships:\n          to: ref('a')  # parent\n          field: id\n      - not_null\n";
+        assert_eq!(found(block, "to"), Some("ref('a')"));
+        assert_eq!(found(block, "field"), Some("id"));
+        let flow = "  - relationships: {to: source('s', 't'), field: \"id\"}\n";
+        assert_eq!(found(flow, "to"), Some("source('s', 't')"));
+        assert_eq!(found(flow, "field"), Some("\"id\""));
+        let nested = "- relationships:\n    arguments:\n      to: \"ref('b')\"\n- relationships:\n    to: ref('c')\n";
+        assert_eq!(
+            found(nested, "to"),
+            Some("\"ref('b')\""),
+            "not the next entry's"
+        );
+        assert_eq!(found("- relationships:\n    into: x\n", "to"), None);
+    }
+
     use super::*;
 
     fn parse_str(text: &str) -> (Option<SchemaFile>, Vec<Diagnostic>) {
