@@ -316,6 +316,7 @@ pub fn resolve(
     }
     check_columns_for_merge(&models, diagnostics);
     check_described_columns(&models, diagnostics);
+    check_truncated_names(&models, diagnostics);
 
     let singular_tests = singular_tests(
         project,
@@ -550,6 +551,13 @@ fn check_unique_names(project: &Project, diagnostics: &mut Vec<Diagnostic>) {
                 .help("name files with letters, digits and `_`, starting with a letter"),
             );
         }
+        if name.len() > MAX_IDENTIFIER {
+            diagnostics.push(too_long(
+                "model or seed name",
+                name,
+                Span::new(&file.path, 0..0),
+            ));
+        }
         if let Some(first) = seen.get(name) {
             diagnostics.push(
                 Diagnostic::new(
@@ -567,6 +575,106 @@ fn check_unique_names(project: &Project, diagnostics: &mut Vec<Diagnostic>) {
             seen.insert(name, file);
         }
     }
+}
+
+/// PostgreSQL's identifier limit in bytes (NAMEDATALEN - 1): a longer
+/// name is cut to this length, silently but for a NOTICE.
+pub const MAX_IDENTIFIER: usize = 63;
+
+/// The first [`MAX_IDENTIFIER`] bytes of `name`, as PostgreSQL keeps them
+/// (it cuts on a character boundary).
+pub fn truncated(name: &str) -> &str {
+    let mut end = name.len().min(MAX_IDENTIFIER);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    &name[..end]
+}
+
+fn too_long(what: &str, name: &str, at: Span) -> Diagnostic {
+    Diagnostic::new(
+        "E0011",
+        format!(
+            "the {what} `{}` is {} bytes long; PostgreSQL cuts names to {MAX_IDENTIFIER} bytes",
+            crate::diagnostic::escape_path(name),
+            name.len()
+        ),
+    )
+    .at(at)
+    .help(format!(
+        "shorten it to at most {MAX_IDENTIFIER} bytes: PostgreSQL would call it `{}`",
+        crate::diagnostic::escape_path(truncated(name))
+    ))
+}
+
+/// Names PostgreSQL would make equal by cutting them: the relations of a
+/// schema (each >63-byte name is also an E0011 of its own, at its file)
+/// and the columns a model selects.
+fn check_truncated_names(models: &BTreeMap<String, Model>, diagnostics: &mut Vec<Diagnostic>) {
+    let mut relations: BTreeMap<(&str, &str), &Model> = BTreeMap::new();
+    for m in models.values() {
+        if m.relation.cte.is_some() {
+            continue;
+        }
+        let key = (m.relation.schema.as_str(), truncated(&m.relation.name));
+        match relations.get(&key) {
+            Some(first) if first.relation.name != m.relation.name => diagnostics.push(
+                Diagnostic::new(
+                    "E0012",
+                    format!(
+                        "`{}` and `{}` are the same relation to PostgreSQL, which cuts names to {MAX_IDENTIFIER} bytes",
+                        m.relation, first.relation
+                    ),
+                )
+                .at_file(&m.file.path, 0..0)
+                .related(Span::new(&first.file.path, 0..0), "the other one")
+                .help("rename one of them so that their first 63 bytes differ"),
+            ),
+            Some(_) => {}
+            None => {
+                relations.insert(key, m);
+            }
+        }
+        if m.relation.schema.len() > MAX_IDENTIFIER {
+            diagnostics.push(too_long(
+                "schema name",
+                &m.relation.schema,
+                Span::new(&m.file.path, 0..0),
+            ));
+        }
+        let Some(columns) = &m.columns else { continue };
+        let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+        for c in columns {
+            let at = column_span(m, c);
+            if c.len() > MAX_IDENTIFIER {
+                diagnostics.push(too_long("column name", c, at.clone()));
+            }
+            match seen.get(truncated(c)) {
+                Some(first) if *first != c => diagnostics.push(
+                    Diagnostic::new(
+                        "E0012",
+                        format!(
+                            "columns `{first}` and `{c}` of `{}` are the same column to PostgreSQL, which cuts names to {MAX_IDENTIFIER} bytes",
+                            m.name
+                        ),
+                    )
+                    .at(at)
+                    .help("rename one of them so that their first 63 bytes differ"),
+                ),
+                Some(_) => {}
+                None => {
+                    seen.insert(truncated(c), c);
+                }
+            }
+        }
+    }
+}
+
+/// Where the model's file spells column `c` (its last mention, where an
+/// alias usually is), else the file's start.
+fn column_span(m: &Model, c: &str) -> Span {
+    let at = m.file.text.rfind(c).map_or(0..0, |i| i..i + c.len());
+    Span::new(&m.file.path, at)
 }
 
 fn source_tables(

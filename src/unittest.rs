@@ -83,12 +83,15 @@ fn input_label(kind: &UnitInputKind) -> String {
     }
 }
 
+/// Kept within PostgreSQL's 63 bytes: a long model name would otherwise
+/// be cut, and two inputs whose names start alike would be one table.
 fn temp_name(kind: &UnitInputKind) -> String {
-    match kind {
+    let name = match kind {
         UnitInputKind::Ref(name) => format!("stackc_unit_ref_{name}"),
         UnitInputKind::Source(s, t) => format!("stackc_unit_source_{s}_{t}"),
         UnitInputKind::This => "stackc_unit_this".to_string(),
-    }
+    };
+    crate::sql::fit_identifier(&name).into_owned()
 }
 
 fn compile_one(

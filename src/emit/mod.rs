@@ -202,7 +202,7 @@ fn unit_test_path(u: &crate::unittest::CompiledUnitTest) -> String {
             }
         })
         .collect();
-    format!("unit/{}.{name}.sql", u.model)
+    fit_path(format!("unit/{}.{name}.sql", u.model))
 }
 
 /// The files of one node. A migration's text is its header, the upstream
@@ -301,7 +301,7 @@ impl<'a> Cx<'a> {
                 .collect();
             let header = header("seed", relation, &seed.file.path, "table");
             let path = format!("migrations/{}", repeatable_script(level, seed_name));
-            let run_path = format!("run/{level:03}_{seed_name}.sql");
+            let run_path = fit_path(format!("run/{level:03}_{seed_name}.sql"));
             out.runs.push((
                 run_path.clone(),
                 format!("{header}{RUN_NOTE}\n{}", seed_load(relation, seed, &types)),
@@ -312,7 +312,7 @@ impl<'a> Cx<'a> {
             out.vacuum(
                 relation,
                 &header,
-                &format!("run/{level:03}_{seed_name}.vacuum.sql"),
+                &fit_path(format!("run/{level:03}_{seed_name}.vacuum.sql")),
                 id,
             );
             out.files = vec![path, run_path];
@@ -345,7 +345,7 @@ impl<'a> Cx<'a> {
             let target = m.relation.to_string();
             match mat {
                 Materialization::Table => {
-                    let run_path = format!("run/{level:03}_{model_name}.sql");
+                    let run_path = fit_path(format!("run/{level:03}_{model_name}.sql"));
                     out.runs.push((
                         run_path.clone(),
                         format!(
@@ -357,7 +357,7 @@ impl<'a> Cx<'a> {
                     out.files.push(run_path);
                 }
                 Materialization::Incremental => {
-                    let full_path = format!("run/{level:03}_{model_name}.full.sql");
+                    let full_path = fit_path(format!("run/{level:03}_{model_name}.full.sql"));
                     out.runs.push((
                         full_path.clone(),
                         format!(
@@ -366,7 +366,7 @@ impl<'a> Cx<'a> {
                             full_sql.trim_end()
                         ),
                     ));
-                    let inc_path = format!("run/{level:03}_{model_name}.incremental.sql");
+                    let inc_path = fit_path(format!("run/{level:03}_{model_name}.incremental.sql"));
                     let inc_sql = m
                         .incremental
                         .as_ref()
@@ -388,7 +388,7 @@ impl<'a> Cx<'a> {
                     out.files.push(inc_path);
                 }
                 Materialization::MaterializedView => {
-                    let run_path = format!("run/{level:03}_{model_name}.sql");
+                    let run_path = fit_path(format!("run/{level:03}_{model_name}.sql"));
                     out.runs.push((
                         run_path.clone(),
                         format!("{header}{RUN_NOTE}\n{}", matview_refresh(m)),
@@ -404,7 +404,7 @@ impl<'a> Cx<'a> {
                 out.vacuum(
                     &m.relation,
                     &header,
-                    &format!("run/{level:03}_{model_name}.vacuum.sql"),
+                    &fit_path(format!("run/{level:03}_{model_name}.vacuum.sql")),
                     id,
                 );
             }
@@ -415,7 +415,10 @@ impl<'a> Cx<'a> {
                 .attached_to
                 .strip_prefix(&self.source_prefix)
                 .unwrap_or_else(|| t.attached_to.rsplit('.').next().unwrap_or(&t.attached_to));
-            let path = format!("run/{attached_level:03}_{attached}.test.{}.sql", t.name);
+            let path = fit_path(format!(
+                "run/{attached_level:03}_{attached}.test.{}.sql",
+                t.name
+            ));
             let text = format!(
                 "-- stackc: test {} ({} on {}{})\n-- source: {}\n-- severity: {}, error_if: {}, warn_if: {}\n-- The rows this query returns are failures.\n{DO_NOT_EDIT}\n{}",
                 comment(&t.name),
@@ -432,7 +435,7 @@ impl<'a> Cx<'a> {
             out.steps.push(step(&path, "test"));
             out.files.push(path);
         } else if let Some(t) = self.singular_by_id.get(id) {
-            let path = format!("run/{level:03}_test.{}.sql", t.name);
+            let path = fit_path(format!("run/{level:03}_test.{}.sql", t.name));
             let text = format!(
                 "-- stackc: test {} (singular)\n-- source: {}\n-- severity: error, error_if: != 0, warn_if: != 0\n-- The rows this query returns are failures.\n{DO_NOT_EDIT}\n{}\n",
                 comment(&t.name),
@@ -451,7 +454,33 @@ impl<'a> Cx<'a> {
 /// The generated repeatable migration of a model or seed at `level` of the
 /// graph: Flyway runs repeatables by description, so the level first.
 pub fn repeatable_script(level: usize, name: &str) -> String {
-    format!("R__{level:03}_{name}.sql")
+    fit_path(format!("R__{level:03}_{name}.sql"))
+}
+
+/// The longest file name (one path component, in bytes) an artifact gets.
+/// File systems allow 255; the margin leaves room for the suffix of a
+/// temporary file written beside it and for a tool's own backup suffix.
+const MAX_FILE_NAME: usize = 200;
+
+/// `path` with its last component shortened to [`MAX_FILE_NAME`] bytes
+/// when it is longer: the start of the name (cut on a character boundary),
+/// `~`, 16 hex digits of the SHA-256 of the whole name, and the name's
+/// last extension. The same name always gives the same result, and two
+/// long names that start alike still differ. Every artifact file name a
+/// compile makes goes through here.
+pub fn fit_path(path: String) -> String {
+    let name_start = path.rfind('/').map_or(0, |i| i + 1);
+    let name = &path[name_start..];
+    if name.len() <= MAX_FILE_NAME {
+        return path;
+    }
+    let extension = name.rfind('.').map_or("", |i| &name[i..]);
+    let hash = &sha256_hex(name)[..16];
+    let mut keep = MAX_FILE_NAME - extension.len() - hash.len() - 1;
+    while !name.is_char_boundary(keep) {
+        keep -= 1;
+    }
+    format!("{}{}~{hash}{extension}", &path[..name_start], &name[..keep])
 }
 
 const RUN_NOTE: &str =
@@ -716,12 +745,7 @@ pub fn index_name(table: &str, index: &IndexConfig) -> String {
         format!("_{}", index.method)
     };
     let name = format!("{table}__{}{method}__{suffix}", index.columns.join("_")).to_lowercase();
-    if name.len() <= 63 {
-        return name;
-    }
-    let hash = &sha256_hex(&name)[..8];
-    let keep: String = name.chars().take(63 - 10).collect();
-    format!("{keep}__{hash}")
+    crate::sql::fit_identifier(&name).into_owned()
 }
 
 fn seed_migration(relation: &Relation, types: &[(String, String)]) -> String {
@@ -1041,6 +1065,28 @@ fn with_ephemerals(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_file_names_are_shortened_deterministically() {
+        assert_eq!(fit_path("run/001_a.sql".into()), "run/001_a.sql");
+        let long = format!("run/001_{}.test.{}.sql", "m".repeat(150), "é".repeat(100));
+        let short = fit_path(long.clone());
+        let name = short.rsplit('/').next().unwrap();
+        assert!(name.len() <= MAX_FILE_NAME, "{}", name.len());
+        assert!(
+            short.starts_with("run/001_mmm") && short.ends_with(".sql"),
+            "{short}"
+        );
+        assert_eq!(short, fit_path(long.clone()));
+        assert_ne!(short, fit_path(long.replace(".sql", "x.sql")));
+        assert!(super::files::is_generated_name(&short), "{short}");
+        let script = repeatable_script(3, &"n".repeat(300));
+        assert!(
+            script.len() <= MAX_FILE_NAME && script.starts_with("R__003_n"),
+            "{script}"
+        );
+        assert!(crate::project::parse_migration_name(&script).is_ok());
+    }
 
     #[test]
     fn hex_is_lower_case_two_digits_a_byte() {

@@ -486,6 +486,25 @@ pub fn literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
+/// A name stackc derives (an index, a temporary table) that PostgreSQL
+/// keeps whole: at most 63 bytes, else its start (cut on a character
+/// boundary), `__` and 8 hex digits of the SHA-256 of the whole name, so
+/// that two long names that start alike stay two names.
+pub fn fit_identifier(name: &str) -> Cow<'_, str> {
+    const MAX: usize = 63;
+    if name.len() <= MAX {
+        return Cow::Borrowed(name);
+    }
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(name.as_bytes());
+    let hash: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+    let mut keep = MAX - 2 - hash.len();
+    while !name.is_char_boundary(keep) {
+        keep -= 1;
+    }
+    Cow::Owned(format!("{}__{hash}", &name[..keep]))
+}
+
 /// Text for an SQL comment (`-- ...` to the end of the line, or inside
 /// `/* ... */`), from anything a user wrote: paths, names, config values.
 /// Nothing it returns can end or nest a comment: control characters (a
@@ -520,6 +539,18 @@ pub fn comment(text: &str) -> Cow<'_, str> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn derived_names_fit_postgresql() {
+        assert_eq!(fit_identifier("short"), "short");
+        let a = format!("{}a", "é".repeat(40));
+        let b = format!("{}b", "é".repeat(40));
+        for n in [&a, &b] {
+            assert!(fit_identifier(n).len() <= 63, "{}", fit_identifier(n));
+        }
+        assert_ne!(fit_identifier(&a), fit_identifier(&b));
+        assert_eq!(fit_identifier(&a), fit_identifier(&a.clone()));
+    }
+
     #[test]
     fn quoted_names_are_unescaped_and_unquoted_ones_fold_as_postgresql_does() {
         let columns = select_columns(
