@@ -465,7 +465,7 @@ mod tests {
         let d = Diagnostic::new("E0201", "bad")
             .at_file(&path, 0..1)
             .related(related, "here");
-        let out = render(&[d.clone()], &files, Format::Human, false);
+        let out = render(std::slice::from_ref(&d), &files, Format::Human, false);
         assert!(
             out.starts_with("models/a\\nb/c\\r.sql:1:1: error[E0201]: bad\n"),
             "{out}"
