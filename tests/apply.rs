@@ -1728,3 +1728,48 @@ fn a_merge_compares_columns_that_have_no_equality_operator() {
         "an unchanged row is not rewritten (same xmin)"
     );
 }
+
+/// Issue 11, items 3 and 4: a schema called `m$stackc$x` (a valid
+/// identifier, left unquoted) ended the `do $stackc$` blocks early, and a
+/// column `"a""b"` was recorded as `a""b`. Both apply, twice, and the test
+/// on the quoted column runs.
+#[test]
+fn dollar_quotes_and_quoted_names_survive_hostile_names() {
+    let mut db = TestDb::new("hostile_names");
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    write(
+        p,
+        "stackc.toml",
+        "[project]\nname = \"fx\"\n\n[layers]\nmarts = \"m$stackc$x\"\n",
+    );
+    write(
+        p,
+        "models/marts/inc.sql",
+        "{{ config(materialized='incremental', unique_key='id') }}\nselect 1 as id, 2 as \"a\"\"b\"\n",
+    );
+    write(
+        p,
+        "models/marts/mv.sql",
+        "{{ config(materialized='materialized_view', indexes=[{'columns': ['id'], 'unique': True}]) }}\nselect 1 as id\n",
+    );
+    write(
+        p,
+        "models/marts/s.yml",
+        "version: 2\nmodels:\n  - name: inc\n    columns:\n      - name: 'a\"b'\n        tests: [not_null]\n",
+    );
+    for _ in 0..2 {
+        let r = apply(p, &db.url, &[]);
+        assert_code(&r, 0);
+        assert!(
+            r.stderr.contains("test not_null_inc_a_b ... ok"),
+            "{}",
+            r.stderr
+        );
+    }
+    assert_eq!(
+        db.count("select count(*) from \"m$stackc$x\".inc where \"a\"\"b\" = 2"),
+        1
+    );
+    assert!(db.exists("\"m$stackc$x\".mv"));
+}

@@ -468,8 +468,30 @@ const MAX_FILE_NAME: usize = 200;
 /// last extension. The same name always gives the same result, and two
 /// long names that start alike still differ. Every artifact file name a
 /// compile makes goes through here.
+///
+/// A generated path is `<folder>/<name>`: a `/`, `\\` or control character
+/// in the name (from a source or test name in a schema file) becomes `_`,
+/// so that no name can put an artifact outside its folder.
 pub fn fit_path(path: String) -> String {
-    let name_start = path.rfind('/').map_or(0, |i| i + 1);
+    let name_start = path.find('/').map_or(0, |i| i + 1);
+    let path = if path[name_start..]
+        .chars()
+        .any(|c| c == '/' || c == '\\' || c.is_control())
+    {
+        let name: String = path[name_start..]
+            .chars()
+            .map(|c| {
+                if c == '/' || c == '\\' || c.is_control() {
+                    '_'
+                } else {
+                    c
+                }
+            })
+            .collect();
+        format!("{}{name}", &path[..name_start])
+    } else {
+        path
+    };
     let name = &path[name_start..];
     if name.len() <= MAX_FILE_NAME {
         return path;
@@ -1086,6 +1108,11 @@ mod tests {
             "{script}"
         );
         assert!(crate::project::parse_migration_name(&script).is_ok());
+        assert_eq!(
+            fit_path("run/000_raw.a/../../x\n.test.t.sql".into()),
+            "run/000_raw.a_.._.._x_.test.t.sql"
+        );
+        assert_eq!(repeatable_script(0, "a\\b"), "R__000_a_b.sql");
     }
 
     #[test]
