@@ -285,7 +285,7 @@ fn mention_foreign(out: &Path, foreign: &[String]) {
     for rel in foreign {
         eprintln!(
             "note: {} was not written by stackc: left alone",
-            crate::diagnostic::escape_path(&out.join(rel).display().to_string())
+            crate::diagnostic::one_line(&out.join(rel).display().to_string())
         );
     }
 }
@@ -298,7 +298,7 @@ fn mention_foreign(out: &Path, foreign: &[String]) {
 /// a path gets around a rule. The folders a compile writes to inside OUT
 /// are checked too, in case one of them is a link into the project.
 fn check_out(dir: &Path, out: &Path, check: bool) -> Result<(), String> {
-    let shown = |p: &Path| crate::diagnostic::escape_path(&p.display().to_string());
+    let shown = |p: &Path| crate::diagnostic::one_line(&p.display().to_string());
     let suggestion = shown(&dir.join("target"));
     if check && out.exists() && !out.is_dir() {
         return Err(format!(

@@ -255,27 +255,27 @@ fn render_human(out: &mut String, d: &Diagnostic, files: &SourceFiles, color: bo
                 out,
                 "{}: {head}: {}",
                 style.paint("1", &location),
-                d.message
+                one_line(&d.message)
             );
             render_snippet(out, span, files, &style, sev_color, "");
         }
         None => {
-            let _ = writeln!(out, "{head}: {}", d.message);
+            let _ = writeln!(out, "{head}: {}", one_line(&d.message));
         }
     }
     for related in &d.related {
         let location = location_of(&related.span, files);
-        let _ = writeln!(out, "  {}: note: {}", location, related.message);
+        let _ = writeln!(out, "  {}: note: {}", location, one_line(&related.message));
         render_snippet(out, &related.span, files, &style, "1;34", "  ");
     }
     if let Some(help) = &d.help {
-        let _ = writeln!(out, "  {} {help}", style.paint("1;36", "help:"));
+        let _ = writeln!(out, "  {} {}", style.paint("1;36", "help:"), one_line(help));
     }
     out.push('\n');
 }
 
 fn location_of(span: &Span, files: &SourceFiles) -> String {
-    let file = escape_path(&span.file);
+    let file = one_line(&span.file);
     match files.get(&span.file) {
         Some(text) => {
             let (line, col) = line_col(text, span.range.start);
@@ -285,10 +285,11 @@ fn location_of(span: &Span, files: &SourceFiles) -> String {
     }
 }
 
-/// A path (or name) as one line of human output: control characters (a
-/// newline in a folder name) are written as escapes like `\n`, so that a
-/// header or message cannot be split or forged by a file's name.
-pub fn escape_path(path: &str) -> String {
+/// A path, name or message as one line of human output: control
+/// characters (a newline in a folder name) are written as escapes like
+/// `\n`, so that a header or message cannot be split or forged by a name
+/// quoted in it.
+pub fn one_line(path: &str) -> String {
     if !path.chars().any(char::is_control) {
         return path.to_string();
     }
@@ -474,6 +475,13 @@ mod tests {
             out.contains("  models/a\\nb/c\\r.sql:1:1: note: here\n"),
             "{out}"
         );
+        // Messages and help quote names: they stay one line each.
+        let quoting = Diagnostic::new("E0305", "column `a\nb`")
+            .at_file(&path, 0..1)
+            .help("not `a\nb`");
+        let out = render(&[quoting], &files, Format::Human, false);
+        assert!(out.contains("error[E0305]: column `a\\nb`\n"), "{out}");
+        assert!(out.contains("help: not `a\\nb`\n"), "{out}");
         // Without the file's text, the bare path is escaped as well.
         let out = render(&[d], &SourceFiles::default(), Format::Human, false);
         assert!(

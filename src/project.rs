@@ -388,7 +388,7 @@ fn list_files(
                     "E0010",
                     format!(
                         "the path `{}` contains a control character",
-                        crate::diagnostic::escape_path(&rel)
+                        crate::diagnostic::one_line(&rel)
                     ),
                 )
                 .at_file(&file.path, 0..0)

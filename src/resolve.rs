@@ -124,6 +124,7 @@ pub fn resolve(
     let entries = model_entries(project, diagnostics);
     let seed_entries = seed_entries(project, diagnostics);
     check_unique_names(project, diagnostics);
+    check_schema_file_names(project, diagnostics);
 
     // Configuration and relation of every model.
     let mut configs: BTreeMap<String, ModelConfig> = BTreeMap::new();
@@ -577,6 +578,56 @@ fn check_unique_names(project: &Project, diagnostics: &mut Vec<Diagnostic>) {
     }
 }
 
+/// Names in schema files (models, columns, sources, tables, seeds, unit
+/// tests) reach artifact names, comments and diagnostics' first lines like
+/// file paths do: a control character in one is E0010 too, at the name.
+/// Descriptions may span lines; they only reach the manifest (JSON).
+fn check_schema_file_names(project: &Project, diagnostics: &mut Vec<Diagnostic>) {
+    fn columns(cols: &[crate::schema::Column]) -> impl Iterator<Item = (&str, &str, &Span)> {
+        cols.iter().map(|c| ("column", c.name.as_str(), &c.span))
+    }
+    let mut names: Vec<(&str, &str, &Span)> = Vec::new();
+    for file in &project.schema_files {
+        for m in &file.models {
+            names.push(("model", &m.name, &m.span));
+            names.extend(columns(&m.columns));
+        }
+        for seed in &file.seeds {
+            names.push(("seed", &seed.name, &seed.span));
+            names.extend(columns(&seed.columns));
+        }
+        for source in &file.sources {
+            names.push(("source", &source.name, &source.span));
+            names.push(("schema", &source.schema, &source.span));
+            for t in &source.tables {
+                names.push(("table", &t.name, &t.span));
+                if t.identifier != t.name {
+                    names.push(("identifier", &t.identifier, &t.span));
+                }
+                names.extend(columns(&t.columns));
+            }
+        }
+        for u in &file.unit_tests {
+            names.push(("unit test", &u.name, &u.span));
+        }
+    }
+    for (what, name, span) in names {
+        if name.chars().any(char::is_control) {
+            diagnostics.push(
+                Diagnostic::new(
+                    "E0010",
+                    format!(
+                        "the {what} name `{}` contains a control character",
+                        crate::diagnostic::one_line(name)
+                    ),
+                )
+                .at(span.clone())
+                .help("write the name without newlines, tabs or other control characters"),
+            );
+        }
+    }
+}
+
 /// PostgreSQL's identifier limit in bytes (NAMEDATALEN - 1): a longer
 /// name is cut to this length, silently but for a NOTICE.
 pub const MAX_IDENTIFIER: usize = 63;
@@ -596,14 +647,14 @@ fn too_long(what: &str, name: &str, at: Span) -> Diagnostic {
         "E0011",
         format!(
             "the {what} `{}` is {} bytes long; PostgreSQL cuts names to {MAX_IDENTIFIER} bytes",
-            crate::diagnostic::escape_path(name),
+            crate::diagnostic::one_line(name),
             name.len()
         ),
     )
     .at(at)
     .help(format!(
         "shorten it to at most {MAX_IDENTIFIER} bytes: PostgreSQL would call it `{}`",
-        crate::diagnostic::escape_path(truncated(name))
+        crate::diagnostic::one_line(truncated(name))
     ))
 }
 
