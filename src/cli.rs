@@ -343,44 +343,31 @@ fn check_out(dir: &Path, out: &Path, check: bool) -> Result<(), String> {
     Ok(())
 }
 
-/// `path` made absolute with symbolic links and `..` resolved, also when
-/// its end does not exist yet: the part that exists is resolved by the
-/// file system, the rest by its components.
+/// `path` made absolute with symbolic links and `..` resolved as the
+/// operating system would, also where its end does not exist yet: from
+/// the root down, each existing prefix is canonicalized before the next
+/// component (so `..` after a link leaves the link's target), and the
+/// components below the last existing one are taken as written.
 fn resolve(path: &Path) -> PathBuf {
+    use std::path::Component;
     let absolute = match std::env::current_dir() {
         Ok(cwd) => cwd.join(path),
         Err(_) => path.to_path_buf(),
     };
-    let mut existing = absolute.as_path();
-    let mut rest = Vec::new();
-    let mut resolved = loop {
-        if let Ok(real) = existing.canonicalize() {
-            break real;
-        }
-        match (existing.parent(), existing.file_name()) {
-            (Some(parent), Some(name)) => {
-                rest.push(name.to_os_string());
-                existing = parent;
-            }
-            // `..` or the root: nothing to canonicalize; resolved below.
-            _ => {
-                rest.extend(
-                    existing
-                        .components()
-                        .rev()
-                        .map(|c| c.as_os_str().to_os_string()),
-                );
-                break PathBuf::new();
-            }
-        }
-    };
-    for part in rest.into_iter().rev() {
-        match part.to_str() {
-            Some("..") => {
+    let mut resolved = PathBuf::new();
+    for component in absolute.components() {
+        match component {
+            Component::Prefix(_) | Component::RootDir => resolved.push(component.as_os_str()),
+            Component::CurDir => {}
+            Component::ParentDir => {
                 resolved.pop();
             }
-            Some(".") => {}
-            _ => resolved.push(part),
+            Component::Normal(name) => {
+                resolved.push(name);
+                if let Ok(real) = resolved.canonicalize() {
+                    resolved = real;
+                }
+            }
         }
     }
     resolved
@@ -418,6 +405,17 @@ mod tests {
             std::fs::create_dir_all(&out).unwrap();
             std::os::unix::fs::symlink(dir.join("models"), out.join("run")).unwrap();
             assert!(refused(&out), "an owned folder that links into the project");
+            assert!(
+                refused(&link.join("absent/../models")),
+                "`..` below a link, after a folder that does not exist"
+            );
+            let deep = tmp.path().join("elsewhere/deep");
+            std::os::unix::fs::symlink(dir.join("models"), &deep).unwrap();
+            assert!(refused(&deep.join("x")), "a link into an input folder");
+            assert!(
+                refused(&deep.join("..")),
+                "`..` of a link is its target's parent"
+            );
         }
     }
 
