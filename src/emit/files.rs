@@ -42,8 +42,13 @@ pub struct Listed {
 /// found beside them. Symbolic links are never followed nor owned.
 pub fn list_output(out: &Path) -> std::io::Result<Listed> {
     let mut listed = Listed::default();
-    if out.join("manifest.json").is_file() {
-        listed.owned.insert("manifest.json".to_string());
+    // Not followed: a link named manifest.json is someone else's.
+    match out.join("manifest.json").symlink_metadata() {
+        Ok(m) if m.is_file() => {
+            listed.owned.insert("manifest.json".to_string());
+        }
+        Ok(_) => listed.foreign.push("manifest.json".to_string()),
+        Err(_) => {}
     }
     for dir in OWNED_FOLDERS {
         let base = out.join(dir);
@@ -244,10 +249,27 @@ impl Writer {
     }
 }
 
+impl Writer {
+    /// Records that `path` is made, and whether a file is there already. A
+    /// path that was not listed as owned but holds something (a symbolic
+    /// link, a folder, a file in a linked folder that was not listed) is
+    /// in the way: writing would go through it, so the compile stops.
+    fn claim(&self, path: &str, target: &Path) -> std::io::Result<bool> {
+        let existed = self.output.make(path);
+        if !existed && target.symlink_metadata().is_ok() {
+            return Err(std::io::Error::other(format!(
+                "{} is in the way: stackc did not write it and does not write through or over it; move it away",
+                crate::diagnostic::one_line(&target.display().to_string())
+            )));
+        }
+        Ok(existed)
+    }
+}
+
 impl Sink for Writer {
     fn put(&self, path: &str, text: &[u8]) -> std::io::Result<()> {
         let target = self.output.out.join(path);
-        if self.output.make(path) && same_file(&target, text) {
+        if self.claim(path, &target)? && same_file(&target, text) {
             return Ok(());
         }
         self.folder_of(path)?;
@@ -263,9 +285,9 @@ impl Sink for Writer {
         path: &str,
         pieces: &mut dyn Iterator<Item = Vec<u8>>,
     ) -> std::io::Result<()> {
-        let existed = self.output.make(path);
-        self.folder_of(path)?;
         let target = self.output.out.join(path);
+        let existed = self.claim(path, &target)?;
+        self.folder_of(path)?;
         let temporary = self.output.out.join(format!("{path}.stackc-partial"));
         let mut old = match existed {
             true => std::fs::File::open(&target)
@@ -576,6 +598,29 @@ mod tests {
         let checker = Checker::new(dir.path(), existing_paths(dir.path()).unwrap());
         put(&checker, &[("manifest.json", "{}")]);
         assert!(checker.finish().is_clean());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_in_the_way_is_not_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let theirs = dir.path().join("theirs.sql");
+        std::fs::write(&theirs, "mine").unwrap();
+        std::fs::create_dir_all(dir.path().join("out/run")).unwrap();
+        std::os::unix::fs::symlink(&theirs, dir.path().join("out/run/001_a.sql")).unwrap();
+        let out = dir.path().join("out");
+        let listed = list_output(&out).unwrap();
+        assert_eq!(listed.foreign, ["run/001_a.sql"]);
+        let writer = Writer::new(&out, listed.owned);
+        let e = writer.put("run/001_a.sql", b"select 1;\n").unwrap_err();
+        assert!(e.to_string().contains("is in the way"), "{e}");
+        let mut pieces = [b"{}".to_vec()].into_iter();
+        std::os::unix::fs::symlink(&theirs, out.join("manifest.json")).unwrap();
+        let listed = list_output(&out).unwrap();
+        assert_eq!(listed.foreign, ["manifest.json", "run/001_a.sql"]);
+        let writer = Writer::new(&out, listed.owned);
+        assert!(writer.put_pieces("manifest.json", &mut pieces).is_err());
+        assert_eq!(std::fs::read_to_string(&theirs).unwrap(), "mine");
     }
 
     #[test]
