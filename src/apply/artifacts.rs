@@ -101,6 +101,11 @@ pub struct RunEntry {
     pub step: StepKind,
     /// Incremental models: the first-load / full-refresh file.
     pub full_file: Option<String>,
+    /// Tests: which statement of `file` is the test's query (0-based; a
+    /// node's tests share one file).
+    pub statement: Option<usize>,
+    /// Tests: the first line of the test's text in `file`.
+    pub line: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -534,6 +534,8 @@ struct Labels<'a> {
     bundle: &'a Bundle,
     /// Artifact path → node that owns it.
     owner: BTreeMap<&'a str, &'a str>,
+    /// Test file → how many tests the manifest places in it.
+    tests_in: BTreeMap<&'a str, usize>,
 }
 
 impl<'a> Labels<'a> {
@@ -544,7 +546,32 @@ impl<'a> Labels<'a> {
                 owner.insert(a.as_str(), id.as_str());
             }
         }
-        Labels { bundle, owner }
+        let mut tests_in = BTreeMap::new();
+        for step in &bundle.manifest.run_order {
+            if step.step == StepKind::Test {
+                *tests_in.entry(step.file.as_str()).or_default() += 1;
+            }
+        }
+        Labels {
+            bundle,
+            owner,
+            tests_in,
+        }
+    }
+
+    /// The project file a test comes from: its schema file (a node's tests
+    /// share an artifact, but not always a schema file), else the header's.
+    fn test_source(&self, step: &RunEntry) -> Option<String> {
+        match self
+            .bundle
+            .manifest
+            .nodes
+            .get(&step.node)
+            .and_then(|n| n.file.as_deref())
+        {
+            Some(file) => Some(self.bundle.dir.join(file).display().to_string()),
+            None => self.source_of(&step.file).0,
+        }
     }
 
     /// `marts.fact_sales` for a model or seed, the name for a test.
@@ -1058,14 +1085,22 @@ fn run_test(
     let text = bundle.text(&step.file);
     let prepared = condition(node.and_then(|n| n.error_if.as_ref()))
         .and_then(|e| condition(node.and_then(|n| n.warn_if.as_ref())).map(|w| (e, w)))
-        .and_then(|c| runner::test_query(text, &scripts[&step.file]).map(|q| (c, q)));
+        .and_then(|c| {
+            let tests = labels
+                .tests_in
+                .get(step.file.as_str())
+                .copied()
+                .unwrap_or(1);
+            let statement = step.statement.unwrap_or(0);
+            runner::test_query(text, &scripts[&step.file], statement, tests).map(|q| (c, q))
+        });
     let ((error_if, warn_if), (query, range)) = match prepared {
         Ok(p) => p,
         Err(message) => {
             item.status = Status::Failed;
             item.failure = Some(Failure {
                 message,
-                source: labels.source_of(&step.file).0,
+                source: labels.test_source(step),
                 ..Failure::plain(String::new())
             });
             item.duration = start.elapsed();
@@ -1079,7 +1114,7 @@ fn run_test(
                 text,
                 statement: Some(range),
                 prefix_chars: runner::COUNT_PREFIX.chars().count(),
-                source: labels.source_of(&step.file).0,
+                source: labels.test_source(step),
                 verbatim: false,
             };
             item.status = Status::Failed;

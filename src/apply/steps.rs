@@ -240,6 +240,8 @@ mod tests {
             file: format!("run/{node}.sql"),
             step: kind,
             full_file: None,
+            statement: None,
+            line: None,
         };
         Manifest {
             metadata: Metadata {

@@ -154,9 +154,15 @@ struct TestNode<'a> {
     depends_on: DependsOn<'a>,
     error_if: &'a str,
     file: &'a str,
+    /// The first line of the test's text in its artifact.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<usize>,
     name: &'a str,
     resource_type: &'static str,
     severity: &'static str,
+    /// Which statement of its artifact the test's query is (0-based).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    statement: Option<usize>,
     test: &'a str,
     unique_id: String,
     warn_if: &'a str,
@@ -214,6 +220,12 @@ pub(super) fn manifest(
             })
             .unwrap_or_default(),
     };
+    let positions: BTreeMap<&str, (Option<usize>, Option<usize>)> = run_order
+        .iter()
+        .filter(|s| s.step == "test")
+        .map(|s| (s.node.as_str(), (s.line, s.statement)))
+        .collect();
+    let position = |id: &str| positions.get(id).copied().unwrap_or_default();
     let model_ids: Vec<String> = resolved.models.keys().map(|m| model_id(name, m)).collect();
     let singular_ids: Vec<String> = resolved
         .singular_tests
@@ -314,9 +326,11 @@ pub(super) fn manifest(
                 },
                 error_if: &t.error_if,
                 file: &t.span.file,
+                line: position(&t.unique_id).0,
                 name: &t.name,
                 resource_type: "test",
                 severity: t.severity.as_str(),
+                statement: position(&t.unique_id).1,
                 test: &t.kind,
                 unique_id: t.unique_id.clone(),
                 warn_if: &t.warn_if,
@@ -336,9 +350,11 @@ pub(super) fn manifest(
                 depends_on: parents_of(id),
                 error_if: "!= 0",
                 file: &t.file.path,
+                line: position(id).0,
                 name: &t.name,
                 resource_type: "test",
                 severity: "error",
+                statement: position(id).1,
                 test: "singular",
                 unique_id: id.clone(),
                 warn_if: "!= 0",

@@ -75,8 +75,29 @@ pub fn artifacts(project: &Project, resolved: &Resolved) -> Artifacts {
 /// Makes every artifact and hands it to `sink` as soon as it is made, so
 /// that a large project's artifacts are never all in memory at once.
 pub fn emit(project: &Project, resolved: &Resolved, sink: &dyn Sink) -> std::io::Result<()> {
-    let cx = Cx::new(resolved);
+    let mut cx = Cx::new(resolved);
     let graph = &resolved.graph;
+    let put = |path: &str, text: &str| -> std::io::Result<(String, String)> {
+        sink.put(path, text.as_bytes())?;
+        Ok((path.to_string(), sha256_hex(text)))
+    };
+    // The data tests of a node share one file: made first, so that each
+    // test's step knows where in its file the query is.
+    let (test_hashes, positions) = tests_files(&cx)
+        .into_par_iter()
+        .map(|(path, text, positions)| Ok((put(&path, &text)?, positions)))
+        .collect::<std::io::Result<Vec<_>>>()?
+        .into_iter()
+        .fold(
+            (Vec::new(), BTreeMap::new()),
+            |(mut hashes, mut all), (hash, positions)| {
+                hashes.push(hash);
+                all.extend(positions);
+                (hashes, all)
+            },
+        );
+    cx.test_positions = positions;
+    let cx = cx;
     // Each node's files are independent of the others' but for the
     // fingerprint line of migrations, which needs the definitions of the
     // node's parents. So the nodes with a migration (models and seeds) are
@@ -106,10 +127,6 @@ pub fn emit(project: &Project, resolved: &Resolved, sink: &dyn Sink) -> std::io:
         .iter()
         .map(|m| (format!("migrations/{}", m.script), &*m.file.text))
         .collect();
-    let put = |path: &str, text: &str| -> std::io::Result<(String, String)> {
-        sink.put(path, text.as_bytes())?;
-        Ok((path.to_string(), sha256_hex(text)))
-    };
     let made: Vec<(NodeOut, Vec<(String, String)>)> = outs
         .into_par_iter()
         .zip(&graph.order)
@@ -130,7 +147,8 @@ pub fn emit(project: &Project, resolved: &Resolved, sink: &dyn Sink) -> std::io:
         .collect::<std::io::Result<_>>()?;
     let mut run_order = Vec::new();
     let mut node_files: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut hashed: Vec<Vec<(String, String)>> = Vec::with_capacity(made.len() + 2);
+    let mut hashed: Vec<Vec<(String, String)>> = Vec::with_capacity(made.len() + 3);
+    hashed.push(test_hashes);
     for (out, hashes) in made {
         run_order.extend(out.steps);
         if !out.files.is_empty() {
@@ -170,7 +188,9 @@ impl NodeOut {
         self.steps.push(RunStep {
             file: path.to_string(),
             full_file: None,
+            line: None,
             node: id.to_string(),
+            statement: None,
             step: "vacuum",
         });
         self.files.push(path.to_string());
@@ -225,19 +245,37 @@ struct RunStep {
     file: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     full_file: Option<String>,
+    /// A test: the line of `file` its text starts on (1-based; its query
+    /// or the comments its author put before it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<usize>,
     node: String,
+    /// A test: which statement of `file` is its query (0-based).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    statement: Option<usize>,
     step: &'static str,
+}
+
+/// Where a test's query sits among the artifacts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TestPosition {
+    pub path: String,
+    /// 0-based, among the file's statements.
+    pub statement: usize,
+    /// 1-based: the first line of the test's text.
+    pub line: usize,
 }
 
 struct Cx<'a> {
     resolved: &'a Resolved,
     name: &'a str,
     ephemeral_sql: BTreeMap<String, String>,
-    tests_by_id: BTreeMap<&'a str, &'a crate::datatest::DataTest>,
     singular_by_id: BTreeMap<String, &'a crate::resolve::SingularTest>,
     seed_prefix: String,
     model_prefix: String,
     source_prefix: String,
+    /// Test id → where its query is; filled once the tests files are made.
+    test_positions: BTreeMap<String, TestPosition>,
 }
 
 impl<'a> Cx<'a> {
@@ -247,11 +285,6 @@ impl<'a> Cx<'a> {
             resolved,
             name,
             ephemeral_sql: ephemeral_bodies(resolved),
-            tests_by_id: resolved
-                .tests
-                .iter()
-                .map(|t| (t.unique_id.as_str(), t))
-                .collect(),
             singular_by_id: resolved
                 .singular_tests
                 .iter()
@@ -260,6 +293,7 @@ impl<'a> Cx<'a> {
             seed_prefix: format!("seed.{name}."),
             model_prefix: format!("model.{name}."),
             source_prefix: format!("source.{name}."),
+            test_positions: BTreeMap::new(),
         }
     }
 
@@ -279,7 +313,9 @@ impl<'a> Cx<'a> {
         let step = |file: &str, kind: &'static str| RunStep {
             file: file.to_string(),
             full_file: None,
+            line: None,
             node: id.clone(),
+            statement: None,
             step: kind,
         };
         if let Some(seed_name) = id.strip_prefix(&self.seed_prefix) {
@@ -406,39 +442,28 @@ impl<'a> Cx<'a> {
                     id,
                 );
             }
-        } else if let Some(t) = self.tests_by_id.get(id.as_str()) {
-            let attached_level = resolved.graph.level_of(&t.attached_to);
-            // `stg_orders` for a model or seed, `raw.orders` for a source table.
-            let attached = t
-                .attached_to
-                .strip_prefix(&self.source_prefix)
-                .unwrap_or_else(|| t.attached_to.rsplit('.').next().unwrap_or(&t.attached_to));
-            let path = format!("run/{attached_level:03}_{attached}.test.{}.sql", t.name);
-            let text = format!(
-                "-- stackc: test {} ({} on {}{})\n-- source: {}\n-- severity: {}, error_if: {}, warn_if: {}\n-- The rows this query returns are failures.\n{DO_NOT_EDIT}\n{}",
-                t.name,
-                t.kind,
-                attached,
-                t.column.as_ref().map(|c| format!(".{c}")).unwrap_or_default(),
-                t.span.file,
-                t.severity.as_str(),
-                t.error_if,
-                t.warn_if,
-                t.sql
-            );
-            out.runs.push((path.clone(), text));
-            out.steps.push(step(&path, "test"));
-            out.files.push(path);
+        } else if let Some(p) = self.test_positions.get(id.as_str()) {
+            out.steps.push(RunStep {
+                line: Some(p.line),
+                statement: Some(p.statement),
+                ..step(&p.path, "test")
+            });
+            out.files.push(p.path.clone());
         } else if let Some(t) = self.singular_by_id.get(id) {
             let path = format!("run/{level:03}_test.{}.sql", t.name);
-            let text = format!(
-                "-- stackc: test {} (singular)\n-- source: {}\n-- severity: error, error_if: != 0, warn_if: != 0\n-- The rows this query returns are failures.\n{DO_NOT_EDIT}\n{}\n",
-                t.name,
-                t.file.path,
-                t.rendered.sql.trim_end().trim_end_matches(';').trim_end()
+            let head = format!(
+                "-- stackc: test {} (singular)\n-- source: {}\n-- severity: error, error_if: != 0, warn_if: != 0\n-- The rows this query returns are failures.\n{DO_NOT_EDIT}\n",
+                comment_text(&t.name),
+                comment_text(&t.file.path),
             );
-            out.runs.push((path.clone(), text));
-            out.steps.push(step(&path, "test"));
+            let sql = t.rendered.sql.trim_end().trim_end_matches(';').trim_end();
+            let line = query_line(&head, sql);
+            out.runs.push((path.clone(), format!("{head}{sql}\n")));
+            out.steps.push(RunStep {
+                line: Some(line),
+                statement: Some(0),
+                ..step(&path, "test")
+            });
             out.files.push(path);
         }
         let _ = self.name;
@@ -450,6 +475,89 @@ impl<'a> Cx<'a> {
 /// graph: Flyway runs repeatables by description, so the level first.
 pub fn repeatable_script(level: usize, name: &str) -> String {
     format!("R__{level:03}_{name}.sql")
+}
+
+/// The data tests of each node, one file a node (`run/NNN_<node>.tests.sql`)
+/// with one query a test in the order of their names, each headed by a
+/// comment naming it: (path, text, where each test's query is).
+type TestsFile = (String, String, Vec<(String, TestPosition)>);
+
+fn tests_files(cx: &Cx<'_>) -> Vec<TestsFile> {
+    let resolved = cx.resolved;
+    let mut by_node: BTreeMap<&str, Vec<&crate::datatest::DataTest>> = BTreeMap::new();
+    for t in &resolved.tests {
+        by_node.entry(t.attached_to.as_str()).or_default().push(t);
+    }
+    let groups: Vec<(&str, Vec<&crate::datatest::DataTest>)> = by_node.into_iter().collect();
+    groups
+        .into_par_iter()
+        .with_max_len(NODES_PER_TASK)
+        .map(|(node, mut tests)| {
+            tests.sort_by(|a, b| (&a.name, &a.unique_id).cmp(&(&b.name, &b.unique_id)));
+            // `stg_orders` for a model or seed, `raw.orders` for a source table.
+            let attached = node
+                .strip_prefix(&cx.source_prefix)
+                .unwrap_or_else(|| node.rsplit('.').next().unwrap_or(node));
+            let level = resolved.graph.level_of(node);
+            let path = format!("run/{level:03}_{attached}.tests.sql");
+            let sources: BTreeSet<&str> = tests.iter().map(|t| &*t.span.file).collect();
+            let sources: Vec<String> = sources.into_iter().map(comment_text).collect();
+            let mut text = format!(
+                "-- stackc: tests of {}\n-- source: {}\n-- The rows each query returns are failures; `stackc apply` runs each as a step of its own.\n{DO_NOT_EDIT}",
+                comment_text(attached),
+                sources.join(", "),
+            );
+            let mut positions = Vec::with_capacity(tests.len());
+            for (statement, t) in tests.into_iter().enumerate() {
+                let head = format!(
+                    "\n-- test {} ({} on {}{})\n-- source: {}; severity: {}, error_if: {}, warn_if: {}\n",
+                    comment_text(&t.name),
+                    comment_text(&t.kind),
+                    comment_text(attached),
+                    t.column
+                        .as_ref()
+                        .map(|c| format!(".{}", comment_text(c)))
+                        .unwrap_or_default(),
+                    comment_text(&t.span.file),
+                    t.severity.as_str(),
+                    comment_text(&t.error_if),
+                    comment_text(&t.warn_if),
+                );
+                text.push_str(&head);
+                let sql = t.sql.trim_end().trim_end_matches(';').trim_end();
+                let line = query_line(&text, sql);
+                text.push_str(sql);
+                // On a line of its own: a query may end in a `--` comment.
+                text.push_str("\n;\n");
+                positions.push((
+                    t.unique_id.clone(),
+                    TestPosition {
+                        path: path.clone(),
+                        statement,
+                        line,
+                    },
+                ));
+            }
+            (path, text, positions)
+        })
+        .collect()
+}
+
+/// The 1-based line on which `sql`, appended to `before`, has its first
+/// non-blank line.
+fn query_line(before: &str, sql: &str) -> usize {
+    let blank = sql.len() - sql.trim_start().len();
+    let newlines = |s: &str| s.bytes().filter(|&b| b == b'\n').count();
+    newlines(before) + newlines(&sql[..blank]) + 1
+}
+
+/// User text inside a `--` comment: a line break would end the comment and
+/// make the rest of the text SQL, so line breaks are written as `\n`, `\r`.
+fn comment_text(text: &str) -> String {
+    if !text.contains(['\n', '\r']) {
+        return text.to_string();
+    }
+    text.replace('\n', "\\n").replace('\r', "\\r")
 }
 
 const RUN_NOTE: &str =
@@ -1018,6 +1126,21 @@ mod tests {
             sha256_hex(""),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
+    }
+
+    #[test]
+    fn user_text_cannot_end_a_comment() {
+        assert_eq!(comment_text("plain name"), "plain name");
+        let escaped = comment_text("a\nselect 1; --\r\nb");
+        assert_eq!(escaped, "a\\nselect 1; --\\r\\nb");
+        assert!(!escaped.contains(['\n', '\r']));
+    }
+
+    #[test]
+    fn query_lines_count_the_header_and_leading_blank_lines() {
+        assert_eq!(query_line("", "select 1"), 1);
+        assert_eq!(query_line("-- a\n-- b\n", "select 1"), 3);
+        assert_eq!(query_line("-- a\n", "\n\n  select 1"), 4);
     }
 
     #[test]
