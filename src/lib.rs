@@ -17,6 +17,7 @@ pub mod datatest;
 pub mod diagnostic;
 pub mod emit;
 pub mod graph;
+pub mod manifest;
 pub mod parse_cache;
 pub mod project;
 pub mod render;

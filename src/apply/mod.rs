@@ -36,7 +36,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use postgres::Client;
 use serde_json::{json, Value};
 
-use artifacts::{Bundle, MigrationEntry, RunEntry, StepKind};
+use artifacts::{Bundle, MigrationEntry, Node, RunEntry, StepKind};
 use connect::Target;
 use history::{HistoryTable, NewRow, RunRecord};
 use plan::{Planned, Refusal};
@@ -542,7 +542,7 @@ impl<'a> Labels<'a> {
     fn new(bundle: &'a Bundle) -> Labels<'a> {
         let mut owner = BTreeMap::new();
         for (id, node) in &bundle.manifest.nodes {
-            for a in &node.artifacts {
+            for a in node.artifacts() {
                 owner.insert(a.as_str(), id.as_str());
             }
         }
@@ -562,13 +562,7 @@ impl<'a> Labels<'a> {
     /// The project file a test comes from: its schema file (a node's tests
     /// share an artifact, but not always a schema file), else the header's.
     fn test_source(&self, step: &RunEntry) -> Option<String> {
-        match self
-            .bundle
-            .manifest
-            .nodes
-            .get(&step.node)
-            .and_then(|n| n.file.as_deref())
-        {
+        match self.bundle.manifest.nodes.get(&step.node).map(|n| n.file()) {
             Some(file) => Some(self.bundle.dir.join(file).display().to_string()),
             None => self.source_of(&step.file).0,
         }
@@ -577,8 +571,8 @@ impl<'a> Labels<'a> {
     /// `marts.fact_sales` for a model or seed, the name for a test.
     fn node_name(&self, id: &str) -> String {
         match self.bundle.manifest.nodes.get(id) {
-            Some(n) if n.resource_type == "test" => format!("test {}", n.name),
-            Some(n) => n.relation.clone().unwrap_or_else(|| n.name.clone()),
+            Some(n) if n.resource_type() == "test" => format!("test {}", n.name()),
+            Some(n) => n.relation().unwrap_or(n.name()).to_string(),
             None => id.to_string(),
         }
     }
@@ -596,15 +590,15 @@ impl<'a> Labels<'a> {
     fn step(&self, step: &RunEntry) -> String {
         let node = self.bundle.manifest.nodes.get(&step.node);
         let relation = node
-            .and_then(|n| n.relation.clone())
-            .unwrap_or_else(|| step.node.clone());
+            .and_then(|n| n.relation())
+            .map_or_else(|| step.node.clone(), str::to_string);
         match step.step {
             StepKind::Seed => format!("load {relation}"),
             StepKind::Table => format!("build {relation}"),
             StepKind::Incremental => format!("incremental {relation}"),
             StepKind::Refresh => format!("refresh {relation}"),
             StepKind::Vacuum => format!("vacuum {relation}"),
-            StepKind::Test => format!("test {}", node.map_or(step.node.as_str(), |n| &n.name)),
+            StepKind::Test => format!("test {}", node.map_or(step.node.as_str(), |n| n.name())),
         }
     }
 
@@ -917,13 +911,9 @@ impl Run<'_> {
     /// A seed whose table already holds this CSV's rows (its load left the
     /// marker comment `emit::seed_marker` describes) is not loaded again.
     fn unchanged_seed(&mut self, step: &RunEntry) -> Option<Item> {
-        let node = self.bundle.manifest.nodes.get(&step.node)?;
-        let (file, checksum, relation) = (
-            node.file.as_ref()?,
-            node.checksum.as_ref()?,
-            node.relation.as_ref()?,
-        );
-        let marker = format!("stackc seed {file} sha256:{checksum}");
+        let node = self.bundle.manifest.nodes.get(&step.node)?.seed()?;
+        let (file, checksum, relation) = (&node.file, &node.checksum, &node.relation);
+        let marker = crate::manifest::seed_marker(file, checksum);
         let comment = table_comment(&mut self.client, relation).ok()??;
         if comment != marker {
             return None;
@@ -981,7 +971,7 @@ impl Run<'_> {
                     .manifest
                     .nodes
                     .get(&step.node)
-                    .and_then(|n| n.relation.clone());
+                    .and_then(|n| n.relation().map(str::to_string));
                 let decision = if self.full_refresh {
                     Ok((true, "full refresh: --full-refresh".to_string()))
                 } else {
@@ -1078,13 +1068,13 @@ fn run_test(
 ) -> Item {
     let start = Instant::now();
     item.node = Some(step.node.clone());
-    let node = bundle.manifest.nodes.get(&step.node);
-    let severity_error = node.and_then(|n| n.severity.as_deref()) != Some("warn");
+    let node = bundle.manifest.nodes.get(&step.node).and_then(Node::test);
+    let severity_error = node.map(|n| n.severity.as_str()) != Some("warn");
     let condition =
         |c: Option<&String>| condition::Condition::parse(c.map_or("!= 0", String::as_str));
     let text = bundle.text(&step.file);
-    let prepared = condition(node.and_then(|n| n.error_if.as_ref()))
-        .and_then(|e| condition(node.and_then(|n| n.warn_if.as_ref())).map(|w| (e, w)))
+    let prepared = condition(node.map(|n| &n.error_if))
+        .and_then(|e| condition(node.map(|n| &n.warn_if)).map(|w| (e, w)))
         .and_then(|c| {
             let tests = labels
                 .tests_in
@@ -1160,7 +1150,7 @@ fn run_unit(
     let text = bundle.text(&unit.file);
     let script = &scripts[&unit.file];
     // The check is the statement after the `-- stackc: check` line.
-    let marker = text.find("-- stackc: check").unwrap_or(0);
+    let marker = text.find(crate::manifest::CHECK_MARKER).unwrap_or(0);
     let check = script
         .statements
         .iter()
@@ -1260,18 +1250,19 @@ fn dry_run(
         let node = manifest.nodes.get(&step.node);
         let (reason, file) = match (step.step, &step.full_file) {
             (StepKind::Test, _) => {
-                let warn_if = node.and_then(|n| n.warn_if.as_deref()).unwrap_or("!= 0");
-                let reason = match node.and_then(|n| n.severity.as_deref()) {
+                let test = node.and_then(Node::test);
+                let warn_if = test.map_or("!= 0", |n| n.warn_if.as_str());
+                let reason = match test.map(|n| n.severity.as_str()) {
                     Some("warn") => format!("test, severity warn: warns if failing rows {warn_if}"),
                     _ => format!(
                         "test: fails if failing rows {}, warns if {warn_if}",
-                        node.and_then(|n| n.error_if.as_deref()).unwrap_or("!= 0")
+                        test.map_or("!= 0", |n| n.error_if.as_str())
                     ),
                 };
                 (reason, step.file.as_str())
             }
             (StepKind::Incremental, Some(full)) => {
-                let relation = node.and_then(|n| n.relation.clone()).unwrap_or_default();
+                let relation = node.and_then(Node::relation).unwrap_or_default();
                 let exists = client
                     .query_one("select to_regclass($1) is not null", &[&relation])
                     .map(|r| r.get::<_, bool>(0))
@@ -1284,7 +1275,7 @@ fn dry_run(
                         full.as_str(),
                     )
                 } else {
-                    match table_is_empty(client, &relation) {
+                    match table_is_empty(client, relation) {
                         Ok(true) => (format!("first load: {relation} is empty"), full.as_str()),
                         Ok(false) => (
                             format!("incremental: {relation} has rows"),

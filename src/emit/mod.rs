@@ -18,10 +18,10 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use rayon::prelude::*;
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::config::{IndexConfig, Materialization, OnSchemaChange, Strategy};
+use crate::manifest::{StepKind, HEADER_OBJECT, HEADER_SOURCE};
 use crate::project::Project;
 use crate::render::Relation;
 use crate::resolve::{model_columns, Model, Resolved};
@@ -191,20 +191,16 @@ impl NodeOut {
             line: None,
             node: id.to_string(),
             statement: None,
-            step: "vacuum",
+            step: StepKind::Vacuum,
         });
         self.files.push(path.to_string());
     }
 }
 
-/// The comment a seed load leaves on its table: `stackc apply` skips the
-/// load when the table already carries the comment of this CSV's content.
+/// The comment a seed load leaves on its table: see
+/// [`crate::manifest::seed_marker`].
 pub fn seed_marker(seed: &crate::seed::Seed) -> String {
-    format!(
-        "stackc seed {} sha256:{}",
-        seed.file.path,
-        sha256_hex(&seed.file.text)
-    )
+    crate::manifest::seed_marker(&seed.file.path, &sha256_hex(&seed.file.text))
 }
 
 /// `unit/<model>.<test>.sql`: run by `stackc test --unit`, never by a run.
@@ -240,21 +236,7 @@ struct NodeOut {
     files: Vec<String>,
 }
 
-#[derive(Serialize)]
-struct RunStep {
-    file: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    full_file: Option<String>,
-    /// A test: the line of `file` its text starts on (1-based; its query
-    /// or the comments its author put before it).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    line: Option<usize>,
-    node: String,
-    /// A test: which statement of `file` is its query (0-based).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    statement: Option<usize>,
-    step: &'static str,
-}
+type RunStep = crate::manifest::RunStep<String>;
 
 /// Where a test's query sits among the artifacts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -310,7 +292,7 @@ impl<'a> Cx<'a> {
             steps: Vec::new(),
             files: Vec::new(),
         };
-        let step = |file: &str, kind: &'static str| RunStep {
+        let step = |file: &str, kind: StepKind| RunStep {
             file: file.to_string(),
             full_file: None,
             line: None,
@@ -342,7 +324,7 @@ impl<'a> Cx<'a> {
             ));
             out.definition = Some(seed_migration(relation, &types));
             out.migration = Some((path.clone(), header.clone()));
-            out.steps.push(step(&run_path, "seed"));
+            out.steps.push(step(&run_path, StepKind::Seed));
             out.vacuum(
                 relation,
                 &header,
@@ -387,7 +369,7 @@ impl<'a> Cx<'a> {
                             full_sql.trim_end()
                         ),
                     ));
-                    out.steps.push(step(&run_path, "table"));
+                    out.steps.push(step(&run_path, StepKind::Table));
                     out.files.push(run_path);
                 }
                 Materialization::Incremental => {
@@ -416,7 +398,7 @@ impl<'a> Cx<'a> {
                     ));
                     out.steps.push(RunStep {
                         full_file: Some(full_path.clone()),
-                        ..step(&inc_path, "incremental")
+                        ..step(&inc_path, StepKind::Incremental)
                     });
                     out.files.push(full_path);
                     out.files.push(inc_path);
@@ -427,7 +409,7 @@ impl<'a> Cx<'a> {
                         run_path.clone(),
                         format!("{header}{RUN_NOTE}\n{}", matview_refresh(m)),
                     ));
-                    out.steps.push(step(&run_path, "refresh"));
+                    out.steps.push(step(&run_path, StepKind::Refresh));
                     out.files.push(run_path);
                 }
                 Materialization::View | Materialization::Ephemeral => {}
@@ -446,7 +428,7 @@ impl<'a> Cx<'a> {
             out.steps.push(RunStep {
                 line: Some(p.line),
                 statement: Some(p.statement),
-                ..step(&p.path, "test")
+                ..step(&p.path, StepKind::Test)
             });
             out.files.push(p.path.clone());
         } else if let Some(t) = self.singular_by_id.get(id) {
@@ -462,7 +444,7 @@ impl<'a> Cx<'a> {
             out.steps.push(RunStep {
                 line: Some(line),
                 statement: Some(0),
-                ..step(&path, "test")
+                ..step(&path, StepKind::Test)
             });
             out.files.push(path);
         }
@@ -564,7 +546,7 @@ const RUN_NOTE: &str =
     "-- `stackc apply` runs this step in one transaction (with psql: `psql -1 -f`).\n";
 
 fn header(kind: &str, relation: &Relation, file: &str, materialization: &str) -> String {
-    format!("-- stackc: {kind} {relation} ({materialization})\n-- source: {file}\n")
+    format!("{HEADER_OBJECT}{kind} {relation} ({materialization})\n{HEADER_SOURCE}{file}\n")
 }
 
 fn fingerprint_line(parents: &[usize], fingerprints: &[Option<String>]) -> String {
