@@ -2,13 +2,14 @@
 //! outcome to an exit status (0 ok, 1 problems found, 2 usage or internal).
 
 use std::ffi::OsString;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::diagnostic::{self, Format};
+use crate::diagnostic::{self, ColorWhen, Format};
 use crate::emit;
+use crate::exit_status::ExitStatus;
 
 #[derive(Parser)]
 #[command(
@@ -19,6 +20,27 @@ use crate::emit;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Colour the output: auto colours a terminal (NO_COLOR turns it off,
+    /// CLICOLOR_FORCE on).
+    #[arg(long, global = true, value_enum, default_value_t = ColorArg::Auto)]
+    color: ColorArg,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+impl From<ColorArg> for ColorWhen {
+    fn from(c: ColorArg) -> ColorWhen {
+        match c {
+            ColorArg::Auto => ColorWhen::Auto,
+            ColorArg::Always => ColorWhen::Always,
+            ColorArg::Never => ColorWhen::Never,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -106,21 +128,26 @@ impl From<FormatArg> for Format {
     }
 }
 
-pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
+pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { 2 } else { 0 };
+            return if e.use_stderr() {
+                ExitStatus::Error
+            } else {
+                ExitStatus::Success
+            };
         }
     };
+    let color = ColorWhen::from(cli.color).for_stderr();
     match cli.command {
         Command::Compile {
             dir,
             out,
             check,
             format,
-        } => compile(&dir, out, check, format.into()),
+        } => compile(&dir, out, check, format.into(), color),
         Command::Apply {
             target:
                 DatabaseTarget {
@@ -136,7 +163,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
         } => {
             // Single-threaded here, as that function requires.
             crate::apply::connect::skip_system_ca_bundle();
-            crate::apply::apply(&crate::apply::ApplyOptions {
+            ExitStatus::from_code(crate::apply::apply(&crate::apply::ApplyOptions {
                 dir,
                 artifacts,
                 database_url,
@@ -145,7 +172,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
                 out_of_order,
                 lock_timeout: std::time::Duration::from_secs(lock_timeout),
                 format,
-            })
+                color,
+            }))
         }
         Command::Test {
             target:
@@ -158,26 +186,29 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
             format,
         } => {
             crate::apply::connect::skip_system_ca_bundle();
-            crate::apply::test(&crate::apply::TestOptions {
+            ExitStatus::from_code(crate::apply::test(&crate::apply::TestOptions {
                 dir,
                 artifacts,
                 database_url,
                 unit,
                 format,
-            })
+                color,
+            }))
         }
     }
 }
 
-fn use_color() -> bool {
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
-}
-
-fn compile(dir: &Path, out: Option<PathBuf>, check: bool, format: Format) -> u8 {
+fn compile(
+    dir: &Path,
+    out: Option<PathBuf>,
+    check: bool,
+    format: Format,
+    color: bool,
+) -> ExitStatus {
     let out = out.unwrap_or_else(|| dir.join("target"));
     if same_folder(&out, dir) {
         eprintln!("error: --out must not be the project folder itself (it would overwrite migrations/); use e.g. --out {}", dir.join("target").display());
-        return 2;
+        return ExitStatus::Error;
     }
     // The output folder is listed while the project is checked.
     let (compilation, existing) =
@@ -186,7 +217,7 @@ fn compile(dir: &Path, out: Option<PathBuf>, check: bool, format: Format) -> u8 
         &compilation.diagnostics,
         &compilation.files,
         format,
-        format == Format::Human && use_color(),
+        format == Format::Human && color,
     );
     match format {
         Format::Human => eprint!("{printed}"),
@@ -206,7 +237,7 @@ fn compile(dir: &Path, out: Option<PathBuf>, check: bool, format: Format) -> u8 
         (compilation.project, compilation.resolved, failed)
     else {
         let _ = save();
-        return 1;
+        return ExitStatus::Failure;
     };
     let summary = compilation
         .summary
@@ -222,7 +253,7 @@ fn compile(dir: &Path, out: Option<PathBuf>, check: bool, format: Format) -> u8 
             Ok(staleness) => staleness,
             Err(e) => {
                 eprintln!("error: cannot read {}: {e}", out.display());
-                return 2;
+                return ExitStatus::Error;
             }
         };
         if staleness.is_clean() {
@@ -230,7 +261,7 @@ fn compile(dir: &Path, out: Option<PathBuf>, check: bool, format: Format) -> u8 
                 eprintln!("{} is up to date ({summary})", out.display());
             }
             std::mem::forget((project, resolved, compilation.files, parse_cache));
-            return 0;
+            return ExitStatus::Success;
         }
         let mut err = std::io::stderr().lock();
         let _ = writeln!(
@@ -253,7 +284,7 @@ fn compile(dir: &Path, out: Option<PathBuf>, check: bool, format: Format) -> u8 
             dir.display(),
             out.display()
         );
-        return 1;
+        return ExitStatus::Failure;
     }
     let (_, written) = rayon::join(save, || {
         existing.and_then(|e| emit::write(&out, e, &project, &resolved))
@@ -263,7 +294,7 @@ fn compile(dir: &Path, out: Option<PathBuf>, check: bool, format: Format) -> u8 
             "error: cannot write the artifacts to {}: {e}",
             out.display()
         );
-        return 2;
+        return ExitStatus::Error;
     }
     if format == Format::Human {
         eprintln!("compiled {summary} into {}", out.display());
@@ -271,7 +302,7 @@ fn compile(dir: &Path, out: Option<PathBuf>, check: bool, format: Format) -> u8 
     // The process exits next: freeing a large project's many small
     // allocations one by one takes longer than the rest of the output step.
     std::mem::forget((project, resolved, compilation.files, parse_cache));
-    0
+    ExitStatus::Success
 }
 
 fn same_folder(a: &Path, b: &Path) -> bool {

@@ -16,6 +16,7 @@ pub mod config;
 pub mod datatest;
 pub mod diagnostic;
 pub mod emit;
+pub mod exit_status;
 pub mod graph;
 pub mod manifest;
 pub mod parse_cache;

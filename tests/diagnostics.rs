@@ -292,3 +292,37 @@ fn the_diagnostics_page_matches_the_snapshots() {
         stale.join("\n")
     );
 }
+
+/// `--color` wins; without it (auto) `NO_COLOR` turns colour off and
+/// `CLICOLOR_FORCE` turns it on where stderr is no terminal (as here).
+#[test]
+fn colour_follows_the_flag_and_the_environment() {
+    let coloured = |args: &[&str], env: &[(&str, &str)]| {
+        let out = tempfile::tempdir().expect("temporary folder");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_stackc"));
+        cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["compile", "tests/fixtures/err_e0301_unknown_ref", "--out"])
+            .arg(out.path())
+            .args(args)
+            .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR_FORCE")
+            .env_remove("CLICOLOR");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let output = cmd.output().expect("run the stackc binary");
+        assert_eq!(output.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(stderr.contains("error[E0301]"), "{stderr}");
+        stderr.contains("\x1b[")
+    };
+    assert!(!coloured(&[], &[]), "not a terminal: no colour");
+    assert!(coloured(&[], &[("CLICOLOR_FORCE", "1")]));
+    assert!(!coloured(
+        &[],
+        &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]
+    ));
+    assert!(coloured(&["--color", "always"], &[("NO_COLOR", "1")]));
+    assert!(!coloured(&["--color", "never"], &[("CLICOLOR_FORCE", "1")]));
+    assert!(coloured(&["--color=always"], &[]));
+}

@@ -29,7 +29,6 @@ pub mod statements;
 pub mod steps;
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -58,6 +57,8 @@ pub struct ApplyOptions {
     pub out_of_order: bool,
     pub lock_timeout: Duration,
     pub format: ReportFormat,
+    /// Colour stderr (`--color`, decided by `diagnostic::ColorWhen`).
+    pub color: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -69,10 +70,8 @@ pub struct TestOptions {
     /// data tests.
     pub unit: bool,
     pub format: ReportFormat,
-}
-
-fn use_color() -> bool {
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+    /// Colour stderr (`--color`, decided by `diagnostic::ColorWhen`).
+    pub color: bool,
 }
 
 /// The JSON document of a command, filled as it goes; printed at the end
@@ -137,8 +136,9 @@ fn load(
     dir: &std::path::Path,
     artifacts: Option<&std::path::Path>,
     out: &mut Out,
+    color: bool,
 ) -> Result<Bundle, String> {
-    match artifacts::load(dir, artifacts, use_color()) {
+    match artifacts::load(dir, artifacts, color) {
         Ok((bundle, printed)) => {
             eprint!("{printed}");
             out.set("project", json!(bundle.settings.name));
@@ -186,7 +186,7 @@ pub fn apply(opts: &ApplyOptions) -> u8 {
     let mut out = Out::new("apply", opts.format);
     out.set("dry_run", json!(opts.dry_run));
     let tls = early_tls(&opts.dir, opts.database_url.as_deref());
-    let bundle = match load(&opts.dir, opts.artifacts.as_deref(), &mut out) {
+    let bundle = match load(&opts.dir, opts.artifacts.as_deref(), &mut out, opts.color) {
         Ok(b) => b,
         Err(message) => return out.fail("error", &message),
     };
@@ -345,7 +345,7 @@ pub fn apply(opts: &ApplyOptions) -> u8 {
         run_id,
         step_no: 0,
         buffer: Vec::new(),
-        progress: Progress::new(plan.run.len() + order.len(), use_color()),
+        progress: Progress::new(plan.run.len() + order.len(), opts.color),
         items: Vec::new(),
         scripts: &scripts,
         labels: &labels,
@@ -1333,7 +1333,7 @@ pub fn test(opts: &TestOptions) -> u8 {
     let started = Instant::now();
     let mut out = Out::new("test", opts.format);
     let tls = early_tls(&opts.dir, opts.database_url.as_deref());
-    let bundle = match load(&opts.dir, opts.artifacts.as_deref(), &mut out) {
+    let bundle = match load(&opts.dir, opts.artifacts.as_deref(), &mut out, opts.color) {
         Ok(b) => b,
         Err(message) => return out.fail("error", &message),
     };
@@ -1370,7 +1370,7 @@ pub fn test(opts: &TestOptions) -> u8 {
         Err(message) => return out.fail("error", &message),
     };
     let labels = Labels::new(&bundle);
-    let mut progress = Progress::new(tests.len() + units.len(), use_color());
+    let mut progress = Progress::new(tests.len() + units.len(), opts.color);
     let mut items = Vec::new();
     let runs = tests.into_iter().map(Ok).chain(units.into_iter().map(Err));
     for test in runs {
