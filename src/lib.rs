@@ -19,6 +19,7 @@ pub mod emit;
 pub mod exit_status;
 pub mod graph;
 pub mod manifest;
+pub mod naming;
 pub mod parse_cache;
 pub mod project;
 pub mod render;

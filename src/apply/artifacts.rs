@@ -186,10 +186,7 @@ fn read_verified(out: &Path) -> Result<BTreeMap<String, String>, LoadError> {
 /// file on disk need not be UTF-8 to be compared).
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::naming::hex(&Sha256::digest(bytes))
 }
 
 /// The manifest is one this stackc understands, of this project, and names

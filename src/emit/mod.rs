@@ -20,6 +20,9 @@ use std::path::Path;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
+use crate::naming::hex;
+pub use crate::naming::{repeatable_script, sha256_hex};
+
 use crate::config::{IndexConfig, Materialization, OnSchemaChange, Strategy};
 use crate::manifest::{StepKind, HEADER_OBJECT, HEADER_SOURCE};
 use crate::project::Project;
@@ -453,12 +456,6 @@ impl<'a> Cx<'a> {
     }
 }
 
-/// The generated repeatable migration of a model or seed at `level` of the
-/// graph: Flyway runs repeatables by description, so the level first.
-pub fn repeatable_script(level: usize, name: &str) -> String {
-    format!("R__{level:03}_{name}.sql")
-}
-
 /// The data tests of each node, one file a node (`run/NNN_<node>.tests.sql`)
 /// with one query a test in the order of their names, each headed by a
 /// comment naming it: (path, text, where each test's query is).
@@ -568,22 +565,6 @@ fn digest(parts: &[&str]) -> String {
         h.update(p.as_bytes());
     }
     hex(&h.finalize())
-}
-
-pub fn sha256_hex(text: &str) -> String {
-    hex(&Sha256::digest(text.as_bytes()))
-}
-
-/// Lower-case hex. `write!` per byte was 4% of a compile's instructions:
-/// there is a digest for every artifact.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[usize::from(b >> 4)] as char);
-        s.push(DIGITS[usize::from(b & 0xf)] as char);
-    }
-    s
 }
 
 /// Drops whatever relation has this name when it is of another kind than
@@ -1100,15 +1081,6 @@ fn with_ephemerals(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hex_is_lower_case_two_digits_a_byte() {
-        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
-        assert_eq!(
-            sha256_hex(""),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
-    }
 
     #[test]
     fn user_text_cannot_end_a_comment() {
