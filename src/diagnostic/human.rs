@@ -4,6 +4,8 @@
 
 use std::fmt::Write as _;
 
+use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
+
 use super::{clamp_to_char_boundary, line_col, Diagnostic, Severity, SourceFiles, Span};
 
 pub(super) fn summary_line(errors: usize, warnings: usize) -> String {
@@ -51,7 +53,7 @@ pub(super) fn render(out: &mut String, d: &Diagnostic, files: &SourceFiles, colo
                 style.paint("1", &location),
                 d.message
             );
-            render_snippet(out, span, files, &style, sev_color, "");
+            render_snippet(out, span, files, d.severity, color, "");
         }
         None => {
             let _ = writeln!(out, "{head}: {}", d.message);
@@ -60,7 +62,7 @@ pub(super) fn render(out: &mut String, d: &Diagnostic, files: &SourceFiles, colo
     for related in &d.related {
         let location = location_of(&related.span, files);
         let _ = writeln!(out, "  {}: note: {}", location, related.message);
-        render_snippet(out, &related.span, files, &style, "1;34", "  ");
+        render_snippet(out, &related.span, files, d.severity, color, "  ");
     }
     if let Some(help) = &d.help {
         let _ = writeln!(out, "  {} {help}", style.paint("1;36", "help:"));
@@ -78,45 +80,39 @@ fn location_of(span: &Span, files: &SourceFiles) -> String {
     }
 }
 
-/// Writes the span's first line with a caret underline below it.
+/// Writes the lines of the span with carets under it (a span over several
+/// lines is drawn as rustc draws one), through annotate-snippets; `indent`
+/// goes before every line.
 fn render_snippet(
     out: &mut String,
     span: &Span,
     files: &SourceFiles,
-    style: &Style,
-    color: &str,
+    severity: Severity,
+    color: bool,
     indent: &str,
 ) {
     let Some(text) = files.get(&span.file) else {
         return;
     };
     let start = clamp_to_char_boundary(text, span.range.start);
-    let (line, col) = line_col(text, start);
-    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
-    let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
-    let source_line = text[line_start..line_end].trim_end_matches('\r');
-    let end = clamp_to_char_boundary(text, span.range.end.max(start)).min(line_end);
-    let width = text[start..end].chars().count().max(1);
-    let gutter = line.to_string();
-    let pad = " ".repeat(gutter.len());
-    // Tabs keep their width in the caret line so the carets stay aligned.
-    let lead: String = source_line
-        .chars()
-        .take(col - 1)
-        .map(|c| if c == '\t' { '\t' } else { ' ' })
-        .collect();
-    let bar = style.paint("1;34", "|");
-    let _ = writeln!(out, "{indent}{pad} {bar}");
-    let _ = writeln!(
-        out,
-        "{indent}{} {bar} {source_line}",
-        style.paint("1;34", &gutter)
-    );
-    let _ = writeln!(
-        out,
-        "{indent}{pad} {bar} {lead}{}",
-        style.paint(color, &"^".repeat(width))
-    );
+    let end = clamp_to_char_boundary(text, span.range.end.max(start));
+    let level = match severity {
+        Severity::Error => Level::ERROR,
+        Severity::Warning => Level::WARNING,
+    };
+    let report = [Group::with_level(level).element(
+        Snippet::source(text)
+            .line_start(1)
+            .annotation(AnnotationKind::Primary.span(start..end)),
+    )];
+    let renderer = if color {
+        Renderer::styled()
+    } else {
+        Renderer::plain()
+    };
+    for line in renderer.render(&report).lines() {
+        let _ = writeln!(out, "{indent}{line}");
+    }
 }
 
 #[cfg(test)]
@@ -142,5 +138,37 @@ mod tests {
         );
         assert!(out.contains("2 | from x y z\n  |        ^\n"), "{out}");
         assert!(out.contains("help: fix it"), "{out}");
+    }
+
+    #[test]
+    fn a_span_over_several_lines_is_drawn_whole() {
+        let path: Arc<str> = Arc::from("models/a.sql");
+        let text: Arc<str> = Arc::from("select 1\nfrom x\nwhere\n  a = 1\n");
+        let mut files = SourceFiles::default();
+        files.insert(&path, &text);
+        let d = Diagnostic::new("E0204", "two statements").at_file(&path, 9..26);
+        let out = render(&[d], &files, Format::Human, false);
+        assert!(
+            out.starts_with("models/a.sql:2:1: error[E0204]: two statements\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("2 | / from x\n3 | | where\n4 | |   a = 1\n  | |____^\n"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    #[allow(clippy::reversed_empty_ranges)] // a reversed span must not panic either
+    fn spans_off_the_text_or_inside_a_character_do_not_panic() {
+        let path: Arc<str> = Arc::from("a.sql");
+        let text: Arc<str> = Arc::from("select 'é'\n");
+        let mut files = SourceFiles::default();
+        files.insert(&path, &text);
+        for range in [9..9, 9..10, 3..1, 100..200, 0..100] {
+            let d = Diagnostic::new("E0201", "x").at_file(&path, range.clone());
+            let out = render(&[d], &files, Format::Human, true);
+            assert!(out.contains("error"), "{range:?}: {out}");
+        }
     }
 }
