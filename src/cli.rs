@@ -163,7 +163,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
         } => {
             // Single-threaded here, as that function requires.
             crate::apply::connect::skip_system_ca_bundle();
-            ExitStatus::from_code(crate::apply::apply(&crate::apply::ApplyOptions {
+            crate::apply::apply(&crate::apply::ApplyOptions {
                 dir,
                 artifacts,
                 database_url,
@@ -173,7 +173,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
                 lock_timeout: std::time::Duration::from_secs(lock_timeout),
                 format,
                 color,
-            }))
+            })
         }
         Command::Test {
             target:
@@ -186,14 +186,14 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
             format,
         } => {
             crate::apply::connect::skip_system_ca_bundle();
-            ExitStatus::from_code(crate::apply::test(&crate::apply::TestOptions {
+            crate::apply::test(&crate::apply::TestOptions {
                 dir,
                 artifacts,
                 database_url,
                 unit,
                 format,
                 color,
-            }))
+            })
         }
     }
 }

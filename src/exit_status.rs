@@ -19,13 +19,12 @@ impl ExitStatus {
         }
     }
 
-    /// The status of a command that reports its outcome as a number (the
-    /// apply commands): anything above 2 is an error too.
-    pub fn from_code(code: u8) -> ExitStatus {
-        match code {
-            0 => ExitStatus::Success,
-            1 => ExitStatus::Failure,
-            _ => ExitStatus::Error,
+    /// `Failure` when something failed, else `Success`.
+    pub fn failed_if(failed: bool) -> ExitStatus {
+        if failed {
+            ExitStatus::Failure
+        } else {
+            ExitStatus::Success
         }
     }
 }
@@ -48,8 +47,8 @@ mod tests {
             (ExitStatus::Error, 2),
         ] {
             assert_eq!(status.code(), code);
-            assert_eq!(ExitStatus::from_code(code), status);
         }
-        assert_eq!(ExitStatus::from_code(7), ExitStatus::Error);
+        assert_eq!(ExitStatus::failed_if(true), ExitStatus::Failure);
+        assert_eq!(ExitStatus::failed_if(false), ExitStatus::Success);
     }
 }

@@ -35,6 +35,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use postgres::Client;
 use serde_json::{json, Value};
 
+use crate::exit_status::ExitStatus;
 use artifacts::{Bundle, MigrationEntry, Node, RunEntry, StepKind};
 use connect::Target;
 use history::{HistoryTable, NewRow, RunRecord};
@@ -94,14 +95,14 @@ impl Out {
 
     /// Ends the command with one error message: `status` is `error` (could
     /// not run) or `refused` (would not run).
-    fn fail(mut self, status: &str, message: &str) -> u8 {
+    fn fail(mut self, status: &str, message: &str) -> ExitStatus {
         eprintln!("error: {message}");
         self.set("status", json!(status));
         self.set("error", json!(message));
-        self.finish(1)
+        self.finish(ExitStatus::Failure)
     }
 
-    fn finish(self, code: u8) -> u8 {
+    fn finish(self, code: ExitStatus) -> ExitStatus {
         if self.format == ReportFormat::Json {
             let mut text =
                 serde_json::to_string_pretty(&Value::Object(self.doc)).unwrap_or_default();
@@ -181,7 +182,7 @@ fn connect_to(
 
 /// `stackc apply`. Returns the exit status: 0 when everything ran (warnings
 /// allowed), 1 on any failure or refusal.
-pub fn apply(opts: &ApplyOptions) -> u8 {
+pub fn apply(opts: &ApplyOptions) -> ExitStatus {
     let started = Instant::now();
     let mut out = Out::new("apply", opts.format);
     out.set("dry_run", json!(opts.dry_run));
@@ -429,7 +430,7 @@ pub fn apply(opts: &ApplyOptions) -> u8 {
             "duration_ms": report::millis(started.elapsed()),
         }),
     );
-    out.finish(u8::from(failed))
+    out.finish(ExitStatus::failed_if(failed))
 }
 
 /// Splits and checks each file once. A file that mixes statements that
@@ -1219,7 +1220,7 @@ fn dry_run(
     history_rows: usize,
     table: &HistoryTable,
     mut out: Out,
-) -> u8 {
+) -> ExitStatus {
     let manifest = &bundle.manifest;
     let mut lines: Vec<Value> = Vec::new();
     let mut add = |kind: &str, label: String, file: &str, reason: String, transactional: bool| {
@@ -1323,13 +1324,13 @@ fn dry_run(
     }
     out.set("status", json!("dry_run"));
     out.set("plan", Value::Array(lines));
-    out.finish(0)
+    out.finish(ExitStatus::Success)
 }
 
 /// `stackc test`: runs the tests of the artifacts against the database as
 /// it is, and reports each failure with its count and a sample. Read-only:
 /// no lock, no history.
-pub fn test(opts: &TestOptions) -> u8 {
+pub fn test(opts: &TestOptions) -> ExitStatus {
     let started = Instant::now();
     let mut out = Out::new("test", opts.format);
     let tls = early_tls(&opts.dir, opts.database_url.as_deref());
@@ -1416,5 +1417,5 @@ pub fn test(opts: &TestOptions) -> u8 {
             "duration_ms": report::millis(started.elapsed()),
         }),
     );
-    out.finish(u8::from(failed))
+    out.finish(ExitStatus::failed_if(failed))
 }
