@@ -2,13 +2,14 @@
 //! outcome to an exit status (0 ok, 1 problems found, 2 usage or internal).
 
 use std::ffi::OsString;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::diagnostic::{self, Format};
+use crate::diagnostic::{self, ColorWhen, Format};
 use crate::emit;
+use crate::exit_status::ExitStatus;
 
 #[derive(Parser)]
 #[command(
@@ -19,6 +20,27 @@ use crate::emit;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Colour the output: auto colours a terminal (NO_COLOR turns it off,
+    /// CLICOLOR_FORCE on).
+    #[arg(long, global = true, value_enum, default_value_t = ColorArg::Auto)]
+    color: ColorArg,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+impl From<ColorArg> for ColorWhen {
+    fn from(c: ColorArg) -> ColorWhen {
+        match c {
+            ColorArg::Auto => ColorWhen::Auto,
+            ColorArg::Always => ColorWhen::Always,
+            ColorArg::Never => ColorWhen::Never,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -106,21 +128,26 @@ impl From<FormatArg> for Format {
     }
 }
 
-pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
+pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { 2 } else { 0 };
+            return if e.use_stderr() {
+                ExitStatus::Error
+            } else {
+                ExitStatus::Success
+            };
         }
     };
+    let color = ColorWhen::from(cli.color).for_stderr();
     match cli.command {
         Command::Compile {
             dir,
             out,
             check,
             format,
-        } => compile(&dir, out, check, format.into()),
+        } => compile(&dir, out, check, format.into(), color),
         Command::Apply {
             target:
                 DatabaseTarget {
@@ -145,6 +172,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
                 out_of_order,
                 lock_timeout: std::time::Duration::from_secs(lock_timeout),
                 format,
+                color,
             })
         }
         Command::Test {
@@ -164,20 +192,23 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
                 database_url,
                 unit,
                 format,
+                color,
             })
         }
     }
 }
 
-fn use_color() -> bool {
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
-}
-
-fn compile(dir: &Path, out: Option<PathBuf>, check: bool, format: Format) -> u8 {
+fn compile(
+    dir: &Path,
+    out: Option<PathBuf>,
+    check: bool,
+    format: Format,
+    color: bool,
+) -> ExitStatus {
     let out = out.unwrap_or_else(|| dir.join("target"));
     if let Err(problem) = check_out(dir, &out, check) {
         eprintln!("error: {problem}");
-        return 2;
+        return ExitStatus::Error;
     }
     // The output folder is listed while the project is checked.
     let (compilation, listed) = rayon::join(|| crate::analyze(dir), || emit::list_output(&out));
@@ -189,7 +220,7 @@ fn compile(dir: &Path, out: Option<PathBuf>, check: bool, format: Format) -> u8 
         &compilation.diagnostics,
         &compilation.files,
         format,
-        format == Format::Human && use_color(),
+        format == Format::Human && color,
     );
     match format {
         Format::Human => eprint!("{printed}"),
@@ -209,7 +240,7 @@ fn compile(dir: &Path, out: Option<PathBuf>, check: bool, format: Format) -> u8 
         (compilation.project, compilation.resolved, failed)
     else {
         let _ = save();
-        return 1;
+        return ExitStatus::Failure;
     };
     let summary = compilation
         .summary
@@ -226,7 +257,7 @@ fn compile(dir: &Path, out: Option<PathBuf>, check: bool, format: Format) -> u8 
             Ok(staleness) => staleness,
             Err(e) => {
                 eprintln!("error: cannot read {}: {e}", out.display());
-                return 2;
+                return ExitStatus::Error;
             }
         };
         if staleness.is_clean() {
@@ -234,7 +265,7 @@ fn compile(dir: &Path, out: Option<PathBuf>, check: bool, format: Format) -> u8 
                 eprintln!("{} is up to date ({summary})", out.display());
             }
             std::mem::forget((project, resolved, compilation.files, parse_cache));
-            return 0;
+            return ExitStatus::Success;
         }
         let mut err = std::io::stderr().lock();
         let _ = writeln!(
@@ -257,7 +288,7 @@ fn compile(dir: &Path, out: Option<PathBuf>, check: bool, format: Format) -> u8 
             dir.display(),
             out.display()
         );
-        return 1;
+        return ExitStatus::Failure;
     }
     mention_foreign(&out, &foreign);
     let (_, written) = rayon::join(save, || {
@@ -268,7 +299,7 @@ fn compile(dir: &Path, out: Option<PathBuf>, check: bool, format: Format) -> u8 
             "error: cannot write the artifacts to {}: {e}",
             out.display()
         );
-        return 2;
+        return ExitStatus::Error;
     }
     if format == Format::Human {
         eprintln!("compiled {summary} into {}", out.display());
@@ -276,7 +307,7 @@ fn compile(dir: &Path, out: Option<PathBuf>, check: bool, format: Format) -> u8 
     // The process exits next: freeing a large project's many small
     // allocations one by one takes longer than the rest of the output step.
     std::mem::forget((project, resolved, compilation.files, parse_cache));
-    0
+    ExitStatus::Success
 }
 
 /// Files in the output folder that a compile did not write: left alone,

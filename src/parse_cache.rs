@@ -140,7 +140,7 @@ impl ParseCache {
 impl Entry {
     fn new(key: &[u8; 32], parsed: ParsedQuery) -> Entry {
         Entry {
-            sha256: crate::emit::hex(key),
+            sha256: crate::naming::hex(key),
             relations: parsed
                 .relations
                 .into_iter()

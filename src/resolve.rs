@@ -1108,7 +1108,7 @@ fn check_migration_names(
             (_, true) => ("seed", graph::seed_id(project_name, node)),
             _ => return None,
         };
-        let generated = crate::emit::repeatable_script(graph.level_of(&id), node);
+        let generated = crate::naming::repeatable_script(graph.level_of(&id), node);
         (generated == script).then(|| (kind, node.to_string()))
     };
     for m in &project.migrations {

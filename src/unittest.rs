@@ -19,7 +19,7 @@ use crate::seed::Seed;
 use crate::sql::{literal, quote_ident};
 
 /// The line before a unit test script's check query.
-pub const CHECK_MARKER: &str = "-- stackc: check";
+pub use crate::manifest::CHECK_MARKER;
 
 #[derive(Debug, Clone)]
 pub struct CompiledUnitTest {

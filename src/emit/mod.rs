@@ -18,10 +18,13 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use rayon::prelude::*;
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::naming::hex;
+pub use crate::naming::{fit_path, repeatable_script, sha256_hex};
+
 use crate::config::{IndexConfig, Materialization, OnSchemaChange, Strategy};
+use crate::manifest::{StepKind, HEADER_OBJECT, HEADER_SOURCE};
 use crate::project::Project;
 use crate::render::Relation;
 use crate::resolve::{model_columns, Model, Resolved};
@@ -77,8 +80,29 @@ pub fn artifacts(project: &Project, resolved: &Resolved) -> Artifacts {
 /// Makes every artifact and hands it to `sink` as soon as it is made, so
 /// that a large project's artifacts are never all in memory at once.
 pub fn emit(project: &Project, resolved: &Resolved, sink: &dyn Sink) -> std::io::Result<()> {
-    let cx = Cx::new(resolved);
+    let mut cx = Cx::new(resolved);
     let graph = &resolved.graph;
+    let put = |path: &str, text: &str| -> std::io::Result<(String, String)> {
+        sink.put(path, text.as_bytes())?;
+        Ok((path.to_string(), sha256_hex(text)))
+    };
+    // The data tests of a node share one file: made first, so that each
+    // test's step knows where in its file the query is.
+    let (test_hashes, positions) = tests_files(&cx)
+        .into_par_iter()
+        .map(|(path, text, positions)| Ok((put(&path, &text)?, positions)))
+        .collect::<std::io::Result<Vec<_>>>()?
+        .into_iter()
+        .fold(
+            (Vec::new(), BTreeMap::new()),
+            |(mut hashes, mut all), (hash, positions)| {
+                hashes.push(hash);
+                all.extend(positions);
+                (hashes, all)
+            },
+        );
+    cx.test_positions = positions;
+    let cx = cx;
     // Each node's files are independent of the others' but for the
     // fingerprint line of migrations, which needs the definitions of the
     // node's parents. So the nodes with a migration (models and seeds) are
@@ -108,10 +132,6 @@ pub fn emit(project: &Project, resolved: &Resolved, sink: &dyn Sink) -> std::io:
         .iter()
         .map(|m| (format!("migrations/{}", m.script), &*m.file.text))
         .collect();
-    let put = |path: &str, text: &str| -> std::io::Result<(String, String)> {
-        sink.put(path, text.as_bytes())?;
-        Ok((path.to_string(), sha256_hex(text)))
-    };
     let made: Vec<(NodeOut, Vec<(String, String)>)> = outs
         .into_par_iter()
         .zip(&graph.order)
@@ -132,7 +152,8 @@ pub fn emit(project: &Project, resolved: &Resolved, sink: &dyn Sink) -> std::io:
         .collect::<std::io::Result<_>>()?;
     let mut run_order = Vec::new();
     let mut node_files: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut hashed: Vec<Vec<(String, String)>> = Vec::with_capacity(made.len() + 2);
+    let mut hashed: Vec<Vec<(String, String)>> = Vec::with_capacity(made.len() + 3);
+    hashed.push(test_hashes);
     for (out, hashes) in made {
         run_order.extend(out.steps);
         if !out.files.is_empty() {
@@ -172,21 +193,19 @@ impl NodeOut {
         self.steps.push(RunStep {
             file: path.to_string(),
             full_file: None,
+            line: None,
             node: id.to_string(),
-            step: "vacuum",
+            statement: None,
+            step: StepKind::Vacuum,
         });
         self.files.push(path.to_string());
     }
 }
 
-/// The comment a seed load leaves on its table: `stackc apply` skips the
-/// load when the table already carries the comment of this CSV's content.
+/// The comment a seed load leaves on its table: see
+/// [`crate::manifest::seed_marker`].
 pub fn seed_marker(seed: &crate::seed::Seed) -> String {
-    format!(
-        "stackc seed {} sha256:{}",
-        seed.file.path,
-        sha256_hex(&seed.file.text)
-    )
+    crate::manifest::seed_marker(&seed.file.path, &sha256_hex(&seed.file.text))
 }
 
 /// `unit/<model>.<test>.sql`: run by `stackc test --unit`, never by a run.
@@ -222,24 +241,28 @@ struct NodeOut {
     files: Vec<String>,
 }
 
-#[derive(Serialize)]
-struct RunStep {
-    file: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    full_file: Option<String>,
-    node: String,
-    step: &'static str,
+type RunStep = crate::manifest::RunStep<String>;
+
+/// Where a test's query sits among the artifacts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TestPosition {
+    pub path: String,
+    /// 0-based, among the file's statements.
+    pub statement: usize,
+    /// 1-based: the first line of the test's text.
+    pub line: usize,
 }
 
 struct Cx<'a> {
     resolved: &'a Resolved,
     name: &'a str,
     ephemeral_sql: BTreeMap<String, String>,
-    tests_by_id: BTreeMap<&'a str, &'a crate::datatest::DataTest>,
     singular_by_id: BTreeMap<String, &'a crate::resolve::SingularTest>,
     seed_prefix: String,
     model_prefix: String,
     source_prefix: String,
+    /// Test id → where its query is; filled once the tests files are made.
+    test_positions: BTreeMap<String, TestPosition>,
 }
 
 impl<'a> Cx<'a> {
@@ -249,11 +272,6 @@ impl<'a> Cx<'a> {
             resolved,
             name,
             ephemeral_sql: ephemeral_bodies(resolved),
-            tests_by_id: resolved
-                .tests
-                .iter()
-                .map(|t| (t.unique_id.as_str(), t))
-                .collect(),
             singular_by_id: resolved
                 .singular_tests
                 .iter()
@@ -262,6 +280,7 @@ impl<'a> Cx<'a> {
             seed_prefix: format!("seed.{name}."),
             model_prefix: format!("model.{name}."),
             source_prefix: format!("source.{name}."),
+            test_positions: BTreeMap::new(),
         }
     }
 
@@ -278,10 +297,12 @@ impl<'a> Cx<'a> {
             steps: Vec::new(),
             files: Vec::new(),
         };
-        let step = |file: &str, kind: &'static str| RunStep {
+        let step = |file: &str, kind: StepKind| RunStep {
             file: file.to_string(),
             full_file: None,
+            line: None,
             node: id.clone(),
+            statement: None,
             step: kind,
         };
         if let Some(seed_name) = id.strip_prefix(&self.seed_prefix) {
@@ -308,7 +329,7 @@ impl<'a> Cx<'a> {
             ));
             out.definition = Some(seed_migration(relation, &types));
             out.migration = Some((path.clone(), header.clone()));
-            out.steps.push(step(&run_path, "seed"));
+            out.steps.push(step(&run_path, StepKind::Seed));
             out.vacuum(
                 relation,
                 &header,
@@ -353,7 +374,7 @@ impl<'a> Cx<'a> {
                             full_sql.trim_end()
                         ),
                     ));
-                    out.steps.push(step(&run_path, "table"));
+                    out.steps.push(step(&run_path, StepKind::Table));
                     out.files.push(run_path);
                 }
                 Materialization::Incremental => {
@@ -382,7 +403,7 @@ impl<'a> Cx<'a> {
                     ));
                     out.steps.push(RunStep {
                         full_file: Some(full_path.clone()),
-                        ..step(&inc_path, "incremental")
+                        ..step(&inc_path, StepKind::Incremental)
                     });
                     out.files.push(full_path);
                     out.files.push(inc_path);
@@ -393,7 +414,7 @@ impl<'a> Cx<'a> {
                         run_path.clone(),
                         format!("{header}{RUN_NOTE}\n{}", matview_refresh(m)),
                     ));
-                    out.steps.push(step(&run_path, "refresh"));
+                    out.steps.push(step(&run_path, StepKind::Refresh));
                     out.files.push(run_path);
                 }
                 Materialization::View | Materialization::Ephemeral => {}
@@ -408,42 +429,28 @@ impl<'a> Cx<'a> {
                     id,
                 );
             }
-        } else if let Some(t) = self.tests_by_id.get(id.as_str()) {
-            let attached_level = resolved.graph.level_of(&t.attached_to);
-            // `stg_orders` for a model or seed, `raw.orders` for a source table.
-            let attached = t
-                .attached_to
-                .strip_prefix(&self.source_prefix)
-                .unwrap_or_else(|| t.attached_to.rsplit('.').next().unwrap_or(&t.attached_to));
-            let path = fit_path(format!(
-                "run/{attached_level:03}_{attached}.test.{}.sql",
-                t.name
-            ));
-            let text = format!(
-                "-- stackc: test {} ({} on {}{})\n-- source: {}\n-- severity: {}, error_if: {}, warn_if: {}\n-- The rows this query returns are failures.\n{DO_NOT_EDIT}\n{}",
-                comment(&t.name),
-                comment(&t.kind.to_string()),
-                comment(attached),
-                comment(&t.column.as_ref().map(|c| format!(".{c}")).unwrap_or_default()),
-                comment(&t.span.file),
-                t.severity.as_str(),
-                comment(&t.error_if.to_string()),
-                comment(&t.warn_if.to_string()),
-                t.sql
-            );
-            out.runs.push((path.clone(), text));
-            out.steps.push(step(&path, "test"));
-            out.files.push(path);
+        } else if let Some(p) = self.test_positions.get(id.as_str()) {
+            out.steps.push(RunStep {
+                line: Some(p.line),
+                statement: Some(p.statement),
+                ..step(&p.path, StepKind::Test)
+            });
+            out.files.push(p.path.clone());
         } else if let Some(t) = self.singular_by_id.get(id) {
             let path = fit_path(format!("run/{level:03}_test.{}.sql", t.name));
-            let text = format!(
-                "-- stackc: test {} (singular)\n-- source: {}\n-- severity: error, error_if: != 0, warn_if: != 0\n-- The rows this query returns are failures.\n{DO_NOT_EDIT}\n{}\n",
+            let head = format!(
+                "-- stackc: test {} (singular)\n-- source: {}\n-- severity: error, error_if: != 0, warn_if: != 0\n-- The rows this query returns are failures.\n{DO_NOT_EDIT}\n",
                 comment(&t.name),
                 comment(&t.file.path),
-                t.rendered.sql.trim_end().trim_end_matches(';').trim_end()
             );
-            out.runs.push((path.clone(), text));
-            out.steps.push(step(&path, "test"));
+            let sql = t.rendered.sql.trim_end().trim_end_matches(';').trim_end();
+            let line = query_line(&head, sql);
+            out.runs.push((path.clone(), format!("{head}{sql}\n")));
+            out.steps.push(RunStep {
+                line: Some(line),
+                statement: Some(0),
+                ..step(&path, StepKind::Test)
+            });
             out.files.push(path);
         }
         let _ = self.name;
@@ -451,58 +458,78 @@ impl<'a> Cx<'a> {
     }
 }
 
-/// The generated repeatable migration of a model or seed at `level` of the
-/// graph: Flyway runs repeatables by description, so the level first.
-pub fn repeatable_script(level: usize, name: &str) -> String {
-    fit_path(format!("R__{level:03}_{name}.sql"))
+/// The data tests of each node, one file a node (`run/NNN_<node>.tests.sql`)
+/// with one query a test in the order of their names, each headed by a
+/// comment naming it: (path, text, where each test's query is).
+type TestsFile = (String, String, Vec<(String, TestPosition)>);
+
+fn tests_files(cx: &Cx<'_>) -> Vec<TestsFile> {
+    let resolved = cx.resolved;
+    let mut by_node: BTreeMap<&str, Vec<&crate::datatest::DataTest>> = BTreeMap::new();
+    for t in &resolved.tests {
+        by_node.entry(t.attached_to.as_str()).or_default().push(t);
+    }
+    let groups: Vec<(&str, Vec<&crate::datatest::DataTest>)> = by_node.into_iter().collect();
+    groups
+        .into_par_iter()
+        .with_max_len(NODES_PER_TASK)
+        .map(|(node, mut tests)| {
+            tests.sort_by(|a, b| (&a.name, &a.unique_id).cmp(&(&b.name, &b.unique_id)));
+            // `stg_orders` for a model or seed, `raw.orders` for a source table.
+            let attached = node
+                .strip_prefix(&cx.source_prefix)
+                .unwrap_or_else(|| node.rsplit('.').next().unwrap_or(node));
+            let level = resolved.graph.level_of(node);
+            let path = fit_path(format!("run/{level:03}_{attached}.tests.sql"));
+            let sources: BTreeSet<&str> = tests.iter().map(|t| &*t.span.file).collect();
+            let sources: Vec<String> = sources.into_iter().map(|s| comment(s).into_owned()).collect();
+            let mut text = format!(
+                "-- stackc: tests of {}\n-- source: {}\n-- The rows each query returns are failures; `stackc apply` runs each as a step of its own.\n{DO_NOT_EDIT}",
+                comment(attached),
+                sources.join(", "),
+            );
+            let mut positions = Vec::with_capacity(tests.len());
+            for (statement, t) in tests.into_iter().enumerate() {
+                let head = format!(
+                    "\n-- test {} ({} on {}{})\n-- source: {}; severity: {}, error_if: {}, warn_if: {}\n",
+                    comment(&t.name),
+                    comment(&t.kind),
+                    comment(attached),
+                    t.column
+                        .as_ref()
+                        .map(|c| format!(".{}", comment(c)))
+                        .unwrap_or_default(),
+                    comment(&t.span.file),
+                    t.severity.as_str(),
+                    comment(&t.error_if),
+                    comment(&t.warn_if),
+                );
+                text.push_str(&head);
+                let sql = t.sql.trim_end().trim_end_matches(';').trim_end();
+                let line = query_line(&text, sql);
+                text.push_str(sql);
+                // On a line of its own: a query may end in a `--` comment.
+                text.push_str("\n;\n");
+                positions.push((
+                    t.unique_id.clone(),
+                    TestPosition {
+                        path: path.clone(),
+                        statement,
+                        line,
+                    },
+                ));
+            }
+            (path, text, positions)
+        })
+        .collect()
 }
 
-/// The longest file name (one path component, in bytes) an artifact gets.
-/// File systems allow 255; the margin leaves room for the suffix of a
-/// temporary file written beside it and for a tool's own backup suffix.
-const MAX_FILE_NAME: usize = 200;
-
-/// `path` with its last component shortened to [`MAX_FILE_NAME`] bytes
-/// when it is longer: the start of the name (cut on a character boundary),
-/// `~`, 16 hex digits of the SHA-256 of the whole name, and the name's
-/// last extension. The same name always gives the same result, and two
-/// long names that start alike still differ. Every artifact file name a
-/// compile makes goes through here.
-///
-/// A generated path is `<folder>/<name>`: a `/`, `\\` or control character
-/// in the name (from a source or test name in a schema file) becomes `_`,
-/// so that no name can put an artifact outside its folder.
-pub fn fit_path(path: String) -> String {
-    let name_start = path.find('/').map_or(0, |i| i + 1);
-    let path = if path[name_start..]
-        .chars()
-        .any(|c| c == '/' || c == '\\' || c.is_control())
-    {
-        let name: String = path[name_start..]
-            .chars()
-            .map(|c| {
-                if c == '/' || c == '\\' || c.is_control() {
-                    '_'
-                } else {
-                    c
-                }
-            })
-            .collect();
-        format!("{}{name}", &path[..name_start])
-    } else {
-        path
-    };
-    let name = &path[name_start..];
-    if name.len() <= MAX_FILE_NAME {
-        return path;
-    }
-    let extension = name.rfind('.').map_or("", |i| &name[i..]);
-    let hash = &sha256_hex(name)[..16];
-    let mut keep = MAX_FILE_NAME - extension.len() - hash.len() - 1;
-    while !name.is_char_boundary(keep) {
-        keep -= 1;
-    }
-    format!("{}{}~{hash}{extension}", &path[..name_start], &name[..keep])
+/// The 1-based line on which `sql`, appended to `before`, has its first
+/// non-blank line.
+fn query_line(before: &str, sql: &str) -> usize {
+    let blank = sql.len() - sql.trim_start().len();
+    let newlines = |s: &str| s.bytes().filter(|&b| b == b'\n').count();
+    newlines(before) + newlines(&sql[..blank]) + 1
 }
 
 const RUN_NOTE: &str =
@@ -510,7 +537,7 @@ const RUN_NOTE: &str =
 
 fn header(kind: &str, relation: &Relation, file: &str, materialization: &str) -> String {
     format!(
-        "-- stackc: {kind} {} ({})\n-- source: {}\n",
+        "{HEADER_OBJECT}{kind} {} ({})\n{HEADER_SOURCE}{}\n",
         comment(&relation.to_string()),
         comment(materialization),
         comment(file)
@@ -536,22 +563,6 @@ fn digest(parts: &[&str]) -> String {
         h.update(p.as_bytes());
     }
     hex(&h.finalize())
-}
-
-pub fn sha256_hex(text: &str) -> String {
-    hex(&Sha256::digest(text.as_bytes()))
-}
-
-/// Lower-case hex. `write!` per byte was 4% of a compile's instructions:
-/// there is a digest for every artifact.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[usize::from(b >> 4)] as char);
-        s.push(DIGITS[usize::from(b & 0xf)] as char);
-    }
-    s
 }
 
 /// Drops whatever relation has this name when it is of another kind than
@@ -1089,39 +1100,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn long_file_names_are_shortened_deterministically() {
-        assert_eq!(fit_path("run/001_a.sql".into()), "run/001_a.sql");
-        let long = format!("run/001_{}.test.{}.sql", "m".repeat(150), "é".repeat(100));
-        let short = fit_path(long.clone());
-        let name = short.rsplit('/').next().unwrap();
-        assert!(name.len() <= MAX_FILE_NAME, "{}", name.len());
-        assert!(
-            short.starts_with("run/001_mmm") && short.ends_with(".sql"),
-            "{short}"
-        );
-        assert_eq!(short, fit_path(long.clone()));
-        assert_ne!(short, fit_path(long.replace(".sql", "x.sql")));
-        assert!(super::files::is_generated_name(&short), "{short}");
-        let script = repeatable_script(3, &"n".repeat(300));
-        assert!(
-            script.len() <= MAX_FILE_NAME && script.starts_with("R__003_n"),
-            "{script}"
-        );
-        assert!(crate::project::parse_migration_name(&script).is_ok());
-        assert_eq!(
-            fit_path("run/000_raw.a/../../x\n.test.t.sql".into()),
-            "run/000_raw.a_.._.._x_.test.t.sql"
-        );
-        assert_eq!(repeatable_script(0, "a\\b"), "R__000_a_b.sql");
+    fn user_text_cannot_end_a_comment() {
+        assert_eq!(comment("plain name"), "plain name");
+        let escaped = comment("a\nselect 1; --\r\nb");
+        assert_eq!(escaped, "a\\nselect 1; --\\r\\nb");
+        assert!(!escaped.contains(['\n', '\r']));
     }
 
     #[test]
-    fn hex_is_lower_case_two_digits_a_byte() {
-        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
-        assert_eq!(
-            sha256_hex(""),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
+    fn query_lines_count_the_header_and_leading_blank_lines() {
+        assert_eq!(query_line("", "select 1"), 1);
+        assert_eq!(query_line("-- a\n-- b\n", "select 1"), 3);
+        assert_eq!(query_line("-- a\n", "\n\n  select 1"), 4);
     }
 
     #[test]
