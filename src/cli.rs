@@ -111,6 +111,8 @@ struct DatabaseTarget {
     /// each also read from DIR/.env].
     #[arg(long, value_name = "URL")]
     database_url: Option<String>,
+    #[command(flatten)]
+    profile: ProfileArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -152,6 +154,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
                     dir,
                     artifacts,
                     database_url,
+                    profile,
                 },
             full_refresh,
             dry_run,
@@ -170,6 +173,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
                 out_of_order,
                 lock_timeout: std::time::Duration::from_secs(lock_timeout),
                 format,
+                load: profile.options(),
             })
         }
         Command::Test {
@@ -178,6 +182,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
                     dir,
                     artifacts,
                     database_url,
+                    profile,
                 },
             unit,
             format,
@@ -189,6 +194,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
                 database_url,
                 unit,
                 format,
+                load: profile.options(),
             })
         }
     }

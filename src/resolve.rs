@@ -61,6 +61,9 @@ pub struct Resolved {
     pub singular_tests: Vec<SingularTest>,
     pub unit_tests: Vec<crate::unittest::CompiledUnitTest>,
     pub graph: Graph,
+    /// In a dbt project: each seed's configs from dbt_project.yml's
+    /// `seeds:` tree (`column_types`, `quote_columns`...), by seed name.
+    pub dbt_seeds: Option<BTreeMap<String, BTreeMap<String, serde_json::Value>>>,
 }
 
 struct Discovered {
@@ -79,7 +82,12 @@ pub fn resolve(
     parse_cache: &ParseCache,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Resolved {
-    let renderer = Renderer::new(&project.macros, diagnostics);
+    let dbt = project.settings.dbt.as_ref();
+    let render_options = crate::render::RenderOptions {
+        dbt_whitespace: dbt.is_some(),
+        target: dbt.map(|d| crate::dbt::naming::target_json(&d.target)),
+    };
+    let renderer = Renderer::new_with(&project.macros, &render_options, diagnostics);
     let vars = Arc::new(project.settings.vars.clone());
     let no_relations = Arc::new(Relations::default());
 
@@ -153,15 +161,48 @@ pub fn resolve(
                 }
             }
             let config = config::resolve_for(&layers, project.settings.flavor, &mut local);
-            let schema = config
-                .schema
-                .clone()
-                .unwrap_or_else(|| default_schema(project, m));
+            let (schema, name) = match dbt {
+                Some(dbt) => {
+                    let text = |k: &str| config.dbt.get(k).and_then(|v| v.as_str());
+                    let node = crate::dbt::naming::Node {
+                        name: &m.name,
+                        resource_type: "model",
+                        package: &project.settings.name,
+                        path: &m.file.path,
+                        folders: &m.folders,
+                        config: serde_json::json!({
+                            "materialized": config.materialized.as_str(),
+                            "schema": config.schema,
+                            "tags": config.tags,
+                            "alias": text("alias"),
+                        }),
+                    };
+                    let names = crate::dbt::naming::names(
+                        &renderer,
+                        &dbt.target,
+                        &vars,
+                        &node,
+                        config.schema.as_deref(),
+                        text("alias"),
+                        text("database"),
+                        &Span::new(&m.file.path, 0..0),
+                        &mut local,
+                    );
+                    (names.schema, names.alias)
+                }
+                None => (
+                    config
+                        .schema
+                        .clone()
+                        .unwrap_or_else(|| default_schema(project, m)),
+                    m.name.clone(),
+                ),
+            };
             let cte = (config.materialized == Materialization::Ephemeral)
                 .then(|| format!("__stackc_ephemeral_{}", m.name));
             let relation = Relation {
                 schema,
-                name: m.name.clone(),
+                name,
                 quote: false,
                 cte,
             };
@@ -175,9 +216,21 @@ pub fn resolve(
     }
     let mut seeds = BTreeMap::new();
     for seed in &project.seeds {
+        let (schema, name) = match dbt {
+            Some(dbt) => crate::dbt::seeds::names(
+                &renderer,
+                dbt,
+                &project.settings.name,
+                &vars,
+                seed,
+                &project.settings.paths.seeds,
+                diagnostics,
+            ),
+            None => (project.settings.seeds_schema.clone(), seed.name.clone()),
+        };
         let relation = Relation {
-            schema: project.settings.seeds_schema.clone(),
-            name: seed.name.clone(),
+            schema,
+            name,
             quote: false,
             cte: None,
         };
@@ -385,6 +438,17 @@ pub fn resolve(
         singular_tests,
         unit_tests,
         graph,
+        dbt_seeds: dbt.map(|d| {
+            project
+                .seeds
+                .iter()
+                .map(|seed| {
+                    let config =
+                        crate::dbt::seeds::config(d, seed, &project.settings.paths.seeds);
+                    (seed.name.clone(), config)
+                })
+                .collect()
+        }),
     }
 }
 

@@ -201,7 +201,7 @@ fn is_numeric(v: &str) -> bool {
         && frac.bytes().all(|b| b.is_ascii_digit())
 }
 
-fn is_date(v: &str) -> bool {
+pub(crate) fn is_date(v: &str) -> bool {
     let b = v.as_bytes();
     b.len() == 10
         && b[4] == b'-'
@@ -213,7 +213,7 @@ fn is_date(v: &str) -> bool {
         && (1..=31).contains(&v[8..10].parse::<u32>().unwrap_or(0))
 }
 
-fn is_timestamp(v: &str) -> bool {
+pub(crate) fn is_timestamp(v: &str) -> bool {
     v.len() >= 16 && is_date(&v[..10]) && matches!(v.as_bytes()[10], b' ' | b'T') && {
         let time = &v[11..];
         let b = time.as_bytes();

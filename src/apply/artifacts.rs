@@ -179,11 +179,12 @@ impl fmt::Display for LoadError {
 pub fn load(
     dir: &Path,
     artifacts: Option<&Path>,
+    options: &crate::project::LoadOptions,
     color: bool,
 ) -> Result<(Bundle, String), LoadError> {
     let (files, printed) = match artifacts {
         None => {
-            let compilation = crate::compile(dir);
+            let compilation = crate::compile_with(dir, options);
             let printed = diagnostic::render(
                 &compilation.diagnostics,
                 &compilation.files,
@@ -197,7 +198,7 @@ pub fn load(
         }
         Some(out) => (read_verified(out)?, String::new()),
     };
-    let settings = crate::project::load_settings(dir).map_err(|(diagnostics, sources)| {
+    let settings = crate::project::load_settings_with(dir, options).map_err(|(diagnostics, sources)| {
         LoadError::Diagnostics(diagnostic::render(
             &diagnostics,
             &sources,

@@ -58,6 +58,8 @@ pub struct ApplyOptions {
     pub out_of_order: bool,
     pub lock_timeout: Duration,
     pub format: ReportFormat,
+    /// `--target` / `--profiles-dir` of a dbt project.
+    pub load: crate::project::LoadOptions,
 }
 
 #[derive(Debug, Clone)]
@@ -69,6 +71,7 @@ pub struct TestOptions {
     /// data tests.
     pub unit: bool,
     pub format: ReportFormat,
+    pub load: crate::project::LoadOptions,
 }
 
 fn use_color() -> bool {
@@ -136,9 +139,10 @@ fn prepare_session(client: &mut Client, full_refresh: bool) {
 fn load(
     dir: &std::path::Path,
     artifacts: Option<&std::path::Path>,
+    options: &crate::project::LoadOptions,
     out: &mut Out,
 ) -> Result<Bundle, String> {
-    match artifacts::load(dir, artifacts, use_color()) {
+    match artifacts::load(dir, artifacts, options, use_color()) {
         Ok((bundle, printed)) => {
             eprint!("{printed}");
             out.set("project", json!(bundle.settings.name));
@@ -152,13 +156,41 @@ fn load(
     }
 }
 
+/// In a dbt project with a profiles.yml, the target's connection comes
+/// right after `--database-url` (dbt connects with the profile alone);
+/// missing settings are filled from the `PG*` variables as libpq does.
+fn profile_url(
+    url: Option<&str>,
+    settings: &crate::project::Settings,
+) -> Result<Option<String>, String> {
+    if let Some(url) = url {
+        return Ok(Some(url.to_string()));
+    }
+    let Some(connection) = settings
+        .dbt
+        .as_ref()
+        .and_then(|d| d.target.connection.as_ref())
+    else {
+        return Ok(None);
+    };
+    connection
+        .conninfo()
+        .map(Some)
+        .map_err(|why| format!("{}: {why}", connection.origin))
+}
+
 /// Starts the TLS setup before the compile, so the two overlap: only the
 /// settings file is read here; any problem is reported by the real
 /// resolution after the compile.
-fn early_tls(dir: &std::path::Path, url: Option<&str>) -> Option<connect::TlsSetup> {
-    let settings = crate::project::load_settings(dir).ok()?;
+fn early_tls(
+    dir: &std::path::Path,
+    url: Option<&str>,
+    options: &crate::project::LoadOptions,
+) -> Option<connect::TlsSetup> {
+    let settings = crate::project::load_settings_with(dir, options).ok()?;
     let env = connect::Env::load(dir).ok()?;
-    let target = connect::resolve(url, settings.url_env.as_deref(), &env).ok()?;
+    let url = profile_url(url, &settings).ok()?;
+    let target = connect::resolve(url.as_deref(), settings.url_env.as_deref(), &env).ok()?;
     connect::tls_in_background(&target)
 }
 
@@ -171,7 +203,8 @@ fn connect_to(
     out: &mut Out,
 ) -> Result<(Target, Client), String> {
     let env = connect::Env::load(dir).map_err(|e| e.to_string())?;
-    let target = connect::resolve(url, bundle.settings.url_env.as_deref(), &env)
+    let url = profile_url(url, &bundle.settings)?;
+    let target = connect::resolve(url.as_deref(), bundle.settings.url_env.as_deref(), &env)
         .map_err(|e| e.to_string())?;
     out.set("database", json!(target.display));
     let mut client = connect::connect(&target, tls).map_err(|e| e.to_string())?;
@@ -185,8 +218,8 @@ pub fn apply(opts: &ApplyOptions) -> u8 {
     let started = Instant::now();
     let mut out = Out::new("apply", opts.format);
     out.set("dry_run", json!(opts.dry_run));
-    let tls = early_tls(&opts.dir, opts.database_url.as_deref());
-    let bundle = match load(&opts.dir, opts.artifacts.as_deref(), &mut out) {
+    let tls = early_tls(&opts.dir, opts.database_url.as_deref(), &opts.load);
+    let bundle = match load(&opts.dir, opts.artifacts.as_deref(), &opts.load, &mut out) {
         Ok(b) => b,
         Err(message) => return out.fail("error", &message),
     };
@@ -1306,8 +1339,8 @@ fn dry_run(
 pub fn test(opts: &TestOptions) -> u8 {
     let started = Instant::now();
     let mut out = Out::new("test", opts.format);
-    let tls = early_tls(&opts.dir, opts.database_url.as_deref());
-    let bundle = match load(&opts.dir, opts.artifacts.as_deref(), &mut out) {
+    let tls = early_tls(&opts.dir, opts.database_url.as_deref(), &opts.load);
+    let bundle = match load(&opts.dir, opts.artifacts.as_deref(), &opts.load, &mut out) {
         Ok(b) => b,
         Err(message) => return out.fail("error", &message),
     };

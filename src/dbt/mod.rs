@@ -5,7 +5,9 @@
 //! Loading is split so that installed packages (each a folder with its own
 //! `dbt_project.yml`) can be read by the same [`project::parse`] later.
 
+pub mod naming;
 pub mod profiles;
+pub mod seeds;
 pub mod project;
 pub mod yaml;
 

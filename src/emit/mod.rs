@@ -284,15 +284,27 @@ impl<'a> Cx<'a> {
         };
         if let Some(seed_name) = id.strip_prefix(&self.seed_prefix) {
             let (seed, entry, relation) = &resolved.seeds[seed_name];
+            let dbt_config = resolved.dbt_seeds.as_ref().map(|s| s.get(seed_name));
             let types: Vec<(String, String)> = seed
                 .columns
                 .iter()
                 .enumerate()
                 .map(|(i, c)| {
-                    let declared = entry.as_ref().and_then(|e| e.column_types.get(c)).cloned();
-                    let ty = declared.unwrap_or_else(|| {
-                        infer_type(seed.rows.iter().map(|r| r.get(i).cloned().flatten()))
-                            .to_string()
+                    let from_tree = dbt_config
+                        .flatten()
+                        .and_then(|cfg| cfg.get("column_types"))
+                        .and_then(|t| t.get(c))
+                        .and_then(|t| t.as_str())
+                        .map(str::to_string);
+                    let declared = from_tree
+                        .or_else(|| entry.as_ref().and_then(|e| e.column_types.get(c)).cloned());
+                    let values = seed.rows.iter().map(move |r| r.get(i).and_then(|v| v.as_deref()));
+                    let ty = declared.unwrap_or_else(|| match dbt_config {
+                        Some(_) => crate::dbt::seeds::infer_type(values),
+                        None => infer_type(
+                            seed.rows.iter().map(|r| r.get(i).cloned().flatten()),
+                        )
+                        .to_string(),
                     });
                     (c.clone(), ty)
                 })
@@ -302,7 +314,7 @@ impl<'a> Cx<'a> {
             let run_path = format!("run/{level:03}_{seed_name}.sql");
             out.runs.push((
                 run_path.clone(),
-                format!("{header}{RUN_NOTE}\n{}", seed_load(relation, seed, &types)),
+                format!("{header}{RUN_NOTE}\n{}", seed_load(relation, seed, &types, dbt_config.is_some())),
             ));
             out.definition = Some(seed_migration(relation, &types));
             out.migration = Some((path.clone(), header.clone()));
@@ -708,7 +720,12 @@ fn seed_migration(relation: &Relation, types: &[(String, String)]) -> String {
     )
 }
 
-fn seed_load(relation: &Relation, seed: &crate::seed::Seed, types: &[(String, String)]) -> String {
+fn seed_load(
+    relation: &Relation,
+    seed: &crate::seed::Seed,
+    types: &[(String, String)],
+    dbt: bool,
+) -> String {
     let columns: Vec<String> = seed
         .columns
         .iter()
@@ -716,7 +733,7 @@ fn seed_load(relation: &Relation, seed: &crate::seed::Seed, types: &[(String, St
         .collect();
     let mut s = format!("truncate table {relation};\n");
     if !seed.rows.is_empty() {
-        s.push_str(&seed_rows(relation, seed, types, &columns));
+        s.push_str(&seed_rows(relation, seed, types, &columns, dbt));
     }
     let _ = write!(
         s,
@@ -731,6 +748,7 @@ fn seed_rows(
     seed: &crate::seed::Seed,
     types: &[(String, String)],
     columns: &[String],
+    dbt: bool,
 ) -> String {
     let mut s = String::new();
     let _ = write!(
@@ -747,6 +765,10 @@ fn seed_rows(
                 .zip(types)
                 .map(|(v, (_, ty))| match v {
                     None => "null".to_string(),
+                    // dbt loads values as the CSV has them (agate reads
+                    // `null` and blanks as NULL, and trims nothing else).
+                    Some(v) if dbt && crate::dbt::seeds::is_null(v) => "null".to_string(),
+                    Some(v) if dbt => format!("{}::{ty}", literal(v)),
                     Some(v) => format!("{}::{ty}", literal(v.trim())),
                 })
                 .collect();
