@@ -217,8 +217,10 @@ fn compile(
         return 2;
     }
     // The output folder is listed while the project is checked.
-    let (compilation, existing) =
-        rayon::join(|| crate::analyze_with(dir, options), || emit::existing_paths(&out));
+    let (compilation, existing) = rayon::join(
+        || crate::analyze_with(dir, options),
+        || emit::existing_paths(&out),
+    );
     let printed = diagnostic::render(
         &compilation.diagnostics,
         &compilation.files,

@@ -182,6 +182,7 @@ pub fn resolve_for(
     let dbt = flavor == crate::project::Flavor::Dbt;
     let mut config = ModelConfig::default();
     let mut dbt_winners: BTreeMap<&str, &ConfigEntry> = BTreeMap::new();
+    let mut hooks: BTreeMap<String, Vec<Vec<serde_json::Value>>> = BTreeMap::new();
     let mut winners: BTreeMap<&str, &ConfigEntry> = BTreeMap::new();
     let mut tags = Vec::new();
     for layer in layers {
@@ -193,6 +194,17 @@ pub fn resolve_for(
                         diagnostics.push(bad_type(entry, "tags", "a string or a list of strings"))
                     }
                 }
+                continue;
+            }
+            if dbt && (key == "pre_hook" || key == "post_hook") {
+                // Hooks add up across levels, as in dbt: the least specific
+                // level's run first.
+                let items = match &entry.value {
+                    serde_json::Value::Array(items) => items.clone(),
+                    one => vec![one.clone()],
+                };
+                hooks.entry(key.clone()).or_default().insert(0, items);
+                dbt_winners.entry(key.as_str()).or_insert(entry);
                 continue;
             }
             if dbt && !CONFIG_KEYS.contains(&key.as_str()) {
@@ -328,6 +340,11 @@ pub fn resolve_for(
             .iter()
             .map(|(k, e)| (k.to_string(), e.value.clone()))
             .collect();
+        for (key, levels) in hooks {
+            config
+                .dbt
+                .insert(key, serde_json::Value::Array(levels.concat()));
+        }
     } else {
         check_rules(&config, &winners, diagnostics);
     }

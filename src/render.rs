@@ -401,11 +401,81 @@ impl Renderer {
                 Err(e) => diagnostics.push(jinja_diagnostic(&e, file, 0, None)),
             }
         }
+        if options.dbt_whitespace {
+            // dbt's macros call each other whatever file each is in: every
+            // macro is also a global that evaluates its own file and calls
+            // it, so a macro finds the others at call time (an import
+            // between macro files would loop when two files use each other).
+            for (name, span) in &defined {
+                let file = span.file.to_string();
+                let name = name.clone();
+                env.add_function(
+                    name.clone(),
+                    move |state: &State,
+                          args: minijinja::value::Rest<Value>|
+                          -> Result<Value, Error> {
+                        let template = state.env().get_template(&file)?;
+                        let ctx = minijinja::context! {
+                            __stackc_scope => state.lookup(SCOPE_KEY).unwrap_or_default(),
+                            this => state.lookup("this").unwrap_or_default(),
+                        };
+                        let mut captured = template.render_captured(ctx)?;
+                        captured.with_state_mut(|st| match st.lookup(&name) {
+                            Some(m) => m.call(st, &args),
+                            None => Err(Error::new(
+                                ErrorKind::UnknownFunction,
+                                format!("macro `{name}` is not defined in {file}"),
+                            )),
+                        })
+                    },
+                );
+            }
+        }
         Renderer {
             env,
             prefix: imports.concat(),
             defined: defined.into_keys().collect(),
         }
+    }
+
+    /// Renders a SQL snippet that is not a file of its own (a hook from a
+    /// config), with the project's macros, `this` and the relations;
+    /// errors point at `at`, where the snippet was written.
+    pub fn render_snippet(
+        &self,
+        text: &str,
+        this: Option<Relation>,
+        relations: &Arc<Relations>,
+        vars: &Arc<BTreeMap<String, serde_json::Value>>,
+        at: &Span,
+    ) -> Result<String, Diagnostic> {
+        let source = format!("{}{text}", self.prefix);
+        let scope = Arc::new(Scope {
+            relations: Arc::clone(relations),
+            vars: Arc::clone(vars),
+            is_incremental: false,
+            calls: Mutex::new(Calls::default()),
+            error: Mutex::new(None),
+        });
+        let this = this.map_or(Value::UNDEFINED, Value::from_object);
+        let ctx = minijinja::context! {
+            __stackc_scope => Value::from_dyn_object(Arc::clone(&scope)),
+            this => this,
+        };
+        self.env.render_str(&source, ctx).map_err(|e| {
+            let pending = scope.error.lock().ok().and_then(|e| e.clone());
+            let (code, message, help) = match pending {
+                Some(f) => (f.code, f.message, f.help),
+                None => (
+                    "E0102",
+                    e.detail().map_or_else(|| e.to_string(), str::to_string),
+                    "fix the Jinja in this hook".to_string(),
+                ),
+            };
+            Diagnostic::new(code, format!("in a hook: {message}"))
+                .at(at.clone())
+                .help(help)
+        })
     }
 
     /// Whether the project defines a macro of this name.
@@ -426,7 +496,9 @@ impl Renderer {
         if !self.defines(name) {
             return None;
         }
-        let params: Vec<String> = (0..args.len()).map(|i| format!("__stackc_arg{i}")).collect();
+        let params: Vec<String> = (0..args.len())
+            .map(|i| format!("__stackc_arg{i}"))
+            .collect();
         let source = format!("{}{{{{ {name}({}) }}}}", self.prefix, params.join(", "));
         let scope = Arc::new(Scope {
             relations: Arc::new(Relations::default()),
@@ -447,9 +519,14 @@ impl Renderer {
             .map(|s| s.trim().to_string())
             .map_err(|e| {
                 let detail = e.detail().map_or_else(|| e.to_string(), str::to_string);
-                Diagnostic::new("E0102", format!("the project's `{name}` macro failed: {detail}"))
-                    .at(at.clone())
-                    .help(format!("fix `{name}` in macros/; dbt calls it for every node"))
+                Diagnostic::new(
+                    "E0102",
+                    format!("the project's `{name}` macro failed: {detail}"),
+                )
+                .at(at.clone())
+                .help(format!(
+                    "fix `{name}` in macros/; dbt calls it for every node"
+                ))
             });
         Some(result)
     }

@@ -39,6 +39,9 @@ pub struct Model {
     pub env_vars: Vec<String>,
     /// The full query's output columns, when its select list names them all.
     pub columns: Option<Vec<String>>,
+    /// dbt's `pre_hook` / `post_hook`, rendered, in run order.
+    pub pre_hooks: Vec<String>,
+    pub post_hooks: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -214,8 +217,21 @@ pub fn resolve(
         relations.models.insert(m.name.clone(), relation);
         configs.insert(m.name.clone(), config);
     }
+    // A disabled node vanishes from a dbt project; a ref to one is an error.
+    let mut disabled: BTreeSet<String> = configs
+        .iter()
+        .filter(|(_, c)| dbt.is_some() && !c.enabled)
+        .map(|(n, _)| n.clone())
+        .collect();
     let mut seeds = BTreeMap::new();
     for seed in &project.seeds {
+        if let Some(d) = dbt {
+            let config = crate::dbt::seeds::config(d, seed, &project.settings.paths.seeds);
+            if config.get("enabled").and_then(|e| e.as_bool()) == Some(false) {
+                disabled.insert(seed.name.clone());
+                continue;
+            }
+        }
         let (schema, name) = match dbt {
             Some(dbt) => crate::dbt::seeds::names(
                 &renderer,
@@ -271,7 +287,7 @@ pub fn resolve(
         .with_max_len(MODELS_PER_TASK)
         .map(|(m, (disc, _))| {
             let mut local = Vec::new();
-            if !disc.ok {
+            if !disc.ok || disabled.contains(&m.name) {
                 return (None, local);
             }
             let config = configs[&m.name].clone();
@@ -319,6 +335,19 @@ pub fn resolve(
             let mut seen = BTreeSet::new();
             all_calls.refs.retain(|r| seen.insert(r.clone()));
             check_refs(m, &all_calls, &known, &relations, &mut local);
+            for name in all_calls.refs.iter().filter(|r| disabled.contains(*r)) {
+                local.push(
+                    Diagnostic::new(
+                        "E0039",
+                        format!("`{}` depends on `{name}`, which is disabled", m.name),
+                    )
+                    .at(call_span(&m.file, "ref", name))
+                    .help(format!(
+                        "enable `{name}` (its `enabled` config), or disable `{}` too",
+                        m.name
+                    )),
+                );
+            }
             let mut columns = None;
             if config.sql_check {
                 columns = check_query(&full, parse_cache, &hard_coded, &mut local);
@@ -348,7 +377,40 @@ pub fn resolve(
                 r.shrink_after_checks();
                 r
             });
+            let hook_sql = |key: &str, local: &mut Vec<Diagnostic>| -> Vec<String> {
+                let Some(serde_json::Value::Array(items)) = config.dbt.get(key) else {
+                    return Vec::new();
+                };
+                let at = config
+                    .spans
+                    .get(key)
+                    .cloned()
+                    .unwrap_or_else(|| Span::new(&m.file.path, 0..0));
+                let mut out = Vec::new();
+                for item in items {
+                    let text = match item {
+                        serde_json::Value::String(s) => s.clone(),
+                        serde_json::Value::Object(o) => match o.get("sql").and_then(|s| s.as_str())
+                        {
+                            Some(s) => s.to_string(),
+                            None => continue,
+                        },
+                        _ => continue,
+                    };
+                    match renderer.render_snippet(&text, Some(this.clone()), &relations, &vars, &at)
+                    {
+                        Ok(sql) if !sql.trim().is_empty() => out.push(sql.trim().to_string()),
+                        Ok(_) => {}
+                        Err(d) => local.push(d),
+                    }
+                }
+                out
+            };
+            let pre_hooks = hook_sql("pre_hook", &mut local);
+            let post_hooks = hook_sql("post_hook", &mut local);
             let model = Model {
+                pre_hooks,
+                post_hooks,
                 name: m.name.clone(),
                 file: m.file.clone(),
                 config,
@@ -443,8 +505,7 @@ pub fn resolve(
                 .seeds
                 .iter()
                 .map(|seed| {
-                    let config =
-                        crate::dbt::seeds::config(d, seed, &project.settings.paths.seeds);
+                    let config = crate::dbt::seeds::config(d, seed, &project.settings.paths.seeds);
                     (seed.name.clone(), config)
                 })
                 .collect()

@@ -198,14 +198,15 @@ pub fn load(
         }
         Some(out) => (read_verified(out)?, String::new()),
     };
-    let settings = crate::project::load_settings_with(dir, options).map_err(|(diagnostics, sources)| {
-        LoadError::Diagnostics(diagnostic::render(
-            &diagnostics,
-            &sources,
-            Format::Human,
-            color,
-        ))
-    })?;
+    let settings =
+        crate::project::load_settings_with(dir, options).map_err(|(diagnostics, sources)| {
+            LoadError::Diagnostics(diagnostic::render(
+                &diagnostics,
+                &sources,
+                Format::Human,
+                color,
+            ))
+        })?;
     let manifest_text = files
         .get("manifest.json")
         .ok_or_else(|| LoadError::Artifacts("the artifacts have no manifest.json".into()))?;

@@ -5,10 +5,11 @@
 //! Loading is split so that installed packages (each a folder with its own
 //! `dbt_project.yml`) can be read by the same [`project::parse`] later.
 
+pub mod emit;
 pub mod naming;
 pub mod profiles;
-pub mod seeds;
 pub mod project;
+pub mod seeds;
 pub mod yaml;
 
 use std::collections::BTreeMap;
@@ -99,7 +100,10 @@ pub fn settings(
         ];
         for (section, set) in ignored {
             if set {
-                let at = toml_file.text.find(section.trim_end_matches(']')).unwrap_or(0);
+                let at = toml_file
+                    .text
+                    .find(section.trim_end_matches(']'))
+                    .unwrap_or(0);
                 diagnostics.push(
                     Diagnostic::new(
                         "W0033",

@@ -159,7 +159,17 @@ mod tests {
         let renderer = Renderer::new_with(&files, &options, &mut d);
         let at = Span::new(&Arc::from("models/orders.sql"), 0..0);
         let vars = Arc::new(BTreeMap::new());
-        let names = names(&renderer, &target, &vars, &node(), custom, None, None, &at, &mut d);
+        let names = names(
+            &renderer,
+            &target,
+            &vars,
+            &node(),
+            custom,
+            None,
+            None,
+            &at,
+            &mut d,
+        );
         (names, d)
     }
 

@@ -118,7 +118,9 @@ pub fn infer_type<'a>(values: impl Iterator<Item = Option<&'a str>>) -> String {
         let int = v.parse::<i64>().is_ok();
         candidates[0] &= v.parse::<i32>().is_ok();
         candidates[5] &= int;
-        let number = int || (v.parse::<f64>().is_ok() && v.chars().all(|c| c.is_ascii_digit() || "+-.eE".contains(c)));
+        let number = int
+            || (v.parse::<f64>().is_ok()
+                && v.chars().all(|c| c.is_ascii_digit() || "+-.eE".contains(c)));
         candidates[1] &= number;
         decimals |= number && !int && v.contains('.');
         candidates[2] &= crate::seed::is_date(v);

@@ -298,13 +298,14 @@ impl<'a> Cx<'a> {
                         .map(str::to_string);
                     let declared = from_tree
                         .or_else(|| entry.as_ref().and_then(|e| e.column_types.get(c)).cloned());
-                    let values = seed.rows.iter().map(move |r| r.get(i).and_then(|v| v.as_deref()));
+                    let values = seed
+                        .rows
+                        .iter()
+                        .map(move |r| r.get(i).and_then(|v| v.as_deref()));
                     let ty = declared.unwrap_or_else(|| match dbt_config {
                         Some(_) => crate::dbt::seeds::infer_type(values),
-                        None => infer_type(
-                            seed.rows.iter().map(|r| r.get(i).cloned().flatten()),
-                        )
-                        .to_string(),
+                        None => infer_type(seed.rows.iter().map(|r| r.get(i).cloned().flatten()))
+                            .to_string(),
                     });
                     (c.clone(), ty)
                 })
@@ -314,7 +315,10 @@ impl<'a> Cx<'a> {
             let run_path = format!("run/{level:03}_{seed_name}.sql");
             out.runs.push((
                 run_path.clone(),
-                format!("{header}{RUN_NOTE}\n{}", seed_load(relation, seed, &types, dbt_config.is_some())),
+                format!(
+                    "{header}{RUN_NOTE}\n{}",
+                    seed_load(relation, seed, &types, dbt_config.is_some())
+                ),
             ));
             out.definition = Some(seed_migration(relation, &types));
             out.migration = Some((path.clone(), header.clone()));
@@ -348,6 +352,34 @@ impl<'a> Cx<'a> {
                     &m.config.indexes,
                 ),
             };
+            // dbt's configs on the built relation (empty in a stackc project).
+            let kind = match mat {
+                Materialization::View => "view",
+                Materialization::MaterializedView => "materialized view",
+                _ => "table",
+            };
+            let pre = crate::dbt::emit::hooks_sql("pre-hook", &m.pre_hooks, true);
+            let post = crate::dbt::emit::hooks_sql("post-hook", &m.post_hooks, false);
+            let extras = format!(
+                "{}{}",
+                crate::dbt::emit::grants_sql(&m.relation, m.config.dbt.get("grants")),
+                crate::dbt::emit::comments_sql(
+                    &m.relation,
+                    kind,
+                    m.config.dbt.get("persist_docs"),
+                    m.entry.as_deref()
+                )
+            );
+            let body = if mat == Materialization::View {
+                // A view is built by its migration: its hooks run there.
+                format!("{body}{post}{extras}").replacen(
+                    "\ncreate view ",
+                    &format!("\n{pre}create view "),
+                    1,
+                )
+            } else {
+                format!("{body}{extras}")
+            };
             let path = format!("migrations/{}", repeatable_script(level, model_name));
             out.definition = Some(body);
             out.migration = Some((path.clone(), header.clone()));
@@ -359,7 +391,7 @@ impl<'a> Cx<'a> {
                     out.runs.push((
                         run_path.clone(),
                         format!(
-                            "{header}{RUN_NOTE}\ntruncate table {target};\n\ninsert into {target}\n{}\n;\n",
+                            "{header}{RUN_NOTE}\n{pre}truncate table {target};\n\ninsert into {target}\n{}\n;\n{post}",
                             full_sql.trim_end()
                         ),
                     ));
@@ -371,7 +403,7 @@ impl<'a> Cx<'a> {
                     out.runs.push((
                         full_path.clone(),
                         format!(
-                            "{header}-- The first load, and `--full-refresh`: the model with is_incremental() false.\n{RUN_NOTE}\ntruncate table {target};\n\ninsert into {target}{}\n{}\n;\n",
+                            "{header}-- The first load, and `--full-refresh`: the model with is_incremental() false.\n{RUN_NOTE}\n{pre}truncate table {target};\n\ninsert into {target}{}\n{}\n;\n{post}",
                             insert_columns(m),
                             full_sql.trim_end()
                         ),
@@ -385,7 +417,7 @@ impl<'a> Cx<'a> {
                     out.runs.push((
                         inc_path.clone(),
                         format!(
-                            "{header}-- Later loads: the model with is_incremental() true, strategy {}.\n{RUN_NOTE}\n{}",
+                            "{header}-- Later loads: the model with is_incremental() true, strategy {}.\n{RUN_NOTE}\n{pre}{}{post}",
                             m.config.effective_strategy().as_str(),
                             incremental_load(m, &inc_sql)
                         ),
@@ -401,7 +433,7 @@ impl<'a> Cx<'a> {
                     let run_path = format!("run/{level:03}_{model_name}.sql");
                     out.runs.push((
                         run_path.clone(),
-                        format!("{header}{RUN_NOTE}\n{}", matview_refresh(m)),
+                        format!("{header}{RUN_NOTE}\n{pre}{}{post}", matview_refresh(m)),
                     ));
                     out.steps.push(step(&run_path, "refresh"));
                     out.files.push(run_path);
