@@ -168,7 +168,6 @@ const DBT_IGNORED: &[&str] = &[
     "merge_exclude_columns",
     "merge_update_columns",
     "quoting",
-    "database",
 ];
 
 /// [`resolve`] for a project of the given flavor. A dbt project accepts

@@ -188,7 +188,11 @@ pub fn resolve(
                         config.schema.as_deref(),
                         text("alias"),
                         text("database"),
-                        &Span::new(&m.file.path, 0..0),
+                        &config
+                            .spans
+                            .get("database")
+                            .cloned()
+                            .unwrap_or_else(|| Span::new(&m.file.path, 0..0)),
                         &mut local,
                     );
                     (names.schema, names.alias)

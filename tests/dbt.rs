@@ -229,3 +229,61 @@ fn a_dbt_project_applies_with_its_profile() {
         .get(0);
     assert_eq!(comment.as_deref(), Some("Revenue per customer."));
 }
+
+#[test]
+fn without_profiles_yml_compile_warns_and_names_where_it_looked() {
+    let project = fixture();
+    std::fs::remove_file(project.path().join("profiles.yml")).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let (code, out) = stackc(
+        project.path(),
+        &["compile"],
+        &[("HOME", home.path().to_str().unwrap())],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("warning[W0034]"), "{out}");
+    assert!(
+        out.contains("looked for profiles.yml, ~/.dbt/profiles.yml"),
+        "{out}"
+    );
+    // A profiles.yml in ~/.dbt is found.
+    std::fs::create_dir_all(home.path().join(".dbt")).unwrap();
+    std::fs::copy(
+        repo().join("tests/fixtures/ok_dbt_shop/profiles.yml"),
+        home.path().join(".dbt/profiles.yml"),
+    )
+    .unwrap();
+    let (code, out) = stackc(
+        project.path(),
+        &["compile"],
+        &[("HOME", home.path().to_str().unwrap())],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("W0034"), "{out}");
+}
+
+#[test]
+fn the_target_flag_picks_another_output() {
+    let project = fixture();
+    let profiles = project.path().join("profiles.yml");
+    let text = std::fs::read_to_string(&profiles).unwrap();
+    let ci = text
+        .replace("    dev:", "    ci:")
+        .replace("schema: shop", "schema: ci_shop");
+    let outputs = ci.split_once("  outputs:\n").unwrap().1;
+    std::fs::write(&profiles, format!("{text}{outputs}")).unwrap();
+    let (code, out) = stackc(project.path(), &["compile", "--target", "ci"], &[]);
+    assert_eq!(code, 0, "{out}");
+    let files = read_tree(&project.path().join("stackc_target"));
+    let mart = &files["migrations/R__002_customer_revenue.sql"];
+    assert!(
+        mart.contains("create table ci_shop.customer_revenue"),
+        "{mart}"
+    );
+    let (code, out) = stackc(project.path(), &["compile", "-t", "prod"], &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("error[E0036]") && out.contains("dev, ci"),
+        "{out}"
+    );
+}

@@ -64,16 +64,22 @@ pub fn settings(
     files: &mut SourceFiles,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Settings {
+    let before = diagnostics.len();
     let parsed = project::parse(file, diagnostics);
     let mut dbt = parsed.dbt;
-    dbt.target = profiles::load(
-        root,
-        dbt.profile.as_deref(),
-        options,
-        &parsed.vars,
-        files,
-        diagnostics,
-    );
+    // A dbt_project.yml that does not parse names no profile: saying so
+    // again would only repeat the YAML error.
+    let unreadable = diagnostics[before..].iter().any(|d| d.code == "E0030");
+    if !unreadable {
+        dbt.target = profiles::load(
+            root,
+            dbt.profile.as_deref(),
+            options,
+            &parsed.vars,
+            files,
+            diagnostics,
+        );
+    }
     let mut settings = Settings {
         flavor: Flavor::Dbt,
         paths: parsed.paths,

@@ -302,6 +302,12 @@ impl Cx<'_> {
         }
         let schema = field("schema", diagnostics);
         let Some(schema) = schema.filter(|s| !s.is_empty()) else {
+            if output.value.get("schema").is_some()
+                && self.render(output.value.get("schema")?).is_err()
+            {
+                // Already reported where the value is.
+                return None;
+            }
             diagnostics.push(
                 Diagnostic::new("E0036", format!("target `{name}` has no `schema`"))
                     .at(self.span(output))

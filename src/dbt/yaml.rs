@@ -107,8 +107,13 @@ pub fn parse(path: &Arc<str>, text: &str) -> Result<Spanned<Yaml>, Diagnostic> {
     })
 }
 
+/// The parser's message without its position (shown in front already).
 fn first_line(s: &str) -> &str {
-    s.lines().next().unwrap_or(s)
+    let line = s.lines().next().unwrap_or(s);
+    match line.rfind(" at line ") {
+        Some(i) => &line[..i],
+        None => line,
+    }
 }
 
 /// The span of a spanned value in `text`.
