@@ -327,6 +327,10 @@ pub fn load_with(
         diagnostics.extend(local);
         schema_files.extend(schema);
     }
+    if dbt {
+        let blocks = crate::dbt::docs::blocks(&docs, diagnostics);
+        crate::dbt::docs::fill(&mut schema_files, &files, &blocks, diagnostics);
+    }
     for (rel, abs) in list_dirs(root, &paths.macros, diagnostics) {
         if rel.ends_with(".sql") {
             if let Some(file) = read_source(&mut files, &rel, &abs, diagnostics) {

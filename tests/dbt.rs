@@ -228,6 +228,15 @@ fn a_dbt_project_applies_with_its_profile() {
         .unwrap()
         .get(0);
     assert_eq!(comment.as_deref(), Some("Revenue per customer."));
+    // `{{ doc('revenue') }}` filled from models/docs.md.
+    let column: Option<String> = client
+        .query_one(
+            "select col_description('shop.customer_revenue'::regclass, 3)",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(column.as_deref(), Some("Sum of the payments, in euros."));
 }
 
 #[test]

@@ -5,6 +5,7 @@
 //! Loading is split so that installed packages (each a folder with its own
 //! `dbt_project.yml`) can be read by the same [`project::parse`] later.
 
+pub mod docs;
 pub mod emit;
 pub mod naming;
 pub mod profiles;
