@@ -355,7 +355,11 @@ pub fn load_with(
     for (rel, abs) in list_dirs(root, &paths.seeds, diagnostics) {
         if rel.ends_with(".csv") {
             if let Some(file) = read_source(&mut files, &rel, &abs, diagnostics) {
-                if let Some(parsed) = seed::parse(&file, diagnostics) {
+                let parsed = match &settings.dbt {
+                    Some(d) => crate::dbt::seeds::parse(d, &file, &paths.seeds, diagnostics),
+                    None => seed::parse(&file, diagnostics),
+                };
+                if let Some(parsed) = parsed {
                     seeds.push(parsed);
                 }
             }

@@ -157,6 +157,7 @@ fn a_dbt_project_applies_with_its_profile() {
         [
             "raw.raw_customers",
             "raw.raw_payments",
+            "raw.raw_regions",
             "shop.customer_revenue",
             "shop_audit.builds",
             "staging.stg_customers",
@@ -195,8 +196,19 @@ fn a_dbt_project_applies_with_its_profile() {
             ("id", "integer"),
             ("customer_id", "integer"),
             ("amount", "numeric(10,2)"),
+            // `+delimiter: "|"` and `+quote_columns: false` (names folded).
+            ("region_code", "text"),
+            ("name", "text"),
         ]
     );
+    let fr: String = client
+        .query_one(
+            "select name from raw.raw_regions where region_code = 'FR'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(fr, "France|Metropolitan");
     // The block after the comment made its column.
     let flag: bool = client
         .query_one("select is_customer from staging.stg_customers limit 1", &[])

@@ -10,17 +10,15 @@ use crate::diagnostic::{Diagnostic, Span};
 use crate::render::Renderer;
 use crate::seed::Seed;
 
-/// Folders of a seed under the seed path it is in.
-fn folders(seed: &Seed, seed_paths: &[String]) -> Vec<String> {
+/// Folders of a seed file under the seed path it is in.
+fn folders(path: &str, seed_paths: &[String]) -> Vec<String> {
     let inner = seed_paths
         .iter()
         .find_map(|dir| {
-            seed.file
-                .path
-                .strip_prefix(dir.as_str())
+            path.strip_prefix(dir.as_str())
                 .and_then(|r| r.strip_prefix('/'))
         })
-        .unwrap_or(&seed.file.path);
+        .unwrap_or(path);
     let mut parts: Vec<String> = inner.split('/').map(str::to_string).collect();
     parts.pop();
     parts
@@ -32,9 +30,20 @@ pub fn config(
     seed: &Seed,
     seed_paths: &[String],
 ) -> BTreeMap<String, serde_json::Value> {
-    let folders = folders(seed, seed_paths);
+    config_at(dbt, &seed.file.path, &seed.name, seed_paths)
+}
+
+/// [`config`] for the seed file at `path` named `name`, before it is read
+/// (its `+delimiter` decides how).
+pub fn config_at(
+    dbt: &DbtSettings,
+    path: &str,
+    name: &str,
+    seed_paths: &[String],
+) -> BTreeMap<String, serde_json::Value> {
+    let folders = folders(path, seed_paths);
     let mut out = BTreeMap::new();
-    let own = super::project::config_path(&folders, &seed.name);
+    let own = super::project::config_path(&folders, name);
     let mut layers = vec![own];
     for depth in (0..=folders.len()).rev() {
         layers.push(folders[..depth].to_vec());
@@ -73,7 +82,7 @@ pub fn names(
 ) -> (String, String) {
     let config = config(dbt, seed, seed_paths);
     let text = |k: &str| config.get(k).and_then(|v| v.as_str());
-    let folders = folders(seed, seed_paths);
+    let folders = folders(&seed.file.path, seed_paths);
     let node = super::naming::Node {
         name: &seed.name,
         resource_type: "seed",
@@ -94,6 +103,69 @@ pub fn names(
         diagnostics,
     );
     (names.schema, names.alias)
+}
+
+/// Reads a seed file as dbt would with its configs: `+delimiter` (one
+/// character), and `+quote_columns: false` (the column names are then
+/// unquoted in dbt's SQL, so PostgreSQL folds them to lower case).
+pub fn parse(
+    dbt: &DbtSettings,
+    file: &crate::project::SourceFile,
+    seed_paths: &[String],
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<Seed> {
+    let name = file
+        .path
+        .rsplit('/')
+        .next()
+        .unwrap_or(&file.path)
+        .trim_end_matches(".csv");
+    let config = config_at(dbt, &file.path, name, seed_paths);
+    let delimiter = match config.get("delimiter").and_then(|d| d.as_str()) {
+        None => ',',
+        Some(d) => {
+            let mut chars = d.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) if c != '"' && c != '\n' && c != '\r' => c,
+                _ => {
+                    diagnostics.push(
+                        Diagnostic::new(
+                            "E0041",
+                            format!("seed `{name}`: `delimiter` must be one character other than a quote or newline, found {d:?}"),
+                        )
+                        .at(delimiter_span(dbt, &file.path, name, seed_paths).unwrap_or_else(|| Span::new(&file.path, 0..0)))
+                        .help("set `+delimiter: \"|\"` (or another single character) for this seed in dbt_project.yml"),
+                    );
+                    return None;
+                }
+            }
+        }
+    };
+    let mut seed = crate::seed::parse_with(file, delimiter, diagnostics)?;
+    if config.get("quote_columns").and_then(|q| q.as_bool()) == Some(false) {
+        for c in &mut seed.columns {
+            *c = c.to_ascii_lowercase();
+        }
+    }
+    Some(seed)
+}
+
+/// Where the winning `delimiter` of a seed is written.
+fn delimiter_span(
+    dbt: &DbtSettings,
+    path: &str,
+    name: &str,
+    seed_paths: &[String],
+) -> Option<Span> {
+    let folders = folders(path, seed_paths);
+    let mut layers = vec![super::project::config_path(&folders, name)];
+    for depth in (0..=folders.len()).rev() {
+        layers.push(folders[..depth].to_vec());
+    }
+    layers
+        .iter()
+        .find_map(|p| dbt.seed_configs.get(p).and_then(|l| l.get("delimiter")))
+        .map(|e| e.span.clone())
 }
 
 /// agate's null values, as dbt configures them: empty and `null`, in any
