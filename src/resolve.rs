@@ -67,6 +67,9 @@ pub struct Resolved {
     /// In a dbt project: each seed's configs from dbt_project.yml's
     /// `seeds:` tree (`column_types`, `quote_columns`...), by seed name.
     pub dbt_seeds: Option<BTreeMap<String, BTreeMap<String, serde_json::Value>>>,
+    /// A dbt project's `on-run-start` / `on-run-end`, rendered.
+    pub on_run_start: Vec<String>,
+    pub on_run_end: Vec<String>,
 }
 
 struct Discovered {
@@ -504,6 +507,20 @@ pub fn resolve(
         singular_tests,
         unit_tests,
         graph,
+        on_run_start: run_hooks(
+            dbt.map(|d| &d.on_run_start[..]),
+            &renderer,
+            &relations,
+            &vars,
+            diagnostics,
+        ),
+        on_run_end: run_hooks(
+            dbt.map(|d| &d.on_run_end[..]),
+            &renderer,
+            &relations,
+            &vars,
+            diagnostics,
+        ),
         dbt_seeds: dbt.map(|d| {
             project
                 .seeds
@@ -515,6 +532,26 @@ pub fn resolve(
                 .collect()
         }),
     }
+}
+
+/// `on-run-start`/`on-run-end` rendered (with `target`, `var` and `ref`);
+/// empty entries dropped.
+fn run_hooks(
+    hooks: Option<&[crate::dbt::Hook]>,
+    renderer: &Renderer,
+    relations: &Arc<Relations>,
+    vars: &Arc<BTreeMap<String, serde_json::Value>>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for hook in hooks.unwrap_or_default() {
+        match renderer.render_snippet(&hook.sql, None, relations, vars, &hook.span) {
+            Ok(sql) if !sql.trim().is_empty() => out.push(sql.trim().to_string()),
+            Ok(_) => {}
+            Err(d) => diagnostics.push(d),
+        }
+    }
+    out
 }
 
 fn default_schema(project: &Project, m: &ModelFile) -> String {

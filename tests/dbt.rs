@@ -231,7 +231,8 @@ fn a_dbt_project_applies_with_its_profile() {
         .query_one("select count(*) from shop_audit.builds", &[])
         .unwrap()
         .get(0);
-    assert_eq!(builds, 1);
+    // The model's post-hook, then on-run-end.
+    assert_eq!(builds, 2);
     let comment: Option<String> = client
         .query_one(
             "select obj_description('shop.customer_revenue'::regclass, 'pg_class')",

@@ -112,6 +112,8 @@ pub enum StepKind {
     Refresh,
     Test,
     Vacuum,
+    /// A dbt project's `on-run-start` / `on-run-end`.
+    Hook,
 }
 
 impl StepKind {
@@ -123,6 +125,7 @@ impl StepKind {
             StepKind::Refresh => "refresh",
             StepKind::Test => "test",
             StepKind::Vacuum => "vacuum",
+            StepKind::Hook => "hook",
         }
     }
 }

@@ -151,6 +151,32 @@ pub fn emit(project: &Project, resolved: &Resolved, sink: &dyn Sink) -> std::io:
             .map(|u| put(&unit_test_path(u), &u.script))
             .collect::<std::io::Result<_>>()?,
     );
+    // A dbt project's on-run-start/on-run-end: the first and last steps.
+    for (label, hooks, first) in [
+        ("on-run-start", &resolved.on_run_start, true),
+        ("on-run-end", &resolved.on_run_end, false),
+    ] {
+        if hooks.is_empty() {
+            continue;
+        }
+        let path = format!("run/{}.sql", label.replace('-', "_"));
+        let text = format!(
+            "-- stackc: {label} of dbt_project.yml\n{RUN_NOTE}\n{}",
+            crate::dbt::emit::hooks_sql(label, hooks, false).trim_start()
+        );
+        hashed.push(vec![put(&path, &text)?]);
+        let step = RunStep {
+            file: path,
+            full_file: None,
+            node: format!("operation.{}.{label}", cx.name),
+            step: "hook",
+        };
+        if first {
+            run_order.insert(0, step);
+        } else {
+            run_order.push(step);
+        }
+    }
     let mut files: Vec<(String, String)> = hashed.into_iter().flatten().collect();
     files.par_sort_unstable();
     manifest::manifest(project, resolved, &node_files, &run_order, &files, sink)
