@@ -243,10 +243,7 @@ impl Cx<'_> {
         let default_target = entry.value.get("target");
         let target_name = match (target_flag, default_target) {
             (Some(t), _) => t.to_string(),
-            (None, Some(t)) => match self.string(t, diagnostics) {
-                Some(t) => t,
-                None => return None,
-            },
+            (None, Some(t)) => self.string(t, diagnostics)?,
             (None, None) => "default".to_string(),
         };
         let Some(output) = outputs.and_then(|o| o.value.get(&target_name)) else {
