@@ -81,13 +81,23 @@ pub fn settings(
             diagnostics,
         );
     }
+    let mut model_configs = parsed.model_configs;
+    let target_json = naming::target_json(&dbt.target);
+    let trees = [
+        &mut model_configs,
+        &mut dbt.seed_configs,
+        &mut dbt.test_configs,
+    ];
+    for tree in trees {
+        render_tree(tree, &parsed.vars, &target_json, diagnostics);
+    }
     let mut settings = Settings {
         flavor: Flavor::Dbt,
         paths: parsed.paths,
         dbt: None,
         name: parsed.name,
         layers: BTreeMap::new(),
-        folder_configs: parsed.model_configs,
+        folder_configs: model_configs,
         vars: parsed.vars,
         url_env: None,
         // dbt puts seeds in the target schema (`+schema` adds a suffix).
@@ -124,4 +134,47 @@ pub fn settings(
     }
     settings.dbt = Some(dbt);
     settings
+}
+
+/// dbt renders the config values of dbt_project.yml as Jinja (with `var`,
+/// `env_var` and `target`) and reads the result back as a value:
+/// `+enabled: "{{ var('load', false) }}"` is a boolean.
+fn render_tree(
+    tree: &mut BTreeMap<Vec<String>, ConfigLayer>,
+    vars: &BTreeMap<String, serde_json::Value>,
+    target: &serde_json::Value,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    for layer in tree.values_mut() {
+        for (key, entry) in layer.iter_mut() {
+            // Hooks are rendered per node, with `this`, as dbt does.
+            if key == "pre_hook" || key == "post_hook" {
+                continue;
+            }
+            let serde_json::Value::String(text) = &entry.value else {
+                continue;
+            };
+            if !text.contains("{{") && !text.contains("{%") {
+                continue;
+            }
+            match profiles::render_value(text, vars, Some(target)) {
+                Ok(out) => {
+                    entry.value = match out.as_str() {
+                        "True" | "true" => serde_json::Value::Bool(true),
+                        "False" | "false" => serde_json::Value::Bool(false),
+                        "None" | "none" => serde_json::Value::Null,
+                        _ => match out.parse::<i64>() {
+                            Ok(n) => serde_json::Value::from(n),
+                            Err(_) => serde_json::Value::String(out),
+                        },
+                    }
+                }
+                Err(message) => diagnostics.push(
+                    Diagnostic::new("E0034", format!("this dbt_project.yml value cannot be rendered: {message}"))
+                        .at(entry.span.clone())
+                        .help("dbt_project.yml values may use var(), env_var() and target; give var() a default or set the var"),
+                ),
+            }
+        }
+    }
 }

@@ -404,6 +404,16 @@ fn render_profile_value(
     text: &str,
     vars: &BTreeMap<String, serde_json::Value>,
 ) -> Result<String, String> {
+    render_value(text, vars, None)
+}
+
+/// Renders a value of dbt_project.yml or profiles.yml: `env_var()`,
+/// `var()` and (in dbt_project.yml) `target`.
+pub fn render_value(
+    text: &str,
+    vars: &BTreeMap<String, serde_json::Value>,
+    target: Option<&serde_json::Value>,
+) -> Result<String, String> {
     use minijinja::{Error, ErrorKind};
     let mut env = minijinja::Environment::new();
     env.add_function(
@@ -431,6 +441,12 @@ fn render_profile_value(
             }),
         },
     );
+    if let Some(target) = target {
+        env.add_global(
+            "target",
+            minijinja::Value::from(minijinja::value::Serde(target)),
+        );
+    }
     env.render_str(text, ())
         .map(|s| s.trim().to_string())
         .map_err(|e| match e.detail() {

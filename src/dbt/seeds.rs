@@ -141,6 +141,19 @@ pub fn parse(
             }
         }
     };
+    if config.get("enabled").and_then(|e| e.as_bool()) == Some(false) {
+        // dbt never reads a disabled seed's rows: a problem in them is no
+        // problem. The seed stays known (a ref to it is E0039), empty.
+        let mut ignored = Vec::new();
+        return Some(
+            crate::seed::parse_with(file, delimiter, &mut ignored).unwrap_or_else(|| Seed {
+                file: file.clone(),
+                name: name.to_string(),
+                columns: Vec::new(),
+                rows: Vec::new(),
+            }),
+        );
+    }
     let mut seed = crate::seed::parse_with(file, delimiter, diagnostics)?;
     if config.get("quote_columns").and_then(|q| q.as_bool()) == Some(false) {
         for c in &mut seed.columns {
