@@ -156,27 +156,27 @@ fn load(
     }
 }
 
-/// In a dbt project with a profiles.yml, the target's connection comes
-/// right after `--database-url` (dbt connects with the profile alone);
-/// missing settings are filled from the `PG*` variables as libpq does.
-fn profile_url(
+/// Where an apply connects: `--database-url`, else (in a dbt project with
+/// a profiles.yml) the profile's target, as dbt connects with the profile
+/// alone, else the stackc settings (`url_env`, `DATABASE_URL`, `PG*`).
+fn resolve_target(
     url: Option<&str>,
     settings: &crate::project::Settings,
-) -> Result<Option<String>, String> {
-    if let Some(url) = url {
-        return Ok(Some(url.to_string()));
-    }
-    let Some(connection) = settings
+    env: &connect::Env,
+) -> Result<Target, String> {
+    let profile = settings
         .dbt
         .as_ref()
-        .and_then(|d| d.target.connection.as_ref())
-    else {
-        return Ok(None);
-    };
-    connection
-        .conninfo()
-        .map(Some)
-        .map_err(|why| format!("{}: {why}", connection.origin))
+        .and_then(|d| d.target.connection.as_ref());
+    match (url, profile) {
+        (None, Some(connection)) => {
+            let conninfo = connection
+                .conninfo()
+                .map_err(|why| format!("{}: {why}", connection.origin))?;
+            connect::from_profile(&conninfo, &connection.origin, env).map_err(|e| e.to_string())
+        }
+        _ => connect::resolve(url, settings.url_env.as_deref(), env).map_err(|e| e.to_string()),
+    }
 }
 
 /// Starts the TLS setup before the compile, so the two overlap: only the
@@ -189,8 +189,7 @@ fn early_tls(
 ) -> Option<connect::TlsSetup> {
     let settings = crate::project::load_settings_with(dir, options).ok()?;
     let env = connect::Env::load(dir).ok()?;
-    let url = profile_url(url, &settings).ok()?;
-    let target = connect::resolve(url.as_deref(), settings.url_env.as_deref(), &env).ok()?;
+    let target = resolve_target(url, &settings, &env).ok()?;
     connect::tls_in_background(&target)
 }
 
@@ -203,9 +202,7 @@ fn connect_to(
     out: &mut Out,
 ) -> Result<(Target, Client), String> {
     let env = connect::Env::load(dir).map_err(|e| e.to_string())?;
-    let url = profile_url(url, &bundle.settings)?;
-    let target = connect::resolve(url.as_deref(), bundle.settings.url_env.as_deref(), &env)
-        .map_err(|e| e.to_string())?;
+    let target = resolve_target(url, &bundle.settings, &env)?;
     out.set("database", json!(target.display));
     let mut client = connect::connect(&target, tls).map_err(|e| e.to_string())?;
     prepare_session(&mut client, full_refresh);
