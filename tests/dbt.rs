@@ -114,6 +114,16 @@ fn a_dbt_project_compiles_to_dbts_names_without_a_password() {
         "{stg}"
     );
     assert!(stg.contains("from raw.raw_customers"), "{stg}");
+    // `alias` names the relation; incremental_predicates join the key match.
+    let inc = &files["run/002_payments_log.incremental.sql"];
+    assert!(
+        inc.contains("delete from shop.payments_log_v1 as target"),
+        "{inc}"
+    );
+    assert!(
+        inc.contains("target.payment_id = source.payment_id\n    and (target.payment_id >= 10)"),
+        "{inc}"
+    );
     // dbt's whitespace: the comment keeps its newline.
     assert!(
         stg.contains("must not join it\n    , true as is_customer"),
@@ -159,6 +169,7 @@ fn a_dbt_project_applies_with_its_profile() {
             "raw.raw_payments",
             "raw.raw_regions",
             "shop.customer_revenue",
+            "shop.payments_log_v1",
             "shop_audit.builds",
             "staging.stg_customers",
             "staging.stg_payments",
@@ -231,8 +242,8 @@ fn a_dbt_project_applies_with_its_profile() {
         .query_one("select count(*) from shop_audit.builds", &[])
         .unwrap()
         .get(0);
-    // The model's post-hook, then on-run-end.
-    assert_eq!(builds, 2);
+    // The marts' post-hook (two models), then on-run-end.
+    assert_eq!(builds, 3);
     let comment: Option<String> = client
         .query_one(
             "select obj_description('shop.customer_revenue'::regclass, 'pg_class')",
@@ -250,6 +261,21 @@ fn a_dbt_project_applies_with_its_profile() {
         .unwrap()
         .get(0);
     assert_eq!(column.as_deref(), Some("Sum of the payments, in euros."));
+
+    // A second apply loads the incremental model with its predicates.
+    let (code, out) = stackc(project.path(), &["apply"], &env);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(
+            "incremental shop.payments_log_v1 (incremental: shop.payments_log_v1 has rows) ... ok"
+        ),
+        "{out}"
+    );
+    let rows: i64 = client
+        .query_one("select count(*) from shop.payments_log_v1", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 3);
 }
 
 #[test]

@@ -881,9 +881,26 @@ fn incremental_statement(m: &Model, target: &str, columns: &str, sql: &str) -> S
         .iter()
         .map(|k| quote_ident(k).into_owned())
         .collect();
+    // dbt's `incremental_predicates`: SQL written against dbt's aliases
+    // for the table (DBT_INTERNAL_DEST) and the new rows (DBT_INTERNAL_SOURCE).
+    let predicates: Vec<String> = match m.config.dbt.get("incremental_predicates") {
+        Some(serde_json::Value::String(p)) => vec![p.clone()],
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .filter_map(|p| p.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    };
     let on = |a: &str, b: &str| {
         keys.iter()
             .map(|k| format!("{a}.{k} = {b}.{k}"))
+            .chain(predicates.iter().map(|p| {
+                format!(
+                    "({})",
+                    p.replace("DBT_INTERNAL_DEST", a)
+                        .replace("DBT_INTERNAL_SOURCE", b)
+                )
+            }))
             .collect::<Vec<_>>()
             .join("\n    and ")
     };
