@@ -276,6 +276,16 @@ fn a_dbt_project_applies_with_its_profile() {
         .unwrap()
         .get(0);
     assert_eq!(rows, 3);
+
+    // `full_refresh: false`: --full-refresh leaves the model incremental.
+    let (code, out) = stackc(project.path(), &["apply", "--full-refresh"], &env);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(
+            "incremental shop.payments_log_v1 (incremental: shop.payments_log_v1 has rows) ... ok"
+        ),
+        "{out}"
+    );
 }
 
 #[test]

@@ -101,6 +101,10 @@ pub struct RunEntry {
     pub step: StepKind,
     /// Incremental models: the first-load / full-refresh file.
     pub full_file: Option<String>,
+    /// `Some(false)`: `--full-refresh` does not apply to this step (a dbt
+    /// model's `full_refresh: false`).
+    #[serde(default)]
+    pub full_refresh: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -986,7 +986,7 @@ impl Run<'_> {
                     .nodes
                     .get(&step.node)
                     .and_then(|n| n.relation.clone());
-                let decision = if self.full_refresh {
+                let decision = if self.full_refresh && step.full_refresh != Some(false) {
                     Ok((true, "full refresh: --full-refresh".to_string()))
                 } else {
                     match &relation {
@@ -1272,7 +1272,7 @@ fn dry_run(
                     .query_one("select to_regclass($1) is not null", &[&relation])
                     .map(|r| r.get::<_, bool>(0))
                     .unwrap_or(false);
-                if opts.full_refresh {
+                if opts.full_refresh && step.full_refresh != Some(false) {
                     ("full refresh: --full-refresh".into(), full.as_str())
                 } else if !exists {
                     (

@@ -240,6 +240,7 @@ mod tests {
             file: format!("run/{node}.sql"),
             step: kind,
             full_file: None,
+            full_refresh: None,
         };
         Manifest {
             metadata: Metadata {

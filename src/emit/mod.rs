@@ -168,6 +168,7 @@ pub fn emit(project: &Project, resolved: &Resolved, sink: &dyn Sink) -> std::io:
         let step = RunStep {
             file: path,
             full_file: None,
+            full_refresh: None,
             node: format!("operation.{}.{label}", cx.name),
             step: "hook",
         };
@@ -196,6 +197,7 @@ impl NodeOut {
         self.steps.push(RunStep {
             file: path.to_string(),
             full_file: None,
+            full_refresh: None,
             node: id.to_string(),
             step: "vacuum",
         });
@@ -251,6 +253,10 @@ struct RunStep {
     file: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     full_file: Option<String>,
+    /// `false` for a dbt model with `full_refresh: false`, which
+    /// `--full-refresh` leaves incremental.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    full_refresh: Option<bool>,
     node: String,
     step: &'static str,
 }
@@ -305,6 +311,7 @@ impl<'a> Cx<'a> {
         let step = |file: &str, kind: &'static str| RunStep {
             file: file.to_string(),
             full_file: None,
+            full_refresh: None,
             node: id.clone(),
             step: kind,
         };
@@ -370,7 +377,18 @@ impl<'a> Cx<'a> {
                 Materialization::Table => {
                     empty_relation_migration("table", &m.relation, &full_sql, &m.config.indexes)
                 }
-                Materialization::Incremental => incremental_migration(m, &full_sql),
+                Materialization::Incremental => {
+                    let sql = incremental_migration(m, &full_sql);
+                    if m.config.dbt.get("full_refresh") == Some(&serde_json::Value::Bool(false)) {
+                        // dbt's `full_refresh: false`: `--full-refresh` never rebuilds it.
+                        sql.replace(
+                            "current_setting('stackc.full_refresh', true) = 'on'",
+                            "false /* full_refresh: false */",
+                        )
+                    } else {
+                        sql
+                    }
+                }
                 Materialization::MaterializedView => empty_relation_migration(
                     "materialized view",
                     &m.relation,
@@ -448,8 +466,11 @@ impl<'a> Cx<'a> {
                             incremental_load(m, &inc_sql)
                         ),
                     ));
+                    let never_full =
+                        m.config.dbt.get("full_refresh") == Some(&serde_json::Value::Bool(false));
                     out.steps.push(RunStep {
                         full_file: Some(full_path.clone()),
+                        full_refresh: never_full.then_some(false),
                         ..step(&inc_path, "incremental")
                     });
                     out.files.push(full_path);
