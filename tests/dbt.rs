@@ -286,6 +286,35 @@ fn a_dbt_project_applies_with_its_profile() {
         ),
         "{out}"
     );
+
+    // An incremental table keeps its rows, and so its privileges, across
+    // migrations: one granted by hand is revoked when its migration runs
+    // again, because the config does not list it.
+    client
+        .batch_execute("grant insert on shop.payments_log_v1 to stackc_dbt_reader")
+        .unwrap();
+    let yml = project.path().join("models/marts/schema.yml");
+    let mut text = std::fs::read_to_string(&yml).unwrap();
+    text.push_str("  - name: payments_log\n    description: Every payment, kept.\n");
+    std::fs::write(&yml, text).unwrap();
+    let (code, out) = stackc(project.path(), &["apply"], &env);
+    assert_eq!(code, 0, "{out}");
+    let grants: Vec<String> = client
+        .query(
+            "select privilege_type::text from information_schema.role_table_grants
+             where grantee = 'stackc_dbt_reader' and table_name = 'payments_log_v1' order by 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(grants, ["SELECT"]);
+    let rows: i64 = client
+        .query_one("select count(*) from shop.payments_log_v1", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 3);
 }
 
 #[test]
