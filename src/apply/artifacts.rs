@@ -321,7 +321,13 @@ fn check(bundle: &Bundle) -> Result<(), LoadError> {
         return Err(LoadError::Artifacts(format!(
             "the artifacts are of project `{}`, but {} names the project `{}`: pass the project folder the artifacts were compiled from",
             m.metadata.project_name,
-            bundle.dir.join("stackc.toml").display(),
+            bundle
+                .dir
+                .join(match bundle.settings.flavor {
+                    crate::project::Flavor::Dbt => "dbt_project.yml",
+                    crate::project::Flavor::Native => "stackc.toml",
+                })
+                .display(),
             bundle.settings.name
         )));
     }
