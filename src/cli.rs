@@ -47,12 +47,15 @@ impl From<ColorArg> for ColorWhen {
 enum Command {
     /// Check the project and write manifest.json, migrations/ and run/.
     Compile {
-        /// The project folder (holds stackc.toml).
+        /// The project folder (holds stackc.toml or dbt_project.yml).
         #[arg(default_value = ".")]
         dir: PathBuf,
-        /// Where to write the artifacts [default: DIR/target].
+        /// Where to write the artifacts [default: DIR/target; DIR/stackc_target
+        /// in a dbt project, whose target/ is dbt's].
         #[arg(long)]
         out: Option<PathBuf>,
+        #[command(flatten)]
+        profile: ProfileArgs,
         /// Compare with OUT instead of writing; exit 1 when anything differs.
         #[arg(long)]
         check: bool,
@@ -94,6 +97,27 @@ enum Command {
     },
 }
 
+/// dbt's profile flags: which target of profiles.yml a dbt project uses.
+#[derive(Args, Clone, Default)]
+struct ProfileArgs {
+    /// The profiles.yml target [default: the profile's `target:`].
+    #[arg(short = 't', long)]
+    target: Option<String>,
+    /// The folder that holds profiles.yml [default: DBT_PROFILES_DIR, else
+    /// the project folder, else ~/.dbt].
+    #[arg(long, value_name = "DIR")]
+    profiles_dir: Option<PathBuf>,
+}
+
+impl ProfileArgs {
+    fn options(&self) -> crate::project::LoadOptions {
+        crate::project::LoadOptions {
+            profiles_dir: self.profiles_dir.clone(),
+            target: self.target.clone(),
+        }
+    }
+}
+
 /// What `apply` and `test` run, and where.
 #[derive(Args)]
 struct DatabaseTarget {
@@ -109,6 +133,8 @@ struct DatabaseTarget {
     /// each also read from DIR/.env].
     #[arg(long, value_name = "URL")]
     database_url: Option<String>,
+    #[command(flatten)]
+    profile: ProfileArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -145,15 +171,17 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
         Command::Compile {
             dir,
             out,
+            profile,
             check,
             format,
-        } => compile(&dir, out, check, format.into(), color),
+        } => compile(&dir, out, &profile.options(), check, format.into(), color),
         Command::Apply {
             target:
                 DatabaseTarget {
                     dir,
                     artifacts,
                     database_url,
+                    profile,
                 },
             full_refresh,
             dry_run,
@@ -173,6 +201,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
                 lock_timeout: std::time::Duration::from_secs(lock_timeout),
                 format,
                 color,
+                load: profile.options(),
             })
         }
         Command::Test {
@@ -181,6 +210,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
                     dir,
                     artifacts,
                     database_url,
+                    profile,
                 },
             unit,
             format,
@@ -193,6 +223,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
                 unit,
                 format,
                 color,
+                load: profile.options(),
             })
         }
     }
@@ -201,17 +232,21 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
 fn compile(
     dir: &Path,
     out: Option<PathBuf>,
+    options: &crate::project::LoadOptions,
     check: bool,
     format: Format,
     color: bool,
 ) -> ExitStatus {
-    let out = out.unwrap_or_else(|| dir.join("target"));
+    let out = out.unwrap_or_else(|| crate::project::default_out(dir));
     if let Err(problem) = check_out(dir, &out, check) {
         eprintln!("error: {problem}");
         return ExitStatus::Error;
     }
     // The output folder is listed while the project is checked.
-    let (compilation, listed) = rayon::join(|| crate::analyze(dir), || emit::list_output(&out));
+    let (compilation, listed) = rayon::join(
+        || crate::analyze_with(dir, options),
+        || emit::list_output(&out),
+    );
     let (existing, foreign) = match listed {
         Ok(listed) => (Ok(listed.owned), listed.foreign),
         Err(e) => (Err(e), Vec::new()),
@@ -330,7 +365,7 @@ fn mention_foreign(out: &Path, foreign: &[String]) {
 /// are checked too, in case one of them is a link into the project.
 fn check_out(dir: &Path, out: &Path, check: bool) -> Result<(), String> {
     let shown = |p: &Path| crate::diagnostic::one_line(&p.display().to_string());
-    let suggestion = shown(&dir.join("target"));
+    let suggestion = shown(&crate::project::default_out(dir));
     if check && out.exists() && !out.is_dir() {
         return Err(format!(
             "--out {} is not a folder: `--check` compares the artifacts in a folder; pass the folder a compile wrote, e.g. --out {suggestion}",

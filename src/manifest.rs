@@ -92,6 +92,8 @@ pub enum StepKind {
     Refresh,
     Test,
     Vacuum,
+    /// A dbt project's `on-run-start` / `on-run-end`.
+    Hook,
 }
 
 impl StepKind {
@@ -103,6 +105,7 @@ impl StepKind {
             StepKind::Refresh => "refresh",
             StepKind::Test => "test",
             StepKind::Vacuum => "vacuum",
+            StepKind::Hook => "hook",
         }
     }
 }
@@ -114,6 +117,10 @@ pub struct RunStep<S> {
     /// Incremental models: the first-load / full-refresh file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub full_file: Option<S>,
+    /// `Some(false)`: `--full-refresh` does not apply to this step (a dbt
+    /// model's `full_refresh: false`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_refresh: Option<bool>,
     /// Tests: the line of `file` the test's text starts on (1-based; its
     /// query, or the comments its author put before it).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -36,9 +36,75 @@ pub enum Flavor {
     Dbt,
 }
 
+/// The folders a project reads, relative to the project folder. A native
+/// project has exactly the defaults; a dbt project sets them with
+/// `model-paths`, `seed-paths`, ... in dbt_project.yml.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paths {
+    pub models: Vec<String>,
+    pub seeds: Vec<String>,
+    pub macros: Vec<String>,
+    pub tests: Vec<String>,
+    pub snapshots: Vec<String>,
+    pub analyses: Vec<String>,
+}
+
+impl Default for Paths {
+    fn default() -> Self {
+        let one = |s: &str| vec![s.to_string()];
+        Paths {
+            models: one("models"),
+            seeds: one("seeds"),
+            macros: one("macros"),
+            tests: one("tests"),
+            snapshots: one("snapshots"),
+            analyses: one("analyses"),
+        }
+    }
+}
+
+/// What the command line adds to loading: which profile target to use.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// `--profiles-dir`.
+    pub profiles_dir: Option<PathBuf>,
+    /// `--target` / `-t`.
+    pub target: Option<String>,
+}
+
+/// The files that make a folder a project, in the order they are looked for.
+pub const PROJECT_FILES: [&str; 2] = ["stackc.toml", "dbt_project.yml"];
+
+/// Which format the folder `root` is written in, from the files in it.
+pub fn detect_flavor(root: &Path) -> Option<Flavor> {
+    // `exists`, not `is_file`: a project file that is a folder or unreadable
+    // is reported at its name, not taken for a missing one.
+    if root.join("dbt_project.yml").exists() {
+        Some(Flavor::Dbt)
+    } else if root.join("stackc.toml").exists() {
+        Some(Flavor::Native)
+    } else {
+        None
+    }
+}
+
+/// Where `stackc compile` writes when no `--out` is given. A dbt project
+/// keeps dbt's own `target/` for dbt (which writes `target/manifest.json`
+/// too, and `dbt clean` deletes it): stackc's artifacts go beside it.
+pub fn default_out(root: &Path) -> PathBuf {
+    match detect_flavor(root) {
+        Some(Flavor::Dbt) => root.join("stackc_target"),
+        _ => root.join("target"),
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub flavor: Flavor,
+    pub paths: Paths,
+    /// Only in a dbt project: what dbt_project.yml and profiles.yml set
+    /// beyond stackc's own settings.
+    pub dbt: Option<crate::dbt::DbtSettings>,
     pub name: String,
     /// Layer folder -> PostgreSQL schema.
     pub layers: BTreeMap<String, String>,
@@ -89,6 +155,8 @@ pub struct Project {
     pub singular_tests: Vec<SourceFile>,
     pub seeds: Vec<Seed>,
     pub schema_files: Vec<SchemaFile>,
+    /// Markdown files under the model paths (dbt's `{% docs %}` blocks).
+    pub docs: Vec<SourceFile>,
 }
 
 /// Loading fails outright only when there is no project to speak of; every
@@ -98,19 +166,70 @@ pub fn load(
     root: &Path,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Result<Project, (Diagnostic, SourceFiles)> {
-    let mut files = SourceFiles::default();
+    load_with(root, &LoadOptions::default(), diagnostics)
+}
+
+/// Reads the project file(s) of `root`: `stackc.toml`, or `dbt_project.yml`
+/// (with an optional `stackc.toml` beside it for stackc-only settings).
+fn read_settings(
+    root: &Path,
+    options: &LoadOptions,
+    files: &mut SourceFiles,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Result<(Settings, SourceFile), Diagnostic> {
     if !root.is_dir() {
-        return Err((
-            Diagnostic::new(
-                "E0001",
-                format!("project folder `{}` does not exist", root.display()),
-            )
-            .help("pass the folder that holds stackc.toml, e.g. `stackc compile project_template`"),
-            files,
-        ));
+        return Err(Diagnostic::new(
+            "E0001",
+            format!("project folder `{}` does not exist", root.display()),
+        )
+        .help("pass the folder that holds stackc.toml or dbt_project.yml, e.g. `stackc compile project_template`"));
     }
-    let settings_file = read_settings_file(root, &mut files).map_err(|d| (d, files.clone()))?;
-    let settings = parse_settings(&settings_file, diagnostics);
+    match detect_flavor(root) {
+        None => Err(Diagnostic::new(
+            "E0001",
+            format!(
+                "`{}` is not a project: neither stackc.toml nor dbt_project.yml is in it",
+                root.display()
+            ),
+        )
+        .help("pass the folder that holds stackc.toml (`[project] name = \"...\"`) or a dbt project's dbt_project.yml")),
+        Some(Flavor::Native) => {
+            let file = read_settings_file(root, "stackc.toml", files)?;
+            let settings = parse_settings(&file, diagnostics);
+            Ok((settings, file))
+        }
+        Some(Flavor::Dbt) => {
+            let file = read_settings_file(root, "dbt_project.yml", files)?;
+            let beside = if root.join("stackc.toml").exists() {
+                let toml = read_settings_file(root, "stackc.toml", files)?;
+                let mut local = Vec::new();
+                let parsed = parse_settings(&toml, &mut local);
+                // The name comes from dbt_project.yml.
+                local.retain(|d| !(d.code == "E0001" && d.message.contains("[project] name")));
+                diagnostics.extend(local);
+                Some((parsed, toml))
+            } else {
+                None
+            };
+            let settings = crate::dbt::settings(root, &file, beside, options, files, diagnostics);
+            Ok((settings, file))
+        }
+    }
+}
+
+/// [`load`] with the command line's options (`--target`, `--profiles-dir`).
+pub fn load_with(
+    root: &Path,
+    options: &LoadOptions,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Result<Project, (Diagnostic, SourceFiles)> {
+    let mut files = SourceFiles::default();
+    let (settings, settings_file) = match read_settings(root, options, &mut files, diagnostics) {
+        Ok(read) => read,
+        Err(d) => return Err((d, files)),
+    };
+    let paths = settings.paths.clone();
+    let dbt = settings.flavor == Flavor::Dbt;
 
     let mut migrations = Vec::new();
     let mut models = Vec::new();
@@ -147,13 +266,24 @@ pub fn load(
     // Models and schema files are most of a project. Schema files are read
     // and parsed while the models are being read: one large YAML file takes
     // about as long as reading thousands of models, and parses on one thread.
-    let (mut yaml_paths, sql_paths): (Vec<_>, Vec<_>) =
-        list_files(root, "models", &mut files, diagnostics)
-            .into_iter()
-            .filter(|(rel, _)| {
-                rel.ends_with(".sql") || rel.ends_with(".yml") || rel.ends_with(".yaml")
-            })
-            .partition(|(rel, _)| !rel.ends_with(".sql"));
+    let mut docs = Vec::new();
+    let mut model_listing = Vec::new();
+    for dir in &paths.models {
+        for (rel, abs) in list_files(root, dir, &mut files, diagnostics) {
+            if dbt && rel.ends_with(".md") {
+                if let Some(file) = read_source(&mut files, &rel, &abs, diagnostics) {
+                    docs.push(file);
+                }
+            } else if rel.ends_with(".sql") || rel.ends_with(".yml") || rel.ends_with(".yaml") {
+                model_listing.push((rel, abs));
+            }
+        }
+    }
+    model_listing.sort();
+    model_listing.dedup();
+    let (mut yaml_paths, sql_paths): (Vec<_>, Vec<_>) = model_listing
+        .into_iter()
+        .partition(|(rel, _)| !rel.ends_with(".sql"));
     // Largest first, so that the last file to finish is a small one.
     yaml_paths.sort_by_cached_key(|(_, abs)| {
         std::cmp::Reverse(std::fs::metadata(abs).map_or(0, |m| m.len()))
@@ -174,7 +304,16 @@ pub fn load(
         let Some(file) = source_from_bytes(&mut files, &rel, bytes, diagnostics) else {
             continue;
         };
-        let inner = rel.trim_start_matches("models/");
+        // Folders are counted from the model path the file is under.
+        let inner = paths
+            .models
+            .iter()
+            .filter_map(|dir| {
+                rel.strip_prefix(dir.as_str())
+                    .and_then(|r| r.strip_prefix('/'))
+            })
+            .next()
+            .unwrap_or(&rel);
         let mut parts: Vec<String> = inner.split('/').map(str::to_string).collect();
         let file_name = parts.pop().unwrap_or_default();
         let name = file_name.trim_end_matches(".sql").to_string();
@@ -189,24 +328,39 @@ pub fn load(
         diagnostics.extend(local);
         schema_files.extend(schema);
     }
-    for (rel, abs) in list_files(root, "macros", &mut files, diagnostics) {
+    if dbt {
+        let blocks = crate::dbt::docs::blocks(&docs, diagnostics);
+        crate::dbt::docs::fill(&mut schema_files, &files, &blocks, diagnostics);
+    }
+    for (rel, abs) in list_dirs(root, &paths.macros, &mut files, diagnostics) {
         if rel.ends_with(".sql") {
             if let Some(file) = read_source(&mut files, &rel, &abs, diagnostics) {
                 macros.push(file);
             }
         }
     }
-    for (rel, abs) in list_files(root, "tests", &mut files, diagnostics) {
-        if rel.ends_with(".sql") {
+    for (rel, abs) in list_dirs(root, &paths.tests, &mut files, diagnostics) {
+        // In a dbt project, `tests/generic/` holds `{% test %}` definitions,
+        // not singular tests.
+        let generic = dbt
+            && paths
+                .tests
+                .iter()
+                .any(|dir| rel.starts_with(&format!("{dir}/generic/")));
+        if rel.ends_with(".sql") && !generic {
             if let Some(file) = read_source(&mut files, &rel, &abs, diagnostics) {
                 singular_tests.push(file);
             }
         }
     }
-    for (rel, abs) in list_files(root, "seeds", &mut files, diagnostics) {
+    for (rel, abs) in list_dirs(root, &paths.seeds, &mut files, diagnostics) {
         if rel.ends_with(".csv") {
             if let Some(file) = read_source(&mut files, &rel, &abs, diagnostics) {
-                if let Some(parsed) = seed::parse(&file, diagnostics) {
+                let parsed = match &settings.dbt {
+                    Some(d) => crate::dbt::seeds::parse(d, &file, &paths.seeds, diagnostics),
+                    None => seed::parse(&file, diagnostics),
+                };
+                if let Some(parsed) = parsed {
                     seeds.push(parsed);
                 }
             }
@@ -224,10 +378,27 @@ pub fn load(
         singular_tests,
         seeds,
         schema_files,
+        docs,
     })
 }
 
-fn source_file(files: &mut SourceFiles, rel: &str, text: String) -> SourceFile {
+/// [`list_files`] over several folders, each file once, in path order.
+fn list_dirs(
+    root: &Path,
+    dirs: &[String],
+    files: &mut SourceFiles,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<(String, PathBuf)> {
+    let mut out: Vec<(String, PathBuf)> = Vec::new();
+    for dir in dirs {
+        out.extend(list_files(root, dir, files, diagnostics));
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+pub(crate) fn source_file(files: &mut SourceFiles, rel: &str, text: String) -> SourceFile {
     let path: Arc<str> = Arc::from(rel);
     let text: Arc<str> = Arc::from(text);
     files.insert(&path, &text);
@@ -543,9 +714,11 @@ fn check_duplicate_versions(migrations: &[Migration], diagnostics: &mut Vec<Diag
 
 const FOLDER_CONFIG_KEYS: &[&str] = crate::config::CONFIG_KEYS;
 
-fn parse_settings(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Settings {
+pub(crate) fn parse_settings(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Settings {
     let mut settings = Settings {
         flavor: Flavor::Native,
+        paths: Paths::default(),
+        dbt: None,
         name: String::new(),
         layers: BTreeMap::new(),
         folder_configs: BTreeMap::new(),
@@ -833,24 +1006,30 @@ fn toml_to_json(value: &DeValue<'_>) -> serde_json::Value {
 /// `root/stackc.toml` as a source file. A file that is there but cannot be
 /// read as text (a folder, not UTF-8) is reported at `stackc.toml:1:1` or
 /// at its first invalid byte; a missing one with the path that was tried.
-fn read_settings_file(root: &Path, files: &mut SourceFiles) -> Result<SourceFile, Diagnostic> {
-    const HELP: &str = "every project has a stackc.toml with at least `[project] name = \"...\"`";
-    let path = root.join("stackc.toml");
+/// Reads a project file (`stackc.toml`, `dbt_project.yml`), with a location
+/// also when it is a folder or not UTF-8.
+fn read_settings_file(
+    root: &Path,
+    name: &str,
+    files: &mut SourceFiles,
+) -> Result<SourceFile, Diagnostic> {
+    const HELP: &str = "a project has a stackc.toml with at least `[project] name = \"...\"`, or a dbt_project.yml with `name:`";
+    let path = root.join(name);
     let cannot_read = |e: &dyn std::fmt::Display| {
         Diagnostic::new("E0001", format!("cannot read `{}`: {e}", path.display())).help(HELP)
     };
     if path.is_dir() {
-        let file = source_file(files, "stackc.toml", String::new());
+        let file = source_file(files, name, String::new());
         return Err(
-            Diagnostic::new("E0001", "`stackc.toml` is a folder, not a file")
+            Diagnostic::new("E0001", format!("`{name}` is a folder, not a file"))
                 .at_file(&file.path, 0..0)
                 .help(HELP),
         );
     }
     let bytes = std::fs::read(&path).map_err(|e| cannot_read(&e))?;
     match String::from_utf8(bytes) {
-        Ok(text) => Ok(source_file(files, "stackc.toml", text)),
-        Err(e) => Err(not_utf8(files, "stackc.toml", e)),
+        Ok(text) => Ok(source_file(files, name, text)),
+        Err(e) => Err(not_utf8(files, name, e)),
     }
 }
 
@@ -859,10 +1038,19 @@ fn read_settings_file(root: &Path, files: &mut SourceFiles) -> Result<SourceFile
 /// settings from it, also when it runs committed artifacts). On error, the
 /// diagnostics and the file they point into.
 pub fn load_settings(root: &Path) -> Result<Settings, (Vec<Diagnostic>, SourceFiles)> {
+    load_settings_with(root, &LoadOptions::default())
+}
+
+pub fn load_settings_with(
+    root: &Path,
+    options: &LoadOptions,
+) -> Result<Settings, (Vec<Diagnostic>, SourceFiles)> {
     let mut files = SourceFiles::default();
-    let file = read_settings_file(root, &mut files).map_err(|d| (vec![d], files.clone()))?;
     let mut diagnostics = Vec::new();
-    let settings = parse_settings(&file, &mut diagnostics);
+    let settings = match read_settings(root, options, &mut files, &mut diagnostics) {
+        Ok((settings, _)) => settings,
+        Err(d) => return Err((vec![d], files)),
+    };
     if diagnostics.iter().any(Diagnostic::is_error) {
         return Err((diagnostics, files));
     }

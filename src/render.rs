@@ -310,22 +310,48 @@ pub struct Renderer {
     env: Environment<'static>,
     /// `{% from "macros/x.sql" import a, b %}` for every macro file.
     prefix: String,
+    /// Every macro the project defines.
+    defined: BTreeSet<String>,
+}
+
+/// How a project renders: a dbt project renders as dbt does.
+#[derive(Debug, Clone, Default)]
+pub struct RenderOptions {
+    /// dbt's whitespace (no `trim_blocks`/`lstrip_blocks`: a `-- comment`
+    /// line before `{%- if %}` keeps its newline, as in dbt).
+    pub dbt_whitespace: bool,
+    /// dbt's `target` variable.
+    pub target: Option<serde_json::Value>,
 }
 
 impl Renderer {
     /// Compiles the macro files once; problems in them are reported here.
     pub fn new(macros: &[SourceFile], diagnostics: &mut Vec<Diagnostic>) -> Renderer {
+        Renderer::new_with(macros, &RenderOptions::default(), diagnostics)
+    }
+
+    pub fn new_with(
+        macros: &[SourceFile],
+        options: &RenderOptions,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) -> Renderer {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
-        // Jinja's block whitespace control, as dbt users expect of compiled
-        // SQL: no blank lines left by `{% if %}`, and the final newline kept.
+        // Jinja's block whitespace control, as stackc users expect of
+        // compiled SQL: no blank lines left by `{% if %}`, and the final
+        // newline kept. dbt turns neither on, and a dbt project's SQL must be
+        // dbt's SQL (a trimmed newline can pull a line into a `--` comment).
+        let trim = !options.dbt_whitespace;
         if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
-            .trim_blocks(true)
-            .lstrip_blocks(true)
+            .trim_blocks(trim)
+            .lstrip_blocks(trim)
             .keep_trailing_newline(true)
             .build()
         {
             env.set_syntax(syntax);
+        }
+        if let Some(target) = &options.target {
+            env.add_global("target", Value::from(minijinja::value::Serde(target)));
         }
         env.add_function("ref", ref_fn);
         env.add_function("source", source_fn);
@@ -375,10 +401,134 @@ impl Renderer {
                 Err(e) => diagnostics.push(jinja_diagnostic(&e, file, 0, None)),
             }
         }
+        if options.dbt_whitespace {
+            // dbt's macros call each other whatever file each is in: every
+            // macro is also a global that evaluates its own file and calls
+            // it, so a macro finds the others at call time (an import
+            // between macro files would loop when two files use each other).
+            for (name, span) in &defined {
+                let file = span.file.to_string();
+                let name = name.clone();
+                env.add_function(
+                    name.clone(),
+                    move |state: &State,
+                          args: minijinja::value::Rest<Value>|
+                          -> Result<Value, Error> {
+                        let template = state.env().get_template(&file)?;
+                        let ctx = minijinja::context! {
+                            __stackc_scope => state.lookup(SCOPE_KEY).unwrap_or_default(),
+                            this => state.lookup("this").unwrap_or_default(),
+                        };
+                        let mut captured = template.render_captured(ctx)?;
+                        captured.with_state_mut(|st| match st.lookup(&name) {
+                            Some(m) => m.call(st, &args),
+                            None => Err(Error::new(
+                                ErrorKind::UnknownFunction,
+                                format!("macro `{name}` is not defined in {file}"),
+                            )),
+                        })
+                    },
+                );
+            }
+        }
         Renderer {
             env,
             prefix: imports.concat(),
+            defined: defined.into_keys().collect(),
         }
+    }
+
+    /// Renders a SQL snippet that is not a file of its own (a hook from a
+    /// config), with the project's macros, `this` and the relations;
+    /// errors point at `at`, where the snippet was written.
+    pub fn render_snippet(
+        &self,
+        text: &str,
+        this: Option<Relation>,
+        relations: &Arc<Relations>,
+        vars: &Arc<BTreeMap<String, serde_json::Value>>,
+        at: &Span,
+    ) -> Result<String, Diagnostic> {
+        let source = format!("{}{text}", self.prefix);
+        let scope = Arc::new(Scope {
+            relations: Arc::clone(relations),
+            vars: Arc::clone(vars),
+            is_incremental: false,
+            calls: Mutex::new(Calls::default()),
+            error: Mutex::new(None),
+        });
+        let this = this.map_or(Value::UNDEFINED, Value::from_object);
+        let ctx = minijinja::context! {
+            __stackc_scope => Value::from_dyn_object(Arc::clone(&scope)),
+            this => this,
+        };
+        self.env.render_str(&source, ctx).map_err(|e| {
+            let pending = scope.error.lock().ok().and_then(|e| e.clone());
+            let (code, message, help) = match pending {
+                Some(f) => (f.code, f.message, f.help),
+                None => (
+                    "E0102",
+                    e.detail().map_or_else(|| e.to_string(), str::to_string),
+                    "fix the Jinja in this hook".to_string(),
+                ),
+            };
+            Diagnostic::new(code, format!("in a hook: {message}"))
+                .at(at.clone())
+                .help(help)
+        })
+    }
+
+    /// Whether the project defines a macro of this name.
+    pub fn defines(&self, name: &str) -> bool {
+        self.defined.contains(name)
+    }
+
+    /// Calls the project's macro `name` with `args` and returns its output,
+    /// trimmed (as dbt trims `generate_schema_name` and its kin). `None`
+    /// when the project has no such macro.
+    pub fn call_macro(
+        &self,
+        name: &str,
+        args: &[serde_json::Value],
+        vars: &Arc<BTreeMap<String, serde_json::Value>>,
+        at: &Span,
+    ) -> Option<Result<String, Diagnostic>> {
+        if !self.defines(name) {
+            return None;
+        }
+        let params: Vec<String> = (0..args.len())
+            .map(|i| format!("__stackc_arg{i}"))
+            .collect();
+        let source = format!("{}{{{{ {name}({}) }}}}", self.prefix, params.join(", "));
+        let scope = Arc::new(Scope {
+            relations: Arc::new(Relations::default()),
+            vars: Arc::clone(vars),
+            is_incremental: false,
+            calls: Mutex::new(Calls::default()),
+            error: Mutex::new(None),
+        });
+        let mut ctx: BTreeMap<String, Value> = args
+            .iter()
+            .zip(&params)
+            .map(|(a, p)| (p.clone(), Value::from(minijinja::value::Serde(a))))
+            .collect();
+        ctx.insert(SCOPE_KEY.into(), Value::from_dyn_object(Arc::clone(&scope)));
+        let result = self
+            .env
+            .render_str(&source, ctx)
+            .map(|s| s.trim().to_string())
+            .map_err(|e| {
+                let detail = e.detail().map_or_else(|| e.to_string(), str::to_string);
+                Diagnostic::new(
+                    "E0102",
+                    format!("the project's `{name}` macro failed: {detail}"),
+                )
+                .at(at.clone())
+                .help(format!(
+                    "fix `{name}` in macros/; dbt calls it for every node"
+                ))
+            });
+        Some(result)
     }
 
     pub fn render(&self, input: RenderInput<'_>) -> Result<Rendered, Diagnostic> {

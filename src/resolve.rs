@@ -15,7 +15,7 @@ use crate::datatest::{self, DataTest};
 use crate::diagnostic::{offset_of, Diagnostic, Span};
 use crate::graph::{self, Graph};
 use crate::parse_cache::ParseCache;
-use crate::project::{MigrationKind, ModelFile, Project, SourceFile};
+use crate::project::{Flavor, MigrationKind, ModelFile, Project, SourceFile};
 use crate::render::{call_span, Calls, Relation, Relations, RenderInput, Rendered, Renderer};
 use crate::schema::{Column, ModelEntry, SeedEntry, SourceEntry, SourceTable};
 use crate::seed::Seed;
@@ -39,6 +39,9 @@ pub struct Model {
     pub env_vars: Vec<String>,
     /// The full query's output columns, when its select list names them all.
     pub columns: Option<Vec<String>>,
+    /// dbt's `pre_hook` / `post_hook`, rendered, in run order.
+    pub pre_hooks: Vec<String>,
+    pub post_hooks: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -61,6 +64,12 @@ pub struct Resolved {
     pub singular_tests: Vec<SingularTest>,
     pub unit_tests: Vec<crate::unittest::CompiledUnitTest>,
     pub graph: Graph,
+    /// In a dbt project: each seed's configs from dbt_project.yml's
+    /// `seeds:` tree (`column_types`, `quote_columns`...), by seed name.
+    pub dbt_seeds: Option<BTreeMap<String, BTreeMap<String, serde_json::Value>>>,
+    /// A dbt project's `on-run-start` / `on-run-end`, rendered.
+    pub on_run_start: Vec<String>,
+    pub on_run_end: Vec<String>,
 }
 
 struct Discovered {
@@ -79,7 +88,12 @@ pub fn resolve(
     parse_cache: &ParseCache,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Resolved {
-    let renderer = Renderer::new(&project.macros, diagnostics);
+    let dbt = project.settings.dbt.as_ref();
+    let render_options = crate::render::RenderOptions {
+        dbt_whitespace: dbt.is_some(),
+        target: dbt.map(|d| crate::dbt::naming::target_json(&d.target)),
+    };
+    let renderer = Renderer::new_with(&project.macros, &render_options, diagnostics);
     let vars = Arc::new(project.settings.vars.clone());
     let no_relations = Arc::new(Relations::default());
 
@@ -140,21 +154,66 @@ pub fn resolve(
             if let Some(entry) = entries.get(&m.name) {
                 layers.push(&entry.config);
             }
+            let dbt_path;
+            if project.settings.flavor == Flavor::Dbt {
+                // dbt's trees may name the model itself as the last part.
+                dbt_path = crate::dbt::project::config_path(&m.folders, &m.name);
+                if let Some(layer) = project.settings.folder_configs.get(&dbt_path) {
+                    layers.push(layer);
+                }
+            }
             for depth in (0..=m.folders.len()).rev() {
                 if let Some(layer) = project.settings.folder_configs.get(&m.folders[..depth]) {
                     layers.push(layer);
                 }
             }
-            let config = config::resolve(&layers, &mut local);
-            let schema = config
-                .schema
-                .clone()
-                .unwrap_or_else(|| default_schema(project, m));
+            let config = config::resolve_for(&layers, project.settings.flavor, &mut local);
+            let (schema, name) = match dbt {
+                Some(dbt) => {
+                    let text = |k: &str| config.dbt.get(k).and_then(|v| v.as_str());
+                    let node = crate::dbt::naming::Node {
+                        name: &m.name,
+                        resource_type: "model",
+                        package: &project.settings.name,
+                        path: &m.file.path,
+                        folders: &m.folders,
+                        config: serde_json::json!({
+                            "materialized": config.materialized.as_str(),
+                            "schema": config.schema,
+                            "tags": config.tags,
+                            "alias": text("alias"),
+                        }),
+                    };
+                    let names = crate::dbt::naming::names(
+                        &renderer,
+                        &dbt.target,
+                        &vars,
+                        &node,
+                        config.schema.as_deref(),
+                        text("alias"),
+                        text("database"),
+                        &config
+                            .spans
+                            .get("database")
+                            .cloned()
+                            .unwrap_or_else(|| Span::new(&m.file.path, 0..0)),
+                        &mut local,
+                    );
+                    (names.schema, names.alias)
+                }
+                None => (
+                    config
+                        .schema
+                        .clone()
+                        .unwrap_or_else(|| default_schema(project, m)),
+                    m.name.clone(),
+                ),
+            };
             let cte = (config.materialized == Materialization::Ephemeral)
                 .then(|| format!("__stackc_ephemeral_{}", m.name));
             let relation = Relation {
                 schema,
-                name: m.name.clone(),
+                name,
                 quote: false,
                 cte,
             };
@@ -166,11 +225,36 @@ pub fn resolve(
         relations.models.insert(m.name.clone(), relation);
         configs.insert(m.name.clone(), config);
     }
+    // A disabled node vanishes from a dbt project; a ref to one is an error.
+    let mut disabled: BTreeSet<String> = configs
+        .iter()
+        .filter(|(_, c)| dbt.is_some() && !c.enabled)
+        .map(|(n, _)| n.clone())
+        .collect();
     let mut seeds = BTreeMap::new();
     for seed in &project.seeds {
+        if let Some(d) = dbt {
+            let config = crate::dbt::seeds::config(d, seed, &project.settings.paths.seeds);
+            if config.get("enabled").and_then(|e| e.as_bool()) == Some(false) {
+                disabled.insert(seed.name.clone());
+                continue;
+            }
+        }
+        let (schema, name) = match dbt {
+            Some(dbt) => crate::dbt::seeds::names(
+                &renderer,
+                dbt,
+                &project.settings.name,
+                &vars,
+                seed,
+                &project.settings.paths.seeds,
+                diagnostics,
+            ),
+            None => (project.settings.seeds_schema.clone(), seed.name.clone()),
+        };
         let relation = Relation {
-            schema: project.settings.seeds_schema.clone(),
-            name: seed.name.clone(),
+            schema,
+            name,
             quote: false,
             cte: None,
         };
@@ -211,7 +295,7 @@ pub fn resolve(
         .with_max_len(MODELS_PER_TASK)
         .map(|(m, (disc, _))| {
             let mut local = Vec::new();
-            if !disc.ok {
+            if !disc.ok || disabled.contains(&m.name) {
                 return (None, local);
             }
             let config = configs[&m.name].clone();
@@ -259,6 +343,19 @@ pub fn resolve(
             let mut seen = BTreeSet::new();
             all_calls.refs.retain(|r| seen.insert(r.clone()));
             check_refs(m, &all_calls, &known, &relations, &mut local);
+            for name in all_calls.refs.iter().filter(|r| disabled.contains(*r)) {
+                local.push(
+                    Diagnostic::new(
+                        "E0039",
+                        format!("`{}` depends on `{name}`, which is disabled", m.name),
+                    )
+                    .at(call_span(&m.file, "ref", name))
+                    .help(format!(
+                        "enable `{name}` (its `enabled` config), or disable `{}` too",
+                        m.name
+                    )),
+                );
+            }
             let mut columns = None;
             if config.sql_check {
                 columns = check_query(&full, parse_cache, &hard_coded, &mut local);
@@ -288,7 +385,40 @@ pub fn resolve(
                 r.shrink_after_checks();
                 r
             });
+            let hook_sql = |key: &str, local: &mut Vec<Diagnostic>| -> Vec<String> {
+                let Some(serde_json::Value::Array(items)) = config.dbt.get(key) else {
+                    return Vec::new();
+                };
+                let at = config
+                    .spans
+                    .get(key)
+                    .cloned()
+                    .unwrap_or_else(|| Span::new(&m.file.path, 0..0));
+                let mut out = Vec::new();
+                for item in items {
+                    let text = match item {
+                        serde_json::Value::String(s) => s.clone(),
+                        serde_json::Value::Object(o) => match o.get("sql").and_then(|s| s.as_str())
+                        {
+                            Some(s) => s.to_string(),
+                            None => continue,
+                        },
+                        _ => continue,
+                    };
+                    match renderer.render_snippet(&text, Some(this.clone()), &relations, &vars, &at)
+                    {
+                        Ok(sql) if !sql.trim().is_empty() => out.push(sql.trim().to_string()),
+                        Ok(_) => {}
+                        Err(d) => local.push(d),
+                    }
+                }
+                out
+            };
+            let pre_hooks = hook_sql("pre_hook", &mut local);
+            let post_hooks = hook_sql("post_hook", &mut local);
             let model = Model {
+                pre_hooks,
+                post_hooks,
                 name: m.name.clone(),
                 file: m.file.clone(),
                 config,
@@ -379,7 +509,51 @@ pub fn resolve(
         singular_tests,
         unit_tests,
         graph,
+        on_run_start: run_hooks(
+            dbt.map(|d| &d.on_run_start[..]),
+            &renderer,
+            &relations,
+            &vars,
+            diagnostics,
+        ),
+        on_run_end: run_hooks(
+            dbt.map(|d| &d.on_run_end[..]),
+            &renderer,
+            &relations,
+            &vars,
+            diagnostics,
+        ),
+        dbt_seeds: dbt.map(|d| {
+            project
+                .seeds
+                .iter()
+                .map(|seed| {
+                    let config = crate::dbt::seeds::config(d, seed, &project.settings.paths.seeds);
+                    (seed.name.clone(), config)
+                })
+                .collect()
+        }),
     }
+}
+
+/// `on-run-start`/`on-run-end` rendered (with `target`, `var` and `ref`);
+/// empty entries dropped.
+fn run_hooks(
+    hooks: Option<&[crate::dbt::Hook]>,
+    renderer: &Renderer,
+    relations: &Arc<Relations>,
+    vars: &Arc<BTreeMap<String, serde_json::Value>>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for hook in hooks.unwrap_or_default() {
+        match renderer.render_snippet(&hook.sql, None, relations, vars, &hook.span) {
+            Ok(sql) if !sql.trim().is_empty() => out.push(sql.trim().to_string()),
+            Ok(_) => {}
+            Err(d) => diagnostics.push(d),
+        }
+    }
+    out
 }
 
 fn default_schema(project: &Project, m: &ModelFile) -> String {

@@ -16,6 +16,15 @@ pub struct Seed {
 }
 
 pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Seed> {
+    parse_with(file, ',', diagnostics)
+}
+
+/// [`parse`] with another field delimiter (a dbt seed's `+delimiter`).
+pub fn parse_with(
+    file: &SourceFile,
+    delimiter: char,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<Seed> {
     let name = file
         .path
         .rsplit('/')
@@ -23,7 +32,7 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<See
         .unwrap_or(&file.path)
         .trim_end_matches(".csv")
         .to_string();
-    let records = match split_csv(&file.text) {
+    let records = match split_csv(&file.text, delimiter) {
         Ok(records) => records,
         Err((offset, problem)) => {
             diagnostics.push(
@@ -99,7 +108,10 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<See
 /// RFC 4180 records with the byte offset each starts at. Blank lines are
 /// skipped; an empty unquoted field is `None`, an empty quoted one `Some("")`.
 #[allow(clippy::type_complexity)] // a plain list of records is the clearest shape here
-fn split_csv(text: &str) -> Result<Vec<(usize, Vec<Option<String>>)>, (usize, String)> {
+fn split_csv(
+    text: &str,
+    delimiter: char,
+) -> Result<Vec<(usize, Vec<Option<String>>)>, (usize, String)> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut records = Vec::new();
     let mut chars = text.char_indices().peekable();
@@ -129,7 +141,7 @@ fn split_csv(text: &str) -> Result<Vec<(usize, Vec<Option<String>>)>, (usize, St
                 }
             }
             while let Some((i, c)) = chars.peek().copied() {
-                if c == ',' || c == '\n' || c == '\r' {
+                if c == delimiter || c == '\n' || c == '\r' {
                     break;
                 }
                 if quoted {
@@ -144,7 +156,7 @@ fn split_csv(text: &str) -> Result<Vec<(usize, Vec<Option<String>>)>, (usize, St
                 Some(field)
             });
             match chars.next() {
-                Some((_, ',')) => continue,
+                Some((_, c)) if c == delimiter => continue,
                 Some((_, '\r')) => {
                     if let Some((_, '\n')) = chars.peek() {
                         chars.next();
@@ -201,7 +213,7 @@ fn is_numeric(v: &str) -> bool {
         && frac.bytes().all(|b| b.is_ascii_digit())
 }
 
-fn is_date(v: &str) -> bool {
+pub(crate) fn is_date(v: &str) -> bool {
     let b = v.as_bytes();
     b.len() == 10
         && b[4] == b'-'
@@ -213,7 +225,7 @@ fn is_date(v: &str) -> bool {
         && (1..=31).contains(&v[8..10].parse::<u32>().unwrap_or(0))
 }
 
-fn is_timestamp(v: &str) -> bool {
+pub(crate) fn is_timestamp(v: &str) -> bool {
     v.len() >= 16 && is_date(&v[..10]) && matches!(v.as_bytes()[10], b' ' | b'T') && {
         let time = &v[11..];
         let b = time.as_bytes();

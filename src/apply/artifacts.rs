@@ -73,11 +73,12 @@ impl fmt::Display for LoadError {
 pub fn load(
     dir: &Path,
     artifacts: Option<&Path>,
+    options: &crate::project::LoadOptions,
     color: bool,
 ) -> Result<(Bundle, String), LoadError> {
     let (files, printed) = match artifacts {
         None => {
-            let compilation = crate::compile(dir);
+            let compilation = crate::compile_with(dir, options);
             let printed = diagnostic::render(
                 &compilation.diagnostics,
                 &compilation.files,
@@ -91,14 +92,15 @@ pub fn load(
         }
         Some(out) => (read_verified(out)?, String::new()),
     };
-    let settings = crate::project::load_settings(dir).map_err(|(diagnostics, sources)| {
-        LoadError::Diagnostics(diagnostic::render(
-            &diagnostics,
-            &sources,
-            Format::Human,
-            color,
-        ))
-    })?;
+    let settings =
+        crate::project::load_settings_with(dir, options).map_err(|(diagnostics, sources)| {
+            LoadError::Diagnostics(diagnostic::render(
+                &diagnostics,
+                &sources,
+                Format::Human,
+                color,
+            ))
+        })?;
     let manifest_text = files
         .get("manifest.json")
         .ok_or_else(|| LoadError::Artifacts("the artifacts have no manifest.json".into()))?;
@@ -203,7 +205,13 @@ fn check(bundle: &Bundle) -> Result<(), LoadError> {
         return Err(LoadError::Artifacts(format!(
             "the artifacts are of project `{}`, but {} names the project `{}`: pass the project folder the artifacts were compiled from",
             m.metadata.project_name,
-            bundle.dir.join("stackc.toml").display(),
+            bundle
+                .dir
+                .join(match bundle.settings.flavor {
+                    crate::project::Flavor::Dbt => "dbt_project.yml",
+                    crate::project::Flavor::Native => "stackc.toml",
+                })
+                .display(),
             bundle.settings.name
         )));
     }

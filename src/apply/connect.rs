@@ -261,6 +261,13 @@ pub fn resolve(
     from_libpq_vars(env)
 }
 
+/// A dbt profile's target, as a libpq connection string; `origin` names the
+/// profile and target in messages. Settings it leaves out come from the
+/// `PG*` variables, as with a URL.
+pub fn from_profile(conninfo: &str, origin: &str, env: &Env) -> Result<Target, ConnectError> {
+    from_url(conninfo, origin, env)
+}
+
 fn from_url(url: &str, origin: &str, env: &Env) -> Result<Target, ConnectError> {
     let mut secrets = password_guesses(url);
     let fail = |message: String, secrets: &[String]| {

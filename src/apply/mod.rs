@@ -60,6 +60,8 @@ pub struct ApplyOptions {
     pub format: ReportFormat,
     /// Colour stderr (`--color`, decided by `diagnostic::ColorWhen`).
     pub color: bool,
+    /// `--target` / `--profiles-dir` of a dbt project.
+    pub load: crate::project::LoadOptions,
 }
 
 #[derive(Debug, Clone)]
@@ -73,6 +75,7 @@ pub struct TestOptions {
     pub format: ReportFormat,
     /// Colour stderr (`--color`, decided by `diagnostic::ColorWhen`).
     pub color: bool,
+    pub load: crate::project::LoadOptions,
 }
 
 /// The JSON document of a command, filled as it goes; printed at the end
@@ -136,10 +139,11 @@ fn prepare_session(client: &mut Client, full_refresh: bool) {
 fn load(
     dir: &std::path::Path,
     artifacts: Option<&std::path::Path>,
+    options: &crate::project::LoadOptions,
     out: &mut Out,
     color: bool,
 ) -> Result<Bundle, String> {
-    match artifacts::load(dir, artifacts, color) {
+    match artifacts::load(dir, artifacts, options, color) {
         Ok((bundle, printed)) => {
             eprint!("{printed}");
             out.set("project", json!(bundle.settings.name));
@@ -153,13 +157,40 @@ fn load(
     }
 }
 
+/// Where an apply connects: `--database-url`, else (in a dbt project with
+/// a profiles.yml) the profile's target, as dbt connects with the profile
+/// alone, else the stackc settings (`url_env`, `DATABASE_URL`, `PG*`).
+fn resolve_target(
+    url: Option<&str>,
+    settings: &crate::project::Settings,
+    env: &connect::Env,
+) -> Result<Target, String> {
+    let profile = settings
+        .dbt
+        .as_ref()
+        .and_then(|d| d.target.connection.as_ref());
+    match (url, profile) {
+        (None, Some(connection)) => {
+            let conninfo = connection
+                .conninfo()
+                .map_err(|why| format!("{}: {why}", connection.origin))?;
+            connect::from_profile(&conninfo, &connection.origin, env).map_err(|e| e.to_string())
+        }
+        _ => connect::resolve(url, settings.url_env.as_deref(), env).map_err(|e| e.to_string()),
+    }
+}
+
 /// Starts the TLS setup before the compile, so the two overlap: only the
 /// settings file is read here; any problem is reported by the real
 /// resolution after the compile.
-fn early_tls(dir: &std::path::Path, url: Option<&str>) -> Option<connect::TlsSetup> {
-    let settings = crate::project::load_settings(dir).ok()?;
+fn early_tls(
+    dir: &std::path::Path,
+    url: Option<&str>,
+    options: &crate::project::LoadOptions,
+) -> Option<connect::TlsSetup> {
+    let settings = crate::project::load_settings_with(dir, options).ok()?;
     let env = connect::Env::load(dir).ok()?;
-    let target = connect::resolve(url, settings.url_env.as_deref(), &env).ok()?;
+    let target = resolve_target(url, &settings, &env).ok()?;
     connect::tls_in_background(&target)
 }
 
@@ -172,8 +203,7 @@ fn connect_to(
     out: &mut Out,
 ) -> Result<(Target, Client), String> {
     let env = connect::Env::load(dir).map_err(|e| e.to_string())?;
-    let target = connect::resolve(url, bundle.settings.url_env.as_deref(), &env)
-        .map_err(|e| e.to_string())?;
+    let target = resolve_target(url, &bundle.settings, &env)?;
     out.set("database", json!(target.display));
     let mut client = connect::connect(&target, tls).map_err(|e| e.to_string())?;
     prepare_session(&mut client, full_refresh);
@@ -186,8 +216,14 @@ pub fn apply(opts: &ApplyOptions) -> ExitStatus {
     let started = Instant::now();
     let mut out = Out::new("apply", opts.format);
     out.set("dry_run", json!(opts.dry_run));
-    let tls = early_tls(&opts.dir, opts.database_url.as_deref());
-    let bundle = match load(&opts.dir, opts.artifacts.as_deref(), &mut out, opts.color) {
+    let tls = early_tls(&opts.dir, opts.database_url.as_deref(), &opts.load);
+    let bundle = match load(
+        &opts.dir,
+        opts.artifacts.as_deref(),
+        &opts.load,
+        &mut out,
+        opts.color,
+    ) {
         Ok(b) => b,
         Err(message) => return out.fail("error", &message),
     };
@@ -599,6 +635,7 @@ impl<'a> Labels<'a> {
             StepKind::Incremental => format!("incremental {relation}"),
             StepKind::Refresh => format!("refresh {relation}"),
             StepKind::Vacuum => format!("vacuum {relation}"),
+            StepKind::Hook => format!("hook {}", step.node.rsplit('.').next().unwrap_or_default()),
             StepKind::Test => format!("test {}", node.map_or(step.node.as_str(), |n| n.name())),
         }
     }
@@ -973,7 +1010,7 @@ impl Run<'_> {
                     .nodes
                     .get(&step.node)
                     .and_then(|n| n.relation().map(str::to_string));
-                let decision = if self.full_refresh {
+                let decision = if self.full_refresh && step.full_refresh != Some(false) {
                     Ok((true, "full refresh: --full-refresh".to_string()))
                 } else {
                     match &relation {
@@ -1268,7 +1305,7 @@ fn dry_run(
                     .query_one("select to_regclass($1) is not null", &[&relation])
                     .map(|r| r.get::<_, bool>(0))
                     .unwrap_or(false);
-                if opts.full_refresh {
+                if opts.full_refresh && step.full_refresh != Some(false) {
                     ("full refresh: --full-refresh".into(), full.as_str())
                 } else if !exists {
                     (
@@ -1333,8 +1370,14 @@ fn dry_run(
 pub fn test(opts: &TestOptions) -> ExitStatus {
     let started = Instant::now();
     let mut out = Out::new("test", opts.format);
-    let tls = early_tls(&opts.dir, opts.database_url.as_deref());
-    let bundle = match load(&opts.dir, opts.artifacts.as_deref(), &mut out, opts.color) {
+    let tls = early_tls(&opts.dir, opts.database_url.as_deref(), &opts.load);
+    let bundle = match load(
+        &opts.dir,
+        opts.artifacts.as_deref(),
+        &opts.load,
+        &mut out,
+        opts.color,
+    ) {
         Ok(b) => b,
         Err(message) => return out.fail("error", &message),
     };

@@ -241,6 +241,7 @@ mod tests {
             file: format!("run/{node}.sql"),
             step: kind,
             full_file: None,
+            full_refresh: None,
             statement: None,
             line: None,
         };

@@ -96,10 +96,13 @@ pub fn is_generated_name(rel: &str) -> bool {
         // The project's migrations (any depth, Flyway names) and the
         // generated `R__<level>_<name>.sql`.
         "migrations" => crate::project::parse_migration_name(rest).is_ok(),
-        // `run/<level>_<name>...sql`, at least three digits.
+        // `run/<level>_<name>...sql`, at least three digits, and a dbt
+        // project's `on-run-start`/`on-run-end` hooks.
         "run" => {
             let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-            !rest.contains('/') && digits >= 3 && rest.as_bytes().get(digits) == Some(&b'_')
+            (!rest.contains('/') && digits >= 3 && rest.as_bytes().get(digits) == Some(&b'_'))
+                || rest == "on_run_start.sql"
+                || rest == "on_run_end.sql"
         }
         // `unit/<model>.<test>.sql`
         "unit" => !rest.contains('/') && rest.trim_end_matches(".sql").contains('.'),
@@ -632,6 +635,8 @@ mod tests {
             "migrations/R__000_x.sql",
             "run/000_x.sql",
             "run/1000_x.test.y.sql",
+            "run/on_run_start.sql",
+            "run/on_run_end.sql",
             "unit/m.t.sql",
         ] {
             assert!(is_generated_name(rel), "{rel}");

@@ -322,6 +322,7 @@ fn build<'a>(
             .map(|s| RunStep {
                 file: b(&s.file),
                 full_file: s.full_file.as_deref().map(b),
+                full_refresh: s.full_refresh,
                 line: s.line,
                 node: b(&s.node),
                 statement: s.statement,

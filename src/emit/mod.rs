@@ -174,6 +174,35 @@ pub fn emit(project: &Project, resolved: &Resolved, sink: &dyn Sink) -> std::io:
             .map(|u| put(&unit_test_path(u), &u.script))
             .collect::<std::io::Result<_>>()?,
     );
+    // A dbt project's on-run-start/on-run-end: the first and last steps.
+    for (label, hooks, first) in [
+        ("on-run-start", &resolved.on_run_start, true),
+        ("on-run-end", &resolved.on_run_end, false),
+    ] {
+        if hooks.is_empty() {
+            continue;
+        }
+        let path = format!("run/{}.sql", label.replace('-', "_"));
+        let text = format!(
+            "-- stackc: {label} of dbt_project.yml\n{RUN_NOTE}\n{}",
+            crate::dbt::emit::hooks_sql(label, hooks, false).trim_start()
+        );
+        hashed.push(vec![put(&path, &text)?]);
+        let step = RunStep {
+            file: path,
+            full_file: None,
+            full_refresh: None,
+            line: None,
+            node: format!("operation.{}.{label}", cx.name),
+            statement: None,
+            step: StepKind::Hook,
+        };
+        if first {
+            run_order.insert(0, step);
+        } else {
+            run_order.push(step);
+        }
+    }
     let mut files: Vec<(String, String)> = hashed.into_iter().flatten().collect();
     files.par_sort_unstable();
     manifest::manifest(project, resolved, &node_files, &run_order, &files, sink)
@@ -193,6 +222,7 @@ impl NodeOut {
         self.steps.push(RunStep {
             file: path.to_string(),
             full_file: None,
+            full_refresh: None,
             line: None,
             node: id.to_string(),
             statement: None,
@@ -300,6 +330,7 @@ impl<'a> Cx<'a> {
         let step = |file: &str, kind: StepKind| RunStep {
             file: file.to_string(),
             full_file: None,
+            full_refresh: None,
             line: None,
             node: id.clone(),
             statement: None,
@@ -307,15 +338,28 @@ impl<'a> Cx<'a> {
         };
         if let Some(seed_name) = id.strip_prefix(&self.seed_prefix) {
             let (seed, entry, relation) = &resolved.seeds[seed_name];
+            let dbt_config = resolved.dbt_seeds.as_ref().map(|s| s.get(seed_name));
             let types: Vec<(String, String)> = seed
                 .columns
                 .iter()
                 .enumerate()
                 .map(|(i, c)| {
-                    let declared = entry.as_ref().and_then(|e| e.column_types.get(c)).cloned();
-                    let ty = declared.unwrap_or_else(|| {
-                        infer_type(seed.rows.iter().map(|r| r.get(i).cloned().flatten()))
-                            .to_string()
+                    let from_tree = dbt_config
+                        .flatten()
+                        .and_then(|cfg| cfg.get("column_types"))
+                        .and_then(|t| t.get(c))
+                        .and_then(|t| t.as_str())
+                        .map(str::to_string);
+                    let declared = from_tree
+                        .or_else(|| entry.as_ref().and_then(|e| e.column_types.get(c)).cloned());
+                    let values = seed
+                        .rows
+                        .iter()
+                        .map(move |r| r.get(i).and_then(|v| v.as_deref()));
+                    let ty = declared.unwrap_or_else(|| match dbt_config {
+                        Some(_) => crate::dbt::seeds::infer_type(values),
+                        None => infer_type(seed.rows.iter().map(|r| r.get(i).cloned().flatten()))
+                            .to_string(),
                     });
                     (c.clone(), ty)
                 })
@@ -325,7 +369,10 @@ impl<'a> Cx<'a> {
             let run_path = fit_path(format!("run/{level:03}_{seed_name}.sql"));
             out.runs.push((
                 run_path.clone(),
-                format!("{header}{RUN_NOTE}\n{}", seed_load(relation, seed, &types)),
+                format!(
+                    "{header}{RUN_NOTE}\n{}",
+                    seed_load(relation, seed, &types, dbt_config.is_some())
+                ),
             ));
             out.definition = Some(seed_migration(relation, &types));
             out.migration = Some((path.clone(), header.clone()));
@@ -351,13 +398,52 @@ impl<'a> Cx<'a> {
                 Materialization::Table => {
                     empty_relation_migration("table", &m.relation, &full_sql, &m.config.indexes)
                 }
-                Materialization::Incremental => incremental_migration(m, &full_sql),
+                Materialization::Incremental => {
+                    let sql = incremental_migration(m, &full_sql);
+                    if m.config.dbt.get("full_refresh") == Some(&serde_json::Value::Bool(false)) {
+                        // dbt's `full_refresh: false`: `--full-refresh` never rebuilds it.
+                        sql.replace(
+                            "current_setting('stackc.full_refresh', true) = 'on'",
+                            "false /* full_refresh: false */",
+                        )
+                    } else {
+                        sql
+                    }
+                }
                 Materialization::MaterializedView => empty_relation_migration(
                     "materialized view",
                     &m.relation,
                     &full_sql,
                     &m.config.indexes,
                 ),
+            };
+            // dbt's configs on the built relation (empty in a stackc project).
+            let kind = match mat {
+                Materialization::View => "view",
+                Materialization::MaterializedView => "materialized view",
+                _ => "table",
+            };
+            let pre = crate::dbt::emit::hooks_sql("pre-hook", &m.pre_hooks, true);
+            let post = crate::dbt::emit::hooks_sql("post-hook", &m.post_hooks, false);
+            let extras = format!(
+                "{}{}",
+                crate::dbt::emit::grants_sql(&m.relation, m.config.dbt.get("grants")),
+                crate::dbt::emit::comments_sql(
+                    &m.relation,
+                    kind,
+                    m.config.dbt.get("persist_docs"),
+                    m.entry.as_deref()
+                )
+            );
+            let body = if mat == Materialization::View {
+                // A view is built by its migration: its hooks run there.
+                format!("{body}{post}{extras}").replacen(
+                    "\ncreate view ",
+                    &format!("\n{pre}create view "),
+                    1,
+                )
+            } else {
+                format!("{body}{extras}")
             };
             let path = format!("migrations/{}", repeatable_script(level, model_name));
             out.definition = Some(body);
@@ -370,7 +456,7 @@ impl<'a> Cx<'a> {
                     out.runs.push((
                         run_path.clone(),
                         format!(
-                            "{header}{RUN_NOTE}\ntruncate table {target};\n\ninsert into {target}\n{}\n;\n",
+                            "{header}{RUN_NOTE}\n{pre}truncate table {target};\n\ninsert into {target}\n{}\n;\n{post}",
                             full_sql.trim_end()
                         ),
                     ));
@@ -382,7 +468,7 @@ impl<'a> Cx<'a> {
                     out.runs.push((
                         full_path.clone(),
                         format!(
-                            "{header}-- The first load, and `--full-refresh`: the model with is_incremental() false.\n{RUN_NOTE}\ntruncate table {target};\n\ninsert into {target}{}\n{}\n;\n",
+                            "{header}-- The first load, and `--full-refresh`: the model with is_incremental() false.\n{RUN_NOTE}\n{pre}truncate table {target};\n\ninsert into {target}{}\n{}\n;\n{post}",
                             insert_columns(m),
                             full_sql.trim_end()
                         ),
@@ -396,13 +482,16 @@ impl<'a> Cx<'a> {
                     out.runs.push((
                         inc_path.clone(),
                         format!(
-                            "{header}-- Later loads: the model with is_incremental() true, strategy {}.\n{RUN_NOTE}\n{}",
+                            "{header}-- Later loads: the model with is_incremental() true, strategy {}.\n{RUN_NOTE}\n{pre}{}{post}",
                             m.config.effective_strategy().as_str(),
                             incremental_load(m, &inc_sql)
                         ),
                     ));
+                    let never_full =
+                        m.config.dbt.get("full_refresh") == Some(&serde_json::Value::Bool(false));
                     out.steps.push(RunStep {
                         full_file: Some(full_path.clone()),
+                        full_refresh: never_full.then_some(false),
                         ..step(&inc_path, StepKind::Incremental)
                     });
                     out.files.push(full_path);
@@ -412,7 +501,7 @@ impl<'a> Cx<'a> {
                     let run_path = fit_path(format!("run/{level:03}_{model_name}.sql"));
                     out.runs.push((
                         run_path.clone(),
-                        format!("{header}{RUN_NOTE}\n{}", matview_refresh(m)),
+                        format!("{header}{RUN_NOTE}\n{pre}{}{post}", matview_refresh(m)),
                     ));
                     out.steps.push(step(&run_path, StepKind::Refresh));
                     out.files.push(run_path);
@@ -794,7 +883,12 @@ fn seed_migration(relation: &Relation, types: &[(String, String)]) -> String {
     )
 }
 
-fn seed_load(relation: &Relation, seed: &crate::seed::Seed, types: &[(String, String)]) -> String {
+fn seed_load(
+    relation: &Relation,
+    seed: &crate::seed::Seed,
+    types: &[(String, String)],
+    dbt: bool,
+) -> String {
     let columns: Vec<String> = seed
         .columns
         .iter()
@@ -802,7 +896,7 @@ fn seed_load(relation: &Relation, seed: &crate::seed::Seed, types: &[(String, St
         .collect();
     let mut s = format!("truncate table {relation};\n");
     if !seed.rows.is_empty() {
-        s.push_str(&seed_rows(relation, seed, types, &columns));
+        s.push_str(&seed_rows(relation, seed, types, &columns, dbt));
     }
     let _ = write!(
         s,
@@ -817,6 +911,7 @@ fn seed_rows(
     seed: &crate::seed::Seed,
     types: &[(String, String)],
     columns: &[String],
+    dbt: bool,
 ) -> String {
     let mut s = String::new();
     let _ = write!(
@@ -833,6 +928,10 @@ fn seed_rows(
                 .zip(types)
                 .map(|(v, (_, ty))| match v {
                     None => "null".to_string(),
+                    // dbt loads values as the CSV has them (agate reads
+                    // `null` and blanks as NULL, and trims nothing else).
+                    Some(v) if dbt && crate::dbt::seeds::is_null(v) => "null".to_string(),
+                    Some(v) if dbt => format!("{}::{ty}", literal(v)),
                     Some(v) => format!("{}::{ty}", literal(v.trim())),
                 })
                 .collect();
@@ -889,9 +988,26 @@ fn incremental_statement(m: &Model, target: &str, columns: &str, sql: &str) -> S
         .iter()
         .map(|k| quote_ident(k).into_owned())
         .collect();
+    // dbt's `incremental_predicates`: SQL written against dbt's aliases
+    // for the table (DBT_INTERNAL_DEST) and the new rows (DBT_INTERNAL_SOURCE).
+    let predicates: Vec<String> = match m.config.dbt.get("incremental_predicates") {
+        Some(serde_json::Value::String(p)) => vec![p.clone()],
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .filter_map(|p| p.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    };
     let on = |a: &str, b: &str| {
         keys.iter()
             .map(|k| format!("{a}.{k} = {b}.{k}"))
+            .chain(predicates.iter().map(|p| {
+                format!(
+                    "({})",
+                    p.replace("DBT_INTERNAL_DEST", a)
+                        .replace("DBT_INTERNAL_SOURCE", b)
+                )
+            }))
             .collect::<Vec<_>>()
             .join("\n    and ")
     };

@@ -1,0 +1,376 @@
+//! dbt projects end to end: `tests/fixtures/ok_dbt_shop` (a dbt project of
+//! our own making) compiled and applied by the real binary on the real
+//! PostgreSQL, connecting with its own profiles.yml, into a new database.
+//!
+//! The server is `STACKC_TEST_DATABASE_URL` (default: the local trust-auth
+//! server at 127.0.0.1:5432, user postgres).
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{copy_tree, read_tree, repo};
+use postgres::{Client, NoTls};
+
+const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+fn admin_url() -> String {
+    std::env::var("STACKC_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_URL.to_string())
+}
+
+struct TestDb {
+    name: String,
+    client: Client,
+}
+
+impl TestDb {
+    fn new(tag: &str) -> TestDb {
+        let mut admin = Client::connect(&admin_url(), NoTls).expect("PostgreSQL is reachable");
+        let name = format!("stackc_dbt_{tag}_{}", std::process::id());
+        admin
+            .batch_execute(&format!("drop database if exists {name} with (force)"))
+            .unwrap();
+        admin
+            .batch_execute(&format!("create database {name}"))
+            .unwrap();
+        // Roles are cluster-wide: created once, never dropped (another test
+        // run may be using it).
+        let _ = admin.batch_execute(
+            "do $$ begin create role stackc_dbt_reader; exception when duplicate_object then null; end $$",
+        );
+        let mut config: postgres::Config = admin_url().parse().unwrap();
+        config.dbname(&name);
+        let client = config.connect(NoTls).unwrap();
+        TestDb { name, client }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = Client::connect(&admin_url(), NoTls) {
+            let _ = admin.batch_execute(&format!(
+                "drop database if exists {} with (force)",
+                self.name
+            ));
+        }
+    }
+}
+
+fn stackc(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stackc"));
+    cmd.args(args).arg(dir).env("NO_COLOR", "1");
+    for var in [
+        "DATABASE_URL",
+        "PGHOST",
+        "PGDATABASE",
+        "PGPASSWORD",
+        "DBT_PROFILES_DIR",
+        "STACKC_DBT_PASSWORD",
+    ] {
+        cmd.env_remove(var);
+    }
+    let config: postgres::Config = admin_url().parse().unwrap();
+    if let postgres::config::Host::Tcp(h) = &config.get_hosts()[0] {
+        cmd.env("STACKC_DBT_HOST", h);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("the stackc binary runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+fn fixture() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&repo().join("tests/fixtures/ok_dbt_shop"), dir.path());
+    dir
+}
+
+#[test]
+fn a_dbt_project_compiles_to_dbts_names_without_a_password() {
+    let project = fixture();
+    let (code, out) = stackc(project.path(), &["compile"], &[]);
+    assert_eq!(code, 0, "{out}");
+    // The default OUT leaves dbt's target/ to dbt.
+    let files = read_tree(&project.path().join("stackc_target"));
+    assert!(!project.path().join("target").exists());
+    let names: Vec<&str> = files.keys().map(String::as_str).collect();
+    // generate_schema_name of the project: custom schemas without prefix;
+    // the disabled model is gone.
+    assert!(
+        names.contains(&"migrations/R__001_stg_customers.sql"),
+        "{names:?}"
+    );
+    assert!(!names.iter().any(|n| n.contains("stg_legacy")), "{names:?}");
+    let stg = &files["migrations/R__001_stg_customers.sql"];
+    assert!(
+        stg.contains("create view staging.stg_customers as"),
+        "{stg}"
+    );
+    assert!(stg.contains("from raw.raw_customers"), "{stg}");
+    // `alias` names the relation; incremental_predicates join the key match.
+    let inc = &files["run/002_payments_log.incremental.sql"];
+    assert!(
+        inc.contains("delete from shop.payments_log_v1 as target"),
+        "{inc}"
+    );
+    assert!(
+        inc.contains("target.payment_id = source.payment_id\n    and (target.payment_id >= 10)"),
+        "{inc}"
+    );
+    // dbt's whitespace: the comment keeps its newline.
+    assert!(
+        stg.contains("must not join it\n    , true as is_customer"),
+        "{stg}"
+    );
+}
+
+#[test]
+fn a_dbt_project_applies_with_its_profile() {
+    let mut db = TestDb::new("shop");
+    let project = fixture();
+    let dbname = db.name.clone();
+    // The password's env_var() has no default: compile is fine, apply says so.
+    let (code, out) = stackc(
+        project.path(),
+        &["apply"],
+        &[("STACKC_DBT_DATABASE", &dbname)],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("STACKC_DBT_PASSWORD"), "{out}");
+
+    let env = [
+        ("STACKC_DBT_DATABASE", dbname.as_str()),
+        ("STACKC_DBT_PASSWORD", ""),
+    ];
+    let (code, out) = stackc(project.path(), &["apply"], &env);
+    assert_eq!(code, 0, "{out}");
+    let client = &mut db.client;
+    let tables: Vec<String> = client
+        .query(
+            "select table_schema || '.' || table_name from information_schema.tables
+             where table_schema in ('raw', 'staging', 'shop', 'shop_audit') order by 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        tables,
+        [
+            "raw.raw_customers",
+            "raw.raw_payments",
+            "raw.raw_regions",
+            "shop.customer_revenue",
+            "shop.payments_log_v1",
+            "shop_audit.builds",
+            "staging.stg_customers",
+            "staging.stg_payments",
+        ]
+    );
+    // Seeds: values as the CSV has them, types as dbt-postgres gives them,
+    // `+column_types` from dbt_project.yml.
+    let names: Vec<Option<String>> = client
+        .query("select name from raw.raw_customers order by id", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(names, [Some(" Ann ".to_string()), Some("Bob".into()), None]);
+    let types: Vec<(String, String)> = client
+        .query(
+            "select column_name::text, (case when data_type = 'numeric' then data_type || '(' || numeric_precision || ',' || numeric_scale || ')' else data_type end)::text
+             from information_schema.columns where table_schema = 'raw' order by table_name, ordinal_position",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let types: Vec<(&str, &str)> = types
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    assert_eq!(
+        types,
+        [
+            ("id", "integer"),
+            ("name", "text"),
+            ("signed_up", "date"),
+            ("id", "integer"),
+            ("customer_id", "integer"),
+            ("amount", "numeric(10,2)"),
+            // `+delimiter: "|"` and `+quote_columns: false` (names folded).
+            ("region_code", "text"),
+            ("name", "text"),
+        ]
+    );
+    let fr: String = client
+        .query_one(
+            "select name from raw.raw_regions where region_code = 'FR'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(fr, "France|Metropolitan");
+    // The block after the comment made its column.
+    let flag: bool = client
+        .query_one("select is_customer from staging.stg_customers limit 1", &[])
+        .unwrap()
+        .get(0);
+    assert!(flag);
+    // Grants, hooks, persist_docs.
+    let grants: Vec<String> = client
+        .query(
+            "select privilege_type::text from information_schema.role_table_grants
+             where grantee = 'stackc_dbt_reader' and table_schema = 'shop' and table_name = 'customer_revenue'",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(grants, ["SELECT"]);
+    let builds: i64 = client
+        .query_one("select count(*) from shop_audit.builds", &[])
+        .unwrap()
+        .get(0);
+    // The marts' post-hook (two models), then on-run-end.
+    assert_eq!(builds, 3);
+    let comment: Option<String> = client
+        .query_one(
+            "select obj_description('shop.customer_revenue'::regclass, 'pg_class')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(comment.as_deref(), Some("Revenue per customer."));
+    // `{{ doc('revenue') }}` filled from models/docs.md.
+    let column: Option<String> = client
+        .query_one(
+            "select col_description('shop.customer_revenue'::regclass, 3)",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(column.as_deref(), Some("Sum of the payments, in euros."));
+
+    // A second apply loads the incremental model with its predicates.
+    let (code, out) = stackc(project.path(), &["apply"], &env);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(
+            "incremental shop.payments_log_v1 (incremental: shop.payments_log_v1 has rows) ... ok"
+        ),
+        "{out}"
+    );
+    let rows: i64 = client
+        .query_one("select count(*) from shop.payments_log_v1", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 3);
+
+    // `full_refresh: false`: --full-refresh leaves the model incremental.
+    let (code, out) = stackc(project.path(), &["apply", "--full-refresh"], &env);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(
+            "incremental shop.payments_log_v1 (incremental: shop.payments_log_v1 has rows) ... ok"
+        ),
+        "{out}"
+    );
+
+    // An incremental table keeps its rows, and so its privileges, across
+    // migrations: one granted by hand is revoked when its migration runs
+    // again, because the config does not list it.
+    client
+        .batch_execute("grant insert on shop.payments_log_v1 to stackc_dbt_reader")
+        .unwrap();
+    let yml = project.path().join("models/marts/schema.yml");
+    let mut text = std::fs::read_to_string(&yml).unwrap();
+    text.push_str("  - name: payments_log\n    description: Every payment, kept.\n");
+    std::fs::write(&yml, text).unwrap();
+    let (code, out) = stackc(project.path(), &["apply"], &env);
+    assert_eq!(code, 0, "{out}");
+    let grants: Vec<String> = client
+        .query(
+            "select privilege_type::text from information_schema.role_table_grants
+             where grantee = 'stackc_dbt_reader' and table_name = 'payments_log_v1' order by 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(grants, ["SELECT"]);
+    let rows: i64 = client
+        .query_one("select count(*) from shop.payments_log_v1", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 3);
+}
+
+#[test]
+fn without_profiles_yml_compile_warns_and_names_where_it_looked() {
+    let project = fixture();
+    std::fs::remove_file(project.path().join("profiles.yml")).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let (code, out) = stackc(
+        project.path(),
+        &["compile"],
+        &[("HOME", home.path().to_str().unwrap())],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("warning[W0034]"), "{out}");
+    assert!(
+        out.contains("looked for profiles.yml, ~/.dbt/profiles.yml"),
+        "{out}"
+    );
+    // A profiles.yml in ~/.dbt is found.
+    std::fs::create_dir_all(home.path().join(".dbt")).unwrap();
+    std::fs::copy(
+        repo().join("tests/fixtures/ok_dbt_shop/profiles.yml"),
+        home.path().join(".dbt/profiles.yml"),
+    )
+    .unwrap();
+    let (code, out) = stackc(
+        project.path(),
+        &["compile"],
+        &[("HOME", home.path().to_str().unwrap())],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("W0034"), "{out}");
+}
+
+#[test]
+fn the_target_flag_picks_another_output() {
+    let project = fixture();
+    let profiles = project.path().join("profiles.yml");
+    let text = std::fs::read_to_string(&profiles).unwrap();
+    let ci = text
+        .replace("    dev:", "    ci:")
+        .replace("schema: shop", "schema: ci_shop");
+    let outputs = ci.split_once("  outputs:\n").unwrap().1;
+    std::fs::write(&profiles, format!("{text}{outputs}")).unwrap();
+    let (code, out) = stackc(project.path(), &["compile", "--target", "ci"], &[]);
+    assert_eq!(code, 0, "{out}");
+    let files = read_tree(&project.path().join("stackc_target"));
+    let mart = &files["migrations/R__002_customer_revenue.sql"];
+    assert!(
+        mart.contains("create table ci_shop.customer_revenue"),
+        "{mart}"
+    );
+    let (code, out) = stackc(project.path(), &["compile", "-t", "prod"], &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("error[E0036]") && out.contains("dev, ci"),
+        "{out}"
+    );
+}
