@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::diagnostic::{self, Format};
+use crate::diagnostic::{self, Format, WarnError};
 use crate::emit;
 
 #[derive(Parser)]
@@ -37,6 +37,13 @@ enum Command {
         /// How to print diagnostics.
         #[arg(long, value_enum, default_value_t = FormatArg::Human)]
         format: FormatArg,
+        /// Treat every warning as an error (as dbt's --warn-error).
+        #[arg(long)]
+        warn_error: bool,
+        /// Which warnings are errors, in dbt's syntax with stackc's codes:
+        /// '{"include": "all", "exclude": ["W0203"]}' or '{"include": ["W0050"]}'.
+        #[arg(long, value_name = "JSON")]
+        warn_error_options: Option<String>,
     },
     /// Apply the artifacts to PostgreSQL: pending migrations, then the run steps.
     Apply {
@@ -120,7 +127,20 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
             out,
             check,
             format,
-        } => compile(&dir, out, check, format.into()),
+            warn_error,
+            warn_error_options,
+        } => {
+            let mut promote = match warn_error_options.as_deref().map(WarnError::parse_options) {
+                None => WarnError::default(),
+                Some(Ok(w)) => w,
+                Some(Err(problem)) => {
+                    eprintln!("error: invalid --warn-error-options: {problem}");
+                    return 2;
+                }
+            };
+            promote.all |= warn_error;
+            compile(&dir, out, check, format.into(), &promote)
+        }
         Command::Apply {
             target:
                 DatabaseTarget {
@@ -173,15 +193,22 @@ fn use_color() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
 }
 
-fn compile(dir: &Path, out: Option<PathBuf>, check: bool, format: Format) -> u8 {
+fn compile(
+    dir: &Path,
+    out: Option<PathBuf>,
+    check: bool,
+    format: Format,
+    promote: &WarnError,
+) -> u8 {
     let out = out.unwrap_or_else(|| dir.join("target"));
     if same_folder(&out, dir) {
         eprintln!("error: --out must not be the project folder itself (it would overwrite migrations/); use e.g. --out {}", dir.join("target").display());
         return 2;
     }
     // The output folder is listed while the project is checked.
-    let (compilation, existing) =
+    let (mut compilation, existing) =
         rayon::join(|| crate::analyze(dir), || emit::existing_paths(&out));
+    promote.apply(&mut compilation.diagnostics);
     let printed = diagnostic::render(
         &compilation.diagnostics,
         &compilation.files,

@@ -15,9 +15,9 @@ use crate::datatest::{self, DataTest};
 use crate::diagnostic::{offset_of, Diagnostic, Span};
 use crate::graph::{self, Graph};
 use crate::parse_cache::ParseCache;
-use crate::project::{MigrationKind, ModelFile, Project, SourceFile};
+use crate::project::{Flavor, MigrationKind, ModelFile, Project, SourceFile};
 use crate::render::{call_span, Calls, Relation, Relations, RenderInput, Rendered, Renderer};
-use crate::schema::{Column, ModelEntry, SeedEntry, SourceEntry, SourceTable};
+use crate::schema::{Column, ModelEntry, SeedEntry, SourceEntry, SourceTable, Strict};
 use crate::seed::Seed;
 use crate::sql::{self, QueryProblem};
 
@@ -79,6 +79,10 @@ pub fn resolve(
     parse_cache: &ParseCache,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Resolved {
+    let dbt = project.settings.flavor == Flavor::Dbt;
+    for file in &project.schema_files {
+        diagnostics.extend(file.strict.iter().map(|s| strictness(s, dbt)));
+    }
     let renderer = Renderer::new(&project.macros, diagnostics);
     let vars = Arc::new(project.settings.vars.clone());
     let no_relations = Arc::new(Relations::default());
@@ -121,8 +125,8 @@ pub fn resolve(
         .collect();
     diagnostics.extend(discovered.iter().filter_map(|(_, d)| d.clone()));
 
-    let entries = model_entries(project, diagnostics);
-    let seed_entries = seed_entries(project, diagnostics);
+    let entries = model_entries(project, dbt, diagnostics);
+    let seed_entries = seed_entries(project, dbt, diagnostics);
     check_unique_names(project, diagnostics);
 
     // Configuration and relation of every model.
@@ -203,6 +207,7 @@ pub fn resolve(
         .chain(project.seeds.iter().map(|s| s.name.as_str()))
         .collect();
     let hard_coded = hard_coded_names(&relations);
+    let rejected = rejected_schema_texts(project);
     let rendered: Vec<(Option<Model>, Vec<Diagnostic>)> = project
         .models
         .par_iter()
@@ -257,7 +262,7 @@ pub fn resolve(
             }
             let mut seen = BTreeSet::new();
             all_calls.refs.retain(|r| seen.insert(r.clone()));
-            check_refs(m, &all_calls, &known, &relations, &mut local);
+            check_refs(m, &all_calls, &known, &relations, &rejected, &mut local);
             let mut columns = None;
             if config.sql_check {
                 columns = check_query(&full, parse_cache, &hard_coded, &mut local);
@@ -305,8 +310,14 @@ pub fn resolve(
         })
         .collect();
     let mut models = BTreeMap::new();
-    for (model, local) in rendered {
+    // Models whose file exists but did not render or resolve: what is
+    // attached to them is not checked, to report no second error.
+    let mut failed: BTreeSet<String> = BTreeSet::new();
+    for ((model, local), m) in rendered.into_iter().zip(&project.models) {
         diagnostics.extend(local);
+        if model.is_none() {
+            failed.insert(m.name.clone());
+        }
         if let Some(mut model) = model {
             model.entry = entries.get(&model.name).cloned();
             if model.config.enabled {
@@ -315,7 +326,7 @@ pub fn resolve(
         }
     }
     check_columns_for_merge(&models, diagnostics);
-    check_described_columns(&models, diagnostics);
+    check_described_columns(&models, dbt, diagnostics);
 
     let singular_tests = singular_tests(
         project,
@@ -333,6 +344,7 @@ pub fn resolve(
         &seeds,
         &sources,
         &models,
+        &failed,
         &relations,
         diagnostics,
     );
@@ -351,6 +363,7 @@ pub fn resolve(
             sources: &sources,
             relations: &relations,
             vars: &vars,
+            failed: &failed,
         },
         diagnostics,
     );
@@ -378,6 +391,38 @@ pub fn resolve(
         unit_tests,
         graph,
     }
+}
+
+/// A check stackc makes and dbt does not: a warning in a dbt project, an
+/// error with its native code in a stackc project.
+fn strictness(s: &Strict, dbt: bool) -> Diagnostic {
+    let mut d = s.diagnostic.clone();
+    if dbt {
+        d.message.push_str("; stackc ignores it");
+    } else {
+        d.code = s.native;
+        d.severity = crate::diagnostic::Severity::Error;
+    }
+    d
+}
+
+/// The same for a check made here: `warning` in a dbt project, else `error`.
+fn strict_code(dbt: bool, error: &'static str, warning: &'static str) -> &'static str {
+    if dbt {
+        warning
+    } else {
+        error
+    }
+}
+
+/// The text of the schema files that could not be read.
+fn rejected_schema_texts(project: &Project) -> Vec<&str> {
+    project
+        .schema_files
+        .iter()
+        .filter(|f| f.rejected)
+        .filter_map(|f| project.files.get(&f.path))
+        .collect()
 }
 
 fn default_schema(project: &Project, m: &ModelFile) -> String {
@@ -417,6 +462,7 @@ fn config_call_layer(m: &ModelFile, calls: &Calls) -> ConfigLayer {
 /// and duplicate entries are errors.
 fn model_entries(
     project: &Project,
+    dbt: bool,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> BTreeMap<String, Arc<ModelEntry>> {
     let names: BTreeSet<&str> = project.models.iter().map(|m| m.name.as_str()).collect();
@@ -425,8 +471,9 @@ fn model_entries(
         for entry in &file.models {
             if !names.contains(&entry.name.as_str()) {
                 let seeds: Vec<&str> = project.seeds.iter().map(|s| s.name.as_str()).collect();
+                // dbt only warns ("did not find matching node for patch").
                 let mut d = Diagnostic::new(
-                    "E0305",
+                    strict_code(dbt, "E0305", "W0330"),
                     format!(
                         "schema file describes model `{}`, but there is no models/**/{}.sql",
                         entry.name, entry.name
@@ -485,6 +532,7 @@ fn check_entry_columns(columns: &[Column], diagnostics: &mut Vec<Diagnostic>) {
 
 fn seed_entries(
     project: &Project,
+    dbt: bool,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> BTreeMap<String, SeedEntry> {
     let names: BTreeSet<&str> = project.seeds.iter().map(|s| s.name.as_str()).collect();
@@ -493,7 +541,7 @@ fn seed_entries(
         for entry in &file.seeds {
             if !names.contains(&entry.name.as_str()) {
                 let mut d = Diagnostic::new(
-                    "E0305",
+                    strict_code(dbt, "E0305", "W0330"),
                     format!(
                         "schema file describes seed `{}`, but there is no seeds/{}.csv",
                         entry.name, entry.name
@@ -643,6 +691,7 @@ fn check_refs(
     calls: &Calls,
     known: &BTreeSet<&str>,
     relations: &Relations,
+    rejected: &[&str],
     diagnostics: &mut Vec<Diagnostic>,
 ) {
     for name in &calls.refs {
@@ -667,6 +716,14 @@ fn check_refs(
         if relations
             .sources
             .contains_key(&(source.clone(), table.clone()))
+        {
+            continue;
+        }
+        // A schema file that could not be read (already reported) may be
+        // where it is declared.
+        if rejected
+            .iter()
+            .any(|text| text.contains(source.as_str()) && text.contains(table.as_str()))
         {
             continue;
         }
@@ -807,7 +864,11 @@ pub fn model_columns(m: &Model) -> Option<Vec<String>> {
 /// A column the schema file describes must be one the model selects (when
 /// its select list names them all): a renamed or dropped column otherwise
 /// leaves tests and documentation about a column that is not there.
-fn check_described_columns(models: &BTreeMap<String, Model>, diagnostics: &mut Vec<Diagnostic>) {
+fn check_described_columns(
+    models: &BTreeMap<String, Model>,
+    dbt: bool,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
     for m in models.values() {
         let (Some(entry), Some(selected)) = (&m.entry, m.columns.clone()) else {
             continue;
@@ -815,8 +876,9 @@ fn check_described_columns(models: &BTreeMap<String, Model>, diagnostics: &mut V
         for c in &entry.columns {
             let name = c.folded_name();
             if !selected.contains(&name) {
+                // dbt does not look at the columns a model selects.
                 let mut d = Diagnostic::new(
-                    "E0305",
+                    strict_code(dbt, "E0305", "W0331"),
                     format!(
                         "the schema file describes column `{}`, but `{}` does not select it",
                         c.name, m.name
@@ -869,7 +931,7 @@ fn singular_tests(
             name: name.clone(),
             folders: Vec::new(),
         };
-        check_refs(&pseudo, &rendered.calls, known, relations, diagnostics);
+        check_refs(&pseudo, &rendered.calls, known, relations, &[], diagnostics);
         let sql_check = !rendered
             .calls
             .configs

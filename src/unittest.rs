@@ -37,6 +37,9 @@ pub struct Inputs<'a> {
     pub sources: &'a BTreeMap<(String, String), (SourceEntry, SourceTable, Relation)>,
     pub relations: &'a Arc<Relations>,
     pub vars: &'a BTreeMap<String, serde_json::Value>,
+    /// Models whose file exists but failed to render (already reported):
+    /// their unit tests are skipped without a second error.
+    pub failed: &'a BTreeSet<String>,
 }
 
 pub fn compile(
@@ -99,6 +102,9 @@ fn compile_one(
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<CompiledUnitTest> {
     let Some(model) = inputs.models.get(&test.model) else {
+        if inputs.failed.contains(&test.model) {
+            return None;
+        }
         let help =
             match crate::suggest::closest(&test.model, inputs.models.keys().map(String::as_str)) {
                 Some(close) => format!("did you mean `{close}`?"),

@@ -413,7 +413,7 @@ impl<'a> Cx<'a> {
                 .attached_to
                 .strip_prefix(&self.source_prefix)
                 .unwrap_or_else(|| t.attached_to.rsplit('.').next().unwrap_or(&t.attached_to));
-            let path = format!("run/{attached_level:03}_{attached}.test.{}.sql", t.name);
+            let path = format!("run/{attached_level:03}_{attached}.test.{}.sql", t.alias);
             let text = format!(
                 "-- stackc: test {} ({} on {}{})\n-- source: {}\n-- severity: {}, error_if: {}, warn_if: {}\n-- The rows this query returns are failures.\n{DO_NOT_EDIT}\n{}",
                 t.name,
