@@ -25,12 +25,15 @@ struct Cli {
 enum Command {
     /// Check the project and write manifest.json, migrations/ and run/.
     Compile {
-        /// The project folder (holds stackc.toml).
+        /// The project folder (holds stackc.toml or dbt_project.yml).
         #[arg(default_value = ".")]
         dir: PathBuf,
-        /// Where to write the artifacts [default: DIR/target].
+        /// Where to write the artifacts [default: DIR/target; DIR/stackc_target
+        /// in a dbt project, whose target/ is dbt's].
         #[arg(long)]
         out: Option<PathBuf>,
+        #[command(flatten)]
+        profile: ProfileArgs,
         /// Compare with OUT instead of writing; exit 1 when anything differs.
         #[arg(long)]
         check: bool,
@@ -79,6 +82,27 @@ enum Command {
     },
 }
 
+/// dbt's profile flags: which target of profiles.yml a dbt project uses.
+#[derive(Args, Clone, Default)]
+struct ProfileArgs {
+    /// The profiles.yml target [default: the profile's `target:`].
+    #[arg(short = 't', long)]
+    target: Option<String>,
+    /// The folder that holds profiles.yml [default: DBT_PROFILES_DIR, else
+    /// the project folder, else ~/.dbt].
+    #[arg(long, value_name = "DIR")]
+    profiles_dir: Option<PathBuf>,
+}
+
+impl ProfileArgs {
+    fn options(&self) -> crate::project::LoadOptions {
+        crate::project::LoadOptions {
+            profiles_dir: self.profiles_dir.clone(),
+            target: self.target.clone(),
+        }
+    }
+}
+
 /// What `apply` and `test` run, and where.
 #[derive(Args)]
 struct DatabaseTarget {
@@ -125,6 +149,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
         Command::Compile {
             dir,
             out,
+            profile,
             check,
             format,
             warn_error,
@@ -139,7 +164,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
                 }
             };
             promote.all |= warn_error;
-            compile(&dir, out, check, format.into(), &promote)
+            compile(&dir, out, &profile.options(), check, format.into(), &promote)
         }
         Command::Apply {
             target:
@@ -196,18 +221,19 @@ fn use_color() -> bool {
 fn compile(
     dir: &Path,
     out: Option<PathBuf>,
+    options: &crate::project::LoadOptions,
     check: bool,
     format: Format,
     promote: &WarnError,
 ) -> u8 {
-    let out = out.unwrap_or_else(|| dir.join("target"));
+    let out = out.unwrap_or_else(|| crate::project::default_out(dir));
     if same_folder(&out, dir) {
         eprintln!("error: --out must not be the project folder itself (it would overwrite migrations/); use e.g. --out {}", dir.join("target").display());
         return 2;
     }
     // The output folder is listed while the project is checked.
     let (mut compilation, existing) =
-        rayon::join(|| crate::analyze(dir), || emit::existing_paths(&out));
+        rayon::join(|| crate::analyze_with(dir, options), || emit::existing_paths(&out));
     promote.apply(&mut compilation.diagnostics);
     let printed = diagnostic::render(
         &compilation.diagnostics,

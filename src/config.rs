@@ -117,6 +117,9 @@ pub struct ModelConfig {
     pub sql_check: bool,
     pub vacuum: bool,
     pub enabled: bool,
+    /// In a dbt project: the winning value of each dbt config stackc does
+    /// not model above (`alias`, `grants`, `post_hook`, `persist_docs`...).
+    pub dbt: BTreeMap<String, serde_json::Value>,
     /// Where each key's winning value was written, for later diagnostics.
     pub spans: BTreeMap<String, Span>,
 }
@@ -136,6 +139,7 @@ impl Default for ModelConfig {
             sql_check: true,
             vacuum: true,
             enabled: true,
+            dbt: BTreeMap::new(),
             spans: BTreeMap::new(),
         }
     }
@@ -146,7 +150,38 @@ impl Default for ModelConfig {
 /// deepest up). Tags accumulate across layers, as in dbt; every other key
 /// takes the most specific value.
 pub fn resolve(layers: &[&ConfigLayer], diagnostics: &mut Vec<Diagnostic>) -> ModelConfig {
+    resolve_for(layers, crate::project::Flavor::Native, diagnostics)
+}
+
+/// Configs dbt accepts that do nothing on PostgreSQL (or nothing stackc
+/// does yet): a dbt project gets a warning, not an error.
+const DBT_IGNORED: &[&str] = &[
+    "cluster_by",
+    "partition_by",
+    "sql_header",
+    "bind",
+    "batch_size",
+    "begin",
+    "store_failures",
+    "store_failures_as",
+    "on_configuration_change",
+    "merge_exclude_columns",
+    "merge_update_columns",
+    "quoting",
+    "database",
+];
+
+/// [`resolve`] for a project of the given flavor. A dbt project accepts
+/// every config dbt knows: those stackc does not model land in
+/// [`ModelConfig::dbt`]; unknown keys are warnings, as dbt ignores them.
+pub fn resolve_for(
+    layers: &[&ConfigLayer],
+    flavor: crate::project::Flavor,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> ModelConfig {
+    let dbt = flavor == crate::project::Flavor::Dbt;
     let mut config = ModelConfig::default();
+    let mut dbt_winners: BTreeMap<&str, &ConfigEntry> = BTreeMap::new();
     let mut winners: BTreeMap<&str, &ConfigEntry> = BTreeMap::new();
     let mut tags = Vec::new();
     for layer in layers {
@@ -157,6 +192,21 @@ pub fn resolve(layers: &[&ConfigLayer], diagnostics: &mut Vec<Diagnostic>) -> Mo
                     None => {
                         diagnostics.push(bad_type(entry, "tags", "a string or a list of strings"))
                     }
+                }
+                continue;
+            }
+            if dbt && !CONFIG_KEYS.contains(&key.as_str()) {
+                if crate::dbt::project::DBT_CONFIG_KEYS.contains(&key.as_str()) {
+                    dbt_winners.entry(key.as_str()).or_insert(entry);
+                } else {
+                    diagnostics.push(
+                        Diagnostic::new("W0035", format!("config `{key}` is not one dbt knows; ignored"))
+                            .at(entry.span.clone())
+                            .help(match crate::suggest::closest(key, crate::dbt::project::DBT_CONFIG_KEYS.iter().copied()) {
+                                Some(close) => format!("did you mean `{close}`?"),
+                                None => "remove it, or check the spelling against dbt's config reference".into(),
+                            }),
+                    );
                 }
                 continue;
             }
@@ -254,12 +304,51 @@ pub fn resolve(layers: &[&ConfigLayer], diagnostics: &mut Vec<Diagnostic>) -> Mo
         }
     }
 
-    check_rules(&config, &winners, diagnostics);
+    if dbt {
+        // Rules that only say a key is dead weight are warnings in a dbt
+        // project: dbt accepts such configs and does nothing with them.
+        let mut local = Vec::new();
+        check_rules(&config, &winners, &mut local);
+        for mut d in local {
+            if d.message.contains("applies only to incremental models") {
+                d = warning_of(d, "W0036");
+            }
+            diagnostics.push(d);
+        }
+        for (key, entry) in &dbt_winners {
+            if DBT_IGNORED.contains(key) {
+                diagnostics.push(
+                    Diagnostic::new("W0036", format!("config `{key}` has no effect on PostgreSQL in stackc; ignored"))
+                        .at(entry.span.clone())
+                        .help("dbt-postgres ignores it too, or stackc does not support it yet; remove it to silence this warning"),
+                );
+            }
+        }
+        config.dbt = dbt_winners
+            .iter()
+            .map(|(k, e)| (k.to_string(), e.value.clone()))
+            .collect();
+    } else {
+        check_rules(&config, &winners, diagnostics);
+    }
     config.spans = winners
         .iter()
+        .chain(dbt_winners.iter())
         .map(|(k, e)| (k.to_string(), e.span.clone()))
         .collect();
     config
+}
+
+/// The same finding as a warning with another code.
+fn warning_of(d: Diagnostic, code: &'static str) -> Diagnostic {
+    let mut w = Diagnostic::new(code, d.message.clone());
+    if let Some(span) = d.primary.clone() {
+        w = w.at(span);
+    }
+    if let Some(help) = &d.help {
+        w = w.help(help.clone());
+    }
+    w
 }
 
 /// Rules across keys: which keys make sense together.

@@ -14,6 +14,7 @@ pub mod apply;
 pub mod cli;
 pub mod config;
 pub mod datatest;
+pub mod dbt;
 pub mod diagnostic;
 pub mod emit;
 pub mod graph;
@@ -57,7 +58,12 @@ pub struct Summary {
 
 /// Compiles the project in `dir` in memory; nothing is written.
 pub fn compile(dir: &Path) -> Compilation {
-    let mut compilation = analyze(dir);
+    compile_with(dir, &project::LoadOptions::default())
+}
+
+/// [`compile`] with the command line's loading options (`--target`, ...).
+pub fn compile_with(dir: &Path, options: &project::LoadOptions) -> Compilation {
+    let mut compilation = analyze_with(dir, options);
     if let (Some(project), Some(resolved), false) = (
         &compilation.project,
         &compilation.resolved,
@@ -71,10 +77,14 @@ pub fn compile(dir: &Path) -> Compilation {
 /// Loads and checks the project in `dir`: everything but the artifacts,
 /// which [`emit`] makes from the loaded project and its resolved graph.
 pub fn analyze(dir: &Path) -> Compilation {
+    analyze_with(dir, &project::LoadOptions::default())
+}
+
+pub fn analyze_with(dir: &Path, options: &project::LoadOptions) -> Compilation {
     let mut diagnostics = Vec::new();
     // The parse cache is read while the project loads.
     let (loaded, parse_cache) = rayon::join(
-        || project::load(dir, &mut diagnostics),
+        || project::load_with(dir, options, &mut diagnostics),
         || parse_cache::ParseCache::load(dir),
     );
     let project = match loaded {

@@ -36,9 +36,73 @@ pub enum Flavor {
     Dbt,
 }
 
+/// The folders a project reads, relative to the project folder. A native
+/// project has exactly the defaults; a dbt project sets them with
+/// `model-paths`, `seed-paths`, ... in dbt_project.yml.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paths {
+    pub models: Vec<String>,
+    pub seeds: Vec<String>,
+    pub macros: Vec<String>,
+    pub tests: Vec<String>,
+    pub snapshots: Vec<String>,
+    pub analyses: Vec<String>,
+}
+
+impl Default for Paths {
+    fn default() -> Self {
+        let one = |s: &str| vec![s.to_string()];
+        Paths {
+            models: one("models"),
+            seeds: one("seeds"),
+            macros: one("macros"),
+            tests: one("tests"),
+            snapshots: one("snapshots"),
+            analyses: one("analyses"),
+        }
+    }
+}
+
+/// What the command line adds to loading: which profile target to use.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// `--profiles-dir`.
+    pub profiles_dir: Option<PathBuf>,
+    /// `--target` / `-t`.
+    pub target: Option<String>,
+}
+
+/// The files that make a folder a project, in the order they are looked for.
+pub const PROJECT_FILES: [&str; 2] = ["stackc.toml", "dbt_project.yml"];
+
+/// Which format the folder `root` is written in, from the files in it.
+pub fn detect_flavor(root: &Path) -> Option<Flavor> {
+    if root.join("dbt_project.yml").is_file() {
+        Some(Flavor::Dbt)
+    } else if root.join("stackc.toml").is_file() {
+        Some(Flavor::Native)
+    } else {
+        None
+    }
+}
+
+/// Where `stackc compile` writes when no `--out` is given. A dbt project
+/// keeps dbt's own `target/` for dbt (which writes `target/manifest.json`
+/// too, and `dbt clean` deletes it): stackc's artifacts go beside it.
+pub fn default_out(root: &Path) -> PathBuf {
+    match detect_flavor(root) {
+        Some(Flavor::Dbt) => root.join("stackc_target"),
+        _ => root.join("target"),
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub flavor: Flavor,
+    pub paths: Paths,
+    /// Only in a dbt project: what dbt_project.yml and profiles.yml set
+    /// beyond stackc's own settings.
+    pub dbt: Option<crate::dbt::DbtSettings>,
     pub name: String,
     /// Layer folder -> PostgreSQL schema.
     pub layers: BTreeMap<String, String>,
@@ -89,29 +153,80 @@ pub struct Project {
     pub singular_tests: Vec<SourceFile>,
     pub seeds: Vec<Seed>,
     pub schema_files: Vec<SchemaFile>,
+    /// Markdown files under the model paths (dbt's `{% docs %}` blocks).
+    pub docs: Vec<SourceFile>,
 }
 
 /// Loading fails outright only when there is no project to speak of; every
 /// other problem is collected so that one run reports them all.
 pub fn load(root: &Path, diagnostics: &mut Vec<Diagnostic>) -> Result<Project, Diagnostic> {
-    let mut files = SourceFiles::default();
-    let settings_path = root.join("stackc.toml");
+    load_with(root, &LoadOptions::default(), diagnostics)
+}
+
+/// Reads the project file(s) of `root`: `stackc.toml`, or `dbt_project.yml`
+/// (with an optional `stackc.toml` beside it for stackc-only settings).
+fn read_settings(
+    root: &Path,
+    options: &LoadOptions,
+    files: &mut SourceFiles,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Result<(Settings, SourceFile), Diagnostic> {
     if !root.is_dir() {
         return Err(Diagnostic::new(
             "E0001",
             format!("project folder `{}` does not exist", root.display()),
         )
-        .help("pass the folder that holds stackc.toml, e.g. `stackc compile project_template`"));
+        .help("pass the folder that holds stackc.toml or dbt_project.yml, e.g. `stackc compile project_template`"));
     }
-    let settings_text = std::fs::read_to_string(&settings_path).map_err(|e| {
-        Diagnostic::new(
+    let read = |name: &str| -> Result<String, Diagnostic> {
+        let path = root.join(name);
+        std::fs::read_to_string(&path).map_err(|e| {
+            Diagnostic::new("E0001", format!("cannot read `{}`: {e}", path.display()))
+                .help("check the file's permissions")
+        })
+    };
+    match detect_flavor(root) {
+        None => Err(Diagnostic::new(
             "E0001",
-            format!("cannot read `{}`: {e}", settings_path.display()),
+            format!(
+                "`{}` is not a project: neither stackc.toml nor dbt_project.yml is in it",
+                root.display()
+            ),
         )
-        .help("every project has a stackc.toml with at least `[project] name = \"...\"`")
-    })?;
-    let settings_file = source_file(&mut files, "stackc.toml", settings_text);
-    let settings = parse_settings(&settings_file, diagnostics);
+        .help("pass the folder that holds stackc.toml (`[project] name = \"...\"`) or a dbt project's dbt_project.yml")),
+        Some(Flavor::Native) => {
+            let file = source_file(files, "stackc.toml", read("stackc.toml")?);
+            let settings = parse_settings(&file, diagnostics);
+            Ok((settings, file))
+        }
+        Some(Flavor::Dbt) => {
+            let file = source_file(files, "dbt_project.yml", read("dbt_project.yml")?);
+            let beside = if root.join("stackc.toml").is_file() {
+                let toml = source_file(files, "stackc.toml", read("stackc.toml")?);
+                let mut local = Vec::new();
+                let parsed = parse_settings(&toml, &mut local);
+                // The name comes from dbt_project.yml.
+                local.retain(|d| !(d.code == "E0001" && d.message.contains("[project] name")));
+                diagnostics.extend(local);
+                Some((parsed, toml))
+            } else {
+                None
+            };
+            let settings = crate::dbt::settings(root, &file, beside, options, files, diagnostics);
+            Ok((settings, file))
+        }
+    }
+}
+
+pub fn load_with(
+    root: &Path,
+    options: &LoadOptions,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Result<Project, Diagnostic> {
+    let mut files = SourceFiles::default();
+    let (settings, settings_file) = read_settings(root, options, &mut files, diagnostics)?;
+    let paths = settings.paths.clone();
+    let dbt = settings.flavor == Flavor::Dbt;
 
     let mut migrations = Vec::new();
     let mut models = Vec::new();
@@ -148,9 +263,23 @@ pub fn load(root: &Path, diagnostics: &mut Vec<Diagnostic>) -> Result<Project, D
     // Models and schema files are most of a project. Schema files are read
     // and parsed while the models are being read: one large YAML file takes
     // about as long as reading thousands of models, and parses on one thread.
-    let (mut yaml_paths, sql_paths): (Vec<_>, Vec<_>) = list_files(root, "models", diagnostics)
+    let mut docs = Vec::new();
+    let mut model_listing = Vec::new();
+    for dir in &paths.models {
+        for (rel, abs) in list_files(root, dir, diagnostics) {
+            if dbt && rel.ends_with(".md") {
+                if let Some(file) = read_source(&mut files, &rel, &abs, diagnostics) {
+                    docs.push(file);
+                }
+            } else if rel.ends_with(".sql") || rel.ends_with(".yml") || rel.ends_with(".yaml") {
+                model_listing.push((rel, abs));
+            }
+        }
+    }
+    model_listing.sort();
+    model_listing.dedup();
+    let (mut yaml_paths, sql_paths): (Vec<_>, Vec<_>) = model_listing
         .into_iter()
-        .filter(|(rel, _)| rel.ends_with(".sql") || rel.ends_with(".yml") || rel.ends_with(".yaml"))
         .partition(|(rel, _)| !rel.ends_with(".sql"));
     // Largest first, so that the last file to finish is a small one.
     yaml_paths.sort_by_cached_key(|(_, abs)| {
@@ -172,7 +301,13 @@ pub fn load(root: &Path, diagnostics: &mut Vec<Diagnostic>) -> Result<Project, D
         let Some(file) = source_from_bytes(&mut files, &rel, bytes, diagnostics) else {
             continue;
         };
-        let inner = rel.trim_start_matches("models/");
+        // Folders are counted from the model path the file is under.
+        let inner = paths
+            .models
+            .iter()
+            .filter_map(|dir| rel.strip_prefix(dir.as_str()).and_then(|r| r.strip_prefix('/')))
+            .next()
+            .unwrap_or(&rel);
         let mut parts: Vec<String> = inner.split('/').map(str::to_string).collect();
         let file_name = parts.pop().unwrap_or_default();
         let name = file_name.trim_end_matches(".sql").to_string();
@@ -189,21 +324,28 @@ pub fn load(root: &Path, diagnostics: &mut Vec<Diagnostic>) -> Result<Project, D
         diagnostics.extend(local);
         schema_files.extend(schema);
     }
-    for (rel, abs) in list_files(root, "macros", diagnostics) {
+    for (rel, abs) in list_dirs(root, &paths.macros, diagnostics) {
         if rel.ends_with(".sql") {
             if let Some(file) = read_source(&mut files, &rel, &abs, diagnostics) {
                 macros.push(file);
             }
         }
     }
-    for (rel, abs) in list_files(root, "tests", diagnostics) {
-        if rel.ends_with(".sql") {
+    for (rel, abs) in list_dirs(root, &paths.tests, diagnostics) {
+        // In a dbt project, `tests/generic/` holds `{% test %}` definitions,
+        // not singular tests.
+        let generic = dbt
+            && paths
+                .tests
+                .iter()
+                .any(|dir| rel.starts_with(&format!("{dir}/generic/")));
+        if rel.ends_with(".sql") && !generic {
             if let Some(file) = read_source(&mut files, &rel, &abs, diagnostics) {
                 singular_tests.push(file);
             }
         }
     }
-    for (rel, abs) in list_files(root, "seeds", diagnostics) {
+    for (rel, abs) in list_dirs(root, &paths.seeds, diagnostics) {
         if rel.ends_with(".csv") {
             if let Some(file) = read_source(&mut files, &rel, &abs, diagnostics) {
                 if let Some(parsed) = seed::parse(&file, diagnostics) {
@@ -224,10 +366,26 @@ pub fn load(root: &Path, diagnostics: &mut Vec<Diagnostic>) -> Result<Project, D
         singular_tests,
         seeds,
         schema_files,
+        docs,
     })
 }
 
-fn source_file(files: &mut SourceFiles, rel: &str, text: String) -> SourceFile {
+/// [`list_files`] over several folders, each file once, in path order.
+fn list_dirs(
+    root: &Path,
+    dirs: &[String],
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<(String, PathBuf)> {
+    let mut out: Vec<(String, PathBuf)> = dirs
+        .iter()
+        .flat_map(|dir| list_files(root, dir, diagnostics))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+pub(crate) fn source_file(files: &mut SourceFiles, rel: &str, text: String) -> SourceFile {
     let path: Arc<str> = Arc::from(rel);
     let text: Arc<str> = Arc::from(text);
     files.insert(&path, &text);
@@ -453,9 +611,11 @@ fn check_duplicate_versions(migrations: &[Migration], diagnostics: &mut Vec<Diag
 
 const FOLDER_CONFIG_KEYS: &[&str] = crate::config::CONFIG_KEYS;
 
-fn parse_settings(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Settings {
+pub(crate) fn parse_settings(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Settings {
     let mut settings = Settings {
         flavor: Flavor::Native,
+        paths: Paths::default(),
+        dbt: None,
         name: String::new(),
         layers: BTreeMap::new(),
         folder_configs: BTreeMap::new(),
@@ -745,16 +905,19 @@ fn toml_to_json(value: &DeValue<'_>) -> serde_json::Value {
 /// settings from it, also when it runs committed artifacts). On error, the
 /// diagnostics and the file they point into.
 pub fn load_settings(root: &Path) -> Result<Settings, (Vec<Diagnostic>, SourceFiles)> {
+    load_settings_with(root, &LoadOptions::default())
+}
+
+pub fn load_settings_with(
+    root: &Path,
+    options: &LoadOptions,
+) -> Result<Settings, (Vec<Diagnostic>, SourceFiles)> {
     let mut files = SourceFiles::default();
-    let path = root.join("stackc.toml");
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        let d = Diagnostic::new("E0001", format!("cannot read `{}`: {e}", path.display()))
-            .help("pass the project folder that holds stackc.toml");
-        (vec![d], SourceFiles::default())
-    })?;
-    let file = source_file(&mut files, "stackc.toml", text);
     let mut diagnostics = Vec::new();
-    let settings = parse_settings(&file, &mut diagnostics);
+    let settings = match read_settings(root, options, &mut files, &mut diagnostics) {
+        Ok((settings, _)) => settings,
+        Err(d) => return Err((vec![d], files)),
+    };
     if diagnostics.iter().any(Diagnostic::is_error) {
         return Err((diagnostics, files));
     }

@@ -143,12 +143,20 @@ pub fn resolve(
             if let Some(entry) = entries.get(&m.name) {
                 layers.push(&entry.config);
             }
+            let dbt_path;
+            if project.settings.flavor == Flavor::Dbt {
+                // dbt's trees may name the model itself as the last part.
+                dbt_path = crate::dbt::project::config_path(&m.folders, &m.name);
+                if let Some(layer) = project.settings.folder_configs.get(&dbt_path) {
+                    layers.push(layer);
+                }
+            }
             for depth in (0..=m.folders.len()).rev() {
                 if let Some(layer) = project.settings.folder_configs.get(&m.folders[..depth]) {
                     layers.push(layer);
                 }
             }
-            let config = config::resolve(&layers, &mut local);
+            let config = config::resolve_for(&layers, project.settings.flavor, &mut local);
             let schema = config
                 .schema
                 .clone()

@@ -1,0 +1,114 @@
+//! dbt projects: `dbt_project.yml` and `profiles.yml` read as dbt reads
+//! them, into the same [`crate::project::Settings`] a `stackc.toml` gives,
+//! plus what only a dbt project has ([`DbtSettings`]).
+//!
+//! Loading is split so that installed packages (each a folder with its own
+//! `dbt_project.yml`) can be read by the same [`project::parse`] later.
+
+pub mod profiles;
+pub mod project;
+pub mod yaml;
+
+use std::collections::BTreeMap;
+
+use crate::config::ConfigLayer;
+use crate::diagnostic::Span;
+
+/// What a dbt project sets beyond stackc's own settings.
+#[derive(Debug, Clone, Default)]
+pub struct DbtSettings {
+    /// `profile:` in dbt_project.yml.
+    pub profile: Option<String>,
+    /// The target from profiles.yml (or the defaults when there is none).
+    pub target: profiles::Target,
+    /// `on-run-start` / `on-run-end`: SQL (Jinja) run at the start and end
+    /// of an apply.
+    pub on_run_start: Vec<Hook>,
+    pub on_run_end: Vec<Hook>,
+    /// `seeds:` config tree, keyed by the folder path under a seed path
+    /// (the last part may be the seed's name).
+    pub seed_configs: BTreeMap<Vec<String>, ConfigLayer>,
+    /// `tests:` / `data_tests:` config tree.
+    pub test_configs: BTreeMap<Vec<String>, ConfigLayer>,
+    /// Config trees keyed by another project's name (an installed package):
+    /// kept for the packages loader.
+    pub package_configs: BTreeMap<String, BTreeMap<Vec<String>, ConfigLayer>>,
+    /// Project-level `quoting:` (`database`, `schema`, `identifier`).
+    pub quoting: BTreeMap<String, bool>,
+    /// `vars:` scoped to other projects (packages), by project name.
+    pub package_vars: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hook {
+    pub sql: String,
+    pub span: Span,
+}
+
+use std::path::Path;
+
+use crate::diagnostic::{Diagnostic, SourceFiles};
+use crate::project::{Flavor, LoadOptions, Settings, SourceFile};
+
+/// The settings of a dbt project: `dbt_project.yml`, the target from
+/// `profiles.yml`, and the stackc-only sections of a `stackc.toml` beside it
+/// (`[history]`, `[connection]`).
+pub fn settings(
+    root: &Path,
+    file: &SourceFile,
+    beside: Option<(Settings, SourceFile)>,
+    options: &LoadOptions,
+    files: &mut SourceFiles,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Settings {
+    let parsed = project::parse(file, diagnostics);
+    let mut dbt = parsed.dbt;
+    dbt.target = profiles::load(
+        root,
+        dbt.profile.as_deref(),
+        options,
+        &parsed.vars,
+        files,
+        diagnostics,
+    );
+    let mut settings = Settings {
+        flavor: Flavor::Dbt,
+        paths: parsed.paths,
+        dbt: None,
+        name: parsed.name,
+        layers: BTreeMap::new(),
+        folder_configs: parsed.model_configs,
+        vars: parsed.vars,
+        url_env: None,
+        // dbt puts seeds in the target schema (`+schema` adds a suffix).
+        seeds_schema: dbt.target.schema.clone(),
+        history_schema: "public".into(),
+        history_table: "stackc_schema_history".into(),
+    };
+    if let Some((toml, toml_file)) = beside {
+        settings.history_schema = toml.history_schema;
+        settings.history_table = toml.history_table;
+        settings.url_env = toml.url_env;
+        let ignored = [
+            ("[layers]", !toml.layers.is_empty()),
+            ("[models]", !toml.folder_configs.is_empty()),
+            ("[vars]", !toml.vars.is_empty()),
+            ("[seeds]", toml.seeds_schema != "seeds"),
+        ];
+        for (section, set) in ignored {
+            if set {
+                let at = toml_file.text.find(section.trim_end_matches(']')).unwrap_or(0);
+                diagnostics.push(
+                    Diagnostic::new(
+                        "W0033",
+                        format!("{section} in stackc.toml is ignored beside dbt_project.yml"),
+                    )
+                    .at_file(&toml_file.path, at..at + section.len() - 1)
+                    .help("in a dbt project, dbt_project.yml sets folders, configs, vars and schemas; stackc.toml adds only [history] and [connection]"),
+                );
+            }
+        }
+    }
+    settings.dbt = Some(dbt);
+    settings
+}
