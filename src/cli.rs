@@ -164,7 +164,14 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
                 }
             };
             promote.all |= warn_error;
-            compile(&dir, out, &profile.options(), check, format.into(), &promote)
+            compile(
+                &dir,
+                out,
+                &profile.options(),
+                check,
+                format.into(),
+                &promote,
+            )
         }
         Command::Apply {
             target:
@@ -232,8 +239,10 @@ fn compile(
         return 2;
     }
     // The output folder is listed while the project is checked.
-    let (mut compilation, existing) =
-        rayon::join(|| crate::analyze_with(dir, options), || emit::existing_paths(&out));
+    let (mut compilation, existing) = rayon::join(
+        || crate::analyze_with(dir, options),
+        || emit::existing_paths(&out),
+    );
     promote.apply(&mut compilation.diagnostics);
     let printed = diagnostic::render(
         &compilation.diagnostics,

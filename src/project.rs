@@ -305,7 +305,10 @@ pub fn load_with(
         let inner = paths
             .models
             .iter()
-            .filter_map(|dir| rel.strip_prefix(dir.as_str()).and_then(|r| r.strip_prefix('/')))
+            .filter_map(|dir| {
+                rel.strip_prefix(dir.as_str())
+                    .and_then(|r| r.strip_prefix('/'))
+            })
             .next()
             .unwrap_or(&rel);
         let mut parts: Vec<String> = inner.split('/').map(str::to_string).collect();

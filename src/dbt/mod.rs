@@ -97,7 +97,10 @@ pub fn settings(
         ];
         for (section, set) in ignored {
             if set {
-                let at = toml_file.text.find(section.trim_end_matches(']')).unwrap_or(0);
+                let at = toml_file
+                    .text
+                    .find(section.trim_end_matches(']'))
+                    .unwrap_or(0);
                 diagnostics.push(
                     Diagnostic::new(
                         "W0033",

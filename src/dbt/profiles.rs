@@ -96,10 +96,16 @@ fn quote_conninfo(v: &str) -> String {
 fn candidates(root: &Path, options: &LoadOptions) -> Vec<(PathBuf, String)> {
     let mut out = Vec::new();
     if let Some(dir) = &options.profiles_dir {
-        out.push((dir.join("profiles.yml"), format!("{}/profiles.yml", dir.display())));
+        out.push((
+            dir.join("profiles.yml"),
+            format!("{}/profiles.yml", dir.display()),
+        ));
     } else if let Some(dir) = std::env::var_os("DBT_PROFILES_DIR").filter(|d| !d.is_empty()) {
         let dir = PathBuf::from(dir);
-        out.push((dir.join("profiles.yml"), format!("{}/profiles.yml", dir.display())));
+        out.push((
+            dir.join("profiles.yml"),
+            format!("{}/profiles.yml", dir.display()),
+        ));
     } else {
         out.push((root.join("profiles.yml"), "profiles.yml".into()));
         if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
@@ -201,12 +207,11 @@ impl Cx<'_> {
             .collect();
         let Some(profile) = profile else {
             diagnostics.push(
-                Diagnostic::new("E0035", "dbt_project.yml names no `profile`")
-                    .help(format!(
-                        "add `profile: <name>` to dbt_project.yml; {} has: {}",
-                        self.path,
-                        profiles.join(", ")
-                    )),
+                Diagnostic::new("E0035", "dbt_project.yml names no `profile`").help(format!(
+                    "add `profile: <name>` to dbt_project.yml; {} has: {}",
+                    self.path,
+                    profiles.join(", ")
+                )),
             );
             return None;
         };
@@ -220,7 +225,10 @@ impl Cx<'_> {
                 .help(if profiles.is_empty() {
                     format!("add a `{profile}:` entry with `target:` and `outputs:`")
                 } else {
-                    format!("profiles here: {}; set `profile:` in dbt_project.yml to one of them", profiles.join(", "))
+                    format!(
+                        "profiles here: {}; set `profile:` in dbt_project.yml to one of them",
+                        profiles.join(", ")
+                    )
                 }),
             );
             return None;
@@ -242,11 +250,14 @@ impl Cx<'_> {
             (None, None) => "default".to_string(),
         };
         let Some(output) = outputs.and_then(|o| o.value.get(&target_name)) else {
-            let mut d = Diagnostic::new(
-                "E0036",
-                format!("target `{target_name}` is not among the outputs of profile `{profile}`"),
-            )
-            .help(format!(
+            let mut d =
+                Diagnostic::new(
+                    "E0036",
+                    format!(
+                        "target `{target_name}` is not among the outputs of profile `{profile}`"
+                    ),
+                )
+                .help(format!(
                 "targets of `{profile}`: {}; pass --target <name> or set `target:` in the profile",
                 if names.is_empty() { "none".to_string() } else { names.join(", ") }
             ));
@@ -268,11 +279,17 @@ impl Cx<'_> {
         diagnostics: &mut Vec<Diagnostic>,
     ) -> Option<Target> {
         let field = |key: &str, diagnostics: &mut Vec<Diagnostic>| -> Option<String> {
-            output.value.get(key).and_then(|v| self.string(v, diagnostics))
+            output
+                .value
+                .get(key)
+                .and_then(|v| self.string(v, diagnostics))
         };
         let kind = field("type", diagnostics).unwrap_or_default();
         if kind != "postgres" {
-            let at = output.value.get("type").map_or_else(|| self.span(output), |v| self.span(v));
+            let at = output
+                .value
+                .get("type")
+                .map_or_else(|| self.span(output), |v| self.span(v));
             diagnostics.push(
                 Diagnostic::new(
                     "E0037",
@@ -316,12 +333,23 @@ impl Cx<'_> {
             params.insert("dbname".into(), database.clone());
         }
         if let Some(v) = field("keepalives", diagnostics) {
-            params.insert("keepalives".into(), if v == "0" || v == "false" { "0".into() } else { "1".into() });
+            params.insert(
+                "keepalives".into(),
+                if v == "0" || v == "false" {
+                    "0".into()
+                } else {
+                    "1".into()
+                },
+            );
         }
         if let Some(path) = field("search_path", diagnostics).filter(|v| !v.is_empty()) {
             params.insert("options".into(), format!("-c search_path={path}"));
         }
-        let password = match output.value.get("password").or_else(|| output.value.get("pass")) {
+        let password = match output
+            .value
+            .get("password")
+            .or_else(|| output.value.get("pass"))
+        {
             None => Ok(None),
             Some(v) => self.render(v).map(Some),
         };
@@ -375,8 +403,9 @@ fn render_profile_value(
 ) -> Result<String, String> {
     use minijinja::{Error, ErrorKind};
     let mut env = minijinja::Environment::new();
-    env.add_function("env_var", |name: String, default: Option<String>| {
-        match std::env::var(&name) {
+    env.add_function(
+        "env_var",
+        |name: String, default: Option<String>| match std::env::var(&name) {
             Ok(v) => Ok(v),
             Err(_) => default.ok_or_else(|| {
                 Error::new(
@@ -384,17 +413,21 @@ fn render_profile_value(
                     format!("env_var `{name}` is not set and has no default"),
                 )
             }),
-        }
-    });
+        },
+    );
     let vars = vars.clone();
-    env.add_function("var", move |name: String, default: Option<minijinja::Value>| {
-        match vars.get(&name) {
+    env.add_function(
+        "var",
+        move |name: String, default: Option<minijinja::Value>| match vars.get(&name) {
             Some(v) => Ok(minijinja::Value::from(minijinja::value::Serde(v))),
             None => default.ok_or_else(|| {
-                Error::new(ErrorKind::InvalidOperation, format!("var `{name}` is not defined"))
+                Error::new(
+                    ErrorKind::InvalidOperation,
+                    format!("var `{name}` is not defined"),
+                )
             }),
-        }
-    });
+        },
+    );
     env.render_str(text, ())
         .map(|s| s.trim().to_string())
         .map_err(|e| match e.detail() {
@@ -426,9 +459,15 @@ mod tests {
         let (t, d) = target(PROFILES, None);
         assert!(d.is_empty(), "{d:?}");
         let t = t.unwrap();
-        assert_eq!((t.name.as_str(), t.schema.as_str(), t.threads), ("dev", "analytics", 4));
+        assert_eq!(
+            (t.name.as_str(), t.schema.as_str(), t.threads),
+            ("dev", "analytics", 4)
+        );
         let c = t.connection.unwrap();
-        assert!(c.conninfo().unwrap_err().contains("STACKC_TEST_UNSET_PASSWORD"));
+        assert!(c
+            .conninfo()
+            .unwrap_err()
+            .contains("STACKC_TEST_UNSET_PASSWORD"));
         assert_eq!(c.params["port"], "5432");
     }
 

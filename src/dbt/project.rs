@@ -175,10 +175,21 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> DbtProject
     for (key, value) in entries {
         let k = key.value.0.as_str();
         match k {
-            "name" | "version" | "config-version" | "require-dbt-version" | "target-path"
-            | "log-path" | "clean-targets" | "packages-install-path" | "flags"
-            | "query-comment" | "restrict-access" | "dispatch" | "asset-paths"
-            | "docs-paths" | "function-paths" => {}
+            "name"
+            | "version"
+            | "config-version"
+            | "require-dbt-version"
+            | "target-path"
+            | "log-path"
+            | "clean-targets"
+            | "packages-install-path"
+            | "flags"
+            | "query-comment"
+            | "restrict-access"
+            | "dispatch"
+            | "asset-paths"
+            | "docs-paths"
+            | "function-paths" => {}
             "profile" => match value.value.scalar_text() {
                 Some(p) => out.dbt.profile = Some(p),
                 None => diagnostics.push(cx.bad(value, "`profile` must be a profile name")),
@@ -220,7 +231,9 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> DbtProject
                         Yaml::Bool(b) => {
                             out.dbt.quoting.insert(qk.value.0.clone(), b);
                         }
-                        _ => diagnostics.push(cx.bad(qv, "a `quoting` value must be true or false")),
+                        _ => {
+                            diagnostics.push(cx.bad(qv, "a `quoting` value must be true or false"))
+                        }
                     }
                 }
             }
@@ -241,11 +254,13 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> DbtProject
                     out.dbt.test_configs.entry(path).or_default().extend(layer);
                 }
             }
-            "snapshots" | "unit_tests" | "sources" | "analyses" | "metrics"
-            | "semantic-models" | "saved-queries" | "exposures" | "functions" => {}
+            "snapshots" | "unit_tests" | "sources" | "analyses" | "metrics" | "semantic-models"
+            | "saved-queries" | "exposures" | "functions" => {}
             other => {
-                let mut help = "dbt_project.yml keys are dbt's; stackc ignores this one".to_string();
-                if let Some(close) = crate::suggest::closest(other, TOP_LEVEL_KEYS.iter().copied()) {
+                let mut help =
+                    "dbt_project.yml keys are dbt's; stackc ignores this one".to_string();
+                if let Some(close) = crate::suggest::closest(other, TOP_LEVEL_KEYS.iter().copied())
+                {
                     help = format!("did you mean `{close}`? {help}");
                 }
                 diagnostics.push(
@@ -356,7 +371,8 @@ impl Cx<'_> {
                     sql,
                     span: self.span(item),
                 }),
-                None => diagnostics.push(self.bad(item, &format!("`{key}` entries must be SQL strings"))),
+                None => diagnostics
+                    .push(self.bad(item, &format!("`{key}` entries must be SQL strings"))),
             }
         }
         out
@@ -470,7 +486,6 @@ pub fn config_path(folders: &[String], name: &str) -> Vec<String> {
     path
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -504,7 +519,9 @@ mod tests {
         let staging = &p.model_configs[&vec!["staging".to_string()]];
         assert_eq!(staging["materialized"].value, serde_json::json!("view"));
         assert_eq!(staging["post_hook"].value, serde_json::json!("select 1"));
-        assert!(p.model_configs.contains_key(&vec!["staging".to_string(), "stg_a".to_string()]));
+        assert!(p
+            .model_configs
+            .contains_key(&vec!["staging".to_string(), "stg_a".to_string()]));
         assert!(p.dbt.package_configs.contains_key("other_pkg"));
         assert_eq!(p.dbt.on_run_end.len(), 1);
     }

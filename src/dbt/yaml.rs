@@ -95,9 +95,15 @@ pub fn parse(path: &Arc<str>, text: &str) -> Result<Spanned<Yaml>, Diagnostic> {
             .location()
             .map_or((1, 1), |l| (l.line() as usize, l.column() as usize));
         let start = offset_of(text, line, col);
-        Diagnostic::new("E0030", format!("invalid YAML: {}", first_line(&e.without_snippet().to_string())))
-            .at_file(path, start..start)
-            .help("fix the YAML syntax at this position (indentation, a missing `:` or quote)")
+        Diagnostic::new(
+            "E0030",
+            format!(
+                "invalid YAML: {}",
+                first_line(&e.without_snippet().to_string())
+            ),
+        )
+        .at_file(path, start..start)
+        .help("fix the YAML syntax at this position (indentation, a missing `:` or quote)")
     })
 }
 

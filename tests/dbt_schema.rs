@@ -1,0 +1,166 @@
+//! dbt projects' schema files through the real binary: warnings that
+//! `--warn-error` turns into errors, dbt's test names, and no second error
+//! after a first one.
+
+mod common;
+
+use common::{copy_tree, read_tree, repo, stackc};
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    repo().join("tests/fixtures").join(name)
+}
+
+fn compile(dir: &std::path::Path, extra: &[&str]) -> (Option<i32>, String) {
+    let out = tempfile::tempdir().unwrap();
+    let mut args = vec![
+        "compile",
+        dir.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let output = stackc(&args);
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn warn_error_makes_warnings_errors() {
+    let dir = fixture("warn_w0330_dbt_entry_without_model");
+    let (code, _) = compile(&dir, &[]);
+    assert_eq!(code, Some(0));
+    let (code, stderr) = compile(&dir, &["--warn-error"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("error[W0330]"), "{stderr}");
+    assert!(stderr.contains("found 1 error and 0 warnings"), "{stderr}");
+}
+
+#[test]
+fn warn_error_options_include_and_exclude_codes() {
+    let dir = fixture("warn_w0330_dbt_entry_without_model");
+    let (code, stderr) = compile(&dir, &["--warn-error-options", r#"{"include": ["W0330"]}"#]);
+    assert_eq!(code, Some(1), "{stderr}");
+    let (code, stderr) = compile(
+        &dir,
+        &[
+            "--warn-error-options",
+            r#"{"include": "all", "exclude": ["W0330"]}"#,
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("warning[W0330]"), "{stderr}");
+    let (code, stderr) = compile(&dir, &["--warn-error-options", r#"{"include": ["W0203"]}"#]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, stderr) = compile(&dir, &["--warn-error-options", "{oops"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("--warn-error-options"), "{stderr}");
+}
+
+#[test]
+fn the_same_checks_are_errors_in_a_stackc_project() {
+    let project = tempfile::tempdir().unwrap();
+    copy_tree(
+        &fixture("warn_w0330_dbt_entry_without_model"),
+        project.path(),
+    );
+    std::fs::remove_file(project.path().join("dbt_project.yml")).unwrap();
+    std::fs::write(
+        project.path().join("stackc.toml"),
+        "[project]\nname = \"shop\"\n",
+    )
+    .unwrap();
+    let (code, stderr) = compile(project.path(), &[]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("error[E0305]"), "{stderr}");
+}
+
+#[test]
+fn tests_are_named_and_filed_as_dbt_names_them() {
+    let out = tempfile::tempdir().unwrap();
+    let output = stackc(&[
+        "compile",
+        fixture("ok_dbt_schema_vocabulary").to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    let files = read_tree(out.path());
+    let manifest: serde_json::Value = serde_json::from_str(&files["manifest.json"]).unwrap();
+    let mut tests: Vec<(String, String)> = manifest["nodes"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|n| n["resource_type"] == "test")
+        .map(|n| {
+            (
+                n["name"].as_str().unwrap().to_string(),
+                n["unique_id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    tests.sort();
+    let names: Vec<&str> = tests.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "dbt_utils_accepted_range_orders_amount__0",
+            "not_null_orders_order_id",
+            "orders_order_id_is_unique",
+            "orders_status_known",
+        ]
+    );
+    for (name, id) in &tests {
+        let hash = id.strip_prefix(&format!("test.shop.{name}.")).unwrap();
+        assert_eq!(hash.len(), 10, "{id}");
+    }
+    assert!(files.contains_key("run/001_orders.test.not_null_orders_order_id.sql"));
+    let limited = &files["run/001_orders.test.not_null_orders_order_id.sql"];
+    assert!(limited.contains("limit 100"), "{limited}");
+}
+
+#[test]
+fn no_second_error_after_a_model_fails_to_render() {
+    let project = tempfile::tempdir().unwrap();
+    copy_tree(&fixture("ok_dbt_schema_vocabulary"), project.path());
+    std::fs::write(
+        project.path().join("models/orders.sql"),
+        "select {{ undefined_macro() }} as order_id\n",
+    )
+    .unwrap();
+    std::fs::write(
+        project.path().join("models/items.sql"),
+        "select 1 as order_id\n",
+    )
+    .unwrap();
+    std::fs::write(
+        project.path().join("models/items.yml"),
+        "models:\n  - name: items\n    columns:\n      - name: order_id\n        data_tests:\n          - relationships:\n              arguments: {to: ref('orders'), field: order_id}\nunit_tests:\n  - name: t\n    model: orders\n    given: []\n    expect: {rows: []}\n",
+    )
+    .unwrap();
+    let (code, stderr) = compile(project.path(), &[]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("found 1 error"), "{stderr}");
+    assert!(stderr.contains("models/orders.sql"), "{stderr}");
+}
+
+#[test]
+fn no_unknown_source_error_when_the_schema_file_is_broken() {
+    let project = tempfile::tempdir().unwrap();
+    copy_tree(&fixture("ok_dbt_schema_vocabulary"), project.path());
+    std::fs::write(
+        project.path().join("models/from_raw.sql"),
+        "select id from {{ source('shop_raw', 'payments') }}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        project.path().join("models/sources.yml"),
+        "sources:\n  - name: shop_raw\n    tables:\n      - name: payments\n       - name: refunds\n",
+    )
+    .unwrap();
+    let (code, stderr) = compile(project.path(), &[]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("error[E0002]"), "{stderr}");
+    assert!(!stderr.contains("E0302"), "{stderr}");
+}
