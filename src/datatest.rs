@@ -9,7 +9,8 @@ use rayon::prelude::*;
 use crate::config::Materialization;
 use crate::diagnostic::{Diagnostic, Span};
 use crate::graph::{ref_id, seed_id, source_id};
-use crate::render::{Relation, Relations};
+use crate::project::SourceFile;
+use crate::render::{Relation, Relations, RenderInput, Renderer};
 use crate::resolve::Model;
 use crate::schema::{
     ModelEntry, SeedEntry, SourceEntry, SourceTable, TestSeverity, TestSpec, UnitInputKind,
@@ -64,6 +65,106 @@ struct Target<'a> {
     relation: &'a Relation,
 }
 
+/// Generic tests the project defines with `{% test name(model, ...) %}`,
+/// rendered as the macros `test_<name>` they become.
+pub struct Generic<'a> {
+    pub renderer: &'a Renderer,
+    pub relations: &'a Arc<Relations>,
+    pub vars: &'a Arc<BTreeMap<String, serde_json::Value>>,
+    pub names: &'a BTreeSet<String>,
+}
+
+/// Macro files with each `{% test x(...) %}` block made the macro
+/// `test_x` (as dbt does), and the names of those tests. Only the tag is
+/// rewritten, so line numbers stay those of the file.
+pub fn generic_tests(macros: &[SourceFile]) -> (Vec<SourceFile>, BTreeSet<String>) {
+    let mut names = BTreeSet::new();
+    let files = macros
+        .iter()
+        .map(|file| match rewrite_test_blocks(&file.text, &mut names) {
+            Some(text) => SourceFile {
+                path: Arc::clone(&file.path),
+                text: Arc::from(text),
+            },
+            None => file.clone(),
+        })
+        .collect();
+    (files, names)
+}
+
+/// `None` when the text has no `{% test %}` block.
+fn rewrite_test_blocks(text: &str, names: &mut BTreeSet<String>) -> Option<String> {
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut rest = 0;
+    let mut changed = false;
+    while let Some(i) = text[rest..].find("{%") {
+        let tag = rest + i + 2;
+        out.push_str(&text[rest..tag]);
+        let body = &text[tag..];
+        let lead = body.len() - body.trim_start_matches(['-', '+', '~']).len();
+        let after_lead = &body[lead..];
+        let ws = after_lead.len() - after_lead.trim_start().len();
+        let word_at = tag + lead + ws;
+        let word: String = text[word_at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        let next = text[word_at + word.len()..].chars().next();
+        out.push_str(&text[tag..word_at]);
+        rest = word_at;
+        if word == "test" && next.is_some_and(char::is_whitespace) {
+            let name_at = text[word_at + 4..]
+                .find(|c: char| !c.is_whitespace())
+                .map_or(text.len(), |j| word_at + 4 + j);
+            let name: String = text[name_at..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() {
+                out.push_str("macro test_");
+                out.push_str(&name);
+                names.insert(name.clone());
+                rest = name_at + name.len();
+                changed = true;
+            }
+        } else if word == "endtest" {
+            out.push_str("endmacro");
+            rest = word_at + word.len();
+            changed = true;
+        }
+    }
+    out.push_str(&text[rest..]);
+    changed.then_some(out)
+}
+
+/// A YAML value as a Jinja literal, to pass it to a test macro.
+fn jinja_literal(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Null => "none".into(),
+        serde_json::Value::Bool(b) => b.to_string(),
+        serde_json::Value::Number(n) => n.to_string(),
+        // A JSON string is a valid Jinja string literal.
+        serde_json::Value::String(_) => value.to_string(),
+        serde_json::Value::Array(items) => {
+            let inner: Vec<String> = items.iter().map(jinja_literal).collect();
+            format!("[{}]", inner.join(", "))
+        }
+        serde_json::Value::Object(map) => {
+            let inner: Vec<String> = map
+                .iter()
+                .map(|(k, v)| {
+                    format!(
+                        "{}: {}",
+                        serde_json::Value::String(k.clone()),
+                        jinja_literal(v)
+                    )
+                })
+                .collect();
+            format!("{{{}}}", inner.join(", "))
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)] // the inputs are the project's parts, each used once
 pub fn build(
     project: &str,
@@ -73,6 +174,7 @@ pub fn build(
     models: &BTreeMap<String, Model>,
     failed: &BTreeSet<String>,
     relations: &Relations,
+    generic: &Generic<'_>,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<DataTest> {
     let mut out = Vec::new();
@@ -83,6 +185,7 @@ pub fn build(
         models,
         failed,
         relations,
+        generic,
     };
     // Tests of models, most of a project's, are made in parallel, in
     // order.
@@ -180,6 +283,7 @@ struct Cx<'a> {
     /// Models that failed to render (already reported).
     failed: &'a BTreeSet<String>,
     relations: &'a Relations,
+    generic: &'a Generic<'a>,
 }
 
 impl Cx<'_> {
@@ -228,7 +332,8 @@ impl Cx<'_> {
         // dbt's own tests, and the dbt_utils ones stackc implements, may be
         // written with their package's name.
         let builtin = matches!(spec.namespace.as_deref(), None | Some("dbt" | "dbt_utils"));
-        if !builtin || !KINDS.contains(&spec.kind.as_str()) {
+        let custom = spec.namespace.is_none() && self.generic.names.contains(&spec.kind);
+        if !custom && (!builtin || !KINDS.contains(&spec.kind.as_str())) {
             let help = match crate::suggest::closest(&spec.kind, KINDS.iter().copied()) {
                 Some(close) => format!(
                     "did you mean `{close}`? generic tests: {}",
@@ -270,6 +375,11 @@ impl Cx<'_> {
         };
         let mut depends_on = vec![target.id.clone()];
         let sql = match spec.kind.as_str() {
+            _ if custom => {
+                let (sql, refs) = self.render_generic(&from, &col_sql, spec, diagnostics)?;
+                depends_on.extend(refs);
+                sql
+            }
             "not_null" => {
                 let Some(c) = &col_sql else {
                     diagnostics.push(needs_column("not_null"));
@@ -470,6 +580,79 @@ impl Cx<'_> {
             depends_on,
             span: spec.span.clone(),
         })
+    }
+
+    /// A project's own generic test: its macro called with dbt's arguments
+    /// (`model`, `column_name` when under a column, and the entry's own).
+    /// Returns the SQL and the nodes it refers to.
+    fn render_generic(
+        &self,
+        model: &str,
+        column: &Option<String>,
+        spec: &TestSpec,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) -> Option<(String, Vec<String>)> {
+        let mut call = format!(
+            "{{{{ test_{}(model={}",
+            spec.kind,
+            serde_json::Value::String(model.to_string())
+        );
+        let mut args = spec.args.clone();
+        if let Some(c) = column {
+            args.insert("column_name".into(), serde_json::Value::String(c.clone()));
+        }
+        for (k, v) in &args {
+            if !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                diagnostics.push(
+                    Diagnostic::new("E0310", format!("`{k}` is not a valid argument name"))
+                        .at(spec.span.clone())
+                        .help("name test arguments with letters, digits and `_`"),
+                );
+                return None;
+            }
+            call.push_str(&format!(", {k}={}", jinja_literal(v)));
+        }
+        call.push_str(") }}\n");
+        let file = SourceFile {
+            path: Arc::clone(&spec.span.file),
+            text: Arc::from(call),
+        };
+        let rendered = self.generic.renderer.render(RenderInput {
+            file: &file,
+            relations: self.generic.relations,
+            vars: self.generic.vars,
+            this: None,
+            is_incremental: false,
+        });
+        match rendered {
+            Ok(r) => {
+                let refs = r
+                    .calls
+                    .refs
+                    .iter()
+                    .filter(|n| self.models.contains_key(*n) || self.seeds.contains_key(*n))
+                    .map(|n| ref_id(self.project, n, self.seeds))
+                    .chain(
+                        r.calls
+                            .sources
+                            .iter()
+                            .filter(|k| self.sources.contains_key(*k))
+                            .map(|(s, t)| source_id(self.project, s, t)),
+                    )
+                    .collect();
+                Some((r.sql, refs))
+            }
+            Err(mut d) => {
+                // An error in the call itself is the test entry's; one in
+                // the macro keeps the macro's line.
+                if d.primary.as_ref().is_none_or(|p| p.file == spec.span.file) {
+                    d.primary = Some(spec.span.clone());
+                    d.message = format!("generic test `{}`: {}", spec.kind, d.message);
+                }
+                diagnostics.push(d);
+                None
+            }
+        }
     }
 
     /// `ref('m')` or `source('s', 't')` as written in a `to:` argument.
@@ -797,6 +980,26 @@ mod tests {
             ]),
         );
         assert_eq!(hash, "be6b5b5ec3");
+    }
+
+    #[test]
+    fn test_blocks_become_macros_on_the_same_lines() {
+        let mut names = BTreeSet::new();
+        let text = "{%- test even(model, column_name) -%}\nselect 1\n{%- endtest %}\n{% macro other() %}x{% endmacro %}\n";
+        let out = rewrite_test_blocks(text, &mut names).unwrap();
+        assert_eq!(
+            out,
+            "{%- macro test_even(model, column_name) -%}\nselect 1\n{%- endmacro %}\n{% macro other() %}x{% endmacro %}\n"
+        );
+        assert_eq!(names.into_iter().collect::<Vec<_>>(), ["even"]);
+        assert!(
+            rewrite_test_blocks("{% macro testing() %}{% endmacro %}", &mut BTreeSet::new())
+                .is_none()
+        );
+        assert_eq!(
+            jinja_literal(&serde_json::json!({"a": [1, null, true, "x\"y"]})),
+            r#"{"a": [1, none, true, "x\"y"]}"#
+        );
     }
 
     #[test]

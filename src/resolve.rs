@@ -83,7 +83,8 @@ pub fn resolve(
     for file in &project.schema_files {
         diagnostics.extend(file.strict.iter().map(|s| strictness(s, dbt)));
     }
-    let renderer = Renderer::new(&project.macros, diagnostics);
+    let (macro_files, generic_names) = datatest::generic_tests(&project.macros);
+    let renderer = Renderer::new(&macro_files, diagnostics);
     let vars = Arc::new(project.settings.vars.clone());
     let no_relations = Arc::new(Relations::default());
 
@@ -354,6 +355,12 @@ pub fn resolve(
         &models,
         &failed,
         &relations,
+        &datatest::Generic {
+            renderer: &renderer,
+            relations: &relations,
+            vars: &vars,
+            names: &generic_names,
+        },
         diagnostics,
     );
 

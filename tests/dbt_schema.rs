@@ -164,3 +164,43 @@ fn no_unknown_source_error_when_the_schema_file_is_broken() {
     assert!(stderr.contains("error[E0002]"), "{stderr}");
     assert!(!stderr.contains("E0302"), "{stderr}");
 }
+
+#[test]
+fn test_blocks_define_generic_tests() {
+    let out = tempfile::tempdir().unwrap();
+    let output = stackc(&[
+        "compile",
+        fixture("ok_dbt_generic_tests").to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let files = read_tree(out.path());
+    let plain = &files["run/001_orders.test.not_negative_orders_amount.sql"];
+    assert!(
+        plain.contains("\nselect amount\nfrom public.orders\nwhere amount < 0\n"),
+        "{plain}"
+    );
+    // From tests/generic/, with its own arguments, `where` and a ref.
+    let ranged = &files["run/001_orders.test.in_range_orders_amount__100__1__raw_orders.sql"];
+    assert!(
+        ranged.contains("from (select * from public.orders where status = 'placed') as dbt_subquery\nwhere amount < 1 or amount > 100 or amount not in (select amount from analytics.raw_orders)"),
+        "{ranged}"
+    );
+    let manifest: serde_json::Value = serde_json::from_str(&files["manifest.json"]).unwrap();
+    let node = manifest["nodes"]
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|n| n["name"] == "in_range_orders_amount__100__1__raw_orders")
+        .unwrap();
+    assert_eq!(
+        node["depends_on"]["nodes"],
+        serde_json::json!(["model.shop.orders", "seed.shop.raw_orders"])
+    );
+}
