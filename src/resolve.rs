@@ -17,7 +17,10 @@ use crate::graph::{self, Graph};
 use crate::parse_cache::ParseCache;
 use crate::project::{Flavor, MigrationKind, ModelFile, Project, SourceFile};
 use crate::render::{call_span, Calls, Relation, Relations, RenderInput, Rendered, Renderer};
-use crate::schema::{Column, ModelEntry, SeedEntry, SourceEntry, SourceTable, Strict};
+use crate::schema::{
+    Column, ModelEntry, OtherEntry, OtherKind, SeedEntry, SourceEntry, SourceTable, Strict,
+    UnitInputKind,
+};
 use crate::seed::Seed;
 use crate::sql::{self, QueryProblem};
 
@@ -60,7 +63,18 @@ pub struct Resolved {
     pub tests: Vec<DataTest>,
     pub singular_tests: Vec<SingularTest>,
     pub unit_tests: Vec<crate::unittest::CompiledUnitTest>,
+    /// Exposures, semantic models, metrics and saved queries: in the
+    /// manifest and its lineage, no SQL. Sorted by unique id.
+    pub others: Vec<OtherNode>,
     pub graph: Graph,
+}
+
+#[derive(Debug, Clone)]
+pub struct OtherNode {
+    pub unique_id: String,
+    pub entry: OtherEntry,
+    /// Unique ids of the models, seeds and sources it depends on.
+    pub depends_on: Vec<String>,
 }
 
 struct Discovered {
@@ -396,6 +410,7 @@ pub fn resolve(
         diagnostics,
     );
     check_migration_names(project, &models, &seeds, &graph, diagnostics);
+    let others = other_nodes(project, &models, &seeds, &sources, diagnostics);
     Resolved {
         project_name: project.settings.name.clone(),
         models,
@@ -404,8 +419,106 @@ pub fn resolve(
         tests,
         singular_tests,
         unit_tests,
+        others,
         graph,
     }
+}
+
+/// Exposures, semantic models, metrics and saved queries with what they
+/// depend on. Snapshots are left out: stackc does not build them.
+fn other_nodes(
+    project: &Project,
+    models: &BTreeMap<String, Model>,
+    seeds: &BTreeMap<String, (Seed, Option<SeedEntry>, Relation)>,
+    sources: &BTreeMap<(String, String), (SourceEntry, SourceTable, Relation)>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<OtherNode> {
+    let name = &project.settings.name;
+    let entries: Vec<&OtherEntry> = project
+        .schema_files
+        .iter()
+        .flat_map(|f| &f.others)
+        .filter(|e| e.kind != OtherKind::Snapshot)
+        .collect();
+    let id_of = |e: &OtherEntry| format!("{}.{name}.{}", e.kind.as_str(), e.name);
+    // Metrics are made of the measures of semantic models, and of other
+    // metrics; saved queries query metrics.
+    let mut by_measure: BTreeMap<&str, String> = BTreeMap::new();
+    let mut by_metric: BTreeMap<&str, String> = BTreeMap::new();
+    for e in &entries {
+        match e.kind {
+            OtherKind::SemanticModel => {
+                for m in &e.measures {
+                    by_measure.entry(m).or_insert_with(|| id_of(e));
+                }
+            }
+            OtherKind::Metric => {
+                by_metric.entry(&e.name).or_insert_with(|| id_of(e));
+            }
+            _ => {}
+        }
+    }
+    let mut out: Vec<OtherNode> = Vec::new();
+    for entry in entries {
+        {
+            let mut depends_on: Vec<String> = entry
+                .uses_measures
+                .iter()
+                .filter_map(|m| by_measure.get(m.as_str()).cloned())
+                .chain(
+                    entry
+                        .uses_metrics
+                        .iter()
+                        .filter_map(|m| by_metric.get(m.as_str()).cloned()),
+                )
+                .collect();
+            for d in &entry.depends_on {
+                let id = match d {
+                    UnitInputKind::Ref(m) if models.contains_key(m) || seeds.contains_key(m) => {
+                        Some(graph::ref_id(name, m, seeds))
+                    }
+                    UnitInputKind::Source(s, t)
+                        if sources.contains_key(&(s.clone(), t.clone())) =>
+                    {
+                        Some(graph::source_id(name, s, t))
+                    }
+                    _ => None,
+                };
+                match id {
+                    Some(id) => depends_on.push(id),
+                    None => {
+                        let what = match d {
+                            UnitInputKind::Ref(m) => format!("ref('{m}')"),
+                            UnitInputKind::Source(s, t) => format!("source('{s}', '{t}')"),
+                            UnitInputKind::This => "this".into(),
+                        };
+                        diagnostics.push(
+                            Diagnostic::new(
+                                "W0054",
+                                format!(
+                                    "{} `{}` depends on {what}, which is not in the project",
+                                    entry.kind.as_str().replace('_', " "),
+                                    entry.name
+                                ),
+                            )
+                            .at(entry.span.clone())
+                            .help("name an existing model, seed or source; the dependency is left out of the lineage"),
+                        );
+                    }
+                }
+            }
+            depends_on.sort();
+            depends_on.dedup();
+            out.push(OtherNode {
+                unique_id: id_of(entry),
+                entry: entry.clone(),
+                depends_on,
+            });
+        }
+    }
+    out.sort_by(|a, b| a.unique_id.cmp(&b.unique_id));
+    out.dedup_by(|a, b| a.unique_id == b.unique_id);
+    out
 }
 
 /// A check stackc makes and dbt does not: a warning in a dbt project, an

@@ -74,6 +74,25 @@ pub struct OtherEntry {
     pub type_: Option<String>,
     /// `ref(...)`/`source(...)` it depends on, as written.
     pub depends_on: Vec<UnitInputKind>,
+    /// A semantic model's measures.
+    pub measures: Vec<String>,
+    /// The measures and metrics a metric or saved query is made of.
+    pub uses_measures: Vec<String>,
+    pub uses_metrics: Vec<String>,
+}
+
+/// `x`, `{name: x}` or a list of them.
+fn names_of(value: Option<&serde_json::Value>, out: &mut Vec<String>) {
+    match value {
+        Some(serde_json::Value::String(s)) => out.push(s.clone()),
+        Some(serde_json::Value::Object(map)) => names_of(map.get("name"), out),
+        Some(serde_json::Value::Array(items)) => {
+            for item in items {
+                names_of(Some(item), out);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// A dbt unit test: a model run on fixed input rows, compared with the rows
@@ -251,6 +270,13 @@ struct RawOther {
     depends_on: Vec<String>,
     /// Semantic models: `model: ref('m')`.
     model: Option<String>,
+    /// Semantic models: their measures, which metrics name.
+    #[serde(default)]
+    measures: Vec<serde_json::Value>,
+    /// Metrics: the measures and metrics they are computed from.
+    type_params: Option<serde_json::Value>,
+    /// Saved queries: the metrics they query.
+    query_params: Option<serde_json::Value>,
     #[serde(default)]
     tests: Vec<serde_json::Value>,
     #[serde(default)]
@@ -579,6 +605,28 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
                 .collect();
             depends_on.sort();
             depends_on.dedup();
+            let mut measures = Vec::new();
+            names_of(Some(&serde_json::Value::Array(o.measures)), &mut measures);
+            let (mut uses_measures, mut uses_metrics) = (Vec::new(), Vec::new());
+            if let Some(params) = &o.type_params {
+                let conversion = params.get("conversion_type_params");
+                for key in ["measure", "numerator_measure"] {
+                    names_of(params.get(key), &mut uses_measures);
+                }
+                for key in ["base_measure", "conversion_measure"] {
+                    names_of(conversion.and_then(|c| c.get(key)), &mut uses_measures);
+                }
+                for key in ["metrics", "numerator", "denominator", "metric"] {
+                    names_of(params.get(key), &mut uses_metrics);
+                }
+            }
+            if let Some(params) = &o.query_params {
+                names_of(params.get("metrics"), &mut uses_metrics);
+            }
+            for list in [&mut measures, &mut uses_measures, &mut uses_metrics] {
+                list.sort();
+                list.dedup();
+            }
             others.push(OtherEntry {
                 kind,
                 name: o.name.value,
@@ -590,6 +638,9 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
                     other => other.to_string(),
                 }),
                 depends_on,
+                measures,
+                uses_measures,
+                uses_metrics,
             });
         }
     }

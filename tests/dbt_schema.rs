@@ -204,3 +204,36 @@ fn test_blocks_define_generic_tests() {
         serde_json::json!(["model.shop.orders", "seed.shop.raw_orders"])
     );
 }
+
+#[test]
+fn exposures_semantic_models_and_metrics_are_in_the_lineage() {
+    let out = tempfile::tempdir().unwrap();
+    let output = stackc(&[
+        "compile",
+        fixture("ok_dbt_schema_vocabulary").to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    let files = read_tree(out.path());
+    let m: serde_json::Value = serde_json::from_str(&files["manifest.json"]).unwrap();
+    assert_eq!(
+        m["exposures"]["exposure.shop.weekly_orders"]["depends_on"]["nodes"],
+        serde_json::json!(["model.shop.orders"])
+    );
+    assert_eq!(
+        m["parent_map"]["metric.shop.revenue"],
+        serde_json::json!(["semantic_model.shop.orders_sm"])
+    );
+    assert_eq!(
+        m["parent_map"]["saved_query.shop.revenue_by_day"],
+        serde_json::json!(["metric.shop.revenue"])
+    );
+    let children = m["child_map"]["model.shop.orders"].as_array().unwrap();
+    assert!(children.contains(&"exposure.shop.weekly_orders".into()));
+    assert!(children.contains(&"semantic_model.shop.orders_sm".into()));
+    // No SQL for them.
+    assert!(!files
+        .keys()
+        .any(|f| f.contains("weekly_orders") || f.contains("revenue")));
+}

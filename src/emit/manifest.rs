@@ -10,6 +10,7 @@ use crate::config::Materialization;
 use crate::graph::{model_id, seed_id, IdList};
 use crate::project::{MigrationKind, Project};
 use crate::resolve::Resolved;
+use crate::schema::OtherKind;
 
 // The manifest is written from these borrowed structs rather than a
 // `serde_json::Value` tree: at 10,000 models the tree alone took hundreds of
@@ -17,17 +18,111 @@ use crate::resolve::Resolved;
 // sorted map.
 
 struct Manifest<'a> {
-    child_map: Vec<(&'a str, IdList<'a>)>,
+    child_map: Vec<(&'a str, Lineage<'a>)>,
     /// Sorted by path.
     files: Vec<(&'a str, &'a str)>,
     metadata: Metadata<'a>,
     migrations: Vec<MigrationEntry<'a>>,
     /// Sorted by id.
     nodes: Vec<(&'a str, Node<'a>)>,
-    parent_map: Vec<(&'a str, IdList<'a>)>,
+    parent_map: Vec<(&'a str, Lineage<'a>)>,
     run_order: &'a [RunStep],
     sources: BTreeMap<String, SourceNode<'a>>,
     unit_tests: Vec<UnitTestEntry<'a>>,
+    /// Exposures, metrics, saved queries and semantic models, by resource
+    /// type (dbt's manifest keys); a key is written only when it has entries,
+    /// so projects without them keep their manifest.
+    others: BTreeMap<&'static str, BTreeMap<&'a str, OtherInfo<'a>>>,
+}
+
+/// One node's parents or children: those of the graph, then exposures,
+/// metrics and the like, which are not in the graph (nothing runs for them).
+struct Lineage<'a> {
+    graph: Option<IdList<'a>>,
+    extra: Vec<&'a str>,
+}
+
+impl Serialize for Lineage<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(None)?;
+        if let Some(graph) = &self.graph {
+            for id in graph.iter() {
+                seq.serialize_element(id)?;
+            }
+        }
+        for id in &self.extra {
+            seq.serialize_element(id)?;
+        }
+        seq.end()
+    }
+}
+
+#[derive(Serialize)]
+struct OtherInfo<'a> {
+    depends_on: DependsOn<'a>,
+    description: Option<&'a str>,
+    file: &'a str,
+    label: Option<&'a str>,
+    name: &'a str,
+    resource_type: &'static str,
+    #[serde(rename = "type")]
+    kind: Option<&'a str>,
+    unique_id: &'a str,
+}
+
+/// The graph's lineage with the other nodes added: each as a child of what
+/// it depends on, and with its own parents.
+fn lineage<'a>(
+    graph: Vec<(&'a str, IdList<'a>)>,
+    others: &'a [crate::resolve::OtherNode],
+    parents: bool,
+) -> Vec<(&'a str, Lineage<'a>)> {
+    let mut out: Vec<(&str, Lineage<'_>)> = graph
+        .into_iter()
+        .map(|(id, list)| {
+            (
+                id,
+                Lineage {
+                    graph: Some(list),
+                    extra: Vec::new(),
+                },
+            )
+        })
+        .collect();
+    if others.is_empty() {
+        return out;
+    }
+    let mut extra: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for o in others {
+        if parents {
+            extra
+                .entry(&o.unique_id)
+                .or_default()
+                .extend(o.depends_on.iter().map(String::as_str));
+        } else {
+            extra.entry(&o.unique_id).or_default();
+            for p in &o.depends_on {
+                extra.entry(p).or_default().push(&o.unique_id);
+            }
+        }
+    }
+    for (id, list) in &mut out {
+        if let Some(more) = extra.remove(id) {
+            list.extra = more;
+        }
+    }
+    out.extend(extra.into_iter().map(|(id, more)| {
+        (
+            id,
+            Lineage {
+                graph: None,
+                extra: more,
+            },
+        )
+    }));
+    out.sort_by(|a, b| a.0.cmp(b.0));
+    out
 }
 
 #[derive(Serialize)]
@@ -174,6 +269,37 @@ struct SourceNode<'a> {
     schema: &'a str,
     source_name: &'a str,
     unique_id: String,
+}
+
+fn other_infos(
+    others: &[crate::resolve::OtherNode],
+) -> BTreeMap<&'static str, BTreeMap<&str, OtherInfo<'_>>> {
+    let mut out: BTreeMap<&'static str, BTreeMap<&str, OtherInfo<'_>>> = BTreeMap::new();
+    for o in others {
+        let key = match o.entry.kind {
+            OtherKind::Exposure => "exposures",
+            OtherKind::Metric => "metrics",
+            OtherKind::SavedQuery => "saved_queries",
+            OtherKind::SemanticModel => "semantic_models",
+            OtherKind::Snapshot => continue,
+        };
+        out.entry(key).or_default().insert(
+            &o.unique_id,
+            OtherInfo {
+                depends_on: DependsOn {
+                    nodes: o.depends_on.iter().map(String::as_str).collect(),
+                },
+                description: o.entry.description.as_deref(),
+                file: &o.entry.span.file,
+                label: o.entry.label.as_deref(),
+                name: &o.entry.name,
+                resource_type: o.entry.kind.as_str(),
+                kind: o.entry.type_.as_deref(),
+                unique_id: &o.unique_id,
+            },
+        );
+    }
+    out
 }
 
 fn columns_info(columns: &[crate::schema::Column]) -> BTreeMap<&str, ColumnInfo<'_>> {
@@ -422,7 +548,7 @@ pub(super) fn manifest(
         .map(|(path, hash)| (path.as_str(), hash.as_str()))
         .collect();
     let manifest = Manifest {
-        child_map: graph.id_entries(&graph.children),
+        child_map: lineage(graph.id_entries(&graph.children), &resolved.others, false),
         files,
         metadata: Metadata {
             generator: format!("stackc {}", env!("CARGO_PKG_VERSION")),
@@ -431,7 +557,7 @@ pub(super) fn manifest(
         },
         migrations: migrations.into_iter().map(|m| m.3).collect(),
         nodes: sorted_by_id(nodes),
-        parent_map: graph.id_entries(&graph.parents),
+        parent_map: lineage(graph.id_entries(&graph.parents), &resolved.others, true),
         run_order,
         sources,
         unit_tests: resolved
@@ -445,6 +571,7 @@ pub(super) fn manifest(
                 source: &u.file,
             })
             .collect(),
+        others: other_infos(&resolved.others),
     };
     let mut pieces = manifest.pieces();
     sink.put_pieces("manifest.json", &mut pieces)
@@ -461,7 +588,7 @@ impl Manifest<'_> {
             || pretty(&self.migrations, 1),
             || pretty(&self.run_order, 1),
         );
-        let fields: [(&str, Pieces<'_>); 9] = [
+        let mut fields: Vec<(&str, Pieces<'_>)> = vec![
             ("child_map", Box::new(ObjectPieces::new(&self.child_map, 1))),
             ("files", Box::new(ObjectPieces::new(&self.files, 1))),
             ("metadata", lazy(move || pretty(&self.metadata, 1))),
@@ -475,6 +602,11 @@ impl Manifest<'_> {
             ("sources", lazy(move || pretty(&self.sources, 1))),
             ("unit_tests", lazy(move || pretty(&self.unit_tests, 1))),
         ];
+        for (key, entries) in &self.others {
+            fields.push((key, lazy(move || pretty(entries, 1))));
+        }
+        // Keys in alphabetical order, as everywhere in the manifest.
+        fields.sort_by(|a, b| a.0.cmp(b.0));
         fields
             .into_iter()
             .enumerate()
