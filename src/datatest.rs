@@ -190,6 +190,16 @@ pub fn build(
     // Tests of models, most of a project's, are made in parallel, in
     // order.
     let entries: Vec<(&String, &Arc<ModelEntry>)> = entries.iter().collect();
+    // dbt passes a model version as ref('m', version='2'): it is in the
+    // unique id's hash.
+    let version_of: BTreeMap<&str, (&str, &str)> = relations
+        .versions
+        .iter()
+        .filter_map(|(key, file)| {
+            let (model, v) = key.rsplit_once(".v")?;
+            Some((file.as_str(), (model, v)))
+        })
+        .collect();
     let made: Vec<(Vec<DataTest>, Vec<Diagnostic>)> = entries
         .par_iter()
         .map(|(name, entry)| {
@@ -215,7 +225,12 @@ pub fn build(
                 id: crate::graph::model_id(project, name),
                 label: (*name).clone(),
                 source: false,
-                model_arg: format!("{{{{ get_where_subquery(ref('{name}')) }}}}"),
+                model_arg: match version_of.get(name.as_str()) {
+                    Some((m, v)) => {
+                        format!("{{{{ get_where_subquery(ref('{m}', version='{v}')) }}}}")
+                    }
+                    None => format!("{{{{ get_where_subquery(ref('{name}')) }}}}"),
+                },
                 relation: &model.relation,
             };
             cx.tests_of(

@@ -220,6 +220,7 @@ pub fn resolve(
             .sources
             .insert((source.clone(), table.clone()), rel.clone());
     }
+    relations.versions = model_versions(project);
     let relations = Arc::new(relations);
 
     // Pass 2: render with relations and check the SQL.
@@ -596,7 +597,42 @@ fn model_entries(
     let names: BTreeSet<&str> = project.models.iter().map(|m| m.name.as_str()).collect();
     let mut out: BTreeMap<String, Arc<ModelEntry>> = BTreeMap::new();
     for file in &project.schema_files {
-        for entry in &file.models {
+        // A versioned model's entry describes each version's model file.
+        let entries = file
+            .models
+            .iter()
+            .flat_map(|entry| -> Vec<Arc<ModelEntry>> {
+                if entry.versions.is_empty() {
+                    return vec![Arc::clone(entry)];
+                }
+                entry
+                    .versions
+                    .iter()
+                    .map(|v| {
+                        let mut columns = entry.columns.clone();
+                        for c in &v.columns {
+                            columns.retain(|old| old.name != c.name);
+                            columns.push(c.clone());
+                        }
+                        let mut tests = entry.tests.clone();
+                        tests.extend(v.tests.iter().cloned());
+                        Arc::new(ModelEntry {
+                            name: v.defined_in.clone(),
+                            span: if names.contains(v.defined_in.as_str()) {
+                                entry.span.clone()
+                            } else {
+                                v.span.clone()
+                            },
+                            columns,
+                            tests,
+                            versions: Vec::new(),
+                            ..(**entry).clone()
+                        })
+                    })
+                    .collect()
+            });
+        for entry in entries {
+            let entry = &entry;
             if !names.contains(&entry.name.as_str()) {
                 let seeds: Vec<&str> = project.seeds.iter().map(|s| s.name.as_str()).collect();
                 // dbt only warns ("did not find matching node for patch").
@@ -637,6 +673,33 @@ fn model_entries(
             }
             check_entry_columns(&entry.columns, diagnostics);
             out.insert(entry.name.clone(), entry.clone());
+        }
+    }
+    out
+}
+
+/// `m` -> the latest version's model file, `m.v<v>` -> version v's.
+fn model_versions(project: &Project) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for entry in project.schema_files.iter().flat_map(|f| &f.models) {
+        if entry.versions.is_empty() {
+            continue;
+        }
+        for v in &entry.versions {
+            out.insert(format!("{}.v{}", entry.name, v.v), v.defined_in.clone());
+        }
+        // dbt's latest is `latest_version`, else the highest version.
+        let latest = match &entry.latest_version {
+            Some(l) => entry.versions.iter().find(|v| &v.v == l),
+            None => entry.versions.iter().max_by(|a, b| {
+                match (a.v.parse::<f64>(), b.v.parse::<f64>()) {
+                    (Ok(x), Ok(y)) => x.total_cmp(&y),
+                    _ => a.v.cmp(&b.v),
+                }
+            }),
+        };
+        if let Some(latest) = latest {
+            out.insert(entry.name.clone(), latest.defined_in.clone());
         }
     }
     out

@@ -136,6 +136,21 @@ pub struct ModelEntry {
     pub columns: Vec<Column>,
     /// Tests on the model as a whole (no column).
     pub tests: Vec<TestSpec>,
+    /// dbt's model versions: each is the model file `defined_in`.
+    pub versions: Vec<ModelVersion>,
+    /// `latest_version:`, else the highest version.
+    pub latest_version: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ModelVersion {
+    pub v: String,
+    pub span: Span,
+    /// The model file's name: `defined_in`, else `<model>_v<v>`.
+    pub defined_in: String,
+    /// Columns the version adds or describes anew.
+    pub columns: Vec<Column>,
+    pub tests: Vec<TestSpec>,
 }
 
 #[derive(Debug, Clone)]
@@ -336,10 +351,23 @@ struct RawModel {
     tests: Vec<Spanned<serde_json::Value>>,
     #[serde(default)]
     data_tests: Vec<Spanned<serde_json::Value>>,
-    #[allow(dead_code)] // accepted for dbt compatibility; stackc has no use for it
-    meta: Option<serde_json::Value>,
-    #[allow(dead_code)] // as above
-    docs: Option<serde_json::Value>,
+    #[serde(default)]
+    versions: Vec<RawVersion>,
+    latest_version: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct RawVersion {
+    v: Spanned<serde_json::Value>,
+    defined_in: Option<String>,
+    /// Entries with `name` only: `- include: all` entries say which of the
+    /// model's columns the version has, which stackc does not narrow.
+    #[serde(default)]
+    columns: Vec<serde_json::Value>,
+    #[serde(default)]
+    tests: Vec<Spanned<serde_json::Value>>,
+    #[serde(default)]
+    data_tests: Vec<Spanned<serde_json::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -484,6 +512,11 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
         .models
         .into_iter()
         .map(|m| {
+            let versions = m
+                .versions
+                .into_iter()
+                .map(|v| cx.version(&m.name.value, v, diagnostics))
+                .collect();
             Arc::new(ModelEntry {
                 span: cx.span(&m.name),
                 name: m.name.value,
@@ -508,6 +541,8 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
                     .map(|c| cx.column(c, diagnostics))
                     .collect(),
                 tests: cx.tests(m.tests, m.data_tests, diagnostics),
+                latest_version: m.latest_version.map(|v| version_text(&v)),
+                versions,
             })
         })
         .collect();
@@ -788,6 +823,45 @@ impl Cx<'_> {
         Span::new(&self.file.path, start..end)
     }
 
+    fn version(
+        &self,
+        model: &str,
+        v: RawVersion,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) -> ModelVersion {
+        let text = version_text(&v.v.value);
+        let columns = v
+            .columns
+            .into_iter()
+            .filter(|c| c.get("name").is_some())
+            .filter_map(|c| serde_json::from_value::<VersionColumn>(c).ok())
+            .map(|c| Column {
+                span: self.span(&v.v),
+                name: c.name,
+                description: c.description,
+                data_type: c.data_type,
+                quote: c.quote,
+                constraints: c.constraints,
+                tests: self.tests(
+                    c.tests
+                        .into_iter()
+                        .chain(c.data_tests)
+                        .map(|t| Spanned::new(t, v.v.referenced, v.v.defined))
+                        .collect(),
+                    Vec::new(),
+                    diagnostics,
+                ),
+            })
+            .collect();
+        ModelVersion {
+            span: self.span(&v.v),
+            defined_in: v.defined_in.unwrap_or_else(|| format!("{model}_v{text}")),
+            v: text,
+            columns,
+            tests: self.tests(v.tests, v.data_tests, diagnostics),
+        }
+    }
+
     fn column(&self, c: RawColumn, diagnostics: &mut Vec<Diagnostic>) -> Column {
         Column {
             span: self.span(&c.name),
@@ -832,6 +906,31 @@ impl Cx<'_> {
                 }
             })
             .collect()
+    }
+}
+
+/// A column of a model version (read from a plain value: version columns
+/// may also be `include`/`exclude` entries).
+#[derive(Deserialize)]
+struct VersionColumn {
+    name: String,
+    description: Option<String>,
+    data_type: Option<String>,
+    #[serde(default)]
+    quote: bool,
+    #[serde(default)]
+    constraints: Vec<serde_json::Value>,
+    #[serde(default)]
+    tests: Vec<serde_json::Value>,
+    #[serde(default)]
+    data_tests: Vec<serde_json::Value>,
+}
+
+/// A version as text: `2`, `1.5`, or a string.
+fn version_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }
 

@@ -237,3 +237,46 @@ fn exposures_semantic_models_and_metrics_are_in_the_lineage() {
         .keys()
         .any(|f| f.contains("weekly_orders") || f.contains("revenue")));
 }
+
+#[test]
+fn model_versions_resolve_as_dbt_resolves_them() {
+    let out = tempfile::tempdir().unwrap();
+    let output = stackc(&[
+        "compile",
+        fixture("ok_dbt_model_versions").to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let files = read_tree(out.path());
+    let orders = &files["migrations/R__001_orders.sql"];
+    for (alias, version) in [("latest", 2), ("old", 1), ("same", 2)] {
+        assert!(
+            orders.contains(&format!("public.dim_customers_v{version} as {alias}")),
+            "{orders}"
+        );
+    }
+    let m: serde_json::Value = serde_json::from_str(&files["manifest.json"]).unwrap();
+    let mut tests: Vec<&str> = m["nodes"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .filter(|k| k.starts_with("test."))
+        .collect();
+    tests.sort();
+    // The unique ids `dbt ls` gives for the same project (dbt 1.10).
+    assert_eq!(
+        tests,
+        [
+            "test.shop.not_null_dim_customers_v2_full_name.d24c3310ec",
+            "test.shop.unique_dim_customers_v1_customer_id.cea60a0517",
+            "test.shop.unique_dim_customers_v2_customer_id.f52bb79f08",
+        ]
+    );
+}
