@@ -394,6 +394,7 @@ pub fn resolve(
             relations: &relations,
             vars: &vars,
             failed: &failed,
+            dbt,
         },
         diagnostics,
     );
