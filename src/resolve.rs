@@ -351,6 +351,7 @@ pub fn resolve(
     }
     check_columns_for_merge(&models, diagnostics);
     check_described_columns(&models, dbt, diagnostics);
+    check_contracts(&models, diagnostics);
 
     let singular_tests = singular_tests(
         project,
@@ -1051,6 +1052,135 @@ pub fn model_columns(m: &Model) -> Option<Vec<String>> {
         let entry = m.entry.as_ref()?;
         (!entry.columns.is_empty()).then(|| entry.columns.iter().map(|c| c.name.clone()).collect())
     })
+}
+
+/// Whether the model's contract is enforced (`config: {contract: {enforced:
+/// true}}`): its table is then created from the schema file's columns, with
+/// their types and constraints.
+pub fn contract_enforced(m: &Model) -> bool {
+    m.config
+        .dbt
+        .get("contract")
+        .and_then(|c| c.get("enforced"))
+        .and_then(|e| e.as_bool())
+        .unwrap_or(false)
+}
+
+/// An enforced contract needs every column's `data_type`, and the model
+/// must select exactly the contract's columns (dbt refuses both too).
+fn check_contracts(models: &BTreeMap<String, Model>, diagnostics: &mut Vec<Diagnostic>) {
+    for m in models.values().filter(|m| contract_enforced(m)) {
+        let at = m
+            .config
+            .spans
+            .get("contract")
+            .cloned()
+            .or_else(|| m.entry.as_ref().map(|e| e.span.clone()))
+            .unwrap_or_else(|| Span::new(&m.file.path, 0..0));
+        let Some(entry) = m.entry.as_ref().filter(|e| !e.columns.is_empty()) else {
+            diagnostics.push(
+                Diagnostic::new(
+                    "E0330",
+                    format!(
+                        "`{}` enforces a contract but its schema file lists no columns",
+                        m.name
+                    ),
+                )
+                .at(at)
+                .help("list every column with its data_type under the model's `columns:`"),
+            );
+            continue;
+        };
+        for c in entry.columns.iter().filter(|c| c.data_type.is_none()) {
+            diagnostics.push(
+                Diagnostic::new(
+                    "E0330",
+                    format!(
+                        "column `{}` of `{}` has no data_type, which its enforced contract needs",
+                        c.name, m.name
+                    ),
+                )
+                .at(c.span.clone())
+                .help("add `data_type:` (a PostgreSQL type, e.g. integer, text, numeric(12, 2))"),
+            );
+        }
+        let constraints = entry
+            .columns
+            .iter()
+            .flat_map(|c| {
+                c.constraints
+                    .iter()
+                    .map(move |k| (k, c.span.clone(), false))
+            })
+            .chain(
+                entry
+                    .constraints
+                    .iter()
+                    .map(|k| (k, entry.span.clone(), true)),
+            );
+        for (constraint, span, model_level) in constraints {
+            let kind = constraint
+                .get("type")
+                .and_then(|t| t.as_str())
+                .unwrap_or("");
+            let supported = match kind {
+                "not_null" => !model_level,
+                "unique" | "primary_key" => true,
+                "check" | "custom" => constraint.get("expression").is_some_and(|e| e.is_string()),
+                "foreign_key" => {
+                    constraint.get("to").is_none()
+                        && constraint.get("expression").is_some_and(|e| e.is_string())
+                }
+                _ => false,
+            };
+            if !supported {
+                diagnostics.push(
+                    Diagnostic::new(
+                        "W0333",
+                        format!("constraint `{kind}` of `{}` is not emitted", m.name),
+                    )
+                    .at(span)
+                    .help("stackc emits not_null, unique, primary_key, check and custom (with `expression`), and foreign_key with `expression: other_schema.table (column)`"),
+                );
+            }
+        }
+        if m.config.materialized != Materialization::Table && !entry.constraints.is_empty() {
+            diagnostics.push(
+                Diagnostic::new(
+                    "W0333",
+                    format!(
+                        "the constraints of `{}` are emitted for tables only",
+                        m.name
+                    ),
+                )
+                .at(at.clone())
+                .help("materialize the model as a table to have its constraints in the database"),
+            );
+        }
+        if let Some(selected) = &m.columns {
+            let listed: BTreeSet<String> = entry.columns.iter().map(Column::folded_name).collect();
+            let chosen: BTreeSet<String> = selected.iter().cloned().collect();
+            if listed != chosen {
+                let missing: Vec<&String> = listed.difference(&chosen).collect();
+                let extra: Vec<&String> = chosen.difference(&listed).collect();
+                let list =
+                    |v: &[&String]| v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+                diagnostics.push(
+                    Diagnostic::new(
+                        "E0331",
+                        format!(
+                            "`{}` does not select the columns of its contract (not selected: {}; not in the contract: {})",
+                            m.name,
+                            if missing.is_empty() { "none".into() } else { list(&missing) },
+                            if extra.is_empty() { "none".into() } else { list(&extra) }
+                        ),
+                    )
+                    .at(at)
+                    .help("select exactly the columns the schema file lists, or change the list"),
+                );
+            }
+        }
+    }
 }
 
 /// A column the schema file describes must be one the model selects (when

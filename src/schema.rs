@@ -140,6 +140,9 @@ pub struct ModelEntry {
     pub versions: Vec<ModelVersion>,
     /// `latest_version:`, else the highest version.
     pub latest_version: Option<String>,
+    /// Model-level `constraints:` (primary keys, checks over several
+    /// columns), emitted in the table's DDL when its contract is enforced.
+    pub constraints: Vec<serde_json::Value>,
 }
 
 #[derive(Debug, Clone)]
@@ -354,6 +357,8 @@ struct RawModel {
     #[serde(default)]
     versions: Vec<RawVersion>,
     latest_version: Option<serde_json::Value>,
+    #[serde(default)]
+    constraints: Vec<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -542,6 +547,7 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
                     .collect(),
                 tests: cx.tests(m.tests, m.data_tests, diagnostics),
                 latest_version: m.latest_version.map(|v| version_text(&v)),
+                constraints: m.constraints,
                 versions,
             })
         })

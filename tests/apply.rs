@@ -717,12 +717,12 @@ fn a_failing_model_skips_only_what_depends_on_it() {
     // An error-severity test that fails skips what is built on the model it
     // tests; a warning does not.
     assert!(
-        err.contains("test accepted_range_stg_checked_qty ... FAILED 1 failing row"),
+        err.contains("test accepted_range_stg_checked_qty__6 ... FAILED 1 failing row"),
         "{err}"
     );
-    assert!(err.contains("build marts.mart_checked ... skipped (upstream test accepted_range_stg_checked_qty failed)"), "{err}");
+    assert!(err.contains("build marts.mart_checked ... skipped (upstream test accepted_range_stg_checked_qty__6 failed)"), "{err}");
     assert!(
-        err.contains("test accepted_range_stg_ok_qty ... warn 1 failing row"),
+        err.contains("test accepted_range_stg_ok_qty__6 ... warn 1 failing row"),
         "{err}"
     );
     // The sample of failing rows.
@@ -769,7 +769,7 @@ fn a_failing_model_skips_only_what_depends_on_it() {
     assert_code(&t, 1);
     assert!(
         t.stderr
-            .contains("test accepted_range_stg_checked_qty ... FAILED 1 failing row"),
+            .contains("test accepted_range_stg_checked_qty__6 ... FAILED 1 failing row"),
         "{}",
         t.stderr
     );
@@ -1476,8 +1476,9 @@ fn each_generic_test_passes_on_good_data_and_fails_on_planted_bad_data() {
             .iter()
             .map(|i| {
                 let node = i["node"].as_str().unwrap_or_default();
+                // `test.<project>.<name>.<hash>`: keyed by the name.
                 (
-                    node.rsplit('.').next().unwrap_or(node).to_string(),
+                    node.split('.').nth(2).unwrap_or(node).to_string(),
                     i["status"].as_str().unwrap_or_default().to_string(),
                 )
             })
@@ -1507,11 +1508,11 @@ fn each_generic_test_passes_on_good_data_and_fails_on_planted_bad_data() {
     for name in [
         "unique_stg_customers_customer_id",
         "not_null_stg_orders_order_id",
-        "relationships_stg_orders_customer_id",
-        "accepted_values_stg_orders_status",
-        "accepted_range_stg_orders_amount",
-        "expression_is_true_stg_orders",
-        "unique_stg_orders",
+        "relationships_stg_orders_customer_id__customer_id__ref_stg_customers_",
+        "accepted_values_stg_orders_status__placed__shipped",
+        "accepted_range_stg_orders_amount__True__1000__0",
+        "expression_is_true_stg_orders_discount_amount",
+        "unique_stg_orders_order_id__status",
     ] {
         assert_eq!(
             statuses.get(name).map(String::as_str),

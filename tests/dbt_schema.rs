@@ -280,3 +280,33 @@ fn model_versions_resolve_as_dbt_resolves_them() {
         ]
     );
 }
+
+#[test]
+fn an_enforced_contract_creates_the_table_with_its_constraints() {
+    let out = tempfile::tempdir().unwrap();
+    let output = stackc(&[
+        "compile",
+        fixture("ok_dbt_contract").to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    let files = read_tree(out.path());
+    let (_, migration) = files
+        .iter()
+        .find(|(p, _)| p.starts_with("migrations/R__") && p.ends_with("_orders.sql"))
+        .unwrap();
+    assert!(
+        migration.contains("create table public.orders (\n    order_id integer not null primary key,\n    status text check (status in ('placed', 'shipped')),\n    amount numeric(12, 2),\n    constraint amount_not_negative check (amount >= 0)\n);\n"),
+        "{migration}"
+    );
+    let (_, load) = files
+        .iter()
+        .find(|(p, _)| p.starts_with("run/") && p.ends_with("_orders.sql"))
+        .unwrap();
+    // By name: the model selects the columns in another order.
+    assert!(
+        load.contains("insert into public.orders (order_id, status, amount)\nselect order_id, status, amount\nfrom (\n"),
+        "{load}"
+    );
+}
