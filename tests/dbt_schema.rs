@@ -292,18 +292,12 @@ fn an_enforced_contract_creates_the_table_with_its_constraints() {
     ]);
     assert_eq!(output.status.code(), Some(0));
     let files = read_tree(out.path());
-    let (_, migration) = files
-        .iter()
-        .find(|(p, _)| p.starts_with("migrations/R__") && p.ends_with("_orders.sql"))
-        .unwrap();
+    let migration = &files["migrations/R__001_orders.sql"];
     assert!(
         migration.contains("create table public.orders (\n    order_id integer not null primary key,\n    status text check (status in ('placed', 'shipped')),\n    amount numeric(12, 2),\n    constraint amount_not_negative check (amount >= 0)\n);\n"),
         "{migration}"
     );
-    let (_, load) = files
-        .iter()
-        .find(|(p, _)| p.starts_with("run/") && p.ends_with("_orders.sql"))
-        .unwrap();
+    let load = &files["run/001_orders.sql"];
     // By name: the model selects the columns in another order.
     assert!(
         load.contains("insert into public.orders (order_id, status, amount)\nselect order_id, status, amount\nfrom (\n"),
