@@ -495,7 +495,10 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
             });
         }
     };
-    let cx = Cx { file };
+    let cx = Cx {
+        file,
+        strict: Default::default(),
+    };
     let mut strict = Vec::new();
     check_keys(&tree, Ctx::Top, &cx, &mut strict);
     // dbt reads a file without `version:` as version 2.
@@ -685,6 +688,7 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
             });
         }
     }
+    strict.extend(cx.strict.into_inner());
     Some(SchemaFile {
         path: Arc::clone(&file.path),
         models,
@@ -717,6 +721,8 @@ fn yaml_message(e: &serde_saphyr::Error) -> String {
 
 struct Cx<'a> {
     file: &'a SourceFile,
+    /// Findings of the test entries, which dbt accepts (see [`Strict`]).
+    strict: std::cell::RefCell<Vec<Strict>>,
 }
 
 impl Cx<'_> {
@@ -899,7 +905,20 @@ impl Cx<'_> {
                         .unwrap_or(rest.len());
                     span.range.end = span.range.start + len;
                 }
-                match parse_test(t.value, span.clone(), diagnostics) {
+                let mut unknown = Vec::new();
+                let parsed = parse_test(t.value, span.clone(), diagnostics, &mut unknown);
+                for key in unknown {
+                    self.strict.borrow_mut().push(Strict {
+                        native: "E0310",
+                        diagnostic: Diagnostic::new(
+                            "W0050",
+                            format!("unknown key `{key}` in a test's `config`"),
+                        )
+                        .at(span.clone())
+                        .help(format!("test settings: {}", TEST_SETTINGS.join(", "))),
+                    });
+                }
+                match parsed {
                     Ok(spec) => Some(spec),
                     Err(problem) => {
                         diagnostics.push(
@@ -978,6 +997,7 @@ fn parse_test(
     value: serde_json::Value,
     span: Span,
     warnings: &mut Vec<Diagnostic>,
+    unknown: &mut Vec<String>,
 ) -> Result<TestSpec, String> {
     let (kind, body) = match value {
         serde_json::Value::String(kind) => (kind, serde_json::Map::new()),
@@ -1044,7 +1064,12 @@ fn parse_test(
             "config" => {
                 let config = value.as_object().ok_or("`config` must be a mapping")?;
                 for (k, v) in config {
-                    apply_test_setting(&mut spec, k, v, warnings)?;
+                    // dbt takes any key as a config of the test.
+                    if TEST_SETTINGS.contains(&k.as_str()) {
+                        apply_test_setting(&mut spec, k, v, warnings)?;
+                    } else {
+                        unknown.push(k.clone());
+                    }
                 }
             }
             "name" => {
@@ -1683,6 +1708,22 @@ snapshots:
                 UnitInputKind::Ref("m".into()),
                 UnitInputKind::Source("raw".into(), "orders".into())
             ]
+        );
+    }
+
+    #[test]
+    fn unknown_test_configs_are_strict_findings() {
+        let text = "models:\n  - name: m\n    columns:\n      - name: id\n        tests:\n          - unique:\n              config: {owner_team: data}\n";
+        let (f, d) = parse_str(text);
+        assert!(d.is_empty(), "{d:?}");
+        let f = f.unwrap();
+        assert_eq!(f.models[0].columns[0].tests.len(), 1);
+        let s = &f.strict[0];
+        assert_eq!((s.native, s.diagnostic.code), ("E0310", "W0050"));
+        assert!(
+            s.diagnostic.message.contains("`owner_team`"),
+            "{}",
+            s.diagnostic.message
         );
     }
 
