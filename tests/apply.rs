@@ -1729,3 +1729,53 @@ fn a_merge_compares_columns_that_have_no_equality_operator() {
         "an unchanged row is not rewritten (same xmin)"
     );
 }
+
+/// dbt's built-in tests count what dbt counts: `unique` duplicated values,
+/// `accepted_values` distinct unexpected values, `not_null` and
+/// `relationships` rows.
+#[test]
+fn generic_tests_count_failures_as_dbt_does() {
+    let mut db = TestDb::new("generic_counts");
+    let project = fixture("generic_tests");
+    assert_code(&apply(&project, &db.url, &[]), 0);
+    db.client
+        .batch_execute(
+            "insert into raw.customers values (1, 'a@x.org'), (1, 'b@x.org'), (1, 'c@x.org'), (2, 'd@x.org');
+             insert into raw.orders values
+                (null, 1, 'placed', 1, 0), (null, 1, 'placed', 1, 0),
+                (20, 7, 'placed', 1, 0), (21, 7, 'placed', 1, 0),
+                (22, 1, 'lost', 1, 0), (23, 1, 'lost', 1, 0), (24, 1, 'gone', 1, 0);",
+        )
+        .unwrap();
+    let r = run(&mut stackc_cmd(&[
+        "test",
+        project.to_str().unwrap(),
+        "--database-url",
+        &db.url,
+        "--format",
+        "json",
+    ]));
+    let report: serde_json::Value =
+        serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.all()));
+    let failures: BTreeMap<String, u64> = report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| {
+            let name = i["node"].as_str()?.split('.').nth(2)?.to_string();
+            Some((name, i["failures"].as_u64()?))
+        })
+        .collect();
+    let expected = [
+        ("unique_stg_customers_customer_id", 1),
+        ("not_null_stg_orders_order_id", 2),
+        (
+            "relationships_stg_orders_customer_id__customer_id__ref_stg_customers_",
+            2,
+        ),
+        ("accepted_values_stg_orders_status__placed__shipped", 2),
+    ];
+    for (name, n) in expected {
+        assert_eq!(failures.get(name), Some(&n), "{name}: {failures:?}");
+    }
+}
