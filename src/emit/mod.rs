@@ -321,9 +321,10 @@ impl<'a> Cx<'a> {
             let header = header("model", &m.relation, &m.file.path, mat.as_str());
             // An enforced contract: the table has the schema file's columns,
             // in its order, and is loaded by name.
-            let contract: Option<Vec<String>> = (crate::resolve::contract_enforced(m))
-                .then(|| m.entry.as_ref())
-                .flatten()
+            let contract: Option<Vec<String>> = m
+                .entry
+                .as_ref()
+                .filter(|_| crate::resolve::contract_enforced(m))
                 .map(|e| {
                     e.columns
                         .iter()
