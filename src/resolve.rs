@@ -400,7 +400,11 @@ pub fn resolve(
         diagnostics,
     );
 
-    check_sources_created(project, &sources, diagnostics);
+    // A dbt project's sources are loaded by other tools; with no migrations
+    // of its own, there is nothing to compare them with.
+    if !(dbt && project.migrations.is_empty()) {
+        check_sources_created(project, &sources, diagnostics);
+    }
     check_migrations(project, diagnostics);
 
     let graph = graph::build(

@@ -304,3 +304,32 @@ fn an_enforced_contract_creates_the_table_with_its_constraints() {
         "{load}"
     );
 }
+
+#[test]
+fn sources_of_a_dbt_project_without_migrations_are_not_warned_about() {
+    let project = tempfile::tempdir().unwrap();
+    copy_tree(&fixture("ok_dbt_schema_vocabulary"), project.path());
+    std::fs::write(
+        project.path().join("models/from_raw.sql"),
+        "select id from {{ source('shop_raw', 'payments') }}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        project.path().join("models/sources.yml"),
+        "sources:\n  - name: shop_raw\n    tables:\n      - name: payments\n",
+    )
+    .unwrap();
+    let (code, stderr) = compile(project.path(), &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("W0309"), "{stderr}");
+    // With migrations of its own, they are compared as in a stackc project.
+    std::fs::create_dir(project.path().join("migrations")).unwrap();
+    std::fs::write(
+        project.path().join("migrations/V1__raw.sql"),
+        "create schema if not exists other;\n",
+    )
+    .unwrap();
+    let (code, stderr) = compile(project.path(), &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("W0309"), "{stderr}");
+}
