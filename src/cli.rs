@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::diagnostic::{self, ColorWhen, Format};
+use crate::diagnostic::{self, ColorWhen, Format, WarnError};
 use crate::emit;
 use crate::exit_status::ExitStatus;
 
@@ -62,6 +62,13 @@ enum Command {
         /// How to print diagnostics.
         #[arg(long, value_enum, default_value_t = FormatArg::Human)]
         format: FormatArg,
+        /// Treat every warning as an error (as dbt's --warn-error).
+        #[arg(long)]
+        warn_error: bool,
+        /// Which warnings are errors, in dbt's syntax with stackc's codes:
+        /// '{"include": "all", "exclude": ["W0203"]}' or '{"include": ["W0050"]}'.
+        #[arg(long, value_name = "JSON")]
+        warn_error_options: Option<String>,
     },
     /// Apply the artifacts to PostgreSQL: pending migrations, then the run steps.
     Apply {
@@ -174,7 +181,28 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
             profile,
             check,
             format,
-        } => compile(&dir, out, &profile.options(), check, format.into(), color),
+            warn_error,
+            warn_error_options,
+        } => {
+            let mut promote = match warn_error_options.as_deref().map(WarnError::parse_options) {
+                None => WarnError::default(),
+                Some(Ok(w)) => w,
+                Some(Err(problem)) => {
+                    eprintln!("error: invalid --warn-error-options: {problem}");
+                    return ExitStatus::Error;
+                }
+            };
+            promote.all |= warn_error;
+            compile(
+                &dir,
+                out,
+                &profile.options(),
+                check,
+                format.into(),
+                &promote,
+                color,
+            )
+        }
         Command::Apply {
             target:
                 DatabaseTarget {
@@ -235,6 +263,7 @@ fn compile(
     options: &crate::project::LoadOptions,
     check: bool,
     format: Format,
+    promote: &WarnError,
     color: bool,
 ) -> ExitStatus {
     let out = out.unwrap_or_else(|| crate::project::default_out(dir));
@@ -243,10 +272,11 @@ fn compile(
         return ExitStatus::Error;
     }
     // The output folder is listed while the project is checked.
-    let (compilation, listed) = rayon::join(
+    let (mut compilation, listed) = rayon::join(
         || crate::analyze_with(dir, options),
         || emit::list_output(&out),
     );
+    promote.apply(&mut compilation.diagnostics);
     let (existing, foreign) = match listed {
         Ok(listed) => (Ok(listed.owned), listed.foreign),
         Err(e) => (Err(e), Vec::new()),

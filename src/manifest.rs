@@ -38,20 +38,46 @@ pub const HEADER_SOURCE: &str = "-- source: ";
 pub struct Manifest<S> {
     #[serde(default)]
     pub child_map: BTreeMap<S, Vec<S>>,
+    /// Exposures, metrics, saved queries and semantic models, under dbt's
+    /// manifest keys: written only when a project has them, so other
+    /// projects keep their manifest. Nothing runs for them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub exposures: BTreeMap<S, OtherInfo<S>>,
     /// Every artifact (but the manifest) and the SHA-256 of its text.
     pub files: BTreeMap<S, S>,
     pub metadata: Metadata<S>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metrics: BTreeMap<S, OtherInfo<S>>,
     pub migrations: Vec<MigrationEntry<S>>,
     #[serde(default)]
     pub nodes: BTreeMap<S, Node<S>>,
     #[serde(default)]
     pub parent_map: BTreeMap<S, Vec<S>>,
     pub run_order: Vec<RunStep<S>>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub saved_queries: BTreeMap<S, OtherInfo<S>>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub semantic_models: BTreeMap<S, OtherInfo<S>>,
     #[serde(default)]
     pub sources: BTreeMap<S, SourceNode<S>>,
     /// dbt-style unit tests (`stackc test --unit`), never run by an apply.
     #[serde(default)]
     pub unit_tests: Vec<UnitTestEntry<S>>,
+}
+
+/// An exposure, metric, saved query or semantic model: in the lineage, with
+/// no SQL.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OtherInfo<S> {
+    pub depends_on: DependsOn<S>,
+    pub description: Option<S>,
+    pub file: S,
+    pub label: Option<S>,
+    pub name: S,
+    pub resource_type: S,
+    #[serde(rename = "type")]
+    pub kind: Option<S>,
+    pub unique_id: S,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -347,9 +347,14 @@ pub fn load_with(
                 .tests
                 .iter()
                 .any(|dir| rel.starts_with(&format!("{dir}/generic/")));
-        if rel.ends_with(".sql") && !generic {
+        if rel.ends_with(".sql") {
             if let Some(file) = read_source(&mut files, &rel, &abs, diagnostics) {
-                singular_tests.push(file);
+                // Generic test definitions are macros (see datatest::generic_tests).
+                if generic {
+                    macros.push(file);
+                } else {
+                    singular_tests.push(file);
+                }
             }
         }
     }

@@ -268,6 +268,10 @@ mod tests {
             files: BTreeMap::new(),
             sources: BTreeMap::new(),
             unit_tests: Vec::new(),
+            exposures: BTreeMap::new(),
+            metrics: BTreeMap::new(),
+            saved_queries: BTreeMap::new(),
+            semantic_models: BTreeMap::new(),
         }
     }
 

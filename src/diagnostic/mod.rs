@@ -9,6 +9,9 @@
 mod github;
 mod human;
 mod json;
+mod warn_error;
+
+pub use warn_error::WarnError;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

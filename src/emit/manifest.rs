@@ -12,11 +12,12 @@ use crate::config::Materialization;
 use crate::graph::{model_id, seed_id};
 use crate::manifest::{
     ColumnInfo, DependsOn, IndexInfo, Manifest, Metadata, MigrationEntry, MigrationType,
-    ModelConfigInfo, ModelNode, Node, RunStep, SeedNode, SourceNode, StepKind, TestNode,
+    ModelConfigInfo, ModelNode, Node, OtherInfo, RunStep, SeedNode, SourceNode, StepKind, TestNode,
     UnitTestEntry, MANIFEST_VERSION,
 };
 use crate::project::{MigrationKind, Project};
 use crate::resolve::Resolved;
+use crate::schema::OtherKind;
 
 // The manifest borrows what it can from the project rather than copying
 // it (or building a `serde_json::Value` tree: at 10,000 models the tree
@@ -303,8 +304,52 @@ fn build<'a>(
             .map(|(id, edges)| (b(id), edges.iter().map(|&i| b(&graph.ids[i])).collect()))
             .collect()
     };
+    let mut child_map = id_map(&graph.children);
+    let mut parent_map = id_map(&graph.parents);
+    // Exposures, metrics and the like are not in the graph (nothing runs for
+    // them): each is a child of what it depends on, with its own parents.
+    for o in &resolved.others {
+        parent_map
+            .entry(b(&o.unique_id))
+            .or_default()
+            .extend(o.depends_on.iter().map(|p| b(p)));
+        child_map.entry(b(&o.unique_id)).or_default();
+        for p in &o.depends_on {
+            child_map.entry(b(p)).or_default().push(b(&o.unique_id));
+        }
+    }
+    let mut others: BTreeMap<&str, BTreeMap<Text<'a>, OtherInfo<Text<'a>>>> = BTreeMap::new();
+    for o in &resolved.others {
+        let key = match o.entry.kind {
+            OtherKind::Exposure => "exposures",
+            OtherKind::Metric => "metrics",
+            OtherKind::SavedQuery => "saved_queries",
+            OtherKind::SemanticModel => "semantic_models",
+            OtherKind::Snapshot => continue,
+        };
+        others.entry(key).or_default().insert(
+            b(&o.unique_id),
+            OtherInfo {
+                depends_on: DependsOn {
+                    nodes: o.depends_on.iter().map(|p| b(p)).collect(),
+                },
+                description: o.entry.description.as_deref().map(b),
+                file: b(&o.entry.span.file),
+                label: o.entry.label.as_deref().map(b),
+                name: b(&o.entry.name),
+                resource_type: b(o.entry.kind.as_str()),
+                kind: o.entry.type_.as_deref().map(b),
+                unique_id: b(&o.unique_id),
+            },
+        );
+    }
+    let mut take = |key: &str| others.remove(key).unwrap_or_default();
     Manifest {
-        child_map: id_map(&graph.children),
+        child_map,
+        exposures: take("exposures"),
+        metrics: take("metrics"),
+        saved_queries: take("saved_queries"),
+        semantic_models: take("semantic_models"),
         files: files
             .iter()
             .map(|(path, hash)| (b(path), b(hash)))
@@ -316,7 +361,7 @@ fn build<'a>(
         },
         migrations: migrations.into_iter().map(|m| m.3).collect(),
         nodes,
-        parent_map: id_map(&graph.parents),
+        parent_map,
         run_order: run_order
             .iter()
             .map(|s| RunStep {
@@ -367,7 +412,7 @@ fn pieces<'a>(m: &'a Manifest<Text<'a>>) -> impl Iterator<Item = Vec<u8>> + 'a {
             )
         },
     );
-    let fields: [(&str, Pieces<'a>); 9] = [
+    let mut fields: Vec<(&str, Pieces<'a>)> = vec![
         ("child_map", Box::new(ObjectPieces::new(child_map, 1))),
         ("files", Box::new(ObjectPieces::new(files, 1))),
         ("metadata", lazy(move || pretty(&m.metadata, 1))),
@@ -378,6 +423,18 @@ fn pieces<'a>(m: &'a Manifest<Text<'a>>) -> impl Iterator<Item = Vec<u8>> + 'a {
         ("sources", lazy(move || pretty(&m.sources, 1))),
         ("unit_tests", lazy(move || pretty(&m.unit_tests, 1))),
     ];
+    for (key, map) in [
+        ("exposures", &m.exposures),
+        ("metrics", &m.metrics),
+        ("saved_queries", &m.saved_queries),
+        ("semantic_models", &m.semantic_models),
+    ] {
+        if !map.is_empty() {
+            fields.push((key, lazy(move || pretty(map, 1))));
+        }
+    }
+    // Keys in alphabetical order, as serde writes the shared type.
+    fields.sort_by(|a, b| a.0.cmp(b.0));
     fields
         .into_iter()
         .enumerate()

@@ -389,12 +389,33 @@ impl<'a> Cx<'a> {
             let full_sql = with_ephemerals(&m.full.sql, m, resolved, &self.ephemeral_sql);
             let mat = m.config.materialized;
             let header = header("model", &m.relation, &m.file.path, mat.as_str());
+            // An enforced contract: the table has the schema file's columns,
+            // in its order, and is loaded by name.
+            let contract: Option<Vec<String>> = m
+                .entry
+                .as_ref()
+                .filter(|_| crate::resolve::contract_enforced(m))
+                .map(|e| {
+                    e.columns
+                        .iter()
+                        .map(|c| {
+                            if c.quote {
+                                format!("\"{}\"", c.name.replace('"', "\"\""))
+                            } else {
+                                quote_ident(&c.name).into_owned()
+                            }
+                        })
+                        .collect()
+                });
             let body = match mat {
                 Materialization::Ephemeral => {
                     out.definition = Some(full_sql);
                     return out;
                 }
                 Materialization::View => view_migration(&m.relation, &full_sql),
+                Materialization::Table if contract.is_some() => {
+                    contract_table_migration(m, contract.as_deref().unwrap_or_default())
+                }
                 Materialization::Table => {
                     empty_relation_migration("table", &m.relation, &full_sql, &m.config.indexes)
                 }
@@ -455,10 +476,17 @@ impl<'a> Cx<'a> {
                     let run_path = fit_path(format!("run/{level:03}_{model_name}.sql"));
                     out.runs.push((
                         run_path.clone(),
-                        format!(
-                            "{header}{RUN_NOTE}\n{pre}truncate table {target};\n\ninsert into {target}\n{}\n;\n{post}",
-                            full_sql.trim_end()
-                        ),
+                        match &contract {
+                            Some(cols) => format!(
+                                "{header}{RUN_NOTE}\n{pre}truncate table {target};\n\ninsert into {target} ({cols})\nselect {cols}\nfrom (\n{}\n) as model_subq\n;\n{post}",
+                                full_sql.trim_end(),
+                                cols = cols.join(", ")
+                            ),
+                            None => format!(
+                                "{header}{RUN_NOTE}\n{pre}truncate table {target};\n\ninsert into {target}\n{}\n;\n{post}",
+                                full_sql.trim_end()
+                            ),
+                        },
                     ));
                     out.steps.push(step(&run_path, StepKind::Table));
                     out.files.push(run_path);
@@ -832,6 +860,80 @@ drop table pg_temp.stackc_new_shape;
         policy = policy.as_str(),
         indexes = index_statements(relation, &m.config.indexes),
     )
+}
+
+/// The table of an enforced contract: its columns with their types and
+/// constraints, then the model-level constraints, as dbt-postgres writes
+/// them (`not null`, `unique`, `primary key`, `check (...)`, `references`).
+fn contract_table_migration(m: &Model, columns: &[String]) -> String {
+    let relation = &m.relation;
+    let mut lines: Vec<String> = Vec::new();
+    if let Some(entry) = &m.entry {
+        for (c, name) in entry.columns.iter().zip(columns) {
+            let mut line = format!("    {name} {}", c.data_type.as_deref().unwrap_or("text"));
+            for constraint in &c.constraints {
+                if let Some(text) = constraint_sql(constraint, None) {
+                    line.push(' ');
+                    line.push_str(&text);
+                }
+            }
+            lines.push(line);
+        }
+        for constraint in &entry.constraints {
+            let cols: Vec<String> = constraint
+                .get("columns")
+                .and_then(|c| c.as_array())
+                .map(|cols| {
+                    cols.iter()
+                        .filter_map(|c| c.as_str())
+                        .map(|c| quote_ident(c).into_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            if let Some(text) = constraint_sql(constraint, Some(&cols)) {
+                lines.push(format!("    {text}"));
+            }
+        }
+    }
+    format!(
+        "{}\n{}\ncreate table {relation} (\n{}\n);\n{}",
+        create_schema(relation),
+        drop_relation(relation, &[]),
+        lines.join(",\n"),
+        index_statements(relation, &m.config.indexes)
+    )
+}
+
+/// One dbt constraint as SQL; `columns` is `Some` for a model-level one.
+fn constraint_sql(c: &serde_json::Value, columns: Option<&[String]>) -> Option<String> {
+    let kind = c.get("type")?.as_str()?.to_ascii_lowercase();
+    let expression = c.get("expression").and_then(|e| e.as_str());
+    let list = columns.map(|cols| format!(" ({})", cols.join(", ")));
+    let body = match kind.as_str() {
+        "not_null" if columns.is_none() => "not null".to_string(),
+        "unique" => format!("unique{}", list.unwrap_or_default()),
+        "primary_key" => format!("primary key{}", list.unwrap_or_default()),
+        "check" => format!("check ({})", expression?),
+        "foreign_key" => {
+            let target = match (c.get("to").and_then(|t| t.as_str()), expression) {
+                (Some(_), _) | (None, None) => return None,
+                (None, Some(e)) => e.to_string(),
+            };
+            match columns {
+                Some(_) => format!(
+                    "foreign key{} references {target}",
+                    list.unwrap_or_default()
+                ),
+                None => format!("references {target}"),
+            }
+        }
+        "custom" => expression?.to_string(),
+        _ => return None,
+    };
+    Some(match c.get("name").and_then(|n| n.as_str()) {
+        Some(name) => format!("constraint {} {body}", quote_ident(name)),
+        None => body,
+    })
 }
 
 fn index_statements(relation: &Relation, indexes: &[IndexConfig]) -> String {
