@@ -19,6 +19,8 @@ use crate::diagnostic::{Diagnostic, Span};
 use crate::project::SourceFile;
 use crate::sql::relation_name;
 
+mod limits;
+
 /// The names a model or test may use that are provided by stackc, not macros.
 const BUILTINS: &[&str] = &[
     "ref",
@@ -317,6 +319,7 @@ impl Renderer {
     pub fn new(macros: &[SourceFile], diagnostics: &mut Vec<Diagnostic>) -> Renderer {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_fuel(Some(limits::FUEL));
         // Jinja's block whitespace control, as dbt users expect of compiled
         // SQL: no blank lines left by `{% if %}`, and the final newline kept.
         if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
@@ -337,6 +340,10 @@ impl Renderer {
         let mut imports = Vec::new();
         let mut defined: BTreeMap<String, Span> = BTreeMap::new();
         for file in macros {
+            if let Some(at) = limits::too_deep(&file.text) {
+                diagnostics.push(too_deep(file, at));
+                continue;
+            }
             let names = macro_names(&file.text);
             let mut fresh = Vec::new();
             for (name, range) in names {
@@ -383,6 +390,9 @@ impl Renderer {
 
     pub fn render(&self, input: RenderInput<'_>) -> Result<Rendered, Diagnostic> {
         let file = input.file;
+        if let Some(at) = limits::too_deep(&file.text) {
+            return Err(too_deep(file, at));
+        }
         let source = format!("{}{}", self.prefix, file.text);
         let prefix_len = self.prefix.len();
         let template = self
@@ -432,6 +442,18 @@ impl Renderer {
             calls,
         })
     }
+}
+
+fn too_deep(file: &SourceFile, at: Range<usize>) -> Diagnostic {
+    Diagnostic::new(
+        "E0120",
+        format!(
+            "this Jinja expression is nested too deeply (more than {} levels of operators or brackets)",
+            limits::MAX_DEPTH
+        ),
+    )
+    .at(Span::new(&file.path, at))
+    .help("split it with {% set %} into smaller parts")
 }
 
 /// Where `func('…name…')` is written in a file; the file start if the call
@@ -591,6 +613,21 @@ fn jinja_diagnostic(
         let mut d = Diagnostic::new("E0101", format!("Jinja syntax error: {detail}"))
             .at(Span::new(&path, range))
             .help("check the `{{ }}` and `{% %}` around this point");
+        if !in_this_file {
+            d = d.related(Span::new(&file.path, 0..0), "while rendering this file");
+        }
+        return d;
+    }
+    if e.kind() == ErrorKind::OutOfFuel {
+        let mut d = Diagnostic::new(
+            "E0121",
+            format!(
+                "rendering stopped here: the template did more work than one render may do ({} steps)",
+                limits::FUEL
+            ),
+        )
+        .at(Span::new(&path, range))
+        .help("a loop or a macro runs far more often than a model needs; make the loop smaller");
         if !in_this_file {
             d = d.related(Span::new(&file.path, 0..0), "while rendering this file");
         }
