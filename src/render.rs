@@ -579,9 +579,12 @@ fn jinja_diagnostic(
                 ..r.end.saturating_sub(prefix_len).min(text.len())
         }
         Some(r) => r,
-        None => {
+        None if in_this_file => {
             let line = e.line().unwrap_or(1);
-            let start = crate::diagnostic::offset_of(text, line, 1);
+            locate_without_range(text, line, e.detail())
+        }
+        None => {
+            let start = 0;
             start..start
         }
     };
@@ -649,6 +652,72 @@ fn jinja_diagnostic(
         d = d.related(Span::new(&file.path, 0..0), "while rendering this file");
     }
     d
+}
+
+/// Where an error that minijinja gave only a line for belongs. A call
+/// written over several lines loses its range and reports the line where
+/// it ends, so the line start pointed at the wrong place: the name the
+/// error message gives (`nope is unknown`) in the expression around that
+/// line, else the start of that expression, else the start of the line.
+fn locate_without_range(text: &str, line: usize, detail: Option<&str>) -> Range<usize> {
+    use crate::diagnostic::offset_of;
+    let line_start = offset_of(text, line, 1);
+    let line_end = text[line_start..]
+        .find('\n')
+        .map_or(text.len(), |i| line_start + i);
+    let before = &text[..line_end];
+    let open = match (before.rfind("{{"), before.rfind("{%")) {
+        (Some(a), Some(b)) => a.max(b),
+        (a, b) => match a.or(b) {
+            Some(o) => o,
+            None => return line_start..line_start,
+        },
+    };
+    let close_pat = if text[open..].starts_with("{{") {
+        "}}"
+    } else {
+        "%}"
+    };
+    let close = text[open..]
+        .find(close_pat)
+        .map_or(text.len(), |i| open + i);
+    if close < line_start {
+        return line_start..line_start;
+    }
+    let tag = &text[open + 2..close];
+    let word_at = |at: usize| {
+        let len = text[at..]
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(text.len() - at);
+        let len = if len == 0 {
+            text[at..].chars().next().map_or(0, char::len_utf8)
+        } else {
+            len
+        };
+        at..at + len
+    };
+    let name = detail
+        .and_then(|d| d.strip_suffix(" is unknown"))
+        .and_then(|d| d.rsplit(' ').next())
+        .filter(|n| !n.is_empty());
+    if let Some(name) = name {
+        let is_ident = |c: char| c.is_alphanumeric() || c == '_';
+        let mut from = 0;
+        while let Some(i) = tag[from..].find(name) {
+            let at = from + i;
+            let end = at + name.len();
+            let bounded = !tag[..at].ends_with(is_ident) && !tag[end..].starts_with(is_ident);
+            if bounded {
+                return open + 2 + at..open + 2 + end;
+            }
+            from = end;
+        }
+    }
+    let head = tag.len() - tag.trim_start_matches(['-', '+', '~']).trim_start().len();
+    if open + 2 + head < close {
+        return word_at(open + 2 + head);
+    }
+    line_start..line_start
 }
 
 /// The innermost block opened in `text` and never closed, with the range of
@@ -803,6 +872,28 @@ mod tests {
             &model.text[d.primary.unwrap().range],
             "{% if is_incremental() %}"
         );
+    }
+
+    #[test]
+    fn an_error_in_a_call_over_several_lines_points_at_the_call() {
+        let model = file(
+            "models/m.sql",
+            "select\n  {{ nope(var('days', 1),\n     2,\n     3) }}\n",
+        );
+        let d = render(&[], &model, Relations::default()).unwrap_err();
+        assert_eq!(d.code, "E0102");
+        let range = d.primary.unwrap().range;
+        assert_eq!(&model.text[range.clone()], "nope");
+        assert_eq!(
+            crate::diagnostic::line_col(&model.text, range.start),
+            (2, 6)
+        );
+        let filter = file(
+            "models/m.sql",
+            "select\n  {{ var('days', 1)\n     | nofilter(1,\n 2) }}\n",
+        );
+        let d = render(&[], &filter, Relations::default()).unwrap_err();
+        assert_eq!(&filter.text[d.primary.unwrap().range], "nofilter");
     }
 
     #[test]
