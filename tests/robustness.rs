@@ -160,3 +160,79 @@ fn a_render_that_never_ends_is_stopped_at_its_line() {
     // A debug build on a shared machine: far below hours, with room.
     assert!(started.elapsed().as_secs() < 120);
 }
+
+/// A server that accepts TCP connections and never says a word: `apply`
+/// and `apply --dry-run` give up after the connect timeout (from the URL or
+/// PGCONNECT_TIMEOUT) with one line, instead of waiting forever.
+#[test]
+fn apply_gives_up_on_a_server_that_never_answers() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        // Holds every connection open, unanswered, until the test ends.
+        let mut held = Vec::new();
+        for stream in listener.incoming().take(16) {
+            held.push(stream);
+        }
+        std::thread::sleep(std::time::Duration::from_secs(120));
+    });
+    let template = repo().join("project_template");
+    type Case<'a> = (&'a str, Vec<(&'a str, String)>, &'a str);
+    let cases: [Case; 3] = [
+        (
+            "--dry-run, PGCONNECT_TIMEOUT=1, sslmode=prefer",
+            vec![
+                ("DATABASE_URL", format!("postgres://u@127.0.0.1:{port}/db")),
+                ("PGCONNECT_TIMEOUT", "1".into()),
+            ],
+            "--dry-run",
+        ),
+        (
+            "connect_timeout=2 in the URL",
+            vec![(
+                "DATABASE_URL",
+                format!("postgres://u@127.0.0.1:{port}/db?connect_timeout=2&sslmode=disable"),
+            )],
+            "--full-refresh",
+        ),
+        (
+            "PGHOST and PGPORT",
+            vec![
+                ("PGHOST", "127.0.0.1".into()),
+                ("PGPORT", port.to_string()),
+                ("PGUSER", "u".into()),
+                ("PGCONNECT_TIMEOUT", "1".into()),
+            ],
+            "--dry-run",
+        ),
+    ];
+    for (what, env, flag) in cases {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_stackc"));
+        command
+            .args(["apply", template.to_str().unwrap(), flag])
+            .env("NO_COLOR", "1")
+            .env_remove("DATABASE_URL")
+            .env_remove("PGHOST")
+            .env_remove("PGPORT")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        for (k, v) in &env {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().unwrap();
+        let started = std::time::Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if started.elapsed() > std::time::Duration::from_secs(90) {
+                let _ = child.kill();
+                panic!("{what}: apply still waiting after 90 s");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{what}: {stderr}");
+        let error: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+        assert_eq!(error.len(), 1, "{what}: {stderr}");
+        assert!(error[0].contains("no answer within"), "{what}: {stderr}");
+    }
+}
