@@ -1728,3 +1728,57 @@ fn a_merge_compares_columns_that_have_no_equality_operator() {
         "an unchanged row is not rewritten (same xmin)"
     );
 }
+
+/// A failure while a step runs names the model's own line, not only the
+/// artifact's: where the server gives a position, mapped back through the
+/// artifact; without one, the line where the model's query begins. With
+/// `--format github` it is an annotation on that line.
+#[test]
+fn run_time_errors_point_at_the_model_line() {
+    let db = TestDb::new("modelline");
+    let r = apply(&fixture("downstream"), &db.url, &["--format", "github"]);
+    assert_code(&r, 1);
+    // Division by zero has no position: the query's first line, `select`.
+    assert!(
+        r.stderr.contains("models/staging/stg_bad.sql:2:1\n"),
+        "{}",
+        r.stderr
+    );
+    let annotation = r
+        .stdout
+        .lines()
+        .find(|l| l.contains("stg_bad.sql"))
+        .unwrap_or_else(|| panic!("no annotation for stg_bad:\n{}", r.stdout));
+    assert!(
+        annotation.starts_with("::error file=") && annotation.contains(",line=2,col=1,"),
+        "{annotation}"
+    );
+    assert!(annotation.ends_with("::division by zero"), "{annotation}");
+
+    // A bad literal: the server says where, after a rendered `var()`.
+    let project = copy_of(&fixture("downstream"));
+    std::fs::write(
+        project.path().join("models/staging/stg_cast.sql"),
+        "-- The literal is refused when the view is created.\nselect\n    id,\n    {{ var('n', 1) }} + 'many'::int as n\nfrom {{ source('raw', 'items') }}\n",
+    )
+    .unwrap();
+    let fresh = TestDb::new("modelline_cast");
+    let r = apply(project.path(), &fresh.url, &["--format", "github"]);
+    assert_code(&r, 1);
+    assert!(
+        r.stderr.contains("models/staging/stg_cast.sql:4:25\n"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("4 |     {{ var('n', 1) }} + 'many'::int as n"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stdout.contains("stg_cast.sql,line=4,col=25,"),
+        "{}",
+        r.stdout
+    );
+}

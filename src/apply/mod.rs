@@ -25,6 +25,7 @@ pub mod lock;
 pub mod plan;
 pub mod report;
 pub mod runner;
+mod source_map;
 pub mod statements;
 pub mod steps;
 
@@ -103,6 +104,9 @@ impl Out {
     }
 
     fn finish(self, code: u8) -> u8 {
+        if self.format == ReportFormat::Github {
+            print!("{}", report::github_annotations(&self.doc));
+        }
         if self.format == ReportFormat::Json {
             let mut text =
                 serde_json::to_string_pretty(&Value::Object(self.doc)).unwrap_or_default();
