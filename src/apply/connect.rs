@@ -83,6 +83,8 @@ impl fmt::Display for DotenvError {
 /// literally, `"double"` quotes with `\n`, `\t`, `\"`, `\\` escapes; quoted
 /// values may span lines. No `${VAR}` expansion.
 pub fn parse_dotenv(text: &str) -> Result<BTreeMap<String, String>, DotenvError> {
+    // Editors on Windows start a UTF-8 file with a byte order mark.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut out = BTreeMap::new();
     let mut rest = text;
     let mut line = 1;
@@ -504,23 +506,9 @@ fn password_guesses(raw: &str) -> Vec<String> {
 }
 
 fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let hex = |b: u8| (b as char).to_digit(16);
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(high), Some(low)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                // Two hex digits are at most 255: the cast cannot truncate.
-                out.push((high * 16 + low) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 fn unsupported_sslmode(raw: &str) -> Option<&str> {
@@ -674,6 +662,12 @@ mod tests {
         assert_eq!(env["G"], "multi\nline");
         assert_eq!(env["H"], "after");
         assert_eq!(env.len(), 8);
+    }
+
+    #[test]
+    fn dotenv_may_start_with_a_byte_order_mark() {
+        let env = parse_dotenv("\u{feff}DATABASE_URL=postgres://a@h/x\n").unwrap();
+        assert_eq!(env["DATABASE_URL"], "postgres://a@h/x");
     }
 
     #[test]
