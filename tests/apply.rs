@@ -1782,3 +1782,62 @@ fn run_time_errors_point_at_the_model_line() {
         r.stdout
     );
 }
+
+/// The server ends the apply's session during a VACUUM step (which runs
+/// outside a transaction): one clear "connection was lost" message, no
+/// warning spliced into a progress line, and every later step "not run",
+/// none "upstream failed".
+#[test]
+fn a_connection_lost_during_vacuum_is_said_once_and_stops_the_rest() {
+    let mut db = TestDb::new("lostconn");
+    let project = copy_of(&fixture("slow"));
+    let marts = project.path().join("models/marts");
+    std::fs::remove_file(marts.join("slow.sql")).unwrap();
+    std::fs::write(
+        marts.join("after_slow.sql"),
+        "select id from {{ ref('big') }}\n",
+    )
+    .unwrap();
+    // Enough rows that its VACUUM (ANALYZE) takes a moment.
+    std::fs::write(
+        marts.join("big.sql"),
+        "select g as id, md5(g::text) as h from generate_series(1, 2000000) as g\n",
+    )
+    .unwrap();
+    let apply_run = stackc_cmd(&[
+        "apply",
+        project.path().to_str().unwrap(),
+        "--database-url",
+        &db.url,
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let terminated = db.count(&format!(
+            "select count(*) from (select pg_terminate_backend(pid) from pg_stat_activity
+             where datname = '{}' and pid <> pg_backend_pid() and state = 'active'
+               and query ilike 'vacuum%big%') as t",
+            db.name
+        ));
+        if terminated > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the VACUUM step never started");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let out = apply_run.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.matches("was lost").count(), 1, "{err}");
+    assert!(!err.contains("upstream"), "{err}");
+    for line in err.lines().filter(|l| l.starts_with('[')) {
+        assert!(
+            !line.contains("warning:"),
+            "a warning inside a progress line: {line}"
+        );
+    }
+    assert!(err.contains("not run"), "{err}");
+}

@@ -355,6 +355,7 @@ pub fn apply(opts: &ApplyOptions) -> u8 {
         labels: &labels,
         full_refresh: opts.full_refresh,
         fatal: None,
+        warnings: Vec::new(),
     };
     let mut not_run = 0;
     let mut stopped = false;
@@ -411,6 +412,9 @@ pub fn apply(opts: &ApplyOptions) -> u8 {
     }
 
     let failed = run.items.iter().any(|i| i.status == Status::Failed) || run.fatal.is_some();
+    for w in &run.warnings {
+        eprintln!("{w}");
+    }
     if let Some(fatal) = &run.fatal {
         eprintln!("error: {fatal}");
     }
@@ -625,6 +629,8 @@ struct Run<'a> {
     full_refresh: bool,
     /// The connection was lost: nothing more can run.
     fatal: Option<String>,
+    /// Printed after the last step.
+    warnings: Vec<String>,
 }
 
 fn make_record(step_no: i32, item: &Item, started_at: f64) -> RunRecord {
@@ -700,11 +706,16 @@ impl Run<'_> {
         if let Err(e) =
             history::insert_runs(&mut self.client, self.table, self.run_id, &self.buffer)
         {
-            eprintln!(
-                "warning: cannot write to {}: {}",
-                self.table.run_table_display(),
-                self.target.scrub(&connect::error_chain(&e))
-            );
+            self.check_connection();
+            // A lost connection is said once, at the end; anything else
+            // waits for the end too, not to break into a progress line.
+            if self.fatal.is_none() {
+                self.warnings.push(format!(
+                    "warning: cannot write to {}: {}",
+                    self.table.run_table_display(),
+                    self.target.scrub(&connect::error_chain(&e))
+                ));
+            }
         }
         self.buffer.clear();
     }
@@ -722,9 +733,15 @@ impl Run<'_> {
         }
     }
 
-    /// After an error: is the connection still there?
+    /// After an error: is the connection still there? `is_closed` lags
+    /// behind a connection the server ended (a terminated backend, a
+    /// restart during a VACUUM), so an empty query asks; later steps are
+    /// then "not run", not "upstream failed".
     fn check_connection(&mut self) {
-        if self.client.is_closed() {
+        if self.fatal.is_some() {
+            return;
+        }
+        if self.client.is_closed() || self.client.is_valid(Duration::from_secs(5)).is_err() {
             self.fatal = Some(format!(
                 "the connection to {} was lost; the rest was not run (the server rolls back the open transaction and releases the lock of a lost session)",
                 self.target.display
