@@ -1841,3 +1841,49 @@ fn a_connection_lost_during_vacuum_is_said_once_and_stops_the_rest() {
     }
     assert!(err.contains("not run"), "{err}");
 }
+
+/// Ctrl-C while a step runs: the step finishes, nothing after it starts,
+/// and the apply says what ran, then exits 130.
+#[test]
+fn ctrl_c_stops_after_the_running_step_and_says_what_ran() {
+    let mut db = TestDb::new("sigint");
+    let project = fixture("slow");
+    let child = stackc_cmd(&[
+        "apply",
+        project.to_str().unwrap(),
+        "--database-url",
+        &db.url,
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let sleeping = db.count(&format!(
+            "select count(*) from pg_stat_activity
+             where datname = '{}' and pid <> pg_backend_pid() and state = 'active'
+               and query like '%pg_sleep%' and query like '%insert%'",
+            db.name
+        ));
+        if sleeping > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the slow step never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = i32::try_from(child.id()).unwrap();
+    // SAFETY: kill(2) on our own child's pid, with a valid signal number.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupt: stopping after the step"), "{err}");
+    assert!(
+        err.contains("interrupted: stopped after the step that was running"),
+        "{err}"
+    );
+    assert!(err.contains("not run"), "{err}");
+    // The step that was running finished and is committed.
+    assert_eq!(db.count("select count(*) from marts.slow"), 10);
+}

@@ -32,6 +32,8 @@ pub mod steps;
 use std::collections::{BTreeMap, HashMap};
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use postgres::Client;
@@ -357,9 +359,16 @@ pub fn apply(opts: &ApplyOptions) -> u8 {
         fatal: None,
         warnings: Vec::new(),
     };
+    let interrupted = stop_on_interrupt();
+    let is_interrupted = || interrupted.load(Ordering::SeqCst);
     let mut not_run = 0;
     let mut stopped = false;
     for (i, planned) in plan.run.iter().enumerate() {
+        if is_interrupted() {
+            not_run = plan.run.len() - i + order.len();
+            stopped = true;
+            break;
+        }
         let item = run.migration(planned);
         let failed = item.status == Status::Failed;
         run.items.push(item);
@@ -373,7 +382,7 @@ pub fn apply(opts: &ApplyOptions) -> u8 {
     if !stopped {
         let mut skipped: HashMap<String, String> = HashMap::new();
         for (n, &i) in order.iter().enumerate() {
-            if run.fatal.is_some() {
+            if run.fatal.is_some() || is_interrupted() {
                 not_run = order.len() - n;
                 break;
             }
@@ -418,6 +427,17 @@ pub fn apply(opts: &ApplyOptions) -> u8 {
     if let Some(fatal) = &run.fatal {
         eprintln!("error: {fatal}");
     }
+    let interrupted = is_interrupted();
+    if interrupted {
+        let done = run
+            .items
+            .iter()
+            .filter(|i| i.status != Status::Failed)
+            .count();
+        eprintln!(
+            "interrupted: stopped after the step that was running; {done} finished and are committed, {not_run} not run; nothing was rolled back but a step that failed"
+        );
+    }
     eprint!(
         "{}",
         report::summary("apply", &run.items, started.elapsed(), not_run)
@@ -437,7 +457,31 @@ pub fn apply(opts: &ApplyOptions) -> u8 {
             "duration_ms": report::millis(started.elapsed()),
         }),
     );
+    if interrupted {
+        out.set("status", json!("interrupted"));
+        // The shell's status for a process ended by SIGINT.
+        return out.finish(130);
+    }
     out.finish(u8::from(failed))
+}
+
+/// Ctrl-C during an apply: the step that is running finishes (or fails and
+/// rolls back) and nothing after it starts, so that the apply can say what
+/// ran; a second Ctrl-C ends the process at once, and the server rolls back
+/// the open transaction of the lost session.
+fn stop_on_interrupt() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let seen = Arc::clone(&flag);
+    // Fails only when a handler was set already (one apply per process):
+    // Ctrl-C then ends the process as it would without one.
+    let _ = ctrlc::set_handler(move || {
+        if seen.swap(true, Ordering::SeqCst) {
+            eprintln!("\ninterrupted again: stopping now; the server rolls back the step that was running");
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupt: stopping after the step that is running (Ctrl-C again to stop at once; the server then rolls it back)");
+    });
+    flag
 }
 
 /// Splits and checks each file once. A file that mixes statements that
