@@ -588,6 +588,21 @@ fn jinja_diagnostic(
             start..start
         }
     };
+    // minijinja's range of an unexpected character is one byte, also
+    // where the character takes several.
+    let range = if in_this_file {
+        let mut start = range.start.min(text.len());
+        while !text.is_char_boundary(start) {
+            start -= 1;
+        }
+        let mut end = range.end.clamp(start, text.len());
+        while !text.is_char_boundary(end) {
+            end += 1;
+        }
+        start..end
+    } else {
+        range
+    };
     let path: Arc<str> = match e.name() {
         Some(n) if !in_this_file => Arc::from(n),
         _ => Arc::clone(&file.path),
@@ -894,6 +909,16 @@ mod tests {
         );
         let d = render(&[], &filter, Relations::default()).unwrap_err();
         assert_eq!(&filter.text[d.primary.unwrap().range], "nofilter");
+    }
+
+    #[test]
+    fn a_syntax_error_at_a_wide_character_covers_the_whole_character() {
+        // Found by the `model` fuzz target: the range was 2..3, inside `䒞`.
+        let model = file("models/m.sql", "{%䒞");
+        let d = render(&[], &model, Relations::default()).unwrap_err();
+        let range = d.primary.unwrap().range;
+        assert!(model.text.is_char_boundary(range.start), "{range:?}");
+        assert!(model.text.is_char_boundary(range.end), "{range:?}");
     }
 
     #[test]
