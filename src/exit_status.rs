@@ -2,12 +2,14 @@
 
 /// 0: done, nothing wrong. 1: the command ran and found problems (a
 /// diagnostic error, stale artifacts, a failed step or test). 2: it could
-/// not run (bad arguments, an unreadable or unwritable folder).
+/// not run (bad arguments, an unreadable or unwritable folder). 130: an
+/// apply stopped by Ctrl-C, the shell's status for SIGINT.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitStatus {
     Success,
     Failure,
     Error,
+    Interrupted,
 }
 
 impl ExitStatus {
@@ -16,6 +18,7 @@ impl ExitStatus {
             ExitStatus::Success => 0,
             ExitStatus::Failure => 1,
             ExitStatus::Error => 2,
+            ExitStatus::Interrupted => 130,
         }
     }
 
@@ -45,6 +48,7 @@ mod tests {
             (ExitStatus::Success, 0),
             (ExitStatus::Failure, 1),
             (ExitStatus::Error, 2),
+            (ExitStatus::Interrupted, 130),
         ] {
             assert_eq!(status.code(), code);
         }

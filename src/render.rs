@@ -19,6 +19,8 @@ use crate::diagnostic::{Diagnostic, Span};
 use crate::project::SourceFile;
 use crate::sql::relation_name;
 
+mod limits;
+
 /// The names a model or test may use that are provided by stackc, not macros.
 const BUILTINS: &[&str] = &[
     "ref",
@@ -362,6 +364,7 @@ impl Renderer {
     ) -> Renderer {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_fuel(Some(limits::FUEL));
         // Jinja's block whitespace control, as stackc users expect of
         // compiled SQL: no blank lines left by `{% if %}`, and the final
         // newline kept. dbt turns neither on, and a dbt project's SQL must be
@@ -388,6 +391,10 @@ impl Renderer {
         let mut imports = Vec::new();
         let mut defined: BTreeMap<String, Span> = BTreeMap::new();
         for file in macros {
+            if let Some(at) = limits::too_deep(&file.text) {
+                diagnostics.push(too_deep(file, at));
+                continue;
+            }
             let names = macro_names(&file.text);
             let mut fresh = Vec::new();
             for (name, range) in names {
@@ -558,6 +565,9 @@ impl Renderer {
 
     pub fn render(&self, input: RenderInput<'_>) -> Result<Rendered, Diagnostic> {
         let file = input.file;
+        if let Some(at) = limits::too_deep(&file.text) {
+            return Err(too_deep(file, at));
+        }
         let source = format!("{}{}", self.prefix, file.text);
         let prefix_len = self.prefix.len();
         let template = self
@@ -607,6 +617,18 @@ impl Renderer {
             calls,
         })
     }
+}
+
+fn too_deep(file: &SourceFile, at: Range<usize>) -> Diagnostic {
+    Diagnostic::new(
+        "E0120",
+        format!(
+            "this Jinja expression is nested too deeply (more than {} levels of operators or brackets)",
+            limits::MAX_DEPTH
+        ),
+    )
+    .at(Span::new(&file.path, at))
+    .help("split it with {% set %} into smaller parts")
 }
 
 /// Where `func('…name…')` is written in a file; the file start if the call
@@ -732,11 +754,29 @@ fn jinja_diagnostic(
                 ..r.end.saturating_sub(prefix_len).min(text.len())
         }
         Some(r) => r,
-        None => {
+        None if in_this_file => {
             let line = e.line().unwrap_or(1);
-            let start = crate::diagnostic::offset_of(text, line, 1);
+            locate_without_range(text, line, e.detail())
+        }
+        None => {
+            let start = 0;
             start..start
         }
+    };
+    // minijinja's range of an unexpected character is one byte, also
+    // where the character takes several.
+    let range = if in_this_file {
+        let mut start = range.start.min(text.len());
+        while !text.is_char_boundary(start) {
+            start -= 1;
+        }
+        let mut end = range.end.clamp(start, text.len());
+        while !text.is_char_boundary(end) {
+            end += 1;
+        }
+        start..end
+    } else {
+        range
     };
     let path: Arc<str> = match e.name() {
         Some(n) if !in_this_file => Arc::from(n),
@@ -771,6 +811,21 @@ fn jinja_diagnostic(
         }
         return d;
     }
+    if e.kind() == ErrorKind::OutOfFuel {
+        let mut d = Diagnostic::new(
+            "E0121",
+            format!(
+                "rendering stopped here: the template did more work than one render may do ({} steps)",
+                limits::FUEL
+            ),
+        )
+        .at(Span::new(&path, range))
+        .help("a loop or a macro runs far more often than a model needs; make the loop smaller");
+        if !in_this_file {
+            d = d.related(Span::new(&file.path, 0..0), "while rendering this file");
+        }
+        return d;
+    }
     let help = match e.kind() {
         ErrorKind::UndefinedError => {
             "the name is not defined: use var('name', default) for settings, or define it with {% set %}"
@@ -787,6 +842,72 @@ fn jinja_diagnostic(
         d = d.related(Span::new(&file.path, 0..0), "while rendering this file");
     }
     d
+}
+
+/// Where an error that minijinja gave only a line for belongs. A call
+/// written over several lines loses its range and reports the line where
+/// it ends, so the line start pointed at the wrong place: the name the
+/// error message gives (`nope is unknown`) in the expression around that
+/// line, else the start of that expression, else the start of the line.
+fn locate_without_range(text: &str, line: usize, detail: Option<&str>) -> Range<usize> {
+    use crate::diagnostic::offset_of;
+    let line_start = offset_of(text, line, 1);
+    let line_end = text[line_start..]
+        .find('\n')
+        .map_or(text.len(), |i| line_start + i);
+    let before = &text[..line_end];
+    let open = match (before.rfind("{{"), before.rfind("{%")) {
+        (Some(a), Some(b)) => a.max(b),
+        (a, b) => match a.or(b) {
+            Some(o) => o,
+            None => return line_start..line_start,
+        },
+    };
+    let close_pat = if text[open..].starts_with("{{") {
+        "}}"
+    } else {
+        "%}"
+    };
+    let close = text[open..]
+        .find(close_pat)
+        .map_or(text.len(), |i| open + i);
+    if close < line_start {
+        return line_start..line_start;
+    }
+    let tag = &text[open + 2..close];
+    let word_at = |at: usize| {
+        let len = text[at..]
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(text.len() - at);
+        let len = if len == 0 {
+            text[at..].chars().next().map_or(0, char::len_utf8)
+        } else {
+            len
+        };
+        at..at + len
+    };
+    let name = detail
+        .and_then(|d| d.strip_suffix(" is unknown"))
+        .and_then(|d| d.rsplit(' ').next())
+        .filter(|n| !n.is_empty());
+    if let Some(name) = name {
+        let is_ident = |c: char| c.is_alphanumeric() || c == '_';
+        let mut from = 0;
+        while let Some(i) = tag[from..].find(name) {
+            let at = from + i;
+            let end = at + name.len();
+            let bounded = !tag[..at].ends_with(is_ident) && !tag[end..].starts_with(is_ident);
+            if bounded {
+                return open + 2 + at..open + 2 + end;
+            }
+            from = end;
+        }
+    }
+    let head = tag.len() - tag.trim_start_matches(['-', '+', '~']).trim_start().len();
+    if open + 2 + head < close {
+        return word_at(open + 2 + head);
+    }
+    line_start..line_start
 }
 
 /// The innermost block opened in `text` and never closed, with the range of
@@ -941,6 +1062,38 @@ mod tests {
             &model.text[d.primary.unwrap().range],
             "{% if is_incremental() %}"
         );
+    }
+
+    #[test]
+    fn an_error_in_a_call_over_several_lines_points_at_the_call() {
+        let model = file(
+            "models/m.sql",
+            "select\n  {{ nope(var('days', 1),\n     2,\n     3) }}\n",
+        );
+        let d = render(&[], &model, Relations::default()).unwrap_err();
+        assert_eq!(d.code, "E0102");
+        let range = d.primary.unwrap().range;
+        assert_eq!(&model.text[range.clone()], "nope");
+        assert_eq!(
+            crate::diagnostic::line_col(&model.text, range.start),
+            (2, 6)
+        );
+        let filter = file(
+            "models/m.sql",
+            "select\n  {{ var('days', 1)\n     | nofilter(1,\n 2) }}\n",
+        );
+        let d = render(&[], &filter, Relations::default()).unwrap_err();
+        assert_eq!(&filter.text[d.primary.unwrap().range], "nofilter");
+    }
+
+    #[test]
+    fn a_syntax_error_at_a_wide_character_covers_the_whole_character() {
+        // Found by the `model` fuzz target: the range was 2..3, inside `䒞`.
+        let model = file("models/m.sql", "{%䒞");
+        let d = render(&[], &model, Relations::default()).unwrap_err();
+        let range = d.primary.unwrap().range;
+        assert!(model.text.is_char_boundary(range.start), "{range:?}");
+        assert!(model.text.is_char_boundary(range.end), "{range:?}");
     }
 
     #[test]

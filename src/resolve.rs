@@ -1325,6 +1325,15 @@ fn check_query(
             );
             None
         }
+        Err(QueryProblem::TooDeep(e)) => {
+            let offset = offset_of(&r.sql, e.line, e.column);
+            diagnostics.push(
+                Diagnostic::new("E0220", e.message)
+                    .at(r.source_span(offset))
+                    .help("split the expression (a CTE per part, or `in (...)` instead of a chain of `or`); or set {{ config(sql_check=false) }} to skip the check"),
+            );
+            None
+        }
         Err(QueryProblem::NotAQuery { what }) => {
             diagnostics.push(
                 Diagnostic::new(

@@ -1824,3 +1824,162 @@ fn generic_tests_count_failures_as_dbt_does() {
         assert_eq!(failures.get(name), Some(&n), "{name}: {failures:?}");
     }
 }
+
+/// A failure while a step runs names the model's own line, not only the
+/// artifact's: where the server gives a position, mapped back through the
+/// artifact; without one, the line where the model's query begins. With
+/// `--format github` it is an annotation on that line.
+#[test]
+fn run_time_errors_point_at_the_model_line() {
+    let db = TestDb::new("modelline");
+    let r = apply(&fixture("downstream"), &db.url, &["--format", "github"]);
+    assert_code(&r, 1);
+    // Division by zero has no position: the query's first line, `select`.
+    assert!(
+        r.stderr.contains("models/staging/stg_bad.sql:2:1\n"),
+        "{}",
+        r.stderr
+    );
+    let annotation = r
+        .stdout
+        .lines()
+        .find(|l| l.contains("stg_bad.sql"))
+        .unwrap_or_else(|| panic!("no annotation for stg_bad:\n{}", r.stdout));
+    assert!(
+        annotation.starts_with("::error file=") && annotation.contains(",line=2,col=1,"),
+        "{annotation}"
+    );
+    assert!(annotation.ends_with("::division by zero"), "{annotation}");
+
+    // A bad literal: the server says where, after a rendered `var()`.
+    let project = copy_of(&fixture("downstream"));
+    std::fs::write(
+        project.path().join("models/staging/stg_cast.sql"),
+        "-- The literal is refused when the view is created.\nselect\n    id,\n    {{ var('n', 1) }} + 'many'::int as n\nfrom {{ source('raw', 'items') }}\n",
+    )
+    .unwrap();
+    let fresh = TestDb::new("modelline_cast");
+    let r = apply(project.path(), &fresh.url, &["--format", "github"]);
+    assert_code(&r, 1);
+    assert!(
+        r.stderr.contains("models/staging/stg_cast.sql:4:25\n"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("4 |     {{ var('n', 1) }} + 'many'::int as n"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stdout.contains("stg_cast.sql,line=4,col=25,"),
+        "{}",
+        r.stdout
+    );
+}
+
+/// The server ends the apply's session during a VACUUM step (which runs
+/// outside a transaction): one clear "connection was lost" message, no
+/// warning spliced into a progress line, and every later step "not run",
+/// none "upstream failed".
+#[test]
+fn a_connection_lost_during_vacuum_is_said_once_and_stops_the_rest() {
+    let mut db = TestDb::new("lostconn");
+    let project = copy_of(&fixture("slow"));
+    let marts = project.path().join("models/marts");
+    std::fs::remove_file(marts.join("slow.sql")).unwrap();
+    std::fs::write(
+        marts.join("after_slow.sql"),
+        "select id from {{ ref('big') }}\n",
+    )
+    .unwrap();
+    // Enough rows that its VACUUM (ANALYZE) takes a moment.
+    std::fs::write(
+        marts.join("big.sql"),
+        "select g as id, md5(g::text) as h from generate_series(1, 2000000) as g\n",
+    )
+    .unwrap();
+    let apply_run = stackc_cmd(&[
+        "apply",
+        project.path().to_str().unwrap(),
+        "--database-url",
+        &db.url,
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let terminated = db.count(&format!(
+            "select count(*) from (select pg_terminate_backend(pid) from pg_stat_activity
+             where datname = '{}' and pid <> pg_backend_pid() and state = 'active'
+               and query ilike 'vacuum%big%') as t",
+            db.name
+        ));
+        if terminated > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the VACUUM step never started");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let out = apply_run.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.matches("was lost").count(), 1, "{err}");
+    assert!(!err.contains("upstream"), "{err}");
+    for line in err.lines().filter(|l| l.starts_with('[')) {
+        assert!(
+            !line.contains("warning:"),
+            "a warning inside a progress line: {line}"
+        );
+    }
+    assert!(err.contains("not run"), "{err}");
+}
+
+/// Ctrl-C while a step runs: the step finishes, nothing after it starts,
+/// and the apply says what ran, then exits 130.
+#[test]
+fn ctrl_c_stops_after_the_running_step_and_says_what_ran() {
+    let mut db = TestDb::new("sigint");
+    let project = fixture("slow");
+    let child = stackc_cmd(&[
+        "apply",
+        project.to_str().unwrap(),
+        "--database-url",
+        &db.url,
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let sleeping = db.count(&format!(
+            "select count(*) from pg_stat_activity
+             where datname = '{}' and pid <> pg_backend_pid() and state = 'active'
+               and query like '%pg_sleep%' and query like '%insert%'",
+            db.name
+        ));
+        if sleeping > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the slow step never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = i32::try_from(child.id()).unwrap();
+    // SAFETY: kill(2) on our own child's pid, with a valid signal number.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupt: stopping after the step"), "{err}");
+    assert!(
+        err.contains("interrupted: stopped after the step that was running"),
+        "{err}"
+    );
+    assert!(err.contains("not run"), "{err}");
+    // The step that was running finished and is committed.
+    assert_eq!(db.count("select count(*) from marts.slow"), 10);
+}

@@ -60,3 +60,179 @@ fn mangled_projects_give_diagnostics_not_panics() {
     }
     assert!(cases > 300, "only {cases} cases");
 }
+
+/// A project of one model (and optionally one migration) in a fresh folder.
+fn one_model_project(model: &str, migration: Option<&str>) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("stackc.toml"),
+        "[project]\nname = \"deep\"\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("models/staging")).unwrap();
+    std::fs::write(dir.path().join("models/staging/m.sql"), model).unwrap();
+    if let Some(sql) = migration {
+        std::fs::create_dir_all(dir.path().join("migrations")).unwrap();
+        std::fs::write(dir.path().join("migrations/V1__deep.sql"), sql).unwrap();
+    }
+    dir
+}
+
+/// `stackc compile` of `dir` in JSON: the exit status and the diagnostics.
+fn compile_json(dir: &Path) -> (Option<i32>, Vec<serde_json::Value>) {
+    let out = tempfile::tempdir().unwrap();
+    let output = common::stackc(&[
+        "compile",
+        dir.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let diagnostics = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (output.status.code(), diagnostics)
+}
+
+/// The inputs of issue 11 that overflowed the stack and aborted (exit 134):
+/// each is now one diagnostic on the user's line.
+#[test]
+fn deep_expressions_are_diagnostics_on_their_line() {
+    let signs = format!("select\n  {{{{ {}1 }}}}\n", "-".repeat(5000));
+    let sum = format!("select\n  {{{{ {} }}}}\n", vec!["1"; 6500].join(" + "));
+    let sql = format!("select\n  1{}\n", " + a".repeat(33_000));
+    let cases = [
+        (
+            "5,000 signs",
+            one_model_project(&signs, None),
+            "E0120",
+            "error",
+        ),
+        (
+            "6,500 Jinja terms",
+            one_model_project(&sum, None),
+            "E0120",
+            "error",
+        ),
+        (
+            "33,000 SQL terms",
+            one_model_project(&sql, None),
+            "E0220",
+            "error",
+        ),
+        (
+            "33,000 terms in a migration",
+            one_model_project("select 1\n", Some(&sql)),
+            "W0202",
+            "warning",
+        ),
+    ];
+    for (what, dir, code, severity) in cases {
+        let (status, diagnostics) = compile_json(dir.path());
+        let expected = if severity == "error" { 1 } else { 0 };
+        assert_eq!(status, Some(expected), "{what}: {diagnostics:?}");
+        assert_eq!(diagnostics.len(), 1, "{what}: {diagnostics:?}");
+        let d = &diagnostics[0];
+        assert_eq!(d["code"], code, "{what}: {d}");
+        assert_eq!(d["severity"], severity, "{what}: {d}");
+        assert_eq!(d["location"]["line"], 2, "{what}: {d}");
+        assert!(
+            d["message"].as_str().unwrap().contains("nested too deeply"),
+            "{what}: {d}"
+        );
+    }
+}
+
+/// Three nested loops of 10,000 would render for hours; the render stops
+/// when its budget is spent, at the loop's line.
+#[test]
+fn a_render_that_never_ends_is_stopped_at_its_line() {
+    let model = "select\n{% for i in range(10000) %}{% for j in range(10000) %}{% for k in range(10000) %}{% endfor %}{% endfor %}{% endfor %}\n1\n";
+    let dir = one_model_project(model, None);
+    let started = std::time::Instant::now();
+    let (status, diagnostics) = compile_json(dir.path());
+    assert_eq!(status, Some(1), "{diagnostics:?}");
+    assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+    assert_eq!(diagnostics[0]["code"], "E0121");
+    assert_eq!(diagnostics[0]["location"]["line"], 2);
+    // A debug build on a shared machine: far below hours, with room.
+    assert!(started.elapsed().as_secs() < 120);
+}
+
+/// A server that accepts TCP connections and never says a word: `apply`
+/// and `apply --dry-run` give up after the connect timeout (from the URL or
+/// PGCONNECT_TIMEOUT) with one line, instead of waiting forever.
+#[test]
+fn apply_gives_up_on_a_server_that_never_answers() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        // Holds every connection open, unanswered, until the test ends.
+        let mut held = Vec::new();
+        for stream in listener.incoming().take(16) {
+            held.push(stream);
+        }
+        std::thread::sleep(std::time::Duration::from_secs(120));
+    });
+    let template = repo().join("project_template");
+    type Case<'a> = (&'a str, Vec<(&'a str, String)>, &'a str);
+    let cases: [Case; 3] = [
+        (
+            "--dry-run, PGCONNECT_TIMEOUT=1, sslmode=prefer",
+            vec![
+                ("DATABASE_URL", format!("postgres://u@127.0.0.1:{port}/db")),
+                ("PGCONNECT_TIMEOUT", "1".into()),
+            ],
+            "--dry-run",
+        ),
+        (
+            "connect_timeout=2 in the URL",
+            vec![(
+                "DATABASE_URL",
+                format!("postgres://u@127.0.0.1:{port}/db?connect_timeout=2&sslmode=disable"),
+            )],
+            "--full-refresh",
+        ),
+        (
+            "PGHOST and PGPORT",
+            vec![
+                ("PGHOST", "127.0.0.1".into()),
+                ("PGPORT", port.to_string()),
+                ("PGUSER", "u".into()),
+                ("PGCONNECT_TIMEOUT", "1".into()),
+            ],
+            "--dry-run",
+        ),
+    ];
+    for (what, env, flag) in cases {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_stackc"));
+        command
+            .args(["apply", template.to_str().unwrap(), flag])
+            .env("NO_COLOR", "1")
+            .env_remove("DATABASE_URL")
+            .env_remove("PGHOST")
+            .env_remove("PGPORT")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        for (k, v) in &env {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().unwrap();
+        let started = std::time::Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if started.elapsed() > std::time::Duration::from_secs(90) {
+                let _ = child.kill();
+                panic!("{what}: apply still waiting after 90 s");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{what}: {stderr}");
+        let error: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+        assert_eq!(error.len(), 1, "{what}: {stderr}");
+        assert!(error[0].contains("no answer within"), "{what}: {stderr}");
+    }
+}

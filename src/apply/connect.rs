@@ -83,6 +83,8 @@ impl fmt::Display for DotenvError {
 /// literally, `"double"` quotes with `\n`, `\t`, `\"`, `\\` escapes; quoted
 /// values may span lines. No `${VAR}` expansion.
 pub fn parse_dotenv(text: &str) -> Result<BTreeMap<String, String>, DotenvError> {
+    // Editors on Windows start a UTF-8 file with a byte order mark.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut out = BTreeMap::new();
     let mut rest = text;
     let mut line = 1;
@@ -239,6 +241,10 @@ impl fmt::Display for ConnectError {
 
 impl std::error::Error for ConnectError {}
 
+/// Seconds a connection may take, TCP connect and startup handshake
+/// together, unless `connect_timeout` or `PGCONNECT_TIMEOUT` says otherwise.
+pub const DEFAULT_CONNECT_TIMEOUT: u64 = 10;
+
 const SSLMODES: &str = "stackc supports sslmode=disable, prefer and require";
 
 /// Resolves the connection settings in the documented order.
@@ -247,6 +253,13 @@ pub fn resolve(
     url_env: Option<&str>,
     env: &Env,
 ) -> Result<Target, ConnectError> {
+    if cli_url.is_some_and(|u| u.trim().is_empty()) {
+        return Err(ConnectError::Settings(
+            "--database-url is empty: give a URL (postgres://user@host:port/db), or leave the \
+             option out to use DATABASE_URL or the PG* variables"
+                .into(),
+        ));
+    }
     let mut candidates: Vec<(String, Option<String>)> =
         vec![("--database-url".into(), cli_url.map(str::to_string))];
     if let Some(name) = url_env {
@@ -268,7 +281,54 @@ pub fn from_profile(conninfo: &str, origin: &str, env: &Env) -> Result<Target, C
     from_url(conninfo, origin, env)
 }
 
+/// The longest connection string accepted: far more than any real one,
+/// and short enough that no message built from one floods a terminal.
+const MAX_URL_LEN: usize = 4096;
+
+/// What makes a connection string unusable before it is parsed, in words
+/// that never repeat its text (it may hold a password).
+fn url_problem(url: &str) -> Option<String> {
+    if url.len() > MAX_URL_LEN {
+        return Some(format!(
+            "the connection string is {} bytes long; stackc accepts at most {MAX_URL_LEN}",
+            url.len()
+        ));
+    }
+    if let Some((i, c)) = url.chars().enumerate().find(|(_, c)| c.is_control()) {
+        let what = match c {
+            '\n' | '\r' => "a line break",
+            '\t' => "a tab",
+            _ => "a control character",
+        };
+        return Some(format!(
+            "the connection string has {what} at character {}; remove it (was the value pasted with a newline?)",
+            i + 1
+        ));
+    }
+    if let Some((scheme, _)) = url.split_once("://") {
+        if !matches!(scheme, "postgres" | "postgresql") {
+            let named = if !scheme.is_empty()
+                && scheme.len() <= 20
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+            {
+                format!("`{scheme}://` is not a PostgreSQL URL")
+            } else {
+                "this is not a PostgreSQL URL".to_string()
+            };
+            return Some(format!(
+                "{named}; write postgres://user@host:port/db (or key=value settings)"
+            ));
+        }
+    }
+    None
+}
+
 fn from_url(url: &str, origin: &str, env: &Env) -> Result<Target, ConnectError> {
+    if let Some(problem) = url_problem(url) {
+        return Err(ConnectError::Settings(format!("{origin}: {problem}")));
+    }
     let mut secrets = password_guesses(url);
     let fail = |message: String, secrets: &[String]| {
         ConnectError::Settings(scrub(&format!("{origin}: {message}"), secrets))
@@ -364,7 +424,7 @@ fn fill_from_libpq_vars(
                 .trim()
                 .parse::<u64>()
                 .map_err(|_| "PGCONNECT_TIMEOUT must be a number of seconds".to_string())?,
-            None => 10,
+            None => DEFAULT_CONNECT_TIMEOUT,
         };
         config.connect_timeout(Duration::from_secs(secs.max(1)));
     }
@@ -406,7 +466,21 @@ pub fn describe(config: &Config) -> String {
         })
         .collect();
     let db = config.get_dbname().unwrap_or(user);
-    format!("postgres://{user}@{}/{db}", hosts.join(","))
+    format!(
+        "postgres://{}@{}/{}",
+        shorten(user),
+        shorten(&hosts.join(",")),
+        shorten(db)
+    )
+}
+
+/// A part of a described target, cut at 64 characters with an ellipsis:
+/// PostgreSQL itself truncates names at 63 bytes.
+fn shorten(part: &str) -> String {
+    match part.char_indices().nth(64) {
+        Some((i, _)) => format!("{}…", &part[..i]),
+        None => part.to_string(),
+    }
 }
 
 /// The password as it may appear in the raw setting (URL userinfo, or a
@@ -439,23 +513,9 @@ fn password_guesses(raw: &str) -> Vec<String> {
 }
 
 fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let hex = |b: u8| (b as char).to_digit(16);
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(high), Some(low)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                // Two hex digits are at most 255: the cast cannot truncate.
-                out.push((high * 16 + low) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 fn unsupported_sslmode(raw: &str) -> Option<&str> {
@@ -528,8 +588,8 @@ pub fn connect(target: &Target, tls: Option<TlsSetup>) -> Result<Client, Connect
         target: target.display.clone(),
         message: target.scrub(&message),
     };
-    let result = if target.config.get_ssl_mode() == SslMode::Disable {
-        target.config.connect(NoTls)
+    let connector = if target.config.get_ssl_mode() == SslMode::Disable {
+        None
     } else {
         let connector = match tls {
             Some(TlsSetup(handle)) => handle
@@ -538,9 +598,43 @@ pub fn connect(target: &Target, tls: Option<TlsSetup>) -> Result<Client, Connect
             None => tls_connector(),
         }
         .map_err(fail)?;
-        target
-            .config
-            .connect(postgres_native_tls::MakeTlsConnector::new(connector))
+        Some(connector)
+    };
+    // The postgres crate bounds only the TCP connect by connect_timeout; a
+    // server that accepts and never answers the startup handshake would
+    // hold it forever. The whole connect runs on a thread of its own and is
+    // given up after the timeout (per host, as libpq counts it); the thread
+    // is left behind blocked, and the process ends soon after.
+    let per_host = target
+        .config
+        .get_connect_timeout()
+        .copied()
+        .unwrap_or(Duration::from_secs(DEFAULT_CONNECT_TIMEOUT));
+    let hosts = u32::try_from(target.config.get_hosts().len().max(1)).unwrap_or(u32::MAX);
+    let limit = per_host.saturating_mul(hosts);
+    let config = target.config.clone();
+    let (send, receive) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name("stackc-connect".into())
+        .spawn(move || {
+            let result = match connector {
+                None => config.connect(NoTls),
+                Some(c) => config.connect(postgres_native_tls::MakeTlsConnector::new(c)),
+            };
+            // The receiver is gone only when the wait gave up already.
+            let _ = send.send(result);
+        });
+    if let Err(e) = spawned {
+        return Err(fail(format!("cannot start connecting: {e}")));
+    }
+    let result = match receive.recv_timeout(limit) {
+        Ok(result) => result,
+        Err(_) => {
+            return Err(fail(format!(
+                "no answer within {} s (connect_timeout); the server accepted the connection but did not complete the startup handshake. Set another limit with connect_timeout=SECS in the URL or PGCONNECT_TIMEOUT",
+                limit.as_secs()
+            )))
+        }
     };
     result.map_err(|e| {
         fail(match e.as_db_error() {
@@ -575,6 +669,12 @@ mod tests {
         assert_eq!(env["G"], "multi\nline");
         assert_eq!(env["H"], "after");
         assert_eq!(env.len(), 8);
+    }
+
+    #[test]
+    fn dotenv_may_start_with_a_byte_order_mark() {
+        let env = parse_dotenv("\u{feff}DATABASE_URL=postgres://a@h/x\n").unwrap();
+        assert_eq!(env["DATABASE_URL"], "postgres://a@h/x");
     }
 
     #[test]
@@ -694,6 +794,61 @@ mod tests {
         );
         let e = resolve(None, None, &env).unwrap_err().to_string();
         assert!(e.contains("verify-full is not supported"), "{e}");
+    }
+
+    #[test]
+    fn a_server_that_never_answers_is_given_up_after_the_timeout() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        // Accepts, then holds the connection without a word, for 30 s at most.
+        std::thread::spawn(move || {
+            let held: Vec<_> = listener.incoming().take(1).collect();
+            std::thread::sleep(Duration::from_secs(30));
+            drop(held);
+        });
+        let env = Env::from_maps(BTreeMap::new(), BTreeMap::new());
+        let url = format!("postgres://u@127.0.0.1:{port}/db?connect_timeout=1&sslmode=disable");
+        let target = resolve(Some(&url), None, &env).unwrap();
+        let started = std::time::Instant::now();
+        let Err(e) = connect(&target, None) else {
+            panic!("connected to a server that never answers")
+        };
+        let e = e.to_string();
+        assert!(started.elapsed() < Duration::from_secs(10), "{e}");
+        assert!(e.contains("no answer within 1 s"), "{e}");
+    }
+
+    #[test]
+    fn unusable_urls_are_one_line_that_never_shows_the_password() {
+        let env = Env::from_maps(BTreeMap::new(), BTreeMap::new());
+        let long = format!("postgres://u:sekret-xyz@h/{}", "a".repeat(100_000));
+        for (url, says) in [
+            (
+                "postgres://u:sekret-xyz@h/db\nx",
+                "a line break at character 29",
+            ),
+            (long.as_str(), "100026 bytes long"),
+            (
+                "mysql://u:sekret-xyz@h/db",
+                "`mysql://` is not a PostgreSQL URL",
+            ),
+            ("", "--database-url is empty"),
+            ("  ", "--database-url is empty"),
+        ] {
+            let e = resolve(Some(url), None, &env).unwrap_err().to_string();
+            assert!(e.contains(says), "{e}");
+            assert_eq!(e.lines().count(), 1, "{e}");
+            assert!(e.len() < 300, "{e}");
+            assert!(!e.contains("sekret"), "{e}");
+        }
+        // A long database name is shortened where the target is shown.
+        let t = resolve(
+            Some(&format!("postgres://u@h/{}", "d".repeat(500))),
+            None,
+            &env,
+        )
+        .unwrap();
+        assert!(t.display.len() < 100, "{}", t.display);
     }
 
     #[test]

@@ -25,11 +25,14 @@ pub mod lock;
 pub mod plan;
 pub mod report;
 pub mod runner;
+mod source_map;
 pub mod statements;
 pub mod steps;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use postgres::Client;
@@ -106,6 +109,9 @@ impl Out {
     }
 
     fn finish(self, code: ExitStatus) -> ExitStatus {
+        if self.format == ReportFormat::Github {
+            print!("{}", report::github_annotations(&self.doc));
+        }
         if self.format == ReportFormat::Json {
             let mut text =
                 serde_json::to_string_pretty(&Value::Object(self.doc)).unwrap_or_default();
@@ -388,10 +394,18 @@ pub fn apply(opts: &ApplyOptions) -> ExitStatus {
         labels: &labels,
         full_refresh: opts.full_refresh,
         fatal: None,
+        warnings: Vec::new(),
     };
+    let interrupted = stop_on_interrupt();
+    let is_interrupted = || interrupted.load(Ordering::SeqCst);
     let mut not_run = 0;
     let mut stopped = false;
     for (i, planned) in plan.run.iter().enumerate() {
+        if is_interrupted() {
+            not_run = plan.run.len() - i + order.len();
+            stopped = true;
+            break;
+        }
         let item = run.migration(planned);
         let failed = item.status == Status::Failed;
         run.items.push(item);
@@ -405,7 +419,7 @@ pub fn apply(opts: &ApplyOptions) -> ExitStatus {
     if !stopped {
         let mut skipped: HashMap<String, String> = HashMap::new();
         for (n, &i) in order.iter().enumerate() {
-            if run.fatal.is_some() {
+            if run.fatal.is_some() || is_interrupted() {
                 not_run = order.len() - n;
                 break;
             }
@@ -444,8 +458,22 @@ pub fn apply(opts: &ApplyOptions) -> ExitStatus {
     }
 
     let failed = run.items.iter().any(|i| i.status == Status::Failed) || run.fatal.is_some();
+    for w in &run.warnings {
+        eprintln!("{w}");
+    }
     if let Some(fatal) = &run.fatal {
         eprintln!("error: {fatal}");
+    }
+    let interrupted = is_interrupted();
+    if interrupted {
+        let done = run
+            .items
+            .iter()
+            .filter(|i| i.status != Status::Failed)
+            .count();
+        eprintln!(
+            "interrupted: stopped after the step that was running; {done} finished and are committed, {not_run} not run; nothing was rolled back but a step that failed"
+        );
     }
     eprint!(
         "{}",
@@ -466,7 +494,30 @@ pub fn apply(opts: &ApplyOptions) -> ExitStatus {
             "duration_ms": report::millis(started.elapsed()),
         }),
     );
+    if interrupted {
+        out.set("status", json!("interrupted"));
+        return out.finish(ExitStatus::Interrupted);
+    }
     out.finish(ExitStatus::failed_if(failed))
+}
+
+/// Ctrl-C during an apply: the step that is running finishes (or fails and
+/// rolls back) and nothing after it starts, so that the apply can say what
+/// ran; a second Ctrl-C ends the process at once, and the server rolls back
+/// the open transaction of the lost session.
+fn stop_on_interrupt() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let seen = Arc::clone(&flag);
+    // Fails only when a handler was set already (one apply per process):
+    // Ctrl-C then ends the process as it would without one.
+    let _ = ctrlc::set_handler(move || {
+        if seen.swap(true, Ordering::SeqCst) {
+            eprintln!("\ninterrupted again: stopping now; the server rolls back the step that was running");
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupt: stopping after the step that is running (Ctrl-C again to stop at once; the server then rolls it back)");
+    });
+    flag
 }
 
 /// Splits and checks each file once. A file that mixes statements that
@@ -680,6 +731,8 @@ struct Run<'a> {
     full_refresh: bool,
     /// The connection was lost: nothing more can run.
     fatal: Option<String>,
+    /// Printed after the last step.
+    warnings: Vec<String>,
 }
 
 fn make_record(step_no: i32, item: &Item, started_at: f64) -> RunRecord {
@@ -755,11 +808,16 @@ impl Run<'_> {
         if let Err(e) =
             history::insert_runs(&mut self.client, self.table, self.run_id, &self.buffer)
         {
-            eprintln!(
-                "warning: cannot write to {}: {}",
-                self.table.run_table_display(),
-                self.target.scrub(&connect::error_chain(&e))
-            );
+            self.check_connection();
+            // A lost connection is said once, at the end; anything else
+            // waits for the end too, not to break into a progress line.
+            if self.fatal.is_none() {
+                self.warnings.push(format!(
+                    "warning: cannot write to {}: {}",
+                    self.table.run_table_display(),
+                    self.target.scrub(&connect::error_chain(&e))
+                ));
+            }
         }
         self.buffer.clear();
     }
@@ -777,9 +835,15 @@ impl Run<'_> {
         }
     }
 
-    /// After an error: is the connection still there?
+    /// After an error: is the connection still there? `is_closed` lags
+    /// behind a connection the server ended (a terminated backend, a
+    /// restart during a VACUUM), so an empty query asks; later steps are
+    /// then "not run", not "upstream failed".
     fn check_connection(&mut self) {
-        if self.client.is_closed() {
+        if self.fatal.is_some() {
+            return;
+        }
+        if self.client.is_closed() || self.client.is_valid(Duration::from_secs(5)).is_err() {
             self.fatal = Some(format!(
                 "the connection to {} was lost; the rest was not run (the server rolls back the open transaction and releases the lock of a lost session)",
                 self.target.display

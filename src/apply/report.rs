@@ -13,6 +13,9 @@ use serde_json::{json, Value};
 pub enum ReportFormat {
     Human,
     Json,
+    /// Human output on stderr, and a GitHub workflow annotation on stdout
+    /// for every failure, on the model's line where it is known.
+    Github,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +61,9 @@ pub struct Failure {
     pub location: Option<Location>,
     /// The project file the artifact was generated from.
     pub source: Option<String>,
+    /// Where in that file, when the artifact's line could be traced back
+    /// to it (see `source_map`).
+    pub source_location: Option<Location>,
     /// What this means for the database (rolled back, left as is...).
     pub note: Option<String>,
 }
@@ -99,17 +105,7 @@ impl Failure {
                     "{}:{}:{}: error{code}: {}",
                     l.file, l.line, l.column, self.message
                 );
-                let gutter = l.line.to_string();
-                let pad = " ".repeat(gutter.len());
-                let lead: String = l
-                    .line_text
-                    .chars()
-                    .take(l.column.saturating_sub(1))
-                    .map(|c| if c == '\t' { '\t' } else { ' ' })
-                    .collect();
-                let _ = writeln!(out, "{pad} |");
-                let _ = writeln!(out, "{gutter} | {}", l.line_text);
-                let _ = writeln!(out, "{pad} | {lead}^");
+                snippet(&mut out, l, "");
             }
             None => {
                 let _ = writeln!(out, "error{code}: {}", self.message);
@@ -126,6 +122,11 @@ impl Failure {
             if let Some(v) = value {
                 let v = v.trim_end().replace('\n', "\n    ");
                 let _ = writeln!(out, "  {label}: {v}");
+                if label == "source" {
+                    if let Some(l) = &self.source_location {
+                        snippet(&mut out, l, "    ");
+                    }
+                }
             }
         }
         out
@@ -143,9 +144,27 @@ impl Failure {
                 "file": l.file, "line": l.line, "column": l.column,
             })),
             "source": self.source,
+            "source_location": self.source_location.as_ref().map(|l| json!({
+                "file": l.file, "line": l.line, "column": l.column,
+            })),
             "note": self.note,
         })
     }
+}
+
+/// The line of a location with a caret under its column.
+fn snippet(out: &mut String, l: &Location, indent: &str) {
+    let gutter = l.line.to_string();
+    let pad = " ".repeat(gutter.len());
+    let lead: String = l
+        .line_text
+        .chars()
+        .take(l.column.saturating_sub(1))
+        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .collect();
+    let _ = writeln!(out, "{indent}{pad} |");
+    let _ = writeln!(out, "{indent}{gutter} | {}", l.line_text);
+    let _ = writeln!(out, "{indent}{pad} | {lead}^");
 }
 
 /// Up to five failing rows of a test.
@@ -267,6 +286,48 @@ impl Item {
             "sample": self.sample.as_ref().map(Sample::to_json),
         })
     }
+}
+
+/// `::error file=…,line=…,col=…,title=…::message` for every failed item of
+/// a report document, and for its own error; at the model's line when the
+/// failure was traced back to it, else at the artifact's.
+pub fn github_annotations(doc: &serde_json::Map<String, Value>) -> String {
+    let data = |s: &str| {
+        s.replace('%', "%25")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A")
+    };
+    let property = |s: &str| data(s).replace(':', "%3A").replace(',', "%2C");
+    let mut out = String::new();
+    let items = doc.get("items").and_then(Value::as_array);
+    for item in items.into_iter().flatten() {
+        let Some(error) = item.get("error").filter(|e| !e.is_null()) else {
+            continue;
+        };
+        let message = error["message"].as_str().unwrap_or("failed");
+        let title = match error["sqlstate"].as_str() {
+            Some(code) => format!("{} [{code}]", item["label"].as_str().unwrap_or("step")),
+            None => item["label"].as_str().unwrap_or("step").to_string(),
+        };
+        let at = [&error["source_location"], &error["location"]]
+            .into_iter()
+            .find(|l| l.is_object());
+        let _ = write!(out, "::error ");
+        if let Some(l) = at {
+            let _ = write!(
+                out,
+                "file={},line={},col={},",
+                property(l["file"].as_str().unwrap_or("")),
+                l["line"],
+                l["column"]
+            );
+        }
+        let _ = writeln!(out, "title={}::{}", property(&title), data(message));
+    }
+    if let Some(error) = doc.get("error").and_then(Value::as_str) {
+        let _ = writeln!(out, "::error title=stackc::{}", data(error));
+    }
+    out
 }
 
 pub fn millis(d: Duration) -> u64 {

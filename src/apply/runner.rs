@@ -8,6 +8,7 @@ use postgres::{GenericClient, SimpleQueryMessage};
 
 use super::connect::{error_chain, Target};
 use super::report::{Failure, Location, Sample};
+use super::source_map;
 use super::statements::{self, Mode, ScriptProblem, Statement};
 
 /// A file split into statements, with how it runs.
@@ -94,6 +95,7 @@ pub fn failure(error: &postgres::Error, place: &Place<'_>, target: &Target) -> F
     let scrub = |s: &str| target.scrub(s);
     let mut f = Failure::default();
     let mut offset = place.statement.as_ref().map(|r| r.start);
+    let mut positioned = false;
     match error.as_db_error() {
         Some(db) => {
             f.message = scrub(db.message());
@@ -114,6 +116,7 @@ pub fn failure(error: &postgres::Error, place: &Place<'_>, target: &Target) -> F
                             sent,
                             within,
                         ));
+                        positioned = true;
                     }
                 }
                 (Some(ErrorPosition::Internal { position, query }), _) => {
@@ -140,7 +143,30 @@ pub fn failure(error: &postgres::Error, place: &Place<'_>, target: &Target) -> F
             line_text,
         });
     }
+    if let (Some(source), Some(range), Some(offset), false) =
+        (&place.source, &place.statement, offset, place.verbatim)
+    {
+        // The model as it is now on disk: with `--artifacts` it may have
+        // changed since the compile, and then no line matches.
+        if let Ok(text) = std::fs::read_to_string(source) {
+            if let Some((line, column)) =
+                source_map::locate(place.text, range.clone(), offset, &text, positioned)
+            {
+                let line_text = text.lines().nth(line - 1).unwrap_or("");
+                f.source_location = Some(Location {
+                    file: source.clone(),
+                    line,
+                    column,
+                    line_text: line_text.trim_end_matches('\r').to_string(),
+                });
+            }
+        }
+    }
     f.source = match (&place.source, &f.location) {
+        (Some(source), _) if f.source_location.is_some() => f
+            .source_location
+            .as_ref()
+            .map(|l| format!("{source}:{}:{}", l.line, l.column)),
         (Some(source), Some(l)) if place.verbatim => {
             Some(format!("{source}:{}:{}", l.line, l.column))
         }

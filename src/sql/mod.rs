@@ -9,6 +9,7 @@ use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::{Parser, ParserError, ParserOptions};
 use sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
 
+mod depth;
 mod lex;
 
 /// A syntax error at a 1-based line and character column of the parsed text.
@@ -40,7 +41,11 @@ pub struct ParsedQuery {
 #[derive(Debug)]
 pub enum QueryProblem {
     Syntax(SqlError),
-    NotAQuery { what: String },
+    /// Nested more deeply than the checker can safely hold (see [`depth`]).
+    TooDeep(SqlError),
+    NotAQuery {
+        what: String,
+    },
     Empty,
 }
 
@@ -50,7 +55,7 @@ pub enum QueryProblem {
 /// (nothing here reads a literal's value, and unescaping was a sixth of the
 /// parse), and the token buffer is sized up front (growing it was 3% of a
 /// compile).
-fn parse_statements(sql: &str) -> Result<Vec<Statement>, ParserError> {
+fn parse_statements(sql: &str) -> Result<Vec<Statement>, Failure> {
     let dialect = PostgreSqlDialect {};
     // Models run to about one token, whitespace included, per two bytes.
     let mut tokens = Vec::with_capacity(sql.len() / 2 + 16);
@@ -58,16 +63,80 @@ fn parse_statements(sql: &str) -> Result<Vec<Statement>, ParserError> {
         tokens.clear();
         Tokenizer::new(&dialect, sql)
             .with_unescape(false)
-            .tokenize_with_location_into_buf(&mut tokens)?;
+            .tokenize_with_location_into_buf(&mut tokens)
+            .map_err(|e| Failure::Parser(e.into()))?;
     }
+    if let Some((line, column)) = depth::too_deep(&tokens) {
+        return Err(Failure::TooDeep {
+            line,
+            column,
+            limit: depth::MAX_DEPTH,
+        });
+    }
+    // Kept for the location of a recursion-limit error: the parser takes
+    // the tokens.
+    let deepest = depth::deepest_bracket(&tokens);
     Parser::new(&dialect)
         .with_options(ParserOptions::new().with_unescape(false))
+        .with_recursion_limit(depth::MAX_BRACKETS)
         .with_tokens_with_locations(tokens)
         .parse_statements()
+        .map_err(|e| match e {
+            ParserError::RecursionLimitExceeded => Failure::TooDeep {
+                line: deepest.0,
+                column: deepest.1,
+                limit: depth::MAX_BRACKETS,
+            },
+            e => Failure::Parser(e),
+        })
+}
+
+/// Why [`parse_statements`] made no statements.
+enum Failure {
+    Parser(ParserError),
+    TooDeep {
+        line: usize,
+        column: usize,
+        limit: usize,
+    },
+}
+
+impl Failure {
+    fn into_problem(self, sql: &str) -> QueryProblem {
+        match self {
+            Failure::Parser(e) => QueryProblem::Syntax(sql_error(e, sql)),
+            Failure::TooDeep {
+                line,
+                column,
+                limit,
+            } => QueryProblem::TooDeep(too_deep(line, column, limit)),
+        }
+    }
+
+    fn into_error(self, sql: &str) -> SqlError {
+        match self {
+            Failure::Parser(e) => sql_error(e, sql),
+            Failure::TooDeep {
+                line,
+                column,
+                limit,
+            } => too_deep(line, column, limit),
+        }
+    }
+}
+
+fn too_deep(line: usize, column: usize, limit: usize) -> SqlError {
+    SqlError {
+        message: format!(
+            "the statement is nested too deeply to check (more than {limit} levels of operators, brackets or subqueries)"
+        ),
+        line,
+        column,
+    }
 }
 
 pub fn parse_query(sql: &str) -> Result<ParsedQuery, QueryProblem> {
-    let statements = parse_statements(sql).map_err(|e| QueryProblem::Syntax(sql_error(e, sql)))?;
+    let statements = parse_statements(sql).map_err(|e| e.into_problem(sql))?;
     let mut statements = statements.into_iter();
     let (Some(statement), None) = (statements.next(), statements.next()) else {
         return Err(if is_blank(sql) {
@@ -135,19 +204,14 @@ fn statement_columns(statement: &Statement) -> Option<Vec<String>> {
 pub fn check_script(sql: &str) -> Result<usize, SqlError> {
     parse_statements(sql)
         .map(|s| s.len())
-        .map_err(|e| sql_error(e, sql))
+        .map_err(|e| e.into_error(sql))
 }
 
 fn sql_error(e: ParserError, sql: &str) -> SqlError {
     let text = match e {
         ParserError::TokenizerError(s) | ParserError::ParserError(s) => s,
-        ParserError::RecursionLimitExceeded => {
-            return SqlError {
-                message: "the query is nested too deeply to check".into(),
-                line: 1,
-                column: 1,
-            }
-        }
+        // parse_statements gives this one its location.
+        ParserError::RecursionLimitExceeded => return too_deep(1, 1, depth::MAX_BRACKETS),
     };
     if let Some(i) = text.rfind(" at Line: ") {
         let location = &text[i + " at Line: ".len()..];
