@@ -92,6 +92,7 @@ pub fn resolve(
     let render_options = crate::render::RenderOptions {
         dbt_whitespace: dbt.is_some(),
         target: dbt.map(|d| crate::dbt::naming::target_json(&d.target)),
+        dbt: project.dbt_macros.clone(),
     };
     let renderer = Renderer::new_with(&project.macros, &render_options, diagnostics);
     let vars = Arc::new(project.settings.vars.clone());
