@@ -2,13 +2,14 @@
 //! outcome to an exit status (0 ok, 1 problems found, 2 usage or internal).
 
 use std::ffi::OsString;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::diagnostic::{self, Format};
+use crate::diagnostic::{self, ColorWhen, Format, WarnError};
 use crate::emit;
+use crate::exit_status::ExitStatus;
 
 #[derive(Parser)]
 #[command(
@@ -19,6 +20,27 @@ use crate::emit;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Colour the output: auto colours a terminal (NO_COLOR turns it off,
+    /// CLICOLOR_FORCE on).
+    #[arg(long, global = true, value_enum, default_value_t = ColorArg::Auto)]
+    color: ColorArg,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+impl From<ColorArg> for ColorWhen {
+    fn from(c: ColorArg) -> ColorWhen {
+        match c {
+            ColorArg::Auto => ColorWhen::Auto,
+            ColorArg::Always => ColorWhen::Always,
+            ColorArg::Never => ColorWhen::Never,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -40,6 +62,13 @@ enum Command {
         /// How to print diagnostics.
         #[arg(long, value_enum, default_value_t = FormatArg::Human)]
         format: FormatArg,
+        /// Treat every warning as an error (as dbt's --warn-error).
+        #[arg(long)]
+        warn_error: bool,
+        /// Which warnings are errors, in dbt's syntax with stackc's codes:
+        /// '{"include": "all", "exclude": ["W0203"]}' or '{"include": ["W0050"]}'.
+        #[arg(long, value_name = "JSON")]
+        warn_error_options: Option<String>,
     },
     /// Apply the artifacts to PostgreSQL: pending migrations, then the run steps.
     Apply {
@@ -132,14 +161,19 @@ impl From<FormatArg> for Format {
     }
 }
 
-pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
+pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { 2 } else { 0 };
+            return if e.use_stderr() {
+                ExitStatus::Error
+            } else {
+                ExitStatus::Success
+            };
         }
     };
+    let color = ColorWhen::from(cli.color).for_stderr();
     match cli.command {
         Command::Compile {
             dir,
@@ -147,7 +181,28 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
             profile,
             check,
             format,
-        } => compile(&dir, out, &profile.options(), check, format.into()),
+            warn_error,
+            warn_error_options,
+        } => {
+            let mut promote = match warn_error_options.as_deref().map(WarnError::parse_options) {
+                None => WarnError::default(),
+                Some(Ok(w)) => w,
+                Some(Err(problem)) => {
+                    eprintln!("error: invalid --warn-error-options: {problem}");
+                    return ExitStatus::Error;
+                }
+            };
+            promote.all |= warn_error;
+            compile(
+                &dir,
+                out,
+                &profile.options(),
+                check,
+                format.into(),
+                &promote,
+                color,
+            )
+        }
         Command::Apply {
             target:
                 DatabaseTarget {
@@ -173,6 +228,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
                 out_of_order,
                 lock_timeout: std::time::Duration::from_secs(lock_timeout),
                 format,
+                color,
                 load: profile.options(),
             })
         }
@@ -194,14 +250,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
                 database_url,
                 unit,
                 format,
+                color,
                 load: profile.options(),
             })
         }
     }
-}
-
-fn use_color() -> bool {
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
 }
 
 fn compile(
@@ -210,22 +263,29 @@ fn compile(
     options: &crate::project::LoadOptions,
     check: bool,
     format: Format,
-) -> u8 {
+    promote: &WarnError,
+    color: bool,
+) -> ExitStatus {
     let out = out.unwrap_or_else(|| crate::project::default_out(dir));
-    if same_folder(&out, dir) {
-        eprintln!("error: --out must not be the project folder itself (it would overwrite migrations/); use e.g. --out {}", dir.join("target").display());
-        return 2;
+    if let Err(problem) = check_out(dir, &out, check) {
+        eprintln!("error: {problem}");
+        return ExitStatus::Error;
     }
     // The output folder is listed while the project is checked.
-    let (compilation, existing) = rayon::join(
+    let (mut compilation, listed) = rayon::join(
         || crate::analyze_with(dir, options),
-        || emit::existing_paths(&out),
+        || emit::list_output(&out),
     );
+    promote.apply(&mut compilation.diagnostics);
+    let (existing, foreign) = match listed {
+        Ok(listed) => (Ok(listed.owned), listed.foreign),
+        Err(e) => (Err(e), Vec::new()),
+    };
     let printed = diagnostic::render(
         &compilation.diagnostics,
         &compilation.files,
         format,
-        format == Format::Human && use_color(),
+        format == Format::Human && color,
     );
     match format {
         Format::Human => eprint!("{printed}"),
@@ -245,7 +305,7 @@ fn compile(
         (compilation.project, compilation.resolved, failed)
     else {
         let _ = save();
-        return 1;
+        return ExitStatus::Failure;
     };
     let summary = compilation
         .summary
@@ -257,11 +317,12 @@ fn compile(
         })
         .unwrap_or_default();
     if check {
+        mention_foreign(&out, &foreign);
         let staleness = match existing.and_then(|e| emit::check(&out, e, &project, &resolved)) {
             Ok(staleness) => staleness,
             Err(e) => {
                 eprintln!("error: cannot read {}: {e}", out.display());
-                return 2;
+                return ExitStatus::Error;
             }
         };
         if staleness.is_clean() {
@@ -269,7 +330,7 @@ fn compile(
                 eprintln!("{} is up to date ({summary})", out.display());
             }
             std::mem::forget((project, resolved, compilation.files, parse_cache));
-            return 0;
+            return ExitStatus::Success;
         }
         let mut err = std::io::stderr().lock();
         let _ = writeln!(
@@ -292,8 +353,9 @@ fn compile(
             dir.display(),
             out.display()
         );
-        return 1;
+        return ExitStatus::Failure;
     }
+    mention_foreign(&out, &foreign);
     let (_, written) = rayon::join(save, || {
         existing.and_then(|e| emit::write(&out, e, &project, &resolved))
     });
@@ -302,7 +364,7 @@ fn compile(
             "error: cannot write the artifacts to {}: {e}",
             out.display()
         );
-        return 2;
+        return ExitStatus::Error;
     }
     if format == Format::Human {
         eprintln!("compiled {summary} into {}", out.display());
@@ -310,12 +372,169 @@ fn compile(
     // The process exits next: freeing a large project's many small
     // allocations one by one takes longer than the rest of the output step.
     std::mem::forget((project, resolved, compilation.files, parse_cache));
-    0
+    ExitStatus::Success
 }
 
-fn same_folder(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
+/// Files in the output folder that a compile did not write: left alone,
+/// and said so, so that nobody wonders why they stay.
+fn mention_foreign(out: &Path, foreign: &[String]) {
+    for rel in foreign {
+        eprintln!(
+            "note: {} was not written by stackc: left alone",
+            crate::diagnostic::one_line(&out.join(rel).display().to_string())
+        );
+    }
+}
+
+/// The rules that keep a compile from writing over (or removing) what it
+/// did not write: OUT is not the project, not a folder that holds it, and
+/// not inside one of the folders a compile reads (else the next compile
+/// reads its own output); with `--check`, OUT is a folder if it exists.
+/// Paths are compared resolved (symbolic links, `..`), so no spelling of
+/// a path gets around a rule. The folders a compile writes to inside OUT
+/// are checked too, in case one of them is a link into the project.
+fn check_out(dir: &Path, out: &Path, check: bool) -> Result<(), String> {
+    let shown = |p: &Path| crate::diagnostic::one_line(&p.display().to_string());
+    let suggestion = shown(&crate::project::default_out(dir));
+    if check && out.exists() && !out.is_dir() {
+        return Err(format!(
+            "--out {} is not a folder: `--check` compares the artifacts in a folder; pass the folder a compile wrote, e.g. --out {suggestion}",
+            shown(out)
+        ));
+    }
+    // A folder that does not exist is no project; the compile says so.
+    let Ok(project) = dir.canonicalize() else {
+        return Ok(());
+    };
+    let inputs: Vec<(PathBuf, PathBuf)> = crate::project::input_folders(dir)
+        .into_iter()
+        .map(|rel| (resolve(&dir.join(&rel)), rel))
+        .collect();
+    let written = ["", "manifest.json", "migrations", "run", "unit"];
+    for place in written {
+        let target = resolve(&out.join(place));
+        let what = if place.is_empty() {
+            format!("--out {}", shown(out))
+        } else {
+            format!("{} (where a compile writes)", shown(&out.join(place)))
+        };
+        if target == project {
+            return Err(format!(
+                "{what} is the project folder itself: a compile would replace and remove its files; pass a folder of its own, e.g. --out {suggestion}"
+            ));
+        }
+        if project.starts_with(&target) {
+            return Err(format!(
+                "{what} holds the project folder {}: a compile would replace and remove files of the project; pass a folder that does not hold the project, e.g. --out {suggestion}",
+                shown(dir)
+            ));
+        }
+        if let Some((_, rel)) = inputs.iter().find(|(input, _)| target.starts_with(input)) {
+            return Err(format!(
+                "{what} is inside {}, which a compile reads: the next compile would read its own output; pass a folder outside the project's input folders, e.g. --out {suggestion}",
+                shown(&dir.join(rel))
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `path` made absolute with symbolic links and `..` resolved as the
+/// operating system would, also where its end does not exist yet: from
+/// the root down, each existing prefix is canonicalized before the next
+/// component (so `..` after a link leaves the link's target), and the
+/// components below the last existing one are taken as written.
+fn resolve(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let absolute = match std::env::current_dir() {
+        Ok(cwd) => cwd.join(path),
+        Err(_) => path.to_path_buf(),
+    };
+    let mut resolved = PathBuf::new();
+    for component in absolute.components() {
+        match component {
+            Component::Prefix(_) | Component::RootDir => resolved.push(component.as_os_str()),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                resolved.pop();
+            }
+            Component::Normal(name) => {
+                resolved.push(name);
+                if let Ok(real) = resolved.canonicalize() {
+                    resolved = real;
+                }
+            }
+        }
+    }
+    resolved
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn out_may_not_be_the_project_its_ancestor_or_an_input_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("run");
+        std::fs::create_dir_all(dir.join("models")).unwrap();
+        std::fs::create_dir_all(tmp.path().join("elsewhere")).unwrap();
+        let refused = |out: &Path| check_out(&dir, out, false).is_err();
+        assert!(refused(&dir));
+        assert!(refused(tmp.path()), "the project's parent");
+        assert!(refused(&dir.join("models/../..")), "`..` resolved");
+        assert!(
+            refused(&dir.join("migrations")),
+            "an input folder that does not exist yet"
+        );
+        assert!(refused(&dir.join("models/out/deeper")));
+        assert!(refused(&dir.join("target/../models/x")));
+        assert!(!refused(&dir.join("target")));
+        assert!(!refused(&tmp.path().join("elsewhere/out")));
+        #[cfg(unix)]
+        {
+            let link = tmp.path().join("elsewhere/link");
+            std::os::unix::fs::symlink(&dir, &link).unwrap();
+            assert!(refused(&link), "a link to the project");
+            assert!(refused(&link.join("models")), "a path through a link");
+            let out = tmp.path().join("elsewhere/out2");
+            std::fs::create_dir_all(&out).unwrap();
+            std::os::unix::fs::symlink(dir.join("models"), out.join("run")).unwrap();
+            assert!(refused(&out), "an owned folder that links into the project");
+            assert!(
+                refused(&link.join("absent/../models")),
+                "`..` below a link, after a folder that does not exist"
+            );
+            let deep = tmp.path().join("elsewhere/deep");
+            std::os::unix::fs::symlink(dir.join("models"), &deep).unwrap();
+            assert!(refused(&deep.join("x")), "a link into an input folder");
+            assert!(
+                refused(&deep.join("..")),
+                "`..` of a link is its target's parent"
+            );
+        }
+    }
+
+    #[test]
+    fn dbt_model_paths_are_input_folders() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(
+            tmp.path().join("dbt_project.yml"),
+            "name: x\nmodel-paths: [\"transform\"]\n",
+        )
+        .unwrap();
+        assert!(check_out(tmp.path(), &tmp.path().join("transform/out"), false).is_err());
+        assert!(check_out(tmp.path(), &tmp.path().join("target"), false).is_ok());
+    }
+
+    #[test]
+    fn check_needs_a_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("file");
+        std::fs::write(&file, "x").unwrap();
+        let project = tmp.path().join("p");
+        std::fs::create_dir(&project).unwrap();
+        assert!(check_out(&project, &file, true).is_err());
+        assert!(check_out(&project, &tmp.path().join("absent"), true).is_ok());
     }
 }

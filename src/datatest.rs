@@ -1,7 +1,7 @@
 //! Data tests: generic tests from schema files compiled to SQL that returns
 //! the failing rows, as dbt does.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -9,7 +9,8 @@ use rayon::prelude::*;
 use crate::config::Materialization;
 use crate::diagnostic::{Diagnostic, Span};
 use crate::graph::{ref_id, seed_id, source_id};
-use crate::render::{Relation, Relations};
+use crate::project::SourceFile;
+use crate::render::{Relation, Relations, RenderInput, Renderer};
 use crate::resolve::Model;
 use crate::schema::{
     ModelEntry, SeedEntry, SourceEntry, SourceTable, TestSeverity, TestSpec, UnitInputKind,
@@ -28,8 +29,16 @@ const KINDS: &[&str] = &[
 
 #[derive(Debug, Clone)]
 pub struct DataTest {
+    /// dbt's: `test.<project>.<name>.<hash>`.
     pub unique_id: String,
+    /// dbt's name, by which a test is selected.
     pub name: String,
+    /// The name cut to under 64 characters with dbt's hash rule: the
+    /// artifact's file name (dbt's alias).
+    pub alias: String,
+    /// The last 10 hex digits of dbt's MD5 of the name and the test's
+    /// arguments, which end its unique id.
+    pub hash: String,
     pub kind: String,
     /// The node under test.
     pub attached_to: String,
@@ -46,9 +55,114 @@ pub struct DataTest {
 /// What a test is attached to.
 struct Target<'a> {
     id: String,
-    /// Name used in the test's name: `stg_orders`, `raw_orders`.
+    /// Name used in the test's name, as dbt: `stg_orders`, and
+    /// `<source>_<table>` for a source table.
     label: String,
+    /// dbt puts `source_` in front of the test's name for source tests.
+    source: bool,
+    /// How dbt passes the target as the test's `model` argument.
+    model_arg: String,
     relation: &'a Relation,
+}
+
+/// Generic tests the project defines with `{% test name(model, ...) %}`,
+/// rendered as the macros `test_<name>` they become.
+pub struct Generic<'a> {
+    pub renderer: &'a Renderer,
+    pub relations: &'a Arc<Relations>,
+    pub vars: &'a Arc<BTreeMap<String, serde_json::Value>>,
+    pub names: &'a BTreeSet<String>,
+}
+
+/// Macro files with each `{% test x(...) %}` block made the macro
+/// `test_x` (as dbt does), and the names of those tests. Only the tag is
+/// rewritten, so line numbers stay those of the file.
+pub fn generic_tests(macros: &[SourceFile]) -> (Vec<SourceFile>, BTreeSet<String>) {
+    let mut names = BTreeSet::new();
+    let files = macros
+        .iter()
+        .map(|file| match rewrite_test_blocks(&file.text, &mut names) {
+            Some(text) => SourceFile {
+                path: Arc::clone(&file.path),
+                text: Arc::from(text),
+            },
+            None => file.clone(),
+        })
+        .collect();
+    (files, names)
+}
+
+/// `None` when the text has no `{% test %}` block.
+fn rewrite_test_blocks(text: &str, names: &mut BTreeSet<String>) -> Option<String> {
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut rest = 0;
+    let mut changed = false;
+    while let Some(i) = text[rest..].find("{%") {
+        let tag = rest + i + 2;
+        out.push_str(&text[rest..tag]);
+        let body = &text[tag..];
+        let lead = body.len() - body.trim_start_matches(['-', '+', '~']).len();
+        let after_lead = &body[lead..];
+        let ws = after_lead.len() - after_lead.trim_start().len();
+        let word_at = tag + lead + ws;
+        let word: String = text[word_at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        let next = text[word_at + word.len()..].chars().next();
+        out.push_str(&text[tag..word_at]);
+        rest = word_at;
+        if word == "test" && next.is_some_and(char::is_whitespace) {
+            let name_at = text[word_at + 4..]
+                .find(|c: char| !c.is_whitespace())
+                .map_or(text.len(), |j| word_at + 4 + j);
+            let name: String = text[name_at..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() {
+                out.push_str("macro test_");
+                out.push_str(&name);
+                names.insert(name.clone());
+                rest = name_at + name.len();
+                changed = true;
+            }
+        } else if word == "endtest" {
+            out.push_str("endmacro");
+            rest = word_at + word.len();
+            changed = true;
+        }
+    }
+    out.push_str(&text[rest..]);
+    changed.then_some(out)
+}
+
+/// A YAML value as a Jinja literal, to pass it to a test macro.
+fn jinja_literal(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Null => "none".into(),
+        serde_json::Value::Bool(b) => b.to_string(),
+        serde_json::Value::Number(n) => n.to_string(),
+        // A JSON string is a valid Jinja string literal.
+        serde_json::Value::String(_) => value.to_string(),
+        serde_json::Value::Array(items) => {
+            let inner: Vec<String> = items.iter().map(jinja_literal).collect();
+            format!("[{}]", inner.join(", "))
+        }
+        serde_json::Value::Object(map) => {
+            let inner: Vec<String> = map
+                .iter()
+                .map(|(k, v)| {
+                    format!(
+                        "{}: {}",
+                        serde_json::Value::String(k.clone()),
+                        jinja_literal(v)
+                    )
+                })
+                .collect();
+            format!("{{{}}}", inner.join(", "))
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)] // the inputs are the project's parts, each used once
@@ -58,7 +172,9 @@ pub fn build(
     seeds: &BTreeMap<String, (Seed, Option<SeedEntry>, Relation)>,
     sources: &BTreeMap<(String, String), (SourceEntry, SourceTable, Relation)>,
     models: &BTreeMap<String, Model>,
+    failed: &BTreeSet<String>,
     relations: &Relations,
+    generic: &Generic<'_>,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<DataTest> {
     let mut out = Vec::new();
@@ -67,11 +183,23 @@ pub fn build(
         seeds,
         sources,
         models,
+        failed,
         relations,
+        generic,
     };
     // Tests of models, most of a project's, are made in parallel, in
     // order.
     let entries: Vec<(&String, &Arc<ModelEntry>)> = entries.iter().collect();
+    // dbt passes a model version as ref('m', version='2'): it is in the
+    // unique id's hash.
+    let version_of: BTreeMap<&str, (&str, &str)> = relations
+        .versions
+        .iter()
+        .filter_map(|(key, file)| {
+            let (model, v) = key.rsplit_once(".v")?;
+            Some((file.as_str(), (model, v)))
+        })
+        .collect();
     let made: Vec<(Vec<DataTest>, Vec<Diagnostic>)> = entries
         .par_iter()
         .map(|(name, entry)| {
@@ -96,6 +224,13 @@ pub fn build(
             let target = Target {
                 id: crate::graph::model_id(project, name),
                 label: (*name).clone(),
+                source: false,
+                model_arg: match version_of.get(name.as_str()) {
+                    Some((m, v)) => {
+                        format!("{{{{ get_where_subquery(ref('{m}', version='{v}')) }}}}")
+                    }
+                    None => format!("{{{{ get_where_subquery(ref('{name}')) }}}}"),
+                },
                 relation: &model.relation,
             };
             cx.tests_of(
@@ -117,6 +252,8 @@ pub fn build(
             let target = Target {
                 id: seed_id(project, name),
                 label: name.clone(),
+                source: false,
+                model_arg: format!("{{{{ get_where_subquery(ref('{name}')) }}}}"),
                 relation,
             };
             cx.tests_of(&target, &entry.tests, &entry.columns, &mut out, diagnostics);
@@ -125,7 +262,9 @@ pub fn build(
     for ((source, table), (_, t, relation)) in sources {
         let target = Target {
             id: source_id(project, source, table),
-            label: format!("source_{source}_{table}"),
+            label: format!("{source}_{table}"),
+            source: true,
+            model_arg: format!("{{{{ get_where_subquery(source('{source}', '{table}')) }}}}"),
             relation,
         };
         cx.tests_of(&target, &t.tests, &t.columns, &mut out, diagnostics);
@@ -144,8 +283,9 @@ pub fn build(
     out.par_iter_mut().zip(numbers).for_each(|(t, n)| {
         if n > 1 {
             t.name = format!("{}_{}", t.name, n);
+            t.alias = format!("{}_{}", t.alias, n);
         }
-        t.unique_id = format!("test.{project}.{}", t.name);
+        t.unique_id = format!("test.{project}.{}.{}", t.name, t.hash);
     });
     out
 }
@@ -155,7 +295,10 @@ struct Cx<'a> {
     seeds: &'a BTreeMap<String, (Seed, Option<SeedEntry>, Relation)>,
     sources: &'a BTreeMap<(String, String), (SourceEntry, SourceTable, Relation)>,
     models: &'a BTreeMap<String, Model>,
+    /// Models that failed to render (already reported).
+    failed: &'a BTreeSet<String>,
     relations: &'a Relations,
+    generic: &'a Generic<'a>,
 }
 
 impl Cx<'_> {
@@ -198,7 +341,14 @@ impl Cx<'_> {
                 .at(spec.span.clone())
                 .help(help.to_string())
         };
-        if !KINDS.contains(&spec.kind.as_str()) {
+        if !spec.enabled {
+            return None;
+        }
+        // dbt's own tests, and the dbt_utils ones stackc implements, may be
+        // written with their package's name.
+        let builtin = matches!(spec.namespace.as_deref(), None | Some("dbt" | "dbt_utils"));
+        let custom = spec.namespace.is_none() && self.generic.names.contains(&spec.kind);
+        if !custom && (!builtin || !KINDS.contains(&spec.kind.as_str())) {
             let help = match crate::suggest::closest(&spec.kind, KINDS.iter().copied()) {
                 Some(close) => format!(
                     "did you mean `{close}`? generic tests: {}",
@@ -209,7 +359,11 @@ impl Cx<'_> {
                     KINDS.join(", ")
                 ),
             };
-            diagnostics.push(fail(format!("unknown test `{}`", spec.kind), &help));
+            let written = match &spec.namespace {
+                Some(ns) => format!("{ns}.{}", spec.kind),
+                None => spec.kind.clone(),
+            };
+            diagnostics.push(fail(format!("unknown test `{written}`"), &help));
             return None;
         }
         // A model-level test may name its column with `column_name`.
@@ -236,6 +390,11 @@ impl Cx<'_> {
         };
         let mut depends_on = vec![target.id.clone()];
         let sql = match spec.kind.as_str() {
+            _ if custom => {
+                let (sql, refs) = self.render_generic(&from, &col_sql, spec, diagnostics)?;
+                depends_on.extend(refs);
+                sql
+            }
             "not_null" => {
                 let Some(c) = &col_sql else {
                     diagnostics.push(needs_column("not_null"));
@@ -323,11 +482,13 @@ impl Cx<'_> {
                     return None;
                 };
                 let (parent_id, parent_rel) = match self.resolve_to(to) {
-                    Ok(found) => found,
+                    Ok(Some(found)) => found,
+                    Ok(None) => return None,
                     Err(problem) => {
+                        let at = spec.arg_spans.get("to").unwrap_or(&spec.span);
                         diagnostics.push(
                             Diagnostic::new("E0306", problem.0)
-                                .at(spec.span.clone())
+                                .at(at.clone())
                                 .help(problem.1),
                         );
                         return None;
@@ -391,13 +552,40 @@ impl Cx<'_> {
             }
             _ => return None,
         };
-        let name = match &col_label {
-            Some(c) => format!("{}_{}_{}", spec.kind, target.label, sanitize(c)),
-            None => format!("{}_{}", spec.kind, target.label),
+        let sql = match spec.limit {
+            Some(n) => format!("select *\nfrom (\n{sql}) as dbt_limited\nlimit {n}\n"),
+            None => sql,
         };
+        let mut args = spec.args.clone();
+        if let Some((written, _)) = &column {
+            args.insert(
+                "column_name".into(),
+                serde_json::Value::String((*written).clone()),
+            );
+        }
+        let (alias, name) = match &spec.name {
+            Some(name) => (name.clone(), name.clone()),
+            None => {
+                let mut test_type = spec.kind.clone();
+                if target.source {
+                    test_type.insert_str(0, "source_");
+                }
+                if let Some(ns) = &spec.namespace {
+                    test_type = format!("{ns}_{test_type}");
+                }
+                dbt_test_name(&test_type, &target.label, &args)
+            }
+        };
+        args.insert(
+            "model".into(),
+            serde_json::Value::String(target.model_arg.clone()),
+        );
+        let hash = dbt_test_hash(&name, spec.namespace.as_deref(), &spec.kind, &args);
         Some(DataTest {
             unique_id: String::new(),
             name,
+            alias,
+            hash,
             kind: spec.kind.clone(),
             attached_to: target.id.clone(),
             column: col_label,
@@ -410,13 +598,90 @@ impl Cx<'_> {
         })
     }
 
+    /// A project's own generic test: its macro called with dbt's arguments
+    /// (`model`, `column_name` when under a column, and the entry's own).
+    /// Returns the SQL and the nodes it refers to.
+    fn render_generic(
+        &self,
+        model: &str,
+        column: &Option<String>,
+        spec: &TestSpec,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) -> Option<(String, Vec<String>)> {
+        let mut call = format!(
+            "{{{{ test_{}(model={}",
+            spec.kind,
+            serde_json::Value::String(model.to_string())
+        );
+        let mut args = spec.args.clone();
+        if let Some(c) = column {
+            args.insert("column_name".into(), serde_json::Value::String(c.clone()));
+        }
+        for (k, v) in &args {
+            if !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                diagnostics.push(
+                    Diagnostic::new("E0310", format!("`{k}` is not a valid argument name"))
+                        .at(spec.span.clone())
+                        .help("name test arguments with letters, digits and `_`"),
+                );
+                return None;
+            }
+            call.push_str(&format!(", {k}={}", jinja_literal(v)));
+        }
+        call.push_str(") }}\n");
+        let file = SourceFile {
+            path: Arc::clone(&spec.span.file),
+            text: Arc::from(call),
+        };
+        let rendered = self.generic.renderer.render(RenderInput {
+            file: &file,
+            relations: self.generic.relations,
+            vars: self.generic.vars,
+            this: None,
+            is_incremental: false,
+        });
+        match rendered {
+            Ok(r) => {
+                let refs = r
+                    .calls
+                    .refs
+                    .iter()
+                    .filter(|n| self.models.contains_key(*n) || self.seeds.contains_key(*n))
+                    .map(|n| ref_id(self.project, n, self.seeds))
+                    .chain(
+                        r.calls
+                            .sources
+                            .iter()
+                            .filter(|k| self.sources.contains_key(*k))
+                            .map(|(s, t)| source_id(self.project, s, t)),
+                    )
+                    .collect();
+                Some((r.sql, refs))
+            }
+            Err(mut d) => {
+                // An error in the call itself is the test entry's; one in
+                // the macro keeps the macro's line.
+                if d.primary.as_ref().is_none_or(|p| p.file == spec.span.file) {
+                    d.primary = Some(spec.span.clone());
+                    d.message = format!("generic test `{}`: {}", spec.kind, d.message);
+                }
+                diagnostics.push(d);
+                None
+            }
+        }
+    }
+
     /// `ref('m')` or `source('s', 't')` as written in a `to:` argument.
-    fn resolve_to(&self, to: &str) -> Result<(String, String), (String, String)> {
+    fn resolve_to(&self, to: &str) -> Result<Option<(String, String)>, (String, String)> {
         match crate::schema::parse_input(to) {
+            Some(UnitInputKind::Ref(name)) if self.failed.contains(&name) => return Ok(None),
             Some(UnitInputKind::Ref(name)) => {
                 if let Some(rel) = self.relations.models.get(&name) {
                     if self.models.contains_key(&name) || self.seeds.contains_key(&name) {
-                        return Ok((ref_id(self.project, &name, self.seeds), rel.to_string()));
+                        return Ok(Some((
+                            ref_id(self.project, &name, self.seeds),
+                            rel.to_string(),
+                        )));
                     }
                 }
                 let names = self
@@ -435,7 +700,7 @@ impl Cx<'_> {
             }
             Some(UnitInputKind::Source(s, t)) => {
                 if let Some((_, _, rel)) = self.sources.get(&(s.clone(), t.clone())) {
-                    return Ok((source_id(self.project, &s, &t), rel.to_string()));
+                    return Ok(Some((source_id(self.project, &s, &t), rel.to_string())));
                 }
                 return Err((
                     format!("relationships test refers to unknown source `{s}.{t}`"),
@@ -451,16 +716,316 @@ impl Cx<'_> {
     }
 }
 
-fn sanitize(s: &str) -> String {
-    let out: String = s
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
+/// dbt's name for a generic test (`synthesize_generic_test_names`): the
+/// test type, the target, then each argument's values (sorted by argument
+/// name, `model` left out) with runs of other characters than `[0-9a-zA-Z_]`
+/// made `_`, joined by `__`. A name of 64 characters or more is cut to the
+/// first 30 of `<type>_<target>` plus the MD5 of the full name. Returns
+/// (name, full name).
+pub fn dbt_test_name(
+    test_type: &str,
+    target: &str,
+    args: &BTreeMap<String, serde_json::Value>,
+) -> (String, String) {
+    let mut parts: Vec<String> = Vec::new();
+    for (name, value) in args {
+        if name == "model" {
+            continue;
+        }
+        match value {
+            serde_json::Value::Object(map) => parts.extend(map.values().map(python_str)),
+            serde_json::Value::Array(items) => parts.extend(items.iter().map(python_str)),
+            other => parts.push(python_str(other)),
+        }
+    }
+    let unique: Vec<String> = parts.iter().map(|p| clean_arg(p)).collect();
+    let identifier = format!("{test_type}_{target}");
+    let full = format!("{identifier}_{}", unique.join("__"));
+    if full.len() < 64 {
+        return (full.clone(), full);
+    }
+    use md5::Digest as _;
+    let digest = md5::Md5::digest(full.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    // dbt cuts characters; names are ASCII except where a user wrote
+    // otherwise, so cut at a character boundary.
+    let cut: String = identifier.chars().take(30).collect();
+    (format!("{cut}_{hex}"), full)
+}
+
+/// The end of dbt's unique id of a generic test: the last 10 hex digits of
+/// the MD5 of its name followed by the Python `repr` of its metadata
+/// (`namespace`, `name`, `kwargs` with `model`), every key sorted and every
+/// value that is neither a list nor a mapping made a string.
+fn dbt_test_hash(
+    name: &str,
+    namespace: Option<&str>,
+    kind: &str,
+    kwargs: &BTreeMap<String, serde_json::Value>,
+) -> String {
+    fn hashable(v: &serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Object(map) => serde_json::Value::Object(
+                map.iter().map(|(k, v)| (k.clone(), hashable(v))).collect(),
+            ),
+            serde_json::Value::Array(items) => {
+                serde_json::Value::Array(items.iter().map(hashable).collect())
             }
-        })
-        .collect();
-    out.trim_matches('_').to_string()
+            other => serde_json::Value::String(python_str(other)),
+        }
+    }
+    let mut metadata = serde_json::Map::new();
+    metadata.insert(
+        "kwargs".into(),
+        serde_json::Value::Object(kwargs.clone().into_iter().collect()),
+    );
+    metadata.insert("name".into(), kind.into());
+    metadata.insert(
+        "namespace".into(),
+        namespace.map_or(serde_json::Value::Null, Into::into),
+    );
+    // serde_json's map keeps keys sorted, as get_hashable_md sorts them.
+    let text = format!(
+        "{name}{}",
+        python_repr(&hashable(&serde_json::Value::Object(metadata)))
+    );
+    use md5::Digest as _;
+    let digest = md5::Md5::digest(text.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    hex[hex.len() - 10..].to_string()
+}
+
+/// `re.sub("[^0-9a-zA-Z_]+", "_", arg)`.
+fn clean_arg(arg: &str) -> String {
+    let mut out = String::with_capacity(arg.len());
+    let mut in_run = false;
+    for c in arg.chars() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            out.push(c);
+            in_run = false;
+        } else if !in_run {
+            out.push('_');
+            in_run = true;
+        }
+    }
+    out
+}
+
+/// What Python's `str()` makes of a YAML value, which dbt puts in names.
+fn python_str(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        other => python_repr(other),
+    }
+}
+
+fn python_repr(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Null => "None".into(),
+        serde_json::Value::Bool(true) => "True".into(),
+        serde_json::Value::Bool(false) => "False".into(),
+        serde_json::Value::Number(n) => n.to_string(),
+        serde_json::Value::String(s) => {
+            let quote = if s.contains('\'') && !s.contains('"') {
+                '"'
+            } else {
+                '\''
+            };
+            let mut out = String::from(quote);
+            for c in s.chars() {
+                match c {
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\t' => out.push_str("\\t"),
+                    c if c == quote => {
+                        out.push('\\');
+                        out.push(c);
+                    }
+                    c => out.push(c),
+                }
+            }
+            out.push(quote);
+            out
+        }
+        serde_json::Value::Array(items) => {
+            let inner: Vec<String> = items.iter().map(python_repr).collect();
+            format!("[{}]", inner.join(", "))
+        }
+        serde_json::Value::Object(map) => {
+            let inner: Vec<String> = map
+                .iter()
+                .map(|(k, v)| {
+                    format!(
+                        "{}: {}",
+                        python_repr(&serde_json::Value::String(k.clone())),
+                        python_repr(v)
+                    )
+                })
+                .collect();
+            format!("{{{}}}", inner.join(", "))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(pairs: &[(&str, serde_json::Value)]) -> BTreeMap<String, serde_json::Value> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn names_are_dbts() {
+        let name = |t: &str, target: &str, a: &[(&str, serde_json::Value)]| {
+            dbt_test_name(t, target, &args(a)).0
+        };
+        assert_eq!(
+            name("not_null", "orders", &[("column_name", "order_id".into())]),
+            "not_null_orders_order_id"
+        );
+        assert_eq!(
+            name(
+                "relationships",
+                "orders",
+                &[
+                    ("column_name", "customer_id".into()),
+                    ("to", "ref('customers')".into()),
+                    ("field", "customer_id".into()),
+                ]
+            ),
+            "relationships_orders_customer_id__customer_id__ref_customers_"
+        );
+        assert_eq!(
+            name(
+                "accepted_values",
+                "orders",
+                &[
+                    ("column_name", "status".into()),
+                    ("values", serde_json::json!(["placed", "shipped"])),
+                ]
+            ),
+            "accepted_values_orders_status__placed__shipped"
+        );
+        assert_eq!(
+            name(
+                "source_unique",
+                "jaffle_shop_orders",
+                &[("column_name", "id".into())]
+            ),
+            "source_unique_jaffle_shop_orders_id"
+        );
+        assert_eq!(
+            name(
+                "dbt_utils_accepted_range",
+                "orders",
+                &[
+                    ("column_name", "amount".into()),
+                    ("min_value", 0.into()),
+                    ("inclusive", true.into()),
+                ]
+            ),
+            "dbt_utils_accepted_range_orders_amount__True__0"
+        );
+    }
+
+    #[test]
+    fn long_names_are_hashed_as_dbt_does() {
+        // dbt 1.10 names this test of jaffle_shop
+        // `accepted_values_orders_1ce6ab157c285f7cd2ac656013faf758`.
+        let (short, full) = dbt_test_name(
+            "accepted_values",
+            "orders",
+            &args(&[
+                ("column_name", "status".into()),
+                (
+                    "values",
+                    serde_json::json!([
+                        "placed",
+                        "shipped",
+                        "completed",
+                        "return_pending",
+                        "returned"
+                    ]),
+                ),
+            ]),
+        );
+        assert_eq!(
+            full,
+            "accepted_values_orders_status__placed__shipped__completed__return_pending__returned"
+        );
+        assert_eq!(
+            short,
+            "accepted_values_orders_1ce6ab157c285f7cd2ac656013faf758"
+        );
+    }
+
+    #[test]
+    fn unique_ids_end_in_dbts_hash() {
+        // From `dbt ls` of jaffle_shop (dbt 1.10).
+        let hash = dbt_test_hash(
+            "not_null_customers_customer_id",
+            None,
+            "not_null",
+            &args(&[
+                ("column_name", "customer_id".into()),
+                ("model", "{{ get_where_subquery(ref('customers')) }}".into()),
+            ]),
+        );
+        assert_eq!(hash, "5c9bf9911d");
+        let hash = dbt_test_hash(
+            "accepted_values_orders_status__placed__shipped__completed__return_pending__returned",
+            None,
+            "accepted_values",
+            &args(&[
+                ("column_name", "status".into()),
+                ("model", "{{ get_where_subquery(ref('orders')) }}".into()),
+                (
+                    "values",
+                    serde_json::json!([
+                        "placed",
+                        "shipped",
+                        "completed",
+                        "return_pending",
+                        "returned"
+                    ]),
+                ),
+            ]),
+        );
+        assert_eq!(hash, "be6b5b5ec3");
+    }
+
+    #[test]
+    fn test_blocks_become_macros_on_the_same_lines() {
+        let mut names = BTreeSet::new();
+        let text = "{%- test even(model, column_name) -%}\nselect 1\n{%- endtest %}\n{% macro other() %}x{% endmacro %}\n";
+        let out = rewrite_test_blocks(text, &mut names).unwrap();
+        assert_eq!(
+            out,
+            "{%- macro test_even(model, column_name) -%}\nselect 1\n{%- endmacro %}\n{% macro other() %}x{% endmacro %}\n"
+        );
+        assert_eq!(names.into_iter().collect::<Vec<_>>(), ["even"]);
+        assert!(
+            rewrite_test_blocks("{% macro testing() %}{% endmacro %}", &mut BTreeSet::new())
+                .is_none()
+        );
+        assert_eq!(
+            jinja_literal(&serde_json::json!({"a": [1, null, true, "x\"y"]})),
+            r#"{"a": [1, none, true, "x\"y"]}"#
+        );
+    }
+
+    #[test]
+    fn python_values_print_as_python_does() {
+        assert_eq!(python_str(&serde_json::json!(null)), "None");
+        assert_eq!(python_str(&serde_json::json!(1.5)), "1.5");
+        assert_eq!(
+            python_str(&serde_json::json!(["a", "it's", 1])),
+            "['a', \"it's\", 1]"
+        );
+        assert_eq!(clean_arg("a  b--c_d"), "a_b_c_d");
+    }
 }

@@ -66,6 +66,12 @@ pub struct IdList<'a> {
     indices: &'a [usize],
 }
 
+impl<'a> IdList<'a> {
+    pub fn iter(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.indices.iter().map(|&i| self.ids[i].as_str())
+    }
+}
+
 impl serde::Serialize for IdList<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(self.indices.iter().map(|&i| &self.ids[i]))

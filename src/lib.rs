@@ -17,7 +17,10 @@ pub mod datatest;
 pub mod dbt;
 pub mod diagnostic;
 pub mod emit;
+pub mod exit_status;
 pub mod graph;
+pub mod manifest;
+pub mod naming;
 pub mod parse_cache;
 pub mod project;
 pub mod render;
@@ -89,13 +92,13 @@ pub fn analyze_with(dir: &Path, options: &project::LoadOptions) -> Compilation {
     );
     let project = match loaded {
         Ok(project) => project,
-        Err(d) => {
+        Err((d, files)) => {
             diagnostics.push(d);
             sort_diagnostics(&mut diagnostics);
             return Compilation {
                 artifacts: None,
                 diagnostics,
-                files: SourceFiles::default(),
+                files,
                 summary: None,
                 project: None,
                 resolved: None,

@@ -7,6 +7,5 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let code = stackc::cli::run(std::env::args_os());
-    ExitCode::from(code)
+    stackc::cli::run(std::env::args_os()).into()
 }

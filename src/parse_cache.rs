@@ -51,8 +51,13 @@ struct CachedRelation {
     at: [usize; 4],
 }
 
+/// Raised whenever [`parse_query`] reads the same SQL differently (2:
+/// quoted identifiers unescaped, `"a""b"` is the column `a"b`), so that a
+/// cache written before the change is not used after it.
+const PARSE_RULES: u32 = 2;
+
 fn generator() -> String {
-    format!("stackc {}", env!("CARGO_PKG_VERSION"))
+    format!("stackc {} parse {PARSE_RULES}", env!("CARGO_PKG_VERSION"))
 }
 
 impl ParseCache {
@@ -135,7 +140,7 @@ impl ParseCache {
 impl Entry {
     fn new(key: &[u8; 32], parsed: ParsedQuery) -> Entry {
         Entry {
-            sha256: crate::emit::hex(key),
+            sha256: crate::naming::hex(key),
             relations: parsed
                 .relations
                 .into_iter()

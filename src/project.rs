@@ -77,9 +77,11 @@ pub const PROJECT_FILES: [&str; 2] = ["stackc.toml", "dbt_project.yml"];
 
 /// Which format the folder `root` is written in, from the files in it.
 pub fn detect_flavor(root: &Path) -> Option<Flavor> {
-    if root.join("dbt_project.yml").is_file() {
+    // `exists`, not `is_file`: a project file that is a folder or unreadable
+    // is reported at its name, not taken for a missing one.
+    if root.join("dbt_project.yml").exists() {
         Some(Flavor::Dbt)
-    } else if root.join("stackc.toml").is_file() {
+    } else if root.join("stackc.toml").exists() {
         Some(Flavor::Native)
     } else {
         None
@@ -161,7 +163,11 @@ pub struct Project {
 
 /// Loading fails outright only when there is no project to speak of; every
 /// other problem is collected so that one run reports them all.
-pub fn load(root: &Path, diagnostics: &mut Vec<Diagnostic>) -> Result<Project, Diagnostic> {
+/// On failure, the diagnostic and the file it points into.
+pub fn load(
+    root: &Path,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Result<Project, (Diagnostic, SourceFiles)> {
     load_with(root, &LoadOptions::default(), diagnostics)
 }
 
@@ -180,13 +186,6 @@ fn read_settings(
         )
         .help("pass the folder that holds stackc.toml or dbt_project.yml, e.g. `stackc compile project_template`"));
     }
-    let read = |name: &str| -> Result<String, Diagnostic> {
-        let path = root.join(name);
-        std::fs::read_to_string(&path).map_err(|e| {
-            Diagnostic::new("E0001", format!("cannot read `{}`: {e}", path.display()))
-                .help("check the file's permissions")
-        })
-    };
     match detect_flavor(root) {
         None => Err(Diagnostic::new(
             "E0001",
@@ -197,14 +196,14 @@ fn read_settings(
         )
         .help("pass the folder that holds stackc.toml (`[project] name = \"...\"`) or a dbt project's dbt_project.yml")),
         Some(Flavor::Native) => {
-            let file = source_file(files, "stackc.toml", read("stackc.toml")?);
+            let file = read_settings_file(root, "stackc.toml", files)?;
             let settings = parse_settings(&file, diagnostics);
             Ok((settings, file))
         }
         Some(Flavor::Dbt) => {
-            let file = source_file(files, "dbt_project.yml", read("dbt_project.yml")?);
-            let beside = if root.join("stackc.toml").is_file() {
-                let toml = source_file(files, "stackc.toml", read("stackc.toml")?);
+            let file = read_settings_file(root, "dbt_project.yml", files)?;
+            let beside = if root.join("stackc.toml").exists() {
+                let toml = read_settings_file(root, "stackc.toml", files)?;
                 let mut local = Vec::new();
                 let parsed = parse_settings(&toml, &mut local);
                 // The name comes from dbt_project.yml.
@@ -220,13 +219,17 @@ fn read_settings(
     }
 }
 
+/// [`load`] with the command line's options (`--target`, `--profiles-dir`).
 pub fn load_with(
     root: &Path,
     options: &LoadOptions,
     diagnostics: &mut Vec<Diagnostic>,
-) -> Result<Project, Diagnostic> {
+) -> Result<Project, (Diagnostic, SourceFiles)> {
     let mut files = SourceFiles::default();
-    let (settings, settings_file) = read_settings(root, options, &mut files, diagnostics)?;
+    let (settings, settings_file) = match read_settings(root, options, &mut files, diagnostics) {
+        Ok(read) => read,
+        Err(d) => return Err((d, files)),
+    };
     let paths = settings.paths.clone();
     let dbt = settings.flavor == Flavor::Dbt;
 
@@ -237,7 +240,7 @@ pub fn load_with(
     let mut seeds = Vec::new();
     let mut schema_files = Vec::new();
 
-    for (rel, abs) in list_files(root, "migrations", diagnostics) {
+    for (rel, abs) in list_files(root, "migrations", &mut files, diagnostics) {
         if !rel.ends_with(".sql") {
             continue;
         }
@@ -268,7 +271,7 @@ pub fn load_with(
     let mut docs = Vec::new();
     let mut model_listing = Vec::new();
     for dir in &paths.models {
-        for (rel, abs) in list_files(root, dir, diagnostics) {
+        for (rel, abs) in list_files(root, dir, &mut files, diagnostics) {
             if dbt && rel.ends_with(".md") {
                 if let Some(file) = read_source(&mut files, &rel, &abs, diagnostics) {
                     docs.push(file);
@@ -322,10 +325,8 @@ pub fn load_with(
             folders: parts,
         });
     }
-    for (_, file, schema, local) in parsed {
-        if let Some(file) = &file {
-            files.insert(&file.path, &file.text);
-        }
+    for (_, read, schema, local) in parsed {
+        files.extend(read);
         diagnostics.extend(local);
         schema_files.extend(schema);
     }
@@ -333,14 +334,14 @@ pub fn load_with(
         let blocks = crate::dbt::docs::blocks(&docs, diagnostics);
         crate::dbt::docs::fill(&mut schema_files, &files, &blocks, diagnostics);
     }
-    for (rel, abs) in list_dirs(root, &paths.macros, diagnostics) {
+    for (rel, abs) in list_dirs(root, &paths.macros, &mut files, diagnostics) {
         if rel.ends_with(".sql") {
             if let Some(file) = read_source(&mut files, &rel, &abs, diagnostics) {
                 macros.push(file);
             }
         }
     }
-    for (rel, abs) in list_dirs(root, &paths.tests, diagnostics) {
+    for (rel, abs) in list_dirs(root, &paths.tests, &mut files, diagnostics) {
         // In a dbt project, `tests/generic/` holds `{% test %}` definitions,
         // not singular tests.
         let generic = dbt
@@ -348,13 +349,18 @@ pub fn load_with(
                 .tests
                 .iter()
                 .any(|dir| rel.starts_with(&format!("{dir}/generic/")));
-        if rel.ends_with(".sql") && !generic {
+        if rel.ends_with(".sql") {
             if let Some(file) = read_source(&mut files, &rel, &abs, diagnostics) {
-                singular_tests.push(file);
+                // Generic test definitions are macros (see datatest::generic_tests).
+                if generic {
+                    macros.push(file);
+                } else {
+                    singular_tests.push(file);
+                }
             }
         }
     }
-    for (rel, abs) in list_dirs(root, &paths.seeds, diagnostics) {
+    for (rel, abs) in list_dirs(root, &paths.seeds, &mut files, diagnostics) {
         if rel.ends_with(".csv") {
             if let Some(file) = read_source(&mut files, &rel, &abs, diagnostics) {
                 let parsed = match &settings.dbt {
@@ -398,12 +404,13 @@ pub fn load_with(
 fn list_dirs(
     root: &Path,
     dirs: &[String],
+    files: &mut SourceFiles,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<(String, PathBuf)> {
-    let mut out: Vec<(String, PathBuf)> = dirs
-        .iter()
-        .flat_map(|dir| list_files(root, dir, diagnostics))
-        .collect();
+    let mut out: Vec<(String, PathBuf)> = Vec::new();
+    for dir in dirs {
+        out.extend(list_files(root, dir, files, diagnostics));
+    }
     out.sort();
     out.dedup();
     out
@@ -435,17 +442,7 @@ fn source_from_bytes(
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(text) => Some(source_file(files, rel, text)),
             Err(e) => {
-                diagnostics.push(
-                    Diagnostic::new(
-                        "E0006",
-                        format!(
-                            "`{rel}` is not valid UTF-8 (invalid byte at offset {})",
-                            e.utf8_error().valid_up_to()
-                        ),
-                    )
-                    .at_file(&Arc::from(rel), 0..0)
-                    .help("save the file as UTF-8"),
-                );
+                diagnostics.push(not_utf8(files, rel, e));
                 None
             }
         },
@@ -460,14 +457,25 @@ fn source_from_bytes(
     }
 }
 
+/// E0006 at the first invalid byte. The file's text, with invalid bytes
+/// replaced, is kept for the diagnostic alone: the bytes before the first
+/// invalid one are the file's own, so its line and column are right.
+fn not_utf8(files: &mut SourceFiles, rel: &str, e: std::string::FromUtf8Error) -> Diagnostic {
+    let at = e.utf8_error().valid_up_to();
+    let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+    let file = source_file(files, rel, text);
+    // U+FFFD, which replaced the invalid byte, is three bytes long.
+    Diagnostic::new(
+        "E0006",
+        format!("`{rel}` is not valid UTF-8 (invalid byte at offset {at})"),
+    )
+    .at_file(&file.path, at..at + 3)
+    .help("save the file as UTF-8")
+}
+
 type ReadModel = (String, std::io::Result<Vec<u8>>);
 /// A schema file as read and parsed, with its path for sorting.
-type ParsedYaml = (
-    String,
-    Option<SourceFile>,
-    Option<SchemaFile>,
-    Vec<Diagnostic>,
-);
+type ParsedYaml = (String, SourceFiles, Option<SchemaFile>, Vec<Diagnostic>);
 
 /// Schema files that get a `rayon::join` branch of their own.
 const OWN_BRANCH: usize = 8;
@@ -513,15 +521,21 @@ fn one_branch_each<R: Send>(
 
 fn parse_schema_file(rel: &str, abs: &Path) -> ParsedYaml {
     let mut local = Vec::new();
+    let mut files = SourceFiles::default();
     let bytes = std::fs::read(abs);
-    let file = source_from_bytes(&mut SourceFiles::default(), rel, bytes, &mut local);
+    let file = source_from_bytes(&mut files, rel, bytes, &mut local);
     let schema = file.as_ref().and_then(|f| schema::parse(f, &mut local));
-    (rel.to_string(), file, schema, local)
+    (rel.to_string(), files, schema, local)
 }
 
 /// Every file under `root/dir`, as (path relative to root with `/`, absolute
 /// path), sorted by relative path. A missing folder is simply empty.
-fn list_files(root: &Path, dir: &str, diagnostics: &mut Vec<Diagnostic>) -> Vec<(String, PathBuf)> {
+fn list_files(
+    root: &Path,
+    dir: &str,
+    files: &mut SourceFiles,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<(String, PathBuf)> {
     let base = root.join(dir);
     if !base.is_dir() {
         return Vec::new();
@@ -552,10 +566,93 @@ fn list_files(root: &Path, dir: &str, diagnostics: &mut Vec<Diagnostic>) -> Vec<
         if rel.iter().any(|part| part.starts_with('.')) {
             continue;
         }
-        out.push((rel.join("/"), entry.path().to_path_buf()));
+        let rel = rel.join("/");
+        if rel.chars().any(char::is_control) {
+            // The path would reach artifacts (names, `-- source:` lines)
+            // and every diagnostic's header: refused, whatever the file.
+            let text = std::fs::read(entry.path()).unwrap_or_default();
+            let file = source_file(files, &rel, String::from_utf8_lossy(&text).into_owned());
+            diagnostics.push(
+                Diagnostic::new(
+                    "E0010",
+                    format!(
+                        "the path `{}` contains a control character",
+                        crate::diagnostic::one_line(&rel)
+                    ),
+                )
+                .at_file(&file.path, 0..0)
+                .help(
+                    "rename the file or folder without newlines, tabs or other control characters",
+                ),
+            );
+            continue;
+        }
+        out.push((rel, entry.path().to_path_buf()));
     }
     out.sort();
     out
+}
+
+/// The folders of the project at `root` that a compile reads, relative to
+/// `root`: stackc's own, dbt's defaults, and in a dbt project the folders
+/// `dbt_project.yml` configures (`model-paths` and the like). The output
+/// folder may lie in none of them (see `cli`), so every folder read as
+/// input belongs here.
+pub fn input_folders(root: &Path) -> Vec<PathBuf> {
+    const DEFAULTS: [&str; 9] = [
+        "migrations",
+        "models",
+        "macros",
+        "tests",
+        "seeds",
+        "snapshots",
+        "analyses",
+        "dbt_packages",
+        "data",
+    ];
+    let mut folders: Vec<PathBuf> = DEFAULTS.iter().map(PathBuf::from).collect();
+    folders.extend(dbt_configured_folders(root));
+    folders.sort();
+    folders.dedup();
+    folders
+}
+
+/// The `*-paths` of `dbt_project.yml`, when there is one that reads.
+fn dbt_configured_folders(root: &Path) -> Vec<PathBuf> {
+    #[derive(serde::Deserialize, Default)]
+    #[serde(rename_all = "kebab-case", default)]
+    struct Paths {
+        model_paths: Vec<String>,
+        seed_paths: Vec<String>,
+        test_paths: Vec<String>,
+        macro_paths: Vec<String>,
+        snapshot_paths: Vec<String>,
+        analysis_paths: Vec<String>,
+        docs_paths: Vec<String>,
+        asset_paths: Vec<String>,
+        packages_install_path: Option<String>,
+    }
+    let Ok(text) = std::fs::read_to_string(root.join("dbt_project.yml")) else {
+        return Vec::new();
+    };
+    // A file that does not read is reported by the load; the defaults
+    // above still hold.
+    let paths: Paths = serde_saphyr::from_str(&text).unwrap_or_default();
+    [
+        paths.model_paths,
+        paths.seed_paths,
+        paths.test_paths,
+        paths.macro_paths,
+        paths.snapshot_paths,
+        paths.analysis_paths,
+        paths.docs_paths,
+        paths.asset_paths,
+        paths.packages_install_path.into_iter().collect(),
+    ]
+    .into_iter()
+    .flatten()
+    .map(PathBuf::from)
+    .collect()
 }
 
 /// Splits a Flyway file name (relative to `migrations/`) into its kind,
@@ -921,6 +1018,36 @@ fn toml_to_json(value: &DeValue<'_>) -> serde_json::Value {
                 .map(|(k, v)| (k.get_ref().to_string(), toml_to_json(v.get_ref())))
                 .collect(),
         ),
+    }
+}
+
+/// `root/stackc.toml` as a source file. A file that is there but cannot be
+/// read as text (a folder, not UTF-8) is reported at `stackc.toml:1:1` or
+/// at its first invalid byte; a missing one with the path that was tried.
+/// Reads a project file (`stackc.toml`, `dbt_project.yml`), with a location
+/// also when it is a folder or not UTF-8.
+fn read_settings_file(
+    root: &Path,
+    name: &str,
+    files: &mut SourceFiles,
+) -> Result<SourceFile, Diagnostic> {
+    const HELP: &str = "a project has a stackc.toml with at least `[project] name = \"...\"`, or a dbt_project.yml with `name:`";
+    let path = root.join(name);
+    let cannot_read = |e: &dyn std::fmt::Display| {
+        Diagnostic::new("E0001", format!("cannot read `{}`: {e}", path.display())).help(HELP)
+    };
+    if path.is_dir() {
+        let file = source_file(files, name, String::new());
+        return Err(
+            Diagnostic::new("E0001", format!("`{name}` is a folder, not a file"))
+                .at_file(&file.path, 0..0)
+                .help(HELP),
+        );
+    }
+    let bytes = std::fs::read(&path).map_err(|e| cannot_read(&e))?;
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(source_file(files, name, text)),
+        Err(e) => Err(not_utf8(files, name, e)),
     }
 }
 

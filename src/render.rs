@@ -37,6 +37,9 @@ const BUILTINS: &[&str] = &[
 pub struct Relations {
     pub models: BTreeMap<String, Relation>,
     pub sources: BTreeMap<(String, String), Relation>,
+    /// Versioned models (dbt's `versions:`): `m` -> the latest version's
+    /// model, `m.v2` -> version 2's (`m_v2` unless `defined_in` says).
+    pub versions: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,7 +148,12 @@ fn scope(state: &State) -> Result<Arc<Scope>, Error> {
         .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "stackc scope is missing"))
 }
 
-fn ref_fn(state: &State, name: String, extra: Option<String>) -> Result<Value, Error> {
+fn ref_fn(
+    state: &State,
+    name: String,
+    extra: Option<String>,
+    kwargs: Kwargs,
+) -> Result<Value, Error> {
     let scope = scope(state)?;
     if extra.is_some() {
         return Err(scope.fail(
@@ -154,6 +162,23 @@ fn ref_fn(state: &State, name: String, extra: Option<String>) -> Result<Value, E
             "stackc projects have no packages: write ref('model_name')".into(),
         ));
     }
+    // `ref('m', v=2)` / `ref('m', version=2)`: a version of a versioned model.
+    let version: Option<Value> = match kwargs.get::<Option<Value>>("v")? {
+        Some(v) => Some(v),
+        None => kwargs.get::<Option<Value>>("version")?,
+    };
+    kwargs.assert_all_used()?;
+    let versions = &scope.relations.versions;
+    let name = match version {
+        Some(v) => {
+            let v = v.to_string();
+            versions
+                .get(&format!("{name}.v{v}"))
+                .cloned()
+                .unwrap_or_else(|| format!("{name}_v{v}"))
+        }
+        None => versions.get(&name).cloned().unwrap_or(name),
+    };
     scope.record(|c| c.refs.push(name.clone()));
     Ok(match scope.relations.models.get(&name) {
         Some(rel) => Value::from_object(rel.clone()),

@@ -17,7 +17,10 @@ use crate::graph::{self, Graph};
 use crate::parse_cache::ParseCache;
 use crate::project::{Flavor, MigrationKind, ModelFile, Project, SourceFile};
 use crate::render::{call_span, Calls, Relation, Relations, RenderInput, Rendered, Renderer};
-use crate::schema::{Column, ModelEntry, SeedEntry, SourceEntry, SourceTable};
+use crate::schema::{
+    Column, ModelEntry, OtherEntry, OtherKind, SeedEntry, SourceEntry, SourceTable, Strict,
+    UnitInputKind,
+};
 use crate::seed::Seed;
 use crate::sql::{self, QueryProblem};
 
@@ -63,6 +66,9 @@ pub struct Resolved {
     pub tests: Vec<DataTest>,
     pub singular_tests: Vec<SingularTest>,
     pub unit_tests: Vec<crate::unittest::CompiledUnitTest>,
+    /// Exposures, semantic models, metrics and saved queries: in the
+    /// manifest and its lineage, no SQL. Sorted by unique id.
+    pub others: Vec<OtherNode>,
     pub graph: Graph,
     /// In a dbt project: each seed's configs from dbt_project.yml's
     /// `seeds:` tree (`column_types`, `quote_columns`...), by seed name.
@@ -70,6 +76,14 @@ pub struct Resolved {
     /// A dbt project's `on-run-start` / `on-run-end`, rendered.
     pub on_run_start: Vec<String>,
     pub on_run_end: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct OtherNode {
+    pub unique_id: String,
+    pub entry: OtherEntry,
+    /// Unique ids of the models, seeds and sources it depends on.
+    pub depends_on: Vec<String>,
 }
 
 struct Discovered {
@@ -88,13 +102,18 @@ pub fn resolve(
     parse_cache: &ParseCache,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Resolved {
-    let dbt = project.settings.dbt.as_ref();
+    let dbt_settings = project.settings.dbt.as_ref();
+    let dbt = project.settings.flavor == Flavor::Dbt;
+    for file in &project.schema_files {
+        diagnostics.extend(file.strict.iter().map(|s| strictness(s, dbt)));
+    }
+    let (macro_files, generic_names) = datatest::generic_tests(&project.macros);
     let render_options = crate::render::RenderOptions {
-        dbt_whitespace: dbt.is_some(),
-        target: dbt.map(|d| crate::dbt::naming::target_json(&d.target)),
+        dbt_whitespace: dbt_settings.is_some(),
+        target: dbt_settings.map(|d| crate::dbt::naming::target_json(&d.target)),
         dbt: project.dbt_macros.clone(),
     };
-    let renderer = Renderer::new_with(&project.macros, &render_options, diagnostics);
+    let renderer = Renderer::new_with(&macro_files, &render_options, diagnostics);
     let vars = Arc::new(project.settings.vars.clone());
     let no_relations = Arc::new(Relations::default());
 
@@ -136,9 +155,10 @@ pub fn resolve(
         .collect();
     diagnostics.extend(discovered.iter().filter_map(|(_, d)| d.clone()));
 
-    let entries = model_entries(project, diagnostics);
-    let seed_entries = seed_entries(project, diagnostics);
+    let entries = model_entries(project, dbt, diagnostics);
+    let seed_entries = seed_entries(project, dbt, diagnostics);
     check_unique_names(project, diagnostics);
+    check_schema_file_names(project, diagnostics);
 
     // Configuration and relation of every model.
     let mut configs: BTreeMap<String, ModelConfig> = BTreeMap::new();
@@ -168,7 +188,7 @@ pub fn resolve(
                 }
             }
             let config = config::resolve_for(&layers, project.settings.flavor, &mut local);
-            let (schema, name) = match dbt {
+            let (schema, name) = match dbt_settings {
                 Some(dbt) => {
                     let text = |k: &str| config.dbt.get(k).and_then(|v| v.as_str());
                     let node = crate::dbt::naming::Node {
@@ -228,19 +248,19 @@ pub fn resolve(
     // A disabled node vanishes from a dbt project; a ref to one is an error.
     let mut disabled: BTreeSet<String> = configs
         .iter()
-        .filter(|(_, c)| dbt.is_some() && !c.enabled)
+        .filter(|(_, c)| dbt_settings.is_some() && !c.enabled)
         .map(|(n, _)| n.clone())
         .collect();
     let mut seeds = BTreeMap::new();
     for seed in &project.seeds {
-        if let Some(d) = dbt {
+        if let Some(d) = dbt_settings {
             let config = crate::dbt::seeds::config(d, seed, &project.settings.paths.seeds);
             if config.get("enabled").and_then(|e| e.as_bool()) == Some(false) {
                 disabled.insert(seed.name.clone());
                 continue;
             }
         }
-        let (schema, name) = match dbt {
+        let (schema, name) = match dbt_settings {
             Some(dbt) => crate::dbt::seeds::names(
                 &renderer,
                 dbt,
@@ -278,6 +298,7 @@ pub fn resolve(
             .sources
             .insert((source.clone(), table.clone()), rel.clone());
     }
+    relations.versions = model_versions(project);
     let relations = Arc::new(relations);
 
     // Pass 2: render with relations and check the SQL.
@@ -288,6 +309,7 @@ pub fn resolve(
         .chain(project.seeds.iter().map(|s| s.name.as_str()))
         .collect();
     let hard_coded = hard_coded_names(&relations);
+    let rejected = rejected_schema_texts(project);
     let rendered: Vec<(Option<Model>, Vec<Diagnostic>)> = project
         .models
         .par_iter()
@@ -342,7 +364,7 @@ pub fn resolve(
             }
             let mut seen = BTreeSet::new();
             all_calls.refs.retain(|r| seen.insert(r.clone()));
-            check_refs(m, &all_calls, &known, &relations, &mut local);
+            check_refs(m, &all_calls, &known, &relations, &rejected, &mut local);
             for name in all_calls.refs.iter().filter(|r| disabled.contains(*r)) {
                 local.push(
                     Diagnostic::new(
@@ -436,8 +458,14 @@ pub fn resolve(
         })
         .collect();
     let mut models = BTreeMap::new();
-    for (model, local) in rendered {
+    // Models whose file exists but did not render or resolve: what is
+    // attached to them is not checked, to report no second error.
+    let mut failed: BTreeSet<String> = BTreeSet::new();
+    for ((model, local), m) in rendered.into_iter().zip(&project.models) {
         diagnostics.extend(local);
+        if model.is_none() {
+            failed.insert(m.name.clone());
+        }
         if let Some(mut model) = model {
             model.entry = entries.get(&model.name).cloned();
             if model.config.enabled {
@@ -446,7 +474,9 @@ pub fn resolve(
         }
     }
     check_columns_for_merge(&models, diagnostics);
-    check_described_columns(&models, diagnostics);
+    check_described_columns(&models, dbt, diagnostics);
+    check_truncated_names(&models, diagnostics);
+    check_contracts(&models, diagnostics);
 
     let singular_tests = singular_tests(
         project,
@@ -464,7 +494,14 @@ pub fn resolve(
         &seeds,
         &sources,
         &models,
+        &failed,
         &relations,
+        &datatest::Generic {
+            renderer: &renderer,
+            relations: &relations,
+            vars: &vars,
+            names: &generic_names,
+        },
         diagnostics,
     );
 
@@ -482,11 +519,17 @@ pub fn resolve(
             sources: &sources,
             relations: &relations,
             vars: &vars,
+            failed: &failed,
+            dbt,
         },
         diagnostics,
     );
 
-    check_sources_created(project, &sources, diagnostics);
+    // A dbt project's sources are loaded by other tools; with no migrations
+    // of its own, there is nothing to compare them with.
+    if !(dbt && project.migrations.is_empty()) {
+        check_sources_created(project, &sources, diagnostics);
+    }
     check_migrations(project, diagnostics);
 
     let graph = graph::build(
@@ -499,6 +542,7 @@ pub fn resolve(
         diagnostics,
     );
     check_migration_names(project, &models, &seeds, &graph, diagnostics);
+    let others = other_nodes(project, &models, &seeds, &sources, diagnostics);
     Resolved {
         project_name: project.settings.name.clone(),
         models,
@@ -507,22 +551,23 @@ pub fn resolve(
         tests,
         singular_tests,
         unit_tests,
+        others,
         graph,
         on_run_start: run_hooks(
-            dbt.map(|d| &d.on_run_start[..]),
+            dbt_settings.map(|d| &d.on_run_start[..]),
             &renderer,
             &relations,
             &vars,
             diagnostics,
         ),
         on_run_end: run_hooks(
-            dbt.map(|d| &d.on_run_end[..]),
+            dbt_settings.map(|d| &d.on_run_end[..]),
             &renderer,
             &relations,
             &vars,
             diagnostics,
         ),
-        dbt_seeds: dbt.map(|d| {
+        dbt_seeds: dbt_settings.map(|d| {
             project
                 .seeds
                 .iter()
@@ -553,6 +598,135 @@ fn run_hooks(
         }
     }
     out
+}
+
+/// Exposures, semantic models, metrics and saved queries with what they
+/// depend on. Snapshots are left out: stackc does not build them.
+fn other_nodes(
+    project: &Project,
+    models: &BTreeMap<String, Model>,
+    seeds: &BTreeMap<String, (Seed, Option<SeedEntry>, Relation)>,
+    sources: &BTreeMap<(String, String), (SourceEntry, SourceTable, Relation)>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<OtherNode> {
+    let name = &project.settings.name;
+    let entries: Vec<&OtherEntry> = project
+        .schema_files
+        .iter()
+        .flat_map(|f| &f.others)
+        .filter(|e| e.kind != OtherKind::Snapshot)
+        .collect();
+    let id_of = |e: &OtherEntry| format!("{}.{name}.{}", e.kind.as_str(), e.name);
+    // Metrics are made of the measures of semantic models, and of other
+    // metrics; saved queries query metrics.
+    let mut by_measure: BTreeMap<&str, String> = BTreeMap::new();
+    let mut by_metric: BTreeMap<&str, String> = BTreeMap::new();
+    for e in &entries {
+        match e.kind {
+            OtherKind::SemanticModel => {
+                for m in &e.measures {
+                    by_measure.entry(m).or_insert_with(|| id_of(e));
+                }
+            }
+            OtherKind::Metric => {
+                by_metric.entry(&e.name).or_insert_with(|| id_of(e));
+            }
+            _ => {}
+        }
+    }
+    let mut out: Vec<OtherNode> = Vec::new();
+    for entry in entries {
+        {
+            let mut depends_on: Vec<String> = entry
+                .uses_measures
+                .iter()
+                .filter_map(|m| by_measure.get(m.as_str()).cloned())
+                .chain(
+                    entry
+                        .uses_metrics
+                        .iter()
+                        .filter_map(|m| by_metric.get(m.as_str()).cloned()),
+                )
+                .collect();
+            for d in &entry.depends_on {
+                let id = match d {
+                    UnitInputKind::Ref(m) if models.contains_key(m) || seeds.contains_key(m) => {
+                        Some(graph::ref_id(name, m, seeds))
+                    }
+                    UnitInputKind::Source(s, t)
+                        if sources.contains_key(&(s.clone(), t.clone())) =>
+                    {
+                        Some(graph::source_id(name, s, t))
+                    }
+                    _ => None,
+                };
+                match id {
+                    Some(id) => depends_on.push(id),
+                    None => {
+                        let what = match d {
+                            UnitInputKind::Ref(m) => format!("ref('{m}')"),
+                            UnitInputKind::Source(s, t) => format!("source('{s}', '{t}')"),
+                            UnitInputKind::This => "this".into(),
+                        };
+                        diagnostics.push(
+                            Diagnostic::new(
+                                "W0054",
+                                format!(
+                                    "{} `{}` depends on {what}, which is not in the project",
+                                    entry.kind.as_str().replace('_', " "),
+                                    entry.name
+                                ),
+                            )
+                            .at(entry.span.clone())
+                            .help("name an existing model, seed or source; the dependency is left out of the lineage"),
+                        );
+                    }
+                }
+            }
+            depends_on.sort();
+            depends_on.dedup();
+            out.push(OtherNode {
+                unique_id: id_of(entry),
+                entry: entry.clone(),
+                depends_on,
+            });
+        }
+    }
+    out.sort_by(|a, b| a.unique_id.cmp(&b.unique_id));
+    out.dedup_by(|a, b| a.unique_id == b.unique_id);
+    out
+}
+
+/// A check stackc makes and dbt does not: a warning in a dbt project, an
+/// error with its native code in a stackc project.
+fn strictness(s: &Strict, dbt: bool) -> Diagnostic {
+    let mut d = s.diagnostic.clone();
+    if dbt {
+        d.message.push_str("; stackc ignores it");
+    } else {
+        d.code = s.native;
+        d.severity = crate::diagnostic::Severity::Error;
+    }
+    d
+}
+
+/// The same for a check made here: `warning` in a dbt project, else `error`.
+fn strict_code(dbt: bool, error: &'static str, warning: &'static str) -> &'static str {
+    if dbt {
+        warning
+    } else {
+        error
+    }
+}
+
+/// The text of the schema files that could not be read.
+fn rejected_schema_texts(project: &Project) -> Vec<&str> {
+    project
+        .schema_files
+        .iter()
+        .filter(|f| f.rejected)
+        .filter_map(|f| project.files.get(&f.path))
+        .collect()
 }
 
 fn default_schema(project: &Project, m: &ModelFile) -> String {
@@ -592,16 +766,53 @@ fn config_call_layer(m: &ModelFile, calls: &Calls) -> ConfigLayer {
 /// and duplicate entries are errors.
 fn model_entries(
     project: &Project,
+    dbt: bool,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> BTreeMap<String, Arc<ModelEntry>> {
     let names: BTreeSet<&str> = project.models.iter().map(|m| m.name.as_str()).collect();
     let mut out: BTreeMap<String, Arc<ModelEntry>> = BTreeMap::new();
     for file in &project.schema_files {
-        for entry in &file.models {
+        // A versioned model's entry describes each version's model file.
+        let entries = file
+            .models
+            .iter()
+            .flat_map(|entry| -> Vec<Arc<ModelEntry>> {
+                if entry.versions.is_empty() {
+                    return vec![Arc::clone(entry)];
+                }
+                entry
+                    .versions
+                    .iter()
+                    .map(|v| {
+                        let mut columns = entry.columns.clone();
+                        for c in &v.columns {
+                            columns.retain(|old| old.name != c.name);
+                            columns.push(c.clone());
+                        }
+                        let mut tests = entry.tests.clone();
+                        tests.extend(v.tests.iter().cloned());
+                        Arc::new(ModelEntry {
+                            name: v.defined_in.clone(),
+                            span: if names.contains(v.defined_in.as_str()) {
+                                entry.span.clone()
+                            } else {
+                                v.span.clone()
+                            },
+                            columns,
+                            tests,
+                            versions: Vec::new(),
+                            ..(**entry).clone()
+                        })
+                    })
+                    .collect()
+            });
+        for entry in entries {
+            let entry = &entry;
             if !names.contains(&entry.name.as_str()) {
                 let seeds: Vec<&str> = project.seeds.iter().map(|s| s.name.as_str()).collect();
+                // dbt only warns ("did not find matching node for patch").
                 let mut d = Diagnostic::new(
-                    "E0305",
+                    strict_code(dbt, "E0305", "W0330"),
                     format!(
                         "schema file describes model `{}`, but there is no models/**/{}.sql",
                         entry.name, entry.name
@@ -642,6 +853,33 @@ fn model_entries(
     out
 }
 
+/// `m` -> the latest version's model file, `m.v<v>` -> version v's.
+fn model_versions(project: &Project) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for entry in project.schema_files.iter().flat_map(|f| &f.models) {
+        if entry.versions.is_empty() {
+            continue;
+        }
+        for v in &entry.versions {
+            out.insert(format!("{}.v{}", entry.name, v.v), v.defined_in.clone());
+        }
+        // dbt's latest is `latest_version`, else the highest version.
+        let latest = match &entry.latest_version {
+            Some(l) => entry.versions.iter().find(|v| &v.v == l),
+            None => entry.versions.iter().max_by(|a, b| {
+                match (a.v.parse::<f64>(), b.v.parse::<f64>()) {
+                    (Ok(x), Ok(y)) => x.total_cmp(&y),
+                    _ => a.v.cmp(&b.v),
+                }
+            }),
+        };
+        if let Some(latest) = latest {
+            out.insert(entry.name.clone(), latest.defined_in.clone());
+        }
+    }
+    out
+}
+
 fn check_entry_columns(columns: &[Column], diagnostics: &mut Vec<Diagnostic>) {
     let mut seen: BTreeMap<&str, &Column> = BTreeMap::new();
     for c in columns {
@@ -660,6 +898,7 @@ fn check_entry_columns(columns: &[Column], diagnostics: &mut Vec<Diagnostic>) {
 
 fn seed_entries(
     project: &Project,
+    dbt: bool,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> BTreeMap<String, SeedEntry> {
     let names: BTreeSet<&str> = project.seeds.iter().map(|s| s.name.as_str()).collect();
@@ -668,7 +907,7 @@ fn seed_entries(
         for entry in &file.seeds {
             if !names.contains(&entry.name.as_str()) {
                 let mut d = Diagnostic::new(
-                    "E0305",
+                    strict_code(dbt, "E0305", "W0330"),
                     format!(
                         "schema file describes seed `{}`, but there is no seeds/{}.csv",
                         entry.name, entry.name
@@ -725,6 +964,13 @@ fn check_unique_names(project: &Project, diagnostics: &mut Vec<Diagnostic>) {
                 .help("name files with letters, digits and `_`, starting with a letter"),
             );
         }
+        if name.len() > MAX_IDENTIFIER {
+            diagnostics.push(too_long(
+                "model or seed name",
+                name,
+                Span::new(&file.path, 0..0),
+            ));
+        }
         if let Some(first) = seen.get(name) {
             diagnostics.push(
                 Diagnostic::new(
@@ -742,6 +988,156 @@ fn check_unique_names(project: &Project, diagnostics: &mut Vec<Diagnostic>) {
             seen.insert(name, file);
         }
     }
+}
+
+/// Names in schema files (models, columns, sources, tables, seeds, unit
+/// tests) reach artifact names, comments and diagnostics' first lines like
+/// file paths do: a control character in one is E0010 too, at the name.
+/// Descriptions may span lines; they only reach the manifest (JSON).
+fn check_schema_file_names(project: &Project, diagnostics: &mut Vec<Diagnostic>) {
+    fn columns(cols: &[crate::schema::Column]) -> impl Iterator<Item = (&str, &str, &Span)> {
+        cols.iter().map(|c| ("column", c.name.as_str(), &c.span))
+    }
+    let mut names: Vec<(&str, &str, &Span)> = Vec::new();
+    for file in &project.schema_files {
+        for m in &file.models {
+            names.push(("model", &m.name, &m.span));
+            names.extend(columns(&m.columns));
+        }
+        for seed in &file.seeds {
+            names.push(("seed", &seed.name, &seed.span));
+            names.extend(columns(&seed.columns));
+        }
+        for source in &file.sources {
+            names.push(("source", &source.name, &source.span));
+            names.push(("schema", &source.schema, &source.span));
+            for t in &source.tables {
+                names.push(("table", &t.name, &t.span));
+                if t.identifier != t.name {
+                    names.push(("identifier", &t.identifier, &t.span));
+                }
+                names.extend(columns(&t.columns));
+            }
+        }
+        for u in &file.unit_tests {
+            names.push(("unit test", &u.name, &u.span));
+        }
+    }
+    for (what, name, span) in names {
+        if name.chars().any(char::is_control) {
+            diagnostics.push(
+                Diagnostic::new(
+                    "E0010",
+                    format!(
+                        "the {what} name `{}` contains a control character",
+                        crate::diagnostic::one_line(name)
+                    ),
+                )
+                .at(span.clone())
+                .help("write the name without newlines, tabs or other control characters"),
+            );
+        }
+    }
+}
+
+/// PostgreSQL's identifier limit in bytes (NAMEDATALEN - 1): a longer
+/// name is cut to this length, silently but for a NOTICE.
+pub const MAX_IDENTIFIER: usize = 63;
+
+/// The first [`MAX_IDENTIFIER`] bytes of `name`, as PostgreSQL keeps them
+/// (it cuts on a character boundary).
+pub fn truncated(name: &str) -> &str {
+    let mut end = name.len().min(MAX_IDENTIFIER);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    &name[..end]
+}
+
+fn too_long(what: &str, name: &str, at: Span) -> Diagnostic {
+    Diagnostic::new(
+        "E0011",
+        format!(
+            "the {what} `{}` is {} bytes long; PostgreSQL cuts names to {MAX_IDENTIFIER} bytes",
+            crate::diagnostic::one_line(name),
+            name.len()
+        ),
+    )
+    .at(at)
+    .help(format!(
+        "shorten it to at most {MAX_IDENTIFIER} bytes: PostgreSQL would call it `{}`",
+        crate::diagnostic::one_line(truncated(name))
+    ))
+}
+
+/// Names PostgreSQL would make equal by cutting them: the relations of a
+/// schema (each >63-byte name is also an E0011 of its own, at its file)
+/// and the columns a model selects.
+fn check_truncated_names(models: &BTreeMap<String, Model>, diagnostics: &mut Vec<Diagnostic>) {
+    let mut relations: BTreeMap<(&str, &str), &Model> = BTreeMap::new();
+    for m in models.values() {
+        if m.relation.cte.is_some() {
+            continue;
+        }
+        let key = (m.relation.schema.as_str(), truncated(&m.relation.name));
+        match relations.get(&key) {
+            Some(first) if first.relation.name != m.relation.name => diagnostics.push(
+                Diagnostic::new(
+                    "E0012",
+                    format!(
+                        "`{}` and `{}` are the same relation to PostgreSQL, which cuts names to {MAX_IDENTIFIER} bytes",
+                        m.relation, first.relation
+                    ),
+                )
+                .at_file(&m.file.path, 0..0)
+                .related(Span::new(&first.file.path, 0..0), "the other one")
+                .help("rename one of them so that their first 63 bytes differ"),
+            ),
+            Some(_) => {}
+            None => {
+                relations.insert(key, m);
+            }
+        }
+        if m.relation.schema.len() > MAX_IDENTIFIER {
+            diagnostics.push(too_long(
+                "schema name",
+                &m.relation.schema,
+                Span::new(&m.file.path, 0..0),
+            ));
+        }
+        let Some(columns) = &m.columns else { continue };
+        let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+        for c in columns {
+            let at = column_span(m, c);
+            if c.len() > MAX_IDENTIFIER {
+                diagnostics.push(too_long("column name", c, at.clone()));
+            }
+            match seen.get(truncated(c)) {
+                Some(first) if *first != c => diagnostics.push(
+                    Diagnostic::new(
+                        "E0012",
+                        format!(
+                            "columns `{first}` and `{c}` of `{}` are the same column to PostgreSQL, which cuts names to {MAX_IDENTIFIER} bytes",
+                            m.name
+                        ),
+                    )
+                    .at(at)
+                    .help("rename one of them so that their first 63 bytes differ"),
+                ),
+                Some(_) => {}
+                None => {
+                    seen.insert(truncated(c), c);
+                }
+            }
+        }
+    }
+}
+
+/// Where the model's file spells column `c` (its last mention, where an
+/// alias usually is), else the file's start.
+fn column_span(m: &Model, c: &str) -> Span {
+    let at = m.file.text.rfind(c).map_or(0..0, |i| i..i + c.len());
+    Span::new(&m.file.path, at)
 }
 
 fn source_tables(
@@ -818,6 +1214,7 @@ fn check_refs(
     calls: &Calls,
     known: &BTreeSet<&str>,
     relations: &Relations,
+    rejected: &[&str],
     diagnostics: &mut Vec<Diagnostic>,
 ) {
     for name in &calls.refs {
@@ -842,6 +1239,14 @@ fn check_refs(
         if relations
             .sources
             .contains_key(&(source.clone(), table.clone()))
+        {
+            continue;
+        }
+        // A schema file that could not be read (already reported) may be
+        // where it is declared.
+        if rejected
+            .iter()
+            .any(|text| text.contains(source.as_str()) && text.contains(table.as_str()))
         {
             continue;
         }
@@ -979,10 +1384,143 @@ pub fn model_columns(m: &Model) -> Option<Vec<String>> {
     })
 }
 
+/// Whether the model's contract is enforced (`config: {contract: {enforced:
+/// true}}`): its table is then created from the schema file's columns, with
+/// their types and constraints.
+pub fn contract_enforced(m: &Model) -> bool {
+    m.config
+        .dbt
+        .get("contract")
+        .and_then(|c| c.get("enforced"))
+        .and_then(|e| e.as_bool())
+        .unwrap_or(false)
+}
+
+/// An enforced contract needs every column's `data_type`, and the model
+/// must select exactly the contract's columns (dbt refuses both too).
+fn check_contracts(models: &BTreeMap<String, Model>, diagnostics: &mut Vec<Diagnostic>) {
+    for m in models.values().filter(|m| contract_enforced(m)) {
+        let at = m
+            .config
+            .spans
+            .get("contract")
+            .cloned()
+            .or_else(|| m.entry.as_ref().map(|e| e.span.clone()))
+            .unwrap_or_else(|| Span::new(&m.file.path, 0..0));
+        let Some(entry) = m.entry.as_ref().filter(|e| !e.columns.is_empty()) else {
+            diagnostics.push(
+                Diagnostic::new(
+                    "E0330",
+                    format!(
+                        "`{}` enforces a contract but its schema file lists no columns",
+                        m.name
+                    ),
+                )
+                .at(at)
+                .help("list every column with its data_type under the model's `columns:`"),
+            );
+            continue;
+        };
+        for c in entry.columns.iter().filter(|c| c.data_type.is_none()) {
+            diagnostics.push(
+                Diagnostic::new(
+                    "E0330",
+                    format!(
+                        "column `{}` of `{}` has no data_type, which its enforced contract needs",
+                        c.name, m.name
+                    ),
+                )
+                .at(c.span.clone())
+                .help("add `data_type:` (a PostgreSQL type, e.g. integer, text, numeric(12, 2))"),
+            );
+        }
+        let constraints = entry
+            .columns
+            .iter()
+            .flat_map(|c| {
+                c.constraints
+                    .iter()
+                    .map(move |k| (k, c.span.clone(), false))
+            })
+            .chain(
+                entry
+                    .constraints
+                    .iter()
+                    .map(|k| (k, entry.span.clone(), true)),
+            );
+        for (constraint, span, model_level) in constraints {
+            let kind = constraint
+                .get("type")
+                .and_then(|t| t.as_str())
+                .unwrap_or("");
+            let supported = match kind {
+                "not_null" => !model_level,
+                "unique" | "primary_key" => true,
+                "check" | "custom" => constraint.get("expression").is_some_and(|e| e.is_string()),
+                "foreign_key" => {
+                    constraint.get("to").is_none()
+                        && constraint.get("expression").is_some_and(|e| e.is_string())
+                }
+                _ => false,
+            };
+            if !supported {
+                diagnostics.push(
+                    Diagnostic::new(
+                        "W0333",
+                        format!("constraint `{kind}` of `{}` is not emitted", m.name),
+                    )
+                    .at(span)
+                    .help("stackc emits not_null, unique, primary_key, check and custom (with `expression`), and foreign_key with `expression: other_schema.table (column)`"),
+                );
+            }
+        }
+        if m.config.materialized != Materialization::Table && !entry.constraints.is_empty() {
+            diagnostics.push(
+                Diagnostic::new(
+                    "W0333",
+                    format!(
+                        "the constraints of `{}` are emitted for tables only",
+                        m.name
+                    ),
+                )
+                .at(at.clone())
+                .help("materialize the model as a table to have its constraints in the database"),
+            );
+        }
+        if let Some(selected) = &m.columns {
+            let listed: BTreeSet<String> = entry.columns.iter().map(Column::folded_name).collect();
+            let chosen: BTreeSet<String> = selected.iter().cloned().collect();
+            if listed != chosen {
+                let missing: Vec<&String> = listed.difference(&chosen).collect();
+                let extra: Vec<&String> = chosen.difference(&listed).collect();
+                let list =
+                    |v: &[&String]| v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+                diagnostics.push(
+                    Diagnostic::new(
+                        "E0331",
+                        format!(
+                            "`{}` does not select the columns of its contract (not selected: {}; not in the contract: {})",
+                            m.name,
+                            if missing.is_empty() { "none".into() } else { list(&missing) },
+                            if extra.is_empty() { "none".into() } else { list(&extra) }
+                        ),
+                    )
+                    .at(at)
+                    .help("select exactly the columns the schema file lists, or change the list"),
+                );
+            }
+        }
+    }
+}
+
 /// A column the schema file describes must be one the model selects (when
 /// its select list names them all): a renamed or dropped column otherwise
 /// leaves tests and documentation about a column that is not there.
-fn check_described_columns(models: &BTreeMap<String, Model>, diagnostics: &mut Vec<Diagnostic>) {
+fn check_described_columns(
+    models: &BTreeMap<String, Model>,
+    dbt: bool,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
     for m in models.values() {
         let (Some(entry), Some(selected)) = (&m.entry, m.columns.clone()) else {
             continue;
@@ -990,8 +1528,9 @@ fn check_described_columns(models: &BTreeMap<String, Model>, diagnostics: &mut V
         for c in &entry.columns {
             let name = c.folded_name();
             if !selected.contains(&name) {
+                // dbt does not look at the columns a model selects.
                 let mut d = Diagnostic::new(
-                    "E0305",
+                    strict_code(dbt, "E0305", "W0331"),
                     format!(
                         "the schema file describes column `{}`, but `{}` does not select it",
                         c.name, m.name
@@ -1044,7 +1583,7 @@ fn singular_tests(
             name: name.clone(),
             folders: Vec::new(),
         };
-        check_refs(&pseudo, &rendered.calls, known, relations, diagnostics);
+        check_refs(&pseudo, &rendered.calls, known, relations, &[], diagnostics);
         let sql_check = !rendered
             .calls
             .configs
@@ -1124,7 +1663,7 @@ fn check_migration_names(
             (_, true) => ("seed", graph::seed_id(project_name, node)),
             _ => return None,
         };
-        let generated = crate::emit::repeatable_script(graph.level_of(&id), node);
+        let generated = crate::naming::repeatable_script(graph.level_of(&id), node);
         (generated == script).then(|| (kind, node.to_string()))
     };
     for m in &project.migrations {

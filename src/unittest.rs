@@ -19,7 +19,7 @@ use crate::seed::Seed;
 use crate::sql::{literal, quote_ident};
 
 /// The line before a unit test script's check query.
-pub const CHECK_MARKER: &str = "-- stackc: check";
+pub use crate::manifest::CHECK_MARKER;
 
 #[derive(Debug, Clone)]
 pub struct CompiledUnitTest {
@@ -37,6 +37,12 @@ pub struct Inputs<'a> {
     pub sources: &'a BTreeMap<(String, String), (SourceEntry, SourceTable, Relation)>,
     pub relations: &'a Arc<Relations>,
     pub vars: &'a BTreeMap<String, serde_json::Value>,
+    /// Models whose file exists but failed to render (already reported):
+    /// their unit tests are skipped without a second error.
+    pub failed: &'a BTreeSet<String>,
+    /// A dbt project: columns known only from a schema file (which need not
+    /// list them all) are checked with a warning, not an error.
+    pub dbt: bool,
 }
 
 pub fn compile(
@@ -83,12 +89,15 @@ fn input_label(kind: &UnitInputKind) -> String {
     }
 }
 
+/// Kept within PostgreSQL's 63 bytes: a long model name would otherwise
+/// be cut, and two inputs whose names start alike would be one table.
 fn temp_name(kind: &UnitInputKind) -> String {
-    match kind {
+    let name = match kind {
         UnitInputKind::Ref(name) => format!("stackc_unit_ref_{name}"),
         UnitInputKind::Source(s, t) => format!("stackc_unit_source_{s}_{t}"),
         UnitInputKind::This => "stackc_unit_this".to_string(),
-    }
+    };
+    crate::sql::fit_identifier(&name).into_owned()
 }
 
 fn compile_one(
@@ -99,6 +108,9 @@ fn compile_one(
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<CompiledUnitTest> {
     let Some(model) = inputs.models.get(&test.model) else {
+        if inputs.failed.contains(&test.model) {
+            return None;
+        }
         let help =
             match crate::suggest::closest(&test.model, inputs.models.keys().map(String::as_str)) {
                 Some(close) => format!("did you mean `{close}`?"),
@@ -195,33 +207,50 @@ fn compile_one(
     let mut relations = (**inputs.relations).clone();
     let mut setup = String::new();
     for (kind, input) in &given {
-        let (real, known_columns): (Option<Relation>, Option<Vec<String>>) = match kind {
-            UnitInputKind::Ref(name) => match (inputs.models.get(name), inputs.seeds.get(name)) {
-                (Some(m), _) => (Some(m.relation.clone()), model_columns(m)),
-                (None, Some((seed, _, rel))) => (Some(rel.clone()), Some(seed.columns.clone())),
-                (None, None) => (None, None),
-            },
-            UnitInputKind::Source(s, t) => match inputs.sources.get(&(s.clone(), t.clone())) {
-                Some((_, table, rel)) => {
-                    let cols: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
-                    (Some(rel.clone()), (!cols.is_empty()).then_some(cols))
-                }
-                None => (None, None),
-            },
-            UnitInputKind::This => (
-                Some(Relation {
-                    cte: None,
-                    ..model.relation.clone()
-                }),
-                model_columns(model),
-            ),
-        };
+        // `complete`: the columns come from the query or the CSV header, not
+        // from a schema file that may list only some of them.
+        let (real, known_columns, complete): (Option<Relation>, Option<Vec<String>>, bool) =
+            match kind {
+                UnitInputKind::Ref(name) => match (inputs.models.get(name), inputs.seeds.get(name))
+                {
+                    (Some(m), _) => (
+                        Some(m.relation.clone()),
+                        model_columns(m),
+                        m.columns.is_some(),
+                    ),
+                    (None, Some((seed, _, rel))) => {
+                        (Some(rel.clone()), Some(seed.columns.clone()), true)
+                    }
+                    (None, None) => (None, None, false),
+                },
+                UnitInputKind::Source(s, t) => match inputs.sources.get(&(s.clone(), t.clone())) {
+                    Some((_, table, rel)) => {
+                        let cols: Vec<String> =
+                            table.columns.iter().map(|c| c.name.clone()).collect();
+                        (Some(rel.clone()), (!cols.is_empty()).then_some(cols), false)
+                    }
+                    None => (None, None, false),
+                },
+                UnitInputKind::This => (
+                    Some(Relation {
+                        cte: None,
+                        ..model.relation.clone()
+                    }),
+                    model_columns(model),
+                    model.columns.is_some(),
+                ),
+            };
         let Some(real) = real else {
             continue; // not read by the model: reported above
         };
         if let Some(cols) = &known_columns {
             let what = format!("the rows for {}", input_label(kind));
-            check_row_columns(&input.rows, cols, &input.span, &what, diagnostics);
+            let code = if inputs.dbt && !complete {
+                "W0332"
+            } else {
+                "E0311"
+            };
+            check_row_columns(&input.rows, cols, &input.span, &what, code, diagnostics);
         }
         let temp = temp_name(kind);
         let _ = writeln!(
@@ -250,9 +279,21 @@ fn compile_one(
     }
     if let Some(cols) = model_columns(model) {
         let what = format!("the expected rows of `{}`", model.name);
-        check_row_columns(&test.expect, &cols, &test.expect_span, &what, diagnostics);
+        let code = if inputs.dbt && model.columns.is_none() {
+            "W0332"
+        } else {
+            "E0311"
+        };
+        check_row_columns(
+            &test.expect,
+            &cols,
+            &test.expect_span,
+            &what,
+            code,
+            diagnostics,
+        );
     }
-    if diagnostics.len() > before {
+    if diagnostics[before..].iter().any(Diagnostic::is_error) {
         return None;
     }
 
@@ -303,7 +344,9 @@ fn compile_one(
 
     let mut script = format!(
         "-- stackc: unit test {} of model {}\n-- source: {}\n-- Run in a transaction that is rolled back: the inputs are temporary tables\n-- shaped like the real relations, and the model reads them instead.\n\n",
-        test.name, model.relation, file
+        crate::sql::comment(&test.name),
+        crate::sql::comment(&model.relation.to_string()),
+        crate::sql::comment(file)
     );
     script.push_str(&setup);
     let _ = write!(script, "\ncreate temporary table stackc_unit_actual as\n{sql}\n;\n\ncreate temporary table stackc_unit_expected (like stackc_unit_actual);\n");
@@ -337,6 +380,7 @@ fn check_row_columns(
     columns: &[String],
     at: &Span,
     what: &str,
+    code: &'static str,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
     let unknown: BTreeSet<&String> = rows
@@ -347,13 +391,18 @@ fn check_row_columns(
     for column in unknown {
         let help = match crate::suggest::closest(column, columns.iter().map(String::as_str)) {
             Some(close) => format!("did you mean `{close}`?"),
+            None if code.starts_with('W') => format!(
+                "the schema file lists: {}; if the column is not there, the unit test fails when it runs",
+                columns.join(", ")
+            ),
             None => format!("its columns are: {}", columns.join(", ")),
         };
-        diagnostics.push(error(
-            at,
-            format!("{what} name column `{column}`, which is not there"),
-            help,
-        ));
+        let message = if code.starts_with('W') {
+            format!("{what} name column `{column}`, which the schema file does not list")
+        } else {
+            format!("{what} name column `{column}`, which is not there")
+        };
+        diagnostics.push(Diagnostic::new(code, message).at(at.clone()).help(help));
     }
 }
 

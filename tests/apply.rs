@@ -717,12 +717,12 @@ fn a_failing_model_skips_only_what_depends_on_it() {
     // An error-severity test that fails skips what is built on the model it
     // tests; a warning does not.
     assert!(
-        err.contains("test accepted_range_stg_checked_qty ... FAILED 1 failing row"),
+        err.contains("test accepted_range_stg_checked_qty__6 ... FAILED 1 failing row"),
         "{err}"
     );
-    assert!(err.contains("build marts.mart_checked ... skipped (upstream test accepted_range_stg_checked_qty failed)"), "{err}");
+    assert!(err.contains("build marts.mart_checked ... skipped (upstream test accepted_range_stg_checked_qty__6 failed)"), "{err}");
     assert!(
-        err.contains("test accepted_range_stg_ok_qty ... warn 1 failing row"),
+        err.contains("test accepted_range_stg_ok_qty__6 ... warn 1 failing row"),
         "{err}"
     );
     // The sample of failing rows.
@@ -769,7 +769,7 @@ fn a_failing_model_skips_only_what_depends_on_it() {
     assert_code(&t, 1);
     assert!(
         t.stderr
-            .contains("test accepted_range_stg_checked_qty ... FAILED 1 failing row"),
+            .contains("test accepted_range_stg_checked_qty__6 ... FAILED 1 failing row"),
         "{}",
         t.stderr
     );
@@ -1476,8 +1476,9 @@ fn each_generic_test_passes_on_good_data_and_fails_on_planted_bad_data() {
             .iter()
             .map(|i| {
                 let node = i["node"].as_str().unwrap_or_default();
+                // `test.<project>.<name>.<hash>`: keyed by the name.
                 (
-                    node.rsplit('.').next().unwrap_or(node).to_string(),
+                    node.split('.').nth(2).unwrap_or(node).to_string(),
                     i["status"].as_str().unwrap_or_default().to_string(),
                 )
             })
@@ -1507,11 +1508,11 @@ fn each_generic_test_passes_on_good_data_and_fails_on_planted_bad_data() {
     for name in [
         "unique_stg_customers_customer_id",
         "not_null_stg_orders_order_id",
-        "relationships_stg_orders_customer_id",
-        "accepted_values_stg_orders_status",
-        "accepted_range_stg_orders_amount",
-        "expression_is_true_stg_orders",
-        "unique_stg_orders",
+        "relationships_stg_orders_customer_id__customer_id__ref_stg_customers_",
+        "accepted_values_stg_orders_status__placed__shipped",
+        "accepted_range_stg_orders_amount__True__1000__0",
+        "expression_is_true_stg_orders_discount_amount",
+        "unique_stg_orders_order_id__status",
     ] {
         assert_eq!(
             statuses.get(name).map(String::as_str),
@@ -1727,4 +1728,99 @@ fn a_merge_compares_columns_that_have_no_equality_operator() {
         after[&2], before[&2],
         "an unchanged row is not rewritten (same xmin)"
     );
+}
+
+/// Issue 11, items 3 and 4: a schema called `m$stackc$x` (a valid
+/// identifier, left unquoted) ended the `do $stackc$` blocks early, and a
+/// column `"a""b"` was recorded as `a""b`. Both apply, twice, and the test
+/// on the quoted column runs.
+#[test]
+fn dollar_quotes_and_quoted_names_survive_hostile_names() {
+    let mut db = TestDb::new("hostile_names");
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    write(
+        p,
+        "stackc.toml",
+        "[project]\nname = \"fx\"\n\n[layers]\nmarts = \"m$stackc$x\"\n",
+    );
+    write(
+        p,
+        "models/marts/inc.sql",
+        "{{ config(materialized='incremental', unique_key='id') }}\nselect 1 as id, 2 as \"a\"\"b\"\n",
+    );
+    write(
+        p,
+        "models/marts/mv.sql",
+        "{{ config(materialized='materialized_view', indexes=[{'columns': ['id'], 'unique': True}]) }}\nselect 1 as id\n",
+    );
+    write(
+        p,
+        "models/marts/s.yml",
+        "version: 2\nmodels:\n  - name: inc\n    columns:\n      - name: 'a\"b'\n        tests: [not_null]\n",
+    );
+    for _ in 0..2 {
+        let r = apply(p, &db.url, &[]);
+        assert_code(&r, 0);
+        assert!(
+            r.stderr.contains("test not_null_inc_a_b ... ok"),
+            "{}",
+            r.stderr
+        );
+    }
+    assert_eq!(
+        db.count("select count(*) from \"m$stackc$x\".inc where \"a\"\"b\" = 2"),
+        1
+    );
+    assert!(db.exists("\"m$stackc$x\".mv"));
+}
+
+/// dbt's built-in tests count what dbt counts: `unique` duplicated values,
+/// `accepted_values` distinct unexpected values, `not_null` and
+/// `relationships` rows.
+#[test]
+fn generic_tests_count_failures_as_dbt_does() {
+    let mut db = TestDb::new("generic_counts");
+    let project = fixture("generic_tests");
+    assert_code(&apply(&project, &db.url, &[]), 0);
+    db.client
+        .batch_execute(
+            "insert into raw.customers values (1, 'a@x.org'), (1, 'b@x.org'), (1, 'c@x.org'), (2, 'd@x.org');
+             insert into raw.orders values
+                (null, 1, 'placed', 1, 0), (null, 1, 'placed', 1, 0),
+                (20, 7, 'placed', 1, 0), (21, 7, 'placed', 1, 0),
+                (22, 1, 'lost', 1, 0), (23, 1, 'lost', 1, 0), (24, 1, 'gone', 1, 0);",
+        )
+        .unwrap();
+    let r = run(&mut stackc_cmd(&[
+        "test",
+        project.to_str().unwrap(),
+        "--database-url",
+        &db.url,
+        "--format",
+        "json",
+    ]));
+    let report: serde_json::Value =
+        serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.all()));
+    let failures: BTreeMap<String, u64> = report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| {
+            let name = i["node"].as_str()?.split('.').nth(2)?.to_string();
+            Some((name, i["failures"].as_u64()?))
+        })
+        .collect();
+    let expected = [
+        ("unique_stg_customers_customer_id", 1),
+        ("not_null_stg_orders_order_id", 2),
+        (
+            "relationships_stg_orders_customer_id__customer_id__ref_stg_customers_",
+            2,
+        ),
+        ("accepted_values_stg_orders_status__placed__shipped", 2),
+    ];
+    for (name, n) in expected {
+        assert_eq!(failures.get(name), Some(&n), "{name}: {failures:?}");
+    }
 }

@@ -1,5 +1,7 @@
-//! The compiler end to end on the sample project: artifacts pinned by
-//! snapshots, determinism, minimal diffs and `--check`.
+//! The compiler end to end on the sample project: determinism, minimal
+//! diffs and `--check`. The artifacts themselves are pinned by the committed
+//! `migrations/` folder, which `committed_migrations_folder_is_current` (and
+//! CI's `--check`) compares with a fresh compile.
 
 mod common;
 
@@ -19,24 +21,6 @@ fn compile_to(dir: &std::path::Path, out: &std::path::Path) -> std::process::Out
         String::from_utf8_lossy(&output.stderr)
     );
     output
-}
-
-#[test]
-fn every_artifact_of_the_template_is_pinned() {
-    let tmp = tempfile::tempdir().unwrap();
-    compile_to(&repo().join("project_template"), tmp.path());
-    let files = read_tree(tmp.path());
-    assert!(files.contains_key("manifest.json"));
-    assert!(files.contains_key("migrations/V1__create_raw_schema.sql"));
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path(repo().join("snapshots"));
-    settings.set_prepend_module_to_snapshot(false);
-    settings.bind(|| {
-        for (path, text) in &files {
-            let name = format!("template__{}", path.replace('/', "__"));
-            insta::assert_snapshot!(name, text);
-        }
-    });
 }
 
 #[test]
@@ -184,6 +168,120 @@ fn committed_migrations_folder_is_current() {
         "run `stackc compile project_template --out migrations`: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The data loss: a project at `T/run` compiled with `--out T`
+/// lost `stackc.toml` and `models/` as "extra" artifacts. Every OUT that
+/// is the project, holds it, or lies in one of its input folders is now a
+/// usage error, and nothing in the project changes.
+#[test]
+fn out_never_reaches_into_the_project() {
+    let tmp = tempfile::tempdir().unwrap();
+    for name in ["run", "migrations"] {
+        let project = tmp.path().join(name);
+        copy_tree(&repo().join("project_template"), &project);
+        let before = read_tree(&project);
+        let p = project.to_str().unwrap();
+        let outs = [
+            tmp.path().to_path_buf(),
+            project.clone(),
+            project.join("models/../.."),
+            project.join("migrations"),
+            project.join("models/out"),
+            project.join("seeds"),
+            project.join("macros/x"),
+            project.join("tests"),
+        ];
+        for out in &outs {
+            let run = stackc(&["compile", p, "--out", out.to_str().unwrap()]);
+            let stderr = String::from_utf8_lossy(&run.stderr);
+            assert_eq!(
+                run.status.code(),
+                Some(2),
+                "--out {}: {stderr}",
+                out.display()
+            );
+            assert!(stderr.contains("e.g. --out"), "{stderr}");
+            assert_eq!(
+                before,
+                read_tree(&project),
+                "--out {} changed the project",
+                out.display()
+            );
+        }
+    }
+    #[cfg(unix)]
+    {
+        let project = tmp.path().join("run");
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(tmp.path(), &link).unwrap();
+        let run = stackc(&[
+            "compile",
+            project.to_str().unwrap(),
+            "--out",
+            link.to_str().unwrap(),
+        ]);
+        assert_eq!(run.status.code(), Some(2), "a link to the project's parent");
+    }
+}
+
+/// Files in OUT that stackc did not write stay, and are mentioned.
+#[test]
+fn a_compile_leaves_files_it_did_not_write() {
+    let out = tempfile::tempdir().unwrap();
+    let project = repo().join("project_template");
+    compile_to(&project, out.path());
+    std::fs::write(out.path().join("run/notes.txt"), "mine\n").unwrap();
+    std::fs::write(out.path().join("migrations/notes.sql"), "mine\n").unwrap();
+    std::fs::write(out.path().join("run/999_old.sql"), "select 1;\n").unwrap();
+    let run = compile_to(&project, out.path());
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("run/notes.txt was not written by stackc: left alone"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("run/notes.txt")).unwrap(),
+        "mine\n"
+    );
+    assert!(out.path().join("migrations/notes.sql").exists());
+    assert!(
+        !out.path().join("run/999_old.sql").exists(),
+        "its own leftover goes"
+    );
+    let check = stackc(&[
+        "compile",
+        project.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+        "--check",
+    ]);
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+}
+
+/// `--check --out <a regular file>` is a usage problem, not "missing" files.
+#[test]
+fn check_against_a_file_is_a_usage_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("artifacts");
+    std::fs::write(&file, "x").unwrap();
+    let project = repo().join("project_template");
+    let run = stackc(&[
+        "compile",
+        project.to_str().unwrap(),
+        "--out",
+        file.to_str().unwrap(),
+        "--check",
+    ]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is not a folder"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! Diagnostics end to end: every folder in `tests/fixtures/` is a small
 //! project compiled by the real binary, in human and in JSON format, and the
-//! output is pinned with insta snapshots in the top-level `snapshots/` folder
-//! (`<fixture>@human.snap`, `<fixture>@json.snap`).
+//! output is pinned with insta snapshots beside this file
+//! (`tests/snapshots/diagnostics__human@<fixture>.snap`, `..json@..`).
+//! Adding a case is adding a folder; `glob!` finds it.
 //!
 //! The folder name says what the fixture must produce:
 //! - `err_e0301_...`: exit 1 and an error E0301 (among possibly others);
@@ -9,10 +10,10 @@
 //! - `ok_...`: exit 0 and no diagnostic at all;
 //! - `err_<words>` without a code: exit 1 and at least one error.
 //!
-//! Every fixture is checked even when an earlier one fails; the test then
-//! fails listing them all. Review new snapshots with `cargo insta review`.
+//! Review new snapshots with `cargo insta review`. A snapshot whose fixture
+//! is gone fails `snapshots_belong_to_fixtures` (what `cargo insta test
+//! --unreferenced reject` checks, without needing cargo-insta).
 
-use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -118,24 +119,16 @@ fn check_fixture(name: &str) {
     );
 
     insta::with_settings!({
-        snapshot_path => "../snapshots",
-        prepend_module_to_snapshot => false,
         omit_expression => true,
         description => format!("stackc compile tests/fixtures/{name}"),
     }, {
-        // Both snapshots are compared (and a new one stored) before failing.
-        let human_snapshot = panic::catch_unwind(|| {
-            insta::assert_snapshot!(
-                format!("{name}@human"),
-                format!("exit status: {}\n{}", human.status, human.stderr)
-            );
-        });
-        let json_snapshot = panic::catch_unwind(|| {
-            insta::assert_snapshot!(format!("{name}@json"), json.stdout);
-        });
-        if let Err(failure) = human_snapshot.and(json_snapshot) {
-            panic::resume_unwind(failure);
-        }
+        // Inside `glob!` a mismatch is counted, not raised, so both
+        // snapshots are compared (and new ones stored) before the test fails.
+        insta::assert_snapshot!(
+            "human",
+            format!("exit status: {}\n{}", human.status, human.stderr)
+        );
+        insta::assert_snapshot!("json", json.stdout);
     });
 
     assert_eq!(
@@ -233,24 +226,36 @@ fn fixture_names_follow_the_convention() {
 
 #[test]
 fn every_fixture_matches_its_snapshots() {
+    insta::glob!("fixtures/*", |path| {
+        if path.is_dir() {
+            let name = path.file_name().unwrap().to_string_lossy();
+            check_fixture(&name);
+        }
+    });
+}
+
+/// Every snapshot in `tests/snapshots/` is one of a fixture's two.
+#[test]
+fn snapshots_belong_to_fixtures() {
     let names = fixture_names();
-    assert!(
-        !names.is_empty(),
-        "no fixtures in {}",
-        fixtures_dir().display()
-    );
-    let mut failed = Vec::new();
-    for name in &names {
-        if panic::catch_unwind(AssertUnwindSafe(|| check_fixture(name))).is_err() {
-            failed.push(name.as_str());
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("snapshots");
+    let mut unreferenced = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("tests/snapshots exists") {
+        let file = entry.expect("readable entry").file_name();
+        let file = file.to_string_lossy();
+        let fixture = ["diagnostics__human@", "diagnostics__json@"]
+            .iter()
+            .find_map(|prefix| file.strip_prefix(prefix)?.strip_suffix(".snap"));
+        if !fixture.is_some_and(|f| names.iter().any(|n| n == f)) {
+            unreferenced.push(file.into_owned());
         }
     }
     assert!(
-        failed.is_empty(),
-        "{} of {} fixtures failed: {}",
-        failed.len(),
-        names.len(),
-        failed.join(", ")
+        unreferenced.is_empty(),
+        "snapshots no test makes; delete them: {}",
+        unreferenced.join(", ")
     );
 }
 
@@ -275,7 +280,8 @@ fn the_diagnostics_page_matches_the_snapshots() {
     let snapshots: String = fixture_names()
         .iter()
         .filter_map(|name| {
-            std::fs::read_to_string(root.join("snapshots").join(format!("{name}@human.snap"))).ok()
+            let file = format!("diagnostics__human@{name}.snap");
+            std::fs::read_to_string(root.join("tests").join("snapshots").join(file)).ok()
         })
         .collect();
     let mut stale = Vec::new();
@@ -288,7 +294,41 @@ fn the_diagnostics_page_matches_the_snapshots() {
     }
     assert!(
         stale.is_empty(),
-        "examples in docs/diagnostics.md no longer match snapshots/*@human.snap; copy the new output from the snapshots:\n{}",
+        "examples in docs/diagnostics.md no longer match tests/snapshots/diagnostics__human@*.snap; copy the new output from the snapshots:\n{}",
         stale.join("\n")
     );
+}
+
+/// `--color` wins; without it (auto) `NO_COLOR` turns colour off and
+/// `CLICOLOR_FORCE` turns it on where stderr is no terminal (as here).
+#[test]
+fn colour_follows_the_flag_and_the_environment() {
+    let coloured = |args: &[&str], env: &[(&str, &str)]| {
+        let out = tempfile::tempdir().expect("temporary folder");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_stackc"));
+        cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["compile", "tests/fixtures/err_e0301_unknown_ref", "--out"])
+            .arg(out.path())
+            .args(args)
+            .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR_FORCE")
+            .env_remove("CLICOLOR");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let output = cmd.output().expect("run the stackc binary");
+        assert_eq!(output.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(stderr.contains("error[E0301]"), "{stderr}");
+        stderr.contains("\x1b[")
+    };
+    assert!(!coloured(&[], &[]), "not a terminal: no colour");
+    assert!(coloured(&[], &[("CLICOLOR_FORCE", "1")]));
+    assert!(!coloured(
+        &[],
+        &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]
+    ));
+    assert!(coloured(&["--color", "always"], &[("NO_COLOR", "1")]));
+    assert!(!coloured(&["--color", "never"], &[("CLICOLOR_FORCE", "1")]));
+    assert!(coloured(&["--color=always"], &[]));
 }

@@ -202,12 +202,29 @@ fn run_scripts_load_the_marts_and_the_tests_query() {
         }
         let mut tx = db.client.transaction().unwrap();
         if step["step"] == "test" {
-            let rows = tx
-                .query(sql.as_str(), &[])
-                .unwrap_or_else(|e| panic!("{file}: {e}"));
+            // A node's tests share a file: the step says which statement.
+            let statements = stackc::apply::statements::split(&sql);
+            let n = step["statement"].as_u64().unwrap() as usize;
+            let query = &sql[statements[n].range.clone()];
+            // `line` is where the test's own text starts: its query, or
+            // the comments the test's author put before it.
+            let line = step["line"].as_u64().unwrap() as usize;
+            let starts = stackc::diagnostic::line_col(&sql, statements[n].range.start).0;
             assert!(
-                rows.is_empty() || file.contains("relationships_stg_products_category_code"),
-                "{file} failed: {} rows",
+                sql.lines()
+                    .take(starts - 1)
+                    .skip(line - 1)
+                    .all(|l| l.trim().is_empty() || l.starts_with("--")),
+                "{file}: statement {n} starts on line {starts}, the test on {line}"
+            );
+            assert!(line <= starts, "{file}: statement {n}");
+            let rows = tx
+                .query(query, &[])
+                .unwrap_or_else(|e| panic!("{file}: {e}"));
+            let node = step["node"].as_str().unwrap();
+            assert!(
+                rows.is_empty() || node.ends_with("relationships_stg_products_category_code"),
+                "{node} in {file} failed: {} rows",
                 rows.len()
             );
         } else {

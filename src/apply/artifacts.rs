@@ -8,131 +8,18 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::manifest::{HEADER_OBJECT, HEADER_SOURCE, MANIFEST_VERSION};
+
 use crate::diagnostic::{self, Format};
 use crate::project::Settings;
 
-/// The part of `manifest.json` that an apply reads.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Manifest {
-    pub metadata: Metadata,
-    #[serde(default)]
-    pub nodes: BTreeMap<String, Node>,
-    pub migrations: Vec<MigrationEntry>,
-    pub run_order: Vec<RunEntry>,
-    #[serde(default)]
-    pub child_map: BTreeMap<String, Vec<String>>,
-    #[serde(default)]
-    pub parent_map: BTreeMap<String, Vec<String>>,
-    /// Every artifact (but the manifest) and the SHA-256 of its text.
-    pub files: BTreeMap<String, String>,
-    /// dbt-style unit tests (`stackc test --unit`), never run by an apply.
-    #[serde(default)]
-    pub unit_tests: Vec<UnitTest>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct UnitTest {
-    pub name: String,
-    /// The model's node id.
-    pub model: String,
-    /// The script: inputs as temporary tables, the model, a check query
-    /// after `-- stackc: check` that returns one row per difference.
-    pub file: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Metadata {
-    pub project_name: String,
-    pub manifest_version: u32,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct Node {
-    #[serde(default)]
-    pub resource_type: String,
-    #[serde(default)]
-    pub name: String,
-    /// The project file the node comes from.
-    pub file: Option<String>,
-    /// sha256 of the node's source file (a seed's CSV: see `seed_marker`).
-    pub checksum: Option<String>,
-    pub relation: Option<String>,
-    pub materialization: Option<String>,
-    pub severity: Option<String>,
-    pub error_if: Option<String>,
-    pub warn_if: Option<String>,
-    #[serde(default)]
-    pub depends_on: DependsOn,
-    #[serde(default)]
-    pub artifacts: Vec<String>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct DependsOn {
-    #[serde(default)]
-    pub nodes: Vec<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MigrationType {
-    Versioned,
-    Repeatable,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct MigrationEntry {
-    /// Path of the artifact, relative to the artifacts folder.
-    pub file: String,
-    /// Path relative to `migrations/`: Flyway's `script` column.
-    pub script: String,
-    #[serde(rename = "type")]
-    pub kind: MigrationType,
-    pub version: Option<String>,
-    pub description: String,
-    /// The project file, for the project's own migrations.
-    pub source: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct RunEntry {
-    pub node: String,
-    pub file: String,
-    pub step: StepKind,
-    /// Incremental models: the first-load / full-refresh file.
-    pub full_file: Option<String>,
-    /// `Some(false)`: `--full-refresh` does not apply to this step (a dbt
-    /// model's `full_refresh: false`).
-    #[serde(default)]
-    pub full_refresh: Option<bool>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StepKind {
-    Seed,
-    Table,
-    Incremental,
-    Refresh,
-    Test,
-    Vacuum,
-    /// A dbt project's `on-run-start` / `on-run-end`.
-    Hook,
-}
-
-impl StepKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StepKind::Seed => "seed",
-            StepKind::Table => "table",
-            StepKind::Incremental => "incremental",
-            StepKind::Refresh => "refresh",
-            StepKind::Test => "test",
-            StepKind::Vacuum => "vacuum",
-            StepKind::Hook => "hook",
-        }
-    }
-}
+/// `manifest.json` as an apply reads it: see [`crate::manifest`].
+pub type Manifest = crate::manifest::Manifest<String>;
+pub type Node = crate::manifest::Node<String>;
+pub type RunEntry = crate::manifest::RunStep<String>;
+pub type MigrationEntry = crate::manifest::MigrationEntry<String>;
+pub type UnitTest = crate::manifest::UnitTestEntry<String>;
+pub use crate::manifest::{MigrationType, StepKind};
 
 /// Everything an apply needs, checked for consistency.
 #[derive(Debug)]
@@ -301,19 +188,16 @@ fn read_verified(out: &Path) -> Result<BTreeMap<String, String>, LoadError> {
 /// file on disk need not be UTF-8 to be compared).
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::naming::hex(&Sha256::digest(bytes))
 }
 
 /// The manifest is one this stackc understands, of this project, and names
 /// only files that are there.
 fn check(bundle: &Bundle) -> Result<(), LoadError> {
     let m = &bundle.manifest;
-    if m.metadata.manifest_version != 1 {
+    if m.metadata.manifest_version != MANIFEST_VERSION {
         return Err(LoadError::Artifacts(format!(
-            "manifest.json has manifest_version {}; this stackc reads version 1: recompile with this stackc",
+            "manifest.json has manifest_version {}; this stackc reads version {MANIFEST_VERSION}: recompile with this stackc",
             m.metadata.manifest_version
         )));
     }
@@ -321,7 +205,13 @@ fn check(bundle: &Bundle) -> Result<(), LoadError> {
         return Err(LoadError::Artifacts(format!(
             "the artifacts are of project `{}`, but {} names the project `{}`: pass the project folder the artifacts were compiled from",
             m.metadata.project_name,
-            bundle.dir.join("stackc.toml").display(),
+            bundle
+                .dir
+                .join(match bundle.settings.flavor {
+                    crate::project::Flavor::Dbt => "dbt_project.yml",
+                    crate::project::Flavor::Native => "stackc.toml",
+                })
+                .display(),
             bundle.settings.name
         )));
     }
@@ -359,13 +249,13 @@ fn check(bundle: &Bundle) -> Result<(), LoadError> {
 
 /// The `-- source: <file>` header line of a generated artifact.
 pub fn header_source(text: &str) -> Option<&str> {
-    header_lines(text).find_map(|l| l.strip_prefix("-- source: ").map(str::trim))
+    header_lines(text).find_map(|l| l.strip_prefix(HEADER_SOURCE).map(str::trim))
 }
 
 /// The `-- stackc: <kind> <relation> (<materialization>)` header line, as
 /// (materialization, relation): `("view", "staging.stg_orders")`.
 pub fn header_object(text: &str) -> Option<(&str, &str)> {
-    let line = header_lines(text).find_map(|l| l.strip_prefix("-- stackc: "))?;
+    let line = header_lines(text).find_map(|l| l.strip_prefix(HEADER_OBJECT))?;
     let (_kind, rest) = line.split_once(' ')?;
     let (relation, materialization) = rest.rsplit_once(" (")?;
     Some((materialization.trim_end_matches(')'), relation))

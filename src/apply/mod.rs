@@ -29,14 +29,14 @@ pub mod statements;
 pub mod steps;
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use postgres::Client;
 use serde_json::{json, Value};
 
-use artifacts::{Bundle, MigrationEntry, RunEntry, StepKind};
+use crate::exit_status::ExitStatus;
+use artifacts::{Bundle, MigrationEntry, Node, RunEntry, StepKind};
 use connect::Target;
 use history::{HistoryTable, NewRow, RunRecord};
 use plan::{Planned, Refusal};
@@ -58,6 +58,8 @@ pub struct ApplyOptions {
     pub out_of_order: bool,
     pub lock_timeout: Duration,
     pub format: ReportFormat,
+    /// Colour stderr (`--color`, decided by `diagnostic::ColorWhen`).
+    pub color: bool,
     /// `--target` / `--profiles-dir` of a dbt project.
     pub load: crate::project::LoadOptions,
 }
@@ -71,11 +73,9 @@ pub struct TestOptions {
     /// data tests.
     pub unit: bool,
     pub format: ReportFormat,
+    /// Colour stderr (`--color`, decided by `diagnostic::ColorWhen`).
+    pub color: bool,
     pub load: crate::project::LoadOptions,
-}
-
-fn use_color() -> bool {
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
 }
 
 /// The JSON document of a command, filled as it goes; printed at the end
@@ -98,14 +98,14 @@ impl Out {
 
     /// Ends the command with one error message: `status` is `error` (could
     /// not run) or `refused` (would not run).
-    fn fail(mut self, status: &str, message: &str) -> u8 {
+    fn fail(mut self, status: &str, message: &str) -> ExitStatus {
         eprintln!("error: {message}");
         self.set("status", json!(status));
         self.set("error", json!(message));
-        self.finish(1)
+        self.finish(ExitStatus::Failure)
     }
 
-    fn finish(self, code: u8) -> u8 {
+    fn finish(self, code: ExitStatus) -> ExitStatus {
         if self.format == ReportFormat::Json {
             let mut text =
                 serde_json::to_string_pretty(&Value::Object(self.doc)).unwrap_or_default();
@@ -141,8 +141,9 @@ fn load(
     artifacts: Option<&std::path::Path>,
     options: &crate::project::LoadOptions,
     out: &mut Out,
+    color: bool,
 ) -> Result<Bundle, String> {
-    match artifacts::load(dir, artifacts, options, use_color()) {
+    match artifacts::load(dir, artifacts, options, color) {
         Ok((bundle, printed)) => {
             eprint!("{printed}");
             out.set("project", json!(bundle.settings.name));
@@ -211,12 +212,18 @@ fn connect_to(
 
 /// `stackc apply`. Returns the exit status: 0 when everything ran (warnings
 /// allowed), 1 on any failure or refusal.
-pub fn apply(opts: &ApplyOptions) -> u8 {
+pub fn apply(opts: &ApplyOptions) -> ExitStatus {
     let started = Instant::now();
     let mut out = Out::new("apply", opts.format);
     out.set("dry_run", json!(opts.dry_run));
     let tls = early_tls(&opts.dir, opts.database_url.as_deref(), &opts.load);
-    let bundle = match load(&opts.dir, opts.artifacts.as_deref(), &opts.load, &mut out) {
+    let bundle = match load(
+        &opts.dir,
+        opts.artifacts.as_deref(),
+        &opts.load,
+        &mut out,
+        opts.color,
+    ) {
         Ok(b) => b,
         Err(message) => return out.fail("error", &message),
     };
@@ -375,7 +382,7 @@ pub fn apply(opts: &ApplyOptions) -> u8 {
         run_id,
         step_no: 0,
         buffer: Vec::new(),
-        progress: Progress::new(plan.run.len() + order.len(), use_color()),
+        progress: Progress::new(plan.run.len() + order.len(), opts.color),
         items: Vec::new(),
         scripts: &scripts,
         labels: &labels,
@@ -459,7 +466,7 @@ pub fn apply(opts: &ApplyOptions) -> u8 {
             "duration_ms": report::millis(started.elapsed()),
         }),
     );
-    out.finish(u8::from(failed))
+    out.finish(ExitStatus::failed_if(failed))
 }
 
 /// Splits and checks each file once. A file that mixes statements that
@@ -564,24 +571,45 @@ struct Labels<'a> {
     bundle: &'a Bundle,
     /// Artifact path → node that owns it.
     owner: BTreeMap<&'a str, &'a str>,
+    /// Test file → how many tests the manifest places in it.
+    tests_in: BTreeMap<&'a str, usize>,
 }
 
 impl<'a> Labels<'a> {
     fn new(bundle: &'a Bundle) -> Labels<'a> {
         let mut owner = BTreeMap::new();
         for (id, node) in &bundle.manifest.nodes {
-            for a in &node.artifacts {
+            for a in node.artifacts() {
                 owner.insert(a.as_str(), id.as_str());
             }
         }
-        Labels { bundle, owner }
+        let mut tests_in = BTreeMap::new();
+        for step in &bundle.manifest.run_order {
+            if step.step == StepKind::Test {
+                *tests_in.entry(step.file.as_str()).or_default() += 1;
+            }
+        }
+        Labels {
+            bundle,
+            owner,
+            tests_in,
+        }
+    }
+
+    /// The project file a test comes from: its schema file (a node's tests
+    /// share an artifact, but not always a schema file), else the header's.
+    fn test_source(&self, step: &RunEntry) -> Option<String> {
+        match self.bundle.manifest.nodes.get(&step.node).map(|n| n.file()) {
+            Some(file) => Some(self.bundle.dir.join(file).display().to_string()),
+            None => self.source_of(&step.file).0,
+        }
     }
 
     /// `marts.fact_sales` for a model or seed, the name for a test.
     fn node_name(&self, id: &str) -> String {
         match self.bundle.manifest.nodes.get(id) {
-            Some(n) if n.resource_type == "test" => format!("test {}", n.name),
-            Some(n) => n.relation.clone().unwrap_or_else(|| n.name.clone()),
+            Some(n) if n.resource_type() == "test" => format!("test {}", n.name()),
+            Some(n) => n.relation().unwrap_or(n.name()).to_string(),
             None => id.to_string(),
         }
     }
@@ -599,8 +627,8 @@ impl<'a> Labels<'a> {
     fn step(&self, step: &RunEntry) -> String {
         let node = self.bundle.manifest.nodes.get(&step.node);
         let relation = node
-            .and_then(|n| n.relation.clone())
-            .unwrap_or_else(|| step.node.clone());
+            .and_then(|n| n.relation())
+            .map_or_else(|| step.node.clone(), str::to_string);
         match step.step {
             StepKind::Seed => format!("load {relation}"),
             StepKind::Table => format!("build {relation}"),
@@ -608,7 +636,7 @@ impl<'a> Labels<'a> {
             StepKind::Refresh => format!("refresh {relation}"),
             StepKind::Vacuum => format!("vacuum {relation}"),
             StepKind::Hook => format!("hook {}", step.node.rsplit('.').next().unwrap_or_default()),
-            StepKind::Test => format!("test {}", node.map_or(step.node.as_str(), |n| &n.name)),
+            StepKind::Test => format!("test {}", node.map_or(step.node.as_str(), |n| n.name())),
         }
     }
 
@@ -921,13 +949,9 @@ impl Run<'_> {
     /// A seed whose table already holds this CSV's rows (its load left the
     /// marker comment `emit::seed_marker` describes) is not loaded again.
     fn unchanged_seed(&mut self, step: &RunEntry) -> Option<Item> {
-        let node = self.bundle.manifest.nodes.get(&step.node)?;
-        let (file, checksum, relation) = (
-            node.file.as_ref()?,
-            node.checksum.as_ref()?,
-            node.relation.as_ref()?,
-        );
-        let marker = format!("stackc seed {file} sha256:{checksum}");
+        let node = self.bundle.manifest.nodes.get(&step.node)?.seed()?;
+        let (file, checksum, relation) = (&node.file, &node.checksum, &node.relation);
+        let marker = crate::manifest::seed_marker(file, checksum);
         let comment = table_comment(&mut self.client, relation).ok()??;
         if comment != marker {
             return None;
@@ -985,7 +1009,7 @@ impl Run<'_> {
                     .manifest
                     .nodes
                     .get(&step.node)
-                    .and_then(|n| n.relation.clone());
+                    .and_then(|n| n.relation().map(str::to_string));
                 let decision = if self.full_refresh && step.full_refresh != Some(false) {
                     Ok((true, "full refresh: --full-refresh".to_string()))
                 } else {
@@ -1082,21 +1106,29 @@ fn run_test(
 ) -> Item {
     let start = Instant::now();
     item.node = Some(step.node.clone());
-    let node = bundle.manifest.nodes.get(&step.node);
-    let severity_error = node.and_then(|n| n.severity.as_deref()) != Some("warn");
+    let node = bundle.manifest.nodes.get(&step.node).and_then(Node::test);
+    let severity_error = node.map(|n| n.severity.as_str()) != Some("warn");
     let condition =
         |c: Option<&String>| condition::Condition::parse(c.map_or("!= 0", String::as_str));
     let text = bundle.text(&step.file);
-    let prepared = condition(node.and_then(|n| n.error_if.as_ref()))
-        .and_then(|e| condition(node.and_then(|n| n.warn_if.as_ref())).map(|w| (e, w)))
-        .and_then(|c| runner::test_query(text, &scripts[&step.file]).map(|q| (c, q)));
+    let prepared = condition(node.map(|n| &n.error_if))
+        .and_then(|e| condition(node.map(|n| &n.warn_if)).map(|w| (e, w)))
+        .and_then(|c| {
+            let tests = labels
+                .tests_in
+                .get(step.file.as_str())
+                .copied()
+                .unwrap_or(1);
+            let statement = step.statement.unwrap_or(0);
+            runner::test_query(text, &scripts[&step.file], statement, tests).map(|q| (c, q))
+        });
     let ((error_if, warn_if), (query, range)) = match prepared {
         Ok(p) => p,
         Err(message) => {
             item.status = Status::Failed;
             item.failure = Some(Failure {
                 message,
-                source: labels.source_of(&step.file).0,
+                source: labels.test_source(step),
                 ..Failure::plain(String::new())
             });
             item.duration = start.elapsed();
@@ -1110,7 +1142,7 @@ fn run_test(
                 text,
                 statement: Some(range),
                 prefix_chars: runner::COUNT_PREFIX.chars().count(),
-                source: labels.source_of(&step.file).0,
+                source: labels.test_source(step),
                 verbatim: false,
             };
             item.status = Status::Failed;
@@ -1156,7 +1188,7 @@ fn run_unit(
     let text = bundle.text(&unit.file);
     let script = &scripts[&unit.file];
     // The check is the statement after the `-- stackc: check` line.
-    let marker = text.find("-- stackc: check").unwrap_or(0);
+    let marker = text.find(crate::manifest::CHECK_MARKER).unwrap_or(0);
     let check = script
         .statements
         .iter()
@@ -1225,7 +1257,7 @@ fn dry_run(
     history_rows: usize,
     table: &HistoryTable,
     mut out: Out,
-) -> u8 {
+) -> ExitStatus {
     let manifest = &bundle.manifest;
     let mut lines: Vec<Value> = Vec::new();
     let mut add = |kind: &str, label: String, file: &str, reason: String, transactional: bool| {
@@ -1256,18 +1288,19 @@ fn dry_run(
         let node = manifest.nodes.get(&step.node);
         let (reason, file) = match (step.step, &step.full_file) {
             (StepKind::Test, _) => {
-                let warn_if = node.and_then(|n| n.warn_if.as_deref()).unwrap_or("!= 0");
-                let reason = match node.and_then(|n| n.severity.as_deref()) {
+                let test = node.and_then(Node::test);
+                let warn_if = test.map_or("!= 0", |n| n.warn_if.as_str());
+                let reason = match test.map(|n| n.severity.as_str()) {
                     Some("warn") => format!("test, severity warn: warns if failing rows {warn_if}"),
                     _ => format!(
                         "test: fails if failing rows {}, warns if {warn_if}",
-                        node.and_then(|n| n.error_if.as_deref()).unwrap_or("!= 0")
+                        test.map_or("!= 0", |n| n.error_if.as_str())
                     ),
                 };
                 (reason, step.file.as_str())
             }
             (StepKind::Incremental, Some(full)) => {
-                let relation = node.and_then(|n| n.relation.clone()).unwrap_or_default();
+                let relation = node.and_then(Node::relation).unwrap_or_default();
                 let exists = client
                     .query_one("select to_regclass($1) is not null", &[&relation])
                     .map(|r| r.get::<_, bool>(0))
@@ -1280,7 +1313,7 @@ fn dry_run(
                         full.as_str(),
                     )
                 } else {
-                    match table_is_empty(client, &relation) {
+                    match table_is_empty(client, relation) {
                         Ok(true) => (format!("first load: {relation} is empty"), full.as_str()),
                         Ok(false) => (
                             format!("incremental: {relation} has rows"),
@@ -1328,17 +1361,23 @@ fn dry_run(
     }
     out.set("status", json!("dry_run"));
     out.set("plan", Value::Array(lines));
-    out.finish(0)
+    out.finish(ExitStatus::Success)
 }
 
 /// `stackc test`: runs the tests of the artifacts against the database as
 /// it is, and reports each failure with its count and a sample. Read-only:
 /// no lock, no history.
-pub fn test(opts: &TestOptions) -> u8 {
+pub fn test(opts: &TestOptions) -> ExitStatus {
     let started = Instant::now();
     let mut out = Out::new("test", opts.format);
     let tls = early_tls(&opts.dir, opts.database_url.as_deref(), &opts.load);
-    let bundle = match load(&opts.dir, opts.artifacts.as_deref(), &opts.load, &mut out) {
+    let bundle = match load(
+        &opts.dir,
+        opts.artifacts.as_deref(),
+        &opts.load,
+        &mut out,
+        opts.color,
+    ) {
         Ok(b) => b,
         Err(message) => return out.fail("error", &message),
     };
@@ -1375,7 +1414,7 @@ pub fn test(opts: &TestOptions) -> u8 {
         Err(message) => return out.fail("error", &message),
     };
     let labels = Labels::new(&bundle);
-    let mut progress = Progress::new(tests.len() + units.len(), use_color());
+    let mut progress = Progress::new(tests.len() + units.len(), opts.color);
     let mut items = Vec::new();
     let runs = tests.into_iter().map(Ok).chain(units.into_iter().map(Err));
     for test in runs {
@@ -1421,5 +1460,5 @@ pub fn test(opts: &TestOptions) -> u8 {
             "duration_ms": report::millis(started.elapsed()),
         }),
     );
-    out.finish(u8::from(failed))
+    out.finish(ExitStatus::failed_if(failed))
 }

@@ -149,14 +149,31 @@ pub fn failure(error: &postgres::Error, place: &Place<'_>, target: &Target) -> F
     f
 }
 
-/// The single query of a test file (its statements, comments left out).
-pub fn test_query<'a>(text: &'a str, script: &Script) -> Result<(&'a str, Range<usize>), String> {
-    match script.statements.as_slice() {
-        [one] => Ok((&text[one.range.clone()], one.range.clone())),
-        [] => Err("the test file holds no query".into()),
-        _ => Err(format!(
-            "a test file must hold one query; this one holds {} statements",
-            script.statements.len()
+/// The query of one test in a test file: statement `statement` (comments
+/// left out) of a file that must hold one statement for each of the `tests`
+/// tests the manifest places in it. A file with more statements than tests
+/// (a `;` in a test's own SQL) would run the wrong text, so it is refused.
+pub fn test_query<'a>(
+    text: &'a str,
+    script: &Script,
+    statement: usize,
+    tests: usize,
+) -> Result<(&'a str, Range<usize>), String> {
+    let found = script.statements.len();
+    if found != tests {
+        return Err(match (found, tests) {
+            (0, _) => "the test file holds no query".into(),
+            (_, 1) => format!("a test file must hold one query; this one holds {found} statements"),
+            _ => format!(
+                "the test file holds {found} statements, but manifest.json places {tests} tests in it, one query each"
+            ),
+        });
+    }
+    match script.statements.get(statement) {
+        Some(s) => Ok((&text[s.range.clone()], s.range.clone())),
+        None => Err(format!(
+            "manifest.json places a test at statement {} of a file of {found}",
+            statement + 1
         )),
     }
 }
@@ -238,13 +255,31 @@ mod tests {
     fn a_test_file_is_one_query() {
         let text = "-- header\n-- more\n\nselect a from t where a is null\n";
         let script = prepare(text).unwrap();
-        let (q, range) = test_query(text, &script).unwrap();
+        let (q, range) = test_query(text, &script, 0, 1).unwrap();
         assert_eq!(q, "select a from t where a is null");
         assert_eq!(range.start, text.find("select").unwrap());
         let two = "select 1; select 2;";
-        assert!(test_query(two, &prepare(two).unwrap()).is_err());
+        assert!(test_query(two, &prepare(two).unwrap(), 0, 1).is_err());
         let none = "-- nothing\n";
-        assert!(test_query(none, &prepare(none).unwrap()).is_err());
+        assert!(test_query(none, &prepare(none).unwrap(), 0, 1).is_err());
+    }
+
+    #[test]
+    fn a_tests_file_is_one_query_a_test() {
+        let text = "-- tests of t\n\n-- test a\nselect 1 where false -- a comment\n;\n\n-- test b; ends here\nselect ';' from t\n;\n";
+        let script = prepare(text).unwrap();
+        let (a, _) = test_query(text, &script, 0, 2).unwrap();
+        // A trailing comment stays: the count wrapper puts `)` on a new line.
+        assert_eq!(a, "select 1 where false -- a comment\n");
+        let (b, range) = test_query(text, &script, 1, 2).unwrap();
+        assert_eq!(b, "select ';' from t\n");
+        assert_eq!(crate::diagnostic::line_col(text, range.start), (8, 1));
+        // A test whose own SQL holds a `;` makes one statement too many.
+        let err = test_query(text, &script, 0, 1).unwrap_err();
+        assert!(err.contains("holds 2 statements"), "{err}");
+        let err = test_query(text, &script, 0, 3).unwrap_err();
+        assert!(err.contains("places 3 tests"), "{err}");
+        assert!(test_query(text, &script, 2, 2).is_err());
     }
 
     #[test]

@@ -63,7 +63,7 @@ impl StepGraph {
                 manifest
                     .nodes
                     .get(id)
-                    .map_or(id.starts_with("test."), |n| n.resource_type == "test")
+                    .map_or(id.starts_with("test."), |n| n.resource_type() == "test")
             })
             .collect();
 
@@ -200,7 +200,8 @@ fn descendants_of(children: &[Vec<usize>], start: usize) -> BTreeSet<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::apply::artifacts::{Metadata, Node, StepKind};
+    use crate::apply::artifacts::{Node, StepKind};
+    use crate::manifest::Metadata;
     use std::collections::BTreeMap;
 
     /// source → stg (view) → fact (table) → summary (table); dim (table) → summary;
@@ -227,13 +228,13 @@ mod tests {
             "test.p.t_fact",
             "test.p.rel",
         ] {
-            nodes.insert(
-                t.to_string(),
-                Node {
-                    resource_type: "test".into(),
-                    ..Node::default()
-                },
-            );
+            let node: Node = serde_json::from_value(serde_json::json!({
+                "artifacts": [], "depends_on": {"nodes": []}, "error_if": "!= 0",
+                "file": "models/_schema.yml", "name": t, "resource_type": "test",
+                "severity": "error", "test": "not_null", "unique_id": t, "warn_if": "!= 0",
+            }))
+            .unwrap();
+            nodes.insert(t.to_string(), node);
         }
         let step = |node: &str, kind: StepKind| RunEntry {
             node: node.into(),
@@ -241,9 +242,12 @@ mod tests {
             step: kind,
             full_file: None,
             full_refresh: None,
+            statement: None,
+            line: None,
         };
         Manifest {
             metadata: Metadata {
+                generator: "stackc".into(),
                 project_name: "p".into(),
                 manifest_version: 1,
             },
@@ -262,7 +266,12 @@ mod tests {
             child_map,
             parent_map: BTreeMap::new(),
             files: BTreeMap::new(),
+            sources: BTreeMap::new(),
             unit_tests: Vec::new(),
+            exposures: BTreeMap::new(),
+            metrics: BTreeMap::new(),
+            saved_queries: BTreeMap::new(),
+            semantic_models: BTreeMap::new(),
         }
     }
 

@@ -21,21 +21,43 @@ pub fn existing_files(out: &Path) -> std::io::Result<BTreeMap<String, Vec<u8>>> 
 }
 
 /// The paths (relative, `/`-separated) of the files under `out` that a
-/// compile owns: `manifest.json` and everything under `migrations/`, `run/`
-/// and `unit/`.
+/// compile owns: `manifest.json` and the files under `migrations/`, `run/`
+/// and `unit/` named as a compile names them (see [`list_output`]).
 pub fn existing_paths(out: &Path) -> std::io::Result<BTreeSet<String>> {
-    let mut files = BTreeSet::new();
-    if out.join("manifest.json").is_file() {
-        files.insert("manifest.json".to_string());
+    list_output(out).map(|listed| listed.owned)
+}
+
+/// What the output folder holds, split by who wrote it.
+#[derive(Debug, Default)]
+pub struct Listed {
+    /// Files named as a compile names them: a compile may replace or
+    /// remove these.
+    pub owned: BTreeSet<String>,
+    /// Other files in the folders a compile writes to (a `notes.txt` in
+    /// `run/`): never removed nor compared, only mentioned.
+    pub foreign: Vec<String>,
+}
+
+/// Lists the output folder once: the files a compile owns, and the others
+/// found beside them. Symbolic links are never followed nor owned.
+pub fn list_output(out: &Path) -> std::io::Result<Listed> {
+    let mut listed = Listed::default();
+    // Not followed: a link named manifest.json is someone else's.
+    match out.join("manifest.json").symlink_metadata() {
+        Ok(m) if m.is_file() => {
+            listed.owned.insert("manifest.json".to_string());
+        }
+        Ok(_) => listed.foreign.push("manifest.json".to_string()),
+        Err(_) => {}
     }
     for dir in OWNED_FOLDERS {
         let base = out.join(dir);
-        if !base.is_dir() {
+        if !base.is_dir() || base.is_symlink() {
             continue;
         }
         for entry in walkdir::WalkDir::new(&base) {
             let entry = entry.map_err(std::io::Error::other)?;
-            if !entry.file_type().is_file() {
+            if entry.file_type().is_dir() {
                 continue;
             }
             let rel = entry
@@ -46,10 +68,46 @@ pub fn existing_paths(out: &Path) -> std::io::Result<BTreeSet<String>> {
                 .map(|c| c.as_os_str().to_string_lossy().into_owned())
                 .collect::<Vec<_>>()
                 .join("/");
-            files.insert(rel);
+            if entry.file_type().is_file() && is_generated_name(&rel) {
+                listed.owned.insert(rel);
+            } else {
+                listed.foreign.push(rel);
+            }
         }
     }
-    Ok(files)
+    listed.foreign.sort();
+    Ok(listed)
+}
+
+/// Whether a compile could have written the file at `rel` (relative to the
+/// output folder): the names of [`super::emit`] and nothing else, so that
+/// a file someone put there is never taken for a leftover artifact.
+pub fn is_generated_name(rel: &str) -> bool {
+    if rel == "manifest.json" {
+        return true;
+    }
+    let Some((folder, rest)) = rel.split_once('/') else {
+        return false;
+    };
+    if !rest.ends_with(".sql") {
+        return false;
+    }
+    match folder {
+        // The project's migrations (any depth, Flyway names) and the
+        // generated `R__<level>_<name>.sql`.
+        "migrations" => crate::project::parse_migration_name(rest).is_ok(),
+        // `run/<level>_<name>...sql`, at least three digits, and a dbt
+        // project's `on-run-start`/`on-run-end` hooks.
+        "run" => {
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            (!rest.contains('/') && digits >= 3 && rest.as_bytes().get(digits) == Some(&b'_'))
+                || rest == "on_run_start.sql"
+                || rest == "on_run_end.sql"
+        }
+        // `unit/<model>.<test>.sql`
+        "unit" => !rest.contains('/') && rest.trim_end_matches(".sql").contains('.'),
+        _ => false,
+    }
 }
 
 /// Where each artifact goes as soon as it is made.
@@ -156,26 +214,26 @@ impl Writer {
     pub fn finish(self) -> std::io::Result<()> {
         let out = self.output.out.clone();
         let (_, extra) = self.output.missing_and_extra();
+        // Only owned names reach `extra` (see `list_output`).
+        let mut emptied = BTreeSet::new();
         for path in &extra {
             std::fs::remove_file(out.join(path))?;
+            let mut folder = Path::new(path).parent();
+            while let Some(f) = folder.filter(|f| f.components().count() > 1) {
+                emptied.insert(f.to_path_buf());
+                folder = f.parent();
+            }
         }
-        if extra.is_empty() {
-            return Ok(());
+        // Folders emptied by those removals go too, deepest first; the
+        // folders a compile writes to themselves stay, as do any others.
+        let mut emptied: Vec<PathBuf> = emptied.into_iter().collect();
+        emptied.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+        for d in emptied {
+            let _ = std::fs::remove_dir(out.join(d)); // fails, harmlessly, when not empty
         }
-        // Folders emptied by removals are removed too, deepest first.
         for dir in OWNED_FOLDERS {
-            let base = out.join(dir);
-            if base.is_dir() {
-                let mut dirs: Vec<_> = walkdir::WalkDir::new(&base)
-                    .into_iter()
-                    .filter_map(Result::ok)
-                    .filter(|e| e.file_type().is_dir())
-                    .map(|e| e.into_path())
-                    .collect();
-                dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
-                for d in dirs {
-                    let _ = std::fs::remove_dir(d); // fails, harmlessly, when not empty
-                }
+            if !extra.is_empty() {
+                let _ = std::fs::remove_dir(out.join(dir)); // as above
             }
         }
         Ok(())
@@ -194,10 +252,27 @@ impl Writer {
     }
 }
 
+impl Writer {
+    /// Records that `path` is made, and whether a file is there already. A
+    /// path that was not listed as owned but holds something (a symbolic
+    /// link, a folder, a file in a linked folder that was not listed) is
+    /// in the way: writing would go through it, so the compile stops.
+    fn claim(&self, path: &str, target: &Path) -> std::io::Result<bool> {
+        let existed = self.output.make(path);
+        if !existed && target.symlink_metadata().is_ok() {
+            return Err(std::io::Error::other(format!(
+                "{} is in the way: stackc did not write it and does not write through or over it; move it away",
+                crate::diagnostic::one_line(&target.display().to_string())
+            )));
+        }
+        Ok(existed)
+    }
+}
+
 impl Sink for Writer {
     fn put(&self, path: &str, text: &[u8]) -> std::io::Result<()> {
         let target = self.output.out.join(path);
-        if self.output.make(path) && same_file(&target, text) {
+        if self.claim(path, &target)? && same_file(&target, text) {
             return Ok(());
         }
         self.folder_of(path)?;
@@ -213,9 +288,9 @@ impl Sink for Writer {
         path: &str,
         pieces: &mut dyn Iterator<Item = Vec<u8>>,
     ) -> std::io::Result<()> {
-        let existed = self.output.make(path);
-        self.folder_of(path)?;
         let target = self.output.out.join(path);
+        let existed = self.claim(path, &target)?;
+        self.folder_of(path)?;
         let temporary = self.output.out.join(format!("{path}.stackc-partial"));
         let mut old = match existed {
             true => std::fs::File::open(&target)
@@ -409,8 +484,8 @@ mod tests {
         put(
             &writer,
             &[
-                ("run/a.sql", "select 1;\n"),
-                ("run/c.sql", "3"),
+                ("run/001_a.sql", "select 1;\n"),
+                ("run/001_c.sql", "3"),
                 ("manifest.json", "{}"),
             ],
         );
@@ -419,15 +494,15 @@ mod tests {
         put(
             &checker,
             &[
-                ("run/a.sql", "select 2;\n"),
-                ("run/b.sql", "2"),
+                ("run/001_a.sql", "select 2;\n"),
+                ("run/001_b.sql", "2"),
                 ("manifest.json", "{}"),
             ],
         );
         let s = checker.finish();
-        assert_eq!(s.stale, ["run/a.sql"]);
-        assert_eq!(s.missing, ["run/b.sql"]);
-        assert_eq!(s.extra, ["run/c.sql"]);
+        assert_eq!(s.stale, ["run/001_a.sql"]);
+        assert_eq!(s.missing, ["run/001_b.sql"]);
+        assert_eq!(s.extra, ["run/001_c.sql"]);
     }
 
     #[test]
@@ -437,20 +512,20 @@ mod tests {
         put(
             &writer,
             &[
-                ("run/a.sql", "a"),
-                ("unit/x/y.sql", "y"),
+                ("run/001_a.sql", "a"),
+                ("unit/x.y.sql", "y"),
                 ("manifest.json", "{ 1 }"),
             ],
         );
         writer.finish().unwrap();
-        let a = dir.path().join("run/a.sql");
+        let a = dir.path().join("run/001_a.sql");
         let manifest = dir.path().join("manifest.json");
         let manifest_before = std::fs::metadata(&manifest).unwrap().modified().unwrap();
         let before = std::fs::metadata(&a).unwrap().modified().unwrap();
         std::thread::sleep(std::time::Duration::from_millis(20));
         let writer = Writer::new(dir.path(), existing_paths(dir.path()).unwrap());
         let second = [
-            ("run/a.sql", "a"),
+            ("run/001_a.sql", "a"),
             ("migrations/V1__x.sql", "x"),
             ("manifest.json", "{ 1 }"),
         ];
@@ -477,12 +552,107 @@ mod tests {
         let writer = Writer::new(dir.path(), existing_paths(dir.path()).unwrap());
         put(
             &writer,
-            &[("run/a.sql", "a"), ("manifest.json", "{ 1, 2 }")],
+            &[("run/001_a.sql", "a"), ("manifest.json", "{ 1, 2 }")],
         );
         writer.finish().unwrap();
         assert_eq!(read("manifest.json"), "{ 1, 2 }");
         assert!(!dir.path().join("manifest.json.stackc-partial").exists());
         assert!(!dir.path().join("migrations").exists());
+    }
+
+    #[test]
+    fn files_a_compile_did_not_write_are_never_removed_nor_compared() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = Writer::new(dir.path(), existing_paths(dir.path()).unwrap());
+        put(&writer, &[("run/001_a.sql", "a"), ("manifest.json", "{}")]);
+        writer.finish().unwrap();
+        let theirs = [
+            "run/notes.txt",
+            "run/a.sql",
+            "run/sub/001_a.sql",
+            "migrations/readme.sql",
+            "unit/x.sql",
+            "other/001_a.sql",
+        ];
+        for rel in theirs {
+            let path = dir.path().join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "mine").unwrap();
+        }
+        let listed = list_output(dir.path()).unwrap();
+        assert_eq!(
+            listed.owned.iter().collect::<Vec<_>>(),
+            ["manifest.json", "run/001_a.sql"]
+        );
+        let mut foreign: Vec<_> = theirs[..5].to_vec();
+        foreign.sort_unstable();
+        assert_eq!(listed.foreign, foreign);
+        // A compile that makes nothing in run/ any more removes only its own file.
+        let writer = Writer::new(dir.path(), listed.owned);
+        put(&writer, &[("manifest.json", "{}")]);
+        writer.finish().unwrap();
+        assert!(!dir.path().join("run/001_a.sql").exists());
+        for rel in theirs {
+            assert_eq!(
+                std::fs::read_to_string(dir.path().join(rel)).unwrap(),
+                "mine"
+            );
+        }
+        let checker = Checker::new(dir.path(), existing_paths(dir.path()).unwrap());
+        put(&checker, &[("manifest.json", "{}")]);
+        assert!(checker.finish().is_clean());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_in_the_way_is_not_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let theirs = dir.path().join("theirs.sql");
+        std::fs::write(&theirs, "mine").unwrap();
+        std::fs::create_dir_all(dir.path().join("out/run")).unwrap();
+        std::os::unix::fs::symlink(&theirs, dir.path().join("out/run/001_a.sql")).unwrap();
+        let out = dir.path().join("out");
+        let listed = list_output(&out).unwrap();
+        assert_eq!(listed.foreign, ["run/001_a.sql"]);
+        let writer = Writer::new(&out, listed.owned);
+        let e = writer.put("run/001_a.sql", b"select 1;\n").unwrap_err();
+        assert!(e.to_string().contains("is in the way"), "{e}");
+        let mut pieces = [b"{}".to_vec()].into_iter();
+        std::os::unix::fs::symlink(&theirs, out.join("manifest.json")).unwrap();
+        let listed = list_output(&out).unwrap();
+        assert_eq!(listed.foreign, ["manifest.json", "run/001_a.sql"]);
+        let writer = Writer::new(&out, listed.owned);
+        assert!(writer.put_pieces("manifest.json", &mut pieces).is_err());
+        assert_eq!(std::fs::read_to_string(&theirs).unwrap(), "mine");
+    }
+
+    #[test]
+    fn generated_names_are_recognised() {
+        for rel in [
+            "manifest.json",
+            "migrations/V1__a.sql",
+            "migrations/sub/V1.1__a.sql",
+            "migrations/R__000_x.sql",
+            "run/000_x.sql",
+            "run/1000_x.test.y.sql",
+            "run/on_run_start.sql",
+            "run/on_run_end.sql",
+            "unit/m.t.sql",
+        ] {
+            assert!(is_generated_name(rel), "{rel}");
+        }
+        for rel in [
+            "stackc.toml",
+            "models/x.sql",
+            "migrations/notes.sql",
+            "migrations/V1__a.txt",
+            "run/01_x.sql",
+            "run/x/000_y.sql",
+            "run/000x.sql",
+            "unit/m.sql",
+        ] {
+            assert!(!is_generated_name(rel), "{rel}");
+        }
     }
 
     #[test]

@@ -1,190 +1,47 @@
-//! `manifest.json`: every node, its lineage, and the checksum of every file.
+//! `manifest.json`: every node, its lineage, and the checksum of every file,
+//! built as [`crate::manifest::Manifest`] and written in parallel pieces.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::{sha256_hex, unit_test_path, RunStep, Sink};
+use super::{sha256_hex, unit_test_path, Sink};
 use crate::config::Materialization;
-use crate::graph::{model_id, seed_id, IdList};
+use crate::graph::{model_id, seed_id};
+use crate::manifest::{
+    ColumnInfo, DependsOn, IndexInfo, Manifest, Metadata, MigrationEntry, MigrationType,
+    ModelConfigInfo, ModelNode, Node, OtherInfo, RunStep, SeedNode, SourceNode, StepKind, TestNode,
+    UnitTestEntry, MANIFEST_VERSION,
+};
 use crate::project::{MigrationKind, Project};
 use crate::resolve::Resolved;
+use crate::schema::OtherKind;
 
-// The manifest is written from these borrowed structs rather than a
-// `serde_json::Value` tree: at 10,000 models the tree alone took hundreds of
-// megabytes. Fields are in alphabetical order, so the JSON reads like a
-// sorted map.
+// The manifest borrows what it can from the project rather than copying
+// it (or building a `serde_json::Value` tree: at 10,000 models the tree
+// alone took hundreds of megabytes).
 
-struct Manifest<'a> {
-    child_map: Vec<(&'a str, IdList<'a>)>,
-    /// Sorted by path.
-    files: Vec<(&'a str, &'a str)>,
-    metadata: Metadata<'a>,
-    migrations: Vec<MigrationEntry<'a>>,
-    /// Sorted by id.
-    nodes: Vec<(&'a str, Node<'a>)>,
-    parent_map: Vec<(&'a str, IdList<'a>)>,
-    run_order: &'a [RunStep],
-    sources: BTreeMap<String, SourceNode<'a>>,
-    unit_tests: Vec<UnitTestEntry<'a>>,
+type Text<'a> = Cow<'a, str>;
+
+fn b(s: &str) -> Text<'_> {
+    Cow::Borrowed(s)
 }
 
-#[derive(Serialize)]
-struct UnitTestEntry<'a> {
-    description: Option<&'a str>,
-    file: String,
-    model: String,
-    name: &'a str,
-    source: &'a str,
+fn all(items: &[String]) -> Vec<Text<'_>> {
+    items.iter().map(|s| b(s)).collect()
 }
 
-#[derive(Serialize)]
-struct Metadata<'a> {
-    generator: String,
-    manifest_version: u32,
-    project_name: &'a str,
-}
-
-#[derive(Serialize)]
-struct MigrationEntry<'a> {
-    description: String,
-    file: String,
-    script: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    source: Option<&'a str>,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    version: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct DependsOn<'a> {
-    nodes: Vec<&'a str>,
-}
-
-#[derive(Serialize)]
-struct ColumnInfo<'a> {
-    data_type: Option<&'a str>,
-    description: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-#[serde(untagged)]
-enum Node<'a> {
-    // Boxed: a model node is twice the size of a test node, and tests are
-    // most of the nodes.
-    Model(Box<ModelNode<'a>>),
-    Seed(SeedNode<'a>),
-    Test(TestNode<'a>),
-}
-
-#[derive(Serialize)]
-struct ModelNode<'a> {
-    artifacts: &'a [String],
-    checksum: String,
-    columns: BTreeMap<&'a str, ColumnInfo<'a>>,
-    config: ModelConfigInfo<'a>,
-    depends_on: DependsOn<'a>,
-    description: Option<&'a str>,
-    env_vars: &'a [String],
-    file: &'a str,
-    materialization: &'static str,
-    name: &'a str,
-    relation: Option<String>,
-    resource_type: &'static str,
-    schema: &'a str,
-    tags: &'a [String],
-    unique_id: &'a str,
-    vars: &'a [String],
-}
-
-#[derive(Serialize)]
-struct IndexInfo<'a> {
-    columns: &'a [String],
-    #[serde(rename = "type")]
-    method: &'a str,
-    unique: bool,
-}
-
-#[derive(Serialize)]
-struct ModelConfigInfo<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    event_time: Option<Option<&'a str>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    incremental_strategy: Option<&'static str>,
-    indexes: Vec<IndexInfo<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    lookback: Option<Option<&'a str>>,
-    materialized: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    on_schema_change: Option<&'static str>,
-    sql_check: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    unique_key: Option<&'a [String]>,
-    vacuum: bool,
-}
-
-#[derive(Serialize)]
-struct SeedNode<'a> {
-    artifacts: &'a [String],
-    checksum: String,
-    columns: &'a [String],
-    depends_on: DependsOn<'a>,
-    description: Option<&'a str>,
-    file: &'a str,
-    materialization: &'static str,
-    name: &'a str,
-    relation: String,
-    resource_type: &'static str,
-    rows: usize,
-    schema: &'a str,
-    unique_id: String,
-}
-
-#[derive(Serialize)]
-struct TestNode<'a> {
-    artifacts: &'a [String],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    attached_node: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    checksum: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    column: Option<Option<&'a str>>,
-    depends_on: DependsOn<'a>,
-    error_if: &'a str,
-    file: &'a str,
-    name: &'a str,
-    resource_type: &'static str,
-    severity: &'static str,
-    test: &'a str,
-    unique_id: String,
-    warn_if: &'a str,
-}
-
-#[derive(Serialize)]
-struct SourceNode<'a> {
-    columns: BTreeMap<&'a str, ColumnInfo<'a>>,
-    description: Option<&'a str>,
-    file: &'a str,
-    identifier: &'a str,
-    name: &'a str,
-    relation: String,
-    resource_type: &'static str,
-    schema: &'a str,
-    source_name: &'a str,
-    unique_id: String,
-}
-
-fn columns_info(columns: &[crate::schema::Column]) -> BTreeMap<&str, ColumnInfo<'_>> {
+fn columns_info(columns: &[crate::schema::Column]) -> BTreeMap<Text<'_>, ColumnInfo<Text<'_>>> {
     columns
         .iter()
         .map(|c| {
             (
-                c.name.as_str(),
+                b(&c.name),
                 ColumnInfo {
-                    data_type: c.data_type.as_deref(),
-                    description: c.description.as_deref(),
+                    data_type: c.data_type.as_deref().map(b),
+                    description: c.description.as_deref().map(b),
                 },
             )
         })
@@ -195,178 +52,196 @@ pub(super) fn manifest(
     project: &Project,
     resolved: &Resolved,
     node_files: &BTreeMap<String, Vec<String>>,
-    run_order: &[RunStep],
+    run_order: &[RunStep<String>],
     files: &[(String, String)],
     sink: &dyn Sink,
 ) -> std::io::Result<()> {
+    let manifest = build(project, resolved, node_files, run_order, files);
+    let mut pieces = pieces(&manifest);
+    sink.put_pieces("manifest.json", &mut pieces)
+}
+
+fn build<'a>(
+    project: &'a Project,
+    resolved: &'a Resolved,
+    node_files: &'a BTreeMap<String, Vec<String>>,
+    run_order: &'a [RunStep<String>],
+    files: &'a [(String, String)],
+) -> Manifest<Text<'a>> {
     let name = resolved.project_name.as_str();
-    let no_files: Vec<String> = Vec::new();
-    let files_of = |id: &str| -> &[String] { node_files.get(id).unwrap_or(&no_files) };
+    let files_of =
+        |id: &str| -> Vec<Text<'a>> { node_files.get(id).map(|f| all(f)).unwrap_or_default() };
     let graph = &resolved.graph;
     let parents_of = |id: &str| DependsOn {
         nodes: graph
             .index(id)
-            .map(|i| {
-                graph.parents[i]
-                    .iter()
-                    .map(|&p| graph.ids[p].as_str())
-                    .collect()
-            })
+            .map(|i| graph.parents[i].iter().map(|&p| b(&graph.ids[p])).collect())
             .unwrap_or_default(),
     };
-    let model_ids: Vec<String> = resolved.models.keys().map(|m| model_id(name, m)).collect();
-    let singular_ids: Vec<String> = resolved
-        .singular_tests
+    let positions: BTreeMap<&str, (Option<usize>, Option<usize>)> = run_order
         .iter()
-        .map(|t| format!("test.{name}.{}", t.name))
+        .filter(|s| s.step == StepKind::Test)
+        .map(|s| (s.node.as_str(), (s.line, s.statement)))
         .collect();
+    let position = |id: &str| positions.get(id).copied().unwrap_or_default();
 
-    // In the order a map would take them (a later node of the same id
-    // wins), then sorted by id.
-    let mut nodes: Vec<(&str, Node<'_>)> = Vec::new();
-    let model_nodes: Vec<(&str, Node<'_>)> = resolved
+    // Inserted in the order a map would take them: a later node of the
+    // same id wins.
+    let mut nodes: BTreeMap<Text<'a>, Node<Text<'a>>> = BTreeMap::new();
+    let model_nodes: Vec<(String, Node<Text<'a>>)> = resolved
         .models
         .values()
-        .zip(&model_ids)
         .collect::<Vec<_>>()
         .par_iter()
-        .map(|(m, id)| {
+        .map(|m| {
+            let id = model_id(name, &m.name);
             let c = &m.config;
             let incremental = c.materialized == Materialization::Incremental;
             let node = ModelNode {
-                artifacts: files_of(id),
-                checksum: sha256_hex(&m.file.text),
+                artifacts: files_of(&id),
+                checksum: sha256_hex(&m.file.text).into(),
                 columns: m
                     .entry
                     .as_ref()
                     .map(|e| columns_info(&e.columns))
                     .unwrap_or_default(),
                 config: ModelConfigInfo {
-                    event_time: incremental.then_some(c.event_time.as_deref()),
-                    incremental_strategy: incremental.then(|| c.effective_strategy().as_str()),
+                    event_time: incremental.then(|| c.event_time.as_deref().map(b)),
+                    incremental_strategy: incremental.then(|| b(c.effective_strategy().as_str())),
                     indexes: c
                         .indexes
                         .iter()
                         .map(|i| IndexInfo {
-                            columns: &i.columns,
-                            method: &i.method,
+                            columns: all(&i.columns),
+                            method: b(&i.method),
                             unique: i.unique,
                         })
                         .collect(),
-                    lookback: incremental.then_some(c.lookback.as_deref()),
-                    materialized: c.materialized.as_str(),
-                    on_schema_change: incremental.then(|| c.on_schema_change.as_str()),
+                    lookback: incremental.then(|| c.lookback.as_deref().map(b)),
+                    materialized: b(c.materialized.as_str()),
+                    on_schema_change: incremental.then(|| b(c.on_schema_change.as_str())),
                     sql_check: c.sql_check,
-                    unique_key: incremental.then_some(c.unique_key.as_slice()),
+                    unique_key: incremental.then(|| all(&c.unique_key)),
                     vacuum: c.vacuum,
                 },
-                depends_on: parents_of(id),
-                description: m.entry.as_ref().and_then(|e| e.description.as_deref()),
-                env_vars: &m.env_vars,
-                file: &m.file.path,
-                materialization: c.materialized.as_str(),
-                name: &m.name,
+                depends_on: parents_of(&id),
+                description: m
+                    .entry
+                    .as_ref()
+                    .and_then(|e| e.description.as_deref())
+                    .map(b),
+                env_vars: all(&m.env_vars),
+                file: b(&m.file.path),
+                materialization: b(c.materialized.as_str()),
+                name: b(&m.name),
                 relation: (c.materialized != Materialization::Ephemeral)
-                    .then(|| m.relation.to_string()),
-                resource_type: "model",
-                schema: &m.relation.schema,
-                tags: &c.tags,
-                unique_id: id.as_str(),
-                vars: &m.vars,
+                    .then(|| m.relation.to_string().into()),
+                resource_type: b("model"),
+                schema: b(&m.relation.schema),
+                tags: all(&c.tags),
+                unique_id: id.clone().into(),
+                vars: all(&m.vars),
             };
-            (id.as_str(), Node::Model(Box::new(node)))
+            (id, Node::Model(Box::new(node)))
         })
         .collect();
-    nodes.extend(model_nodes);
-    let seed_ids: Vec<String> = resolved.seeds.keys().map(|s| seed_id(name, s)).collect();
-    for ((seed_name, (seed, entry, relation)), id) in resolved.seeds.iter().zip(&seed_ids) {
-        nodes.push((
-            id,
+    nodes.extend(model_nodes.into_iter().map(|(id, n)| (Cow::Owned(id), n)));
+    for (seed_name, (seed, entry, relation)) in &resolved.seeds {
+        let id = seed_id(name, seed_name);
+        nodes.insert(
+            id.clone().into(),
             Node::Seed(SeedNode {
-                artifacts: files_of(id),
-                checksum: sha256_hex(&seed.file.text),
-                columns: &seed.columns,
+                artifacts: files_of(&id),
+                checksum: sha256_hex(&seed.file.text).into(),
+                columns: all(&seed.columns),
                 depends_on: DependsOn { nodes: Vec::new() },
-                description: entry.as_ref().and_then(|e| e.description.as_deref()),
-                file: &seed.file.path,
-                materialization: "seed",
-                name: seed_name,
-                relation: relation.to_string(),
-                resource_type: "seed",
+                description: entry.as_ref().and_then(|e| e.description.as_deref()).map(b),
+                file: b(&seed.file.path),
+                materialization: b("seed"),
+                name: b(seed_name),
+                relation: relation.to_string().into(),
+                resource_type: b("seed"),
                 rows: seed.rows.len(),
-                schema: &relation.schema,
-                unique_id: id.clone(),
+                schema: b(&relation.schema),
+                unique_id: id.into(),
             }),
-        ));
+        );
     }
-    let test_nodes: Vec<(&str, Node<'_>)> = resolved
+    let test_nodes: Vec<(Text<'a>, Node<Text<'a>>)> = resolved
         .tests
         .par_iter()
         .map(|t| {
             let depends: BTreeSet<&str> = t.depends_on.iter().map(String::as_str).collect();
+            let (line, statement) = position(&t.unique_id);
             let node = TestNode {
                 artifacts: files_of(&t.unique_id),
-                attached_node: Some(&t.attached_to),
+                attached_node: Some(b(&t.attached_to)),
                 checksum: None,
-                column: Some(t.column.as_deref()),
+                column: Some(t.column.as_deref().map(b)),
                 depends_on: DependsOn {
-                    nodes: depends.into_iter().collect(),
+                    nodes: depends.into_iter().map(b).collect(),
                 },
-                error_if: &t.error_if,
-                file: &t.span.file,
-                name: &t.name,
-                resource_type: "test",
-                severity: t.severity.as_str(),
-                test: &t.kind,
-                unique_id: t.unique_id.clone(),
-                warn_if: &t.warn_if,
+                error_if: b(&t.error_if),
+                file: b(&t.span.file),
+                line,
+                name: b(&t.name),
+                resource_type: b("test"),
+                severity: b(t.severity.as_str()),
+                statement,
+                test: b(&t.kind),
+                unique_id: b(&t.unique_id),
+                warn_if: b(&t.warn_if),
             };
-            (t.unique_id.as_str(), Node::Test(node))
+            (b(&t.unique_id), Node::Test(node))
         })
         .collect();
     nodes.extend(test_nodes);
-    for (t, id) in resolved.singular_tests.iter().zip(&singular_ids) {
-        nodes.push((
-            id,
+    for t in &resolved.singular_tests {
+        let id = format!("test.{name}.{}", t.name);
+        let (line, statement) = position(&id);
+        nodes.insert(
+            id.clone().into(),
             Node::Test(TestNode {
-                artifacts: files_of(id),
+                artifacts: files_of(&id),
                 attached_node: None,
-                checksum: Some(sha256_hex(&t.file.text)),
+                checksum: Some(sha256_hex(&t.file.text).into()),
                 column: None,
-                depends_on: parents_of(id),
-                error_if: "!= 0",
-                file: &t.file.path,
-                name: &t.name,
-                resource_type: "test",
-                severity: "error",
-                test: "singular",
-                unique_id: id.clone(),
-                warn_if: "!= 0",
+                depends_on: parents_of(&id),
+                error_if: b("!= 0"),
+                file: b(&t.file.path),
+                line,
+                name: b(&t.name),
+                resource_type: b("test"),
+                severity: b("error"),
+                statement,
+                test: b("singular"),
+                unique_id: id.into(),
+                warn_if: b("!= 0"),
             }),
-        ));
+        );
     }
     let mut sources = BTreeMap::new();
     for ((source, table), (entry, t, relation)) in &resolved.sources {
         let id = crate::graph::source_id(name, source, table);
         sources.insert(
-            id.clone(),
+            Cow::Owned(id.clone()),
             SourceNode {
                 columns: columns_info(&t.columns),
-                description: t.description.as_deref(),
-                file: &t.span.file,
-                identifier: &t.identifier,
-                name: table,
-                relation: relation.to_string(),
-                resource_type: "source",
-                schema: &entry.schema,
-                source_name: source,
-                unique_id: id,
+                description: t.description.as_deref().map(b),
+                file: b(&t.span.file),
+                identifier: b(&t.identifier),
+                name: b(table),
+                relation: relation.to_string().into(),
+                resource_type: b("source"),
+                schema: b(&entry.schema),
+                source_name: b(source),
+                unique_id: id.into(),
             },
         );
     }
 
     // Flyway's order: versioned by version, then repeatables by description.
-    let mut migrations: Vec<(u8, &[u64], String, MigrationEntry<'_>)> = Vec::new();
+    let mut migrations: Vec<(u8, &[u64], String, MigrationEntry<Text<'a>>)> = Vec::new();
     let project_scripts: BTreeSet<String> = project
         .migrations
         .iter()
@@ -382,12 +257,16 @@ pub(super) fn manifest(
             version,
             m.description.clone(),
             MigrationEntry {
-                description: m.description.clone(),
-                file: format!("migrations/{}", m.script),
-                script: &m.script,
-                source: Some(&m.file.path),
-                kind: if rank == 0 { "versioned" } else { "repeatable" },
-                version: (rank == 0).then_some(m.version_text.as_str()),
+                description: m.description.clone().into(),
+                file: format!("migrations/{}", m.script).into(),
+                script: b(&m.script),
+                source: Some(b(&m.file.path)),
+                kind: if rank == 0 {
+                    MigrationType::Versioned
+                } else {
+                    MigrationType::Repeatable
+                },
+                version: (rank == 0).then(|| b(&m.version_text)),
             },
         ));
     }
@@ -406,84 +285,164 @@ pub(super) fn manifest(
             &[],
             description.clone(),
             MigrationEntry {
-                description,
-                file: path.clone(),
-                script,
+                description: description.into(),
+                file: b(path),
+                script: b(script),
                 source: None,
-                kind: "repeatable",
+                kind: MigrationType::Repeatable,
                 version: None,
             },
         ));
     }
     migrations.sort_by(|a, b| (a.0, a.1, &a.2).cmp(&(b.0, b.1, &b.2)));
 
-    let files: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(path, hash)| (path.as_str(), hash.as_str()))
-        .collect();
-    let manifest = Manifest {
-        child_map: graph.id_entries(&graph.children),
-        files,
+    let id_map = |edges: &'a [Vec<usize>]| -> BTreeMap<Text<'a>, Vec<Text<'a>>> {
+        graph
+            .ids
+            .iter()
+            .zip(edges)
+            .map(|(id, edges)| (b(id), edges.iter().map(|&i| b(&graph.ids[i])).collect()))
+            .collect()
+    };
+    let mut child_map = id_map(&graph.children);
+    let mut parent_map = id_map(&graph.parents);
+    // Exposures, metrics and the like are not in the graph (nothing runs for
+    // them): each is a child of what it depends on, with its own parents.
+    for o in &resolved.others {
+        parent_map
+            .entry(b(&o.unique_id))
+            .or_default()
+            .extend(o.depends_on.iter().map(|p| b(p)));
+        child_map.entry(b(&o.unique_id)).or_default();
+        for p in &o.depends_on {
+            child_map.entry(b(p)).or_default().push(b(&o.unique_id));
+        }
+    }
+    let mut others: BTreeMap<&str, BTreeMap<Text<'a>, OtherInfo<Text<'a>>>> = BTreeMap::new();
+    for o in &resolved.others {
+        let key = match o.entry.kind {
+            OtherKind::Exposure => "exposures",
+            OtherKind::Metric => "metrics",
+            OtherKind::SavedQuery => "saved_queries",
+            OtherKind::SemanticModel => "semantic_models",
+            OtherKind::Snapshot => continue,
+        };
+        others.entry(key).or_default().insert(
+            b(&o.unique_id),
+            OtherInfo {
+                depends_on: DependsOn {
+                    nodes: o.depends_on.iter().map(|p| b(p)).collect(),
+                },
+                description: o.entry.description.as_deref().map(b),
+                file: b(&o.entry.span.file),
+                label: o.entry.label.as_deref().map(b),
+                name: b(&o.entry.name),
+                resource_type: b(o.entry.kind.as_str()),
+                kind: o.entry.type_.as_deref().map(b),
+                unique_id: b(&o.unique_id),
+            },
+        );
+    }
+    let mut take = |key: &str| others.remove(key).unwrap_or_default();
+    Manifest {
+        child_map,
+        exposures: take("exposures"),
+        metrics: take("metrics"),
+        saved_queries: take("saved_queries"),
+        semantic_models: take("semantic_models"),
+        files: files
+            .iter()
+            .map(|(path, hash)| (b(path), b(hash)))
+            .collect(),
         metadata: Metadata {
-            generator: format!("stackc {}", env!("CARGO_PKG_VERSION")),
-            manifest_version: 1,
-            project_name: name,
+            generator: format!("stackc {}", env!("CARGO_PKG_VERSION")).into(),
+            manifest_version: MANIFEST_VERSION,
+            project_name: b(name),
         },
         migrations: migrations.into_iter().map(|m| m.3).collect(),
-        nodes: sorted_by_id(nodes),
-        parent_map: graph.id_entries(&graph.parents),
-        run_order,
+        nodes,
+        parent_map,
+        run_order: run_order
+            .iter()
+            .map(|s| RunStep {
+                file: b(&s.file),
+                full_file: s.full_file.as_deref().map(b),
+                full_refresh: s.full_refresh,
+                line: s.line,
+                node: b(&s.node),
+                statement: s.statement,
+                step: s.step,
+            })
+            .collect(),
         sources,
         unit_tests: resolved
             .unit_tests
             .iter()
             .map(|u| UnitTestEntry {
-                description: u.description.as_deref(),
-                file: unit_test_path(u),
-                model: model_id(name, &u.model),
-                name: &u.name,
-                source: &u.file,
+                description: u.description.as_deref().map(b),
+                file: unit_test_path(u).into(),
+                model: model_id(name, &u.model).into(),
+                name: b(&u.name),
+                source: b(&u.file),
             })
             .collect(),
-    };
-    let mut pieces = manifest.pieces();
-    sink.put_pieces("manifest.json", &mut pieces)
+    }
 }
 
-impl Manifest<'_> {
-    /// Pretty JSON, byte for byte what `serde_json::to_string_pretty` would
-    /// write, as pieces that make the file in order. The pieces are made as
-    /// they are read, and nodes and files in parallel batches, so the whole
-    /// document (46 MB at 10,000 models) is never in memory at once.
-    fn pieces(&self) -> impl Iterator<Item = Vec<u8>> + '_ {
-        // The two large lists are made up front, side by side.
-        let (migrations, run_order) = rayon::join(
-            || pretty(&self.migrations, 1),
-            || pretty(&self.run_order, 1),
-        );
-        let fields: [(&str, Pieces<'_>); 9] = [
-            ("child_map", Box::new(ObjectPieces::new(&self.child_map, 1))),
-            ("files", Box::new(ObjectPieces::new(&self.files, 1))),
-            ("metadata", lazy(move || pretty(&self.metadata, 1))),
-            ("migrations", Box::new(std::iter::once(migrations))),
-            ("nodes", Box::new(ObjectPieces::new(&self.nodes, 1))),
-            (
-                "parent_map",
-                Box::new(ObjectPieces::new(&self.parent_map, 1)),
-            ),
-            ("run_order", Box::new(std::iter::once(run_order))),
-            ("sources", lazy(move || pretty(&self.sources, 1))),
-            ("unit_tests", lazy(move || pretty(&self.unit_tests, 1))),
-        ];
-        fields
-            .into_iter()
-            .enumerate()
-            .flat_map(|(i, (key, value))| {
-                let separator = if i == 0 { "{\n  \"" } else { ",\n  \"" };
-                std::iter::once(format!("{separator}{key}\": ").into_bytes()).chain(value)
-            })
-            .chain(std::iter::once(b"\n}\n".to_vec()))
+/// The entries of a map, in order, for [`ObjectPieces`].
+fn entries<'a, V>(map: &'a BTreeMap<Text<'_>, V>) -> Vec<(&'a str, &'a V)> {
+    map.iter().map(|(k, v)| (k.as_ref(), v)).collect()
+}
+
+/// Pretty JSON, byte for byte what `serde_json::to_string_pretty` would
+/// write (and a newline), as pieces that make the file in order. The pieces
+/// are made as they are read, and nodes and files in parallel batches, so
+/// the whole document (tens of MB at 10,000 models) is never in memory at
+/// once.
+fn pieces<'a>(m: &'a Manifest<Text<'a>>) -> impl Iterator<Item = Vec<u8>> + 'a {
+    // The large lists are made up front, side by side.
+    let (migrations, run_order) =
+        rayon::join(|| pretty(&m.migrations, 1), || pretty(&m.run_order, 1));
+    let (child_map, (files, (nodes, parent_map))) = rayon::join(
+        || entries(&m.child_map),
+        || {
+            rayon::join(
+                || entries(&m.files),
+                || rayon::join(|| entries(&m.nodes), || entries(&m.parent_map)),
+            )
+        },
+    );
+    let mut fields: Vec<(&str, Pieces<'a>)> = vec![
+        ("child_map", Box::new(ObjectPieces::new(child_map, 1))),
+        ("files", Box::new(ObjectPieces::new(files, 1))),
+        ("metadata", lazy(move || pretty(&m.metadata, 1))),
+        ("migrations", Box::new(std::iter::once(migrations))),
+        ("nodes", Box::new(ObjectPieces::new(nodes, 1))),
+        ("parent_map", Box::new(ObjectPieces::new(parent_map, 1))),
+        ("run_order", Box::new(std::iter::once(run_order))),
+        ("sources", lazy(move || pretty(&m.sources, 1))),
+        ("unit_tests", lazy(move || pretty(&m.unit_tests, 1))),
+    ];
+    for (key, map) in [
+        ("exposures", &m.exposures),
+        ("metrics", &m.metrics),
+        ("saved_queries", &m.saved_queries),
+        ("semantic_models", &m.semantic_models),
+    ] {
+        if !map.is_empty() {
+            fields.push((key, lazy(move || pretty(map, 1))));
+        }
     }
+    // Keys in alphabetical order, as serde writes the shared type.
+    fields.sort_by(|a, b| a.0.cmp(b.0));
+    fields
+        .into_iter()
+        .enumerate()
+        .flat_map(|(i, (key, value))| {
+            let separator = if i == 0 { "{\n  \"" } else { ",\n  \"" };
+            std::iter::once(format!("{separator}{key}\": ").into_bytes()).chain(value)
+        })
+        .chain(std::iter::once(b"\n}\n".to_vec()))
 }
 
 type Pieces<'a> = Box<dyn Iterator<Item = Vec<u8>> + 'a>;
@@ -497,7 +456,7 @@ fn lazy<'a>(make: impl FnOnce() -> Vec<u8> + 'a) -> Pieces<'a> {
 /// JSON nested `depth` levels deep, in pieces: each batch of entries is
 /// serialized in parallel when the pieces before it have been read.
 struct ObjectPieces<'a, V> {
-    entries: &'a [(&'a str, V)],
+    entries: Vec<(&'a str, V)>,
     depth: usize,
     next: usize,
     done: bool,
@@ -505,7 +464,7 @@ struct ObjectPieces<'a, V> {
 }
 
 impl<'a, V> ObjectPieces<'a, V> {
-    fn new(entries: &'a [(&'a str, V)], depth: usize) -> Self {
+    fn new(entries: Vec<(&'a str, V)>, depth: usize) -> Self {
         ObjectPieces {
             entries,
             depth,
@@ -565,19 +524,6 @@ impl<V: Serialize + Sync> Iterator for ObjectPieces<'_, V> {
         self.ready.extend(pieces);
         self.ready.pop_front()
     }
-}
-
-/// The nodes sorted by id; of two with one id, the later one.
-fn sorted_by_id<'a>(mut nodes: Vec<(&'a str, Node<'a>)>) -> Vec<(&'a str, Node<'a>)> {
-    nodes.sort_by(|a, b| a.0.cmp(b.0));
-    let mut out: Vec<(&str, Node<'_>)> = Vec::with_capacity(nodes.len());
-    for node in nodes {
-        match out.last_mut() {
-            Some(last) if last.0 == node.0 => *last = node,
-            _ => out.push(node),
-        }
-    }
-    out
 }
 
 /// `value` as pretty JSON, indented as if nested `depth` levels deep.
@@ -688,6 +634,31 @@ impl serde_json::ser::Formatter for Nested {
 mod tests {
     use super::*;
 
+    /// The parallel writer and the types apply reads are one format: the
+    /// sample project's manifest reads into `Manifest<String>` and writes
+    /// back, through plain serde_json, byte for byte.
+    #[test]
+    fn the_manifest_round_trips_through_the_shared_types() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("project_template");
+        let compilation = crate::compile(&dir);
+        let artifacts = compilation.artifacts.expect("the sample project compiles");
+        let text = &artifacts["manifest.json"];
+        let read: Manifest<String> = serde_json::from_str(text).unwrap();
+        assert_eq!(serde_json::to_string_pretty(&read).unwrap() + "\n", *text);
+        // Every kind of node, and a test with its place in its file.
+        let kinds: BTreeSet<&str> = read.nodes.values().map(|n| n.resource_type()).collect();
+        assert_eq!(kinds, BTreeSet::from(["model", "seed", "test"]));
+        assert!(read.nodes.values().all(|n| match n {
+            Node::Model(m) => m.resource_type == "model",
+            Node::Seed(s) => s.resource_type == "seed",
+            Node::Test(t) => t.resource_type == "test" && t.statement.is_some(),
+        }));
+        assert!(read
+            .run_order
+            .iter()
+            .any(|s| s.step == StepKind::Test && s.statement > Some(0)));
+    }
+
     #[test]
     fn parallel_pretty_json_is_what_serde_json_writes() {
         let mut map: BTreeMap<String, serde_json::Value> = BTreeMap::new();
@@ -703,13 +674,13 @@ mod tests {
             String::from_utf8(pieces.collect::<Vec<_>>().concat()).unwrap()
         };
         assert_eq!(
-            text(ObjectPieces::new(&entries, 0)),
+            text(ObjectPieces::new(entries.clone(), 0)),
             serde_json::to_string_pretty(&map).unwrap()
         );
         let nested = serde_json::json!({ "outer": map, "list": [[1], {"k": [true]}] });
         let expected = serde_json::to_string_pretty(&nested).unwrap();
         let list = String::from_utf8(pretty(&nested["list"], 1)).unwrap();
-        let outer = text(ObjectPieces::new(&entries, 1));
+        let outer = text(ObjectPieces::new(entries.clone(), 1));
         let got = format!("{{\n  \"list\": {list},\n  \"outer\": {outer}\n}}");
         assert_eq!(got, expected);
         // Deeper than the formatter's one-write indentation reaches.
@@ -721,6 +692,6 @@ mod tests {
         let got = format!("[\n  {}\n]", String::from_utf8(pretty(&deep, 1)).unwrap());
         assert_eq!(got, expected);
         let empty: Vec<(&str, &serde_json::Value)> = Vec::new();
-        assert_eq!(text(ObjectPieces::new(&empty, 3)), "{}");
+        assert_eq!(text(ObjectPieces::new(empty, 3)), "{}");
     }
 }

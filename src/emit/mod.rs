@@ -18,17 +18,22 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use rayon::prelude::*;
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::naming::hex;
+pub use crate::naming::{fit_path, repeatable_script, sha256_hex};
+
 use crate::config::{IndexConfig, Materialization, OnSchemaChange, Strategy};
+use crate::manifest::{StepKind, HEADER_OBJECT, HEADER_SOURCE};
 use crate::project::Project;
 use crate::render::Relation;
 use crate::resolve::{model_columns, Model, Resolved};
 use crate::seed::infer_type;
-use crate::sql::{literal, quote_ident};
+use crate::sql::{comment, literal, quote_ident};
 
-pub use files::{existing_files, existing_paths, Sink, Staleness};
+pub use files::{
+    existing_files, existing_paths, is_generated_name, list_output, Listed, Sink, Staleness,
+};
 
 pub type Artifacts = BTreeMap<String, String>;
 
@@ -75,8 +80,29 @@ pub fn artifacts(project: &Project, resolved: &Resolved) -> Artifacts {
 /// Makes every artifact and hands it to `sink` as soon as it is made, so
 /// that a large project's artifacts are never all in memory at once.
 pub fn emit(project: &Project, resolved: &Resolved, sink: &dyn Sink) -> std::io::Result<()> {
-    let cx = Cx::new(resolved);
+    let mut cx = Cx::new(resolved);
     let graph = &resolved.graph;
+    let put = |path: &str, text: &str| -> std::io::Result<(String, String)> {
+        sink.put(path, text.as_bytes())?;
+        Ok((path.to_string(), sha256_hex(text)))
+    };
+    // The data tests of a node share one file: made first, so that each
+    // test's step knows where in its file the query is.
+    let (test_hashes, positions) = tests_files(&cx)
+        .into_par_iter()
+        .map(|(path, text, positions)| Ok((put(&path, &text)?, positions)))
+        .collect::<std::io::Result<Vec<_>>>()?
+        .into_iter()
+        .fold(
+            (Vec::new(), BTreeMap::new()),
+            |(mut hashes, mut all), (hash, positions)| {
+                hashes.push(hash);
+                all.extend(positions);
+                (hashes, all)
+            },
+        );
+    cx.test_positions = positions;
+    let cx = cx;
     // Each node's files are independent of the others' but for the
     // fingerprint line of migrations, which needs the definitions of the
     // node's parents. So the nodes with a migration (models and seeds) are
@@ -106,10 +132,6 @@ pub fn emit(project: &Project, resolved: &Resolved, sink: &dyn Sink) -> std::io:
         .iter()
         .map(|m| (format!("migrations/{}", m.script), &*m.file.text))
         .collect();
-    let put = |path: &str, text: &str| -> std::io::Result<(String, String)> {
-        sink.put(path, text.as_bytes())?;
-        Ok((path.to_string(), sha256_hex(text)))
-    };
     let made: Vec<(NodeOut, Vec<(String, String)>)> = outs
         .into_par_iter()
         .zip(&graph.order)
@@ -130,7 +152,8 @@ pub fn emit(project: &Project, resolved: &Resolved, sink: &dyn Sink) -> std::io:
         .collect::<std::io::Result<_>>()?;
     let mut run_order = Vec::new();
     let mut node_files: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut hashed: Vec<Vec<(String, String)>> = Vec::with_capacity(made.len() + 2);
+    let mut hashed: Vec<Vec<(String, String)>> = Vec::with_capacity(made.len() + 3);
+    hashed.push(test_hashes);
     for (out, hashes) in made {
         run_order.extend(out.steps);
         if !out.files.is_empty() {
@@ -169,8 +192,10 @@ pub fn emit(project: &Project, resolved: &Resolved, sink: &dyn Sink) -> std::io:
             file: path,
             full_file: None,
             full_refresh: None,
+            line: None,
             node: format!("operation.{}.{label}", cx.name),
-            step: "hook",
+            statement: None,
+            step: StepKind::Hook,
         };
         if first {
             run_order.insert(0, step);
@@ -198,21 +223,19 @@ impl NodeOut {
             file: path.to_string(),
             full_file: None,
             full_refresh: None,
+            line: None,
             node: id.to_string(),
-            step: "vacuum",
+            statement: None,
+            step: StepKind::Vacuum,
         });
         self.files.push(path.to_string());
     }
 }
 
-/// The comment a seed load leaves on its table: `stackc apply` skips the
-/// load when the table already carries the comment of this CSV's content.
+/// The comment a seed load leaves on its table: see
+/// [`crate::manifest::seed_marker`].
 pub fn seed_marker(seed: &crate::seed::Seed) -> String {
-    format!(
-        "stackc seed {} sha256:{}",
-        seed.file.path,
-        sha256_hex(&seed.file.text)
-    )
+    crate::manifest::seed_marker(&seed.file.path, &sha256_hex(&seed.file.text))
 }
 
 /// `unit/<model>.<test>.sql`: run by `stackc test --unit`, never by a run.
@@ -228,7 +251,7 @@ fn unit_test_path(u: &crate::unittest::CompiledUnitTest) -> String {
             }
         })
         .collect();
-    format!("unit/{}.{name}.sql", u.model)
+    fit_path(format!("unit/{}.{name}.sql", u.model))
 }
 
 /// The files of one node. A migration's text is its header, the upstream
@@ -248,28 +271,28 @@ struct NodeOut {
     files: Vec<String>,
 }
 
-#[derive(Serialize)]
-struct RunStep {
-    file: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    full_file: Option<String>,
-    /// `false` for a dbt model with `full_refresh: false`, which
-    /// `--full-refresh` leaves incremental.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    full_refresh: Option<bool>,
-    node: String,
-    step: &'static str,
+type RunStep = crate::manifest::RunStep<String>;
+
+/// Where a test's query sits among the artifacts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TestPosition {
+    pub path: String,
+    /// 0-based, among the file's statements.
+    pub statement: usize,
+    /// 1-based: the first line of the test's text.
+    pub line: usize,
 }
 
 struct Cx<'a> {
     resolved: &'a Resolved,
     name: &'a str,
     ephemeral_sql: BTreeMap<String, String>,
-    tests_by_id: BTreeMap<&'a str, &'a crate::datatest::DataTest>,
     singular_by_id: BTreeMap<String, &'a crate::resolve::SingularTest>,
     seed_prefix: String,
     model_prefix: String,
     source_prefix: String,
+    /// Test id → where its query is; filled once the tests files are made.
+    test_positions: BTreeMap<String, TestPosition>,
 }
 
 impl<'a> Cx<'a> {
@@ -279,11 +302,6 @@ impl<'a> Cx<'a> {
             resolved,
             name,
             ephemeral_sql: ephemeral_bodies(resolved),
-            tests_by_id: resolved
-                .tests
-                .iter()
-                .map(|t| (t.unique_id.as_str(), t))
-                .collect(),
             singular_by_id: resolved
                 .singular_tests
                 .iter()
@@ -292,6 +310,7 @@ impl<'a> Cx<'a> {
             seed_prefix: format!("seed.{name}."),
             model_prefix: format!("model.{name}."),
             source_prefix: format!("source.{name}."),
+            test_positions: BTreeMap::new(),
         }
     }
 
@@ -308,11 +327,13 @@ impl<'a> Cx<'a> {
             steps: Vec::new(),
             files: Vec::new(),
         };
-        let step = |file: &str, kind: &'static str| RunStep {
+        let step = |file: &str, kind: StepKind| RunStep {
             file: file.to_string(),
             full_file: None,
             full_refresh: None,
+            line: None,
             node: id.clone(),
+            statement: None,
             step: kind,
         };
         if let Some(seed_name) = id.strip_prefix(&self.seed_prefix) {
@@ -345,7 +366,7 @@ impl<'a> Cx<'a> {
                 .collect();
             let header = header("seed", relation, &seed.file.path, "table");
             let path = format!("migrations/{}", repeatable_script(level, seed_name));
-            let run_path = format!("run/{level:03}_{seed_name}.sql");
+            let run_path = fit_path(format!("run/{level:03}_{seed_name}.sql"));
             out.runs.push((
                 run_path.clone(),
                 format!(
@@ -355,11 +376,11 @@ impl<'a> Cx<'a> {
             ));
             out.definition = Some(seed_migration(relation, &types));
             out.migration = Some((path.clone(), header.clone()));
-            out.steps.push(step(&run_path, "seed"));
+            out.steps.push(step(&run_path, StepKind::Seed));
             out.vacuum(
                 relation,
                 &header,
-                &format!("run/{level:03}_{seed_name}.vacuum.sql"),
+                &fit_path(format!("run/{level:03}_{seed_name}.vacuum.sql")),
                 id,
             );
             out.files = vec![path, run_path];
@@ -368,12 +389,33 @@ impl<'a> Cx<'a> {
             let full_sql = with_ephemerals(&m.full.sql, m, resolved, &self.ephemeral_sql);
             let mat = m.config.materialized;
             let header = header("model", &m.relation, &m.file.path, mat.as_str());
+            // An enforced contract: the table has the schema file's columns,
+            // in its order, and is loaded by name.
+            let contract: Option<Vec<String>> = m
+                .entry
+                .as_ref()
+                .filter(|_| crate::resolve::contract_enforced(m))
+                .map(|e| {
+                    e.columns
+                        .iter()
+                        .map(|c| {
+                            if c.quote {
+                                format!("\"{}\"", c.name.replace('"', "\"\""))
+                            } else {
+                                quote_ident(&c.name).into_owned()
+                            }
+                        })
+                        .collect()
+                });
             let body = match mat {
                 Materialization::Ephemeral => {
                     out.definition = Some(full_sql);
                     return out;
                 }
                 Materialization::View => view_migration(&m.relation, &full_sql),
+                Materialization::Table if contract.is_some() => {
+                    contract_table_migration(m, contract.as_deref().unwrap_or_default())
+                }
                 Materialization::Table => {
                     empty_relation_migration("table", &m.relation, &full_sql, &m.config.indexes)
                 }
@@ -431,19 +473,26 @@ impl<'a> Cx<'a> {
             let target = m.relation.to_string();
             match mat {
                 Materialization::Table => {
-                    let run_path = format!("run/{level:03}_{model_name}.sql");
+                    let run_path = fit_path(format!("run/{level:03}_{model_name}.sql"));
                     out.runs.push((
                         run_path.clone(),
-                        format!(
-                            "{header}{RUN_NOTE}\n{pre}truncate table {target};\n\ninsert into {target}\n{}\n;\n{post}",
-                            full_sql.trim_end()
-                        ),
+                        match &contract {
+                            Some(cols) => format!(
+                                "{header}{RUN_NOTE}\n{pre}truncate table {target};\n\ninsert into {target} ({cols})\nselect {cols}\nfrom (\n{}\n) as model_subq\n;\n{post}",
+                                full_sql.trim_end(),
+                                cols = cols.join(", ")
+                            ),
+                            None => format!(
+                                "{header}{RUN_NOTE}\n{pre}truncate table {target};\n\ninsert into {target}\n{}\n;\n{post}",
+                                full_sql.trim_end()
+                            ),
+                        },
                     ));
-                    out.steps.push(step(&run_path, "table"));
+                    out.steps.push(step(&run_path, StepKind::Table));
                     out.files.push(run_path);
                 }
                 Materialization::Incremental => {
-                    let full_path = format!("run/{level:03}_{model_name}.full.sql");
+                    let full_path = fit_path(format!("run/{level:03}_{model_name}.full.sql"));
                     out.runs.push((
                         full_path.clone(),
                         format!(
@@ -452,7 +501,7 @@ impl<'a> Cx<'a> {
                             full_sql.trim_end()
                         ),
                     ));
-                    let inc_path = format!("run/{level:03}_{model_name}.incremental.sql");
+                    let inc_path = fit_path(format!("run/{level:03}_{model_name}.incremental.sql"));
                     let inc_sql = m
                         .incremental
                         .as_ref()
@@ -471,18 +520,18 @@ impl<'a> Cx<'a> {
                     out.steps.push(RunStep {
                         full_file: Some(full_path.clone()),
                         full_refresh: never_full.then_some(false),
-                        ..step(&inc_path, "incremental")
+                        ..step(&inc_path, StepKind::Incremental)
                     });
                     out.files.push(full_path);
                     out.files.push(inc_path);
                 }
                 Materialization::MaterializedView => {
-                    let run_path = format!("run/{level:03}_{model_name}.sql");
+                    let run_path = fit_path(format!("run/{level:03}_{model_name}.sql"));
                     out.runs.push((
                         run_path.clone(),
                         format!("{header}{RUN_NOTE}\n{pre}{}{post}", matview_refresh(m)),
                     ));
-                    out.steps.push(step(&run_path, "refresh"));
+                    out.steps.push(step(&run_path, StepKind::Refresh));
                     out.files.push(run_path);
                 }
                 Materialization::View | Materialization::Ephemeral => {}
@@ -493,43 +542,32 @@ impl<'a> Cx<'a> {
                 out.vacuum(
                     &m.relation,
                     &header,
-                    &format!("run/{level:03}_{model_name}.vacuum.sql"),
+                    &fit_path(format!("run/{level:03}_{model_name}.vacuum.sql")),
                     id,
                 );
             }
-        } else if let Some(t) = self.tests_by_id.get(id.as_str()) {
-            let attached_level = resolved.graph.level_of(&t.attached_to);
-            // `stg_orders` for a model or seed, `raw.orders` for a source table.
-            let attached = t
-                .attached_to
-                .strip_prefix(&self.source_prefix)
-                .unwrap_or_else(|| t.attached_to.rsplit('.').next().unwrap_or(&t.attached_to));
-            let path = format!("run/{attached_level:03}_{attached}.test.{}.sql", t.name);
-            let text = format!(
-                "-- stackc: test {} ({} on {}{})\n-- source: {}\n-- severity: {}, error_if: {}, warn_if: {}\n-- The rows this query returns are failures.\n{DO_NOT_EDIT}\n{}",
-                t.name,
-                t.kind,
-                attached,
-                t.column.as_ref().map(|c| format!(".{c}")).unwrap_or_default(),
-                t.span.file,
-                t.severity.as_str(),
-                t.error_if,
-                t.warn_if,
-                t.sql
-            );
-            out.runs.push((path.clone(), text));
-            out.steps.push(step(&path, "test"));
-            out.files.push(path);
+        } else if let Some(p) = self.test_positions.get(id.as_str()) {
+            out.steps.push(RunStep {
+                line: Some(p.line),
+                statement: Some(p.statement),
+                ..step(&p.path, StepKind::Test)
+            });
+            out.files.push(p.path.clone());
         } else if let Some(t) = self.singular_by_id.get(id) {
-            let path = format!("run/{level:03}_test.{}.sql", t.name);
-            let text = format!(
-                "-- stackc: test {} (singular)\n-- source: {}\n-- severity: error, error_if: != 0, warn_if: != 0\n-- The rows this query returns are failures.\n{DO_NOT_EDIT}\n{}\n",
-                t.name,
-                t.file.path,
-                t.rendered.sql.trim_end().trim_end_matches(';').trim_end()
+            let path = fit_path(format!("run/{level:03}_test.{}.sql", t.name));
+            let head = format!(
+                "-- stackc: test {} (singular)\n-- source: {}\n-- severity: error, error_if: != 0, warn_if: != 0\n-- The rows this query returns are failures.\n{DO_NOT_EDIT}\n",
+                comment(&t.name),
+                comment(&t.file.path),
             );
-            out.runs.push((path.clone(), text));
-            out.steps.push(step(&path, "test"));
+            let sql = t.rendered.sql.trim_end().trim_end_matches(';').trim_end();
+            let line = query_line(&head, sql);
+            out.runs.push((path.clone(), format!("{head}{sql}\n")));
+            out.steps.push(RunStep {
+                line: Some(line),
+                statement: Some(0),
+                ..step(&path, StepKind::Test)
+            });
             out.files.push(path);
         }
         let _ = self.name;
@@ -537,17 +575,90 @@ impl<'a> Cx<'a> {
     }
 }
 
-/// The generated repeatable migration of a model or seed at `level` of the
-/// graph: Flyway runs repeatables by description, so the level first.
-pub fn repeatable_script(level: usize, name: &str) -> String {
-    format!("R__{level:03}_{name}.sql")
+/// The data tests of each node, one file a node (`run/NNN_<node>.tests.sql`)
+/// with one query a test in the order of their names, each headed by a
+/// comment naming it: (path, text, where each test's query is).
+type TestsFile = (String, String, Vec<(String, TestPosition)>);
+
+fn tests_files(cx: &Cx<'_>) -> Vec<TestsFile> {
+    let resolved = cx.resolved;
+    let mut by_node: BTreeMap<&str, Vec<&crate::datatest::DataTest>> = BTreeMap::new();
+    for t in &resolved.tests {
+        by_node.entry(t.attached_to.as_str()).or_default().push(t);
+    }
+    let groups: Vec<(&str, Vec<&crate::datatest::DataTest>)> = by_node.into_iter().collect();
+    groups
+        .into_par_iter()
+        .with_max_len(NODES_PER_TASK)
+        .map(|(node, mut tests)| {
+            tests.sort_by(|a, b| (&a.name, &a.unique_id).cmp(&(&b.name, &b.unique_id)));
+            // `stg_orders` for a model or seed, `raw.orders` for a source table.
+            let attached = node
+                .strip_prefix(&cx.source_prefix)
+                .unwrap_or_else(|| node.rsplit('.').next().unwrap_or(node));
+            let level = resolved.graph.level_of(node);
+            let path = fit_path(format!("run/{level:03}_{attached}.tests.sql"));
+            let sources: BTreeSet<&str> = tests.iter().map(|t| &*t.span.file).collect();
+            let sources: Vec<String> = sources.into_iter().map(|s| comment(s).into_owned()).collect();
+            let mut text = format!(
+                "-- stackc: tests of {}\n-- source: {}\n-- The rows each query returns are failures; `stackc apply` runs each as a step of its own.\n{DO_NOT_EDIT}",
+                comment(attached),
+                sources.join(", "),
+            );
+            let mut positions = Vec::with_capacity(tests.len());
+            for (statement, t) in tests.into_iter().enumerate() {
+                let head = format!(
+                    "\n-- test {} ({} on {}{})\n-- source: {}; severity: {}, error_if: {}, warn_if: {}\n",
+                    comment(&t.name),
+                    comment(&t.kind),
+                    comment(attached),
+                    t.column
+                        .as_ref()
+                        .map(|c| format!(".{}", comment(c)))
+                        .unwrap_or_default(),
+                    comment(&t.span.file),
+                    t.severity.as_str(),
+                    comment(&t.error_if),
+                    comment(&t.warn_if),
+                );
+                text.push_str(&head);
+                let sql = t.sql.trim_end().trim_end_matches(';').trim_end();
+                let line = query_line(&text, sql);
+                text.push_str(sql);
+                // On a line of its own: a query may end in a `--` comment.
+                text.push_str("\n;\n");
+                positions.push((
+                    t.unique_id.clone(),
+                    TestPosition {
+                        path: path.clone(),
+                        statement,
+                        line,
+                    },
+                ));
+            }
+            (path, text, positions)
+        })
+        .collect()
+}
+
+/// The 1-based line on which `sql`, appended to `before`, has its first
+/// non-blank line.
+fn query_line(before: &str, sql: &str) -> usize {
+    let blank = sql.len() - sql.trim_start().len();
+    let newlines = |s: &str| s.bytes().filter(|&b| b == b'\n').count();
+    newlines(before) + newlines(&sql[..blank]) + 1
 }
 
 const RUN_NOTE: &str =
     "-- `stackc apply` runs this step in one transaction (with psql: `psql -1 -f`).\n";
 
 fn header(kind: &str, relation: &Relation, file: &str, materialization: &str) -> String {
-    format!("-- stackc: {kind} {relation} ({materialization})\n-- source: {file}\n")
+    format!(
+        "{HEADER_OBJECT}{kind} {} ({})\n{HEADER_SOURCE}{}\n",
+        comment(&relation.to_string()),
+        comment(materialization),
+        comment(file)
+    )
 }
 
 fn fingerprint_line(parents: &[usize], fingerprints: &[Option<String>]) -> String {
@@ -571,22 +682,6 @@ fn digest(parts: &[&str]) -> String {
     hex(&h.finalize())
 }
 
-pub fn sha256_hex(text: &str) -> String {
-    hex(&Sha256::digest(text.as_bytes()))
-}
-
-/// Lower-case hex. `write!` per byte was 4% of a compile's instructions:
-/// there is a digest for every artifact.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[usize::from(b >> 4)] as char);
-        s.push(DIGITS[usize::from(b & 0xf)] as char);
-    }
-    s
-}
-
 /// Drops whatever relation has this name when it is of another kind than
 /// the model now needs (a model may change materialization), or always when
 /// `keep_table` is false. `cascade` drops dependent views; their own
@@ -594,7 +689,6 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 fn drop_relation(relation: &Relation, keep_kinds: &[&str]) -> String {
     let name = relation.to_string();
     let mut s = String::new();
-    let _ = writeln!(s, "do $stackc$");
     let _ = writeln!(s, "declare");
     let _ = writeln!(
         s,
@@ -622,8 +716,34 @@ fn drop_relation(relation: &Relation, keep_kinds: &[&str]) -> String {
     }
     let _ = writeln!(s, "    end if;");
     let _ = writeln!(s, "end");
-    let _ = writeln!(s, "$stackc$;");
-    s
+    do_block(&s)
+}
+
+/// `do $tag$ <body> $tag$;` with a tag that does not occur in `body`, so
+/// that no name or value in the body (a schema called `a$stackc$b` is a
+/// valid identifier) can end the block early. `$stackc$` unless the body
+/// holds it; then `$stackc_1$`, `$stackc_2$`, ... Every dollar-quote of
+/// the artifacts goes through [`dollar_tag`].
+fn do_block(body: &str) -> String {
+    let mut body = body.to_string();
+    // The closing tag follows a newline: a body ending in `$stackc` and
+    // the tag would otherwise make a `$stackc$` of their own.
+    if !body.ends_with('\n') {
+        body.push('\n');
+    }
+    let tag = dollar_tag(&body);
+    format!("do {tag}\n{body}{tag};\n")
+}
+
+/// A dollar-quote tag that does not occur in `body`.
+fn dollar_tag(body: &str) -> String {
+    let mut tag = "$stackc$".to_string();
+    let mut n = 0u64;
+    while body.contains(&tag) {
+        n += 1;
+        tag = format!("$stackc_{n}$");
+    }
+    tag
 }
 
 fn create_schema(relation: &Relation) -> String {
@@ -675,28 +795,8 @@ fn incremental_migration(m: &Model, sql: &str) -> String {
             "        for col in\n            select n.attname, format_type(n.atttypid, n.atttypmod) as type\n            from pg_attribute n\n            where n.attrelid = 'pg_temp.stackc_new_shape'::regclass and n.attnum > 0 and not n.attisdropped\n              and not exists (select 1 from pg_attribute o where o.attrelid = {name}::regclass and o.attname = n.attname and not o.attisdropped)\n            order by n.attnum\n        loop\n            execute format('alter table %s add column %I %s', {name}, col.attname, col.type);\n        end loop;\n"
         ),
     };
-    format!(
-        r#"{schema}
-{drop}
--- The model's shape (no rows), to create the table from or compare it with.
--- (A leftover of an earlier model in this session goes first; `drop table if
--- exists` would print a notice that pg_temp does not exist when it does not.)
-do $stackc$
-begin
-    if to_regclass('pg_temp.stackc_new_shape') is not null then
-        drop table pg_temp.stackc_new_shape;
-    end if;
-end
-$stackc$;
-create temporary table stackc_new_shape as
-{sql}
-with no data;
-
-create table if not exists {relation} (like pg_temp.stackc_new_shape);
-
--- on_schema_change: {policy}.
-do $stackc$
-declare
+    let on_schema_change = do_block(&format!(
+        r#"declare
     changes text[];
     col record;
 begin
@@ -729,20 +829,111 @@ begin
     elsif changes is not null then
 {on_change}    end if;
 end
-$stackc$;
+"#,
+        drop_now = literal(&format!("drop table {relation} cascade")),
+        create_now = literal(&format!(
+            "create table {relation} (like pg_temp.stackc_new_shape)"
+        )),
+    ));
+    let drop_shape = do_block(
+        "begin\n    if to_regclass('pg_temp.stackc_new_shape') is not null then\n        drop table pg_temp.stackc_new_shape;\n    end if;\nend\n",
+    );
+    format!(
+        r#"{schema}
+{drop}
+-- The model's shape (no rows), to create the table from or compare it with.
+-- (A leftover of an earlier model in this session goes first; `drop table if
+-- exists` would print a notice that pg_temp does not exist when it does not.)
+{drop_shape}create temporary table stackc_new_shape as
+{sql}
+with no data;
 
+create table if not exists {relation} (like pg_temp.stackc_new_shape);
+
+-- on_schema_change: {policy}.
+{on_schema_change}
 drop table pg_temp.stackc_new_shape;
 {indexes}"#,
         schema = create_schema(relation),
         drop = drop_relation(relation, &["table"]),
         sql = sql.trim_end(),
         policy = policy.as_str(),
-        drop_now = literal(&format!("drop table {relation} cascade")),
-        create_now = literal(&format!(
-            "create table {relation} (like pg_temp.stackc_new_shape)"
-        )),
         indexes = index_statements(relation, &m.config.indexes),
     )
+}
+
+/// The table of an enforced contract: its columns with their types and
+/// constraints, then the model-level constraints, as dbt-postgres writes
+/// them (`not null`, `unique`, `primary key`, `check (...)`, `references`).
+fn contract_table_migration(m: &Model, columns: &[String]) -> String {
+    let relation = &m.relation;
+    let mut lines: Vec<String> = Vec::new();
+    if let Some(entry) = &m.entry {
+        for (c, name) in entry.columns.iter().zip(columns) {
+            let mut line = format!("    {name} {}", c.data_type.as_deref().unwrap_or("text"));
+            for constraint in &c.constraints {
+                if let Some(text) = constraint_sql(constraint, None) {
+                    line.push(' ');
+                    line.push_str(&text);
+                }
+            }
+            lines.push(line);
+        }
+        for constraint in &entry.constraints {
+            let cols: Vec<String> = constraint
+                .get("columns")
+                .and_then(|c| c.as_array())
+                .map(|cols| {
+                    cols.iter()
+                        .filter_map(|c| c.as_str())
+                        .map(|c| quote_ident(c).into_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            if let Some(text) = constraint_sql(constraint, Some(&cols)) {
+                lines.push(format!("    {text}"));
+            }
+        }
+    }
+    format!(
+        "{}\n{}\ncreate table {relation} (\n{}\n);\n{}",
+        create_schema(relation),
+        drop_relation(relation, &[]),
+        lines.join(",\n"),
+        index_statements(relation, &m.config.indexes)
+    )
+}
+
+/// One dbt constraint as SQL; `columns` is `Some` for a model-level one.
+fn constraint_sql(c: &serde_json::Value, columns: Option<&[String]>) -> Option<String> {
+    let kind = c.get("type")?.as_str()?.to_ascii_lowercase();
+    let expression = c.get("expression").and_then(|e| e.as_str());
+    let list = columns.map(|cols| format!(" ({})", cols.join(", ")));
+    let body = match kind.as_str() {
+        "not_null" if columns.is_none() => "not null".to_string(),
+        "unique" => format!("unique{}", list.unwrap_or_default()),
+        "primary_key" => format!("primary key{}", list.unwrap_or_default()),
+        "check" => format!("check ({})", expression?),
+        "foreign_key" => {
+            let target = match (c.get("to").and_then(|t| t.as_str()), expression) {
+                (Some(_), _) | (None, None) => return None,
+                (None, Some(e)) => e.to_string(),
+            };
+            match columns {
+                Some(_) => format!(
+                    "foreign key{} references {target}",
+                    list.unwrap_or_default()
+                ),
+                None => format!("references {target}"),
+            }
+        }
+        "custom" => expression?.to_string(),
+        _ => return None,
+    };
+    Some(match c.get("name").and_then(|n| n.as_str()) {
+        Some(name) => format!("constraint {} {body}", quote_ident(name)),
+        None => body,
+    })
 }
 
 fn index_statements(relation: &Relation, indexes: &[IndexConfig]) -> String {
@@ -778,12 +969,7 @@ pub fn index_name(table: &str, index: &IndexConfig) -> String {
         format!("_{}", index.method)
     };
     let name = format!("{table}__{}{method}__{suffix}", index.columns.join("_")).to_lowercase();
-    if name.len() <= 63 {
-        return name;
-    }
-    let hash = &sha256_hex(&name)[..8];
-    let keep: String = name.chars().take(63 - 10).collect();
-    format!("{keep}__{hash}")
+    crate::sql::fit_identifier(&name).into_owned()
 }
 
 fn seed_migration(relation: &Relation, types: &[(String, String)]) -> String {
@@ -872,7 +1058,9 @@ fn incremental_load(m: &Model, sql: &str) -> String {
             let setting = literal(&lookback_setting(m));
             (
                 format!(
-                    "-- Written by stackc from config(event_time, lookback): re-read the last {lookback}\n-- of {event_time} before the newest row already loaded.\nselect set_config({setting}, coalesce(max({col}) - interval {}, '-infinity')::text, false)\nfrom {target};\n\n",
+                    "-- Written by stackc from config(event_time, lookback): re-read the last {}\n-- of {} before the newest row already loaded.\nselect set_config({setting}, coalesce(max({col}) - interval {}, '-infinity')::text, false)\nfrom {target};\n\n",
+                    comment(lookback),
+                    comment(event_time),
                     literal(lookback)
                 ),
                 format!(
@@ -1020,13 +1208,13 @@ fn matview_refresh(m: &Model) -> String {
     if !m.config.indexes.iter().any(|i| i.unique) {
         return format!("refresh materialized view {target};\n");
     }
-    format!(
-        "do $stackc$\nbegin\n    if (select ispopulated from pg_matviews where schemaname = {} and matviewname = {}) then\n        execute {};\n    else\n        execute {};\n    end if;\nend\n$stackc$;\n",
+    do_block(&format!(
+        "begin\n    if (select ispopulated from pg_matviews where schemaname = {} and matviewname = {}) then\n        execute {};\n    else\n        execute {};\n    end if;\nend\n",
         literal(&m.relation.schema),
         literal(&m.relation.name),
         literal(&format!("refresh materialized view concurrently {target}")),
         literal(&format!("refresh materialized view {target}")),
-    )
+    ))
 }
 
 /// ` (a, b, c)` when the query names all its columns: an incremental table
@@ -1130,12 +1318,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hex_is_lower_case_two_digits_a_byte() {
-        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
-        assert_eq!(
-            sha256_hex(""),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
+    fn user_text_cannot_end_a_comment() {
+        assert_eq!(comment("plain name"), "plain name");
+        let escaped = comment("a\nselect 1; --\r\nb");
+        assert_eq!(escaped, "a\\nselect 1; --\\r\\nb");
+        assert!(!escaped.contains(['\n', '\r']));
+    }
+
+    #[test]
+    fn query_lines_count_the_header_and_leading_blank_lines() {
+        assert_eq!(query_line("", "select 1"), 1);
+        assert_eq!(query_line("-- a\n-- b\n", "select 1"), 3);
+        assert_eq!(query_line("-- a\n", "\n\n  select 1"), 4);
     }
 
     #[test]
@@ -1154,6 +1348,41 @@ mod tests {
         let n = index_name("a_table_with_a_long_name", &long);
         assert!(n.len() <= 63, "{n}");
         assert_eq!(n, index_name("a_table_with_a_long_name", &long));
+    }
+
+    #[test]
+    fn no_name_ends_a_dollar_quote_early() {
+        let r = Relation {
+            schema: "a$stackc$b".into(),
+            name: "x$stackc_1$y".into(),
+            quote: false,
+            cte: None,
+        };
+        let s = drop_relation(&r, &[]);
+        assert!(s.starts_with("do $stackc_2$\n"), "{s}");
+        assert!(s.ends_with("\n$stackc_2$;\n"), "{s}");
+        assert_eq!(s.matches("$stackc_2$").count(), 2, "{s}");
+        assert_eq!(dollar_tag("nothing here"), "$stackc$");
+        // A body ending in the start of a tag is closed after a newline.
+        assert_eq!(do_block("$stackc"), "do $stackc$\n$stackc\n$stackc$;\n");
+    }
+
+    #[test]
+    fn header_comments_cannot_be_ended_by_names_or_paths() {
+        let r = Relation {
+            schema: "s".into(),
+            name: "x\ndrop table raw.orders cascade;\n--".into(),
+            quote: false,
+            cte: None,
+        };
+        let h = header(
+            "model",
+            &r,
+            "models/x/sub\ndrop table raw.orders;\n--/nl.sql",
+            "view",
+        );
+        assert_eq!(h.lines().count(), 2, "{h}");
+        assert!(h.lines().all(|l| l.starts_with("-- ")), "{h}");
     }
 
     #[test]

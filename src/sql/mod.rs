@@ -118,13 +118,7 @@ fn statement_columns(statement: &Statement) -> Option<Vec<String>> {
             _ => return None,
         }
     };
-    let fold = |ident: &sqlparser::ast::Ident| {
-        if ident.quote_style.is_some() {
-            ident.value.clone()
-        } else {
-            ident.value.to_lowercase()
-        }
-    };
+    let fold = ident_name;
     select
         .projection
         .iter()
@@ -198,13 +192,30 @@ impl Visitor for RelationCollector {
     }
 }
 
+/// The name PostgreSQL sees for an identifier of a parsed statement. The
+/// tokens are made with unescaping off (see `parse_statements`), so a
+/// quoted identifier still holds `""` for each `"` of its name: `"a""b"`
+/// is the column `a"b`. Unquoted names fold as in [`fold_unquoted`].
+fn ident_name(ident: &sqlparser::ast::Ident) -> String {
+    match ident.quote_style {
+        Some('"') => ident.value.replace("\"\"", "\""),
+        Some(_) => ident.value.clone(),
+        None => fold_unquoted(&ident.value),
+    }
+}
+
+/// PostgreSQL folds an unquoted identifier to lower case in ASCII only
+/// (`Straße` stays `straße`, `ÄB` becomes `Äb`).
+pub fn fold_unquoted(name: &str) -> String {
+    name.to_ascii_lowercase()
+}
+
 fn relation_ref(name: &ObjectName) -> RelationRef {
     let parts = name
         .0
         .iter()
         .map(|part| match part.as_ident() {
-            Some(ident) if ident.quote_style.is_some() => ident.value.clone(),
-            Some(ident) => ident.value.to_lowercase(),
+            Some(ident) => ident_name(ident),
             None => part.to_string(),
         })
         .collect();
@@ -264,10 +275,11 @@ pub fn created_relations(sql: &str) -> Vec<(Option<String>, String)> {
             }
             let mut parts = Vec::new();
             while let Some(Token::Word(w)) = words.get(j) {
+                // This tokenizer unescapes (`""` is already `"`).
                 parts.push(if w.quote_style.is_some() {
                     w.value.clone()
                 } else {
-                    w.value.to_lowercase()
+                    fold_unquoted(&w.value)
                 });
                 if matches!(words.get(j + 1), Some(Token::Period)) {
                     j += 2;
@@ -474,8 +486,114 @@ pub fn literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
+/// A name stackc derives (an index, a temporary table) that PostgreSQL
+/// keeps whole: at most 63 bytes, else its start (cut on a character
+/// boundary), `__` and 8 hex digits of the SHA-256 of the whole name, so
+/// that two long names that start alike stay two names.
+pub fn fit_identifier(name: &str) -> Cow<'_, str> {
+    const MAX: usize = 63;
+    if name.len() <= MAX {
+        return Cow::Borrowed(name);
+    }
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(name.as_bytes());
+    let hash: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+    let mut keep = MAX - 2 - hash.len();
+    while !name.is_char_boundary(keep) {
+        keep -= 1;
+    }
+    Cow::Owned(format!("{}__{hash}", &name[..keep]))
+}
+
+/// Text for an SQL comment (`-- ...` to the end of the line, or inside
+/// `/* ... */`), from anything a user wrote: paths, names, config values.
+/// Nothing it returns can end or nest a comment: control characters (a
+/// newline would end a line comment) become escapes like `\n`, and `*/`
+/// and `/*` get a space between their characters. Every comment writer of
+/// the artifacts goes through here.
+pub fn comment(text: &str) -> Cow<'_, str> {
+    let harmless = !text
+        .chars()
+        .any(|c| c.is_control() || c == '\u{2028}' || c == '\u{2029}')
+        && !text.contains("*/")
+        && !text.contains("/*");
+    if harmless {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut previous = '\0';
+    for c in text.chars() {
+        if c.is_control() || c == '\u{2028}' || c == '\u{2029}' {
+            out.extend(c.escape_default());
+            previous = '\0';
+            continue;
+        }
+        if (previous == '*' && c == '/') || (previous == '/' && c == '*') {
+            out.push(' ');
+        }
+        out.push(c);
+        previous = c;
+    }
+    Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn derived_names_fit_postgresql() {
+        assert_eq!(fit_identifier("short"), "short");
+        let a = format!("{}a", "é".repeat(40));
+        let b = format!("{}b", "é".repeat(40));
+        for n in [&a, &b] {
+            assert!(fit_identifier(n).len() <= 63, "{}", fit_identifier(n));
+        }
+        assert_ne!(fit_identifier(&a), fit_identifier(&b));
+        assert_eq!(fit_identifier(&a), fit_identifier(&a.clone()));
+    }
+
+    #[test]
+    fn quoted_names_are_unescaped_and_unquoted_ones_fold_as_postgresql_does() {
+        let columns = select_columns(
+            "select 1 as \"a\"\"b\", 2 as \"\"\"\", t.\"X\"\"\" , \"Q\" as \"\"\"q\"\"\", 3 as ÄB from t",
+        );
+        assert_eq!(columns.unwrap(), ["a\"b", "\"", "X\"", "\"q\"", "Äb"]);
+        let parsed = parse_query("select * from \"s\"\"x\".\"T\"\"\" join Ab.ÄB on true").unwrap();
+        let parts: Vec<_> = parsed.relations.iter().map(|r| r.parts.clone()).collect();
+        assert_eq!(parts, [vec!["s\"x", "T\""], vec!["ab", "Äb"]]);
+        assert_eq!(
+            created_relations("create table \"a\"\"b\".ÄX (x int)"),
+            [(Some("a\"b".to_string()), "Äx".to_string())]
+        );
+        // Emitted back, each name is quoted so that it reads as itself.
+        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
+    }
+
+    #[test]
+    fn nothing_in_a_comment_ends_or_nests_it() {
+        assert_eq!(comment("models/a/b.sql"), "models/a/b.sql");
+        let hostile = "x\ndrop table raw.orders cascade;\n--\r\u{b}*/ /* /*/\u{2028}y";
+        let safe = comment(hostile);
+        assert_eq!(
+            safe,
+            "x\\ndrop table raw.orders cascade;\\n--\\r\\u{b}* / / * / * /\\u{2028}y"
+        );
+        for line in [
+            format!("-- {safe}\nselect 1"),
+            format!("/* {safe} */ select 1"),
+        ] {
+            let dialect = sqlparser::dialect::PostgreSqlDialect {};
+            let tokens = sqlparser::tokenizer::Tokenizer::new(&dialect, &line)
+                .tokenize()
+                .unwrap();
+            let words: Vec<String> = tokens
+                .iter()
+                .filter(|t| !matches!(t, sqlparser::tokenizer::Token::Whitespace(_)))
+                .map(ToString::to_string)
+                .collect();
+            assert_eq!(words, ["select", "1"], "{line}");
+        }
+    }
+
     use super::*;
 
     #[test]
