@@ -157,6 +157,8 @@ pub struct Project {
     pub schema_files: Vec<SchemaFile>,
     /// Markdown files under the model paths (dbt's `{% docs %}` blocks).
     pub docs: Vec<SourceFile>,
+    /// A dbt project's installed packages and `dispatch:` config.
+    pub dbt_macros: Option<Arc<crate::dbt::context::DbtMacros>>,
 }
 
 /// Loading fails outright only when there is no project to speak of; every
@@ -372,7 +374,18 @@ pub fn load_with(
         }
     }
 
+    let dbt_macros = dbt.then(|| {
+        let package_settings = crate::dbt::packages::settings(&settings_file);
+        let packages = crate::dbt::packages::load(root, &package_settings, &mut files, diagnostics);
+        Arc::new(crate::dbt::context::DbtMacros {
+            root: settings.name.clone(),
+            packages: packages.into_iter().map(|p| (p.name, p.macros)).collect(),
+            dispatch: package_settings.dispatch,
+        })
+    });
+
     Ok(Project {
+        dbt_macros,
         root: root.to_path_buf(),
         files,
         settings,

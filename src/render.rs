@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use minijinja::value::{Kwargs, Object, Value};
 use minijinja::{Environment, Error, ErrorKind, OutputSpanKind, State, UndefinedBehavior};
 
+use crate::dbt::context::Frame;
 use crate::diagnostic::{Diagnostic, Span};
 use crate::project::SourceFile;
 use crate::sql::relation_name;
@@ -96,6 +97,17 @@ struct FunctionError {
     help: String,
 }
 
+/// The range of `called(` in `text`: where a file called the macro an error
+/// came from.
+fn caller_range(text: &str, called: &str) -> Option<Range<usize>> {
+    let needle = format!("{called}(");
+    let at = text.rfind(&needle)?;
+    let end = text[at..]
+        .find(')')
+        .map_or(at + needle.len(), |i| at + i + 1);
+    Some(at..end)
+}
+
 #[derive(Debug)]
 struct Scope {
     relations: Arc<Relations>,
@@ -129,7 +141,7 @@ impl Scope {
     }
 }
 
-const SCOPE_KEY: &str = "__stackc_scope";
+pub(crate) const SCOPE_KEY: &str = "__stackc_scope";
 
 fn scope(state: &State) -> Result<Arc<Scope>, Error> {
     state
@@ -251,6 +263,17 @@ fn is_incremental_fn(state: &State) -> Result<bool, Error> {
     Ok(scope(state)?.is_incremental)
 }
 
+/// The failure one of our functions recorded before the render failed.
+fn pending_failure(scope: &Scope, frame: &Frame) -> Option<FunctionError> {
+    scope.error.lock().ok().and_then(|e| e.clone()).or_else(|| {
+        frame.failure().map(|f| FunctionError {
+            code: f.code,
+            message: f.message,
+            help: f.help,
+        })
+    })
+}
+
 /// How one piece of rendered SQL maps back to the source.
 #[derive(Debug, Clone)]
 struct MapSpan {
@@ -349,6 +372,9 @@ pub struct RenderOptions {
     pub dbt_whitespace: bool,
     /// dbt's `target` variable.
     pub target: Option<serde_json::Value>,
+    /// A dbt project's macros by namespace (packages, dbt's own): the dbt
+    /// context of [`crate::dbt::context`].
+    pub dbt: Option<Arc<crate::dbt::context::DbtMacros>>,
 }
 
 impl Renderer {
@@ -420,6 +446,10 @@ impl Renderer {
                     fresh.push(name);
                 }
             }
+            if options.dbt.is_some() {
+                // Compiled with the dbt context below.
+                continue;
+            }
             match env.add_template_owned(file.path.to_string(), file.text.to_string()) {
                 Ok(()) => {
                     if !fresh.is_empty() {
@@ -433,7 +463,9 @@ impl Renderer {
                 Err(e) => diagnostics.push(jinja_diagnostic(&e, file, 0, None)),
             }
         }
-        if options.dbt_whitespace {
+        if let Some(dbt) = &options.dbt {
+            crate::dbt::context::install(&mut env, macros, dbt, diagnostics);
+        } else if options.dbt_whitespace {
             // dbt's macros call each other whatever file each is in: every
             // macro is also a global that evaluates its own file and calls
             // it, so a macro finds the others at call time (an import
@@ -490,12 +522,14 @@ impl Renderer {
             error: Mutex::new(None),
         });
         let this = this.map_or(Value::UNDEFINED, Value::from_object);
+        let frame = Arc::new(Frame::default());
         let ctx = minijinja::context! {
             __stackc_scope => Value::from_dyn_object(Arc::clone(&scope)),
+            __stackc_frame => Value::from_dyn_object(Arc::clone(&frame)),
             this => this,
         };
         self.env.render_str(&source, ctx).map_err(|e| {
-            let pending = scope.error.lock().ok().and_then(|e| e.clone());
+            let pending = pending_failure(&scope, &frame);
             let (code, message, help) = match pending {
                 Some(f) => (f.code, f.message, f.help),
                 None => (
@@ -545,6 +579,10 @@ impl Renderer {
             .map(|(a, p)| (p.clone(), Value::from(minijinja::value::Serde(a))))
             .collect();
         ctx.insert(SCOPE_KEY.into(), Value::from_dyn_object(Arc::clone(&scope)));
+        ctx.insert(
+            crate::dbt::context::FRAME_KEY.into(),
+            Value::from_object(Frame::default()),
+        );
         let result = self
             .env
             .render_str(&source, ctx)
@@ -585,8 +623,10 @@ impl Renderer {
             Some(rel) => Value::from_object(rel.clone()),
             None => Value::UNDEFINED,
         };
+        let frame = Arc::new(Frame::default());
         let ctx = minijinja::context! {
             __stackc_scope => Value::from_dyn_object(Arc::clone(&scope)),
+            __stackc_frame => Value::from_dyn_object(Arc::clone(&frame)),
             this => this,
         };
         let result = template.render_with_spans(ctx);
@@ -594,8 +634,23 @@ impl Renderer {
         let (sql, out_spans) = match result {
             Ok(ok) => ok,
             Err(e) => {
-                let pending = scope.error.lock().ok().and_then(|e| e.clone());
-                return Err(jinja_diagnostic(&e, file, prefix_len, pending));
+                let pending = pending_failure(&scope, &frame);
+                let mut d = jinja_diagnostic(&e, file, prefix_len, pending);
+                // An error from inside a package's macro is the user's at
+                // the line that called it; the macro's line is related.
+                let elsewhere = d
+                    .primary
+                    .as_ref()
+                    .filter(|p| *p.file != *file.path)
+                    .cloned();
+                if let Some(inner) = elsewhere {
+                    if let Some(range) = frame.caller().and_then(|c| caller_range(&file.text, &c)) {
+                        d.related.retain(|r| *r.span.file != *file.path);
+                        d.primary = Some(Span::new(&file.path, range));
+                        d = d.related(inner, "raised in this macro");
+                    }
+                }
+                return Err(d);
             }
         };
         let spans = out_spans

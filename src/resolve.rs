@@ -111,6 +111,7 @@ pub fn resolve(
     let render_options = crate::render::RenderOptions {
         dbt_whitespace: dbt_settings.is_some(),
         target: dbt_settings.map(|d| crate::dbt::naming::target_json(&d.target)),
+        dbt: project.dbt_macros.clone(),
     };
     let renderer = Renderer::new_with(&macro_files, &render_options, diagnostics);
     let vars = Arc::new(project.settings.vars.clone());

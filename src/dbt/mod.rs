@@ -5,9 +5,11 @@
 //! Loading is split so that installed packages (each a folder with its own
 //! `dbt_project.yml`) can be read by the same [`project::parse`] later.
 
+pub mod context;
 pub mod docs;
 pub mod emit;
 pub mod naming;
+pub mod packages;
 pub mod profiles;
 pub mod project;
 pub mod seeds;

@@ -155,6 +155,7 @@ mod tests {
         let options = crate::render::RenderOptions {
             dbt_whitespace: true,
             target: Some(target_json(&target)),
+            dbt: None,
         };
         let renderer = Renderer::new_with(&files, &options, &mut d);
         let at = Span::new(&Arc::from("models/orders.sql"), 0..0);

@@ -1,0 +1,200 @@
+//! Installed dbt packages: every folder under `dbt_packages/` (or the
+//! project's `packages-install-path`) that holds a `dbt_project.yml`, as
+//! `dbt deps` leaves them. stackc never downloads: a package named in
+//! `packages.yml` / `dependencies.yml` with no installed folder is E0150.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::diagnostic::{Diagnostic, SourceFiles, Span};
+use crate::project::SourceFile;
+
+use super::yaml::{self, Yaml};
+
+/// One installed package.
+#[derive(Debug, Clone)]
+pub struct Package {
+    /// The `name:` of its dbt_project.yml: the namespace of its macros.
+    pub name: String,
+    /// Its macro files, paths relative to the root project.
+    pub macros: Vec<SourceFile>,
+}
+
+/// What the root project's dbt_project.yml says about packages.
+#[derive(Debug, Clone, Default)]
+pub struct PackageSettings {
+    pub install_path: String,
+    /// `dispatch:` entries: macro namespace -> search order.
+    pub dispatch: BTreeMap<String, Vec<String>>,
+}
+
+/// Reads `packages-install-path` and `dispatch:` (the loader of
+/// dbt_project.yml accepts and skips both).
+pub fn settings(file: &SourceFile) -> PackageSettings {
+    let mut out = PackageSettings {
+        install_path: "dbt_packages".into(),
+        dispatch: BTreeMap::new(),
+    };
+    // A file that does not parse was reported by the loader already.
+    let Ok(doc) = yaml::parse(&file.path, &file.text) else {
+        return out;
+    };
+    if let Some(p) = doc.value.get("packages-install-path") {
+        if let Some(p) = p.value.as_str() {
+            out.install_path = p.trim_end_matches('/').to_string();
+        }
+    }
+    if let Some(Yaml::Seq(entries)) = doc.value.get("dispatch").map(|d| &d.value) {
+        for entry in entries {
+            let namespace = entry
+                .value
+                .get("macro_namespace")
+                .and_then(|v| v.value.as_str());
+            let order = match entry.value.get("search_order").map(|v| &v.value) {
+                Some(Yaml::Seq(items)) => items
+                    .iter()
+                    .filter_map(|i| i.value.as_str().map(str::to_string))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            if let Some(ns) = namespace {
+                out.dispatch.insert(ns.to_string(), order);
+            }
+        }
+    }
+    out
+}
+
+/// Loads the installed packages of `root`, in name order, and checks
+/// `packages.yml` / `dependencies.yml` against them.
+pub fn load(
+    root: &Path,
+    settings: &PackageSettings,
+    files: &mut SourceFiles,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<Package> {
+    let install = root.join(&settings.install_path);
+    let mut folders: Vec<String> = std::fs::read_dir(&install)
+        .map(|dir| {
+            dir.filter_map(Result::ok)
+                .filter(|e| e.path().join("dbt_project.yml").is_file())
+                .filter_map(|e| e.file_name().to_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    folders.sort();
+    let mut packages: Vec<Package> = Vec::new();
+    for folder in folders {
+        let rel = format!("{}/{folder}", settings.install_path);
+        let project_rel = format!("{rel}/dbt_project.yml");
+        let Ok(text) = std::fs::read_to_string(root.join(&project_rel)) else {
+            continue;
+        };
+        let file = crate::project::source_file(files, &project_rel, text);
+        // A package's own keys are its authors' business: only a file that
+        // cannot be read at all is worth reporting.
+        let mut local = Vec::new();
+        let parsed = super::project::parse(&file, &mut local);
+        diagnostics.extend(local.into_iter().filter(|d| d.code == "E0030"));
+        let name = if parsed.name.is_empty() {
+            folder.clone()
+        } else {
+            parsed.name
+        };
+        let mut macros = Vec::new();
+        for dir in &parsed.paths.macros {
+            let mut listing = Vec::new();
+            walk(
+                &root.join(&rel).join(dir),
+                &format!("{rel}/{dir}"),
+                &mut listing,
+            );
+            listing.sort();
+            for path in listing {
+                if let Ok(text) = std::fs::read_to_string(root.join(&path)) {
+                    macros.push(crate::project::source_file(files, &path, text));
+                }
+            }
+        }
+        packages.push(Package { name, macros });
+    }
+    check_declared(root, settings, &packages, files, diagnostics);
+    packages
+}
+
+fn walk(dir: &Path, rel: &str, out: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+            continue;
+        };
+        let path = entry.path();
+        if path.is_dir() {
+            walk(&path, &format!("{rel}/{name}"), out);
+        } else if name.ends_with(".sql") {
+            out.push(format!("{rel}/{name}"));
+        }
+    }
+}
+
+/// E0150 for each hub package (`package: owner/name`) of packages.yml or
+/// dependencies.yml that is not installed, and for a declared package list
+/// with no install folder at all (git and local packages are named by their
+/// own dbt_project.yml, which only `dbt deps` reads).
+fn check_declared(
+    root: &Path,
+    settings: &PackageSettings,
+    packages: &[Package],
+    files: &mut SourceFiles,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    for declared in ["packages.yml", "dependencies.yml"] {
+        let Ok(text) = std::fs::read_to_string(root.join(declared)) else {
+            continue;
+        };
+        let file = crate::project::source_file(files, declared, text);
+        let doc = match yaml::parse(&file.path, &file.text) {
+            Ok(doc) => doc,
+            Err(d) => {
+                diagnostics.push(d);
+                continue;
+            }
+        };
+        let Some(Yaml::Seq(entries)) = doc.value.get("packages").map(|p| &p.value) else {
+            continue;
+        };
+        let install = &settings.install_path;
+        if packages.is_empty() && !entries.is_empty() {
+            diagnostics.push(
+                Diagnostic::new(
+                    "E0150",
+                    format!("{declared} names packages, but `{install}/` holds none"),
+                )
+                .at(Span::new(&file.path, 0..0))
+                .help("run `dbt deps` to install them; stackc never downloads packages"),
+            );
+            continue;
+        }
+        for entry in entries {
+            let Some(hub) = entry.value.get("package") else {
+                continue;
+            };
+            let Some(full) = hub.value.as_str() else {
+                continue;
+            };
+            let name = full.rsplit('/').next().unwrap_or(full);
+            if !packages.iter().any(|p| p.name == name) {
+                diagnostics.push(
+                    Diagnostic::new(
+                        "E0150",
+                        format!("package `{full}` is not installed under `{install}/`"),
+                    )
+                    .at(yaml::span_of(&file.path, &file.text, hub))
+                    .help("run `dbt deps` to install it; stackc never downloads packages"),
+                );
+            }
+        }
+    }
+}
