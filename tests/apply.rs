@@ -15,12 +15,6 @@ use common::{copy_tree, repo};
 use postgres::{Client, NoTls};
 use stackc::apply::history::flyway_checksum;
 
-const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-fn admin_url() -> String {
-    std::env::var("STACKC_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_URL.to_string())
-}
-
 /// A database created for one test and dropped (with force) when it ends.
 struct TestDb {
     name: String,
@@ -30,23 +24,7 @@ struct TestDb {
 
 impl TestDb {
     fn new(tag: &str) -> TestDb {
-        let admin_url = admin_url();
-        let mut admin = Client::connect(&admin_url, NoTls).unwrap_or_else(|e| {
-            panic!(
-                "cannot reach PostgreSQL at {admin_url}: {e}\n\
-                 start it with `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`, \
-                 or point STACKC_TEST_DATABASE_URL at a server"
-            )
-        });
-        let name = format!("stackc_apply_{tag}_{}", std::process::id());
-        admin
-            .batch_execute(&format!("drop database if exists {name} with (force)"))
-            .unwrap();
-        admin
-            .batch_execute(&format!("create database {name}"))
-            .unwrap();
-        let mut config: postgres::Config = admin_url.parse().unwrap();
-        config.dbname(&name);
+        let (name, config) = common::create_database("stackc_apply", tag);
         let client = config.connect(NoTls).unwrap();
         let user = config.get_user().unwrap_or("postgres").to_string();
         let host = match &config.get_hosts()[0] {
@@ -137,12 +115,7 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        if let Ok(mut admin) = Client::connect(&admin_url(), NoTls) {
-            let _ = admin.batch_execute(&format!(
-                "drop database if exists {} with (force)",
-                self.name
-            ));
-        }
+        common::drop_database(&self.name);
     }
 }
 

@@ -13,12 +13,6 @@ use std::process::Command;
 use common::{copy_tree, read_tree, repo};
 use postgres::{Client, NoTls};
 
-const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-fn admin_url() -> String {
-    std::env::var("STACKC_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_URL.to_string())
-}
-
 struct TestDb {
     name: String,
     client: Client,
@@ -26,21 +20,13 @@ struct TestDb {
 
 impl TestDb {
     fn new(tag: &str) -> TestDb {
-        let mut admin = Client::connect(&admin_url(), NoTls).expect("PostgreSQL is reachable");
-        let name = format!("stackc_dbt_{tag}_{}", std::process::id());
-        admin
-            .batch_execute(&format!("drop database if exists {name} with (force)"))
-            .unwrap();
-        admin
-            .batch_execute(&format!("create database {name}"))
-            .unwrap();
+        let (name, config) = common::create_database("stackc_dbt", tag);
+        let mut admin = Client::connect(&common::admin_url(), NoTls).unwrap();
         // Roles are cluster-wide: created once, never dropped (another test
         // run may be using it).
         let _ = admin.batch_execute(
             "do $$ begin create role stackc_dbt_reader; exception when duplicate_object then null; end $$",
         );
-        let mut config: postgres::Config = admin_url().parse().unwrap();
-        config.dbname(&name);
         let client = config.connect(NoTls).unwrap();
         TestDb { name, client }
     }
@@ -48,12 +34,7 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        if let Ok(mut admin) = Client::connect(&admin_url(), NoTls) {
-            let _ = admin.batch_execute(&format!(
-                "drop database if exists {} with (force)",
-                self.name
-            ));
-        }
+        common::drop_database(&self.name);
     }
 }
 
@@ -70,7 +51,7 @@ fn stackc(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
     ] {
         cmd.env_remove(var);
     }
-    let config: postgres::Config = admin_url().parse().unwrap();
+    let config: postgres::Config = common::admin_url().parse().unwrap();
     if let postgres::config::Host::Tcp(h) = &config.get_hosts()[0] {
         cmd.env("STACKC_DBT_HOST", h);
     }

@@ -8,11 +8,8 @@ mod common;
 use common::{repo, stackc};
 use postgres::{Client, NoTls};
 
-const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
 /// A database created for one test and dropped when the test ends.
 struct TestDb {
-    admin_url: String,
     name: String,
     client: Client,
     /// Every notice the server sent this client, as psql would print it.
@@ -21,25 +18,7 @@ struct TestDb {
 
 impl TestDb {
     fn new(tag: &str) -> TestDb {
-        let admin_url =
-            std::env::var("STACKC_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_URL.to_string());
-        let mut admin = Client::connect(&admin_url, NoTls).unwrap_or_else(|e| {
-            panic!(
-                "cannot reach PostgreSQL at {admin_url}: {e}\n\
-                 start it with `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`, \
-                 or point STACKC_TEST_DATABASE_URL at a server"
-            )
-        });
-        let name = format!("stackc_test_{tag}_{}", std::process::id());
-        // CREATE DATABASE cannot share a batch (an implicit transaction) with another statement.
-        admin
-            .batch_execute(&format!("drop database if exists {name} with (force)"))
-            .unwrap();
-        admin
-            .batch_execute(&format!("create database {name}"))
-            .unwrap();
-        let mut config: postgres::Config = admin_url.parse().unwrap();
-        config.dbname(&name);
+        let (name, mut config) = common::create_database("stackc_test", tag);
         let notices = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let sink = std::sync::Arc::clone(&notices);
         config.notice_callback(move |notice| {
@@ -47,7 +26,6 @@ impl TestDb {
         });
         let client = config.connect(NoTls).unwrap();
         TestDb {
-            admin_url,
             name,
             client,
             notices,
@@ -57,12 +35,7 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        if let Ok(mut admin) = Client::connect(&self.admin_url, NoTls) {
-            let _ = admin.batch_execute(&format!(
-                "drop database if exists {} with (force)",
-                self.name
-            ));
-        }
+        common::drop_database(&self.name);
     }
 }
 

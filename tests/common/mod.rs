@@ -50,3 +50,43 @@ pub fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+/// The server the database tests use: `STACKC_TEST_DATABASE_URL`, else the
+/// local PostgreSQL every development and CI machine runs.
+pub fn admin_url() -> String {
+    std::env::var("STACKC_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
+}
+
+/// Creates a fresh, empty database `<prefix>_<tag>_<pid>` for one test and
+/// returns its name and connection settings (callers may add to them, e.g. a
+/// notice callback, before connecting). Without a server the test fails and
+/// says how to start one: never a silent skip.
+pub fn create_database(prefix: &str, tag: &str) -> (String, postgres::Config) {
+    let admin_url = admin_url();
+    let mut admin = postgres::Client::connect(&admin_url, postgres::NoTls).unwrap_or_else(|e| {
+        panic!(
+            "cannot reach PostgreSQL at {admin_url}: {e}\n\
+             start it with `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`, \
+             or point STACKC_TEST_DATABASE_URL at a server"
+        )
+    });
+    let name = format!("{prefix}_{tag}_{}", std::process::id());
+    // CREATE DATABASE cannot share a batch (an implicit transaction) with another statement.
+    admin
+        .batch_execute(&format!("drop database if exists {name} with (force)"))
+        .unwrap();
+    admin
+        .batch_execute(&format!("create database {name}"))
+        .unwrap();
+    let mut config: postgres::Config = admin_url.parse().unwrap();
+    config.dbname(&name);
+    (name, config)
+}
+
+/// Drops a database made by [`create_database`], also when sessions remain.
+pub fn drop_database(name: &str) {
+    if let Ok(mut admin) = postgres::Client::connect(&admin_url(), postgres::NoTls) {
+        let _ = admin.batch_execute(&format!("drop database if exists {name} with (force)"));
+    }
+}
