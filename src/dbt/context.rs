@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex};
 use minijinja::value::{from_args, Enumerator, Kwargs, Object, ObjectRepr, Value};
 use minijinja::{Environment, Error, ErrorKind, State};
 
+use super::{consteval, query_result};
 use crate::diagnostic::{Diagnostic, Span};
 use crate::project::SourceFile;
 
@@ -68,6 +69,9 @@ pub struct Frame {
     /// The last macro the rendered file itself called, as written
     /// (`pkg.macro`): where an error from inside a macro is reported.
     caller: Mutex<Option<String>>,
+    /// `statement` blocks answered without a database, by name, and
+    /// whether they fetched their rows.
+    results: Mutex<BTreeMap<String, (consteval::Table, bool)>>,
 }
 
 impl Object for Frame {}
@@ -237,23 +241,31 @@ pub fn install(
     env.add_function("return", return_fn);
     env.add_function(
         "run_query",
-        |state: &State, _sql: Value| -> Result<Value, Error> {
-            Err(needs_database(state, "run_query()"))
+        |state: &State, sql: Value| -> Result<Value, Error> {
+            let sql = sql.to_string();
+            consteval::evaluate(&sql)
+                .and_then(|t| query_result::table(&t))
+                .map_err(|why| needs_database(state, "run_query()", &why))
         },
     );
-    env.add_function(
-        "statement",
-        |state: &State,
-         _args: minijinja::value::Rest<Value>,
-         _kwargs: Kwargs|
-         -> Result<Value, Error> {
-            Err(needs_database(state, "a {% call statement() %} block"))
-        },
-    );
+    env.add_global("statement", Value::from_object(StatementBlock));
     env.add_function(
         "load_result",
-        |state: &State, _name: Value| -> Result<Value, Error> {
-            Err(needs_database(state, "load_result()"))
+        |state: &State, name: String| -> Result<Value, Error> {
+            let Some(frame) = frame(state) else {
+                return Ok(Value::from(()));
+            };
+            let stored = frame
+                .results
+                .lock()
+                .ok()
+                .and_then(|r| r.get(&name).cloned());
+            match stored {
+                // dbt's load_result of a statement that never ran.
+                None => Ok(Value::from(())),
+                Some((table, fetched)) => query_result::load_result(&table, fetched)
+                    .map_err(|why| needs_database(state, "load_result()", &why)),
+            }
         },
     );
     env.add_function("should_full_refresh", |_: &State| false);
@@ -330,12 +342,56 @@ pub fn install(
     global.into_keys().collect()
 }
 
-fn needs_database(state: &State, what: &str) -> Error {
+/// `{% call statement(name, fetch_result=...) %}SQL{% endcall %}`: runs
+/// nothing; a query that reads nothing is answered here, for `load_result`.
+#[derive(Debug)]
+struct StatementBlock;
+
+impl Object for StatementBlock {
+    fn call(self: &Arc<Self>, state: &mut State, args: &[Value]) -> Result<Value, Error> {
+        let (args, kwargs): (minijinja::value::Rest<Value>, Kwargs) = from_args(args)?;
+        statement(state, &args, kwargs)
+    }
+}
+
+fn statement(state: &mut State, args: &[Value], kwargs: Kwargs) -> Result<Value, Error> {
+    let name: Option<String> = match args.first() {
+        Some(v) if !v.is_none() => Some(v.to_string()),
+        _ => kwargs.get("name")?,
+    };
+    let fetch: Option<bool> = match args.get(1) {
+        Some(v) => Some(v.is_true()),
+        None => kwargs.get("fetch_result")?,
+    };
+    let _: Option<Value> = kwargs.get("auto_begin")?;
+    let _: Option<Value> = kwargs.get("language")?;
+    let caller: Option<Value> = kwargs.get("caller")?;
+    kwargs.assert_all_used()?;
+    let sql = match caller {
+        Some(c) => c.call(state, &[])?.to_string(),
+        None => String::new(),
+    };
+    let table = consteval::evaluate(&sql)
+        .map_err(|why| needs_database(state, "a {% call statement() %} block", &why))?;
+    if let (Some(frame), Some(name)) = (frame(state), name) {
+        if let Ok(mut results) = frame.results.lock() {
+            results.insert(name, (table, fetch.unwrap_or(false)));
+        }
+    }
+    Ok(Value::from(""))
+}
+
+fn needs_database(state: &State, what: &str, why: &consteval::NotConstant) -> Error {
+    let help = match why {
+        consteval::NotConstant::ReadsData => "the SQL would depend on what the database holds at run time: set the value in the model (a config or a var) instead of querying for it".to_string(),
+        consteval::NotConstant::Volatile(_) => "stackc's artifacts do not change from one run to the next: give the macro fixed values (literal dates, or a var) instead".to_string(),
+        consteval::NotConstant::Unsupported(_) => "stackc answers a query that reads nothing with PostgreSQL's rules for the common operators, casts and date functions; write the value in the model (a config or a var) instead".to_string(),
+    };
     fail(
         state,
         "E0153",
-        format!("{what} needs a database, and stackc compiles without one"),
-        "the SQL would depend on what the database holds at run time: set the value in the model (a config or a var) instead of querying for it".into(),
+        format!("{what} needs a database, and stackc compiles without one: {why}"),
+        help,
     )
 }
 
@@ -551,7 +607,11 @@ impl Object for Adapter {
             | "get_columns_in_relation"
             | "get_missing_columns"
             | "list_relations_without_caching"
-            | "execute" => Err(needs_database(state, &format!("adapter.{method}()"))),
+            | "execute" => Err(needs_database(
+                state,
+                &format!("adapter.{method}()"),
+                &consteval::NotConstant::ReadsData,
+            )),
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
         }
     }
@@ -1080,12 +1140,32 @@ mod tests {
     }
 
     #[test]
+    fn a_query_that_reads_nothing_is_answered_without_a_database() {
+        let sql =
+            render("{{ dbt.date_spine('day', \"'2024-01-01'\", \"'2024-02-01'\") }}").unwrap();
+        assert!(sql.contains("where generated_number <= 31"), "{sql}");
+        let cases = [
+            ("{{ run_query('select 2 + 3 as n').columns[0].values()[0] }}", "5"),
+            ("{{ run_query('select 2 + 3 as n').rows[0]['n'] }}", "5"),
+            ("{{ run_query(\"select date '2024-03-01' - 1\").columns[0].values() }}", "['2024-02-29']"),
+            (
+                "{% call statement('q', fetch_result=True) %}select date_part('dow', '2024-01-07'::date){% endcall %}{{ load_result('q')['data'][0][0] }}",
+                "0.0",
+            ),
+            ("{{ load_result('never') is none }}", "True"),
+        ];
+        for (src, want) in cases {
+            assert_eq!(render(src).as_deref(), Ok(want), "{src}");
+        }
+    }
+
+    #[test]
     fn what_needs_a_database_fails_with_e0153() {
         for src in [
-            "{{ run_query('select 1') }}",
-            "{{ dbt.date_spine('day', \"'2024-01-01'\", \"'2024-02-01'\") }}",
+            "{{ run_query('select max(id) from orders') }}",
+            "{{ dbt.date_spine('day', \"'2024-01-01'\", 'current_date') }}",
             "{{ adapter.get_columns_in_relation('x') }}",
-            "{% call statement('s', fetch_result=True) %}select 1{% endcall %}",
+            "{% call statement('s', fetch_result=True) %}select id from t{% endcall %}",
         ] {
             let err = render(src).unwrap_err();
             assert!(err.starts_with("E0153"), "{src}: {err}");

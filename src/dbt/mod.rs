@@ -5,6 +5,7 @@
 //! Loading is split so that installed packages (each a folder with its own
 //! `dbt_project.yml`) can be read by the same [`project::parse`] later.
 
+pub mod consteval;
 pub mod context;
 pub mod docs;
 pub mod emit;
@@ -12,6 +13,7 @@ pub mod naming;
 pub mod packages;
 pub mod profiles;
 pub mod project;
+pub mod query_result;
 pub mod seeds;
 pub mod yaml;
 

@@ -179,15 +179,40 @@ string_agg({{ measure }}, {{ delimiter_text }}{% if order_by_clause %} {{ order_
 
 {% macro get_intervals_between(start_date, end_date, datepart) %}{{ return(adapter.dispatch('get_intervals_between', 'dbt')(start_date, end_date, datepart)) }}{% endmacro %}
 {% macro default__get_intervals_between(start_date, end_date, datepart) -%}
-{#- dbt asks the database how many intervals lie between the two dates. -#}
-{{ return(run_query("select " ~ dbt.datediff(start_date, end_date, datepart))) }}
+{#- dbt asks the database; stackc answers a query of fixed dates itself. -#}
+{%- call statement('get_intervals_between', fetch_result=True) %}
+    select {{ dbt.datediff(start_date, end_date, datepart) }}
+{%- endcall -%}
+{%- set value_list = load_result('get_intervals_between') -%}
+{%- if value_list and value_list['data'] -%}
+{%- set values = value_list['data'] | map(attribute=0) | list %}
+{{ return(values[0]) }}
+{%- else -%}
+{{ return(1) }}
+{%- endif -%}
 {%- endmacro %}
 
 {% macro date_spine(datepart, start_date, end_date) %}{{ return(adapter.dispatch('date_spine', 'dbt')(datepart, start_date, end_date)) }}{% endmacro %}
 {% macro default__date_spine(datepart, start_date, end_date) %}
-{#- The number of rows comes from the database (get_intervals_between). -#}
-{%- set n = dbt.get_intervals_between(start_date, end_date, datepart) -%}
-{%- endmacro %}
+    with rawdata as (
+        {{ dbt.generate_series(dbt.get_intervals_between(start_date, end_date, datepart)) }}
+    ),
+
+    all_periods as (
+        select (
+            {{ dbt.dateadd(datepart, "row_number() over (order by generated_number) - 1", start_date) }}
+        ) as date_{{ datepart }}
+        from rawdata
+    ),
+
+    filtered as (
+        select *
+        from all_periods
+        where date_{{ datepart }} <= {{ end_date }}
+    )
+
+    select * from filtered
+{% endmacro %}
 
 {% macro get_where_subquery(relation) -%}{{ return(adapter.dispatch('get_where_subquery', 'dbt')(relation)) }}{%- endmacro %}
 {% macro default__get_where_subquery(relation) -%}
