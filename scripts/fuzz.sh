@@ -31,8 +31,9 @@ seed() {
     shift
     mkdir -p "$dir"
     [ -n "$(ls -A "$dir")" ] && return
-    find "${fixtures[@]}" -path '*/target' -prune -o -type f "$@" -print |
-        while read -r f; do
+    # NUL-separated: a fixture's path may hold a newline (err_e0010_*).
+    find "${fixtures[@]}" -path '*/target' -prune -o -type f "$@" -print0 |
+        while IFS= read -r -d '' f; do
             cp "$f" "$dir/$(sha1sum <"$f" | cut -c1-40)"
         done
 }
