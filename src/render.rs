@@ -54,21 +54,94 @@ pub struct Relation {
     pub cte: Option<String>,
 }
 
+impl Relation {
+    /// What `ref('m')` gives in the discovery pass, before the model's
+    /// schema is known: it renders as the bare name.
+    fn unresolved(name: String) -> Relation {
+        Relation {
+            schema: String::new(),
+            name,
+            quote: false,
+            cte: None,
+        }
+    }
+}
+
 impl fmt::Display for Relation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.cte {
             Some(cte) => f.write_str(cte),
+            None if self.schema.is_empty() => f.write_str(&self.name),
             None => f.write_str(&relation_name(&self.schema, &self.name, self.quote)),
         }
     }
 }
 
+/// The keys of a relation as dbt's `Relation` object has them.
+const RELATION_KEYS: &[&str] = &[
+    "schema",
+    "name",
+    "identifier",
+    "table",
+    "database",
+    "type",
+    "is_cte",
+    "is_table",
+    "is_view",
+    "metadata",
+];
+
+/// A relation in Jinja as dbt's: a mapping (packages test `obj is mapping`
+/// and `obj.get('metadata', {}).get('type')` to tell a relation from a
+/// string) that renders as its quoted name.
 impl Object for Relation {
+    fn repr(self: &Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Map
+    }
+
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        match key.as_str()? {
-            "schema" => Some(Value::from(self.schema.clone())),
-            "name" | "identifier" | "table" => Some(Value::from(self.name.clone())),
-            _ => None,
+        Some(match key.as_str()? {
+            "schema" => Value::from(self.schema.clone()),
+            "name" | "identifier" | "table" => Value::from(self.name.clone()),
+            // stackc names relations by schema and name in the target
+            // database; dbt's `database` part is left out.
+            "database" => Value::from(()),
+            // Whether a ref is a table or a view is the materialization's
+            // business, unknown to a relation: none, as dbt's for a
+            // relation it has not looked up.
+            "type" => match self.cte {
+                Some(_) => Value::from("cte"),
+                None => Value::from(()),
+            },
+            "is_cte" => Value::from(self.cte.is_some()),
+            "is_table" | "is_view" => Value::from(false),
+            "metadata" => Value::from(BTreeMap::from([("type", "PostgresRelation")])),
+            _ => return None,
+        })
+    }
+
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Str(RELATION_KEYS)
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &mut State,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        match method {
+            "get" => {
+                let (key, default): (Value, Option<Value>) = minijinja::value::from_args(args)?;
+                Ok(self
+                    .get_value(&key)
+                    .unwrap_or_else(|| default.unwrap_or(Value::from(()))))
+            }
+            "render" => Ok(Value::from(self.to_string())),
+            // The relation without its database, quoted as configured,
+            // is what stackc renders already.
+            "include" | "incorporate" | "quote" => Ok(Value::from_dyn_object(Arc::clone(self))),
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
         }
     }
 
@@ -184,7 +257,7 @@ fn ref_fn(
     scope.record(|c| c.refs.push(name.clone()));
     Ok(match scope.relations.models.get(&name) {
         Some(rel) => Value::from_object(rel.clone()),
-        None => Value::from(name),
+        None => Value::from_object(Relation::unresolved(name)),
     })
 }
 
@@ -198,7 +271,12 @@ fn source_fn(state: &State, source: String, table: String) -> Result<Value, Erro
             .get(&(source.clone(), table.clone()))
         {
             Some(rel) => Value::from_object(rel.clone()),
-            None => Value::from(format!("{source}.{table}")),
+            None => Value::from_object(Relation {
+                schema: source.clone(),
+                name: table.clone(),
+                quote: false,
+                cte: None,
+            }),
         },
     )
 }
@@ -1073,6 +1151,28 @@ mod tests {
         assert_eq!(r.calls.refs, ["order"]);
         assert_eq!(r.calls.configs[0]["materialized"], "table");
         assert!(r.calls.vars.contains("days"));
+    }
+
+    /// Packages tell a relation from a string as dbt_utils' `_is_relation`
+    /// does; before the schema is known (discovery) it is a relation too.
+    #[test]
+    fn refs_and_sources_are_relations_as_packages_test_them() {
+        let text = "{% for r in [ref('order'), ref('unknown'), source('raw', 'orders')] %}{{ r is mapping }} {{ r.get('metadata', {})['type'] }} {{ r.is_cte }} {{ r.identifier }} {{ r.include(database=false) }}|{% endfor %}{{ 'x' is mapping }}";
+        let mut rel = Relations::default();
+        rel.models.insert(
+            "order".into(),
+            Relation {
+                schema: "staging".into(),
+                name: "order".into(),
+                quote: false,
+                cte: None,
+            },
+        );
+        let r = render(&[], &file("models/m.sql", text), rel).unwrap();
+        assert_eq!(
+            r.sql,
+            "True PostgresRelation False order staging.\"order\"|True PostgresRelation False unknown unknown|True PostgresRelation False orders raw.orders|False"
+        );
     }
 
     #[test]

@@ -245,7 +245,7 @@ pub fn install(
             let sql = sql.to_string();
             consteval::evaluate(&sql)
                 .and_then(|t| query_result::table(&t))
-                .map_err(|why| needs_database(state, "run_query()", &why))
+                .map_err(|why| needs_database(state, "run_query()", Some(&why)))
         },
     );
     env.add_global("statement", Value::from_object(StatementBlock));
@@ -264,7 +264,7 @@ pub fn install(
                 // dbt's load_result of a statement that never ran.
                 None => Ok(Value::from(())),
                 Some((table, fetched)) => query_result::load_result(&table, fetched)
-                    .map_err(|why| needs_database(state, "load_result()", &why)),
+                    .map_err(|why| needs_database(state, "load_result()", Some(&why))),
             }
         },
     );
@@ -372,7 +372,7 @@ fn statement(state: &mut State, args: &[Value], kwargs: Kwargs) -> Result<Value,
         None => String::new(),
     };
     let table = consteval::evaluate(&sql)
-        .map_err(|why| needs_database(state, "a {% call statement() %} block", &why))?;
+        .map_err(|why| needs_database(state, "a {% call statement() %} block", Some(&why)))?;
     if let (Some(frame), Some(name)) = (frame(state), name) {
         if let Ok(mut results) = frame.results.lock() {
             results.insert(name, (table, fetch.unwrap_or(false)));
@@ -381,18 +381,18 @@ fn statement(state: &mut State, args: &[Value], kwargs: Kwargs) -> Result<Value,
     Ok(Value::from(""))
 }
 
-fn needs_database(state: &State, what: &str, why: &consteval::NotConstant) -> Error {
-    let help = match why {
+/// E0153 for `what`; `why` says why a query could not be answered here.
+fn needs_database(state: &State, what: &str, why: Option<&consteval::NotConstant>) -> Error {
+    let help = match why.unwrap_or(&consteval::NotConstant::ReadsData) {
         consteval::NotConstant::ReadsData => "the SQL would depend on what the database holds at run time: set the value in the model (a config or a var) instead of querying for it".to_string(),
         consteval::NotConstant::Volatile(_) => "stackc's artifacts do not change from one run to the next: give the macro fixed values (literal dates, or a var) instead".to_string(),
         consteval::NotConstant::Unsupported(_) => "stackc answers a query that reads nothing with PostgreSQL's rules for the common operators, casts and date functions; write the value in the model (a config or a var) instead".to_string(),
     };
-    fail(
-        state,
-        "E0153",
-        format!("{what} needs a database, and stackc compiles without one: {why}"),
-        help,
-    )
+    let message = match why {
+        Some(why) => format!("{what} needs a database, and stackc compiles without one: {why}"),
+        None => format!("{what} needs a database, and stackc compiles without one"),
+    };
+    fail(state, "E0153", message, help)
 }
 
 fn return_fn(state: &State, value: Option<Value>) -> Result<Value, Error> {
@@ -607,11 +607,7 @@ impl Object for Adapter {
             | "get_columns_in_relation"
             | "get_missing_columns"
             | "list_relations_without_caching"
-            | "execute" => Err(needs_database(
-                state,
-                &format!("adapter.{method}()"),
-                &consteval::NotConstant::ReadsData,
-            )),
+            | "execute" => Err(needs_database(state, &format!("adapter.{method}()"), None)),
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
         }
     }
@@ -917,8 +913,9 @@ impl Object for MutDict {
 /// Rewrites a dbt macro file for minijinja, keeping every line where it
 /// was: `{% macro m(` defines `__stackc_m_m` (calls reach the wrapper),
 /// `{% test t(` is the macro `test_t` (as dbt names it),
-/// `{% materialization %}` blocks become uncalled macros, and a list or dict
-/// literal under `{% set %}` becomes mutable. Returns the text and the
+/// `{% materialization %}` blocks become uncalled macros, `{% do %}` takes
+/// any expression, and a list or dict literal under `{% set %}` becomes
+/// mutable. Returns the text and the
 /// macro names defined.
 pub fn preprocess(text: &str) -> (String, Vec<String>) {
     let mut out = String::with_capacity(text.len() + 64);
@@ -957,6 +954,13 @@ pub fn preprocess(text: &str) -> (String, Vec<String>) {
                 out.push_str(&full);
                 names.push(full);
                 rest = &tail[name_len..];
+            }
+            // minijinja's `do` takes only a call; Jinja's takes any
+            // expression (`{% do a.append(x) if c else a.append(y) %}`).
+            // A `set` evaluates it the same and drops the value.
+            "do" if body[word_len..].starts_with(char::is_whitespace) => {
+                out.push_str("set __stackc_do =");
+                rest = &body[word_len..];
             }
             "endtest" | "endmaterialization" => {
                 out.push_str("endmacro");
@@ -1174,7 +1178,7 @@ mod tests {
 
     #[test]
     fn return_gives_a_value_and_lists_are_mutable() {
-        let src = "{% macro f() %}{% set l = [] %}{% do l.append(1) %}{% do l.extend([2, 3]) %}{{ return(l) }}ignored{% endmacro %}";
+        let src = "{% macro f() %}{% set l = [] %}{% do l.append(1) %}{% do l.extend([2, 3]) %}{% do l.append(4) if l else l.append(0) %}{{ return(l) }}ignored{% endmacro %}";
         let mut env = Environment::new();
         let mut d = Vec::new();
         let files = [SourceFile {
@@ -1190,7 +1194,7 @@ mod tests {
         let out = env
             .render_str("{{ f() | sum }} {{ p.f() | length }}", ctx)
             .unwrap();
-        assert_eq!(out, "6 3");
+        assert_eq!(out, "10 4");
     }
 
     #[test]
