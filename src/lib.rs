@@ -27,6 +27,7 @@ pub mod render;
 pub mod resolve;
 pub mod schema;
 pub mod seed;
+pub mod select;
 pub mod sql;
 pub mod suggest;
 pub mod unittest;
