@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::diagnostic::{Diagnostic, Span};
+use crate::diagnostic::{Code, Diagnostic, Span};
 
 /// Every key a model configuration may have, wherever it is written.
 pub const CONFIG_KEYS: &[&str] = &[
@@ -211,7 +211,7 @@ pub fn resolve_for(
                     dbt_winners.entry(key.as_str()).or_insert(entry);
                 } else {
                     diagnostics.push(
-                        Diagnostic::new("W0035", format!("config `{key}` is not one dbt knows; ignored"))
+                        Diagnostic::new(Code::W0035, format!("config `{key}` is not one dbt knows; ignored"))
                             .at(entry.span.clone())
                             .help(match crate::suggest::closest(key, crate::dbt::project::DBT_CONFIG_KEYS.iter().copied()) {
                                 Some(close) => format!("did you mean `{close}`?"),
@@ -222,7 +222,7 @@ pub fn resolve_for(
                 continue;
             }
             if !CONFIG_KEYS.contains(&key.as_str()) {
-                let mut d = Diagnostic::new("E0105", format!("unknown config key `{key}`"))
+                let mut d = Diagnostic::new(Code::E0105, format!("unknown config key `{key}`"))
                     .at(entry.span.clone());
                 let help = match crate::suggest::closest(key, CONFIG_KEYS.iter().copied()) {
                     Some(close) => format!(
@@ -251,7 +251,7 @@ pub fn resolve_for(
                 Some(m) => config.materialized = m,
                 None => diagnostics.push(
                     Diagnostic::new(
-                        "E0307",
+                        Code::E0307,
                         format!("unknown materialization {}", short(v)),
                     )
                     .at(entry.span.clone())
@@ -271,7 +271,7 @@ pub fn resolve_for(
                 Some("delete+insert") => config.strategy = Some(Strategy::DeleteInsert),
                 Some("merge") => config.strategy = Some(Strategy::Merge),
                 _ => diagnostics.push(
-                    Diagnostic::new("E0308", format!("unknown incremental_strategy {}", short(v)))
+                    Diagnostic::new(Code::E0308, format!("unknown incremental_strategy {}", short(v)))
                         .at(entry.span.clone())
                         .help("use one of: append, delete+insert, merge"),
                 ),
@@ -282,7 +282,7 @@ pub fn resolve_for(
                     config.on_schema_change = OnSchemaChange::AppendNewColumns
                 }
                 _ => diagnostics.push(
-                    Diagnostic::new("E0308", format!("unsupported on_schema_change {}", short(v)))
+                    Diagnostic::new(Code::E0308, format!("unsupported on_schema_change {}", short(v)))
                         .at(entry.span.clone())
                         .help("use `fail` (the default) or `append_new_columns`; `--full-refresh` rebuilds the table for any other change"),
                 ),
@@ -290,7 +290,7 @@ pub fn resolve_for(
             "indexes" => match parse_indexes(v) {
                 Ok(indexes) => config.indexes = indexes,
                 Err(problem) => diagnostics.push(
-                    Diagnostic::new("E0105", format!("invalid `indexes`: {problem}"))
+                    Diagnostic::new(Code::E0105, format!("invalid `indexes`: {problem}"))
                         .at(entry.span.clone())
                         .help("write indexes=[{'columns': ['col'], 'unique': true, 'type': 'btree'}]; type is btree, hash, gin or brin"),
                 ),
@@ -322,14 +322,14 @@ pub fn resolve_for(
         check_rules(&config, &winners, &mut local);
         for mut d in local {
             if d.message.contains("applies only to incremental models") {
-                d = warning_of(d, "W0036");
+                d = warning_of(d, Code::W0036);
             }
             diagnostics.push(d);
         }
         for (key, entry) in &dbt_winners {
             if DBT_IGNORED.contains(key) {
                 diagnostics.push(
-                    Diagnostic::new("W0036", format!("config `{key}` has no effect on PostgreSQL in stackc; ignored"))
+                    Diagnostic::new(Code::W0036, format!("config `{key}` has no effect on PostgreSQL in stackc; ignored"))
                         .at(entry.span.clone())
                         .help("dbt-postgres ignores it too, or stackc does not support it yet; remove it to silence this warning"),
                 );
@@ -356,7 +356,7 @@ pub fn resolve_for(
 }
 
 /// The same finding as a warning with another code.
-fn warning_of(d: Diagnostic, code: &'static str) -> Diagnostic {
+fn warning_of(d: Diagnostic, code: Code) -> Diagnostic {
     let mut w = Diagnostic::new(code, d.message.clone());
     if let Some(span) = d.primary.clone() {
         w = w.at(span);
@@ -389,7 +389,7 @@ fn check_rules(
     ] {
         if winners.contains_key(key) && !incremental {
             let mut d = Diagnostic::new(
-                "E0308",
+                Code::E0308,
                 format!(
                     "`{key}` applies only to incremental models, but this model is materialized as `{}`",
                     config.materialized.as_str()
@@ -408,7 +408,7 @@ fn check_rules(
         if let Some(strategy @ (Strategy::DeleteInsert | Strategy::Merge)) = config.strategy {
             if config.unique_key.is_empty() {
                 let mut d = Diagnostic::new(
-                    "E0308",
+                    Code::E0308,
                     format!(
                         "incremental_strategy `{}` needs a `unique_key`",
                         strategy.as_str()
@@ -423,7 +423,7 @@ fn check_rules(
         }
         if config.lookback.is_some() && config.effective_strategy() == Strategy::Append {
             let mut d = Diagnostic::new(
-                "E0308",
+                Code::E0308,
                 "a `lookback` re-reads rows that are already loaded, and the `append` strategy would insert them twice",
             )
             .help("set unique_key (the strategy becomes delete+insert) or incremental_strategy='merge'");
@@ -439,7 +439,7 @@ fn check_rules(
                 ("lookback", "event_time")
             };
             let mut d = Diagnostic::new(
-                "E0308",
+                Code::E0308,
                 format!("`{have}` is set but `{missing}` is not; stackc writes the incremental filter only from both"),
             )
             .help("set both, e.g. config(event_time='sold_at', lookback='3 days'), or write the filter yourself in {% if is_incremental() %}");
@@ -456,7 +456,7 @@ fn check_rules(
         )
     {
         let mut d = Diagnostic::new(
-            "E0308",
+            Code::E0308,
             format!(
                 "a `{}` model cannot have indexes",
                 config.materialized.as_str()
@@ -484,7 +484,7 @@ impl ModelConfig {
 
 fn bad_type(entry: &ConfigEntry, key: &str, expected: &str) -> Diagnostic {
     Diagnostic::new(
-        "E0105",
+        Code::E0105,
         format!("`{key}` must be {expected}, found {}", short(&entry.value)),
     )
     .at(entry.span.clone())
@@ -639,7 +639,7 @@ mod tests {
             &mut d,
         );
         assert_eq!(d.len(), 1);
-        assert_eq!(d[0].code, "E0308");
+        assert_eq!(d[0].code, Code::E0308);
     }
 
     #[test]
@@ -656,8 +656,12 @@ mod tests {
             &mut d,
         );
         let codes: Vec<_> = d.iter().map(|d| d.code).collect();
-        assert!(codes.contains(&"E0307"), "{codes:?}");
-        assert_eq!(codes.iter().filter(|c| **c == "E0105").count(), 3, "{d:?}");
+        assert!(codes.contains(&Code::E0307), "{codes:?}");
+        assert_eq!(
+            codes.iter().filter(|c| **c == Code::E0105).count(),
+            3,
+            "{d:?}"
+        );
     }
 
     #[test]

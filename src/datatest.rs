@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::config::Materialization;
-use crate::diagnostic::{Diagnostic, Span};
+use crate::diagnostic::{Code, Diagnostic, Span};
 use crate::graph::{ref_id, seed_id, source_id};
 use crate::project::SourceFile;
 use crate::render::{Relation, Relations, RenderInput, Renderer};
@@ -213,7 +213,7 @@ pub fn build(
             if has_tests && model.config.materialized == Materialization::Ephemeral {
                 local.push(
                     Diagnostic::new(
-                        "E0310",
+                        Code::E0310,
                         format!("ephemeral model `{name}` cannot be tested: it is not a relation"),
                     )
                     .at(entry.span.clone())
@@ -337,7 +337,7 @@ impl Cx<'_> {
         diagnostics: &mut Vec<Diagnostic>,
     ) -> Option<DataTest> {
         let fail = |message: String, help: &str| {
-            Diagnostic::new("E0310", message)
+            Diagnostic::new(Code::E0310, message)
                 .at(spec.span.clone())
                 .help(help.to_string())
         };
@@ -487,7 +487,7 @@ impl Cx<'_> {
                     Err(problem) => {
                         let at = spec.arg_spans.get("to").unwrap_or(&spec.span);
                         diagnostics.push(
-                            Diagnostic::new("E0306", problem.0)
+                            Diagnostic::new(Code::E0306, problem.0)
                                 .at(at.clone())
                                 .help(problem.1),
                         );
@@ -620,7 +620,7 @@ impl Cx<'_> {
         for (k, v) in &args {
             if !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 diagnostics.push(
-                    Diagnostic::new("E0310", format!("`{k}` is not a valid argument name"))
+                    Diagnostic::new(Code::E0310, format!("`{k}` is not a valid argument name"))
                         .at(spec.span.clone())
                         .help("name test arguments with letters, digits and `_`"),
                 );

@@ -9,7 +9,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use rayon::prelude::*;
 
 use crate::datatest::DataTest;
-use crate::diagnostic::{Diagnostic, Span};
+use crate::diagnostic::{Code, Diagnostic, Span};
 use crate::render::{call_span, Relation};
 use crate::resolve::{Model, SingularTest};
 use crate::schema::{SeedEntry, SourceEntry, SourceTable};
@@ -228,9 +228,12 @@ fn report_cycles(g: &Graph, models: &BTreeMap<String, Model>, diagnostics: &mut 
                 None => Span::new(&first.file.path, 0..0),
             }
         };
-        let mut d = Diagnostic::new("E0303", format!("dependency cycle: {}", names.join(" -> ")))
-            .at(ref_span(0))
-            .help("a model cannot depend on itself through other models: remove one of these refs");
+        let mut d = Diagnostic::new(
+            Code::E0303,
+            format!("dependency cycle: {}", names.join(" -> ")),
+        )
+        .at(ref_span(0))
+        .help("a model cannot depend on itself through other models: remove one of these refs");
         for k in 1..path.len() - 1 {
             let who = names[k + 1];
             d = d.related(ref_span(k), format!("`{who}` refs `{}` here", names[k]));

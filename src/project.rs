@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use toml::de::{DeTable, DeValue};
 
 use crate::config::{ConfigEntry, ConfigLayer};
-use crate::diagnostic::{Diagnostic, SourceFiles, Span};
+use crate::diagnostic::{Code, Diagnostic, SourceFiles, Span};
 use crate::schema::{self, SchemaFile};
 use crate::seed::{self, Seed};
 
@@ -181,14 +181,14 @@ fn read_settings(
 ) -> Result<(Settings, SourceFile), Diagnostic> {
     if !root.is_dir() {
         return Err(Diagnostic::new(
-            "E0001",
+            Code::E0001,
             format!("project folder `{}` does not exist", root.display()),
         )
         .help("pass the folder that holds stackc.toml or dbt_project.yml, e.g. `stackc compile project_template`"));
     }
     match detect_flavor(root) {
         None => Err(Diagnostic::new(
-            "E0001",
+            Code::E0001,
             format!(
                 "`{}` is not a project: neither stackc.toml nor dbt_project.yml is in it",
                 root.display()
@@ -207,7 +207,7 @@ fn read_settings(
                 let mut local = Vec::new();
                 let parsed = parse_settings(&toml, &mut local);
                 // The name comes from dbt_project.yml.
-                local.retain(|d| !(d.code == "E0001" && d.message.contains("[project] name")));
+                local.retain(|d| !(d.code == Code::E0001 && d.message.contains("[project] name")));
                 diagnostics.extend(local);
                 Some((parsed, toml))
             } else {
@@ -257,7 +257,7 @@ pub fn load_with(
                 description,
             }),
             Err(problem) => diagnostics.push(
-                Diagnostic::new("E0003", format!("`{rel}` is not a Flyway migration name: {problem}"))
+                Diagnostic::new(Code::E0003, format!("`{rel}` is not a Flyway migration name: {problem}"))
                     .at_file(&file.path, 0..0)
                     .help("name versioned migrations `V<version>__<description>.sql` (e.g. `V1.2__create_raw_orders.sql`) and repeatable ones `R__<description>.sql`"),
             ),
@@ -448,7 +448,7 @@ fn source_from_bytes(
         },
         Err(e) => {
             diagnostics.push(
-                Diagnostic::new("E0006", format!("cannot read `{rel}`: {e}"))
+                Diagnostic::new(Code::E0006, format!("cannot read `{rel}`: {e}"))
                     .at_file(&Arc::from(rel), 0..0)
                     .help("check the file's permissions"),
             );
@@ -466,7 +466,7 @@ fn not_utf8(files: &mut SourceFiles, rel: &str, e: std::string::FromUtf8Error) -
     let file = source_file(files, rel, text);
     // U+FFFD, which replaced the invalid byte, is three bytes long.
     Diagnostic::new(
-        "E0006",
+        Code::E0006,
         format!("`{rel}` is not valid UTF-8 (invalid byte at offset {at})"),
     )
     .at_file(&file.path, at..at + 3)
@@ -546,7 +546,7 @@ fn list_files(
             Ok(entry) => entry,
             Err(e) => {
                 diagnostics.push(Diagnostic::new(
-                    "E0006",
+                    Code::E0006,
                     format!("cannot read `{dir}`: {e}"),
                 ));
                 continue;
@@ -574,7 +574,7 @@ fn list_files(
             let file = source_file(files, &rel, String::from_utf8_lossy(&text).into_owned());
             diagnostics.push(
                 Diagnostic::new(
-                    "E0010",
+                    Code::E0010,
                     format!(
                         "the path `{}` contains a control character",
                         crate::diagnostic::one_line(&rel)
@@ -713,7 +713,7 @@ fn check_duplicate_versions(migrations: &[Migration], diagnostics: &mut Vec<Diag
             if let Some(first) = seen.get(v.as_slice()) {
                 diagnostics.push(
                     Diagnostic::new(
-                        "E0004",
+                        Code::E0004,
                         format!(
                             "duplicate migration version {}: `{}` and `{}`",
                             m.version_text, first.file.path, m.file.path
@@ -751,7 +751,7 @@ pub(crate) fn parse_settings(file: &SourceFile, diagnostics: &mut Vec<Diagnostic
         Err(e) => {
             let range = e.span().unwrap_or(0..0);
             diagnostics.push(
-                Diagnostic::new("E0001", format!("invalid TOML: {}", e.message().trim()))
+                Diagnostic::new(Code::E0001, format!("invalid TOML: {}", e.message().trim()))
                     .at_file(&file.path, range)
                     .help("see the stackc.toml format in the README"),
             );
@@ -759,7 +759,7 @@ pub(crate) fn parse_settings(file: &SourceFile, diagnostics: &mut Vec<Diagnostic
         }
     };
     let err = |range: std::ops::Range<usize>, msg: String, help: &str| {
-        Diagnostic::new("E0001", msg)
+        Diagnostic::new(Code::E0001, msg)
             .at_file(&file.path, range)
             .help(help.to_string())
     };
@@ -909,10 +909,10 @@ pub(crate) fn parse_settings(file: &SourceFile, diagnostics: &mut Vec<Diagnostic
     if !has_name {
         let already = diagnostics
             .iter()
-            .any(|d| d.code == "E0001" && d.message.contains("project.name"));
+            .any(|d| d.code == Code::E0001 && d.message.contains("project.name"));
         if !already {
             diagnostics.push(
-                Diagnostic::new("E0001", "stackc.toml has no `[project] name`")
+                Diagnostic::new(Code::E0001, "stackc.toml has no `[project] name`")
                     .at_file(&file.path, 0..0)
                     .help("add `[project]` with `name = \"analytics\"` (letters, digits and `_`)"),
             );
@@ -971,7 +971,7 @@ fn unknown_key(
     if let Some(close) = crate::suggest::closest(key, known.iter().copied()) {
         help = format!("did you mean `{close}`? ({help})");
     }
-    Diagnostic::new("E0001", format!("unknown key `{key}` in `{section}`"))
+    Diagnostic::new(Code::E0001, format!("unknown key `{key}` in `{section}`"))
         .at_file(&file.path, range)
         .help(help)
 }
@@ -1034,12 +1034,16 @@ fn read_settings_file(
     const HELP: &str = "a project has a stackc.toml with at least `[project] name = \"...\"`, or a dbt_project.yml with `name:`";
     let path = root.join(name);
     let cannot_read = |e: &dyn std::fmt::Display| {
-        Diagnostic::new("E0001", format!("cannot read `{}`: {e}", path.display())).help(HELP)
+        Diagnostic::new(
+            Code::E0001,
+            format!("cannot read `{}`: {e}", path.display()),
+        )
+        .help(HELP)
     };
     if path.is_dir() {
         let file = source_file(files, name, String::new());
         return Err(
-            Diagnostic::new("E0001", format!("`{name}` is a folder, not a file"))
+            Diagnostic::new(Code::E0001, format!("`{name}` is a folder, not a file"))
                 .at_file(&file.path, 0..0)
                 .help(HELP),
         );

@@ -16,7 +16,7 @@ use minijinja::value::{Kwargs, Object, Value};
 use minijinja::{Environment, Error, ErrorKind, OutputSpanKind, State, UndefinedBehavior};
 
 use crate::dbt::context::Frame;
-use crate::diagnostic::{Diagnostic, Span};
+use crate::diagnostic::{Code, Diagnostic, Span};
 use crate::project::SourceFile;
 use crate::sql::relation_name;
 
@@ -165,7 +165,7 @@ pub struct Calls {
 /// returns (minijinja errors carry only a kind and a message).
 #[derive(Debug, Clone)]
 struct FunctionError {
-    code: &'static str,
+    code: Code,
     message: String,
     help: String,
 }
@@ -193,7 +193,7 @@ struct Scope {
 impl Object for Scope {}
 
 impl Scope {
-    fn fail(&self, code: &'static str, message: String, help: String) -> Error {
+    fn fail(&self, code: Code, message: String, help: String) -> Error {
         let error = Error::new(ErrorKind::InvalidOperation, message.clone());
         if let Ok(mut slot) = self.error.lock() {
             slot.get_or_insert(FunctionError {
@@ -232,7 +232,7 @@ fn ref_fn(
     let scope = scope(state)?;
     if extra.is_some() {
         return Err(scope.fail(
-            "E0102",
+            Code::E0102,
             format!("ref() takes one model name, got two arguments (`{name}`, ...)"),
             "stackc projects have no packages: write ref('model_name')".into(),
         ));
@@ -288,7 +288,7 @@ fn config_fn(state: &State, kwargs: Kwargs) -> Result<String, Error> {
         let value: Value = kwargs.get(key)?;
         let json = serde_json::to_value(&value).map_err(|e| {
             scope.fail(
-                "E0105",
+                Code::E0105,
                 format!("config value `{key}` cannot be used: {e}"),
                 "config values are strings, numbers, booleans, lists and mappings".into(),
             )
@@ -310,7 +310,7 @@ fn var_fn(state: &State, name: String, default: Option<Value>) -> Result<Value, 
     match default {
         Some(d) => Ok(d),
         None => Err(scope.fail(
-            "E0103",
+            Code::E0103,
             format!("var `{name}` is not defined and has no default"),
             format!("add `{name} = ...` under [vars] in stackc.toml, or give a default: var('{name}', ...)"),
         )),
@@ -327,7 +327,7 @@ fn env_var_fn(state: &State, name: String, default: Option<Value>) -> Result<Val
         Err(_) => match default {
             Some(d) => Ok(d),
             None => Err(scope.fail(
-                "E0104",
+                Code::E0104,
                 format!("environment variable `{name}` is not set and has no default"),
                 format!(
                     "set {name} in the environment, or give a default: env_var('{name}', 'value')"
@@ -506,7 +506,7 @@ impl Renderer {
                 if BUILTINS.contains(&name.as_str()) {
                     diagnostics.push(
                         Diagnostic::new(
-                            "E0106",
+                            Code::E0106,
                             format!("macro `{name}` hides stackc's own `{name}`"),
                         )
                         .at(span)
@@ -514,7 +514,7 @@ impl Renderer {
                     );
                 } else if let Some(first) = defined.get(&name) {
                     diagnostics.push(
-                        Diagnostic::new("E0106", format!("macro `{name}` is defined twice"))
+                        Diagnostic::new(Code::E0106, format!("macro `{name}` is defined twice"))
                             .at(span)
                             .related(first.clone(), "first defined here")
                             .help("macros share one namespace across macros/: rename one of them"),
@@ -611,7 +611,7 @@ impl Renderer {
             let (code, message, help) = match pending {
                 Some(f) => (f.code, f.message, f.help),
                 None => (
-                    "E0102",
+                    Code::E0102,
                     e.detail().map_or_else(|| e.to_string(), str::to_string),
                     "fix the Jinja in this hook".to_string(),
                 ),
@@ -668,7 +668,7 @@ impl Renderer {
             .map_err(|e| {
                 let detail = e.detail().map_or_else(|| e.to_string(), str::to_string);
                 Diagnostic::new(
-                    "E0102",
+                    Code::E0102,
                     format!("the project's `{name}` macro failed: {detail}"),
                 )
                 .at(at.clone())
@@ -754,7 +754,7 @@ impl Renderer {
 
 fn too_deep(file: &SourceFile, at: Range<usize>) -> Diagnostic {
     Diagnostic::new(
-        "E0120",
+        Code::E0120,
         format!(
             "this Jinja expression is nested too deeply (more than {} levels of operators or brackets)",
             limits::MAX_DEPTH
@@ -931,12 +931,12 @@ fn jinja_diagnostic(
     if e.kind() == ErrorKind::SyntaxError {
         if detail.contains("unexpected end of input") && in_this_file {
             if let Some((tag, open)) = unclosed_block(text) {
-                return Diagnostic::new("E0101", format!("`{{% {tag} %}}` is never closed"))
+                return Diagnostic::new(Code::E0101, format!("`{{% {tag} %}}` is never closed"))
                     .at_file(&file.path, open)
                     .help(format!("add `{{% end{tag} %}}` where the block ends"));
             }
         }
-        let mut d = Diagnostic::new("E0101", format!("Jinja syntax error: {detail}"))
+        let mut d = Diagnostic::new(Code::E0101, format!("Jinja syntax error: {detail}"))
             .at(Span::new(&path, range))
             .help("check the `{{ }}` and `{% %}` around this point");
         if !in_this_file {
@@ -946,7 +946,7 @@ fn jinja_diagnostic(
     }
     if e.kind() == ErrorKind::OutOfFuel {
         let mut d = Diagnostic::new(
-            "E0121",
+            Code::E0121,
             format!(
                 "rendering stopped here: the template did more work than one render may do ({} steps)",
                 limits::FUEL
@@ -968,7 +968,7 @@ fn jinja_diagnostic(
         }
         _ => "check the expression at this point",
     };
-    let mut d = Diagnostic::new("E0102", format!("Jinja error: {detail}"))
+    let mut d = Diagnostic::new(Code::E0102, format!("Jinja error: {detail}"))
         .at(Span::new(&path, range))
         .help(help);
     if !in_this_file {
@@ -1200,7 +1200,7 @@ mod tests {
     fn undefined_var_has_its_own_code() {
         let model = file("models/m.sql", "select 1\nwhere x > {{ var('nope') }}\n");
         let d = render(&[], &model, Relations::default()).unwrap_err();
-        assert_eq!(d.code, "E0103");
+        assert_eq!(d.code, Code::E0103);
         let range = d.primary.unwrap().range;
         assert_eq!(crate::diagnostic::line_col(&model.text, range.start).0, 2);
     }
@@ -1212,7 +1212,7 @@ mod tests {
             "select 1\n{% if is_incremental() %}\nwhere x\n",
         );
         let d = render(&[], &model, Relations::default()).unwrap_err();
-        assert_eq!(d.code, "E0101");
+        assert_eq!(d.code, Code::E0101);
         assert_eq!(
             &model.text[d.primary.unwrap().range],
             "{% if is_incremental() %}"
@@ -1226,7 +1226,7 @@ mod tests {
             "select\n  {{ nope(var('days', 1),\n     2,\n     3) }}\n",
         );
         let d = render(&[], &model, Relations::default()).unwrap_err();
-        assert_eq!(d.code, "E0102");
+        assert_eq!(d.code, Code::E0102);
         let range = d.primary.unwrap().range;
         assert_eq!(&model.text[range.clone()], "nope");
         assert_eq!(
@@ -1255,7 +1255,7 @@ mod tests {
     fn strict_undefined() {
         let model = file("models/m.sql", "select {{ nope }}\n");
         let d = render(&[], &model, Relations::default()).unwrap_err();
-        assert_eq!(d.code, "E0102");
+        assert_eq!(d.code, Code::E0102);
         assert_eq!(&model.text[d.primary.unwrap().range], "nope");
     }
 

@@ -12,7 +12,7 @@ use rayon::prelude::*;
 
 use crate::config::{self, ConfigEntry, ConfigLayer, Materialization, ModelConfig};
 use crate::datatest::{self, DataTest};
-use crate::diagnostic::{offset_of, Diagnostic, Span};
+use crate::diagnostic::{offset_of, Code, Diagnostic, Span};
 use crate::graph::{self, Graph};
 use crate::parse_cache::ParseCache;
 use crate::project::{Flavor, MigrationKind, ModelFile, Project, SourceFile};
@@ -368,7 +368,7 @@ pub fn resolve(
             for name in all_calls.refs.iter().filter(|r| disabled.contains(*r)) {
                 local.push(
                     Diagnostic::new(
-                        "E0039",
+                        Code::E0039,
                         format!("`{}` depends on `{name}`, which is disabled", m.name),
                     )
                     .at(call_span(&m.file, "ref", name))
@@ -670,7 +670,7 @@ fn other_nodes(
                         };
                         diagnostics.push(
                             Diagnostic::new(
-                                "W0054",
+                                Code::W0054,
                                 format!(
                                     "{} `{}` depends on {what}, which is not in the project",
                                     entry.kind.as_str().replace('_', " "),
@@ -711,7 +711,7 @@ fn strictness(s: &Strict, dbt: bool) -> Diagnostic {
 }
 
 /// The same for a check made here: `warning` in a dbt project, else `error`.
-fn strict_code(dbt: bool, error: &'static str, warning: &'static str) -> &'static str {
+fn strict_code(dbt: bool, error: Code, warning: Code) -> Code {
     if dbt {
         warning
     } else {
@@ -812,7 +812,7 @@ fn model_entries(
                 let seeds: Vec<&str> = project.seeds.iter().map(|s| s.name.as_str()).collect();
                 // dbt only warns ("did not find matching node for patch").
                 let mut d = Diagnostic::new(
-                    strict_code(dbt, "E0305", "W0330"),
+                    strict_code(dbt, Code::E0305, Code::W0330),
                     format!(
                         "schema file describes model `{}`, but there is no models/**/{}.sql",
                         entry.name, entry.name
@@ -837,7 +837,7 @@ fn model_entries(
             if let Some(first) = out.get(&entry.name) {
                 diagnostics.push(
                     Diagnostic::new(
-                        "E0305",
+                        Code::E0305,
                         format!("model `{}` is described twice", entry.name),
                     )
                     .at(entry.span.clone())
@@ -885,7 +885,7 @@ fn check_entry_columns(columns: &[Column], diagnostics: &mut Vec<Diagnostic>) {
     for c in columns {
         if let Some(first) = seen.get(c.name.as_str()) {
             diagnostics.push(
-                Diagnostic::new("E0305", format!("column `{}` is listed twice", c.name))
+                Diagnostic::new(Code::E0305, format!("column `{}` is listed twice", c.name))
                     .at(c.span.clone())
                     .related(first.span.clone(), "first listed here")
                     .help("merge the two entries"),
@@ -907,7 +907,7 @@ fn seed_entries(
         for entry in &file.seeds {
             if !names.contains(&entry.name.as_str()) {
                 let mut d = Diagnostic::new(
-                    strict_code(dbt, "E0305", "W0330"),
+                    strict_code(dbt, Code::E0305, Code::W0330),
                     format!(
                         "schema file describes seed `{}`, but there is no seeds/{}.csv",
                         entry.name, entry.name
@@ -931,7 +931,7 @@ fn seed_entries(
                     if !seed.columns.contains(col) {
                         diagnostics.push(
                             Diagnostic::new(
-                                "E0305",
+                                Code::E0305,
                                 format!("seed `{}` has no column `{col}`", entry.name),
                             )
                             .at(entry.span.clone())
@@ -957,7 +957,7 @@ fn check_unique_names(project: &Project, diagnostics: &mut Vec<Diagnostic>) {
         if !crate::project::is_identifier(name) {
             diagnostics.push(
                 Diagnostic::new(
-                    "E0005",
+                    Code::E0005,
                     format!("`{name}` is not a valid model or seed name"),
                 )
                 .at_file(&file.path, 0..0)
@@ -974,7 +974,7 @@ fn check_unique_names(project: &Project, diagnostics: &mut Vec<Diagnostic>) {
         if let Some(first) = seen.get(name) {
             diagnostics.push(
                 Diagnostic::new(
-                    "E0005",
+                    Code::E0005,
                     format!(
                         "two nodes are named `{name}`: `{}` and `{}`",
                         first.path, file.path
@@ -1027,7 +1027,7 @@ fn check_schema_file_names(project: &Project, diagnostics: &mut Vec<Diagnostic>)
         if name.chars().any(char::is_control) {
             diagnostics.push(
                 Diagnostic::new(
-                    "E0010",
+                    Code::E0010,
                     format!(
                         "the {what} name `{}` contains a control character",
                         crate::diagnostic::one_line(name)
@@ -1056,7 +1056,7 @@ pub fn truncated(name: &str) -> &str {
 
 fn too_long(what: &str, name: &str, at: Span) -> Diagnostic {
     Diagnostic::new(
-        "E0011",
+        Code::E0011,
         format!(
             "the {what} `{}` is {} bytes long; PostgreSQL cuts names to {MAX_IDENTIFIER} bytes",
             crate::diagnostic::one_line(name),
@@ -1083,7 +1083,7 @@ fn check_truncated_names(models: &BTreeMap<String, Model>, diagnostics: &mut Vec
         match relations.get(&key) {
             Some(first) if first.relation.name != m.relation.name => diagnostics.push(
                 Diagnostic::new(
-                    "E0012",
+                    Code::E0012,
                     format!(
                         "`{}` and `{}` are the same relation to PostgreSQL, which cuts names to {MAX_IDENTIFIER} bytes",
                         m.relation, first.relation
@@ -1115,7 +1115,7 @@ fn check_truncated_names(models: &BTreeMap<String, Model>, diagnostics: &mut Vec
             match seen.get(truncated(c)) {
                 Some(first) if *first != c => diagnostics.push(
                     Diagnostic::new(
-                        "E0012",
+                        Code::E0012,
                         format!(
                             "columns `{first}` and `{c}` of `{}` are the same column to PostgreSQL, which cuts names to {MAX_IDENTIFIER} bytes",
                             m.name
@@ -1152,7 +1152,7 @@ fn source_tables(
                 if let Some((_, first, _)) = out.get(&key) {
                     diagnostics.push(
                         Diagnostic::new(
-                            "E0305",
+                            Code::E0305,
                             format!("source table `{}.{}` is declared twice", key.0, key.1),
                         )
                         .at(table.span.clone())
@@ -1221,13 +1221,14 @@ fn check_refs(
         let span = call_span(&m.file, "ref", name);
         if name == &m.name {
             diagnostics.push(
-                Diagnostic::new("E0304", format!("model `{name}` refers to itself with ref()"))
+                Diagnostic::new(Code::E0304, format!("model `{name}` refers to itself with ref()"))
                     .at(span)
                     .help("use {{ this }} to refer to the model's own relation (e.g. in an incremental filter)"),
             );
         } else if !known.contains(name.as_str()) {
             let mut d =
-                Diagnostic::new("E0301", format!("ref('{name}') names no model or seed")).at(span);
+                Diagnostic::new(Code::E0301, format!("ref('{name}') names no model or seed"))
+                    .at(span);
             d = match crate::suggest::closest(name, known.iter().copied()) {
                 Some(close) => d.help(format!("did you mean ref('{close}')?")),
                 None => d.help("models are models/**/<name>.sql and seeds seeds/<name>.csv"),
@@ -1263,7 +1264,7 @@ fn unknown_source(source: &str, table: &str, span: Span, relations: &Relations) 
         .collect();
     let wanted = format!("{source}.{table}");
     let mut d = Diagnostic::new(
-        "E0302",
+        Code::E0302,
         format!("source('{source}', '{table}') is not declared"),
     )
     .at(span);
@@ -1306,7 +1307,7 @@ fn check_query(
                 }
                 diagnostics.push(
                     Diagnostic::new(
-                        "W0203",
+                        Code::W0203,
                         format!("`{}.{}` is hard-coded; use {instead}", key.0, key.1),
                     )
                     .at(r.source_range(start..end))
@@ -1320,7 +1321,7 @@ fn check_query(
         Err(QueryProblem::Syntax(e)) => {
             let offset = offset_of(&r.sql, e.line, e.column);
             diagnostics.push(
-                Diagnostic::new("E0201", format!("SQL syntax error: {}", e.message))
+                Diagnostic::new(Code::E0201, format!("SQL syntax error: {}", e.message))
                     .at(r.source_span(offset))
                     .help("fix the SQL here; if PostgreSQL accepts it but the checker does not, set {{ config(sql_check=false) }}"),
             );
@@ -1329,7 +1330,7 @@ fn check_query(
         Err(QueryProblem::TooDeep(e)) => {
             let offset = offset_of(&r.sql, e.line, e.column);
             diagnostics.push(
-                Diagnostic::new("E0220", e.message)
+                Diagnostic::new(Code::E0220, e.message)
                     .at(r.source_span(offset))
                     .help("split the expression (a CTE per part, or `in (...)` instead of a chain of `or`); or set {{ config(sql_check=false) }} to skip the check"),
             );
@@ -1338,7 +1339,7 @@ fn check_query(
         Err(QueryProblem::NotAQuery { what }) => {
             diagnostics.push(
                 Diagnostic::new(
-                    "E0204",
+                    Code::E0204,
                     format!("a model must be one query, but this is {what}"),
                 )
                 .at(Span::new(&r.file, 0..0))
@@ -1348,7 +1349,7 @@ fn check_query(
         }
         Err(QueryProblem::Empty) => {
             diagnostics.push(
-                Diagnostic::new("E0204", "the file renders to no SQL at all")
+                Diagnostic::new(Code::E0204, "the file renders to no SQL at all")
                     .at(Span::new(&r.file, 0..0))
                     .help("write a SELECT, or delete the file"),
             );
@@ -1369,7 +1370,7 @@ fn check_columns_for_merge(models: &BTreeMap<String, Model>, diagnostics: &mut V
         if model_columns(m).is_none() {
             diagnostics.push(
                 Diagnostic::new(
-                    "E0308",
+                    Code::E0308,
                     format!("incremental_strategy `merge` needs the columns of `{}`, but its select list uses `*`", m.name),
                 )
                 .at(m
@@ -1419,7 +1420,7 @@ fn check_contracts(models: &BTreeMap<String, Model>, diagnostics: &mut Vec<Diagn
         let Some(entry) = m.entry.as_ref().filter(|e| !e.columns.is_empty()) else {
             diagnostics.push(
                 Diagnostic::new(
-                    "E0330",
+                    Code::E0330,
                     format!(
                         "`{}` enforces a contract but its schema file lists no columns",
                         m.name
@@ -1433,7 +1434,7 @@ fn check_contracts(models: &BTreeMap<String, Model>, diagnostics: &mut Vec<Diagn
         for c in entry.columns.iter().filter(|c| c.data_type.is_none()) {
             diagnostics.push(
                 Diagnostic::new(
-                    "E0330",
+                    Code::E0330,
                     format!(
                         "column `{}` of `{}` has no data_type, which its enforced contract needs",
                         c.name, m.name
@@ -1475,7 +1476,7 @@ fn check_contracts(models: &BTreeMap<String, Model>, diagnostics: &mut Vec<Diagn
             if !supported {
                 diagnostics.push(
                     Diagnostic::new(
-                        "W0333",
+                        Code::W0333,
                         format!("constraint `{kind}` of `{}` is not emitted", m.name),
                     )
                     .at(span)
@@ -1486,7 +1487,7 @@ fn check_contracts(models: &BTreeMap<String, Model>, diagnostics: &mut Vec<Diagn
         if m.config.materialized != Materialization::Table && !entry.constraints.is_empty() {
             diagnostics.push(
                 Diagnostic::new(
-                    "W0333",
+                    Code::W0333,
                     format!(
                         "the constraints of `{}` are emitted for tables only",
                         m.name
@@ -1506,7 +1507,7 @@ fn check_contracts(models: &BTreeMap<String, Model>, diagnostics: &mut Vec<Diagn
                     |v: &[&String]| v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
                 diagnostics.push(
                     Diagnostic::new(
-                        "E0331",
+                        Code::E0331,
                         format!(
                             "`{}` does not select the columns of its contract (not selected: {}; not in the contract: {})",
                             m.name,
@@ -1539,7 +1540,7 @@ fn check_described_columns(
             if !selected.contains(&name) {
                 // dbt does not look at the columns a model selects.
                 let mut d = Diagnostic::new(
-                    strict_code(dbt, "E0305", "W0331"),
+                    strict_code(dbt, Code::E0305, Code::W0331),
                     format!(
                         "the schema file describes column `{}`, but `{}` does not select it",
                         c.name, m.name
@@ -1641,7 +1642,7 @@ fn check_sources_created(
         if !qualified && !unqualified {
             diagnostics.push(
                 Diagnostic::new(
-                    "W0309",
+                    Code::W0309,
                     format!("source table `{schema}.{name}` is not created by any migration in migrations/"),
                 )
                 .at(table.span.clone())
@@ -1679,7 +1680,7 @@ fn check_migration_names(
         if let Some((kind, node)) = generated_for(&m.script) {
             diagnostics.push(
                 Diagnostic::new(
-                    "E0312",
+                    Code::E0312,
                     format!(
                         "migration `{}` has the name of the repeatable migration stackc generates for {kind} `{node}`",
                         m.script
@@ -1697,14 +1698,14 @@ fn check_migrations(project: &Project, diagnostics: &mut Vec<Diagnostic>) {
         if let Err(e) = sql::check_script(&m.file.text) {
             let offset = offset_of(&m.file.text, e.line, e.column);
             diagnostics.push(
-                Diagnostic::new("W0202", format!("the SQL checker cannot parse this migration: {}", e.message))
+                Diagnostic::new(Code::W0202, format!("the SQL checker cannot parse this migration: {}", e.message))
                     .at_file(&m.file.path, offset..offset)
                     .help("PostgreSQL accepts more than the checker; if this statement is valid PostgreSQL, ignore this warning"),
             );
         }
         if matches!(m.kind, MigrationKind::Repeatable) && sql::is_blank(&m.file.text) {
             diagnostics.push(
-                Diagnostic::new("W0202", "this migration has no statements")
+                Diagnostic::new(Code::W0202, "this migration has no statements")
                     .at_file(&m.file.path, 0..0)
                     .help("delete the file or add its SQL"),
             );

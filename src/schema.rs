@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use crate::config::{ConfigEntry, ConfigLayer};
-use crate::diagnostic::{offset_of, Diagnostic, Span};
+use crate::diagnostic::{offset_of, Code, Diagnostic, Span};
 use crate::project::SourceFile;
 
 #[derive(Debug, Clone)]
@@ -37,7 +37,7 @@ pub struct SchemaFile {
 /// a stackc project reports it as an error with code `native`.
 #[derive(Debug, Clone)]
 pub struct Strict {
-    pub native: &'static str,
+    pub native: Code,
     pub diagnostic: Diagnostic,
 }
 
@@ -483,7 +483,7 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
                 "schema files follow dbt's `version: 2` format with `models:`, `sources:` and `seeds:`"
             };
             diagnostics.push(
-                Diagnostic::new("E0002", format!("invalid schema file: {message}"))
+                Diagnostic::new(Code::E0002, format!("invalid schema file: {message}"))
                     .at_file(&file.path, offset..offset)
                     .help(help),
             );
@@ -513,7 +513,7 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
     {
         diagnostics.push(
             Diagnostic::new(
-                "E0002",
+                Code::E0002,
                 format!("unsupported schema file version {}", version.value),
             )
             .at(cx.span(version))
@@ -637,7 +637,7 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
             if kind == OtherKind::Snapshot && has_tests {
                 diagnostics.push(
                     Diagnostic::new(
-                        "W0053",
+                        Code::W0053,
                         format!("snapshot `{}` has tests, but stackc does not build snapshots: they are not run", o.name.value),
                     )
                     .at(span.clone())
@@ -733,7 +733,7 @@ impl Cx<'_> {
     fn unit_test(&self, u: RawUnitTest, diagnostics: &mut Vec<Diagnostic>) -> Option<UnitTest> {
         let span = self.span(&u.name);
         let fail = |at: Span, message: String, help: &str| {
-            Diagnostic::new("E0311", message)
+            Diagnostic::new(Code::E0311, message)
                 .at(at)
                 .help(help.to_string())
         };
@@ -913,9 +913,9 @@ impl Cx<'_> {
                 let parsed = parse_test(t.value, span.clone(), diagnostics, &mut unknown);
                 for key in unknown {
                     self.strict.borrow_mut().push(Strict {
-                        native: "E0310",
+                        native: Code::E0310,
                         diagnostic: Diagnostic::new(
-                            "W0050",
+                            Code::W0050,
                             format!("unknown key `{key}` in a test's `config`"),
                         )
                         .at(span.clone())
@@ -936,7 +936,7 @@ impl Cx<'_> {
                     }
                     Err(problem) => {
                         diagnostics.push(
-                            Diagnostic::new("E0310", format!("invalid test: {problem}"))
+                            Diagnostic::new(Code::E0310, format!("invalid test: {problem}"))
                                 .at(span)
                                 .help("write a test as `- not_null` or `- accepted_values: {values: ['a', 'b'], severity: warn}`"),
                         );
@@ -1217,7 +1217,7 @@ fn apply_test_setting(
             if !compact.eq_ignore_ascii_case("count(*)") {
                 warnings.push(
                     Diagnostic::new(
-                        "W0052",
+                        Code::W0052,
                         format!("`fail_calc: {calc}` is not supported: failures are counted as count(*)"),
                     )
                     .at(spec.span.clone())
@@ -1234,7 +1234,7 @@ fn apply_test_setting(
             if on {
                 warnings.push(
                     Diagnostic::new(
-                        "W0051",
+                        Code::W0051,
                         format!("`{key}` is not supported: stackc does not store failing rows in a table"),
                     )
                     .at(spec.span.clone())
@@ -1604,9 +1604,9 @@ fn check_keys(node: &Node, ctx: Ctx, cx: &Cx<'_>, out: &mut Vec<Strict>) {
                 span.range.end = (span.range.start + key.value.len()).min(cx.file.text.len());
             }
             out.push(Strict {
-                native: "E0002",
+                native: Code::E0002,
                 diagnostic: Diagnostic::new(
-                    "W0050",
+                    Code::W0050,
                     format!("unknown key `{}` {}", key.value, ctx.what()),
                 )
                 .at(span)
@@ -1688,7 +1688,7 @@ mod tests {
         let f = f.unwrap();
         assert_eq!(f.models[0].name, "a");
         let w = &f.strict[0];
-        assert_eq!((w.native, w.diagnostic.code), ("E0002", "W0050"));
+        assert_eq!((w.native, w.diagnostic.code), (Code::E0002, Code::W0050));
         let at = w.diagnostic.primary.as_ref().unwrap().range.clone();
         assert_eq!(&text[at], "colums");
         assert!(
@@ -1814,7 +1814,7 @@ snapshots:
         let f = f.unwrap();
         assert_eq!(f.models[0].columns[0].tests.len(), 1);
         let s = &f.strict[0];
-        assert_eq!((s.native, s.diagnostic.code), ("E0310", "W0050"));
+        assert_eq!((s.native, s.diagnostic.code), (Code::E0310, Code::W0050));
         assert!(
             s.diagnostic.message.contains("`owner_team`"),
             "{}",
@@ -1826,7 +1826,7 @@ snapshots:
     fn unsupported_test_settings_warn() {
         let text = "models:\n  - name: m\n    columns:\n      - name: id\n        tests:\n          - unique:\n              store_failures: true\n              fail_calc: sum(n)\n          - not_null:\n              config: {fail_calc: count(*)}\n";
         let (f, d) = parse_str(text);
-        let mut codes: Vec<&str> = d.iter().map(|d| d.code).collect();
+        let mut codes: Vec<&str> = d.iter().map(|d| d.code.as_str()).collect();
         codes.sort();
         assert_eq!(codes, ["W0051", "W0052"]);
         assert_eq!(f.unwrap().models[0].columns[0].tests.len(), 2);

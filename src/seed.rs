@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::project::SourceFile;
 
 #[derive(Debug, Clone)]
@@ -36,7 +36,7 @@ pub fn parse_with(
         Ok(records) => records,
         Err((offset, problem)) => {
             diagnostics.push(
-                Diagnostic::new("E0007", format!("invalid CSV: {problem}"))
+                Diagnostic::new(Code::E0007, format!("invalid CSV: {problem}"))
                     .at_file(&file.path, offset..offset)
                     .help("seeds are comma-separated with a header row; quote fields that contain commas with \"\""),
             );
@@ -46,7 +46,7 @@ pub fn parse_with(
     let mut records = records.into_iter();
     let Some((_, header)) = records.next() else {
         diagnostics.push(
-            Diagnostic::new("E0007", format!("seed `{name}` is empty"))
+            Diagnostic::new(Code::E0007, format!("seed `{name}` is empty"))
                 .at_file(&file.path, 0..0)
                 .help("the first line of a seed names its columns"),
         );
@@ -66,7 +66,7 @@ pub fn parse_with(
                 format!("column `{c}` twice")
             };
             diagnostics.push(
-                Diagnostic::new("E0007", format!("seed header has {problem}"))
+                Diagnostic::new(Code::E0007, format!("seed header has {problem}"))
                     .at_file(&file.path, 0..0)
                     .help("give every column a unique name in the first line"),
             );
@@ -78,7 +78,7 @@ pub fn parse_with(
             ok = false;
             diagnostics.push(
                 Diagnostic::new(
-                    "E0007",
+                    Code::E0007,
                     format!(
                         "row has {} fields, the header has {}",
                         record.len(),
@@ -261,7 +261,7 @@ mod tests {
     fn ragged_rows_are_errors() {
         let (s, d) = seed("a,b\n1\n");
         assert!(s.is_none());
-        assert_eq!(d[0].code, "E0007");
+        assert_eq!(d[0].code, Code::E0007);
         assert_eq!(d[0].primary.as_ref().unwrap().range.start, 4);
     }
 

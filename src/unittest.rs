@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use crate::diagnostic::{Diagnostic, Span};
+use crate::diagnostic::{Code, Diagnostic, Severity, Span};
 use crate::render::{Relation, Relations, RenderInput, Renderer};
 use crate::resolve::{model_columns, Model};
 use crate::schema::{SourceEntry, SourceTable, UnitInputKind, UnitTest};
@@ -57,7 +57,7 @@ pub fn compile(
         if let Some(first) = seen.get(&(test.model.as_str(), test.name.as_str())) {
             diagnostics.push(
                 Diagnostic::new(
-                    "E0311",
+                    Code::E0311,
                     format!(
                         "unit test `{}` of `{}` is defined twice",
                         test.name, test.model
@@ -78,7 +78,9 @@ pub fn compile(
 }
 
 fn error(at: &Span, message: String, help: impl Into<String>) -> Diagnostic {
-    Diagnostic::new("E0311", message).at(at.clone()).help(help)
+    Diagnostic::new(Code::E0311, message)
+        .at(at.clone())
+        .help(help)
 }
 
 fn input_label(kind: &UnitInputKind) -> String {
@@ -246,9 +248,9 @@ fn compile_one(
         if let Some(cols) = &known_columns {
             let what = format!("the rows for {}", input_label(kind));
             let code = if inputs.dbt && !complete {
-                "W0332"
+                Code::W0332
             } else {
-                "E0311"
+                Code::E0311
             };
             check_row_columns(&input.rows, cols, &input.span, &what, code, diagnostics);
         }
@@ -280,9 +282,9 @@ fn compile_one(
     if let Some(cols) = model_columns(model) {
         let what = format!("the expected rows of `{}`", model.name);
         let code = if inputs.dbt && model.columns.is_none() {
-            "W0332"
+            Code::W0332
         } else {
-            "E0311"
+            Code::E0311
         };
         check_row_columns(
             &test.expect,
@@ -380,7 +382,7 @@ fn check_row_columns(
     columns: &[String],
     at: &Span,
     what: &str,
-    code: &'static str,
+    code: Code,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
     let unknown: BTreeSet<&String> = rows
@@ -391,13 +393,13 @@ fn check_row_columns(
     for column in unknown {
         let help = match crate::suggest::closest(column, columns.iter().map(String::as_str)) {
             Some(close) => format!("did you mean `{close}`?"),
-            None if code.starts_with('W') => format!(
+            None if code.severity() == Severity::Warning => format!(
                 "the schema file lists: {}; if the column is not there, the unit test fails when it runs",
                 columns.join(", ")
             ),
             None => format!("its columns are: {}", columns.join(", ")),
         };
-        let message = if code.starts_with('W') {
+        let message = if code.severity() == Severity::Warning {
             format!("{what} name column `{column}`, which the schema file does not list")
         } else {
             format!("{what} name column `{column}`, which is not there")

@@ -24,11 +24,7 @@ use std::time::{Duration, Instant};
 
 use postgres::{Client, NoTls};
 
-const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-fn admin_url() -> String {
-    std::env::var("STACKC_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_URL.to_string())
-}
+mod common;
 
 struct Db {
     name: String,
@@ -38,16 +34,7 @@ struct Db {
 
 impl Db {
     fn new(tag: &str) -> Db {
-        let mut admin = Client::connect(&admin_url(), NoTls).expect("PostgreSQL is running");
-        let name = format!("stackc_apply_bench_{tag}_{}", std::process::id());
-        admin
-            .batch_execute(&format!("drop database if exists {name} with (force)"))
-            .unwrap();
-        admin
-            .batch_execute(&format!("create database {name}"))
-            .unwrap();
-        let mut config: postgres::Config = admin_url().parse().unwrap();
-        config.dbname(&name);
+        let (name, config) = common::create_database("stackc_apply_bench", tag);
         let host = match &config.get_hosts()[0] {
             postgres::config::Host::Tcp(h) => h.clone(),
             #[cfg(unix)]
@@ -83,12 +70,7 @@ impl Db {
 
 impl Drop for Db {
     fn drop(&mut self) {
-        if let Ok(mut admin) = Client::connect(&admin_url(), NoTls) {
-            let _ = admin.batch_execute(&format!(
-                "drop database if exists {} with (force)",
-                self.name
-            ));
-        }
+        common::drop_database(&self.name);
     }
 }
 

@@ -23,7 +23,7 @@ use minijinja::value::{from_args, Enumerator, Kwargs, Object, ObjectRepr, Value}
 use minijinja::{Environment, Error, ErrorKind, State};
 
 use super::{consteval, query_result};
-use crate::diagnostic::{Diagnostic, Span};
+use crate::diagnostic::{Code, Diagnostic, Span};
 use crate::project::SourceFile;
 
 /// dbt's own macros as dbt-postgres renders them, written for stackc.
@@ -56,7 +56,7 @@ pub struct DbtMacros {
 /// render returns.
 #[derive(Debug, Clone)]
 pub struct Failure {
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
     pub help: String,
 }
@@ -98,7 +98,7 @@ fn frame(state: &State) -> Option<Arc<Frame>> {
         .and_then(|v| v.downcast_object::<Frame>())
 }
 
-fn fail(state: &State, code: &'static str, message: String, help: String) -> Error {
+fn fail(state: &State, code: Code, message: String, help: String) -> Error {
     if let Some(frame) = frame(state) {
         if let Ok(mut slot) = frame.failure.lock() {
             slot.get_or_insert(Failure {
@@ -166,7 +166,7 @@ pub fn install(
                 }
                 Err(e) => diagnostics.push(
                     Diagnostic::new(
-                        "E0101",
+                        Code::E0101,
                         format!(
                             "Jinja syntax error in a macro file: {}",
                             e.detail().unwrap_or("invalid syntax")
@@ -392,7 +392,7 @@ fn needs_database(state: &State, what: &str, why: Option<&consteval::NotConstant
         Some(why) => format!("{what} needs a database, and stackc compiles without one: {why}"),
         None => format!("{what} needs a database, and stackc compiles without one"),
     };
-    fail(state, "E0153", message, help)
+    fail(state, Code::E0153, message, help)
 }
 
 fn return_fn(state: &State, value: Option<Value>) -> Result<Value, Error> {
@@ -429,7 +429,7 @@ fn call_macro(
         };
         return Err(fail(
             state,
-            "E0151",
+            Code::E0151,
             format!("`{package}` has no macro `{name}`"),
             help,
         ));
@@ -589,7 +589,7 @@ impl Object for Adapter {
                         let order = search_order(&self.registry, namespace.as_deref());
                         Err(fail(
                             state,
-                            "E0152",
+                            Code::E0152,
                             format!(
                                 "adapter.dispatch('{name}') finds no `postgres__{name}` or `default__{name}` in {}",
                                 order.join(", ")
@@ -627,7 +627,7 @@ impl Object for Exceptions {
         match method {
             "raise_compiler_error" => Err(fail(
                 state,
-                "E0154",
+                Code::E0154,
                 message,
                 "a macro raised this error with exceptions.raise_compiler_error: fix what it names"
                     .into(),

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::diagnostic::{Diagnostic, Span};
+use crate::diagnostic::{Code, Diagnostic, Span};
 use crate::project::SourceFile;
 use crate::schema::{Column, SchemaFile};
 
@@ -22,9 +22,12 @@ pub fn blocks(
             let (tag_start, name, body_start) = open;
             let Some((body_end, after)) = find_end(text, body_start) else {
                 diagnostics.push(
-                    Diagnostic::new("E0040", format!("`{{% docs {name} %}}` is never closed"))
-                        .at_file(&file.path, tag_start..body_start)
-                        .help("add `{% enddocs %}` where the text ends"),
+                    Diagnostic::new(
+                        Code::E0040,
+                        format!("`{{% docs {name} %}}` is never closed"),
+                    )
+                    .at_file(&file.path, tag_start..body_start)
+                    .help("add `{% enddocs %}` where the text ends"),
                 );
                 break;
             };
@@ -32,7 +35,7 @@ pub fn blocks(
             let body = text[body_start..body_end].trim().to_string();
             if let Some((_, first)) = out.get(&name) {
                 diagnostics.push(
-                    Diagnostic::new("E0040", format!("docs block `{name}` is defined twice"))
+                    Diagnostic::new(Code::E0040, format!("docs block `{name}` is defined twice"))
                         .at(span)
                         .related(first.clone(), "first defined here")
                         .help("docs names are one namespace across the project: rename one"),
@@ -153,7 +156,7 @@ impl Fill<'_> {
                         None => {
                             let at = self.text.find(expr).unwrap_or(0);
                             let mut diag = Diagnostic::new(
-                                "E0040",
+                                Code::E0040,
                                 format!("doc('{name}') names no `{{% docs %}}` block"),
                             )
                             .at_file(self.path, at..at + expr.len());

@@ -55,7 +55,7 @@ pub struct Hook {
 
 use std::path::Path;
 
-use crate::diagnostic::{Diagnostic, SourceFiles};
+use crate::diagnostic::{Code, Diagnostic, SourceFiles};
 use crate::project::{Flavor, LoadOptions, Settings, SourceFile};
 
 /// The settings of a dbt project: `dbt_project.yml`, the target from
@@ -74,7 +74,7 @@ pub fn settings(
     let mut dbt = parsed.dbt;
     // A dbt_project.yml that does not parse names no profile: saying so
     // again would only repeat the YAML error.
-    let unreadable = diagnostics[before..].iter().any(|d| d.code == "E0030");
+    let unreadable = diagnostics[before..].iter().any(|d| d.code == Code::E0030);
     if !unreadable {
         dbt.target = profiles::load(
             root,
@@ -127,7 +127,7 @@ pub fn settings(
                     .unwrap_or(0);
                 diagnostics.push(
                     Diagnostic::new(
-                        "W0033",
+                        Code::W0033,
                         format!("{section} in stackc.toml is ignored beside dbt_project.yml"),
                     )
                     .at_file(&toml_file.path, at..at + section.len() - 1)
@@ -174,7 +174,7 @@ fn render_tree(
                     }
                 }
                 Err(message) => diagnostics.push(
-                    Diagnostic::new("E0034", format!("this dbt_project.yml value cannot be rendered: {message}"))
+                    Diagnostic::new(Code::E0034, format!("this dbt_project.yml value cannot be rendered: {message}"))
                         .at(entry.span.clone())
                         .help("dbt_project.yml values may use var(), env_var() and target; give var() a default or set the var"),
                 ),

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::profiles::Target;
-use crate::diagnostic::{Diagnostic, Span};
+use crate::diagnostic::{Code, Diagnostic, Span};
 use crate::render::Renderer;
 
 /// A node as the naming macros see it (`node.name`, `node.resource_type`,
@@ -86,7 +86,7 @@ pub fn names(
     if !db.is_empty() && !target.database.is_empty() && db != target.database {
         diagnostics.push(
             Diagnostic::new(
-                "E0038",
+                Code::E0038,
                 format!(
                     "`{}` would be built in database `{db}`, but the target is database `{}`",
                     node.name, target.database

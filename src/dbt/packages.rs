@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::diagnostic::{Diagnostic, SourceFiles, Span};
+use crate::diagnostic::{Code, Diagnostic, SourceFiles, Span};
 use crate::project::SourceFile;
 
 use super::yaml::{self, Yaml};
@@ -95,7 +95,7 @@ pub fn load(
         // cannot be read at all is worth reporting.
         let mut local = Vec::new();
         let parsed = super::project::parse(&file, &mut local);
-        diagnostics.extend(local.into_iter().filter(|d| d.code == "E0030"));
+        diagnostics.extend(local.into_iter().filter(|d| d.code == Code::E0030));
         let name = if parsed.name.is_empty() {
             folder.clone()
         } else {
@@ -169,7 +169,7 @@ fn check_declared(
         if packages.is_empty() && !entries.is_empty() {
             diagnostics.push(
                 Diagnostic::new(
-                    "E0150",
+                    Code::E0150,
                     format!("{declared} names packages, but `{install}/` holds none"),
                 )
                 .at(Span::new(&file.path, 0..0))
@@ -188,7 +188,7 @@ fn check_declared(
             if !packages.iter().any(|p| p.name == name) {
                 diagnostics.push(
                     Diagnostic::new(
-                        "E0150",
+                        Code::E0150,
                         format!("package `{full}` is not installed under `{install}/`"),
                     )
                     .at(yaml::span_of(&file.path, &file.text, hub))

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use serde_saphyr::Spanned;
 
 use super::yaml::{self, Yaml};
-use crate::diagnostic::{Diagnostic, SourceFiles};
+use crate::diagnostic::{Code, Diagnostic, SourceFiles};
 use crate::project::LoadOptions;
 
 /// A resolved target, as dbt's `target` Jinja variable shows it, and how to
@@ -138,7 +138,7 @@ pub fn load(
         if profile.is_some() || options.target.is_some() || options.profiles_dir.is_some() {
             diagnostics.push(
                 Diagnostic::new(
-                    "W0034",
+                    Code::W0034,
                     format!(
                         "no profiles.yml found (looked for {}); compiling for target `{}` with schema `{}`",
                         names.join(", "),
@@ -155,7 +155,7 @@ pub fn load(
         Ok(t) => t,
         Err(e) => {
             diagnostics.push(
-                Diagnostic::new("E0034", format!("cannot read `{shown}`: {e}"))
+                Diagnostic::new(Code::E0034, format!("cannot read `{shown}`: {e}"))
                     .help("check the file's permissions"),
             );
             return Target::default();
@@ -207,7 +207,7 @@ impl Cx<'_> {
             .collect();
         let Some(profile) = profile else {
             diagnostics.push(
-                Diagnostic::new("E0035", "dbt_project.yml names no `profile`").help(format!(
+                Diagnostic::new(Code::E0035, "dbt_project.yml names no `profile`").help(format!(
                     "add `profile: <name>` to dbt_project.yml; {} has: {}",
                     self.path,
                     profiles.join(", ")
@@ -218,7 +218,7 @@ impl Cx<'_> {
         let Some(entry) = doc.value.get(profile) else {
             diagnostics.push(
                 Diagnostic::new(
-                    "E0035",
+                    Code::E0035,
                     format!("profile `{profile}` is not in {}", self.path),
                 )
                 .at_file(&self.path, 0..0)
@@ -249,7 +249,7 @@ impl Cx<'_> {
         let Some(output) = outputs.and_then(|o| o.value.get(&target_name)) else {
             let mut d =
                 Diagnostic::new(
-                    "E0036",
+                    Code::E0036,
                     format!(
                         "target `{target_name}` is not among the outputs of profile `{profile}`"
                     ),
@@ -289,7 +289,7 @@ impl Cx<'_> {
                 .map_or_else(|| self.span(output), |v| self.span(v));
             diagnostics.push(
                 Diagnostic::new(
-                    "E0037",
+                    Code::E0037,
                     format!("target `{name}` is of type `{kind}`; stackc runs on PostgreSQL only"),
                 )
                 .at(at)
@@ -306,7 +306,7 @@ impl Cx<'_> {
                 return None;
             }
             diagnostics.push(
-                Diagnostic::new("E0036", format!("target `{name}` has no `schema`"))
+                Diagnostic::new(Code::E0036, format!("target `{name}` has no `schema`"))
                     .at(self.span(output))
                     .help("add `schema: <name>`: dbt builds every model of the target in it or in `<schema>_<custom>`"),
             );
@@ -379,7 +379,7 @@ impl Cx<'_> {
             Ok(s) => Some(s),
             Err(message) => {
                 diagnostics.push(
-                    Diagnostic::new("E0034", message)
+                    Diagnostic::new(Code::E0034, message)
                         .at(self.span(v))
                         .help("set the environment variable, or give env_var() a default: env_var('NAME', 'default')"),
                 );
@@ -506,7 +506,7 @@ mod tests {
     fn an_unknown_target_names_the_known_ones() {
         let (t, d) = target(PROFILES, Some("prod"));
         assert!(t.is_none());
-        assert_eq!(d[0].code, "E0036");
+        assert_eq!(d[0].code, Code::E0036);
         assert!(d[0].help.as_deref().unwrap().contains("dev, ci"), "{d:?}");
     }
 }

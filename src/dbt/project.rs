@@ -8,7 +8,7 @@ use serde_saphyr::Spanned;
 use super::yaml::{self, Key, Yaml};
 use super::{DbtSettings, Hook};
 use crate::config::{ConfigEntry, ConfigLayer};
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::project::{Paths, SourceFile};
 
 /// Configs dbt knows, so that a bare key (without `+`) in a config tree is
@@ -147,7 +147,7 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> DbtProject
     let cx = Cx { file };
     let Some(entries) = doc.value.as_map() else {
         diagnostics.push(
-            Diagnostic::new("E0031", "dbt_project.yml must be a mapping of keys")
+            Diagnostic::new(Code::E0031, "dbt_project.yml must be a mapping of keys")
                 .at(cx.span(&doc))
                 .help("start with `name: my_project`"),
         );
@@ -159,7 +159,7 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> DbtProject
             Some(name) if crate::project::is_identifier(name) => out.name = name.to_string(),
             _ => diagnostics.push(
                 Diagnostic::new(
-                    "E0031",
+                    Code::E0031,
                     "`name` in dbt_project.yml must be letters, digits and `_`",
                 )
                 .at(cx.span(v))
@@ -167,7 +167,7 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> DbtProject
             ),
         },
         None => diagnostics.push(
-            Diagnostic::new("E0031", "dbt_project.yml has no `name`")
+            Diagnostic::new(Code::E0031, "dbt_project.yml has no `name`")
                 .at_file(&file.path, 0..0)
                 .help("add `name: my_project` (letters, digits and `_`)"),
         ),
@@ -264,9 +264,12 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> DbtProject
                     help = format!("did you mean `{close}`? {help}");
                 }
                 diagnostics.push(
-                    Diagnostic::new("W0032", format!("unknown key `{other}` in dbt_project.yml"))
-                        .at(cx.span(key))
-                        .help(help),
+                    Diagnostic::new(
+                        Code::W0032,
+                        format!("unknown key `{other}` in dbt_project.yml"),
+                    )
+                    .at(cx.span(key))
+                    .help(help),
                 );
             }
         }
@@ -295,7 +298,7 @@ impl Cx<'_> {
     }
 
     fn bad(&self, v: &Spanned<Yaml>, msg: &str) -> Diagnostic {
-        Diagnostic::new("E0031", msg.to_string())
+        Diagnostic::new(Code::E0031, msg.to_string())
             .at(self.span(v))
             .help("see dbt's dbt_project.yml reference for the shape of this key")
     }
@@ -322,7 +325,7 @@ impl Cx<'_> {
                 }
                 _ => diagnostics.push(
                     Diagnostic::new(
-                        "E0031",
+                        Code::E0031,
                         format!("`{key}` entries must be folders inside the project"),
                     )
                     .at(self.span(item))
@@ -462,7 +465,7 @@ impl Cx<'_> {
 
     fn unknown_config(&self, k: &Spanned<Key>, section: &str) -> Diagnostic {
         Diagnostic::new(
-            "W0032",
+            Code::W0032,
             format!("`{}` under `{section}` is neither a folder nor a config dbt knows", k.value.0),
         )
         .at(self.span(k))
@@ -529,8 +532,8 @@ mod tests {
     #[test]
     fn a_missing_name_and_unknown_keys_are_reported_at_their_line() {
         let (_, d) = parse_text("profile: p\nmodle-paths: [x]\nmodel-paths: [\"../up\"]\n");
-        let codes: Vec<&str> = d.iter().map(|d| d.code).collect();
-        assert_eq!(codes, ["E0031", "W0032", "E0031"], "{d:?}");
+        let codes: Vec<Code> = d.iter().map(|d| d.code).collect();
+        assert_eq!(codes, [Code::E0031, Code::W0032, Code::E0031], "{d:?}");
         assert!(d[1].help.as_deref().unwrap().contains("model-paths"));
     }
 }

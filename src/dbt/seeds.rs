@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::DbtSettings;
-use crate::diagnostic::{Diagnostic, Span};
+use crate::diagnostic::{Code, Diagnostic, Span};
 use crate::render::Renderer;
 use crate::seed::Seed;
 
@@ -130,7 +130,7 @@ pub fn parse(
                 _ => {
                     diagnostics.push(
                         Diagnostic::new(
-                            "E0041",
+                            Code::E0041,
                             format!("seed `{name}`: `delimiter` must be one character other than a quote or newline, found {d:?}"),
                         )
                         .at(delimiter_span(dbt, &file.path, name, seed_paths).unwrap_or_else(|| Span::new(&file.path, 0..0)))

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
-use crate::diagnostic::{offset_of, Diagnostic, Span};
+use crate::diagnostic::{offset_of, Code, Diagnostic, Span};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Yaml {
@@ -96,7 +96,7 @@ pub fn parse(path: &Arc<str>, text: &str) -> Result<Spanned<Yaml>, Diagnostic> {
             .map_or((1, 1), |l| (l.line() as usize, l.column() as usize));
         let start = offset_of(text, line, col);
         Diagnostic::new(
-            "E0030",
+            Code::E0030,
             format!(
                 "invalid YAML: {}",
                 first_line(&e.without_snippet().to_string())
@@ -224,7 +224,7 @@ mod tests {
     fn syntax_errors_have_a_position() {
         let path: Arc<str> = Arc::from("x.yml");
         let d = parse(&path, "a: [1, 2\nb: 3\n").unwrap_err();
-        assert_eq!(d.code, "E0030");
+        assert_eq!(d.code, Code::E0030);
         assert!(d.primary.is_some());
     }
 }

@@ -48,12 +48,12 @@ fn github_escape_property(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{render, Format};
+    use super::super::{render, Code, Format};
     use super::*;
 
     #[test]
     fn github_output_escapes_newlines() {
-        let d = Diagnostic::new("W0202", "a\nb");
+        let d = Diagnostic::new(Code::W0202, "a\nb");
         let out = render(&[d], &SourceFiles::default(), Format::Github, false);
         assert_eq!(out, "::warning title=W0202::a%0Ab\n");
     }

@@ -120,7 +120,7 @@ fn render_snippet(
 mod tests {
     use std::sync::Arc;
 
-    use super::super::{render, Format};
+    use super::super::{render, Code, Format};
     use super::*;
 
     #[test]
@@ -130,7 +130,7 @@ mod tests {
         let mut files = SourceFiles::default();
         files.insert(&path, &text);
         let related = Span::new(&path, 0..1);
-        let d = Diagnostic::new("E0201", "bad")
+        let d = Diagnostic::new(Code::E0201, "bad")
             .at_file(&path, 0..1)
             .related(related, "here");
         let out = render(std::slice::from_ref(&d), &files, Format::Human, false);
@@ -143,7 +143,7 @@ mod tests {
             "{out}"
         );
         // Messages and help quote names: they stay one line each.
-        let quoting = Diagnostic::new("E0305", "column `a\nb`")
+        let quoting = Diagnostic::new(Code::E0305, "column `a\nb`")
             .at_file(&path, 0..1)
             .help("not `a\nb`");
         let out = render(&[quoting], &files, Format::Human, false);
@@ -163,7 +163,7 @@ mod tests {
         let text: Arc<str> = Arc::from("select 1\nfrom x y z\n");
         let mut files = SourceFiles::default();
         files.insert(&path, &text);
-        let d = Diagnostic::new("E0201", "bad")
+        let d = Diagnostic::new(Code::E0201, "bad")
             .at_file(&path, 16..17)
             .help("fix it");
         let out = render(&[d], &files, Format::Human, false);
@@ -181,7 +181,7 @@ mod tests {
         let text: Arc<str> = Arc::from("select 1\nfrom x\nwhere\n  a = 1\n");
         let mut files = SourceFiles::default();
         files.insert(&path, &text);
-        let d = Diagnostic::new("E0204", "two statements").at_file(&path, 9..26);
+        let d = Diagnostic::new(Code::E0204, "two statements").at_file(&path, 9..26);
         let out = render(&[d], &files, Format::Human, false);
         assert!(
             out.starts_with("models/a.sql:2:1: error[E0204]: two statements\n"),
@@ -201,7 +201,7 @@ mod tests {
         let mut files = SourceFiles::default();
         files.insert(&path, &text);
         for range in [9..9, 9..10, 3..1, 100..200, 0..100] {
-            let d = Diagnostic::new("E0201", "x").at_file(&path, range.clone());
+            let d = Diagnostic::new(Code::E0201, "x").at_file(&path, range.clone());
             let out = render(&[d], &files, Format::Human, true);
             assert!(out.contains("error"), "{range:?}: {out}");
         }

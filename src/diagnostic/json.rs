@@ -23,7 +23,7 @@ fn span_json(span: &Span, files: &SourceFiles) -> serde_json::Value {
 
 pub(super) fn render(d: &Diagnostic, files: &SourceFiles) -> serde_json::Value {
     serde_json::json!({
-        "code": d.code,
+        "code": d.code.as_str(),
         "severity": d.severity.as_str(),
         "message": d.message,
         "location": d.primary.as_ref().map(|s| span_json(s, files)),

@@ -6,11 +6,13 @@
 //! computed when a diagnostic is rendered, from the file text held in
 //! [`SourceFiles`]. Paths are always relative to the project folder.
 
+mod code;
 mod github;
 mod human;
 mod json;
 mod warn_error;
 
+pub use code::{Code, Sqlstate};
 pub use warn_error::WarnError;
 
 use std::collections::BTreeMap;
@@ -57,7 +59,7 @@ pub struct Related {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
-    pub code: &'static str,
+    pub code: Code,
     pub severity: Severity,
     pub message: String,
     /// `None` only for problems that belong to no file (for example a missing
@@ -68,16 +70,11 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    /// The severity follows from the code: `E…` is an error, `W…` a warning.
-    pub fn new(code: &'static str, message: impl Into<String>) -> Diagnostic {
-        let severity = if code.starts_with('W') {
-            Severity::Warning
-        } else {
-            Severity::Error
-        };
+    /// The severity is the code's, from the table in [`Code`].
+    pub fn new(code: Code, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
             code,
-            severity,
+            severity: code.severity(),
             message: message.into(),
             primary: None,
             related: Vec::new(),
@@ -111,10 +108,11 @@ impl Diagnostic {
         self.severity == Severity::Error
     }
 
-    fn sort_key(&self) -> (Option<&str>, usize, &'static str, &str) {
+    fn sort_key(&self) -> (Option<&str>, usize, &str, &str) {
+        let code = self.code.as_str();
         match &self.primary {
-            Some(span) => (Some(&span.file), span.range.start, self.code, &self.message),
-            None => (None, 0, self.code, &self.message),
+            Some(span) => (Some(&span.file), span.range.start, code, &self.message),
+            None => (None, 0, code, &self.message),
         }
     }
 }
@@ -289,9 +287,9 @@ mod tests {
         let a: Arc<str> = Arc::from("a.sql");
         let b: Arc<str> = Arc::from("b.sql");
         let mut ds = vec![
-            Diagnostic::new("E1", "x").at_file(&b, 0..1),
-            Diagnostic::new("E1", "y").at_file(&a, 5..6),
-            Diagnostic::new("E1", "z").at_file(&a, 1..2),
+            Diagnostic::new(Code::E0001, "x").at_file(&b, 0..1),
+            Diagnostic::new(Code::E0001, "y").at_file(&a, 5..6),
+            Diagnostic::new(Code::E0001, "z").at_file(&a, 1..2),
         ];
         sort_diagnostics(&mut ds);
         let order: Vec<_> = ds.iter().map(|d| d.message.as_str()).collect();

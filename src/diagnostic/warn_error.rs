@@ -76,7 +76,7 @@ impl WarnError {
     /// can still tell which check it was and exclude it.
     pub fn apply(&self, diagnostics: &mut [Diagnostic]) {
         for d in diagnostics {
-            if d.severity == Severity::Warning && self.promotes(d.code) {
+            if d.severity == Severity::Warning && self.promotes(d.code.as_str()) {
                 d.severity = Severity::Error;
             }
         }
@@ -86,16 +86,23 @@ impl WarnError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diagnostic::Code;
 
     #[test]
     fn warn_error_options_follow_dbt_syntax() {
         let all = WarnError::parse_options(r#"{"include": "all", "exclude": ["W0203"]}"#).unwrap();
-        let mut d = vec![Diagnostic::new("W0203", "a"), Diagnostic::new("W0050", "b")];
+        let mut d = vec![
+            Diagnostic::new(Code::W0203, "a"),
+            Diagnostic::new(Code::W0050, "b"),
+        ];
         all.apply(&mut d);
         assert!(!d[0].is_error());
         assert!(d[1].is_error());
         let some = WarnError::parse_options("{include: [w0203]}").unwrap();
-        let mut d = vec![Diagnostic::new("W0203", "a"), Diagnostic::new("W0050", "b")];
+        let mut d = vec![
+            Diagnostic::new(Code::W0203, "a"),
+            Diagnostic::new(Code::W0050, "b"),
+        ];
         some.apply(&mut d);
         assert!(d[0].is_error());
         assert!(!d[1].is_error());
