@@ -110,7 +110,6 @@ codes! {
     W0309: Warning, "a source table that no migration creates";
     W0330: Warning, "a schema entry for a model or seed that does not exist (dbt project; E0305 in a stackc project)";
     W0331: Warning, "a described column the model does not select (dbt project; E0305 in a stackc project)";
-    W0332: Warning, "unit-test rows name a column the schema file does not list (dbt project; E0311 in a stackc project)";
     W0333: Warning, "a constraint stackc does not emit (foreign key by `to:`, unknown type, not a table)";
 }
 
