@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::config::Materialization;
 use crate::diagnostic::{Code, Diagnostic, Span};
 use crate::graph::{ref_id, seed_id, source_id};
 use crate::project::SourceFile;
@@ -208,19 +207,6 @@ pub fn build(
             let Some(model) = models.get(*name) else {
                 return (tests, local); // disabled, or failed to render (already reported)
             };
-            let has_tests =
-                !entry.tests.is_empty() || entry.columns.iter().any(|c| !c.tests.is_empty());
-            if has_tests && model.config.materialized == Materialization::Ephemeral {
-                local.push(
-                    Diagnostic::new(
-                        Code::E0310,
-                        format!("ephemeral model `{name}` cannot be tested: it is not a relation"),
-                    )
-                    .at(entry.span.clone())
-                    .help("materialize it as a view to test it"),
-                );
-                return (tests, local);
-            }
             let target = Target {
                 id: crate::graph::model_id(project, name),
                 label: (*name).clone(),

@@ -1956,3 +1956,58 @@ fn ctrl_c_stops_after_the_running_step_and_says_what_ran() {
     // The step that was running finished and is committed.
     assert_eq!(db.count("select count(*) from marts.slow"), 10);
 }
+
+/// dbt tests an ephemeral model by reading it as a CTE; so do stackc's
+/// generic and singular tests, passing on good rows and failing on bad.
+#[test]
+fn tests_of_ephemeral_models_read_them_as_ctes() {
+    let mut db = TestDb::new("ephemeral_tests");
+    let project = fixture("ephemeral_tests");
+    assert_code(&apply(&project, &db.url, &[]), 0);
+    let test = |db: &TestDb| {
+        let r = run(&mut stackc_cmd(&[
+            "test",
+            project.to_str().unwrap(),
+            "--database-url",
+            &db.url,
+            "--format",
+            "json",
+        ]));
+        let report: serde_json::Value =
+            serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.all()));
+        let failing: Vec<String> = report["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["status"] != "success")
+            .filter_map(|i| Some(i["node"].as_str()?.split('.').nth(2)?.to_string()))
+            .collect();
+        (report["items"].as_array().unwrap().len(), failing)
+    };
+    db.client
+        .batch_execute(
+            "insert into raw.customers values (1, 'a@x.org'), (2, 'b@x.org');
+             insert into raw.orders values (10, 1, 'placed'), (11, 2, 'shipped');",
+        )
+        .unwrap();
+    assert_eq!(test(&db), (6, vec![]));
+    db.client
+        .batch_execute(
+            "insert into raw.customers values (2, 'c@x.org');
+             insert into raw.orders values (10, 9, 'lost');",
+        )
+        .unwrap();
+    let (count, mut failing) = test(&db);
+    failing.sort();
+    assert_eq!(count, 6);
+    assert_eq!(
+        failing,
+        [
+            "no_unknown_status",
+            "relationships_orders_customer_id__customer_id__ref_stg_customers_",
+            "relationships_stg_orders_customer_id__customer_id__ref_stg_customers_",
+            "unique_stg_customers_customer_id",
+            "unique_stg_orders_order_id",
+        ]
+    );
+}

@@ -386,7 +386,7 @@ impl<'a> Cx<'a> {
             out.files = vec![path, run_path];
         } else if let Some(model_name) = id.strip_prefix(&self.model_prefix) {
             let m = &resolved.models[model_name];
-            let full_sql = with_ephemerals(&m.full.sql, m, resolved, &self.ephemeral_sql);
+            let full_sql = with_ephemerals(&m.full.sql, &m.refs, resolved, &self.ephemeral_sql);
             let mat = m.config.materialized;
             let header = header("model", &m.relation, &m.file.path, mat.as_str());
             // An enforced contract: the table has the schema file's columns,
@@ -505,7 +505,7 @@ impl<'a> Cx<'a> {
                     let inc_sql = m
                         .incremental
                         .as_ref()
-                        .map(|r| with_ephemerals(&r.sql, m, resolved, &self.ephemeral_sql))
+                        .map(|r| with_ephemerals(&r.sql, &m.refs, resolved, &self.ephemeral_sql))
                         .unwrap_or_else(|| full_sql.clone());
                     out.runs.push((
                         inc_path.clone(),
@@ -560,7 +560,17 @@ impl<'a> Cx<'a> {
                 comment(&t.name),
                 comment(&t.file.path),
             );
-            let sql = t.rendered.sql.trim_end().trim_end_matches(';').trim_end();
+            let wrapped = if t.refs.iter().any(|r| self.ephemeral_sql.contains_key(r)) {
+                std::borrow::Cow::Owned(with_ephemerals(
+                    &t.rendered.sql,
+                    &t.refs,
+                    self.resolved,
+                    &self.ephemeral_sql,
+                ))
+            } else {
+                std::borrow::Cow::Borrowed(t.rendered.sql.as_str())
+            };
+            let sql = wrapped.trim_end().trim_end_matches(';').trim_end();
             let line = query_line(&head, sql);
             out.runs.push((path.clone(), format!("{head}{sql}\n")));
             out.steps.push(RunStep {
@@ -622,7 +632,20 @@ fn tests_files(cx: &Cx<'_>) -> Vec<TestsFile> {
                     comment(&t.warn_if),
                 );
                 text.push_str(&head);
-                let sql = t.sql.trim_end().trim_end_matches(';').trim_end();
+                // A test of (or reading) an ephemeral model reads it as a
+                // CTE, as the models that ref it do.
+                let refs: Vec<String> = t
+                    .depends_on
+                    .iter()
+                    .filter_map(|id| id.strip_prefix(&cx.model_prefix))
+                    .map(str::to_string)
+                    .collect();
+                let wrapped = if refs.iter().any(|r| cx.ephemeral_sql.contains_key(r)) {
+                    std::borrow::Cow::Owned(with_ephemerals(&t.sql, &refs, resolved, &cx.ephemeral_sql))
+                } else {
+                    std::borrow::Cow::Borrowed(t.sql.as_str())
+                };
+                let sql = wrapped.trim_end().trim_end_matches(';').trim_end();
                 let line = query_line(&text, sql);
                 text.push_str(sql);
                 // On a line of its own: a query may end in a `--` comment.
@@ -1260,17 +1283,18 @@ fn without_leading_blank_lines(sql: &str) -> &str {
     rest
 }
 
-/// Prepends a CTE for every ephemeral model the query reaches, in
-/// dependency order, merging with the query's own `with`.
+/// Prepends a CTE for every ephemeral model the query reaches through
+/// `refs` (model names), in dependency order, merging with the query's own
+/// `with`.
 fn with_ephemerals(
     sql: &str,
-    m: &Model,
+    refs: &[String],
     resolved: &Resolved,
     bodies: &BTreeMap<String, String>,
 ) -> String {
     let sql = without_leading_blank_lines(sql.trim_end().trim_end_matches(';').trim_end());
     let mut needed: Vec<String> = Vec::new();
-    let mut stack: Vec<&String> = m.refs.iter().collect();
+    let mut stack: Vec<&String> = refs.iter().collect();
     let mut seen = BTreeSet::new();
     while let Some(r) = stack.pop() {
         if let Some(dep) = resolved.models.get(r) {
