@@ -56,6 +56,109 @@ pub struct SingularTest {
     pub sources: Vec<(String, String)>,
 }
 
+/// In a dbt project, a model whose only errors are E0153 (its SQL needs a
+/// query answered by the database at compile time, which dbt runs and
+/// stackc does not) is not built, with warning W0180, and neither is
+/// anything that reads it; the rest of the project compiles, as `dbt
+/// build` builds the rest when one node fails. A stackc project keeps the
+/// error.
+fn skip_models_needing_a_database(
+    project: &Project,
+    models: &mut BTreeMap<String, Model>,
+    failed: &mut BTreeSet<String>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let by_file: BTreeMap<&str, &str> = project
+        .models
+        .iter()
+        .map(|m| (&*m.file.path, m.name.as_str()))
+        .collect();
+    // model name -> whether every error in its file is E0153.
+    let mut only_e0153: BTreeMap<&str, bool> = BTreeMap::new();
+    for d in diagnostics.iter().filter(|d| d.is_error()) {
+        let Some(name) = d.primary.as_ref().and_then(|p| by_file.get(&*p.file)) else {
+            continue;
+        };
+        let ok = only_e0153.entry(name).or_insert(true);
+        *ok &= d.code == Code::E0153;
+    }
+    let skipped: BTreeSet<String> = only_e0153
+        .into_iter()
+        .filter(|(_, ok)| *ok)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    if skipped.is_empty() {
+        return;
+    }
+    let mut seen = BTreeSet::new();
+    let mut kept = Vec::with_capacity(diagnostics.len());
+    for d in diagnostics.drain(..) {
+        let name = d.primary.as_ref().and_then(|p| by_file.get(&*p.file));
+        match name {
+            Some(name) if d.code == Code::E0153 && skipped.contains(*name) => {
+                // Discovery and the final render report the same error.
+                let at = d.primary.as_ref().map(|p| (p.range.start, p.range.end));
+                if !seen.insert((d.message.clone(), at)) {
+                    continue;
+                }
+                let mut w = Diagnostic::new(
+                    Code::W0180,
+                    format!("model `{name}` is not built: {}", d.message),
+                )
+                .help(format!(
+                    "{}; stackc builds the rest of the project without it (`--warn-error` makes this an error)",
+                    d.help.clone().unwrap_or_default()
+                ));
+                w.primary = d.primary;
+                w.related = d.related;
+                kept.push(w);
+            }
+            _ => kept.push(d),
+        }
+    }
+    *diagnostics = kept;
+    for name in &skipped {
+        models.remove(name);
+        failed.insert(name.clone());
+    }
+    // What reads a model that is not built is not built either.
+    let mut not_built = skipped;
+    loop {
+        let downstream: Vec<(String, String)> = models
+            .values()
+            .filter_map(|m| {
+                let upstream = m.refs.iter().find(|r| not_built.contains(*r))?;
+                Some((m.name.clone(), upstream.clone()))
+            })
+            .collect();
+        if downstream.is_empty() {
+            break;
+        }
+        for (name, upstream) in downstream {
+            let Some(m) = models.remove(&name) else {
+                continue;
+            };
+            let text = &m.file.text;
+            let at = [format!("ref('{upstream}')"), format!("ref(\"{upstream}\")")]
+                .iter()
+                .find_map(|needle| text.find(needle.as_str()).map(|i| i..i + needle.len()))
+                .unwrap_or(0..0);
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::W0180,
+                    format!(
+                        "model `{name}` is not built: it reads `{upstream}`, which is not built"
+                    ),
+                )
+                .at(Span::new(&m.file.path, at))
+                .help("see the warning about the upstream model"),
+            );
+            failed.insert(name.clone());
+            not_built.insert(name);
+        }
+    }
+}
+
 /// Everything later stages need, checked.
 #[derive(Debug, Clone)]
 pub struct Resolved {
@@ -472,6 +575,9 @@ pub fn resolve(
                 models.insert(model.name.clone(), model);
             }
         }
+    }
+    if dbt {
+        skip_models_needing_a_database(project, &mut models, &mut failed, diagnostics);
     }
     check_columns_for_merge(&models, diagnostics);
     check_described_columns(&models, dbt, diagnostics);

@@ -105,6 +105,7 @@ codes! {
     W0052: Warning, "a `fail_calc` other than `count(*)`: not supported";
     W0053: Warning, "tests on a snapshot, which stackc does not build";
     W0054: Warning, "an exposure, semantic model or metric depends on a node that is not there";
+    W0180: Warning, "a dbt project's model needs the database at compile time: it is not built, nor what reads it";
     W0202: Warning, "a migration the SQL checker cannot parse, or an empty repeatable migration";
     W0203: Warning, "a hard-coded `schema.table` that `ref()` or `source()` should name";
     W0309: Warning, "a source table that no migration creates";
