@@ -4,7 +4,9 @@
 //! [`project`] (load) → [`render`] (Jinja, with a source map) → [`sql`]
 //! (parse; [`parse_cache`] remembers results between compiles) →
 //! [`resolve`] and [`graph`] (check and order) → [`emit`] (artifacts).
-//! [`diagnostic`] is how every stage reports problems.
+//! [`diagnostic`] is how every stage reports problems. [`cli`] reads the
+//! command line and hands it to one of [`commands`] (compile, apply, test),
+//! which run the stages; `main` only starts them.
 
 // A diagnostic is returned at most once per file, on the error path; boxing
 // it would add noise to every stage for no measurable gain.
@@ -12,6 +14,7 @@
 
 pub mod apply;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod datatest;
 pub mod dbt;

@@ -86,13 +86,36 @@ pub struct TestOptions {
 struct Out {
     format: ReportFormat,
     doc: serde_json::Map<String, Value>,
+    /// The steps' failures, as the compiler's diagnostics.
+    failures: Vec<crate::diagnostic::Diagnostic>,
+    files: crate::diagnostic::SourceFiles,
 }
 
 impl Out {
     fn new(command: &str, format: ReportFormat) -> Out {
         let mut doc = serde_json::Map::new();
         doc.insert("command".into(), json!(command));
-        Out { format, doc }
+        Out {
+            format,
+            doc,
+            failures: Vec::new(),
+            files: crate::diagnostic::SourceFiles::default(),
+        }
+    }
+
+    /// The report's steps, and their failures as diagnostics.
+    fn items(&mut self, items: &[Item]) {
+        self.set(
+            "items",
+            Value::Array(items.iter().map(Item::to_json).collect()),
+        );
+        (self.failures, self.files) = report::diagnostics(items);
+        let json = self
+            .failures
+            .iter()
+            .map(|d| crate::diagnostic::to_json(d, &self.files))
+            .collect();
+        self.set("diagnostics", Value::Array(json));
     }
 
     fn set(&mut self, key: &str, value: Value) {
@@ -110,7 +133,11 @@ impl Out {
 
     fn finish(self, code: ExitStatus) -> ExitStatus {
         if self.format == ReportFormat::Github {
-            print!("{}", report::github_annotations(&self.doc));
+            let error = self.doc.get("error").and_then(Value::as_str);
+            print!(
+                "{}",
+                report::github_annotations(&self.failures, &self.files, error)
+            );
         }
         if self.format == ReportFormat::Json {
             let mut text =
@@ -482,10 +509,7 @@ pub fn apply(opts: &ApplyOptions) -> ExitStatus {
     let t = report::totals(&run.items);
     out.set("status", json!(if failed { "failed" } else { "success" }));
     out.set("error", json!(run.fatal));
-    out.set(
-        "items",
-        Value::Array(run.items.iter().map(Item::to_json).collect()),
-    );
+    out.items(&run.items);
     out.set(
         "summary",
         json!({
@@ -1513,10 +1537,7 @@ pub fn test(opts: &TestOptions) -> ExitStatus {
     let failed = items.iter().any(|i| i.status == Status::Failed);
     let t = report::totals(&items);
     out.set("status", json!(if failed { "failed" } else { "success" }));
-    out.set(
-        "items",
-        Value::Array(items.iter().map(Item::to_json).collect()),
-    );
+    out.items(&items);
     out.set(
         "summary",
         json!({

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::diagnostic::{self, Code, Diagnostic, SourceFiles, Span, Sqlstate};
+
 /// `--format` of apply and test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ReportFormat {
@@ -89,27 +91,26 @@ impl Failure {
         s
     }
 
-    /// Like the compiler's diagnostics: `file:line:col: error[SQLSTATE]:
-    /// message`, the line with a caret under the position, then the rest.
+    /// As the compiler's diagnostics, through its renderer: `file:line:col:
+    /// error[SQLSTATE]: message` at the artifact's line, with a caret under
+    /// the position, then the rest.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let code = self
-            .sqlstate
-            .as_deref()
-            .map(|c| format!("[{c}]"))
-            .unwrap_or_default();
+        let mut files = SourceFiles::default();
         match &self.location {
             Some(l) => {
-                let _ = writeln!(
-                    out,
-                    "{}:{}:{}: error{code}: {}",
-                    l.file, l.line, l.column, self.message
-                );
-                snippet(&mut out, l, "");
+                let d =
+                    Diagnostic::new(self.code(), self.message.clone()).at(span_of(l, &mut files));
+                out.push_str(&diagnostic::render_header(&d, &files, false));
             }
-            None => {
-                let _ = writeln!(out, "error{code}: {}", self.message);
-            }
+            None => match &self.sqlstate {
+                Some(code) => {
+                    let _ = writeln!(out, "error[{code}]: {}", self.message);
+                }
+                None => {
+                    let _ = writeln!(out, "error: {}", self.message);
+                }
+            },
         }
         for (label, value) in [
             ("detail", &self.detail),
@@ -124,12 +125,19 @@ impl Failure {
                 let _ = writeln!(out, "  {label}: {v}");
                 if label == "source" {
                     if let Some(l) = &self.source_location {
-                        snippet(&mut out, l, "    ");
+                        let span = span_of(l, &mut files);
+                        out.push_str(&diagnostic::render_snippet(&span, &files, "    "));
                     }
                 }
             }
         }
         out
+    }
+
+    fn code(&self) -> Code {
+        self.sqlstate
+            .as_deref()
+            .map_or(Code::Apply, |s| Code::Sqlstate(Sqlstate::new(s)))
     }
 
     pub fn to_json(&self) -> Value {
@@ -152,19 +160,61 @@ impl Failure {
     }
 }
 
-/// The line of a location with a caret under its column.
-fn snippet(out: &mut String, l: &Location, indent: &str) {
-    let gutter = l.line.to_string();
-    let pad = " ".repeat(gutter.len());
-    let lead: String = l
-        .line_text
-        .chars()
-        .take(l.column.saturating_sub(1))
-        .map(|c| if c == '\t' { '\t' } else { ' ' })
+impl Failure {
+    /// The failure as a [`Diagnostic`], for the renderers compile uses:
+    /// the SQLSTATE as its code, the hint as its help, and its place in
+    /// the model file when it was traced back there (else in the artifact),
+    /// with the artifact's line as a related span. The message is the
+    /// server's, as the human report prints it.
+    pub fn to_diagnostic(&self, files: &mut SourceFiles) -> Diagnostic {
+        let mut d = Diagnostic::new(self.code(), self.message.clone());
+        match (&self.source_location, &self.location) {
+            (Some(source), artifact) => {
+                d = d.at(span_of(source, files));
+                if let Some(a) = artifact {
+                    d = d.related(span_of(a, files), "in the generated artifact");
+                }
+            }
+            (None, Some(artifact)) => d = d.at(span_of(artifact, files)),
+            (None, None) => {}
+        }
+        if let Some(hint) = &self.hint {
+            d = d.help(hint.trim_end());
+        }
+        d
+    }
+}
+
+/// A span at a location. apply knows only the one line it reports, not the
+/// whole file, so the text it registers for the file is that line at its
+/// line number (blank lines before it), which is all a renderer reads.
+fn span_of(l: &Location, files: &mut SourceFiles) -> Span {
+    let file: std::sync::Arc<str> = std::sync::Arc::from(l.file.as_str());
+    let mut lines: Vec<&str> = files
+        .get(&l.file)
+        .map_or(Vec::new(), |t| t.lines().collect());
+    let index = l.line.max(1) - 1;
+    if lines.len() <= index {
+        lines.resize(index + 1, "");
+    }
+    if lines[index].is_empty() {
+        lines[index] = &l.line_text;
+    }
+    let mut text = lines.join("\n");
+    text.push('\n');
+    let at = diagnostic::offset_of(&text, l.line, l.column);
+    files.insert(&file, &std::sync::Arc::from(text.as_str()));
+    Span::new(&file, at..at)
+}
+
+/// The failures of a report's items as diagnostics, in step order.
+pub fn diagnostics(items: &[Item]) -> (Vec<Diagnostic>, SourceFiles) {
+    let mut files = SourceFiles::default();
+    let ds = items
+        .iter()
+        .filter_map(|i| Some(i.failure.as_ref()?.to_diagnostic(&mut files)))
         .collect();
-    let _ = writeln!(out, "{indent}{pad} |");
-    let _ = writeln!(out, "{indent}{gutter} | {}", l.line_text);
-    let _ = writeln!(out, "{indent}{pad} | {lead}^");
+    (ds, files)
 }
 
 /// Up to five failing rows of a test.
@@ -288,44 +338,21 @@ impl Item {
     }
 }
 
-/// `::error file=…,line=…,col=…,title=…::message` for every failed item of
-/// a report document, and for its own error; at the model's line when the
-/// failure was traced back to it, else at the artifact's.
-pub fn github_annotations(doc: &serde_json::Map<String, Value>) -> String {
-    let data = |s: &str| {
-        s.replace('%', "%25")
+/// GitHub workflow commands for the failures of a report, through the
+/// compiler's renderer (at the model's line when the failure was traced back
+/// to it, else at the artifact's), and one for the report's own error.
+pub fn github_annotations(
+    diagnostics: &[Diagnostic],
+    files: &SourceFiles,
+    error: Option<&str>,
+) -> String {
+    let mut out = diagnostic::render(diagnostics, files, diagnostic::Format::Github, false);
+    if let Some(error) = error {
+        let data = error
+            .replace('%', "%25")
             .replace('\r', "%0D")
-            .replace('\n', "%0A")
-    };
-    let property = |s: &str| data(s).replace(':', "%3A").replace(',', "%2C");
-    let mut out = String::new();
-    let items = doc.get("items").and_then(Value::as_array);
-    for item in items.into_iter().flatten() {
-        let Some(error) = item.get("error").filter(|e| !e.is_null()) else {
-            continue;
-        };
-        let message = error["message"].as_str().unwrap_or("failed");
-        let title = match error["sqlstate"].as_str() {
-            Some(code) => format!("{} [{code}]", item["label"].as_str().unwrap_or("step")),
-            None => item["label"].as_str().unwrap_or("step").to_string(),
-        };
-        let at = [&error["source_location"], &error["location"]]
-            .into_iter()
-            .find(|l| l.is_object());
-        let _ = write!(out, "::error ");
-        if let Some(l) = at {
-            let _ = write!(
-                out,
-                "file={},line={},col={},",
-                property(l["file"].as_str().unwrap_or("")),
-                l["line"],
-                l["column"]
-            );
-        }
-        let _ = writeln!(out, "title={}::{}", property(&title), data(message));
-    }
-    if let Some(error) = doc.get("error").and_then(Value::as_str) {
-        let _ = writeln!(out, "::error title=stackc::{}", data(error));
+            .replace('\n', "%0A");
+        let _ = writeln!(out, "::error title=stackc::{data}");
     }
     out
 }
@@ -550,6 +577,39 @@ mod tests {
             f.one_line(),
             "migrations/V2__b.sql:7:13: relation \"nope\" does not exist (SQLSTATE 42P01)"
         );
+    }
+
+    /// `--format github` and the JSON report's `diagnostics` go through the
+    /// compiler's renderers: SQLSTATE as the code, the hint as the help, at
+    /// the model's line, with the artifact's line as a related span.
+    #[test]
+    fn a_failure_is_a_diagnostic_at_the_model_line() {
+        let at = |file: &str, line, column, text: &str| Location {
+            file: file.into(),
+            line,
+            column,
+            line_text: text.into(),
+        };
+        let mut item = Item::new("view", "view staging.stg_bad".into(), "run/001.sql".into());
+        item.failure = Some(Failure {
+            message: "division by zero".into(),
+            sqlstate: Some("22012".into()),
+            hint: Some("check the divisor".into()),
+            location: Some(at("run/001.sql", 9, 5, "    select 1/0")),
+            source_location: Some(at("models/stg_bad.sql", 2, 1, "select 1/0")),
+            ..Failure::default()
+        });
+        let (ds, files) = diagnostics(&[item]);
+        assert_eq!(ds[0].code.as_str(), "22012");
+        assert_eq!(ds[0].help.as_deref(), Some("check the divisor"));
+        assert_eq!(&*ds[0].related[0].span.file, "run/001.sql");
+        assert_eq!(
+            github_annotations(&ds, &files, None),
+            "::error file=models/stg_bad.sql,line=2,col=1,title=22012::division by zero%0Ahelp: check the divisor\n"
+        );
+        let json = diagnostic::to_json(&ds[0], &files);
+        assert_eq!(json["related"][0]["location"]["line"], 9);
+        assert_eq!(json["related"][0]["location"]["column"], 5);
     }
 
     #[test]

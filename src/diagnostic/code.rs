@@ -19,6 +19,9 @@ macro_rules! codes {
             $($code,)*
             /// A PostgreSQL error reported by `stackc apply`, by its SQLSTATE.
             Sqlstate(Sqlstate),
+            /// A failure of `stackc apply` that PostgreSQL did not number
+            /// (a connection, a lock, a missing artifact).
+            Apply,
         }
 
         impl Code {
@@ -28,7 +31,7 @@ macro_rules! codes {
             fn row(self) -> Option<(&'static str, Severity, &'static str)> {
                 match self {
                     $(Code::$code => Some((stringify!($code), Severity::$severity, $title)),)*
-                    Code::Sqlstate(_) => None,
+                    Code::Sqlstate(_) | Code::Apply => None,
                 }
             }
         }
@@ -119,6 +122,7 @@ impl Code {
     pub fn as_str(&self) -> &str {
         match self {
             Code::Sqlstate(s) => s.as_str(),
+            Code::Apply => "apply",
             other => other.row().map_or("", |r| r.0),
         }
     }
@@ -131,7 +135,10 @@ impl Code {
 
     /// One line saying what the code means.
     pub fn title(self) -> &'static str {
-        self.row().map_or("PostgreSQL error", |r| r.2)
+        match self {
+            Code::Apply => "stackc apply failed",
+            code => code.row().map_or("PostgreSQL error", |r| r.2),
+        }
     }
 
     /// Where the code is documented: `docs/diagnostics.md#e0150`, or
@@ -141,6 +148,7 @@ impl Code {
             Code::Sqlstate(_) => {
                 "https://www.postgresql.org/docs/current/errcodes-appendix.html".to_string()
             }
+            Code::Apply => "README.md#apply".to_string(),
             code => format!("docs/diagnostics.md#{}", code.as_str().to_ascii_lowercase()),
         }
     }

@@ -37,7 +37,9 @@ impl Style {
     }
 }
 
-pub(super) fn render(out: &mut String, d: &Diagnostic, files: &SourceFiles, color: bool) {
+/// The first line, `path:line:col: error[CODE]: message`, and the source
+/// line with carets under the primary span.
+pub(super) fn header(out: &mut String, d: &Diagnostic, files: &SourceFiles, color: bool) {
     let style = Style { on: color };
     let sev_color = match d.severity {
         Severity::Error => "1;31",
@@ -59,6 +61,11 @@ pub(super) fn render(out: &mut String, d: &Diagnostic, files: &SourceFiles, colo
             let _ = writeln!(out, "{head}: {}", one_line(&d.message));
         }
     }
+}
+
+pub(super) fn render(out: &mut String, d: &Diagnostic, files: &SourceFiles, color: bool) {
+    let style = Style { on: color };
+    header(out, d, files, color);
     for related in &d.related {
         let location = location_of(&related.span, files);
         let _ = writeln!(out, "  {}: note: {}", location, one_line(&related.message));
@@ -84,7 +91,7 @@ fn location_of(span: &Span, files: &SourceFiles) -> String {
 /// Writes the lines of the span with carets under it (a span over several
 /// lines is drawn as rustc draws one), through annotate-snippets; `indent`
 /// goes before every line.
-fn render_snippet(
+pub(super) fn render_snippet(
     out: &mut String,
     span: &Span,
     files: &SourceFiles,

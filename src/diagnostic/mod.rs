@@ -244,6 +244,28 @@ pub fn render(
     out
 }
 
+/// The human rendering's first line and source snippet of one diagnostic,
+/// for reports that add lines of their own below it (apply's server
+/// errors: detail, context, source).
+pub fn render_header(d: &Diagnostic, files: &SourceFiles, color: bool) -> String {
+    let mut out = String::new();
+    human::header(&mut out, d, files, color);
+    out
+}
+
+/// The lines of a span with carets under it, each after `indent`.
+pub fn render_snippet(span: &Span, files: &SourceFiles, indent: &str) -> String {
+    let mut out = String::new();
+    human::render_snippet(&mut out, span, files, Severity::Error, false, indent);
+    out
+}
+
+/// One diagnostic as the JSON object `--format json` prints (for reports
+/// that embed diagnostics in a larger document, as apply's does).
+pub fn to_json(d: &Diagnostic, files: &SourceFiles) -> serde_json::Value {
+    json::render(d, files)
+}
+
 /// A path, name or message as one line of human output: control
 /// characters (a newline in a folder name) are written as escapes like
 /// `\n`, so that a header or message cannot be split or forged by a name

@@ -22,6 +22,7 @@ use sha2::{Digest, Sha256};
 
 use crate::naming::hex;
 pub use crate::naming::{fit_path, repeatable_script, sha256_hex};
+use crate::resolve::SingularTest;
 
 use crate::config::{IndexConfig, Materialization, OnSchemaChange, Strategy};
 use crate::manifest::{StepKind, HEADER_OBJECT, HEADER_SOURCE};
@@ -314,10 +315,10 @@ impl<'a> Cx<'a> {
         }
     }
 
+    /// The artifacts of one node of the graph: a seed, a model, or a test.
     fn node(&self, index: usize) -> NodeOut {
-        let resolved = self.resolved;
-        let id = &resolved.graph.ids[index];
-        let level = resolved.graph.level[index];
+        let id = &self.resolved.graph.ids[index];
+        let level = self.resolved.graph.level[index];
         let mut out = NodeOut {
             id: id.clone(),
             upstream: String::new(),
@@ -327,261 +328,334 @@ impl<'a> Cx<'a> {
             steps: Vec::new(),
             files: Vec::new(),
         };
-        let step = |file: &str, kind: StepKind| RunStep {
-            file: file.to_string(),
-            full_file: None,
-            full_refresh: None,
-            line: None,
-            node: id.clone(),
-            statement: None,
-            step: kind,
-        };
         if let Some(seed_name) = id.strip_prefix(&self.seed_prefix) {
-            let (seed, entry, relation) = &resolved.seeds[seed_name];
-            let dbt_config = resolved.dbt_seeds.as_ref().map(|s| s.get(seed_name));
-            let types: Vec<(String, String)> = seed
-                .columns
-                .iter()
-                .enumerate()
-                .map(|(i, c)| {
-                    let from_tree = dbt_config
-                        .flatten()
-                        .and_then(|cfg| cfg.get("column_types"))
-                        .and_then(|t| t.get(c))
-                        .and_then(|t| t.as_str())
-                        .map(str::to_string);
-                    let declared = from_tree
-                        .or_else(|| entry.as_ref().and_then(|e| e.column_types.get(c)).cloned());
-                    let values = seed
-                        .rows
-                        .iter()
-                        .map(move |r| r.get(i).and_then(|v| v.as_deref()));
-                    let ty = declared.unwrap_or_else(|| match dbt_config {
-                        Some(_) => crate::dbt::seeds::infer_type(values),
-                        None => infer_type(seed.rows.iter().map(|r| r.get(i).cloned().flatten()))
-                            .to_string(),
-                    });
-                    (c.clone(), ty)
-                })
-                .collect();
-            let header = header("seed", relation, &seed.file.path, "table");
-            let path = format!("migrations/{}", repeatable_script(level, seed_name));
-            let run_path = fit_path(format!("run/{level:03}_{seed_name}.sql"));
-            out.runs.push((
-                run_path.clone(),
-                format!(
-                    "{header}{RUN_NOTE}\n{}",
-                    seed_load(relation, seed, &types, dbt_config.is_some())
-                ),
-            ));
-            out.definition = Some(seed_migration(relation, &types));
-            out.migration = Some((path.clone(), header.clone()));
-            out.steps.push(step(&run_path, StepKind::Seed));
-            out.vacuum(
-                relation,
-                &header,
-                &fit_path(format!("run/{level:03}_{seed_name}.vacuum.sql")),
-                id,
-            );
-            out.files = vec![path, run_path];
+            self.seed_node(&mut out, seed_name, level);
         } else if let Some(model_name) = id.strip_prefix(&self.model_prefix) {
-            let m = &resolved.models[model_name];
-            let full_sql = with_ephemerals(&m.full.sql, &m.refs, resolved, &self.ephemeral_sql);
-            let mat = m.config.materialized;
-            let header = header("model", &m.relation, &m.file.path, mat.as_str());
-            // An enforced contract: the table has the schema file's columns,
-            // in its order, and is loaded by name.
-            let contract: Option<Vec<String>> = m
-                .entry
-                .as_ref()
-                .filter(|_| crate::resolve::contract_enforced(m))
-                .map(|e| {
-                    e.columns
-                        .iter()
-                        .map(|c| {
-                            if c.quote {
-                                format!("\"{}\"", c.name.replace('"', "\"\""))
-                            } else {
-                                quote_ident(&c.name).into_owned()
-                            }
-                        })
-                        .collect()
-                });
-            let body = match mat {
-                Materialization::Ephemeral => {
-                    out.definition = Some(full_sql);
-                    return out;
-                }
-                Materialization::View => view_migration(&m.relation, &full_sql),
-                Materialization::Table if contract.is_some() => {
-                    contract_table_migration(m, contract.as_deref().unwrap_or_default())
-                }
-                Materialization::Table => {
-                    empty_relation_migration("table", &m.relation, &full_sql, &m.config.indexes)
-                }
-                Materialization::Incremental => {
-                    let sql = incremental_migration(m, &full_sql);
-                    if m.config.dbt.get("full_refresh") == Some(&serde_json::Value::Bool(false)) {
-                        // dbt's `full_refresh: false`: `--full-refresh` never rebuilds it.
-                        sql.replace(
-                            "current_setting('stackc.full_refresh', true) = 'on'",
-                            "false /* full_refresh: false */",
-                        )
-                    } else {
-                        sql
-                    }
-                }
-                Materialization::MaterializedView => empty_relation_migration(
-                    "materialized view",
-                    &m.relation,
-                    &full_sql,
-                    &m.config.indexes,
-                ),
-            };
-            // dbt's configs on the built relation (empty in a stackc project).
-            let kind = match mat {
-                Materialization::View => "view",
-                Materialization::MaterializedView => "materialized view",
-                _ => "table",
-            };
-            let pre = crate::dbt::emit::hooks_sql("pre-hook", &m.pre_hooks, true);
-            let post = crate::dbt::emit::hooks_sql("post-hook", &m.post_hooks, false);
-            let extras = format!(
-                "{}{}",
-                crate::dbt::emit::grants_sql(&m.relation, m.config.dbt.get("grants")),
-                crate::dbt::emit::comments_sql(
-                    &m.relation,
-                    kind,
-                    m.config.dbt.get("persist_docs"),
-                    m.entry.as_deref()
-                )
-            );
-            let body = if mat == Materialization::View {
-                // A view is built by its migration: its hooks run there.
-                format!("{body}{post}{extras}").replacen(
-                    "\ncreate view ",
-                    &format!("\n{pre}create view "),
-                    1,
-                )
-            } else {
-                format!("{body}{extras}")
-            };
-            let path = format!("migrations/{}", repeatable_script(level, model_name));
-            out.definition = Some(body);
-            out.migration = Some((path.clone(), header.clone()));
-            out.files.push(path);
-            let target = m.relation.to_string();
-            match mat {
-                Materialization::Table => {
-                    let run_path = fit_path(format!("run/{level:03}_{model_name}.sql"));
-                    out.runs.push((
-                        run_path.clone(),
-                        match &contract {
-                            Some(cols) => format!(
-                                "{header}{RUN_NOTE}\n{pre}truncate table {target};\n\ninsert into {target} ({cols})\nselect {cols}\nfrom (\n{}\n) as model_subq\n;\n{post}",
-                                full_sql.trim_end(),
-                                cols = cols.join(", ")
-                            ),
-                            None => format!(
-                                "{header}{RUN_NOTE}\n{pre}truncate table {target};\n\ninsert into {target}\n{}\n;\n{post}",
-                                full_sql.trim_end()
-                            ),
-                        },
-                    ));
-                    out.steps.push(step(&run_path, StepKind::Table));
-                    out.files.push(run_path);
-                }
-                Materialization::Incremental => {
-                    let full_path = fit_path(format!("run/{level:03}_{model_name}.full.sql"));
-                    out.runs.push((
-                        full_path.clone(),
-                        format!(
-                            "{header}-- The first load, and `--full-refresh`: the model with is_incremental() false.\n{RUN_NOTE}\n{pre}truncate table {target};\n\ninsert into {target}{}\n{}\n;\n{post}",
-                            insert_columns(m),
-                            full_sql.trim_end()
-                        ),
-                    ));
-                    let inc_path = fit_path(format!("run/{level:03}_{model_name}.incremental.sql"));
-                    let inc_sql = m
-                        .incremental
-                        .as_ref()
-                        .map(|r| with_ephemerals(&r.sql, &m.refs, resolved, &self.ephemeral_sql))
-                        .unwrap_or_else(|| full_sql.clone());
-                    out.runs.push((
-                        inc_path.clone(),
-                        format!(
-                            "{header}-- Later loads: the model with is_incremental() true, strategy {}.\n{RUN_NOTE}\n{pre}{}{post}",
-                            m.config.effective_strategy().as_str(),
-                            incremental_load(m, &inc_sql)
-                        ),
-                    ));
-                    let never_full =
-                        m.config.dbt.get("full_refresh") == Some(&serde_json::Value::Bool(false));
-                    out.steps.push(RunStep {
-                        full_file: Some(full_path.clone()),
-                        full_refresh: never_full.then_some(false),
-                        ..step(&inc_path, StepKind::Incremental)
-                    });
-                    out.files.push(full_path);
-                    out.files.push(inc_path);
-                }
-                Materialization::MaterializedView => {
-                    let run_path = fit_path(format!("run/{level:03}_{model_name}.sql"));
-                    out.runs.push((
-                        run_path.clone(),
-                        format!("{header}{RUN_NOTE}\n{pre}{}{post}", matview_refresh(m)),
-                    ));
-                    out.steps.push(step(&run_path, StepKind::Refresh));
-                    out.files.push(run_path);
-                }
-                Materialization::View | Materialization::Ephemeral => {}
-            }
-            if m.config.vacuum
-                && matches!(mat, Materialization::Table | Materialization::Incremental)
-            {
-                out.vacuum(
-                    &m.relation,
-                    &header,
-                    &fit_path(format!("run/{level:03}_{model_name}.vacuum.sql")),
-                    id,
-                );
-            }
+            self.model_node(&mut out, model_name, level);
         } else if let Some(p) = self.test_positions.get(id.as_str()) {
             out.steps.push(RunStep {
                 line: Some(p.line),
                 statement: Some(p.statement),
-                ..step(&p.path, StepKind::Test)
+                ..run_step(id, &p.path, StepKind::Test)
             });
             out.files.push(p.path.clone());
         } else if let Some(t) = self.singular_by_id.get(id) {
-            let path = fit_path(format!("run/{level:03}_test.{}.sql", t.name));
-            let head = format!(
-                "-- stackc: test {} (singular)\n-- source: {}\n-- severity: error, error_if: != 0, warn_if: != 0\n-- The rows this query returns are failures.\n{DO_NOT_EDIT}\n",
-                comment(&t.name),
-                comment(&t.file.path),
-            );
-            let wrapped = if t.refs.iter().any(|r| self.ephemeral_sql.contains_key(r)) {
-                std::borrow::Cow::Owned(with_ephemerals(
-                    &t.rendered.sql,
-                    &t.refs,
-                    self.resolved,
-                    &self.ephemeral_sql,
-                ))
-            } else {
-                std::borrow::Cow::Borrowed(t.rendered.sql.as_str())
-            };
-            let sql = wrapped.trim_end().trim_end_matches(';').trim_end();
-            let line = query_line(&head, sql);
-            out.runs.push((path.clone(), format!("{head}{sql}\n")));
-            out.steps.push(RunStep {
-                line: Some(line),
-                statement: Some(0),
-                ..step(&path, StepKind::Test)
-            });
-            out.files.push(path);
+            self.singular_test_node(&mut out, t, level);
         }
         let _ = self.name;
         out
+    }
+
+    /// A seed: its table's migration, its load, and its VACUUM.
+    fn seed_node(&self, out: &mut NodeOut, seed_name: &str, level: usize) {
+        let resolved = self.resolved;
+        let id = out.id.clone();
+        let step = |file: &str, kind: StepKind| run_step(&id, file, kind);
+        let (seed, entry, relation) = &resolved.seeds[seed_name];
+        let dbt_config = resolved.dbt_seeds.as_ref().map(|s| s.get(seed_name));
+        let types: Vec<(String, String)> = seed
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let from_tree = dbt_config
+                    .flatten()
+                    .and_then(|cfg| cfg.get("column_types"))
+                    .and_then(|t| t.get(c))
+                    .and_then(|t| t.as_str())
+                    .map(str::to_string);
+                let declared = from_tree
+                    .or_else(|| entry.as_ref().and_then(|e| e.column_types.get(c)).cloned());
+                let values = seed
+                    .rows
+                    .iter()
+                    .map(move |r| r.get(i).and_then(|v| v.as_deref()));
+                let ty = declared.unwrap_or_else(|| match dbt_config {
+                    Some(_) => crate::dbt::seeds::infer_type(values),
+                    None => infer_type(seed.rows.iter().map(|r| r.get(i).cloned().flatten()))
+                        .to_string(),
+                });
+                (c.clone(), ty)
+            })
+            .collect();
+        let header = header("seed", relation, &seed.file.path, "table");
+        let path = format!("migrations/{}", repeatable_script(level, seed_name));
+        let run_path = fit_path(format!("run/{level:03}_{seed_name}.sql"));
+        out.runs.push((
+            run_path.clone(),
+            format!(
+                "{header}{RUN_NOTE}\n{}",
+                seed_load(relation, seed, &types, dbt_config.is_some())
+            ),
+        ));
+        out.definition = Some(seed_migration(relation, &types));
+        out.migration = Some((path.clone(), header.clone()));
+        out.steps.push(step(&run_path, StepKind::Seed));
+        out.vacuum(
+            relation,
+            &header,
+            &fit_path(format!("run/{level:03}_{seed_name}.vacuum.sql")),
+            &id,
+        );
+        out.files = vec![path, run_path];
+    }
+
+    /// A model: its repeatable migration, then the run files its
+    /// materialization needs.
+    fn model_node(&self, out: &mut NodeOut, model_name: &str, level: usize) {
+        let resolved = self.resolved;
+        let id = out.id.clone();
+        let m = &resolved.models[model_name];
+        let full_sql = with_ephemerals(&m.full.sql, &m.refs, resolved, &self.ephemeral_sql);
+        let mat = m.config.materialized;
+        let header = header("model", &m.relation, &m.file.path, mat.as_str());
+        let contract = contract_columns(m);
+        let Some(body) = model_migration(m, &full_sql, contract.as_deref()) else {
+            out.definition = Some(full_sql);
+            return;
+        };
+        // dbt's configs on the built relation (empty in a stackc project).
+        let kind = match mat {
+            Materialization::View => "view",
+            Materialization::MaterializedView => "materialized view",
+            _ => "table",
+        };
+        let pre = crate::dbt::emit::hooks_sql("pre-hook", &m.pre_hooks, true);
+        let post = crate::dbt::emit::hooks_sql("post-hook", &m.post_hooks, false);
+        let extras = format!(
+            "{}{}",
+            crate::dbt::emit::grants_sql(&m.relation, m.config.dbt.get("grants")),
+            crate::dbt::emit::comments_sql(
+                &m.relation,
+                kind,
+                m.config.dbt.get("persist_docs"),
+                m.entry.as_deref()
+            )
+        );
+        let body = if mat == Materialization::View {
+            // A view is built by its migration: its hooks run there.
+            format!("{body}{post}{extras}").replacen(
+                "\ncreate view ",
+                &format!("\n{pre}create view "),
+                1,
+            )
+        } else {
+            format!("{body}{extras}")
+        };
+        let path = format!("migrations/{}", repeatable_script(level, model_name));
+        out.definition = Some(body);
+        out.migration = Some((path.clone(), header.clone()));
+        out.files.push(path);
+        self.model_run_files(
+            out,
+            m,
+            &RunFiles {
+                stem: format!("run/{level:03}_{model_name}"),
+                header: &header,
+                full_sql: &full_sql,
+                contract: contract.as_deref(),
+                pre: &pre,
+                post: &post,
+            },
+        );
+        if m.config.vacuum && matches!(mat, Materialization::Table | Materialization::Incremental) {
+            out.vacuum(
+                &m.relation,
+                &header,
+                &fit_path(format!("run/{level:03}_{model_name}.vacuum.sql")),
+                &id,
+            );
+        }
+    }
+
+    /// The run files of a built model: a table's reload, an incremental
+    /// model's full and incremental loads, a materialized view's refresh.
+    fn model_run_files(&self, out: &mut NodeOut, m: &Model, files: &RunFiles<'_>) {
+        let RunFiles {
+            stem,
+            header,
+            full_sql,
+            contract,
+            pre,
+            post,
+        } = files;
+        let id = out.id.clone();
+        let step = |file: &str, kind: StepKind| run_step(&id, file, kind);
+        let target = m.relation.to_string();
+        match m.config.materialized {
+            Materialization::Table => {
+                let run_path = fit_path(format!("{stem}.sql"));
+                out.runs.push((
+                    run_path.clone(),
+                    match contract {
+                        Some(cols) => format!(
+                            "{header}{RUN_NOTE}\n{pre}truncate table {target};\n\ninsert into {target} ({cols})\nselect {cols}\nfrom (\n{}\n) as model_subq\n;\n{post}",
+                            full_sql.trim_end(),
+                            cols = cols.join(", ")
+                        ),
+                        None => format!(
+                            "{header}{RUN_NOTE}\n{pre}truncate table {target};\n\ninsert into {target}\n{}\n;\n{post}",
+                            full_sql.trim_end()
+                        ),
+                    },
+                ));
+                out.steps.push(step(&run_path, StepKind::Table));
+                out.files.push(run_path);
+            }
+            Materialization::Incremental => {
+                let full_path = fit_path(format!("{stem}.full.sql"));
+                out.runs.push((
+                    full_path.clone(),
+                    format!(
+                        "{header}-- The first load, and `--full-refresh`: the model with is_incremental() false.\n{RUN_NOTE}\n{pre}truncate table {target};\n\ninsert into {target}{}\n{}\n;\n{post}",
+                        insert_columns(m),
+                        full_sql.trim_end()
+                    ),
+                ));
+                let inc_path = fit_path(format!("{stem}.incremental.sql"));
+                let inc_sql = m
+                    .incremental
+                    .as_ref()
+                    .map(|r| with_ephemerals(&r.sql, &m.refs, self.resolved, &self.ephemeral_sql))
+                    .unwrap_or_else(|| full_sql.to_string());
+                out.runs.push((
+                    inc_path.clone(),
+                    format!(
+                        "{header}-- Later loads: the model with is_incremental() true, strategy {}.\n{RUN_NOTE}\n{pre}{}{post}",
+                        m.config.effective_strategy().as_str(),
+                        incremental_load(m, &inc_sql)
+                    ),
+                ));
+                let never_full =
+                    m.config.dbt.get("full_refresh") == Some(&serde_json::Value::Bool(false));
+                out.steps.push(RunStep {
+                    full_file: Some(full_path.clone()),
+                    full_refresh: never_full.then_some(false),
+                    ..step(&inc_path, StepKind::Incremental)
+                });
+                out.files.push(full_path);
+                out.files.push(inc_path);
+            }
+            Materialization::MaterializedView => {
+                let run_path = fit_path(format!("{stem}.sql"));
+                out.runs.push((
+                    run_path.clone(),
+                    format!("{header}{RUN_NOTE}\n{pre}{}{post}", matview_refresh(m)),
+                ));
+                out.steps.push(step(&run_path, StepKind::Refresh));
+                out.files.push(run_path);
+            }
+            Materialization::View | Materialization::Ephemeral => {}
+        }
+    }
+
+    /// A singular test: its query in a run file of its own.
+    fn singular_test_node(&self, out: &mut NodeOut, t: &SingularTest, level: usize) {
+        let id = out.id.clone();
+        let step = |file: &str, kind: StepKind| run_step(&id, file, kind);
+        let path = fit_path(format!("run/{level:03}_test.{}.sql", t.name));
+        let head = format!(
+            "-- stackc: test {} (singular)\n-- source: {}\n-- severity: error, error_if: != 0, warn_if: != 0\n-- The rows this query returns are failures.\n{DO_NOT_EDIT}\n",
+            comment(&t.name),
+            comment(&t.file.path),
+        );
+        let wrapped = if t.refs.iter().any(|r| self.ephemeral_sql.contains_key(r)) {
+            std::borrow::Cow::Owned(with_ephemerals(
+                &t.rendered.sql,
+                &t.refs,
+                self.resolved,
+                &self.ephemeral_sql,
+            ))
+        } else {
+            std::borrow::Cow::Borrowed(t.rendered.sql.as_str())
+        };
+        let sql = wrapped.trim_end().trim_end_matches(';').trim_end();
+        let line = query_line(&head, sql);
+        out.runs.push((path.clone(), format!("{head}{sql}\n")));
+        out.steps.push(RunStep {
+            line: Some(line),
+            statement: Some(0),
+            ..step(&path, StepKind::Test)
+        });
+        out.files.push(path);
+    }
+}
+
+/// An enforced contract: the table has the schema file's columns, in its
+/// order, and is loaded by name. The columns, quoted, or `None`.
+fn contract_columns(m: &Model) -> Option<Vec<String>> {
+    m.entry
+        .as_ref()
+        .filter(|_| crate::resolve::contract_enforced(m))
+        .map(|e| {
+            e.columns
+                .iter()
+                .map(|c| {
+                    if c.quote {
+                        format!("\"{}\"", c.name.replace('"', "\"\""))
+                    } else {
+                        quote_ident(&c.name).into_owned()
+                    }
+                })
+                .collect()
+        })
+}
+
+/// The body of a model's repeatable migration, before dbt's hooks, grants
+/// and comments; `None` for an ephemeral model, which has none.
+fn model_migration(m: &Model, full_sql: &str, contract: Option<&[String]>) -> Option<String> {
+    Some(match m.config.materialized {
+        Materialization::Ephemeral => return None,
+        Materialization::View => view_migration(&m.relation, full_sql),
+        Materialization::Table if contract.is_some() => {
+            contract_table_migration(m, contract.unwrap_or_default())
+        }
+        Materialization::Table => {
+            empty_relation_migration("table", &m.relation, full_sql, &m.config.indexes)
+        }
+        Materialization::Incremental => {
+            let sql = incremental_migration(m, full_sql);
+            if m.config.dbt.get("full_refresh") == Some(&serde_json::Value::Bool(false)) {
+                // dbt's `full_refresh: false`: `--full-refresh` never rebuilds it.
+                sql.replace(
+                    "current_setting('stackc.full_refresh', true) = 'on'",
+                    "false /* full_refresh: false */",
+                )
+            } else {
+                sql
+            }
+        }
+        Materialization::MaterializedView => empty_relation_migration(
+            "materialized view",
+            &m.relation,
+            full_sql,
+            &m.config.indexes,
+        ),
+    })
+}
+
+/// What a model's run files are made of.
+struct RunFiles<'a> {
+    /// `run/NNN_<model>`: each file adds its suffix.
+    stem: String,
+    header: &'a str,
+    full_sql: &'a str,
+    contract: Option<&'a [String]>,
+    /// dbt's pre- and post-hooks, as SQL.
+    pre: &'a str,
+    post: &'a str,
+}
+
+/// A run step of `node` in `file`, with no position in it yet.
+fn run_step(node: &str, file: &str, kind: StepKind) -> RunStep {
+    RunStep {
+        file: file.to_string(),
+        full_file: None,
+        full_refresh: None,
+        line: None,
+        node: node.to_string(),
+        statement: None,
+        step: kind,
     }
 }
 

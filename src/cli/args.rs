@@ -1,0 +1,158 @@
+//! The command line's arguments, as clap reads them; nothing here runs.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::apply::report::ReportFormat;
+use crate::diagnostic::{ColorWhen, Format};
+
+#[derive(Parser)]
+#[command(
+    name = "stackc",
+    version,
+    about = "Compile analytics projects for PostgreSQL into reviewable SQL artifacts"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Colour the output: auto colours a terminal (NO_COLOR turns it off,
+    /// CLICOLOR_FORCE on).
+    #[arg(long, global = true, value_enum, default_value_t = ColorArg::Auto)]
+    pub color: ColorArg,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+impl From<ColorArg> for ColorWhen {
+    fn from(c: ColorArg) -> ColorWhen {
+        match c {
+            ColorArg::Auto => ColorWhen::Auto,
+            ColorArg::Always => ColorWhen::Always,
+            ColorArg::Never => ColorWhen::Never,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Check the project and write manifest.json, migrations/ and run/.
+    Compile {
+        /// The project folder (holds stackc.toml or dbt_project.yml).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Where to write the artifacts [default: DIR/target; DIR/stackc_target
+        /// in a dbt project, whose target/ is dbt's].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        profile: ProfileArgs,
+        /// Compare with OUT instead of writing; exit 1 when anything differs.
+        #[arg(long)]
+        check: bool,
+        /// How to print diagnostics.
+        #[arg(long, value_enum, default_value_t = FormatArg::Human)]
+        format: FormatArg,
+        /// Treat every warning as an error (as dbt's --warn-error).
+        #[arg(long)]
+        warn_error: bool,
+        /// Which warnings are errors, in dbt's syntax with stackc's codes:
+        /// '{"include": "all", "exclude": ["W0203"]}' or '{"include": ["W0050"]}'.
+        #[arg(long, value_name = "JSON")]
+        warn_error_options: Option<String>,
+    },
+    /// Apply the artifacts to PostgreSQL: pending migrations, then the run steps.
+    Apply {
+        #[command(flatten)]
+        target: DatabaseTarget,
+        /// Load incremental models from scratch (their full-load file).
+        #[arg(long)]
+        full_refresh: bool,
+        /// Print what would run, in order and why; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Apply pending versions below the highest applied one.
+        #[arg(long)]
+        out_of_order: bool,
+        /// Seconds to wait for another apply's lock before giving up.
+        #[arg(long, value_name = "SECS", default_value_t = 60)]
+        lock_timeout: u64,
+        /// Progress always goes to stderr; `json` also writes a report to stdout.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+        format: ReportFormat,
+    },
+    /// Run the tests of the artifacts against the database as it is.
+    Test {
+        #[command(flatten)]
+        target: DatabaseTarget,
+        /// Run the unit tests (fixture inputs, expected rows; rolled back)
+        /// instead of the data tests.
+        #[arg(long)]
+        unit: bool,
+        /// Progress always goes to stderr; `json` also writes a report to stdout.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+        format: ReportFormat,
+    },
+}
+
+/// dbt's profile flags: which target of profiles.yml a dbt project uses.
+#[derive(Args, Clone, Default)]
+pub struct ProfileArgs {
+    /// The profiles.yml target [default: the profile's `target:`].
+    #[arg(short = 't', long)]
+    pub target: Option<String>,
+    /// The folder that holds profiles.yml [default: DBT_PROFILES_DIR, else
+    /// the project folder, else ~/.dbt].
+    #[arg(long, value_name = "DIR")]
+    pub profiles_dir: Option<PathBuf>,
+}
+
+impl ProfileArgs {
+    pub fn options(&self) -> crate::project::LoadOptions {
+        crate::project::LoadOptions {
+            profiles_dir: self.profiles_dir.clone(),
+            target: self.target.clone(),
+        }
+    }
+}
+
+/// What `apply` and `test` run, and where.
+#[derive(Args)]
+pub struct DatabaseTarget {
+    /// The project folder (holds stackc.toml).
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Use these committed artifacts (verified against their manifest.json)
+    /// instead of compiling DIR.
+    #[arg(long, value_name = "OUT")]
+    pub artifacts: Option<PathBuf>,
+    /// Connection URL [default: the variable named by [connection] url_env,
+    /// else DATABASE_URL, else PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE/PGSSLMODE;
+    /// each also read from DIR/.env].
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum FormatArg {
+    Human,
+    Json,
+    Github,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::Human => Format::Human,
+            FormatArg::Json => Format::Json,
+            FormatArg::Github => Format::Github,
+        }
+    }
+}

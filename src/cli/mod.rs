@@ -1,0 +1,103 @@
+//! The command line: parse the arguments ([`args`]), hand them to a
+//! command (`crate::commands`), and return its exit status (0 ok,
+//! 1 problems found, 2 usage or internal). Nothing else happens here.
+
+pub mod args;
+
+use std::ffi::OsString;
+
+use clap::Parser;
+
+use crate::commands;
+use crate::diagnostic::{ColorWhen, WarnError};
+use crate::exit_status::ExitStatus;
+use args::{Cli, Command, DatabaseTarget};
+
+pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitStatus::Error
+            } else {
+                ExitStatus::Success
+            };
+        }
+    };
+    let color = ColorWhen::from(cli.color).for_stderr();
+    match cli.command {
+        Command::Compile {
+            dir,
+            out,
+            profile,
+            check,
+            format,
+            warn_error,
+            warn_error_options,
+        } => {
+            let mut promote = match warn_error_options.as_deref().map(WarnError::parse_options) {
+                None => WarnError::default(),
+                Some(Ok(w)) => w,
+                Some(Err(problem)) => {
+                    eprintln!("error: invalid --warn-error-options: {problem}");
+                    return ExitStatus::Error;
+                }
+            };
+            promote.all |= warn_error;
+            commands::compile::run(&commands::compile::CompileOptions {
+                dir,
+                out,
+                load: profile.options(),
+                check,
+                format: format.into(),
+                promote,
+                color,
+            })
+        }
+        Command::Apply {
+            target:
+                DatabaseTarget {
+                    dir,
+                    artifacts,
+                    database_url,
+                    profile,
+                },
+            full_refresh,
+            dry_run,
+            out_of_order,
+            lock_timeout,
+            format,
+        } => commands::apply::run(&crate::apply::ApplyOptions {
+            dir,
+            artifacts,
+            database_url,
+            full_refresh,
+            dry_run,
+            out_of_order,
+            lock_timeout: std::time::Duration::from_secs(lock_timeout),
+            format,
+            color,
+            load: profile.options(),
+        }),
+        Command::Test {
+            target:
+                DatabaseTarget {
+                    dir,
+                    artifacts,
+                    database_url,
+                    profile,
+                },
+            unit,
+            format,
+        } => commands::test::run(&crate::apply::TestOptions {
+            dir,
+            artifacts,
+            database_url,
+            unit,
+            format,
+            color,
+            load: profile.options(),
+        }),
+    }
+}

@@ -1,0 +1,7 @@
+//! One module a command of the command line, each taking its options as
+//! plain data and returning an exit status; `crate::cli` reads the
+//! arguments and calls them.
+
+pub mod apply;
+pub mod compile;
+pub mod test;

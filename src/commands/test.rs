@@ -1,0 +1,11 @@
+//! `stackc test`: run the data tests (or, with `--unit`, the unit tests)
+//! of the artifacts against the database as it is.
+
+use crate::apply::TestOptions;
+use crate::exit_status::ExitStatus;
+
+pub fn run(options: &TestOptions) -> ExitStatus {
+    // Single-threaded here, as that function requires.
+    crate::apply::connect::skip_system_ca_bundle();
+    crate::apply::test(options)
+}
