@@ -495,7 +495,8 @@ impl Graph {
                     id,
                     name: table.to_string(),
                     resource_type: "source".into(),
-                    fqn: fqn(project, &file, &[source, table]),
+                    // dbt's fqn of a source has no folders.
+                    fqn: vec![project.to_string(), source.to_string(), table.to_string()],
                     file,
                     package: project.to_string(),
                     source: Some((source.to_string(), table.to_string())),
@@ -517,7 +518,7 @@ impl Graph {
                     id.clone(),
                     Candidate {
                         id,
-                        fqn: fqn(project, &file, &[&name]),
+                        fqn: vec![project.to_string(), name.clone()],
                         name,
                         resource_type: o.resource_type.as_ref().to_string(),
                         file,
@@ -541,7 +542,7 @@ impl Graph {
                 id.clone(),
                 Candidate {
                     id,
-                    fqn: fqn(project, &file, &[&model_name, &name]),
+                    fqn: vec![project.to_string(), name.clone()],
                     name,
                     resource_type: "unit_test".into(),
                     file,
@@ -596,21 +597,31 @@ pub struct Context<'a> {
     pub selectors: Option<&'a BTreeMap<String, Expr>>,
 }
 
-/// Evaluates `expr`; every term that matched nothing is in `unmatched`.
+/// What evaluating a selection found besides the nodes.
+#[derive(Debug, Default)]
+pub struct Findings {
+    /// Terms that matched nothing, as written.
+    pub unmatched: Vec<String>,
+    /// Nodes an exclusion removed, with their tests: indirect selection
+    /// does not bring them back.
+    pub excluded: BTreeSet<String>,
+}
+
+/// Evaluates `expr`.
 pub fn evaluate(
     graph: &Graph,
     expr: &Expr,
     cx: &Context<'_>,
-    unmatched: &mut Vec<String>,
+    found: &mut Findings,
 ) -> Result<BTreeSet<String>, String> {
-    evaluate_depth(graph, expr, cx, unmatched, 0)
+    evaluate_depth(graph, expr, cx, found, 0)
 }
 
 fn evaluate_depth(
     graph: &Graph,
     expr: &Expr,
     cx: &Context<'_>,
-    unmatched: &mut Vec<String>,
+    found: &mut Findings,
     depth: usize,
 ) -> Result<BTreeSet<String>, String> {
     if depth > 32 {
@@ -618,23 +629,23 @@ fn evaluate_depth(
     }
     Ok(match expr {
         Expr::Term(t) => {
-            let found = term(graph, t, cx, unmatched, depth)?;
-            if found.is_empty() {
-                unmatched.push(t.text.clone());
+            let nodes = term(graph, t, cx, found, depth)?;
+            if nodes.is_empty() {
+                found.unmatched.push(t.text.clone());
             }
-            found
+            nodes
         }
         Expr::Union(parts) => {
             let mut out = BTreeSet::new();
             for p in parts {
-                out.extend(evaluate_depth(graph, p, cx, unmatched, depth)?);
+                out.extend(evaluate_depth(graph, p, cx, found, depth)?);
             }
             out
         }
         Expr::Intersection(parts) => {
             let mut out: Option<BTreeSet<String>> = None;
             for p in parts {
-                let s = evaluate_depth(graph, p, cx, unmatched, depth)?;
+                let s = evaluate_depth(graph, p, cx, found, depth)?;
                 out = Some(match out {
                     None => s,
                     Some(o) => o.intersection(&s).cloned().collect(),
@@ -643,9 +654,13 @@ fn evaluate_depth(
             out.unwrap_or_default()
         }
         Expr::Difference(a, b) => {
-            let a = evaluate_depth(graph, a, cx, unmatched, depth)?;
-            let b = evaluate_depth(graph, b, cx, unmatched, depth)?;
-            a.difference(&b).cloned().collect()
+            let a = evaluate_depth(graph, a, cx, found, depth)?;
+            let mut b = evaluate_depth(graph, b, cx, found, depth)?;
+            // As `--exclude`: the tests of what is excluded go with it.
+            add_tests(graph, &mut b, Indirect::Eager);
+            let kept = a.difference(&b).cloned().collect();
+            found.excluded.extend(b);
+            kept
         }
     })
 }
@@ -654,7 +669,7 @@ fn term(
     graph: &Graph,
     t: &Term,
     cx: &Context<'_>,
-    unmatched: &mut Vec<String>,
+    found: &mut Findings,
     depth: usize,
 ) -> Result<BTreeSet<String>, String> {
     let base: BTreeSet<String> = match &t.method {
@@ -671,7 +686,7 @@ fn term(
                     known.join(", ")
                 )
             })?;
-            evaluate_depth(graph, expr, cx, unmatched, depth + 1)?
+            evaluate_depth(graph, expr, cx, found, depth + 1)?
         }
         Method::State(check) => {
             let old = cx.state.ok_or_else(|| {
@@ -1040,12 +1055,16 @@ mod tests {
 
     fn sel(args: &[&str]) -> BTreeSet<String> {
         let expr = parse(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
-        let mut unmatched = Vec::new();
-        evaluate(&graph(), &expr, &Context::default(), &mut unmatched)
-            .unwrap()
-            .into_iter()
-            .map(|id| id.rsplit('.').next().unwrap().to_string())
-            .collect()
+        evaluate(
+            &graph(),
+            &expr,
+            &Context::default(),
+            &mut Findings::default(),
+        )
+        .unwrap()
+        .into_iter()
+        .map(|id| id.rsplit('.').next().unwrap().to_string())
+        .collect()
     }
 
     fn names(list: &[&str]) -> BTreeSet<String> {
@@ -1162,10 +1181,10 @@ mod tests {
     #[test]
     fn a_selector_matching_nothing_is_reported() {
         let expr = parse(&["tag:nope".into(), "orders".into()]).unwrap();
-        let mut unmatched = Vec::new();
-        let found = evaluate(&graph(), &expr, &Context::default(), &mut unmatched).unwrap();
+        let mut findings = Findings::default();
+        let found = evaluate(&graph(), &expr, &Context::default(), &mut findings).unwrap();
         assert_eq!(found.len(), 1);
-        assert_eq!(unmatched, ["tag:nope"]);
+        assert_eq!(findings.unmatched, ["tag:nope"]);
     }
 
     #[test]
@@ -1191,8 +1210,7 @@ mod tests {
             selectors: Some(&selectors),
         };
         let run = |name: &str| {
-            let mut u = Vec::new();
-            evaluate(&graph(), &selectors[name], &cx, &mut u)
+            evaluate(&graph(), &selectors[name], &cx, &mut Findings::default())
                 .unwrap()
                 .into_iter()
                 .map(|id| id.rsplit('.').next().unwrap().to_string())
@@ -1226,12 +1244,16 @@ mod tests {
             selectors: None,
         };
         let run = |s: &str| {
-            let mut u = Vec::new();
-            evaluate(&now, &parse(&[s.into()]).unwrap(), &cx, &mut u)
-                .unwrap()
-                .into_iter()
-                .map(|id| id.rsplit('.').next().unwrap().to_string())
-                .collect::<BTreeSet<_>>()
+            evaluate(
+                &now,
+                &parse(&[s.into()]).unwrap(),
+                &cx,
+                &mut Findings::default(),
+            )
+            .unwrap()
+            .into_iter()
+            .map(|id| id.rsplit('.').next().unwrap().to_string())
+            .collect::<BTreeSet<_>>()
         };
         assert_eq!(run("state:new"), names(&["report"]));
         assert_eq!(run("state:modified"), names(&["orders", "report"]));

@@ -86,6 +86,28 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
         format: ReportFormat,
     },
+    /// List the nodes a selection picks, as dbt's `ls` (compiles in
+    /// memory; writes nothing).
+    #[command(alias = "list")]
+    Ls {
+        /// The project folder (holds stackc.toml or dbt_project.yml).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        #[command(flatten)]
+        select: SelectArgs,
+        /// Only these resource types (model, seed, test, source, exposure,
+        /// metric, unit_test...).
+        #[arg(long = "resource-type", alias = "resource-types", num_args = 1.., value_name = "TYPE")]
+        resource_type: Vec<String>,
+        /// How to print each node.
+        #[arg(short = 'o', long, value_enum, default_value_t = LsOutput::Selector)]
+        output: LsOutput,
+        /// With `--output json`: the keys to print.
+        #[arg(long, num_args = 1.., value_name = "KEY")]
+        output_keys: Vec<String>,
+        #[command(flatten)]
+        profile: ProfileArgs,
+    },
     /// Run the tests of the artifacts against the database as it is.
     Test {
         #[command(flatten)]
@@ -98,6 +120,63 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
         format: ReportFormat,
     },
+}
+
+/// Node selection, with dbt's grammar (`crate::select`).
+#[derive(Args, Clone, Default)]
+pub struct SelectArgs {
+    /// Nodes to select: `name`, `+name`, `name+`, `@name`, `tag:x`,
+    /// `path:models/staging`, `a,b` (both), `a b` (either)...
+    #[arg(short = 's', long = "select", num_args = 1.., value_name = "SELECTOR")]
+    pub select: Vec<String>,
+    /// Nodes to leave out, in the same grammar.
+    #[arg(long, num_args = 1.., value_name = "SELECTOR")]
+    pub exclude: Vec<String>,
+    /// A selector of the project's selectors.yml.
+    #[arg(long, value_name = "NAME")]
+    pub selector: Option<String>,
+    /// Which tests of selected nodes join the selection.
+    #[arg(long, value_enum, default_value_t = IndirectArg::Eager)]
+    pub indirect_selection: IndirectArg,
+    /// A folder with a previous manifest.json, for `state:new` and
+    /// `state:modified`.
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum, Default)]
+pub enum IndirectArg {
+    #[default]
+    Eager,
+    Cautious,
+    Buildable,
+    Empty,
+}
+
+impl SelectArgs {
+    pub fn selection(&self) -> crate::commands::ls::SelectionArgs {
+        use crate::select::Indirect;
+        crate::commands::ls::SelectionArgs {
+            select: self.select.clone(),
+            exclude: self.exclude.clone(),
+            selector: self.selector.clone(),
+            indirect: match self.indirect_selection {
+                IndirectArg::Eager => Indirect::Eager,
+                IndirectArg::Cautious => Indirect::Cautious,
+                IndirectArg::Buildable => Indirect::Buildable,
+                IndirectArg::Empty => Indirect::Empty,
+            },
+            state: self.state.clone(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum LsOutput {
+    Selector,
+    Name,
+    Path,
+    Json,
 }
 
 /// dbt's profile flags: which target of profiles.yml a dbt project uses.

@@ -80,6 +80,38 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
             color,
             load: profile.options(),
         }),
+        Command::Ls {
+            dir,
+            select,
+            resource_type,
+            output,
+            output_keys,
+            profile,
+        } => commands::ls::run(&commands::ls::LsOptions {
+            dir,
+            load: profile.options(),
+            selection: select.selection(),
+            // dbt's `--resource-type` takes a list either way.
+            resource_types: resource_type
+                .iter()
+                .flat_map(|t| t.split([',', ' ']))
+                .filter(|t| !t.is_empty())
+                .map(str::to_string)
+                .collect(),
+            output: match output {
+                args::LsOutput::Selector => commands::ls::Output::Selector,
+                args::LsOutput::Name => commands::ls::Output::Name,
+                args::LsOutput::Path => commands::ls::Output::Path,
+                args::LsOutput::Json => commands::ls::Output::Json,
+            },
+            output_keys: output_keys
+                .iter()
+                .flat_map(|t| t.split([',', ' ']))
+                .filter(|t| !t.is_empty())
+                .map(str::to_string)
+                .collect(),
+            color,
+        }),
         Command::Test {
             target:
                 DatabaseTarget {

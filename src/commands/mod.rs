@@ -4,4 +4,5 @@
 
 pub mod apply;
 pub mod compile;
+pub mod ls;
 pub mod test;

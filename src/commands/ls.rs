@@ -1,0 +1,237 @@
+//! `stackc ls`: the nodes a selection picks, as dbt's `ls` lists them.
+//! The project is compiled in memory (nothing is written); selection runs
+//! over the manifest that compile would write ([`crate::select`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::diagnostic::{self, Format};
+use crate::exit_status::ExitStatus;
+use crate::manifest::Manifest;
+use crate::project::LoadOptions;
+use crate::select::{self, Candidate, Context, Expr, Graph, Indirect};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    Selector,
+    Name,
+    Path,
+    Json,
+}
+
+/// What `stackc ls` was asked.
+#[derive(Debug, Clone)]
+pub struct LsOptions {
+    pub dir: PathBuf,
+    pub load: LoadOptions,
+    pub selection: SelectionArgs,
+    pub resource_types: Vec<String>,
+    pub output: Output,
+    pub output_keys: Vec<String>,
+    pub color: bool,
+}
+
+/// `-s`, `--exclude`, `--selector`, `--indirect-selection`, `--state`:
+/// the same for every command that selects.
+#[derive(Debug, Clone, Default)]
+pub struct SelectionArgs {
+    pub select: Vec<String>,
+    pub exclude: Vec<String>,
+    pub selector: Option<String>,
+    pub indirect: Indirect,
+    pub state: Option<PathBuf>,
+}
+
+/// Reads `selectors.yml` of a project, if it has one.
+fn project_selectors(
+    dir: &Path,
+) -> Result<Option<(BTreeMap<String, Expr>, Option<String>)>, String> {
+    let path = dir.join("selectors.yml");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot read selectors.yml: {e}")),
+    };
+    let yaml: serde_json::Value = serde_saphyr::from_str(&text)
+        .map_err(|e| format!("selectors.yml is not valid YAML: {e}"))?;
+    select::parse_selectors(&yaml)
+        .map(Some)
+        .map_err(|e| format!("selectors.yml: {e}"))
+}
+
+/// The ids `args` select in `graph`, with a warning for every criterion
+/// that matched nothing; `Err` is a usage problem (exit 2).
+pub fn selected(
+    dir: &Path,
+    graph: &Graph,
+    args: &SelectionArgs,
+) -> Result<(BTreeSet<String>, Vec<String>), String> {
+    let selectors = project_selectors(dir)?;
+    let (named, default) = match &selectors {
+        Some((named, default)) => (Some(named), default.clone()),
+        None => (None, None),
+    };
+    let state_graph = match &args.state {
+        None => None,
+        Some(state) => {
+            let path = state.join("manifest.json");
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("--state: cannot read {}: {e}", path.display()))?;
+            let old: Manifest<String> = serde_json::from_str(&text).map_err(|e| {
+                format!("--state: {} is not a stackc manifest: {e}", path.display())
+            })?;
+            Some(Graph::from_manifest(&old))
+        }
+    };
+    let cx = Context {
+        state: state_graph.as_ref(),
+        selectors: named,
+    };
+    let mut found = select::Findings::default();
+    let include: Option<Expr> = if !args.select.is_empty() {
+        Some(select::parse(&args.select).map_err(|e| format!("invalid --select: {e}"))?)
+    } else if let Some(name) = args
+        .selector
+        .clone()
+        // dbt's default selector: only when nothing else selects.
+        .or(default.filter(|_| args.exclude.is_empty()))
+    {
+        let named = named.ok_or("--selector: the project has no selectors.yml")?;
+        Some(
+            named
+                .get(&name)
+                .cloned()
+                .ok_or_else(|| format!("--selector: selectors.yml has no selector `{name}`"))?,
+        )
+    } else {
+        None
+    };
+    let mut chosen: BTreeSet<String> = match &include {
+        Some(expr) => {
+            let mut s = select::evaluate(graph, expr, &cx, &mut found)?;
+            select::add_tests(graph, &mut s, args.indirect);
+            s.retain(|id| !found.excluded.contains(id));
+            s
+        }
+        None => graph.nodes.keys().cloned().collect(),
+    };
+    if !args.exclude.is_empty() {
+        let expr = select::parse(&args.exclude).map_err(|e| format!("invalid --exclude: {e}"))?;
+        let mut out = select::evaluate(graph, &expr, &cx, &mut found)?;
+        select::add_tests(graph, &mut out, Indirect::Eager);
+        chosen.retain(|id| !out.contains(id));
+    }
+    let warnings = found
+        .unmatched
+        .into_iter()
+        .map(|c| format!("warning: the selection criterion `{c}` does not match any node"))
+        .collect();
+    Ok((chosen, warnings))
+}
+
+pub fn run(options: &LsOptions) -> ExitStatus {
+    let compilation = crate::analyze_with(&options.dir, &options.load);
+    let errors: Vec<_> = compilation
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .cloned()
+        .collect();
+    let (Some(project), Some(resolved), true) = (
+        &compilation.project,
+        &compilation.resolved,
+        errors.is_empty(),
+    ) else {
+        eprint!(
+            "{}",
+            diagnostic::render(&errors, &compilation.files, Format::Human, options.color)
+        );
+        return ExitStatus::Failure;
+    };
+    let artifacts = crate::emit::artifacts(project, resolved);
+    let manifest: Manifest<String> = match artifacts
+        .get("manifest.json")
+        .map(|text| serde_json::from_str(text))
+    {
+        Some(Ok(m)) => m,
+        // emit writes the manifest from these same types.
+        _ => {
+            eprintln!("error: the compiled manifest could not be read back");
+            return ExitStatus::Error;
+        }
+    };
+    let graph = Graph::from_manifest(&manifest);
+    let (chosen, warnings) = match selected(&options.dir, &graph, &options.selection) {
+        Ok(x) => x,
+        Err(problem) => {
+            eprintln!("error: {problem}");
+            return ExitStatus::Error;
+        }
+    };
+    for w in &warnings {
+        eprintln!("{w}");
+    }
+    let mut out = std::io::stdout().lock();
+    for id in &chosen {
+        let Some(node) = graph.nodes.get(id) else {
+            continue;
+        };
+        if !options.resource_types.is_empty()
+            && !options
+                .resource_types
+                .iter()
+                .any(|t| t == &node.resource_type || (t == "test" && node.test_type.is_some()))
+        {
+            continue;
+        }
+        let line = match options.output {
+            Output::Name => node.name.clone(),
+            Output::Path => node.file.clone(),
+            Output::Selector => selector_of(node),
+            Output::Json => json_of(node, &options.output_keys),
+        };
+        if writeln!(out, "{line}").is_err() {
+            // A closed pipe (`stackc ls | head`) ends the listing.
+            break;
+        }
+    }
+    ExitStatus::Success
+}
+
+/// How dbt's `ls` prints a node by default: its fqn, `source:` for sources.
+fn selector_of(n: &Candidate) -> String {
+    match (&n.source, n.resource_type.as_str()) {
+        (Some(_), _) => format!("source:{}", n.fqn.join(".")),
+        (_, kind @ ("exposure" | "metric" | "unit_test" | "semantic_model" | "saved_query")) => {
+            format!("{kind}:{}", n.fqn.join("."))
+        }
+        _ => n.fqn.join("."),
+    }
+}
+
+fn json_of(n: &Candidate, keys: &[String]) -> String {
+    let mut all = serde_json::Map::new();
+    all.insert("name".into(), n.name.clone().into());
+    all.insert("resource_type".into(), n.resource_type.clone().into());
+    all.insert("package_name".into(), n.package.clone().into());
+    all.insert("original_file_path".into(), n.file.clone().into());
+    all.insert("unique_id".into(), n.id.clone().into());
+    all.insert("fqn".into(), n.fqn.clone().into());
+    all.insert("tags".into(), n.tags.clone().into());
+    all.insert(
+        "config".into(),
+        serde_json::Value::Object(n.config.clone().into_iter().collect()),
+    );
+    all.insert(
+        "depends_on".into(),
+        serde_json::json!({ "nodes": n.parents }),
+    );
+    if let Some((source, _)) = &n.source {
+        all.insert("source_name".into(), source.clone().into());
+    }
+    if !keys.is_empty() {
+        all.retain(|k, _| keys.iter().any(|want| want == k));
+    }
+    serde_json::Value::Object(all).to_string()
+}

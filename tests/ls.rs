@@ -1,0 +1,106 @@
+//! `stackc ls` on `tests/fixtures/ok_dbt_selection`: each expectation
+//! below is what dbt-core 1.10's `dbt ls` prints for the same project and
+//! arguments (compared by hand, in one run, on 2026-12-02).
+
+mod common;
+
+use common::{repo, stackc};
+
+fn ls(args: &[&str]) -> (i32, Vec<String>, String) {
+    let dir = repo().join("tests/fixtures/ok_dbt_selection");
+    let mut all = vec!["ls", dir.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let out = stackc(&all);
+    let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    (
+        out.status.code().unwrap_or(-1),
+        lines,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn ok(args: &[&str]) -> Vec<String> {
+    let (code, lines, err) = ls(args);
+    assert_eq!(code, 0, "{args:?}: {err}");
+    lines
+}
+
+#[test]
+fn the_default_selector_of_selectors_yml_applies_without_a_selection() {
+    // path:models/marts minus tag:finance, whose tests go with it.
+    assert_eq!(ok(&[]), ["shop.marts.customers"]);
+    assert_eq!(
+        ok(&["--exclude", "path:models/marts"]),
+        [
+            "shop.raw_orders",
+            "shop.staging.stg_customers",
+            "shop.staging.stg_orders"
+        ]
+    );
+}
+
+#[test]
+fn graph_operators_and_indirect_selection_as_dbt() {
+    assert_eq!(
+        ok(&[
+            "-s",
+            "orders",
+            "--indirect-selection",
+            "cautious",
+            "--output",
+            "name"
+        ]),
+        ["no_negative_ids", "orders", "unique_orders_order_id"]
+    );
+    assert_eq!(
+        ok(&["-s", "+orders", "--resource-type", "seed", "model"]),
+        [
+            "shop.marts.orders",
+            "shop.raw_orders",
+            "shop.staging.stg_customers",
+            "shop.staging.stg_orders"
+        ]
+    );
+    assert_eq!(
+        ok(&["-s", "stg_customers+", "--exclude", "tag:finance"]),
+        ["shop.marts.customers", "shop.staging.stg_customers"]
+    );
+    assert_eq!(
+        ok(&["--selector", "staging"]),
+        ["shop.staging.stg_customers", "shop.staging.stg_orders"]
+    );
+    assert_eq!(
+        ok(&[
+            "-s",
+            "tag:daily",
+            "-o",
+            "json",
+            "--output-keys",
+            "name",
+            "resource_type"
+        ]),
+        [
+            r#"{"name":"stg_customers","resource_type":"model"}"#,
+            r#"{"name":"stg_orders","resource_type":"model"}"#
+        ]
+    );
+}
+
+#[test]
+fn a_criterion_matching_nothing_warns_and_a_malformed_one_is_a_usage_error() {
+    let (code, lines, err) = ls(&["-s", "tag:nope", "stg_orders", "-o", "name"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(lines, ["stg_orders"]);
+    assert!(err.contains("`tag:nope` does not match any node"), "{err}");
+
+    let (code, _, err) = ls(&["-s", "stg_orders,,x"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("stg_orders,,x\n             ^"), "{err}");
+    let (code, _, err) = ls(&["-s", "tagz:x"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("unknown selector method `tagz`"), "{err}");
+}
