@@ -43,10 +43,11 @@ pub struct SelectionArgs {
     pub state: Option<PathBuf>,
 }
 
+/// The selectors of `selectors.yml` by name, and the default one's name.
+type Selectors = (BTreeMap<String, Expr>, Option<String>);
+
 /// Reads `selectors.yml` of a project, if it has one.
-fn project_selectors(
-    dir: &Path,
-) -> Result<Option<(BTreeMap<String, Expr>, Option<String>)>, String> {
+fn project_selectors(dir: &Path) -> Result<Option<Selectors>, String> {
     let path = dir.join("selectors.yml");
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
