@@ -6,7 +6,8 @@
 //! [`resolve`] and [`graph`] (check and order) → [`emit`] (artifacts).
 //! [`diagnostic`] is how every stage reports problems. [`cli`] reads the
 //! command line and hands it to one of [`commands`] (compile, apply, test),
-//! which run the stages; `main` only starts them.
+//! which run the stages; `main` only starts them. [`stages`] writes the
+//! order down once, and its test keeps each module to earlier stages.
 
 // A diagnostic is returned at most once per file, on the error path; boxing
 // it would add noise to every stage for no measurable gain.
@@ -32,6 +33,7 @@ pub mod schema;
 pub mod seed;
 pub mod select;
 pub mod sql;
+pub mod stages;
 pub mod suggest;
 pub mod unittest;
 

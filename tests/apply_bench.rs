@@ -159,23 +159,34 @@ analyze;
 /// each data step in `begin` ... `commit`, each test query counted as
 /// stackc counts it (`select count(*) from (<query>)`, which lets the
 /// planner skip the columns: running the raw query would be slower).
-fn psql_script(artifacts: &Path, report: &serde_json::Value) -> (String, Vec<String>) {
+fn psql_script(artifacts: &Path, report: &serde_json::Value) -> (String, Vec<(String, bool)>) {
     let mut script = String::new();
     let mut files = Vec::new();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(artifacts.join("manifest.json")).unwrap())
+            .unwrap();
     for item in report["items"].as_array().unwrap() {
         let file = artifacts.join(item["file"].as_str().unwrap());
         let path = file.display().to_string();
         if item["kind"] == "test" {
-            // The same statement stackc sends: the failing rows counted.
-            let query = std::fs::read_to_string(&file).unwrap();
+            // The same statement stackc sends: the failing rows of the
+            // test's own query (a node's tests share one file) counted.
+            let text = std::fs::read_to_string(&file).unwrap();
+            let node = &manifest["nodes"][item["node"].as_str().unwrap()];
+            let index = node["statement"].as_u64().unwrap_or(0) as usize;
+            let statements = stackc::apply::statements::split(&text);
+            let query = &text[statements[index].range.clone()];
             script.push_str(&format!(
                 "select count(*) from (\n{}\n) as stackc_test;\n",
                 query.trim_end().trim_end_matches(';')
             ));
+        } else if item["transactional"] == false {
+            // VACUUM cannot run inside a transaction; stackc runs it alone.
+            script.push_str(&format!("\\i {path}\n"));
         } else {
             script.push_str(&format!("begin;\n\\i {path}\ncommit;\n"));
         }
-        files.push(path);
+        files.push((path, item["transactional"] != false));
     }
     (script, files)
 }
@@ -245,8 +256,12 @@ fn apply_benchmark() {
                     assert!(status.success());
                 }
                 _ => {
-                    for f in &files {
-                        let status = big.psql().args(["-1", "-f", f]).status().unwrap();
+                    for (f, transactional) in &files {
+                        let mut psql = big.psql();
+                        if *transactional {
+                            psql.arg("-1");
+                        }
+                        let status = psql.args(["-f", f]).status().unwrap();
                         assert!(status.success(), "{f}");
                     }
                 }
