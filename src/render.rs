@@ -42,6 +42,9 @@ pub struct Relations {
     /// Versioned models (dbt's `versions:`): `m` -> the latest version's
     /// model, `m.v2` -> version 2's (`m_v2` unless `defined_in` says).
     pub versions: BTreeMap<String, String>,
+    /// In a dbt project: the project (root or package) of each model and
+    /// seed, for `ref('package', 'model')`. Empty in a stackc project.
+    pub packages: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,12 +160,29 @@ fn ref_fn(
     kwargs: Kwargs,
 ) -> Result<Value, Error> {
     let scope = scope(state)?;
-    if extra.is_some() {
-        return Err(scope.fail(
-            "E0102",
-            format!("ref() takes one model name, got two arguments (`{name}`, ...)"),
-            "stackc projects have no packages: write ref('model_name')".into(),
-        ));
+    // dbt's two-argument form names the project first: ref('pkg', 'model').
+    let (package, name) = match extra {
+        Some(model) => (Some(name), model),
+        None => (None, name),
+    };
+    let resolved = !scope.relations.models.is_empty();
+    if let Some(package) = &package {
+        if resolved && scope.relations.packages.is_empty() {
+            return Err(scope.fail(
+                "E0102",
+                format!("ref() takes one model name, got two arguments (`{package}`, `{name}`)"),
+                "stackc projects have no packages: write ref('model_name')".into(),
+            ));
+        }
+        if let Some(owner) = scope.relations.packages.get(&name) {
+            if owner != package {
+                return Err(scope.fail(
+                    "E0155",
+                    format!("ref('{package}', '{name}'): `{name}` belongs to project `{owner}`, not `{package}`"),
+                    format!("write ref('{owner}', '{name}'), or ref('{name}')"),
+                ));
+            }
+        }
     }
     // `ref('m', v=2)` / `ref('m', version=2)`: a version of a versioned model.
     let version: Option<Value> = match kwargs.get::<Option<Value>>("v")? {

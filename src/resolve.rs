@@ -108,6 +108,11 @@ pub fn resolve(
         diagnostics.extend(file.strict.iter().map(|s| strictness(s, dbt)));
     }
     let (macro_files, generic_names) = datatest::generic_tests(&project.macros);
+    let package_tests = project
+        .dbt_macros
+        .as_ref()
+        .map(|m| datatest::package_tests(&m.packages))
+        .unwrap_or_default();
     let render_options = crate::render::RenderOptions {
         dbt_whitespace: dbt_settings.is_some(),
         target: dbt_settings.map(|d| crate::dbt::naming::target_json(&d.target)),
@@ -115,6 +120,26 @@ pub fn resolve(
     };
     let renderer = Renderer::new_with(&macro_files, &render_options, diagnostics);
     let vars = Arc::new(project.settings.vars.clone());
+    // A package's nodes see its own vars under the root project's.
+    let package_vars: BTreeMap<&str, Arc<BTreeMap<String, serde_json::Value>>> = dbt_settings
+        .map(|d| {
+            d.packages
+                .iter()
+                .map(|(name, p)| {
+                    (
+                        name.as_str(),
+                        Arc::new(p.vars_for(name, &project.settings.vars)),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let vars_of = |path: &str| -> &Arc<BTreeMap<String, serde_json::Value>> {
+        dbt_settings
+            .and_then(|d| d.package_of(path))
+            .and_then(|(name, _)| package_vars.get(name))
+            .unwrap_or(&vars)
+    };
     let no_relations = Arc::new(Relations::default());
 
     // Pass 1: discovery.
@@ -126,7 +151,7 @@ pub fn resolve(
             let result = renderer.render(RenderInput {
                 file: &m.file,
                 relations: &no_relations,
-                vars: &vars,
+                vars: vars_of(&m.file.path),
                 this: Some(Relation {
                     schema: "this".into(),
                     name: m.name.clone(),
@@ -174,17 +199,31 @@ pub fn resolve(
             if let Some(entry) = entries.get(&m.name) {
                 layers.push(&entry.config);
             }
-            let dbt_path;
-            if project.settings.flavor == Flavor::Dbt {
-                // dbt's trees may name the model itself as the last part.
-                dbt_path = crate::dbt::project::config_path(&m.folders, &m.name);
-                if let Some(layer) = project.settings.folder_configs.get(&dbt_path) {
-                    layers.push(layer);
+            let package = dbt_settings.and_then(|d| d.package_of(&m.file.path));
+            // A package's model takes the root project's `models: {pkg: ...}`
+            // first, at any depth, then the package's own tree: dbt lets the
+            // root project have the last word.
+            let trees: Vec<&BTreeMap<Vec<String>, ConfigLayer>> = match (dbt_settings, package) {
+                (Some(d), Some((name, own))) => d
+                    .package_configs
+                    .get(name)
+                    .into_iter()
+                    .chain(std::iter::once(&own.model_configs))
+                    .collect(),
+                _ => vec![&project.settings.folder_configs],
+            };
+            // dbt's trees may name the model itself as the last part.
+            let dbt_path = crate::dbt::project::config_path(&m.folders, &m.name);
+            for tree in trees {
+                if project.settings.flavor == Flavor::Dbt {
+                    if let Some(layer) = tree.get(&dbt_path) {
+                        layers.push(layer);
+                    }
                 }
-            }
-            for depth in (0..=m.folders.len()).rev() {
-                if let Some(layer) = project.settings.folder_configs.get(&m.folders[..depth]) {
-                    layers.push(layer);
+                for depth in (0..=m.folders.len()).rev() {
+                    if let Some(layer) = tree.get(&m.folders[..depth]) {
+                        layers.push(layer);
+                    }
                 }
             }
             let config = config::resolve_for(&layers, project.settings.flavor, &mut local);
@@ -194,7 +233,7 @@ pub fn resolve(
                     let node = crate::dbt::naming::Node {
                         name: &m.name,
                         resource_type: "model",
-                        package: &project.settings.name,
+                        package: package.map_or(project.settings.name.as_str(), |p| p.0),
                         path: &m.file.path,
                         folders: &m.folders,
                         config: serde_json::json!({
@@ -207,7 +246,7 @@ pub fn resolve(
                     let names = crate::dbt::naming::names(
                         &renderer,
                         &dbt.target,
-                        &vars,
+                        vars_of(&m.file.path),
                         &node,
                         config.schema.as_deref(),
                         text("alias"),
@@ -242,6 +281,12 @@ pub fn resolve(
         .collect();
     for (m, (config, relation, local)) in project.models.iter().zip(resolved_configs) {
         diagnostics.extend(local);
+        if let Some(d) = dbt_settings {
+            let owner = d
+                .package_of(&m.file.path)
+                .map_or(project.settings.name.as_str(), |p| p.0);
+            relations.packages.insert(m.name.clone(), owner.to_string());
+        }
         relations.models.insert(m.name.clone(), relation);
         configs.insert(m.name.clone(), config);
     }
@@ -265,7 +310,7 @@ pub fn resolve(
                 &renderer,
                 dbt,
                 &project.settings.name,
-                &vars,
+                vars_of(&seed.file.path),
                 seed,
                 &project.settings.paths.seeds,
                 diagnostics,
@@ -278,6 +323,15 @@ pub fn resolve(
             quote: false,
             cte: None,
         };
+        if let Some(d) = dbt_settings {
+            let owner = d
+                .package_of(&seed.file.path)
+                .map_or(project.settings.name.as_str(), |p| p.0);
+            relations
+                .packages
+                .entry(seed.name.clone())
+                .or_insert_with(|| owner.to_string());
+        }
         relations
             .models
             .entry(seed.name.clone())
@@ -330,7 +384,7 @@ pub fn resolve(
                 renderer.render(RenderInput {
                     file: &m.file,
                     relations: &relations,
-                    vars: &vars,
+                    vars: vars_of(&m.file.path),
                     this: Some(this.clone()),
                     is_incremental,
                 })
@@ -427,8 +481,13 @@ pub fn resolve(
                         },
                         _ => continue,
                     };
-                    match renderer.render_snippet(&text, Some(this.clone()), &relations, &vars, &at)
-                    {
+                    match renderer.render_snippet(
+                        &text,
+                        Some(this.clone()),
+                        &relations,
+                        vars_of(&m.file.path),
+                        &at,
+                    ) {
                         Ok(sql) if !sql.trim().is_empty() => out.push(sql.trim().to_string()),
                         Ok(_) => {}
                         Err(d) => local.push(d),
@@ -501,6 +560,7 @@ pub fn resolve(
             relations: &relations,
             vars: &vars,
             names: &generic_names,
+            package_tests: &package_tests,
         },
         diagnostics,
     );

@@ -18,12 +18,52 @@ pub struct Package {
     pub name: String,
     /// Its macro files, paths relative to the root project.
     pub macros: Vec<SourceFile>,
+    /// What its own dbt_project.yml sets for its nodes.
+    pub config: PackageConfig,
+}
+
+/// A package's own dbt_project.yml, as its nodes need it. The root
+/// project's word on them (`models: {pkg: ...}`, `vars: {pkg: ...}`) is in
+/// the root's [`super::DbtSettings`] and wins over this.
+#[derive(Debug, Clone, Default)]
+pub struct PackageConfig {
+    /// The package folder relative to the root project (`dbt_packages/x`).
+    pub folder: String,
+    /// Its model and seed folders, relative to the root project.
+    pub model_paths: Vec<String>,
+    pub seed_paths: Vec<String>,
+    /// Its own `models:` and `seeds:` trees, keyed by folder path under its
+    /// model (seed) paths.
+    pub model_configs: BTreeMap<Vec<String>, crate::config::ConfigLayer>,
+    pub seed_configs: BTreeMap<Vec<String>, crate::config::ConfigLayer>,
+    /// Its own `vars:` (global ones and those scoped to itself).
+    pub vars: BTreeMap<String, serde_json::Value>,
+}
+
+impl PackageConfig {
+    /// The vars a node of this package sees, as dbt merges them: the
+    /// package's own, then the root project's globals, then the root's
+    /// `vars: {<package>: {...}}`, each overriding the one before.
+    pub fn vars_for(
+        &self,
+        name: &str,
+        root_vars: &BTreeMap<String, serde_json::Value>,
+    ) -> BTreeMap<String, serde_json::Value> {
+        let mut out = self.vars.clone();
+        out.extend(root_vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+        if let Some(serde_json::Value::Object(scoped)) = root_vars.get(name) {
+            out.extend(scoped.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        out
+    }
 }
 
 /// What the root project's dbt_project.yml says about packages.
 #[derive(Debug, Clone, Default)]
 pub struct PackageSettings {
     pub install_path: String,
+    /// The root project's target, for rendering packages' config values.
+    pub target: Option<super::profiles::Target>,
     /// `dispatch:` entries: macro namespace -> search order.
     pub dispatch: BTreeMap<String, Vec<String>>,
 }
@@ -33,6 +73,7 @@ pub struct PackageSettings {
 pub fn settings(file: &SourceFile) -> PackageSettings {
     let mut out = PackageSettings {
         install_path: "dbt_packages".into(),
+        target: None,
         dispatch: BTreeMap::new(),
     };
     // A file that does not parse was reported by the loader already.
@@ -99,8 +140,28 @@ pub fn load(
         let name = if parsed.name.is_empty() {
             folder.clone()
         } else {
-            parsed.name
+            parsed.name.clone()
         };
+        let inside = |dirs: &[String]| -> Vec<String> {
+            dirs.iter().map(|d| format!("{rel}/{d}")).collect()
+        };
+        let mut config = PackageConfig {
+            folder: rel.clone(),
+            model_paths: inside(&parsed.paths.models),
+            seed_paths: inside(&parsed.paths.seeds),
+            model_configs: parsed.model_configs.clone(),
+            seed_configs: parsed.dbt.seed_configs.clone(),
+            vars: parsed.vars.clone(),
+        };
+        // dbt renders a package's config values with its own vars.
+        let target = super::naming::target_json(&root_target(settings));
+        super::render_tree(
+            &mut config.model_configs,
+            &config.vars,
+            &target,
+            diagnostics,
+        );
+        super::render_tree(&mut config.seed_configs, &config.vars, &target, diagnostics);
         let mut macros = Vec::new();
         for dir in &parsed.paths.macros {
             let mut listing = Vec::new();
@@ -116,10 +177,18 @@ pub fn load(
                 }
             }
         }
-        packages.push(Package { name, macros });
+        packages.push(Package {
+            name,
+            macros,
+            config,
+        });
     }
     check_declared(root, settings, &packages, files, diagnostics);
     packages
+}
+
+fn root_target(settings: &PackageSettings) -> super::profiles::Target {
+    settings.target.clone().unwrap_or_default()
 }
 
 fn walk(dir: &Path, rel: &str, out: &mut Vec<String>) {
