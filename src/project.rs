@@ -378,7 +378,8 @@ pub fn load_with(
     let dbt_macros = dbt.then(|| {
         let mut package_settings = crate::dbt::packages::settings(&settings_file);
         package_settings.target = settings.dbt.as_ref().map(|d| d.target.clone());
-        let packages = crate::dbt::packages::load(root, &package_settings, &mut files, diagnostics);
+        let (packages, missing) =
+            crate::dbt::packages::load(root, &package_settings, &mut files, diagnostics);
         if let Some(d) = settings.dbt.as_mut() {
             d.packages = packages
                 .iter()
@@ -401,6 +402,7 @@ pub fn load_with(
             root: settings.name.clone(),
             packages: packages.into_iter().map(|p| (p.name, p.macros)).collect(),
             dispatch: package_settings.dispatch,
+            missing,
         })
     });
 

@@ -382,6 +382,12 @@ pub struct Renderer {
     prefix: String,
     /// Every macro the project defines.
     defined: BTreeSet<String>,
+    /// In a dbt project: the namespaces a call may name (the root project,
+    /// installed packages, `dbt`), and the declared packages that are not
+    /// installed.
+    namespaces: BTreeSet<String>,
+    root_namespace: String,
+    missing_packages: BTreeSet<String>,
 }
 
 /// How a project renders: a dbt project renders as dbt does.
@@ -515,10 +521,24 @@ impl Renderer {
                 );
             }
         }
+        let (namespaces, root_namespace, missing_packages) = match &options.dbt {
+            Some(dbt) => (
+                ["dbt".to_string(), dbt.root.clone()]
+                    .into_iter()
+                    .chain(dbt.packages.iter().map(|(name, _)| name.clone()))
+                    .collect(),
+                dbt.root.clone(),
+                dbt.missing.clone(),
+            ),
+            None => (BTreeSet::new(), String::new(), BTreeSet::new()),
+        };
         Renderer {
             env,
             prefix: imports.concat(),
             defined: defined.into_keys().collect(),
+            namespaces,
+            root_namespace,
+            missing_packages,
         }
     }
 
@@ -621,6 +641,84 @@ impl Renderer {
         Some(result)
     }
 
+    /// E0156 for `name.macro(...)` where `name` is no namespace of a dbt
+    /// project (a package not installed, or misspelt), in place of the
+    /// template engine's "undefined" at the same place.
+    fn unknown_namespace(&self, file: &SourceFile, d: &Diagnostic) -> Option<Diagnostic> {
+        if self.namespaces.is_empty() {
+            return None;
+        }
+        let primary = d.primary.as_ref().filter(|p| *p.file == *file.path)?;
+        let text: &str = &file.text;
+        let at = primary.range.start.min(text.len());
+        // minijinja points at `.macro(...)`, or at the whole `name.macro(...)`.
+        let (start, dot) = if text[at..].starts_with('.') {
+            let start = text[..at]
+                .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .map_or(0, |i| i + 1);
+            (start, at)
+        } else {
+            let len = text[at..]
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(text.len() - at);
+            (at, at + len)
+        };
+        let name = &text[start..dot];
+        let rest = text[dot..].strip_prefix('.')?;
+        let method_len = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        let called = rest[method_len..].trim_start().starts_with('(');
+        if name.is_empty() || method_len == 0 || !called || self.namespaces.contains(name) {
+            return None;
+        }
+        // Only a name that is undefined: a variable with no such method is
+        // another mistake.
+        let undefined = e_undefined(d, name);
+        if !undefined {
+            return None;
+        }
+        let method = &rest[..method_len];
+        let span = Span::new(&file.path, start..dot + 1 + method_len);
+        if self.missing_packages.contains(name) {
+            let mut d = Diagnostic::new(
+                "E0156",
+                format!("`{name}` is a package packages.yml names, and it is not installed"),
+            )
+            .at(span);
+            d.follow_on = true;
+            return Some(d);
+        }
+        let packages: Vec<String> = self
+            .namespaces
+            .iter()
+            .filter(|n| *n != &self.root_namespace && n.as_str() != "dbt")
+            .map(|n| format!("`{n}`"))
+            .collect();
+        let mut help =
+            match crate::suggest::closest(name, self.namespaces.iter().map(String::as_str)) {
+                Some(close) => format!("did you mean `{close}.{method}`? "),
+                None => String::new(),
+            };
+        let packages = if packages.is_empty() {
+            "none".to_string()
+        } else {
+            packages.join(", ")
+        };
+        help.push_str(&format!(
+            "installed packages: {packages}; the project is `{}`; a package must be in packages.yml and installed by `dbt deps`",
+            self.root_namespace
+        ));
+        Some(
+            Diagnostic::new(
+                "E0156",
+                format!("`{name}` in `{name}.{method}(...)` is no installed package or project"),
+            )
+            .at(span)
+            .help(help),
+        )
+    }
+
     pub fn render(&self, input: RenderInput<'_>) -> Result<Rendered, Diagnostic> {
         let file = input.file;
         if let Some(at) = limits::too_deep(&file.text) {
@@ -656,6 +754,14 @@ impl Renderer {
             Err(e) => {
                 let pending = pending_failure(&scope, &frame);
                 let mut d = jinja_diagnostic(&e, file, prefix_len, pending);
+                if matches!(
+                    e.kind(),
+                    ErrorKind::UndefinedError | ErrorKind::UnknownMethod
+                ) {
+                    if let Some(ns) = self.unknown_namespace(file, &d) {
+                        return Err(ns);
+                    }
+                }
                 // An error from inside a package's macro is the user's at
                 // the line that called it; the macro's line is related.
                 let elsewhere = d
@@ -692,6 +798,13 @@ impl Renderer {
             calls,
         })
     }
+}
+
+/// Whether the template engine's message says `name` is undefined, either
+/// in its own words or as the subject of a missing method.
+fn e_undefined(d: &Diagnostic, name: &str) -> bool {
+    d.message.contains(&format!("`{name}` is undefined"))
+        || d.message.contains(&format!("{name} is undefined"))
 }
 
 fn too_deep(file: &SourceFile, at: Range<usize>) -> Diagnostic {

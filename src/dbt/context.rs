@@ -49,6 +49,10 @@ pub struct DbtMacros {
     pub packages: Vec<(String, Vec<SourceFile>)>,
     /// `dispatch:` of dbt_project.yml: namespace -> search order.
     pub dispatch: BTreeMap<String, Vec<String>>,
+    /// Packages packages.yml / dependencies.yml declare that are not
+    /// installed (E0150): an undefined namespace of one of these names is
+    /// that error's consequence, not another.
+    pub missing: std::collections::BTreeSet<String>,
 }
 
 /// A failure raised by the dbt context, with its code, kept until the

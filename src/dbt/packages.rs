@@ -3,7 +3,7 @@
 //! `dbt deps` leaves them. stackc never downloads: a package named in
 //! `packages.yml` / `dependencies.yml` with no installed folder is E0150.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use crate::diagnostic::{Diagnostic, SourceFiles, Span};
@@ -107,13 +107,14 @@ pub fn settings(file: &SourceFile) -> PackageSettings {
 }
 
 /// Loads the installed packages of `root`, in name order, and checks
-/// `packages.yml` / `dependencies.yml` against them.
+/// `packages.yml` / `dependencies.yml` against them: the second part is
+/// the names of declared packages that are not installed (each an E0150).
 pub fn load(
     root: &Path,
     settings: &PackageSettings,
     files: &mut SourceFiles,
     diagnostics: &mut Vec<Diagnostic>,
-) -> Vec<Package> {
+) -> (Vec<Package>, BTreeSet<String>) {
     let install = root.join(&settings.install_path);
     let mut folders: Vec<String> = std::fs::read_dir(&install)
         .map(|dir| {
@@ -183,8 +184,8 @@ pub fn load(
             config,
         });
     }
-    check_declared(root, settings, &packages, files, diagnostics);
-    packages
+    let missing = check_declared(root, settings, &packages, files, diagnostics);
+    (packages, missing)
 }
 
 fn root_target(settings: &PackageSettings) -> super::profiles::Target {
@@ -218,7 +219,8 @@ fn check_declared(
     packages: &[Package],
     files: &mut SourceFiles,
     diagnostics: &mut Vec<Diagnostic>,
-) {
+) -> BTreeSet<String> {
+    let mut missing = BTreeSet::new();
     for declared in ["packages.yml", "dependencies.yml"] {
         let Ok(text) = std::fs::read_to_string(root.join(declared)) else {
             continue;
@@ -235,7 +237,12 @@ fn check_declared(
             continue;
         };
         let install = &settings.install_path;
+        let hub_names = entries.iter().filter_map(|e| {
+            let full = e.value.get("package")?.value.as_str()?;
+            Some(full.rsplit('/').next().unwrap_or(full).to_string())
+        });
         if packages.is_empty() && !entries.is_empty() {
+            missing.extend(hub_names);
             diagnostics.push(
                 Diagnostic::new(
                     "E0150",
@@ -255,6 +262,7 @@ fn check_declared(
             };
             let name = full.rsplit('/').next().unwrap_or(full);
             if !packages.iter().any(|p| p.name == name) {
+                missing.insert(name.to_string());
                 diagnostics.push(
                     Diagnostic::new(
                         "E0150",
@@ -266,4 +274,5 @@ fn check_declared(
             }
         }
     }
+    missing
 }
