@@ -677,6 +677,8 @@ impl Cx<'_> {
             vars: self.generic.vars,
             this: None,
             is_incremental: false,
+            model: None,
+            graph: None,
         });
         match rendered {
             Ok(r) => {

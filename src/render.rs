@@ -374,6 +374,11 @@ pub struct RenderInput<'a> {
     pub vars: &'a Arc<BTreeMap<String, serde_json::Value>>,
     pub this: Option<Relation>,
     pub is_incremental: bool,
+    /// dbt's `model` (the node being rendered) and `graph` (every node and
+    /// source), as Jinja values; `None` where there are none (a stackc
+    /// project, a snippet).
+    pub model: Option<Value>,
+    pub graph: Option<Value>,
 }
 
 pub struct Renderer {
@@ -746,6 +751,8 @@ impl Renderer {
             __stackc_scope => Value::from_dyn_object(Arc::clone(&scope)),
             __stackc_frame => Value::from_dyn_object(Arc::clone(&frame)),
             this => this,
+            model => input.model.unwrap_or(Value::UNDEFINED),
+            graph => input.graph.unwrap_or(Value::UNDEFINED),
         };
         let result = template.render_with_spans(ctx);
         let calls = scope.calls.lock().map(|c| c.clone()).unwrap_or_default();

@@ -141,6 +141,7 @@ pub fn resolve(
             .unwrap_or(&vars)
     };
     let no_relations = Arc::new(Relations::default());
+    let empty_graph = serde_value(serde_json::json!({"nodes": {}, "sources": {}}));
 
     // Pass 1: discovery.
     let discovered: Vec<(Discovered, Option<Diagnostic>)> = project
@@ -159,6 +160,9 @@ pub fn resolve(
                     cte: None,
                 }),
                 is_incremental: false,
+                // What dbt's parser knows of the node before its configs.
+                model: dbt_settings.map(|d| serde_value(node_json(project, d, m, None, None))),
+                graph: dbt_settings.map(|_| empty_graph.clone()),
             });
             match result {
                 Ok(r) => (
@@ -355,6 +359,86 @@ pub fn resolve(
     relations.versions = model_versions(project);
     let relations = Arc::new(relations);
 
+    // dbt's `graph`: every enabled model and seed, and the sources, as the
+    // parsed manifest has them (without compiled SQL).
+    let graph = dbt_settings.map(|d| {
+        let mut nodes = serde_json::Map::new();
+        for (m, (disc, _)) in project.models.iter().zip(&discovered) {
+            if disabled.contains(&m.name) {
+                continue;
+            }
+            let mut node = node_json(
+                project,
+                d,
+                m,
+                configs.get(&m.name),
+                relations.models.get(&m.name),
+            );
+            let depends: Vec<String> = disc
+                .calls
+                .refs
+                .iter()
+                .filter_map(|r| {
+                    let owner = relations.packages.get(r)?;
+                    let kind = if project.seeds.iter().any(|s| &s.name == r) {
+                        "seed"
+                    } else {
+                        "model"
+                    };
+                    Some(format!("{kind}.{owner}.{r}"))
+                })
+                .collect();
+            node["depends_on"] = serde_json::json!({"nodes": depends, "macros": []});
+            let id = node["unique_id"].as_str().unwrap_or_default().to_string();
+            nodes.insert(id, node);
+        }
+        for (name, (seed, _, relation)) in &seeds {
+            let owner = relations
+                .packages
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| project.settings.name.clone());
+            let id = format!("seed.{owner}.{name}");
+            nodes.insert(
+                id.clone(),
+                serde_json::json!({
+                    "unique_id": id,
+                    "name": name,
+                    "resource_type": "seed",
+                    "package_name": owner,
+                    "original_file_path": &*seed.file.path,
+                    "path": &*seed.file.path,
+                    "schema": relation.schema,
+                    "alias": relation.name,
+                    "identifier": relation.name,
+                    "database": d.target.database,
+                    "config": {"enabled": true, "materialized": "seed"},
+                }),
+            );
+        }
+        let mut sources_json = serde_json::Map::new();
+        for ((source, table), (_, _, rel)) in &sources {
+            let id = format!("source.{}.{source}.{table}", project.settings.name);
+            sources_json.insert(
+                id.clone(),
+                serde_json::json!({
+                    "unique_id": id,
+                    "name": table,
+                    "source_name": source,
+                    "resource_type": "source",
+                    "package_name": project.settings.name,
+                    "schema": rel.schema,
+                    "identifier": rel.name,
+                    "database": d.target.database,
+                }),
+            );
+        }
+        serde_value(serde_json::json!({
+            "nodes": nodes,
+            "sources": sources_json,
+        }))
+    });
+
     // Pass 2: render with relations and check the SQL.
     let known: BTreeSet<&str> = project
         .models
@@ -380,6 +464,8 @@ pub fn resolve(
                 cte: None,
                 ..relation.clone()
             };
+            let model_value = dbt_settings
+                .map(|d| serde_value(node_json(project, d, m, Some(&config), Some(&relation))));
             let render = |is_incremental| {
                 renderer.render(RenderInput {
                     file: &m.file,
@@ -387,6 +473,8 @@ pub fn resolve(
                     vars: vars_of(&m.file.path),
                     this: Some(this.clone()),
                     is_incremental,
+                    model: model_value.clone(),
+                    graph: graph.clone(),
                 })
             };
             let mut full = match render(false) {
@@ -787,6 +875,59 @@ fn rejected_schema_texts(project: &Project) -> Vec<&str> {
         .filter(|f| f.rejected)
         .filter_map(|f| project.files.get(&f.path))
         .collect()
+}
+
+fn serde_value(v: serde_json::Value) -> minijinja::Value {
+    minijinja::Value::from(minijinja::value::Serde(v))
+}
+
+/// dbt's `model` for a model: what its parsed node holds (configs and
+/// names once they are resolved).
+fn node_json(
+    project: &Project,
+    dbt: &crate::dbt::DbtSettings,
+    m: &ModelFile,
+    config: Option<&ModelConfig>,
+    relation: Option<&Relation>,
+) -> serde_json::Value {
+    let package = dbt
+        .package_of(&m.file.path)
+        .map_or(project.settings.name.as_str(), |p| p.0);
+    let mut config_json = serde_json::Map::new();
+    // Before configs are resolved (discovery), dbt's defaults.
+    let defaults = ModelConfig::default();
+    let config_or_default = config.or(Some(&defaults));
+    if let Some(c) = config_or_default {
+        for (k, v) in &c.dbt {
+            config_json.insert(k.clone(), v.clone());
+        }
+        config_json.insert("materialized".into(), c.materialized.as_str().into());
+        config_json.insert("schema".into(), serde_json::json!(c.schema));
+        config_json.insert("tags".into(), serde_json::json!(c.tags));
+        config_json.insert("enabled".into(), c.enabled.into());
+        config_json.insert("unique_key".into(), serde_json::json!(c.unique_key));
+    }
+    let mut fqn = vec![package.to_string()];
+    fqn.extend(m.folders.iter().cloned());
+    fqn.push(m.name.clone());
+    let tags = config.map(|c| c.tags.clone()).unwrap_or_default();
+    serde_json::json!({
+        "unique_id": format!("model.{package}.{}", m.name),
+        "name": m.name,
+        "resource_type": "model",
+        "package_name": package,
+        "path": m.folders.iter().map(|f| format!("{f}/")).collect::<String>() + &m.name + ".sql",
+        "original_file_path": &*m.file.path,
+        "fqn": fqn,
+        "tags": tags,
+        "schema": relation.map(|r| r.schema.clone()),
+        "alias": relation.map(|r| r.name.clone()),
+        "identifier": relation.map(|r| r.name.clone()),
+        "database": dbt.target.database,
+        "config": config_json,
+        "raw_code": &*m.file.text,
+        "language": "sql",
+    })
 }
 
 fn default_schema(project: &Project, m: &ModelFile) -> String {
@@ -1640,6 +1781,8 @@ fn singular_tests(
             vars,
             this: None,
             is_incremental: false,
+            model: None,
+            graph: None,
         }) {
             Ok(r) => r,
             Err(d) => {

@@ -108,6 +108,27 @@ fn a_package_s_models_seeds_vars_and_generic_tests_apply_as_dbt_builds_them() {
             "35.75".to_string()
         )
     );
+    // `model` is the node rendered; `graph` holds the enabled nodes.
+    let row = client
+        .query_one(
+            "select node_id, materialized, package_models from analytics.payments limit 1",
+            &[],
+        )
+        .unwrap();
+    let got: (String, String, String) = (row.get(0), row.get(1), row.get(2));
+    assert_eq!(
+        got,
+        (
+            "model.shop.payments".to_string(),
+            "table".to_string(),
+            "pkg_stg_payments,pkg_summary".to_string()
+        )
+    );
+    let node: String = client
+        .query_one("select node from analytics_pkg.pkg_summary", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(node, "pkg_models.pkg_summary");
     // The root's `+column_types` for the package's seed wins per column;
     // the package's own `id: bigint` stays.
     let types: Vec<String> = client

@@ -395,6 +395,7 @@ fn call_macro(
         __stackc_frame => state.lookup(FRAME_KEY).unwrap_or_default(),
         this => state.lookup("this").unwrap_or_default(),
         model => state.lookup("model").unwrap_or_default(),
+        graph => state.lookup("graph").unwrap_or_default(),
     };
     let frame = frame(state);
     let mut captured = template.render_captured(ctx)?;
