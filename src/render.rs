@@ -100,11 +100,30 @@ struct FunctionError {
     help: String,
 }
 
-/// The range of `called(` in `text`: where a file called the macro an error
-/// came from.
-fn caller_range(text: &str, called: &str) -> Option<Range<usize>> {
+/// The range of the `nth` call `called(...)` in `text` (1 for the first):
+/// where a file called the macro an error came from. A call repeated by a
+/// loop is counted more often than it is written: the last one written is
+/// then the nearest guess.
+fn caller_range(text: &str, called: &str, nth: usize) -> Option<Range<usize>> {
     let needle = format!("{called}(");
-    let at = text.rfind(&needle)?;
+    let mut found = None;
+    let mut count = 0;
+    let mut from = 0;
+    while let Some(i) = text[from..].find(&needle) {
+        let at = from + i;
+        from = at + needle.len();
+        // `pkg.m(` is no call of `m(`, nor is `my_m(`.
+        let before = text[..at].chars().next_back();
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.') {
+            continue;
+        }
+        found = Some(at);
+        count += 1;
+        if count == nth {
+            break;
+        }
+    }
+    let at = found?;
     let end = text[at..]
         .find(')')
         .map_or(at + needle.len(), |i| at + i + 1);
@@ -777,7 +796,10 @@ impl Renderer {
                     .filter(|p| *p.file != *file.path)
                     .cloned();
                 if let Some(inner) = elsewhere {
-                    if let Some(range) = frame.caller().and_then(|c| caller_range(&file.text, &c)) {
+                    if let Some(range) = frame
+                        .caller()
+                        .and_then(|(c, nth)| caller_range(&file.text, &c, nth))
+                    {
                         d.related.retain(|r| *r.span.file != *file.path);
                         d.primary = Some(Span::new(&file.path, range));
                         d = d.related(inner, "raised in this macro");
@@ -1186,6 +1208,8 @@ mod tests {
                 cte: None,
             }),
             is_incremental: true,
+            model: None,
+            graph: None,
         })
     }
 
@@ -1315,5 +1339,15 @@ mod tests {
             macro_names("{% macro a(x) %}{% endmacro %}\n{%- macro b_2() -%}{% endmacro %}");
         let names: Vec<_> = names.into_iter().map(|(n, _)| n).collect();
         assert_eq!(names, ["a", "b_2"]);
+    }
+
+    #[test]
+    fn the_nth_call_of_a_macro_is_found_where_it_is_written() {
+        let text = "{{ p.m(1) }} {{ my_m(2) }} {{ m(3) }} {{ m(4) }}";
+        assert_eq!(caller_range(text, "m", 1), Some(30..34));
+        assert_eq!(caller_range(text, "m", 2), Some(41..45));
+        // A loop calls more often than the text says: the last written.
+        assert_eq!(caller_range(text, "m", 5), Some(41..45));
+        assert_eq!(caller_range(text, "p.m", 1), Some(3..9));
     }
 }

@@ -71,7 +71,11 @@ pub struct Frame {
     failure: Mutex<Option<Failure>>,
     /// The last macro the rendered file itself called, as written
     /// (`pkg.macro`): where an error from inside a macro is reported.
-    caller: Mutex<Option<String>>,
+    caller: Mutex<Option<(String, usize)>>,
+    /// How often the rendered file has called each macro so far: the n-th
+    /// call of `pkg.m` is the n-th `pkg.m(` in the file, when no loop
+    /// repeats one (minijinja tells a function nothing of its line).
+    calls: Mutex<BTreeMap<String, usize>>,
 }
 
 impl Object for Frame {}
@@ -82,8 +86,9 @@ impl Frame {
         self.failure.lock().ok().and_then(|f| f.clone())
     }
 
-    /// The last macro call written in the rendered file.
-    pub fn caller(&self) -> Option<String> {
+    /// The last macro call written in the rendered file, and how many
+    /// calls of that macro the file had made then (1 for the first).
+    pub fn caller(&self) -> Option<(String, usize)> {
         self.caller.lock().ok().and_then(|c| c.clone())
     }
 
@@ -384,8 +389,13 @@ fn call_macro(
     };
     if !registry.templates.contains(state.name()) {
         if let Some(frame) = frame(state) {
+            let nth = frame.calls.lock().map_or(1, |mut calls| {
+                let n = calls.entry(called_as.to_string()).or_default();
+                *n += 1;
+                *n
+            });
             if let Ok(mut caller) = frame.caller.lock() {
-                *caller = Some(called_as.to_string());
+                *caller = Some((called_as.to_string(), nth));
             }
         }
     }
