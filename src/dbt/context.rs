@@ -103,7 +103,7 @@ fn frame(state: &State) -> Option<Arc<Frame>> {
         .and_then(|v| v.downcast_object::<Frame>())
 }
 
-fn fail(state: &State, code: &'static str, message: String, help: String) -> Error {
+pub(super) fn fail(state: &State, code: &'static str, message: String, help: String) -> Error {
     if let Some(frame) = frame(state) {
         if let Ok(mut slot) = frame.failure.lock() {
             slot.get_or_insert(Failure {
@@ -265,6 +265,23 @@ pub fn install(
             Err(needs_database(state, "load_result()"))
         },
     );
+    env.add_function(
+        "load_relation",
+        |state: &State, _relation: Value| -> Result<Value, Error> {
+            Err(needs_database(state, "load_relation()"))
+        },
+    );
+    env.add_global("modules", Value::from_object(super::modules::Modules));
+    env.add_function("toyaml", |v: Value| -> Result<String, Error> {
+        let json = serde_json::to_value(&v)
+            .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("toyaml: {e}")))?;
+        Ok(super::yaml::to_yaml(&json))
+    });
+    env.add_function("fromyaml", |s: String| -> Result<Value, Error> {
+        super::yaml::from_yaml(&s)
+            .map(|v| Value::from(minijinja::value::Serde(v)))
+            .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("fromyaml: {e}")))
+    });
     env.add_function("should_full_refresh", |_: &State| false);
     env.add_function(
         "log",
@@ -1100,6 +1117,7 @@ mod tests {
             "{{ run_query('select 1') }}",
             "{{ dbt.date_spine('day', \"'2024-01-01'\", \"'2024-02-01'\") }}",
             "{{ adapter.get_columns_in_relation('x') }}",
+            "{{ load_relation(this) }}",
             "{% call statement('s', fetch_result=True) %}select 1{% endcall %}",
         ] {
             let err = render(src).unwrap_err();

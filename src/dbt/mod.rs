@@ -8,6 +8,7 @@
 pub mod context;
 pub mod docs;
 pub mod emit;
+pub mod modules;
 pub mod naming;
 pub mod packages;
 pub mod profiles;
