@@ -585,9 +585,11 @@ fn parse_with_format(s: &str, format: &str) -> Result<[i64; 7], Error> {
             Some('H') => (3, 2),
             Some('M') => (4, 2),
             Some('S') => (5, 2),
-            _ => return Err(bad(format!(
+            _ => {
+                return Err(bad(format!(
                 "modules.datetime.strptime: stackc reads %Y %m %d %H %M %S only, not {format:?}"
-            ))),
+            )))
+            }
         };
         let len = rest
             .chars()
