@@ -71,6 +71,21 @@ pub struct Generic<'a> {
     pub relations: &'a Arc<Relations>,
     pub vars: &'a Arc<BTreeMap<String, serde_json::Value>>,
     pub names: &'a BTreeSet<String>,
+    /// Generic tests installed packages define, as (package, test name).
+    pub package_tests: &'a BTreeSet<(String, String)>,
+}
+
+/// The `{% test %}` blocks of installed packages, by (package, name).
+pub fn package_tests(packages: &[(String, Vec<SourceFile>)]) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    for (package, files) in packages {
+        let mut names = BTreeSet::new();
+        for file in files {
+            rewrite_test_blocks(&file.text, &mut names);
+        }
+        out.extend(names.into_iter().map(|n| (package.clone(), n)));
+    }
+    out
 }
 
 /// Macro files with each `{% test x(...) %}` block made the macro
@@ -333,7 +348,27 @@ impl Cx<'_> {
         // dbt's own tests, and the dbt_utils ones stackc implements, may be
         // written with their package's name.
         let builtin = matches!(spec.namespace.as_deref(), None | Some("dbt" | "dbt_utils"));
-        let custom = spec.namespace.is_none() && self.generic.names.contains(&spec.kind);
+        // A package's test, by its name (`pkg.t`) or alone when neither the
+        // project nor stackc has one of that name, as dbt looks it up.
+        let package = match &spec.namespace {
+            Some(ns) => self
+                .generic
+                .package_tests
+                .contains(&(ns.clone(), spec.kind.clone()))
+                .then(|| ns.clone()),
+            None if !self.generic.names.contains(&spec.kind)
+                && !KINDS.contains(&spec.kind.as_str()) =>
+            {
+                self.generic
+                    .package_tests
+                    .iter()
+                    .find(|(_, name)| *name == spec.kind)
+                    .map(|(ns, _)| ns.clone())
+            }
+            None => None,
+        };
+        let custom = package.is_some()
+            || (spec.namespace.is_none() && self.generic.names.contains(&spec.kind));
         if !custom && (!builtin || !KINDS.contains(&spec.kind.as_str())) {
             let help = match crate::suggest::closest(&spec.kind, KINDS.iter().copied()) {
                 Some(close) => format!(
@@ -377,7 +412,8 @@ impl Cx<'_> {
         let mut depends_on = vec![target.id.clone()];
         let sql = match spec.kind.as_str() {
             _ if custom => {
-                let (sql, refs) = self.render_generic(&from, &col_sql, spec, diagnostics)?;
+                let (sql, refs) =
+                    self.render_generic(&from, &col_sql, spec, package.as_deref(), diagnostics)?;
                 depends_on.extend(refs);
                 sql
             }
@@ -592,10 +628,12 @@ impl Cx<'_> {
         model: &str,
         column: &Option<String>,
         spec: &TestSpec,
+        package: Option<&str>,
         diagnostics: &mut Vec<Diagnostic>,
     ) -> Option<(String, Vec<String>)> {
+        let namespace = package.map(|p| format!("{p}.")).unwrap_or_default();
         let mut call = format!(
-            "{{{{ test_{}(model={}",
+            "{{{{ {namespace}test_{}(model={}",
             spec.kind,
             serde_json::Value::String(model.to_string())
         );
@@ -625,6 +663,8 @@ impl Cx<'_> {
             vars: self.generic.vars,
             this: None,
             is_incremental: false,
+            model: None,
+            graph: None,
         });
         match rendered {
             Ok(r) => {

@@ -113,6 +113,7 @@ pub fn analyze_with(dir: &Path, options: &project::LoadOptions) -> Compilation {
         }
     };
     let resolved = resolve::resolve(&project, &parse_cache, &mut diagnostics);
+    diagnostics.retain(|d| !d.follow_on);
     sort_diagnostics(&mut diagnostics);
     let summary = Summary {
         models: resolved.models.len(),

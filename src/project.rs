@@ -226,7 +226,8 @@ pub fn load_with(
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Result<Project, (Diagnostic, SourceFiles)> {
     let mut files = SourceFiles::default();
-    let (settings, settings_file) = match read_settings(root, options, &mut files, diagnostics) {
+    let (mut settings, settings_file) = match read_settings(root, options, &mut files, diagnostics)
+    {
         Ok(read) => read,
         Err(d) => return Err((d, files)),
     };
@@ -375,12 +376,33 @@ pub fn load_with(
     }
 
     let dbt_macros = dbt.then(|| {
-        let package_settings = crate::dbt::packages::settings(&settings_file);
-        let packages = crate::dbt::packages::load(root, &package_settings, &mut files, diagnostics);
+        let mut package_settings = crate::dbt::packages::settings(&settings_file);
+        package_settings.target = settings.dbt.as_ref().map(|d| d.target.clone());
+        let (packages, missing) =
+            crate::dbt::packages::load(root, &package_settings, &mut files, diagnostics);
+        if let Some(d) = settings.dbt.as_mut() {
+            d.packages = packages
+                .iter()
+                .map(|p| (p.name.clone(), p.config.clone()))
+                .collect();
+        }
+        for package in &packages {
+            load_package_nodes(
+                root,
+                &settings,
+                &package.config,
+                &mut files,
+                &mut models,
+                &mut seeds,
+                &mut schema_files,
+                diagnostics,
+            );
+        }
         Arc::new(crate::dbt::context::DbtMacros {
             root: settings.name.clone(),
             packages: packages.into_iter().map(|p| (p.name, p.macros)).collect(),
             dispatch: package_settings.dispatch,
+            missing,
         })
     });
 
@@ -398,6 +420,67 @@ pub fn load_with(
         schema_files,
         docs,
     })
+}
+
+/// A package's models, schema files and seeds join the root project's, as
+/// in dbt's graph; their folders count from the package's own model (seed)
+/// paths, so that its `models:` tree and the root's `models: {pkg: ...}`
+/// match them.
+#[allow(clippy::too_many_arguments)] // the loader's collections, filled in place
+fn load_package_nodes(
+    root: &Path,
+    settings: &Settings,
+    package: &crate::dbt::packages::PackageConfig,
+    files: &mut SourceFiles,
+    models: &mut Vec<ModelFile>,
+    seeds: &mut Vec<Seed>,
+    schema_files: &mut Vec<SchemaFile>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    for (rel, abs) in list_dirs(root, &package.model_paths, files, diagnostics) {
+        if rel.ends_with(".yml") || rel.ends_with(".yaml") {
+            let (_, read, schema, local) = parse_schema_file(&rel, &abs);
+            files.extend(read);
+            diagnostics.extend(local);
+            schema_files.extend(schema);
+            continue;
+        }
+        if !rel.ends_with(".sql") {
+            continue;
+        }
+        let Some(file) = read_source(files, &rel, &abs, diagnostics) else {
+            continue;
+        };
+        let inner = package
+            .model_paths
+            .iter()
+            .find_map(|dir| {
+                rel.strip_prefix(dir.as_str())
+                    .and_then(|r| r.strip_prefix('/'))
+            })
+            .unwrap_or(&rel);
+        let mut parts: Vec<String> = inner.split('/').map(str::to_string).collect();
+        let file_name = parts.pop().unwrap_or_default();
+        models.push(ModelFile {
+            file,
+            name: file_name.trim_end_matches(".sql").to_string(),
+            folders: parts,
+        });
+    }
+    let Some(dbt) = &settings.dbt else {
+        return;
+    };
+    for (rel, abs) in list_dirs(root, &package.seed_paths, files, diagnostics) {
+        if rel.ends_with(".csv") {
+            if let Some(file) = read_source(files, &rel, &abs, diagnostics) {
+                if let Some(seed) =
+                    crate::dbt::seeds::parse(dbt, &file, &package.seed_paths, diagnostics)
+                {
+                    seeds.push(seed);
+                }
+            }
+        }
+    }
 }
 
 /// [`list_files`] over several folders, each file once, in path order.

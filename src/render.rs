@@ -42,6 +42,9 @@ pub struct Relations {
     /// Versioned models (dbt's `versions:`): `m` -> the latest version's
     /// model, `m.v2` -> version 2's (`m_v2` unless `defined_in` says).
     pub versions: BTreeMap<String, String>,
+    /// In a dbt project: the project (root or package) of each model and
+    /// seed, for `ref('package', 'model')`. Empty in a stackc project.
+    pub packages: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,11 +173,30 @@ struct FunctionError {
     help: String,
 }
 
-/// The range of `called(` in `text`: where a file called the macro an error
-/// came from.
-fn caller_range(text: &str, called: &str) -> Option<Range<usize>> {
+/// The range of the `nth` call `called(...)` in `text` (1 for the first):
+/// where a file called the macro an error came from. A call repeated by a
+/// loop is counted more often than it is written: the last one written is
+/// then the nearest guess.
+fn caller_range(text: &str, called: &str, nth: usize) -> Option<Range<usize>> {
     let needle = format!("{called}(");
-    let at = text.rfind(&needle)?;
+    let mut found = None;
+    let mut count = 0;
+    let mut from = 0;
+    while let Some(i) = text[from..].find(&needle) {
+        let at = from + i;
+        from = at + needle.len();
+        // `pkg.m(` is no call of `m(`, nor is `my_m(`.
+        let before = text[..at].chars().next_back();
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.') {
+            continue;
+        }
+        found = Some(at);
+        count += 1;
+        if count == nth {
+            break;
+        }
+    }
+    let at = found?;
     let end = text[at..]
         .find(')')
         .map_or(at + needle.len(), |i| at + i + 1);
@@ -230,12 +252,29 @@ fn ref_fn(
     kwargs: Kwargs,
 ) -> Result<Value, Error> {
     let scope = scope(state)?;
-    if extra.is_some() {
-        return Err(scope.fail(
-            Code::E0102,
-            format!("ref() takes one model name, got two arguments (`{name}`, ...)"),
-            "stackc projects have no packages: write ref('model_name')".into(),
-        ));
+    // dbt's two-argument form names the project first: ref('pkg', 'model').
+    let (package, name) = match extra {
+        Some(model) => (Some(name), model),
+        None => (None, name),
+    };
+    let resolved = !scope.relations.models.is_empty();
+    if let Some(package) = &package {
+        if resolved && scope.relations.packages.is_empty() {
+            return Err(scope.fail(
+                Code::E0102,
+                format!("ref() takes one model name, got two arguments (`{package}`, `{name}`)"),
+                "stackc projects have no packages: write ref('model_name')".into(),
+            ));
+        }
+        if let Some(owner) = scope.relations.packages.get(&name) {
+            if owner != package {
+                return Err(scope.fail(
+                    Code::E0155,
+                    format!("ref('{package}', '{name}'): `{name}` belongs to project `{owner}`, not `{package}`"),
+                    format!("write ref('{owner}', '{name}'), or ref('{name}')"),
+                ));
+            }
+        }
     }
     // `ref('m', v=2)` / `ref('m', version=2)`: a version of a versioned model.
     let version: Option<Value> = match kwargs.get::<Option<Value>>("v")? {
@@ -432,6 +471,11 @@ pub struct RenderInput<'a> {
     pub vars: &'a Arc<BTreeMap<String, serde_json::Value>>,
     pub this: Option<Relation>,
     pub is_incremental: bool,
+    /// dbt's `model` (the node being rendered) and `graph` (every node and
+    /// source), as Jinja values; `None` where there are none (a stackc
+    /// project, a snippet).
+    pub model: Option<Value>,
+    pub graph: Option<Value>,
 }
 
 pub struct Renderer {
@@ -440,6 +484,12 @@ pub struct Renderer {
     prefix: String,
     /// Every macro the project defines.
     defined: BTreeSet<String>,
+    /// In a dbt project: the namespaces a call may name (the root project,
+    /// installed packages, `dbt`), and the declared packages that are not
+    /// installed.
+    namespaces: BTreeSet<String>,
+    root_namespace: String,
+    missing_packages: BTreeSet<String>,
 }
 
 /// How a project renders: a dbt project renders as dbt does.
@@ -573,10 +623,24 @@ impl Renderer {
                 );
             }
         }
+        let (namespaces, root_namespace, missing_packages) = match &options.dbt {
+            Some(dbt) => (
+                ["dbt".to_string(), dbt.root.clone()]
+                    .into_iter()
+                    .chain(dbt.packages.iter().map(|(name, _)| name.clone()))
+                    .collect(),
+                dbt.root.clone(),
+                dbt.missing.clone(),
+            ),
+            None => (BTreeSet::new(), String::new(), BTreeSet::new()),
+        };
         Renderer {
             env,
             prefix: imports.concat(),
             defined: defined.into_keys().collect(),
+            namespaces,
+            root_namespace,
+            missing_packages,
         }
     }
 
@@ -679,6 +743,84 @@ impl Renderer {
         Some(result)
     }
 
+    /// E0156 for `name.macro(...)` where `name` is no namespace of a dbt
+    /// project (a package not installed, or misspelt), in place of the
+    /// template engine's "undefined" at the same place.
+    fn unknown_namespace(&self, file: &SourceFile, d: &Diagnostic) -> Option<Diagnostic> {
+        if self.namespaces.is_empty() {
+            return None;
+        }
+        let primary = d.primary.as_ref().filter(|p| *p.file == *file.path)?;
+        let text: &str = &file.text;
+        let at = primary.range.start.min(text.len());
+        // minijinja points at `.macro(...)`, or at the whole `name.macro(...)`.
+        let (start, dot) = if text[at..].starts_with('.') {
+            let start = text[..at]
+                .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .map_or(0, |i| i + 1);
+            (start, at)
+        } else {
+            let len = text[at..]
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(text.len() - at);
+            (at, at + len)
+        };
+        let name = &text[start..dot];
+        let rest = text[dot..].strip_prefix('.')?;
+        let method_len = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        let called = rest[method_len..].trim_start().starts_with('(');
+        if name.is_empty() || method_len == 0 || !called || self.namespaces.contains(name) {
+            return None;
+        }
+        // Only a name that is undefined: a variable with no such method is
+        // another mistake.
+        let undefined = e_undefined(d, name);
+        if !undefined {
+            return None;
+        }
+        let method = &rest[..method_len];
+        let span = Span::new(&file.path, start..dot + 1 + method_len);
+        if self.missing_packages.contains(name) {
+            let mut d = Diagnostic::new(
+                Code::E0156,
+                format!("`{name}` is a package packages.yml names, and it is not installed"),
+            )
+            .at(span);
+            d.follow_on = true;
+            return Some(d);
+        }
+        let packages: Vec<String> = self
+            .namespaces
+            .iter()
+            .filter(|n| *n != &self.root_namespace && n.as_str() != "dbt")
+            .map(|n| format!("`{n}`"))
+            .collect();
+        let mut help =
+            match crate::suggest::closest(name, self.namespaces.iter().map(String::as_str)) {
+                Some(close) => format!("did you mean `{close}.{method}`? "),
+                None => String::new(),
+            };
+        let packages = if packages.is_empty() {
+            "none".to_string()
+        } else {
+            packages.join(", ")
+        };
+        help.push_str(&format!(
+            "installed packages: {packages}; the project is `{}`; a package must be in packages.yml and installed by `dbt deps`",
+            self.root_namespace
+        ));
+        Some(
+            Diagnostic::new(
+                Code::E0156,
+                format!("`{name}` in `{name}.{method}(...)` is no installed package or project"),
+            )
+            .at(span)
+            .help(help),
+        )
+    }
+
     pub fn render(&self, input: RenderInput<'_>) -> Result<Rendered, Diagnostic> {
         let file = input.file;
         if let Some(at) = limits::too_deep(&file.text) {
@@ -706,6 +848,8 @@ impl Renderer {
             __stackc_scope => Value::from_dyn_object(Arc::clone(&scope)),
             __stackc_frame => Value::from_dyn_object(Arc::clone(&frame)),
             this => this,
+            model => input.model.unwrap_or(Value::UNDEFINED),
+            graph => input.graph.unwrap_or(Value::UNDEFINED),
         };
         let result = template.render_with_spans(ctx);
         let calls = scope.calls.lock().map(|c| c.clone()).unwrap_or_default();
@@ -714,6 +858,14 @@ impl Renderer {
             Err(e) => {
                 let pending = pending_failure(&scope, &frame);
                 let mut d = jinja_diagnostic(&e, file, prefix_len, pending);
+                if matches!(
+                    e.kind(),
+                    ErrorKind::UndefinedError | ErrorKind::UnknownMethod
+                ) {
+                    if let Some(ns) = self.unknown_namespace(file, &d) {
+                        return Err(ns);
+                    }
+                }
                 // An error from inside a package's macro is the user's at
                 // the line that called it; the macro's line is related.
                 let elsewhere = d
@@ -722,7 +874,10 @@ impl Renderer {
                     .filter(|p| *p.file != *file.path)
                     .cloned();
                 if let Some(inner) = elsewhere {
-                    if let Some(range) = frame.caller().and_then(|c| caller_range(&file.text, &c)) {
+                    if let Some(range) = frame
+                        .caller()
+                        .and_then(|(c, nth)| caller_range(&file.text, &c, nth))
+                    {
                         d.related.retain(|r| *r.span.file != *file.path);
                         d.primary = Some(Span::new(&file.path, range));
                         d = d.related(inner, "raised in this macro");
@@ -750,6 +905,13 @@ impl Renderer {
             calls,
         })
     }
+}
+
+/// Whether the template engine's message says `name` is undefined, either
+/// in its own words or as the subject of a missing method.
+fn e_undefined(d: &Diagnostic, name: &str) -> bool {
+    d.message.contains(&format!("`{name}` is undefined"))
+        || d.message.contains(&format!("{name} is undefined"))
 }
 
 fn too_deep(file: &SourceFile, at: Range<usize>) -> Diagnostic {
@@ -1124,6 +1286,8 @@ mod tests {
                 cte: None,
             }),
             is_incremental: true,
+            model: None,
+            graph: None,
         })
     }
 
@@ -1275,5 +1439,15 @@ mod tests {
             macro_names("{% macro a(x) %}{% endmacro %}\n{%- macro b_2() -%}{% endmacro %}");
         let names: Vec<_> = names.into_iter().map(|(n, _)| n).collect();
         assert_eq!(names, ["a", "b_2"]);
+    }
+
+    #[test]
+    fn the_nth_call_of_a_macro_is_found_where_it_is_written() {
+        let text = "{{ p.m(1) }} {{ my_m(2) }} {{ m(3) }} {{ m(4) }}";
+        assert_eq!(caller_range(text, "m", 1), Some(30..34));
+        assert_eq!(caller_range(text, "m", 2), Some(41..45));
+        // A loop calls more often than the text says: the last written.
+        assert_eq!(caller_range(text, "m", 5), Some(41..45));
+        assert_eq!(caller_range(text, "p.m", 1), Some(3..9));
     }
 }

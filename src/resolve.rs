@@ -211,6 +211,11 @@ pub fn resolve(
         diagnostics.extend(file.strict.iter().map(|s| strictness(s, dbt)));
     }
     let (macro_files, generic_names) = datatest::generic_tests(&project.macros);
+    let package_tests = project
+        .dbt_macros
+        .as_ref()
+        .map(|m| datatest::package_tests(&m.packages))
+        .unwrap_or_default();
     let render_options = crate::render::RenderOptions {
         dbt_whitespace: dbt_settings.is_some(),
         target: dbt_settings.map(|d| crate::dbt::naming::target_json(&d.target)),
@@ -218,7 +223,28 @@ pub fn resolve(
     };
     let renderer = Renderer::new_with(&macro_files, &render_options, diagnostics);
     let vars = Arc::new(project.settings.vars.clone());
+    // A package's nodes see its own vars under the root project's.
+    let package_vars: BTreeMap<&str, Arc<BTreeMap<String, serde_json::Value>>> = dbt_settings
+        .map(|d| {
+            d.packages
+                .iter()
+                .map(|(name, p)| {
+                    (
+                        name.as_str(),
+                        Arc::new(p.vars_for(name, &project.settings.vars)),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let vars_of = |path: &str| -> &Arc<BTreeMap<String, serde_json::Value>> {
+        dbt_settings
+            .and_then(|d| d.package_of(path))
+            .and_then(|(name, _)| package_vars.get(name))
+            .unwrap_or(&vars)
+    };
     let no_relations = Arc::new(Relations::default());
+    let empty_graph = serde_value(serde_json::json!({"nodes": {}, "sources": {}}));
 
     // Pass 1: discovery.
     let discovered: Vec<(Discovered, Option<Diagnostic>)> = project
@@ -229,7 +255,7 @@ pub fn resolve(
             let result = renderer.render(RenderInput {
                 file: &m.file,
                 relations: &no_relations,
-                vars: &vars,
+                vars: vars_of(&m.file.path),
                 this: Some(Relation {
                     schema: "this".into(),
                     name: m.name.clone(),
@@ -237,6 +263,9 @@ pub fn resolve(
                     cte: None,
                 }),
                 is_incremental: false,
+                // What dbt's parser knows of the node before its configs.
+                model: dbt_settings.map(|d| serde_value(node_json(project, d, m, None, None))),
+                graph: dbt_settings.map(|_| empty_graph.clone()),
             });
             match result {
                 Ok(r) => (
@@ -277,17 +306,31 @@ pub fn resolve(
             if let Some(entry) = entries.get(&m.name) {
                 layers.push(&entry.config);
             }
-            let dbt_path;
-            if project.settings.flavor == Flavor::Dbt {
-                // dbt's trees may name the model itself as the last part.
-                dbt_path = crate::dbt::project::config_path(&m.folders, &m.name);
-                if let Some(layer) = project.settings.folder_configs.get(&dbt_path) {
-                    layers.push(layer);
+            let package = dbt_settings.and_then(|d| d.package_of(&m.file.path));
+            // A package's model takes the root project's `models: {pkg: ...}`
+            // first, at any depth, then the package's own tree: dbt lets the
+            // root project have the last word.
+            let trees: Vec<&BTreeMap<Vec<String>, ConfigLayer>> = match (dbt_settings, package) {
+                (Some(d), Some((name, own))) => d
+                    .package_configs
+                    .get(name)
+                    .into_iter()
+                    .chain(std::iter::once(&own.model_configs))
+                    .collect(),
+                _ => vec![&project.settings.folder_configs],
+            };
+            // dbt's trees may name the model itself as the last part.
+            let dbt_path = crate::dbt::project::config_path(&m.folders, &m.name);
+            for tree in trees {
+                if project.settings.flavor == Flavor::Dbt {
+                    if let Some(layer) = tree.get(&dbt_path) {
+                        layers.push(layer);
+                    }
                 }
-            }
-            for depth in (0..=m.folders.len()).rev() {
-                if let Some(layer) = project.settings.folder_configs.get(&m.folders[..depth]) {
-                    layers.push(layer);
+                for depth in (0..=m.folders.len()).rev() {
+                    if let Some(layer) = tree.get(&m.folders[..depth]) {
+                        layers.push(layer);
+                    }
                 }
             }
             let config = config::resolve_for(&layers, project.settings.flavor, &mut local);
@@ -297,7 +340,7 @@ pub fn resolve(
                     let node = crate::dbt::naming::Node {
                         name: &m.name,
                         resource_type: "model",
-                        package: &project.settings.name,
+                        package: package.map_or(project.settings.name.as_str(), |p| p.0),
                         path: &m.file.path,
                         folders: &m.folders,
                         config: serde_json::json!({
@@ -310,7 +353,7 @@ pub fn resolve(
                     let names = crate::dbt::naming::names(
                         &renderer,
                         &dbt.target,
-                        &vars,
+                        vars_of(&m.file.path),
                         &node,
                         config.schema.as_deref(),
                         text("alias"),
@@ -345,6 +388,12 @@ pub fn resolve(
         .collect();
     for (m, (config, relation, local)) in project.models.iter().zip(resolved_configs) {
         diagnostics.extend(local);
+        if let Some(d) = dbt_settings {
+            let owner = d
+                .package_of(&m.file.path)
+                .map_or(project.settings.name.as_str(), |p| p.0);
+            relations.packages.insert(m.name.clone(), owner.to_string());
+        }
         relations.models.insert(m.name.clone(), relation);
         configs.insert(m.name.clone(), config);
     }
@@ -368,7 +417,7 @@ pub fn resolve(
                 &renderer,
                 dbt,
                 &project.settings.name,
-                &vars,
+                vars_of(&seed.file.path),
                 seed,
                 &project.settings.paths.seeds,
                 diagnostics,
@@ -381,6 +430,15 @@ pub fn resolve(
             quote: false,
             cte: None,
         };
+        if let Some(d) = dbt_settings {
+            let owner = d
+                .package_of(&seed.file.path)
+                .map_or(project.settings.name.as_str(), |p| p.0);
+            relations
+                .packages
+                .entry(seed.name.clone())
+                .or_insert_with(|| owner.to_string());
+        }
         relations
             .models
             .entry(seed.name.clone())
@@ -403,6 +461,86 @@ pub fn resolve(
     }
     relations.versions = model_versions(project);
     let relations = Arc::new(relations);
+
+    // dbt's `graph`: every enabled model and seed, and the sources, as the
+    // parsed manifest has them (without compiled SQL).
+    let graph = dbt_settings.map(|d| {
+        let mut nodes = serde_json::Map::new();
+        for (m, (disc, _)) in project.models.iter().zip(&discovered) {
+            if disabled.contains(&m.name) {
+                continue;
+            }
+            let mut node = node_json(
+                project,
+                d,
+                m,
+                configs.get(&m.name),
+                relations.models.get(&m.name),
+            );
+            let depends: Vec<String> = disc
+                .calls
+                .refs
+                .iter()
+                .filter_map(|r| {
+                    let owner = relations.packages.get(r)?;
+                    let kind = if project.seeds.iter().any(|s| &s.name == r) {
+                        "seed"
+                    } else {
+                        "model"
+                    };
+                    Some(format!("{kind}.{owner}.{r}"))
+                })
+                .collect();
+            node["depends_on"] = serde_json::json!({"nodes": depends, "macros": []});
+            let id = node["unique_id"].as_str().unwrap_or_default().to_string();
+            nodes.insert(id, node);
+        }
+        for (name, (seed, _, relation)) in &seeds {
+            let owner = relations
+                .packages
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| project.settings.name.clone());
+            let id = format!("seed.{owner}.{name}");
+            nodes.insert(
+                id.clone(),
+                serde_json::json!({
+                    "unique_id": id,
+                    "name": name,
+                    "resource_type": "seed",
+                    "package_name": owner,
+                    "original_file_path": &*seed.file.path,
+                    "path": &*seed.file.path,
+                    "schema": relation.schema,
+                    "alias": relation.name,
+                    "identifier": relation.name,
+                    "database": d.target.database,
+                    "config": {"enabled": true, "materialized": "seed"},
+                }),
+            );
+        }
+        let mut sources_json = serde_json::Map::new();
+        for ((source, table), (_, _, rel)) in &sources {
+            let id = format!("source.{}.{source}.{table}", project.settings.name);
+            sources_json.insert(
+                id.clone(),
+                serde_json::json!({
+                    "unique_id": id,
+                    "name": table,
+                    "source_name": source,
+                    "resource_type": "source",
+                    "package_name": project.settings.name,
+                    "schema": rel.schema,
+                    "identifier": rel.name,
+                    "database": d.target.database,
+                }),
+            );
+        }
+        serde_value(serde_json::json!({
+            "nodes": nodes,
+            "sources": sources_json,
+        }))
+    });
 
     // Pass 2: render with relations and check the SQL.
     let known: BTreeSet<&str> = project
@@ -429,13 +567,17 @@ pub fn resolve(
                 cte: None,
                 ..relation.clone()
             };
+            let model_value = dbt_settings
+                .map(|d| serde_value(node_json(project, d, m, Some(&config), Some(&relation))));
             let render = |is_incremental| {
                 renderer.render(RenderInput {
                     file: &m.file,
                     relations: &relations,
-                    vars: &vars,
+                    vars: vars_of(&m.file.path),
                     this: Some(this.clone()),
                     is_incremental,
+                    model: model_value.clone(),
+                    graph: graph.clone(),
                 })
             };
             let mut full = match render(false) {
@@ -530,8 +672,13 @@ pub fn resolve(
                         },
                         _ => continue,
                     };
-                    match renderer.render_snippet(&text, Some(this.clone()), &relations, &vars, &at)
-                    {
+                    match renderer.render_snippet(
+                        &text,
+                        Some(this.clone()),
+                        &relations,
+                        vars_of(&m.file.path),
+                        &at,
+                    ) {
                         Ok(sql) if !sql.trim().is_empty() => out.push(sql.trim().to_string()),
                         Ok(_) => {}
                         Err(d) => local.push(d),
@@ -607,6 +754,7 @@ pub fn resolve(
             relations: &relations,
             vars: &vars,
             names: &generic_names,
+            package_tests: &package_tests,
         },
         diagnostics,
     );
@@ -833,6 +981,59 @@ fn rejected_schema_texts(project: &Project) -> Vec<&str> {
         .filter(|f| f.rejected)
         .filter_map(|f| project.files.get(&f.path))
         .collect()
+}
+
+fn serde_value(v: serde_json::Value) -> minijinja::Value {
+    minijinja::Value::from(minijinja::value::Serde(v))
+}
+
+/// dbt's `model` for a model: what its parsed node holds (configs and
+/// names once they are resolved).
+fn node_json(
+    project: &Project,
+    dbt: &crate::dbt::DbtSettings,
+    m: &ModelFile,
+    config: Option<&ModelConfig>,
+    relation: Option<&Relation>,
+) -> serde_json::Value {
+    let package = dbt
+        .package_of(&m.file.path)
+        .map_or(project.settings.name.as_str(), |p| p.0);
+    let mut config_json = serde_json::Map::new();
+    // Before configs are resolved (discovery), dbt's defaults.
+    let defaults = ModelConfig::default();
+    let config_or_default = config.or(Some(&defaults));
+    if let Some(c) = config_or_default {
+        for (k, v) in &c.dbt {
+            config_json.insert(k.clone(), v.clone());
+        }
+        config_json.insert("materialized".into(), c.materialized.as_str().into());
+        config_json.insert("schema".into(), serde_json::json!(c.schema));
+        config_json.insert("tags".into(), serde_json::json!(c.tags));
+        config_json.insert("enabled".into(), c.enabled.into());
+        config_json.insert("unique_key".into(), serde_json::json!(c.unique_key));
+    }
+    let mut fqn = vec![package.to_string()];
+    fqn.extend(m.folders.iter().cloned());
+    fqn.push(m.name.clone());
+    let tags = config.map(|c| c.tags.clone()).unwrap_or_default();
+    serde_json::json!({
+        "unique_id": format!("model.{package}.{}", m.name),
+        "name": m.name,
+        "resource_type": "model",
+        "package_name": package,
+        "path": m.folders.iter().map(|f| format!("{f}/")).collect::<String>() + &m.name + ".sql",
+        "original_file_path": &*m.file.path,
+        "fqn": fqn,
+        "tags": tags,
+        "schema": relation.map(|r| r.schema.clone()),
+        "alias": relation.map(|r| r.name.clone()),
+        "identifier": relation.map(|r| r.name.clone()),
+        "database": dbt.target.database,
+        "config": config_json,
+        "raw_code": &*m.file.text,
+        "language": "sql",
+    })
 }
 
 fn default_schema(project: &Project, m: &ModelFile) -> String {
@@ -1687,6 +1888,8 @@ fn singular_tests(
             vars,
             this: None,
             is_incremental: false,
+            model: None,
+            graph: None,
         }) {
             Ok(r) => r,
             Err(d) => {

@@ -20,6 +20,8 @@ pub const STAGES: &[(&str, &[&str])] = &[
         &["resolve", "graph", "datatest", "unittest", "naming"],
     ),
     ("emit", &["emit", "manifest"]),
+    // Node selection reads the manifest emit makes.
+    ("select", &["select"]),
     ("apply", &["apply"]),
     ("commands", &["commands", "cli"]),
 ];

@@ -313,6 +313,8 @@ fn compile_one(
             })
         }),
         is_incremental,
+        model: None,
+        graph: None,
     }) {
         Ok(r) => r,
         Err(d) => {

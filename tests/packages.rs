@@ -4,10 +4,167 @@
 //! macro that returns a list built with `append`, and dbt's own macros.
 //! The compiled model is pinned in `expected_orders.sql` beside it
 //! (`STACKC_UPDATE_EXPECTED=1` rewrites it; review the diff).
+//!
+//! `tests/fixtures/ok_dbt_package_models` installs a package with models,
+//! a seed, vars and generic tests of its own; it is applied on the real
+//! PostgreSQL, as `scripts/dbt_parity_packages.sh` compares it with dbt.
 
 mod common;
 
-use common::{read_tree, repo, stackc};
+use std::path::Path;
+use std::process::Command;
+
+use common::{copy_tree, read_tree, repo, stackc};
+use postgres::NoTls;
+
+/// `stackc <command> <dir>` with the fixture's profile pointed at `db`.
+fn stackc_on(dir: &Path, command: &str, db: &str) -> (i32, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stackc"));
+    cmd.arg(command).arg(dir).env("NO_COLOR", "1");
+    for var in ["DATABASE_URL", "PGHOST", "PGDATABASE", "DBT_PROFILES_DIR"] {
+        cmd.env_remove(var);
+    }
+    let config: postgres::Config = common::admin_url().parse().unwrap();
+    if let postgres::config::Host::Tcp(h) = &config.get_hosts()[0] {
+        cmd.env("STACKC_DBT_HOST", h);
+    }
+    cmd.env("STACKC_DBT_DATABASE", db)
+        .env("STACKC_DBT_PASSWORD", "");
+    let out = cmd.output().expect("the stackc binary runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+struct Db(String);
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        common::drop_database(&self.0);
+    }
+}
+
+#[test]
+fn a_package_s_models_seeds_vars_and_generic_tests_apply_as_dbt_builds_them() {
+    let (name, config) = common::create_database("stackc_pkg", "models");
+    let _db = Db(name.clone());
+    let project = tempfile::tempdir().unwrap();
+    copy_tree(
+        &repo().join("tests/fixtures/ok_dbt_package_models"),
+        project.path(),
+    );
+    let (code, out) = stackc_on(project.path(), "apply", &name);
+    assert_eq!(code, 0, "{out}");
+    // The root project's `models: {pkg_models: {unused: {+enabled: false}}}`
+    // keeps the package's model out of the graph.
+    assert!(!out.contains("unused"), "{out}");
+    for test in [
+        "pkg_models_accepted_range_payments_amount__100__0 ... ok",
+        "pkg_models_expression_is_true_payments_amount_0 ... ok",
+        "pkg_models_unique_combination_of_columns_payments_id__method ... ok",
+    ] {
+        assert!(out.contains(test), "{out}");
+    }
+    let mut client = config.connect(NoTls).unwrap();
+    let relations: Vec<String> = client
+        .query(
+            "select table_schema || '.' || table_name from information_schema.tables
+             where table_schema like 'analytics%' order by 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    // The root's `+schema: pkg` for the package: dbt's `<target>_pkg`; the
+    // package's seed in the target schema.
+    assert_eq!(
+        relations,
+        [
+            "analytics.payments",
+            "analytics.pkg_payments",
+            "analytics_pkg.pkg_stg_payments",
+            "analytics_pkg.pkg_summary",
+        ]
+    );
+    let row = client
+        .query_one(
+            "select greeting, label, payments, total::text from analytics_pkg.pkg_summary",
+            &[],
+        )
+        .unwrap();
+    // `greeting` from the root's `vars: {pkg_models: ...}` over the
+    // package's own; `label` from the package's vars.
+    let got: (String, String, i64, String) = (row.get(0), row.get(1), row.get(2), row.get(3));
+    assert_eq!(
+        got,
+        (
+            "hello from shop".to_string(),
+            "package default".to_string(),
+            3,
+            "35.75".to_string()
+        )
+    );
+    // `model` is the node rendered; `graph` holds the enabled nodes.
+    let row = client
+        .query_one(
+            "select node_id, materialized, package_models from analytics.payments limit 1",
+            &[],
+        )
+        .unwrap();
+    let got: (String, String, String) = (row.get(0), row.get(1), row.get(2));
+    assert_eq!(
+        got,
+        (
+            "model.shop.payments".to_string(),
+            "table".to_string(),
+            "pkg_stg_payments,pkg_summary".to_string()
+        )
+    );
+    let node: String = client
+        .query_one("select node from analytics_pkg.pkg_summary", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(node, "pkg_models.pkg_summary");
+    // The root's `+column_types` for the package's seed wins per column;
+    // the package's own `id: bigint` stays.
+    let types: Vec<String> = client
+        .query(
+            "select column_name || ' ' || data_type from information_schema.columns
+             where table_name = 'pkg_payments' order by ordinal_position",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(types, ["id bigint", "amount numeric", "method text"]);
+
+    // The same package tests fail where the rows break them.
+    let schema = project.path().join("models/schema.yml");
+    let text = std::fs::read_to_string(&schema).unwrap();
+    let text = text
+        .replace("amount > 0", "amount > 6")
+        .replace("max_value: 100", "max_value: 15");
+    std::fs::write(&schema, text).unwrap();
+    let (code, out) = stackc_on(project.path(), "apply", &name);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("test pkg_models_accepted_range_payments_amount__15__0: 1 failing row"),
+        "{out}"
+    );
+    assert!(
+        out.contains("test pkg_models_expression_is_true_payments_amount_6: 1 failing row"),
+        "{out}"
+    );
+    assert!(
+        out.contains("pkg_models_unique_combination_of_columns_payments_id__method ... ok"),
+        "{out}"
+    );
+}
 
 #[test]
 fn a_package_s_macros_compile_as_dbt_renders_them() {

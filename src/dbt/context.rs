@@ -50,6 +50,10 @@ pub struct DbtMacros {
     pub packages: Vec<(String, Vec<SourceFile>)>,
     /// `dispatch:` of dbt_project.yml: namespace -> search order.
     pub dispatch: BTreeMap<String, Vec<String>>,
+    /// Packages packages.yml / dependencies.yml declare that are not
+    /// installed (E0150): an undefined namespace of one of these names is
+    /// that error's consequence, not another.
+    pub missing: std::collections::BTreeSet<String>,
 }
 
 /// A failure raised by the dbt context, with its code, kept until the
@@ -68,7 +72,11 @@ pub struct Frame {
     failure: Mutex<Option<Failure>>,
     /// The last macro the rendered file itself called, as written
     /// (`pkg.macro`): where an error from inside a macro is reported.
-    caller: Mutex<Option<String>>,
+    caller: Mutex<Option<(String, usize)>>,
+    /// How often the rendered file has called each macro so far: the n-th
+    /// call of `pkg.m` is the n-th `pkg.m(` in the file, when no loop
+    /// repeats one (minijinja tells a function nothing of its line).
+    calls: Mutex<BTreeMap<String, usize>>,
     /// `statement` blocks answered without a database, by name, and
     /// whether they fetched their rows.
     results: Mutex<BTreeMap<String, (consteval::Table, bool)>>,
@@ -82,8 +90,9 @@ impl Frame {
         self.failure.lock().ok().and_then(|f| f.clone())
     }
 
-    /// The last macro call written in the rendered file.
-    pub fn caller(&self) -> Option<String> {
+    /// The last macro call written in the rendered file, and how many
+    /// calls of that macro the file had made then (1 for the first).
+    pub fn caller(&self) -> Option<(String, usize)> {
         self.caller.lock().ok().and_then(|c| c.clone())
     }
 
@@ -98,7 +107,7 @@ fn frame(state: &State) -> Option<Arc<Frame>> {
         .and_then(|v| v.downcast_object::<Frame>())
 }
 
-fn fail(state: &State, code: Code, message: String, help: String) -> Error {
+pub(super) fn fail(state: &State, code: Code, message: String, help: String) -> Error {
     if let Some(frame) = frame(state) {
         if let Ok(mut slot) = frame.failure.lock() {
             slot.get_or_insert(Failure {
@@ -268,7 +277,27 @@ pub fn install(
             }
         },
     );
+    env.add_function(
+        "load_relation",
+        |state: &State, _relation: Value| -> Result<Value, Error> {
+            Err(needs_database(state, "load_relation()", None))
+        },
+    );
+    env.add_global("modules", Value::from_object(super::modules::Modules));
+    env.add_function("toyaml", |v: Value| -> Result<String, Error> {
+        let json = serde_json::to_value(&v)
+            .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("toyaml: {e}")))?;
+        Ok(super::yaml::to_yaml(&json))
+    });
+    env.add_function("fromyaml", |s: String| -> Result<Value, Error> {
+        super::yaml::from_yaml(&s)
+            .map(|v| Value::from(minijinja::value::Serde(v)))
+            .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("fromyaml: {e}")))
+    });
     env.add_function("should_full_refresh", |_: &State| false);
+    // stackc stores no test failures (W0051): the tests select what dbt
+    // selects without `store_failures`.
+    env.add_function("should_store_failures", |_: &State| false);
     env.add_function(
         "log",
         |msg: Value, kwargs: Kwargs| -> Result<String, Error> {
@@ -436,8 +465,13 @@ fn call_macro(
     };
     if !registry.templates.contains(state.name()) {
         if let Some(frame) = frame(state) {
+            let nth = frame.calls.lock().map_or(1, |mut calls| {
+                let n = calls.entry(called_as.to_string()).or_default();
+                *n += 1;
+                *n
+            });
             if let Ok(mut caller) = frame.caller.lock() {
-                *caller = Some(called_as.to_string());
+                *caller = Some((called_as.to_string(), nth));
             }
         }
     }
@@ -447,6 +481,7 @@ fn call_macro(
         __stackc_frame => state.lookup(FRAME_KEY).unwrap_or_default(),
         this => state.lookup("this").unwrap_or_default(),
         model => state.lookup("model").unwrap_or_default(),
+        graph => state.lookup("graph").unwrap_or_default(),
     };
     let frame = frame(state);
     let mut captured = template.render_captured(ctx)?;
@@ -1169,6 +1204,7 @@ mod tests {
             "{{ run_query('select max(id) from orders') }}",
             "{{ dbt.date_spine('day', \"'2024-01-01'\", 'current_date') }}",
             "{{ adapter.get_columns_in_relation('x') }}",
+            "{{ load_relation(this) }}",
             "{% call statement('s', fetch_result=True) %}select id from t{% endcall %}",
         ] {
             let err = render(src).unwrap_err();

@@ -9,6 +9,7 @@ pub mod consteval;
 pub mod context;
 pub mod docs;
 pub mod emit;
+pub mod modules;
 pub mod naming;
 pub mod packages;
 pub mod profiles;
@@ -41,10 +42,25 @@ pub struct DbtSettings {
     /// Config trees keyed by another project's name (an installed package):
     /// kept for the packages loader.
     pub package_configs: BTreeMap<String, BTreeMap<Vec<String>, ConfigLayer>>,
+    /// The same for the `seeds:` tree.
+    pub package_seed_configs: BTreeMap<String, BTreeMap<Vec<String>, ConfigLayer>>,
+    /// Installed packages' own settings, by package name (filled when the
+    /// packages are loaded).
+    pub packages: BTreeMap<String, packages::PackageConfig>,
     /// Project-level `quoting:` (`database`, `schema`, `identifier`).
     pub quoting: BTreeMap<String, bool>,
-    /// `vars:` scoped to other projects (packages), by project name.
-    pub package_vars: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
+}
+
+impl DbtSettings {
+    /// The installed package a file (path relative to the root project)
+    /// belongs to, if any.
+    pub fn package_of(&self, path: &str) -> Option<(&str, &packages::PackageConfig)> {
+        self.packages.iter().find_map(|(name, config)| {
+            path.strip_prefix(config.folder.as_str())
+                .is_some_and(|rest| rest.starts_with('/'))
+                .then_some((name.as_str(), config))
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

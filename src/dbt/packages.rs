@@ -3,7 +3,7 @@
 //! `dbt deps` leaves them. stackc never downloads: a package named in
 //! `packages.yml` / `dependencies.yml` with no installed folder is E0150.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use crate::diagnostic::{Code, Diagnostic, SourceFiles, Span};
@@ -18,12 +18,52 @@ pub struct Package {
     pub name: String,
     /// Its macro files, paths relative to the root project.
     pub macros: Vec<SourceFile>,
+    /// What its own dbt_project.yml sets for its nodes.
+    pub config: PackageConfig,
+}
+
+/// A package's own dbt_project.yml, as its nodes need it. The root
+/// project's word on them (`models: {pkg: ...}`, `vars: {pkg: ...}`) is in
+/// the root's [`super::DbtSettings`] and wins over this.
+#[derive(Debug, Clone, Default)]
+pub struct PackageConfig {
+    /// The package folder relative to the root project (`dbt_packages/x`).
+    pub folder: String,
+    /// Its model and seed folders, relative to the root project.
+    pub model_paths: Vec<String>,
+    pub seed_paths: Vec<String>,
+    /// Its own `models:` and `seeds:` trees, keyed by folder path under its
+    /// model (seed) paths.
+    pub model_configs: BTreeMap<Vec<String>, crate::config::ConfigLayer>,
+    pub seed_configs: BTreeMap<Vec<String>, crate::config::ConfigLayer>,
+    /// Its own `vars:` (global ones and those scoped to itself).
+    pub vars: BTreeMap<String, serde_json::Value>,
+}
+
+impl PackageConfig {
+    /// The vars a node of this package sees, as dbt merges them: the
+    /// package's own, then the root project's globals, then the root's
+    /// `vars: {<package>: {...}}`, each overriding the one before.
+    pub fn vars_for(
+        &self,
+        name: &str,
+        root_vars: &BTreeMap<String, serde_json::Value>,
+    ) -> BTreeMap<String, serde_json::Value> {
+        let mut out = self.vars.clone();
+        out.extend(root_vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+        if let Some(serde_json::Value::Object(scoped)) = root_vars.get(name) {
+            out.extend(scoped.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        out
+    }
 }
 
 /// What the root project's dbt_project.yml says about packages.
 #[derive(Debug, Clone, Default)]
 pub struct PackageSettings {
     pub install_path: String,
+    /// The root project's target, for rendering packages' config values.
+    pub target: Option<super::profiles::Target>,
     /// `dispatch:` entries: macro namespace -> search order.
     pub dispatch: BTreeMap<String, Vec<String>>,
 }
@@ -33,6 +73,7 @@ pub struct PackageSettings {
 pub fn settings(file: &SourceFile) -> PackageSettings {
     let mut out = PackageSettings {
         install_path: "dbt_packages".into(),
+        target: None,
         dispatch: BTreeMap::new(),
     };
     // A file that does not parse was reported by the loader already.
@@ -66,13 +107,14 @@ pub fn settings(file: &SourceFile) -> PackageSettings {
 }
 
 /// Loads the installed packages of `root`, in name order, and checks
-/// `packages.yml` / `dependencies.yml` against them.
+/// `packages.yml` / `dependencies.yml` against them: the second part is
+/// the names of declared packages that are not installed (each an E0150).
 pub fn load(
     root: &Path,
     settings: &PackageSettings,
     files: &mut SourceFiles,
     diagnostics: &mut Vec<Diagnostic>,
-) -> Vec<Package> {
+) -> (Vec<Package>, BTreeSet<String>) {
     let install = root.join(&settings.install_path);
     let mut folders: Vec<String> = std::fs::read_dir(&install)
         .map(|dir| {
@@ -99,8 +141,28 @@ pub fn load(
         let name = if parsed.name.is_empty() {
             folder.clone()
         } else {
-            parsed.name
+            parsed.name.clone()
         };
+        let inside = |dirs: &[String]| -> Vec<String> {
+            dirs.iter().map(|d| format!("{rel}/{d}")).collect()
+        };
+        let mut config = PackageConfig {
+            folder: rel.clone(),
+            model_paths: inside(&parsed.paths.models),
+            seed_paths: inside(&parsed.paths.seeds),
+            model_configs: parsed.model_configs.clone(),
+            seed_configs: parsed.dbt.seed_configs.clone(),
+            vars: parsed.vars.clone(),
+        };
+        // dbt renders a package's config values with its own vars.
+        let target = super::naming::target_json(&root_target(settings));
+        super::render_tree(
+            &mut config.model_configs,
+            &config.vars,
+            &target,
+            diagnostics,
+        );
+        super::render_tree(&mut config.seed_configs, &config.vars, &target, diagnostics);
         let mut macros = Vec::new();
         for dir in &parsed.paths.macros {
             let mut listing = Vec::new();
@@ -116,10 +178,18 @@ pub fn load(
                 }
             }
         }
-        packages.push(Package { name, macros });
+        packages.push(Package {
+            name,
+            macros,
+            config,
+        });
     }
-    check_declared(root, settings, &packages, files, diagnostics);
-    packages
+    let missing = check_declared(root, settings, &packages, files, diagnostics);
+    (packages, missing)
+}
+
+fn root_target(settings: &PackageSettings) -> super::profiles::Target {
+    settings.target.clone().unwrap_or_default()
 }
 
 fn walk(dir: &Path, rel: &str, out: &mut Vec<String>) {
@@ -149,7 +219,8 @@ fn check_declared(
     packages: &[Package],
     files: &mut SourceFiles,
     diagnostics: &mut Vec<Diagnostic>,
-) {
+) -> BTreeSet<String> {
+    let mut missing = BTreeSet::new();
     for declared in ["packages.yml", "dependencies.yml"] {
         let Ok(text) = std::fs::read_to_string(root.join(declared)) else {
             continue;
@@ -166,7 +237,12 @@ fn check_declared(
             continue;
         };
         let install = &settings.install_path;
+        let hub_names = entries.iter().filter_map(|e| {
+            let full = e.value.get("package")?.value.as_str()?;
+            Some(full.rsplit('/').next().unwrap_or(full).to_string())
+        });
         if packages.is_empty() && !entries.is_empty() {
+            missing.extend(hub_names);
             diagnostics.push(
                 Diagnostic::new(
                     Code::E0150,
@@ -186,6 +262,7 @@ fn check_declared(
             };
             let name = full.rsplit('/').next().unwrap_or(full);
             if !packages.iter().any(|p| p.name == name) {
+                missing.insert(name.to_string());
                 diagnostics.push(
                     Diagnostic::new(
                         Code::E0150,
@@ -197,4 +274,5 @@ fn check_declared(
             }
         }
     }
+    missing
 }

@@ -245,8 +245,9 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> DbtProject
                 merge_packages(&mut out.dbt.package_configs, packages);
             }
             "seeds" => {
-                let (own, _) = cx.tree(value, &out.name, k, diagnostics);
+                let (own, packages) = cx.tree(value, &out.name, k, diagnostics);
                 out.dbt.seed_configs = own;
+                merge_packages(&mut out.dbt.package_seed_configs, packages);
             }
             "tests" | "data_tests" => {
                 let (own, _) = cx.tree(value, &out.name, k, diagnostics);

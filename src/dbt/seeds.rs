@@ -41,29 +41,58 @@ pub fn config_at(
     name: &str,
     seed_paths: &[String],
 ) -> BTreeMap<String, serde_json::Value> {
-    let folders = folders(path, seed_paths);
     let mut out = BTreeMap::new();
-    let own = super::project::config_path(&folders, name);
-    let mut layers = vec![own];
-    for depth in (0..=folders.len()).rev() {
-        layers.push(folders[..depth].to_vec());
-    }
-    for path in layers {
-        if let Some(layer) = dbt.seed_configs.get(&path) {
-            for (k, e) in layer {
-                if k == "column_types" {
-                    // Column types merge across levels, the deepest winning.
-                    let entry = out
-                        .entry(k.clone())
-                        .or_insert_with(|| serde_json::json!({}));
-                    if let (Some(into), Some(from)) = (entry.as_object_mut(), e.value.as_object()) {
-                        for (c, t) in from {
-                            into.entry(c.clone()).or_insert_with(|| t.clone());
-                        }
+    for layer in layers(dbt, path, name, seed_paths) {
+        for (k, e) in layer {
+            if k == "column_types" {
+                // Column types merge across levels, the deepest winning.
+                let entry = out
+                    .entry(k.clone())
+                    .or_insert_with(|| serde_json::json!({}));
+                if let (Some(into), Some(from)) = (entry.as_object_mut(), e.value.as_object()) {
+                    for (c, t) in from {
+                        into.entry(c.clone()).or_insert_with(|| t.clone());
                     }
-                } else {
-                    out.entry(k.clone()).or_insert_with(|| e.value.clone());
                 }
+            } else {
+                out.entry(k.clone()).or_insert_with(|| e.value.clone());
+            }
+        }
+    }
+    out
+}
+
+/// The `seeds:` layers that apply to the seed at `path`, the winning one
+/// first. A package's seed takes the root project's `seeds: {pkg: ...}`
+/// first, at any depth, then the package's own tree, as dbt does.
+fn layers<'a>(
+    dbt: &'a DbtSettings,
+    path: &str,
+    name: &str,
+    seed_paths: &[String],
+) -> Vec<&'a crate::config::ConfigLayer> {
+    let (trees, seed_paths): (Vec<&BTreeMap<Vec<String>, _>>, &[String]) =
+        match dbt.package_of(path) {
+            Some((pkg, config)) => (
+                dbt.package_seed_configs
+                    .get(pkg)
+                    .into_iter()
+                    .chain(std::iter::once(&config.seed_configs))
+                    .collect(),
+                &config.seed_paths,
+            ),
+            None => (vec![&dbt.seed_configs], seed_paths),
+        };
+    let folders = folders(path, seed_paths);
+    let mut paths = vec![super::project::config_path(&folders, name)];
+    for depth in (0..=folders.len()).rev() {
+        paths.push(folders[..depth].to_vec());
+    }
+    let mut out = Vec::new();
+    for tree in trees {
+        for p in &paths {
+            if let Some(layer) = tree.get(p) {
+                out.push(layer);
             }
         }
     }
@@ -82,11 +111,15 @@ pub fn names(
 ) -> (String, String) {
     let config = config(dbt, seed, seed_paths);
     let text = |k: &str| config.get(k).and_then(|v| v.as_str());
+    let (package, seed_paths) = match dbt.package_of(&seed.file.path) {
+        Some((pkg, config)) => (pkg, config.seed_paths.as_slice()),
+        None => (project, seed_paths),
+    };
     let folders = folders(&seed.file.path, seed_paths);
     let node = super::naming::Node {
         name: &seed.name,
         resource_type: "seed",
-        package: project,
+        package,
         path: &seed.file.path,
         folders: &folders,
         config: serde_json::Value::Object(config.clone().into_iter().collect()),
@@ -170,14 +203,9 @@ fn delimiter_span(
     name: &str,
     seed_paths: &[String],
 ) -> Option<Span> {
-    let folders = folders(path, seed_paths);
-    let mut layers = vec![super::project::config_path(&folders, name)];
-    for depth in (0..=folders.len()).rev() {
-        layers.push(folders[..depth].to_vec());
-    }
-    layers
-        .iter()
-        .find_map(|p| dbt.seed_configs.get(p).and_then(|l| l.get("delimiter")))
+    layers(dbt, path, name, seed_paths)
+        .into_iter()
+        .find_map(|l| l.get("delimiter"))
         .map(|e| e.span.clone())
 }
 

@@ -107,6 +107,110 @@ pub fn parse(path: &Arc<str>, text: &str) -> Result<Spanned<Yaml>, Diagnostic> {
     })
 }
 
+/// dbt's `fromyaml`: a YAML document as a plain value.
+pub fn from_yaml(text: &str) -> Result<serde_json::Value, String> {
+    if text.trim().is_empty() {
+        return Ok(serde_json::Value::Null);
+    }
+    serde_saphyr::from_str::<Spanned<Yaml>>(text)
+        .map(|v| v.value.to_json())
+        .map_err(|e| first_line(&e.without_snippet().to_string()).to_string())
+}
+
+/// dbt's `toyaml`: block-style YAML as PyYAML's `safe_dump` writes it
+/// (keys in their order, strings quoted only where YAML needs it).
+pub fn to_yaml(value: &serde_json::Value) -> String {
+    let mut out = String::new();
+    match value {
+        serde_json::Value::Object(m) if !m.is_empty() => write_map(m, 0, &mut out),
+        serde_json::Value::Array(a) if !a.is_empty() => write_seq(a, 0, &mut out),
+        scalar => {
+            out.push_str(&yaml_scalar(scalar));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn write_map(m: &serde_json::Map<String, serde_json::Value>, indent: usize, out: &mut String) {
+    for (k, v) in m {
+        out.push_str(&" ".repeat(indent));
+        out.push_str(&yaml_scalar(&serde_json::Value::String(k.clone())));
+        out.push(':');
+        write_child(v, indent, out);
+    }
+}
+
+fn write_seq(a: &[serde_json::Value], indent: usize, out: &mut String) {
+    for v in a {
+        out.push_str(&" ".repeat(indent));
+        out.push('-');
+        match v {
+            serde_json::Value::Object(m) if !m.is_empty() => {
+                // The first key on the dash's line, the rest under it.
+                let mut first = true;
+                for (k, item) in m {
+                    if first {
+                        out.push(' ');
+                        first = false;
+                    } else {
+                        out.push_str(&" ".repeat(indent + 2));
+                    }
+                    out.push_str(&yaml_scalar(&serde_json::Value::String(k.clone())));
+                    out.push(':');
+                    write_child(item, indent + 2, out);
+                }
+            }
+            other => write_child(other, indent, out),
+        }
+    }
+}
+
+fn write_child(v: &serde_json::Value, indent: usize, out: &mut String) {
+    match v {
+        serde_json::Value::Object(m) if !m.is_empty() => {
+            out.push('\n');
+            write_map(m, indent + 2, out);
+        }
+        serde_json::Value::Array(a) if !a.is_empty() => {
+            out.push('\n');
+            write_seq(a, indent, out);
+        }
+        scalar => {
+            out.push(' ');
+            out.push_str(&yaml_scalar(scalar));
+            out.push('\n');
+        }
+    }
+}
+
+fn yaml_scalar(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => "null".into(),
+        serde_json::Value::Bool(b) => b.to_string(),
+        serde_json::Value::Number(n) => n.to_string(),
+        serde_json::Value::String(s) => {
+            let plain = !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | ' '))
+                && !s.starts_with([' ', '-', '.'])
+                && !s.ends_with(' ')
+                && s.parse::<f64>().is_err()
+                && !matches!(
+                    s.to_ascii_lowercase().as_str(),
+                    "null" | "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n" | "~"
+                );
+            if plain {
+                s.clone()
+            } else {
+                format!("'{}'", s.replace('\'', "''"))
+            }
+        }
+        serde_json::Value::Array(_) => "[]".into(),
+        serde_json::Value::Object(_) => "{}".into(),
+    }
+}
+
 /// The parser's message without its position (shown in front already).
 fn first_line(s: &str) -> &str {
     let line = s.lines().next().unwrap_or(s);
@@ -201,6 +305,22 @@ impl<'de> Deserialize<'de> for Key {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn toyaml_writes_what_fromyaml_reads_back() {
+        let v = serde_json::json!({
+            "name": "orders",
+            "columns": [{"name": "id", "tests": ["unique", "not_null"]}, {"name": "yes"}],
+            "meta": {"owner": "it's me", "n": 3, "none": null, "empty": []},
+        });
+        let text = to_yaml(&v);
+        assert_eq!(
+            text,
+            "columns:\n- name: id\n  tests:\n  - unique\n  - not_null\n- name: 'yes'\nmeta:\n  empty: []\n  'n': 3\n  none: null\n  owner: 'it''s me'\nname: orders\n"
+        );
+        assert_eq!(from_yaml(&text).unwrap(), v);
+        assert!(from_yaml("a: [").is_err());
+    }
 
     #[test]
     fn keys_and_values_keep_their_positions() {

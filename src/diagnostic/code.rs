@@ -82,6 +82,9 @@ codes! {
     E0152: Error, "`adapter.dispatch` finds no `postgres__` or `default__` implementation";
     E0153: Error, "`run_query`, `statement` or adapter introspection: the SQL would need a database";
     E0154: Error, "a macro called `exceptions.raise_compiler_error`";
+    E0155: Error, "`ref('project', 'model')` names a project the model does not belong to";
+    E0156: Error, "`name.macro(...)` where `name` is no installed package or project";
+    E0157: Error, "`modules.datetime` asked for the clock, or `modules.re` for a pattern stackc cannot run";
     E0201: Error, "SQL syntax error in a model or singular test";
     E0204: Error, "a model or test that is not exactly one query";
     E0220: Error, "a model or test nested too deeply for the SQL checker";

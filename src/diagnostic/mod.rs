@@ -67,6 +67,10 @@ pub struct Diagnostic {
     pub primary: Option<Span>,
     pub related: Vec<Related>,
     pub help: Option<String>,
+    /// The consequence of an error reported elsewhere (a namespace of a
+    /// package E0150 says is not installed): counted by nobody, shown to
+    /// nobody, dropped once the compile has collected everything.
+    pub follow_on: bool,
 }
 
 impl Diagnostic {
@@ -79,6 +83,7 @@ impl Diagnostic {
             primary: None,
             related: Vec::new(),
             help: None,
+            follow_on: false,
         }
     }
 

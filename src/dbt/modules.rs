@@ -1,0 +1,733 @@
+//! dbt's `modules`: the parts of Python's `datetime`, `re` and `itertools`
+//! that packages call (`dbt_utils.slugify` uses `modules.re.sub`, dbt_date
+//! builds dates with `modules.datetime.date`).
+//!
+//! Deterministic by design: the wall clock (`datetime.now()`, `utcnow()`,
+//! `today()`) is E0157, because a compiled artifact must be the same from
+//! one compile to the next; a var gives the date instead. Regular
+//! expressions are Python's syntax as far as Rust's regex engine shares it
+//! (no look-around, no backreferences in the pattern; `\\w`, `\\d` and `\\s`
+//! are ASCII, where Python's are Unicode).
+
+use std::fmt;
+use std::sync::Arc;
+
+use minijinja::value::{Kwargs, Object, Value};
+use minijinja::{Error, ErrorKind, State};
+use regex_automata::meta::Regex;
+use regex_automata::{Anchored, Input};
+
+use super::context::fail;
+use crate::diagnostic::Code;
+
+/// The `modules` global.
+#[derive(Debug)]
+pub struct Modules;
+
+impl Object for Modules {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str()? {
+            "re" => Some(Value::from_object(Re)),
+            "itertools" => Some(Value::from_object(Itertools)),
+            "datetime" => Some(Value::from_object(DatetimeModule)),
+            _ => None,
+        }
+    }
+}
+
+fn bad(message: impl Into<String>) -> Error {
+    Error::new(ErrorKind::InvalidOperation, message.into())
+}
+
+/// `\\w`, `\\d`, `\\s` and their negations as ASCII classes: the regex
+/// engine is built without Unicode's tables (see Cargo.toml).
+fn ascii_classes(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('w') => out.push_str("[0-9A-Za-z_]"),
+            Some('W') => out.push_str("[^0-9A-Za-z_]"),
+            Some('d') => out.push_str("[0-9]"),
+            Some('D') => out.push_str("[^0-9]"),
+            Some('s') => out.push_str("[\\t\\n\\x0B\\x0C\\r ]"),
+            Some('S') => out.push_str("[^\\t\\n\\x0B\\x0C\\r ]"),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+fn compile(state: &State, pattern: &str) -> Result<Regex, Error> {
+    Regex::builder()
+        .syntax(regex_automata::util::syntax::Config::new().unicode(true))
+        .build(&ascii_classes(pattern))
+        .map_err(|e| {
+            fail(
+                state,
+                Code::E0157,
+                format!("modules.re cannot use the pattern {pattern:?}: {e}"),
+                "stackc's modules.re takes Python patterns without look-around or backreferences, with ASCII classes; simplify the pattern".into(),
+            )
+        })
+}
+
+fn text_arg(args: &[Value], i: usize, what: &str) -> Result<String, Error> {
+    args.get(i)
+        .and_then(|v| v.as_str().map(str::to_string))
+        .ok_or_else(|| bad(format!("modules.re: `{what}` must be a string")))
+}
+
+/// Python's `re`: `sub`, `search`, `match`, `fullmatch`, `findall`,
+/// `split`, `escape`.
+#[derive(Debug)]
+struct Re;
+
+impl Object for Re {
+    fn call_method(
+        self: &Arc<Self>,
+        state: &mut State,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        if method == "escape" {
+            let s = text_arg(args, 0, "string")?;
+            let mut out = String::with_capacity(s.len());
+            for c in s.chars() {
+                if !(c.is_ascii_alphanumeric() || c == '_') {
+                    out.push('\\');
+                }
+                out.push(c);
+            }
+            return Ok(Value::from(out));
+        }
+        let pattern = text_arg(args, 0, "pattern")?;
+        let re = compile(state, &pattern)?;
+        match method {
+            "sub" => {
+                let repl = text_arg(args, 1, "repl")?;
+                let hay = text_arg(args, 2, "string")?;
+                let count = args.get(3).and_then(|v| i64::try_from(v.clone()).ok());
+                Ok(Value::from(sub(&re, &repl, &hay, count.unwrap_or(0))))
+            }
+            "search" | "match" | "fullmatch" => {
+                let hay = text_arg(args, 1, "string")?;
+                let input = if method == "search" {
+                    Input::new(&hay)
+                } else {
+                    Input::new(&hay).anchored(Anchored::Yes)
+                };
+                let mut caps = re.create_captures();
+                re.search_captures(&input, &mut caps);
+                let Some(whole) = caps.get_match() else {
+                    return Ok(Value::from(()));
+                };
+                if method == "fullmatch" && whole.end() != hay.len() {
+                    return Ok(Value::from(()));
+                }
+                let groups: Vec<Option<String>> = (0..caps.group_len())
+                    .map(|i| caps.get_group(i).map(|s| hay[s.range()].to_string()))
+                    .collect();
+                Ok(Value::from_object(Match { groups }))
+            }
+            "findall" => {
+                let hay = text_arg(args, 1, "string")?;
+                let mut out = Vec::new();
+                for caps in re.captures_iter(&hay) {
+                    let text =
+                        |i: usize| Value::from(caps.get_group(i).map_or("", |s| &hay[s.range()]));
+                    out.push(match caps.group_len() {
+                        1 => text(0),
+                        2 => text(1),
+                        n => Value::from((1..n).map(text).collect::<Vec<_>>()),
+                    });
+                }
+                Ok(Value::from(out))
+            }
+            "split" => {
+                let hay = text_arg(args, 1, "string")?;
+                let mut out = Vec::new();
+                let mut last = 0;
+                for m in re.find_iter(&hay) {
+                    out.push(Value::from(&hay[last..m.start()]));
+                    last = m.end();
+                }
+                out.push(Value::from(&hay[last..]));
+                Ok(Value::from(out))
+            }
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
+/// `re.sub` with Python's `\1` and `\g<1>` group references.
+fn sub(re: &Regex, repl: &str, hay: &str, count: i64) -> String {
+    let mut out = String::with_capacity(hay.len());
+    let mut last = 0;
+    for (n, caps) in re.captures_iter(hay).enumerate() {
+        if count > 0 && n as i64 >= count {
+            break;
+        }
+        let Some(whole) = caps.get_match() else {
+            continue;
+        };
+        out.push_str(&hay[last..whole.start()]);
+        let group = |i: usize| caps.get_group(i).map_or("", |s| &hay[s.range()]);
+        let mut chars = repl.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            if c != '\\' {
+                out.push(c);
+                continue;
+            }
+            let rest = &repl[i + 1..];
+            let digits: String = rest
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .take(2)
+                .collect();
+            if !digits.is_empty() {
+                out.push_str(group(digits.parse().unwrap_or(0)));
+                for _ in 0..digits.len() {
+                    chars.next();
+                }
+            } else if let Some(named) = rest.strip_prefix("g<") {
+                let end = named.find('>').unwrap_or(named.len());
+                out.push_str(group(named[..end].parse().unwrap_or(0)));
+                for _ in 0..end + 3 {
+                    chars.next();
+                }
+            } else {
+                match chars.next().map(|(_, c)| c) {
+                    Some('n') => out.push('\n'),
+                    Some('t') => out.push('\t'),
+                    Some(other) => out.push(other),
+                    None => out.push('\\'),
+                }
+            }
+        }
+        last = whole.end();
+    }
+    out.push_str(&hay[last..]);
+    out
+}
+
+/// A match: `group(n)`, `groups()`; true when tested.
+#[derive(Debug)]
+struct Match {
+    groups: Vec<Option<String>>,
+}
+
+impl Object for Match {
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &mut State,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        let value = |g: &Option<String>| g.clone().map_or(Value::from(()), Value::from);
+        match method {
+            "group" => {
+                let i = args
+                    .first()
+                    .and_then(|v| usize::try_from(v.clone()).ok())
+                    .unwrap_or(0);
+                self.groups
+                    .get(i)
+                    .map(value)
+                    .ok_or_else(|| bad(format!("no such group: {i}")))
+            }
+            "groups" => Ok(Value::from(
+                self.groups.iter().skip(1).map(value).collect::<Vec<_>>(),
+            )),
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+
+    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "<re.Match {:?}>",
+            self.groups.first().cloned().flatten().unwrap_or_default()
+        )
+    }
+}
+
+/// `itertools.chain`, `product`, `combinations`, as lists.
+#[derive(Debug)]
+struct Itertools;
+
+fn items(v: &Value) -> Result<Vec<Value>, Error> {
+    Ok(v.try_iter()?.collect())
+}
+
+impl Object for Itertools {
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &mut State,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        match method {
+            "chain" => {
+                let mut out = Vec::new();
+                for a in args {
+                    out.extend(items(a)?);
+                }
+                Ok(Value::from(out))
+            }
+            "product" => {
+                let mut out: Vec<Vec<Value>> = vec![Vec::new()];
+                for a in args {
+                    let pool = items(a)?;
+                    out = out
+                        .into_iter()
+                        .flat_map(|prefix| {
+                            pool.iter().map(move |x| {
+                                let mut next = prefix.clone();
+                                next.push(x.clone());
+                                next
+                            })
+                        })
+                        .collect();
+                }
+                Ok(Value::from(
+                    out.into_iter().map(Value::from).collect::<Vec<_>>(),
+                ))
+            }
+            "combinations" => {
+                let pool = items(
+                    args.first()
+                        .ok_or_else(|| bad("combinations(iterable, r)"))?,
+                )?;
+                let r = args
+                    .get(1)
+                    .and_then(|v| usize::try_from(v.clone()).ok())
+                    .ok_or_else(|| bad("combinations(iterable, r): r must be a number"))?;
+                let mut out = Vec::new();
+                combine(&pool, r, 0, &mut Vec::new(), &mut out);
+                Ok(Value::from(out))
+            }
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
+fn combine(pool: &[Value], r: usize, from: usize, cur: &mut Vec<Value>, out: &mut Vec<Value>) {
+    if cur.len() == r {
+        out.push(Value::from(cur.clone()));
+        return;
+    }
+    for i in from..pool.len() {
+        cur.push(pool[i].clone());
+        combine(pool, r, i + 1, cur, out);
+        cur.pop();
+    }
+}
+
+/// `modules.datetime`: the `date` and `datetime` types.
+#[derive(Debug)]
+struct DatetimeModule;
+
+impl Object for DatetimeModule {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str()? {
+            "date" => Some(Value::from_object(DateClass { with_time: false })),
+            "datetime" => Some(Value::from_object(DateClass { with_time: true })),
+            _ => None,
+        }
+    }
+}
+
+/// `datetime.date` / `datetime.datetime`: callable, with class methods.
+#[derive(Debug)]
+struct DateClass {
+    with_time: bool,
+}
+
+fn wall_clock(state: &State, what: &str) -> Error {
+    fail(
+        state,
+        Code::E0157,
+        format!("modules.datetime.{what}() reads the clock, and a compiled artifact may not depend on when it was compiled"),
+        "pass the date in a var (`var('as_of')`) and build it with modules.datetime.date(...) or strptime".into(),
+    )
+}
+
+impl Object for DateClass {
+    fn call(self: &Arc<Self>, _state: &mut State, args: &[Value]) -> Result<Value, Error> {
+        let (args, kwargs): (&[Value], Kwargs) = minijinja::value::from_args(args)?;
+        let mut parts = [1970i64, 1, 1, 0, 0, 0, 0];
+        let names = [
+            "year",
+            "month",
+            "day",
+            "hour",
+            "minute",
+            "second",
+            "microsecond",
+        ];
+        let max = if self.with_time { 7 } else { 3 };
+        for (i, a) in args.iter().enumerate().take(max) {
+            parts[i] = i64::try_from(a.clone())?;
+        }
+        for (i, name) in names.iter().enumerate().take(max) {
+            if let Some(v) = kwargs.get::<Option<i64>>(name)? {
+                parts[i] = v;
+            }
+        }
+        let tz: Option<Value> = if self.with_time {
+            kwargs.get("tzinfo")?
+        } else {
+            None
+        };
+        kwargs.assert_all_used()?;
+        if tz.is_some_and(|t| !t.is_none()) {
+            return Err(bad(
+                "modules.datetime.datetime(): stackc has no time zones (tzinfo); write the time in UTC",
+            ));
+        }
+        Date::new(parts, self.with_time).map(Value::from_object)
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        state: &mut State,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        match method {
+            "now" | "utcnow" | "today" => {
+                let class = if self.with_time { "datetime" } else { "date" };
+                Err(wall_clock(state, &format!("{class}.{method}")))
+            }
+            "strptime" => {
+                let s = text_arg(args, 0, "date_string")?;
+                let f = text_arg(args, 1, "format")?;
+                parse_with_format(&s, &f)
+                    .map(|p| Value::from_object(Date::from_parts(p, self.with_time)))
+            }
+            "fromisoformat" => {
+                let s = text_arg(args, 0, "date_string")?;
+                let f = if s.len() > 10 {
+                    if s.contains('T') {
+                        "%Y-%m-%dT%H:%M:%S"
+                    } else {
+                        "%Y-%m-%d %H:%M:%S"
+                    }
+                } else {
+                    "%Y-%m-%d"
+                };
+                let s = if s.len() > 19 { &s[..19] } else { &s };
+                parse_with_format(s, f)
+                    .map(|p| Value::from_object(Date::from_parts(p, self.with_time)))
+            }
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
+/// A date, or a date and time (no time zone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Date {
+    parts: [i64; 7],
+    with_time: bool,
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        _ => 28,
+    }
+}
+
+/// Days since 1970-01-01 (Howard Hinnant's `days_from_civil`).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+impl Date {
+    fn new(parts: [i64; 7], with_time: bool) -> Result<Date, Error> {
+        let [y, m, d, h, mi, s, us] = parts;
+        let ok = (1..=9999).contains(&y)
+            && (1..=12).contains(&m)
+            && d >= 1
+            && d <= days_in_month(y, m)
+            && (0..24).contains(&h)
+            && (0..60).contains(&mi)
+            && (0..60).contains(&s)
+            && (0..1_000_000).contains(&us);
+        if !ok {
+            return Err(bad(format!(
+                "modules.datetime: {y}-{m}-{d} {h}:{mi}:{s}.{us} is not a valid date and time"
+            )));
+        }
+        Ok(Date { parts, with_time })
+    }
+
+    fn from_parts(parts: [i64; 7], with_time: bool) -> Date {
+        Date { parts, with_time }
+    }
+
+    fn weekday(&self) -> i64 {
+        // 1970-01-01 was a Thursday (Monday is 0).
+        (days_from_civil(self.parts[0], self.parts[1], self.parts[2]) + 3).rem_euclid(7)
+    }
+
+    fn strftime(&self, format: &str) -> String {
+        const DAYS: [&str; 7] = [
+            "Monday",
+            "Tuesday",
+            "Wednesday",
+            "Thursday",
+            "Friday",
+            "Saturday",
+            "Sunday",
+        ];
+        const MONTHS: [&str; 12] = [
+            "January",
+            "February",
+            "March",
+            "April",
+            "May",
+            "June",
+            "July",
+            "August",
+            "September",
+            "October",
+            "November",
+            "December",
+        ];
+        let [y, m, d, h, mi, s, us] = self.parts;
+        let month = MONTHS[(m - 1).clamp(0, 11) as usize];
+        let day = DAYS[self.weekday() as usize];
+        let mut out = String::new();
+        let mut chars = format.chars();
+        while let Some(c) = chars.next() {
+            if c != '%' {
+                out.push(c);
+                continue;
+            }
+            match chars.next() {
+                Some('Y') => out.push_str(&format!("{y:04}")),
+                Some('y') => out.push_str(&format!("{:02}", y % 100)),
+                Some('m') => out.push_str(&format!("{m:02}")),
+                Some('d') => out.push_str(&format!("{d:02}")),
+                Some('H') => out.push_str(&format!("{h:02}")),
+                Some('M') => out.push_str(&format!("{mi:02}")),
+                Some('S') => out.push_str(&format!("{s:02}")),
+                Some('f') => out.push_str(&format!("{us:06}")),
+                Some('j') => out.push_str(&format!(
+                    "{:03}",
+                    days_from_civil(y, m, d) - days_from_civil(y, 1, 1) + 1
+                )),
+                Some('B') => out.push_str(month),
+                Some('b') => out.push_str(&month[..3]),
+                Some('A') => out.push_str(day),
+                Some('a') => out.push_str(&day[..3]),
+                Some('%') => out.push('%'),
+                Some(other) => {
+                    out.push('%');
+                    out.push(other);
+                }
+                None => out.push('%'),
+            }
+        }
+        out
+    }
+
+    fn isoformat(&self, sep: &str) -> String {
+        if !self.with_time {
+            return self.strftime("%Y-%m-%d");
+        }
+        let base = self.strftime(&format!("%Y-%m-%d{sep}%H:%M:%S"));
+        if self.parts[6] != 0 {
+            format!("{base}.{:06}", self.parts[6])
+        } else {
+            base
+        }
+    }
+}
+
+/// `strptime` for `%Y %m %d %H %M %S` and literal characters.
+fn parse_with_format(s: &str, format: &str) -> Result<[i64; 7], Error> {
+    let mut parts = [1900i64, 1, 1, 0, 0, 0, 0];
+    let mut rest = s;
+    let mut chars = format.chars();
+    let fail = || {
+        bad(format!(
+            "modules.datetime.strptime: {s:?} does not match {format:?}"
+        ))
+    };
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            rest = rest.strip_prefix(c).ok_or_else(fail)?;
+            continue;
+        }
+        let (slot, width) = match chars.next() {
+            Some('Y') => (0, 4),
+            Some('m') => (1, 2),
+            Some('d') => (2, 2),
+            Some('H') => (3, 2),
+            Some('M') => (4, 2),
+            Some('S') => (5, 2),
+            _ => {
+                return Err(bad(format!(
+                "modules.datetime.strptime: stackc reads %Y %m %d %H %M %S only, not {format:?}"
+            )))
+            }
+        };
+        let len = rest
+            .chars()
+            .take(width)
+            .take_while(char::is_ascii_digit)
+            .count();
+        if len == 0 {
+            return Err(fail());
+        }
+        parts[slot] = rest[..len].parse().map_err(|_| fail())?;
+        rest = &rest[len..];
+    }
+    if !rest.is_empty() {
+        return Err(fail());
+    }
+    Date::new(parts, true).map(|d| d.parts)
+}
+
+impl Object for Date {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let i = match key.as_str()? {
+            "year" => 0,
+            "month" => 1,
+            "day" => 2,
+            "hour" if self.with_time => 3,
+            "minute" if self.with_time => 4,
+            "second" if self.with_time => 5,
+            "microsecond" if self.with_time => 6,
+            "tzinfo" if self.with_time => return Some(Value::from(())),
+            _ => return None,
+        };
+        Some(Value::from(self.parts[i]))
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &mut State,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        match method {
+            "strftime" => Ok(Value::from(self.strftime(&text_arg(args, 0, "format")?))),
+            "isoformat" => {
+                let sep = args
+                    .first()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_else(|| "T".into());
+                Ok(Value::from(self.isoformat(&sep)))
+            }
+            "weekday" => Ok(Value::from(self.weekday())),
+            "isoweekday" => Ok(Value::from(self.weekday() + 1)),
+            "date" => Ok(Value::from_object(Date {
+                parts: [self.parts[0], self.parts[1], self.parts[2], 0, 0, 0, 0],
+                with_time: false,
+            })),
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+
+    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // str() of a Python date or datetime.
+        f.write_str(&self.isoformat(" "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use minijinja::Environment;
+
+    fn render(src: &str) -> Result<String, String> {
+        let mut env = Environment::new();
+        env.add_global("modules", Value::from_object(Modules));
+        env.render_str(src, ()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn re_does_what_packages_ask_of_it() {
+        assert_eq!(
+            render("{{ modules.re.sub('[ -]+', '_', 'a b-c') }}").unwrap(),
+            "a_b_c"
+        );
+        assert_eq!(
+            render(r"{{ modules.re.sub('(\\w+)@(\\w+)', '\\2 at \\1', 'me@host') }}").unwrap(),
+            "host at me"
+        );
+        assert_eq!(
+            render("{{ modules.re.findall('[0-9]+', 'a1b22c333') | join(',') }}").unwrap(),
+            "1,22,333"
+        );
+        assert_eq!(
+            render("{{ 'y' if modules.re.match('a', 'ba') else 'n' }}{{ modules.re.search('a(.)', 'bab').group(1) }}").unwrap(),
+            "nb"
+        );
+        assert_eq!(
+            render("{{ modules.re.split(',\\s*', 'a, b,c') | join('|') }}").unwrap(),
+            "a|b|c"
+        );
+        assert_eq!(render("{{ modules.re.escape('a.b') }}").unwrap(), "a\\.b");
+    }
+
+    #[test]
+    fn datetime_builds_and_formats_dates_without_the_clock() {
+        assert_eq!(
+            render("{{ modules.datetime.date(1997, 9, 29) }}").unwrap(),
+            "1997-09-29"
+        );
+        assert_eq!(
+            render("{{ modules.datetime.datetime(1997, 9, 29, 6, 14) }}").unwrap(),
+            "1997-09-29 06:14:00"
+        );
+        assert_eq!(
+            render("{{ modules.datetime.date(2024, 2, 29).strftime('%A %d %B %Y, day %j') }}")
+                .unwrap(),
+            "Thursday 29 February 2024, day 060"
+        );
+        assert_eq!(
+            render("{% set d = modules.datetime.datetime.strptime('2024-03-01', '%Y-%m-%d') %}{{ d.year }}/{{ d.month }} {{ d.isoformat() }}").unwrap(),
+            "2024/3 2024-03-01T00:00:00"
+        );
+        assert!(render("{{ modules.datetime.date(2023, 2, 29) }}").is_err());
+        assert!(render("{{ modules.datetime.datetime.now() }}").is_err());
+    }
+
+    #[test]
+    fn itertools_gives_lists() {
+        assert_eq!(
+            render("{{ modules.itertools.chain([1, 2], [3]) | join(',') }}").unwrap(),
+            "1,2,3"
+        );
+        assert_eq!(
+            render("{% for a, b in modules.itertools.product(['x', 'y'], [1, 2]) %}{{ a }}{{ b }} {% endfor %}").unwrap(),
+            "x1 x2 y1 y2 "
+        );
+        assert_eq!(
+            render("{{ modules.itertools.combinations([1, 2, 3], 2) | length }}").unwrap(),
+            "3"
+        );
+    }
+}
