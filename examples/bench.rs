@@ -4,6 +4,7 @@
 //! cargo build --release
 //! cargo run --release --example bench -- [--sizes 100,1000,10000] [--keep DIR] [--bin PATH]
 //! cargo run --example bench -- --generate-only DIR [--sizes 100]
+//! cargo run --release --example bench -- --dbt [--tests 5000] [--dbt-bin /opt/dbtvenv/bin/dbt]
 //! ```
 //!
 //! For each size N it writes a project of N models (sources -> staging -> intermediate ->
@@ -30,9 +31,15 @@ options:
   --keep DIR             write the projects to DIR/bench-N and keep them
   --bin PATH             stackc binary (default target/release/stackc)
   --generate-only DIR    write a project of the first size into DIR and exit
+  --dbt                  dbt projects (dbt_project.yml, profiles.yml, no migrations) of
+                         default size 200, with --tests schema-file tests
+  --tests N              schema-file tests of a --dbt project (default 5000; at least 3 a model)
+  --dbt-bin PATH         with --dbt, also time `PATH parse` on each project, in the same run
   -h, --help             print this help";
 
 const DEFAULT_SIZES: [usize; 3] = [100, 1_000, 10_000];
+const DEFAULT_DBT_SIZE: usize = 200;
+const DEFAULT_DBT_TESTS: usize = 5_000;
 const WARM_RUNS: usize = 3;
 const STDERR_LINES_SHOWN: usize = 40;
 /// Raw tables per migration file.
@@ -68,6 +75,9 @@ struct Options {
     bin: PathBuf,
     generate_only: Option<PathBuf>,
     help: bool,
+    /// `Some(total schema-file tests)` for dbt projects.
+    dbt: Option<usize>,
+    dbt_bin: Option<PathBuf>,
 }
 
 impl Options {
@@ -78,7 +88,12 @@ impl Options {
             bin: Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/stackc"),
             generate_only: None,
             help: false,
+            dbt: None,
+            dbt_bin: None,
         };
+        let mut sizes_given = false;
+        let mut tests = DEFAULT_DBT_TESTS;
+        let mut dbt = false;
         while let Some(arg) = args.next() {
             // Accept both `--flag value` and `--flag=value`.
             let (flag, inline_value) = match arg.split_once('=') {
@@ -89,17 +104,45 @@ impl Options {
                 options.help = true;
                 continue;
             }
+            if flag == "--dbt" {
+                dbt = true;
+                continue;
+            }
             let value = match inline_value {
                 Some(value) => value.to_owned(),
                 None => args.next().ok_or_else(|| format!("{flag} needs a value"))?,
             };
             match flag.as_str() {
-                "--sizes" => options.sizes = parse_sizes(&value)?,
+                "--sizes" => {
+                    options.sizes = parse_sizes(&value)?;
+                    sizes_given = true;
+                }
+                "--tests" => {
+                    tests = value
+                        .trim()
+                        .replace('_', "")
+                        .parse()
+                        .map_err(|_| format!("bad --tests `{value}`: want a whole number"))?;
+                }
+                "--dbt-bin" => options.dbt_bin = Some(PathBuf::from(value)),
                 "--keep" => options.keep = Some(PathBuf::from(value)),
                 "--bin" => options.bin = PathBuf::from(value),
                 "--generate-only" => options.generate_only = Some(PathBuf::from(value)),
                 _ => return Err(format!("unknown argument `{arg}`")),
             }
+        }
+        if dbt {
+            if !sizes_given {
+                options.sizes = vec![DEFAULT_DBT_SIZE];
+            }
+            if let Some(&small) = options.sizes.iter().find(|&&n| tests < 3 * n) {
+                return Err(format!(
+                    "--tests {tests} is fewer than 3 a model for {small} models"
+                ));
+            }
+            options.dbt = Some(tests);
+        } else if options.dbt_bin.is_some() {
+            return Err("--dbt-bin needs --dbt".to_owned());
         }
         Ok(options)
     }
@@ -131,7 +174,7 @@ fn run(options: &Options) -> Result<()> {
     }
     if let Some(dir) = &options.generate_only {
         let models = options.sizes[0]; // parse_sizes never returns an empty list
-        let files = write_project(dir, models)?;
+        let files = write_project(dir, models, options.dbt)?;
         println!("wrote {models} models ({files} files) to {}", dir.display());
         return Ok(());
     }
@@ -166,17 +209,40 @@ fn run(options: &Options) -> Result<()> {
         std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
     );
     let mut rows = Vec::new();
+    let mut dbt_rows = Vec::new();
+    let kind = if options.dbt.is_some() { "dbt-" } else { "" };
     for &models in &options.sizes {
-        let project = workspace.join(format!("bench-{models}"));
+        let project = workspace.join(format!("bench-{kind}{models}"));
         eprint!("{models} models: generating...");
-        let files = write_project(&project, models)?;
+        let files = write_project(&project, models, options.dbt)?;
         eprint!(" running");
-        let stderr_log = workspace.join(format!("bench-{models}.stderr"));
-        let runs = measure(&options.bin, &project, &stderr_log)?;
-        eprintln!(" done");
+        let stderr_log = workspace.join(format!("bench-{kind}{models}.stderr"));
+        let out = project.join(if options.dbt.is_some() {
+            "stackc_target"
+        } else {
+            "target"
+        });
+        let runs = measure(&stackc_compile(&options.bin, &project, &out), &stderr_log)?;
         rows.push(Row::new(models, files, &runs));
+        if let Some(dbt) = &options.dbt_bin {
+            eprint!("; dbt parse");
+            let log = workspace.join(format!("bench-{kind}{models}.dbt.stderr"));
+            dbt_rows.push(Row::new(
+                models,
+                files,
+                &measure(&dbt_parse(dbt, &project), &log)?,
+            ));
+        }
+        eprintln!(" done");
+    }
+    if options.dbt.is_some() {
+        println!("stackc compile:\n");
     }
     print_table(&rows);
+    if !dbt_rows.is_empty() {
+        println!("\ndbt parse (cold: no target/; warm: dbt's partial parse):\n");
+        print_table(&dbt_rows);
+    }
     if options.keep.is_some() {
         eprintln!("projects kept in {}", workspace.display());
     }
@@ -185,11 +251,15 @@ fn run(options: &Options) -> Result<()> {
 
 /// One cold and `WARM_RUNS` warm runs of `stackc compile`. The first failing run's stderr is
 /// printed; the others are still timed so the table stays complete.
-fn measure(bin: &Path, project: &Path, stderr_log: &Path) -> Result<Vec<Run>> {
+fn measure(command: &Measured, stderr_log: &Path) -> Result<Vec<Run>> {
+    // The cold run starts without the tool's own output; the bench writes none there.
+    if command.out.exists() {
+        fs::remove_dir_all(&command.out).map_err(|e| format!("{}: {e}", command.out.display()))?;
+    }
     let mut runs = Vec::new();
     let mut shown_failure = false;
     for _ in 0..=WARM_RUNS {
-        let run = run_once(bin, project, stderr_log)?;
+        let run = run_once(command, stderr_log)?;
         eprint!(" {:.0}ms", ms(run.wall));
         if !run.status.success() && !shown_failure {
             shown_failure = true;
@@ -213,15 +283,43 @@ struct Run {
     status: ExitStatus,
 }
 
-fn run_once(bin: &Path, project: &Path, stderr_log: &Path) -> Result<Run> {
+/// A command to time, and the folder it writes (removed before its cold run).
+struct Measured {
+    program: PathBuf,
+    args: Vec<std::ffi::OsString>,
+    out: PathBuf,
+}
+
+fn stackc_compile(bin: &Path, project: &Path, out: &Path) -> Measured {
+    Measured {
+        program: bin.to_path_buf(),
+        args: vec!["compile".into(), project.into(), "--out".into(), out.into()],
+        out: out.to_path_buf(),
+    }
+}
+
+/// dbt parse with the generated `profiles.yml`; it writes `target/` and `logs/`.
+fn dbt_parse(dbt: &Path, project: &Path) -> Measured {
+    Measured {
+        program: dbt.to_path_buf(),
+        args: vec![
+            "parse".into(),
+            "--project-dir".into(),
+            project.into(),
+            "--profiles-dir".into(),
+            project.into(),
+        ],
+        out: project.join("target"),
+    }
+}
+
+fn run_once(command: &Measured, stderr_log: &Path) -> Result<Run> {
     let stderr =
         fs::File::create(stderr_log).map_err(|e| format!("{}: {e}", stderr_log.display()))?;
     let start = Instant::now();
+    let bin = &command.program;
     let child = Command::new(bin)
-        .arg("compile")
-        .arg(project)
-        .arg("--out")
-        .arg(project.join("target"))
+        .args(&command.args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(stderr)
@@ -366,12 +464,15 @@ fn print_table(rows: &[Row]) {
 
 /// Writes a project of `models` models into `dir` (which must be absent or empty) and returns
 /// the number of files written.
-fn write_project(dir: &Path, models: usize) -> Result<usize> {
+fn write_project(dir: &Path, models: usize, dbt_tests: Option<usize>) -> Result<usize> {
     let not_empty = fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some());
     if not_empty {
         return Err(format!("{} exists and is not empty", dir.display()).into());
     }
-    let files = project_files(models);
+    let files = match dbt_tests {
+        Some(tests) => dbt_project_files(models, tests),
+        None => project_files(models),
+    };
     for (relative, contents) in &files {
         let path = dir.join(relative);
         if let Some(parent) = path.parent() {
@@ -515,6 +616,156 @@ fn project_files(models: usize) -> Vec<(String, String)> {
     ));
     files.push(("models/marts/_schema.yml".to_owned(), marts_schema.yaml));
     files
+}
+
+/// The same models in a dbt project: `dbt_project.yml` instead of `stackc.toml`, a
+/// `profiles.yml` (dbt parse reads it and never connects), no migrations, and `tests`
+/// schema-file tests spread over the models.
+fn dbt_project_files(models: usize, tests: usize) -> Vec<(String, String)> {
+    let layout = Layout::new(models);
+    let mut files = vec![
+        ("dbt_project.yml".to_owned(), DBT_PROJECT.to_owned()),
+        ("profiles.yml".to_owned(), DBT_PROFILES.to_owned()),
+        ("macros/cents.sql".to_owned(), CENTS_MACRO.to_owned()),
+        (
+            "models/staging/_sources.yml".to_owned(),
+            sources_yml(&layout),
+        ),
+    ];
+    let mut names = Vec::new();
+    for index in 0..layout.staging {
+        let name = staging_name(index);
+        let table = raw_table(index % layout.raw_tables);
+        files.push((
+            format!("models/staging/{name}.sql"),
+            staging_sql(&name, &table),
+        ));
+        names.push(("staging", name, true));
+    }
+    for index in layout.first_intermediate()..layout.first_mart() {
+        let name = intermediate_name(index);
+        let sql = intermediate_sql(&layout, index);
+        files.push((format!("models/intermediate/{name}.sql"), sql));
+        names.push(("intermediate", name, true));
+    }
+    for index in layout.first_mart()..layout.first_mart() + layout.marts {
+        let mart = mart(&layout, index);
+        files.push((format!("models/marts/{}.sql", mart.name), mart.sql));
+        names.push(("marts", mart.name, !mart.statuses.is_empty()));
+    }
+    let mut schemas: Vec<(&str, String)> = ["staging", "intermediate", "marts"]
+        .into_iter()
+        .map(|layer| (layer, "version: 2\n\nmodels:\n".to_owned()))
+        .collect();
+    for (i, (layer, _, has_status)) in names.iter().enumerate() {
+        // The first `tests % models` models take one test more.
+        let count = tests / models + usize::from(i < tests % models);
+        let yaml = &mut schemas
+            .iter_mut()
+            .find(|(l, _)| l == layer)
+            .expect("every layer has a schema file") // the three layers above
+            .1;
+        dbt_schema_model(yaml, &names, i, *has_status, count);
+    }
+    for (layer, yaml) in schemas {
+        files.push((format!("models/{layer}/_schema.yml"), yaml));
+    }
+    files
+}
+
+const DBT_PROJECT: &str = "\
+# Synthetic dbt project written by examples/bench.rs.
+name: bench
+version: '1.0'
+config-version: 2
+profile: bench
+
+vars:
+  lookback_days: 3
+
+models:
+  bench:
+    staging:
+      +materialized: view
+    intermediate:
+      +materialized: view
+    marts:
+      +materialized: table
+";
+
+const DBT_PROFILES: &str = "\
+bench:
+  target: dev
+  outputs:
+    dev:
+      type: postgres
+      host: 127.0.0.1
+      port: 5432
+      user: postgres
+      password: ''
+      dbname: bench
+      schema: public
+      threads: 4
+";
+
+/// One model's entry with `count` (at least 3) tests: `id` not null and unique, `customer_id`
+/// not null, `status` in an accepted list where the model has one, then `relationships` from
+/// `customer_id` to other models, each a different one, so that every test has its own name.
+fn dbt_schema_model(
+    yaml: &mut String,
+    names: &[(&str, String, bool)],
+    index: usize,
+    has_status: bool,
+    count: usize,
+) {
+    let name = &names[index].1;
+    yaml.push_str(&format!(
+        "  - name: {name}
+    description: \"Model {index} of the synthetic dbt project.\"
+    columns:
+      - name: id
+        data_tests:
+          - not_null
+          - unique
+"
+    ));
+    let mut left = count - 2;
+    if has_status && left > 1 {
+        let values: Vec<String> = STATUSES.iter().map(|s| format!("'{s}'")).collect();
+        yaml.push_str(&format!(
+            "      - name: status
+        data_tests:
+          - accepted_values:
+              arguments:
+                values: [{}]
+",
+            values.join(", ")
+        ));
+        left -= 1;
+    }
+    yaml.push_str(
+        "      - name: customer_id
+        data_tests:
+          - not_null
+",
+    );
+    left -= 1;
+    // Other models in a fixed stride, so that the targets differ and are spread out.
+    for step in 1..=left {
+        let other = &names[(index + step * 7) % names.len()].1;
+        let other = if other == name {
+            &names[(index + 1) % names.len()].1
+        } else {
+            other
+        };
+        yaml.push_str(&format!(
+            "          - relationships:
+              arguments:
+                to: ref('{other}')
+                field: customer_id
+"
+        ));
+    }
 }
 
 fn stackc_toml() -> String {

@@ -789,32 +789,26 @@ fn dbt_test_hash(
     kind: &str,
     kwargs: &BTreeMap<String, serde_json::Value>,
 ) -> String {
-    fn hashable(v: &serde_json::Value) -> serde_json::Value {
-        match v {
-            serde_json::Value::Object(map) => serde_json::Value::Object(
-                map.iter().map(|(k, v)| (k.clone(), hashable(v))).collect(),
-            ),
-            serde_json::Value::Array(items) => {
-                serde_json::Value::Array(items.iter().map(hashable).collect())
-            }
-            other => serde_json::Value::String(python_str(other)),
+    // The repr of {'kwargs': ..., 'name': ..., 'namespace': ...}, keys in
+    // the sorted order get_hashable_md gives them, written straight into
+    // one string (building the dict as a value first cost more than the
+    // MD5, once per test).
+    let mut text = String::with_capacity(name.len() + 128);
+    text.push_str(name);
+    text.push_str("{'kwargs': {");
+    for (i, (key, value)) in kwargs.iter().enumerate() {
+        if i > 0 {
+            text.push_str(", ");
         }
+        repr_str_into(&mut text, key);
+        text.push_str(": ");
+        repr_into(&mut text, value, true);
     }
-    let mut metadata = serde_json::Map::new();
-    metadata.insert(
-        "kwargs".into(),
-        serde_json::Value::Object(kwargs.clone().into_iter().collect()),
-    );
-    metadata.insert("name".into(), kind.into());
-    metadata.insert(
-        "namespace".into(),
-        namespace.map_or(serde_json::Value::Null, Into::into),
-    );
-    // serde_json's map keeps keys sorted, as get_hashable_md sorts them.
-    let text = format!(
-        "{name}{}",
-        python_repr(&hashable(&serde_json::Value::Object(metadata)))
-    );
+    text.push_str("}, 'name': ");
+    repr_str_into(&mut text, kind);
+    text.push_str(", 'namespace': ");
+    repr_str_into(&mut text, namespace.unwrap_or("None"));
+    text.push('}');
     use md5::Digest as _;
     let digest = md5::Md5::digest(text.as_bytes());
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
@@ -846,51 +840,71 @@ fn python_str(value: &serde_json::Value) -> String {
 }
 
 fn python_repr(value: &serde_json::Value) -> String {
+    let mut out = String::new();
+    repr_into(&mut out, value, false);
+    out
+}
+
+/// Python's `repr` of `value` onto `out`; with `hashable`, every value that
+/// is neither a list nor a mapping is first made a string, as dbt's
+/// get_hashable_md does.
+fn repr_into(out: &mut String, value: &serde_json::Value, hashable: bool) {
     match value {
-        serde_json::Value::Null => "None".into(),
-        serde_json::Value::Bool(true) => "True".into(),
-        serde_json::Value::Bool(false) => "False".into(),
-        serde_json::Value::Number(n) => n.to_string(),
-        serde_json::Value::String(s) => {
-            let quote = if s.contains('\'') && !s.contains('"') {
-                '"'
-            } else {
-                '\''
-            };
-            let mut out = String::from(quote);
-            for c in s.chars() {
-                match c {
-                    '\\' => out.push_str("\\\\"),
-                    '\n' => out.push_str("\\n"),
-                    '\t' => out.push_str("\\t"),
-                    c if c == quote => {
-                        out.push('\\');
-                        out.push(c);
-                    }
-                    c => out.push(c),
-                }
-            }
-            out.push(quote);
-            out
-        }
+        serde_json::Value::String(s) => repr_str_into(out, s),
         serde_json::Value::Array(items) => {
-            let inner: Vec<String> = items.iter().map(python_repr).collect();
-            format!("[{}]", inner.join(", "))
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                repr_into(out, item, hashable);
+            }
+            out.push(']');
         }
         serde_json::Value::Object(map) => {
-            let inner: Vec<String> = map
-                .iter()
-                .map(|(k, v)| {
-                    format!(
-                        "{}: {}",
-                        python_repr(&serde_json::Value::String(k.clone())),
-                        python_repr(v)
-                    )
-                })
-                .collect();
-            format!("{{{}}}", inner.join(", "))
+            out.push('{');
+            for (i, (k, v)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                repr_str_into(out, k);
+                out.push_str(": ");
+                repr_into(out, v, hashable);
+            }
+            out.push('}');
+        }
+        scalar if hashable => {
+            let mut text = String::new();
+            repr_into(&mut text, scalar, false);
+            repr_str_into(out, &text);
+        }
+        serde_json::Value::Null => out.push_str("None"),
+        serde_json::Value::Bool(true) => out.push_str("True"),
+        serde_json::Value::Bool(false) => out.push_str("False"),
+        serde_json::Value::Number(n) => out.push_str(&n.to_string()),
+    }
+}
+
+fn repr_str_into(out: &mut String, s: &str) {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
         }
     }
+    out.push(quote);
 }
 
 #[cfg(test)]

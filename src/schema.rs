@@ -13,6 +13,9 @@ use crate::config::{ConfigEntry, ConfigLayer};
 use crate::diagnostic::{offset_of, Code, Diagnostic, Span};
 use crate::project::SourceFile;
 
+mod keys;
+use keys::{Keyed, Node};
+
 #[derive(Debug, Clone)]
 pub struct SchemaFile {
     pub path: Arc<str>,
@@ -468,10 +471,8 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
     if file.text.trim().is_empty() {
         return None;
     }
-    let parsed = serde_saphyr::from_str::<RawFile>(&file.text)
-        .and_then(|raw| Ok((raw, serde_saphyr::from_str::<Node>(&file.text)?)));
-    let (raw, tree) = match parsed {
-        Ok(both) => both,
+    let (raw, tree) = match serde_saphyr::from_str::<Keyed<RawFile>>(&file.text) {
+        Ok(Keyed(raw, tree)) => (raw, tree),
         Err(e) => {
             let offset = e.location().map_or(0, |l| {
                 offset_of(&file.text, l.line() as usize, l.column() as usize)
@@ -1266,91 +1267,6 @@ fn check_condition(s: &str) -> Result<String, String> {
     Ok(format!("{} {number}", &t[..op_len]))
 }
 
-/// A YAML document reduced to its keys and where each sits: the key check
-/// walks it, so that serde's structs can ignore what they do not use.
-enum Node {
-    Map(Vec<(Spanned<String>, Node)>),
-    Seq(Vec<Node>),
-    Scalar,
-}
-
-impl<'de> Deserialize<'de> for Node {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Node, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = Node;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("any YAML value")
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Node, E> {
-                Ok(Node::Scalar)
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Node, E> {
-                Ok(Node::Scalar)
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Node, E> {
-                Ok(Node::Scalar)
-            }
-            fn visit_i128<E>(self, _: i128) -> Result<Node, E> {
-                Ok(Node::Scalar)
-            }
-            fn visit_u128<E>(self, _: u128) -> Result<Node, E> {
-                Ok(Node::Scalar)
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Node, E> {
-                Ok(Node::Scalar)
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Node, E> {
-                Ok(Node::Scalar)
-            }
-            fn visit_bytes<E>(self, _: &[u8]) -> Result<Node, E> {
-                Ok(Node::Scalar)
-            }
-            fn visit_unit<E>(self) -> Result<Node, E> {
-                Ok(Node::Scalar)
-            }
-            fn visit_none<E>(self) -> Result<Node, E> {
-                Ok(Node::Scalar)
-            }
-            fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Node, D::Error> {
-                Node::deserialize(d)
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Node, A::Error> {
-                let mut items = Vec::new();
-                while let Some(item) = a.next_element::<Node>()? {
-                    items.push(item);
-                }
-                Ok(Node::Seq(items))
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Node, A::Error> {
-                let mut entries = Vec::new();
-                while let Some(key) = a.next_key::<Spanned<KeyText>>()? {
-                    let value = a.next_value::<Node>()?;
-                    entries.push((
-                        Spanned::new(key.value.0, key.referenced, key.defined),
-                        value,
-                    ));
-                }
-                Ok(Node::Map(entries))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// A mapping key of any scalar type, as text (`1:` and `true:` are keys too).
-struct KeyText(String);
-
-impl<'de> Deserialize<'de> for KeyText {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<KeyText, D::Error> {
-        let value = serde_json::Value::deserialize(d)?;
-        Ok(KeyText(match value {
-            serde_json::Value::String(s) => s,
-            other => other.to_string(),
-        }))
-    }
-}
-
 /// Where a mapping sits in a schema file, for the key check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Ctx {
@@ -1678,6 +1594,26 @@ mod tests {
         assert_eq!(tests[1].severity, TestSeverity::Warn);
         assert_eq!(tests[1].where_clause.as_deref(), Some("x > 1"));
         assert_eq!(tests[1].args["values"], serde_json::json!(["a", "b"]));
+    }
+
+    #[test]
+    fn unknown_keys_are_found_at_every_depth_in_one_parse() {
+        // Under a `Spanned` value (`expect`), in entries read as plain JSON
+        // (a snapshot's columns) and in typed entries.
+        let text = "version: 2\nunit_tests:\n  - name: t\n    model: a\n    given: []\n    expect:\n      rowz: []\nsnapshots:\n  - name: s\n    columns:\n      - name: c\n        descripton: x\nmodels:\n  - name: a\n    columns:\n      - name: id\n        tets: [x]\n";
+        let (f, d) = parse_str(text);
+        assert!(d.is_empty(), "{d:?}");
+        let found: Vec<&str> = f
+            .as_ref()
+            .unwrap()
+            .strict
+            .iter()
+            .map(|s| {
+                let at = s.diagnostic.primary.as_ref().unwrap().range.clone();
+                &text[at]
+            })
+            .collect();
+        assert_eq!(found, ["rowz", "descripton", "tets"]);
     }
 
     #[test]

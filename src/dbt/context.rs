@@ -162,10 +162,25 @@ pub fn install(
         sets.push((name, files));
     }
     sets.push((&dbt.root, root_macros));
+    // Installed packages bring hundreds of macro files and a project calls
+    // few of them: their templates compile when first called (the loader
+    // below), which kept a project with dbt_utils, dbt_date and
+    // audit_helper at 1.25 times the instructions of the same project
+    // without them. The root project's files still compile here, so that
+    // their syntax errors are reported whether or not they are called.
+    let mut lazy: BTreeMap<String, String> = BTreeMap::new();
     for (package, files) in sets {
         for file in files {
             let entry = registry.macros.entry(package.to_string()).or_default();
             let (text, names) = preprocess(&file.text);
+            if package != dbt.root {
+                registry.templates.insert(file.path.to_string());
+                for name in names {
+                    entry.entry(name).or_insert_with(|| file.path.to_string());
+                }
+                lazy.insert(file.path.to_string(), text);
+                continue;
+            }
             match env.add_template_owned(file.path.to_string(), text) {
                 Ok(()) => {
                     registry.templates.insert(file.path.to_string());
@@ -195,6 +210,7 @@ pub fn install(
         }
     }
     let registry = Arc::new(registry);
+    env.set_loader(move |name| Ok(lazy.get(name).cloned()));
 
     // Unqualified names: the root project's macros override dbt's, as in
     // dbt. A package's macros are reachable unqualified too (dbt allows
