@@ -475,7 +475,7 @@ pub fn resolve(
     }
     check_columns_for_merge(&models, diagnostics);
     check_described_columns(&models, dbt, diagnostics);
-    check_truncated_names(&models, diagnostics);
+    check_truncated_names(&models, &seeds, diagnostics);
     check_contracts(&models, diagnostics);
 
     let singular_tests = singular_tests(
@@ -1071,39 +1071,53 @@ fn too_long(what: &str, name: &str, at: Span) -> Diagnostic {
 }
 
 /// Names PostgreSQL would make equal by cutting them: the relations of a
-/// schema (each >63-byte name is also an E0011 of its own, at its file)
-/// and the columns a model selects.
-fn check_truncated_names(models: &BTreeMap<String, Model>, diagnostics: &mut Vec<Diagnostic>) {
-    let mut relations: BTreeMap<(&str, &str), &Model> = BTreeMap::new();
-    for m in models.values() {
-        if m.relation.cte.is_some() {
-            continue;
-        }
-        let key = (m.relation.schema.as_str(), truncated(&m.relation.name));
+/// schema, models and seeds alike (each >63-byte name is also an E0011 of
+/// its own, at its file), the columns a model selects and the columns of a
+/// seed's header.
+fn check_truncated_names(
+    models: &BTreeMap<String, Model>,
+    seeds: &BTreeMap<String, (Seed, Option<SeedEntry>, Relation)>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let tables = models
+        .values()
+        .filter(|m| m.relation.cte.is_none())
+        .map(|m| (&m.relation, &m.file.path))
+        .chain(seeds.values().map(|(seed, _, rel)| (rel, &seed.file.path)));
+    let mut relations: BTreeMap<(&str, &str), (&Relation, &Arc<str>)> = BTreeMap::new();
+    for (relation, path) in tables {
+        let key = (relation.schema.as_str(), truncated(&relation.name));
         match relations.get(&key) {
-            Some(first) if first.relation.name != m.relation.name => diagnostics.push(
+            Some((first, first_path)) if first.name != relation.name => diagnostics.push(
                 Diagnostic::new(
                     "E0012",
                     format!(
-                        "`{}` and `{}` are the same relation to PostgreSQL, which cuts names to {MAX_IDENTIFIER} bytes",
-                        m.relation, first.relation
+                        "`{relation}` and `{first}` are the same relation to PostgreSQL, which cuts names to {MAX_IDENTIFIER} bytes"
                     ),
                 )
-                .at_file(&m.file.path, 0..0)
-                .related(Span::new(&first.file.path, 0..0), "the other one")
+                .at_file(path, 0..0)
+                .related(Span::new(first_path, 0..0), "the other one")
                 .help("rename one of them so that their first 63 bytes differ"),
             ),
             Some(_) => {}
             None => {
-                relations.insert(key, m);
+                relations.insert(key, (relation, path));
             }
         }
-        if m.relation.schema.len() > MAX_IDENTIFIER {
+        if relation.schema.len() > MAX_IDENTIFIER {
             diagnostics.push(too_long(
                 "schema name",
-                &m.relation.schema,
-                Span::new(&m.file.path, 0..0),
+                &relation.schema,
+                Span::new(path, 0..0),
             ));
+        }
+    }
+    for (seed, _, _) in seeds.values() {
+        check_seed_columns(seed, diagnostics);
+    }
+    for m in models.values() {
+        if m.relation.cte.is_some() {
+            continue;
         }
         let Some(columns) = &m.columns else { continue };
         let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
@@ -1128,6 +1142,40 @@ fn check_truncated_names(models: &BTreeMap<String, Model>, diagnostics: &mut Vec
                 None => {
                     seen.insert(truncated(c), c);
                 }
+            }
+        }
+    }
+}
+
+/// A seed's header names its table's columns: too long, or two cut to the
+/// same name, is E0011/E0012 at the header, as for a model's columns.
+fn check_seed_columns(seed: &Seed, diagnostics: &mut Vec<Diagnostic>) {
+    let header_end = seed.file.text.find('\n').unwrap_or(seed.file.text.len());
+    let header = &seed.file.text[..header_end];
+    let at = |c: &str| {
+        let r = header.find(c).map_or(0..0, |i| i..i + c.len());
+        Span::new(&seed.file.path, r)
+    };
+    let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+    for c in &seed.columns {
+        if c.len() > MAX_IDENTIFIER {
+            diagnostics.push(too_long("column name", c, at(c)));
+        }
+        match seen.get(truncated(c)) {
+            Some(first) if *first != c => diagnostics.push(
+                Diagnostic::new(
+                    "E0012",
+                    format!(
+                        "columns `{first}` and `{c}` of seed `{}` are the same column to PostgreSQL, which cuts names to {MAX_IDENTIFIER} bytes",
+                        seed.name
+                    ),
+                )
+                .at(at(c))
+                .help("rename one of them so that their first 63 bytes differ"),
+            ),
+            Some(_) => {}
+            None => {
+                seen.insert(truncated(c), c);
             }
         }
     }
