@@ -1104,6 +1104,17 @@ fn check_truncated_names(
                 relations.insert(key, (relation, path));
             }
         }
+        // A config refuses control characters at its line; a name a
+        // project's `generate_schema_name` made up can still hold one.
+        for (what, name) in [("schema", &relation.schema), ("relation", &relation.name)] {
+            if name.chars().any(char::is_control) {
+                diagnostics.push(crate::project::control_character(
+                    what,
+                    name,
+                    Span::new(path, 0..0),
+                ));
+            }
+        }
         if relation.schema.len() > MAX_IDENTIFIER {
             diagnostics.push(too_long(
                 "schema name",
