@@ -42,6 +42,19 @@ pub struct Relations {
     /// Versioned models (dbt's `versions:`): `m` -> the latest version's
     /// model, `m.v2` -> version 2's (`m_v2` unless `defined_in` says).
     pub versions: BTreeMap<String, String>,
+    /// The columns the project declares or creates, for the adapter's
+    /// introspection.
+    pub catalog: crate::catalog::Catalog,
+    /// False in the discovery pass, which renders with no relations to
+    /// collect refs and configs: introspection then answers empty instead
+    /// of failing on names that are not relations yet.
+    pub complete: bool,
+}
+
+/// The catalog of the render `state` belongs to (the dbt context's
+/// `adapter.get_columns_in_relation` reads it).
+pub fn catalog_of(state: &State) -> Option<Arc<Relations>> {
+    scope(state).ok().map(|s| Arc::clone(&s.relations))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

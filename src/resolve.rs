@@ -299,6 +299,8 @@ pub fn resolve(
             .insert((source.clone(), table.clone()), rel.clone());
     }
     relations.versions = model_versions(project);
+    relations.catalog = catalog(project, &seeds, &sources, &entries, &relations);
+    relations.complete = true;
     let relations = Arc::new(relations);
 
     // Pass 2: render with relations and check the SQL.
@@ -988,6 +990,68 @@ fn check_unique_names(project: &Project, diagnostics: &mut Vec<Diagnostic>) {
             seen.insert(name, file);
         }
     }
+}
+
+/// What the project says about its relations' columns before any model
+/// renders: seeds' headers and types, and the columns schema files declare
+/// for sources and models (see [`crate::catalog`]).
+fn catalog(
+    project: &Project,
+    seeds: &BTreeMap<String, (Seed, Option<SeedEntry>, Relation)>,
+    sources: &BTreeMap<(String, String), (SourceEntry, SourceTable, Relation)>,
+    entries: &BTreeMap<String, Arc<ModelEntry>>,
+    relations: &Relations,
+) -> crate::catalog::Catalog {
+    use crate::catalog::{CatalogColumn, Origin};
+    let mut catalog = crate::catalog::Catalog::default();
+    let declared = |cols: &[crate::schema::Column]| -> Vec<CatalogColumn> {
+        cols.iter()
+            .map(|c| CatalogColumn {
+                name: c.name.clone(),
+                data_type: c.data_type.clone(),
+            })
+            .collect()
+    };
+    for (seed, entry, rel) in seeds.values() {
+        let dbt_config = project
+            .settings
+            .dbt
+            .as_ref()
+            .map(|d| crate::dbt::seeds::config(d, seed, &project.settings.paths.seeds));
+        let columns =
+            crate::seed::column_types(seed, entry.as_ref(), dbt_config.as_ref().map(Some))
+                .into_iter()
+                .map(|(name, ty)| CatalogColumn {
+                    name,
+                    data_type: Some(ty),
+                })
+                .collect();
+        catalog.insert(&rel.schema, &rel.name, Origin::Seed, columns);
+    }
+    for (_, table, rel) in sources.values() {
+        if !table.columns.is_empty() {
+            catalog.insert(
+                &rel.schema,
+                &rel.name,
+                Origin::Source,
+                declared(&table.columns),
+            );
+        }
+    }
+    for (name, entry) in entries {
+        if entry.columns.is_empty() {
+            continue;
+        }
+        if let Some(rel) = relations.models.get(name).filter(|r| r.cte.is_none()) {
+            catalog.insert(
+                &rel.schema,
+                &rel.name,
+                Origin::Model,
+                declared(&entry.columns),
+            );
+        }
+    }
+    catalog
 }
 
 /// Names in schema files (models, columns, sources, tables, seeds, unit
