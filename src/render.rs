@@ -77,12 +77,26 @@ impl fmt::Display for Relation {
 }
 
 impl Object for Relation {
+    /// A mapping, as dbt's relations are: packages tell a relation from a
+    /// string by `obj is mapping` and `obj.metadata.type` (dbt_utils'
+    /// `_is_relation`).
+    fn repr(self: &Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Map
+    }
+
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         match key.as_str()? {
             "schema" => Some(Value::from(self.schema.clone())),
             "name" | "identifier" | "table" => Some(Value::from(self.name.clone())),
+            "metadata" => Some(Value::from(BTreeMap::from([("type", "PostgresRelation")]))),
+            "is_cte" => Some(Value::from(self.cte.is_some())),
+            "database" => Some(Value::from(())),
             _ => None,
         }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Str(&["database", "schema", "identifier", "metadata"])
     }
 
     fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -197,6 +211,14 @@ fn ref_fn(
     scope.record(|c| c.refs.push(name.clone()));
     Ok(match scope.relations.models.get(&name) {
         Some(rel) => Value::from_object(rel.clone()),
+        // Discovery renders before names are known: still a relation, so
+        // that macros which check for one (dbt_utils.star) get this far.
+        None if !scope.relations.complete => Value::from_object(Relation {
+            schema: String::new(),
+            name,
+            quote: false,
+            cte: None,
+        }),
         None => Value::from(name),
     })
 }
@@ -211,6 +233,12 @@ fn source_fn(state: &State, source: String, table: String) -> Result<Value, Erro
             .get(&(source.clone(), table.clone()))
         {
             Some(rel) => Value::from_object(rel.clone()),
+            None if !scope.relations.complete => Value::from_object(Relation {
+                schema: source,
+                name: table,
+                quote: false,
+                cte: None,
+            }),
             None => Value::from(format!("{source}.{table}")),
         },
     )

@@ -408,4 +408,10 @@ fn introspection_loops_compile_to_the_sql_dbt_compiles() {
         body("orders_again"),
         dbt_select(declared, "analytics.orders")
     );
+    // A ref is a mapping whose metadata type ends in `Relation`, also in
+    // the discovery pass, as packages check before they introspect.
+    assert_eq!(
+        body("orders_checked"),
+        "select id, country_code, ordered_at\nfrom analytics.orders"
+    );
 }

@@ -238,6 +238,12 @@ pub fn install(
             Ok(project_relation(state, &rel.schema, &rel.name))
         },
     );
+    // dbt's `flags` as `dbt compile` sets them: packages read `WHICH`
+    // (dbt_utils.star's output for a relation without columns).
+    env.add_global(
+        "flags",
+        Value::from(std::collections::BTreeMap::from([("WHICH", "compile")])),
+    );
     env.add_global("exceptions", Value::from_object(Exceptions));
     env.add_global("api", Value::from_object(Api));
     env.add_global("execute", Value::from(true));
