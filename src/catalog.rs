@@ -1,7 +1,8 @@
 //! What the project itself says about the columns of its relations, for
 //! the adapter's introspection at compile time (`get_columns_in_relation`,
-//! `get_relation`): seeds (their header and inferred types), sources and
-//! models whose columns a schema file declares. A leaf module: resolve fills
+//! `get_relation`): tables the migrations create (replayed), seeds (their
+//! header and inferred types), sources and models whose columns a schema
+//! file declares. A leaf module: resolve fills
 //! it before models render, and the render stage only reads it.
 //!
 //! A relation the catalog does not know is not guessed at: the caller gives
@@ -20,6 +21,8 @@ pub struct CatalogColumn {
 /// Where a relation's columns came from, for the diagnostics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
+    /// A table the project's migrations create.
+    Migration,
     Seed,
     Source,
     Model,

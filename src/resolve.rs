@@ -1012,6 +1012,19 @@ fn catalog(
             })
             .collect()
     };
+    // What the migrations create is what the database will hold: it comes
+    // first, before what a schema file says about the same table.
+    let replayed = sql::replay_tables(project.migrations.iter().map(|m| &*m.file.text));
+    for ((schema, name), columns) in replayed {
+        let columns = columns
+            .into_iter()
+            .map(|(name, ty)| CatalogColumn {
+                name,
+                data_type: Some(ty),
+            })
+            .collect();
+        catalog.insert(&schema, &name, Origin::Migration, columns);
+    }
     for (seed, entry, rel) in seeds.values() {
         let dbt_config = project
             .settings

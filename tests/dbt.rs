@@ -408,6 +408,10 @@ fn introspection_loops_compile_to_the_sql_dbt_compiles() {
         body("orders_again"),
         dbt_select(declared, "analytics.orders")
     );
+    // A source's columns from the migrations, replayed (create, then
+    // alter table add/drop column), as dbt read them from the database.
+    let replayed = "\n    \"id\", -- integer\n    \"amount\", -- numeric(10,2)\n    \"paid_at\" -- timestamp with time zone\n";
+    assert_eq!(body("payments"), dbt_select(replayed, "raw.payments"));
     // A ref is a mapping whose metadata type ends in `Relation`, also in
     // the discovery pass, as packages check before they introspect.
     assert_eq!(
