@@ -173,6 +173,29 @@ const DBT_IGNORED: &[&str] = &[
 /// [`resolve`] for a project of the given flavor. A dbt project accepts
 /// every config dbt knows: those stackc does not model land in
 /// [`ModelConfig::dbt`]; unknown keys are warnings, as dbt ignores them.
+/// Config keys whose values become names in SQL or in artifact names.
+const NAME_KEYS: &[&str] = &[
+    "schema",
+    "alias",
+    "database",
+    "unique_key",
+    "event_time",
+    "indexes",
+    "tags",
+];
+
+/// Whether a control character is in any string of `v`.
+fn has_control(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::String(s) => s.chars().any(char::is_control),
+        serde_json::Value::Array(items) => items.iter().any(has_control),
+        serde_json::Value::Object(map) => map
+            .iter()
+            .any(|(k, v)| k.chars().any(char::is_control) || has_control(v)),
+        _ => false,
+    }
+}
+
 pub fn resolve_for(
     layers: &[&ConfigLayer],
     flavor: crate::project::Flavor,
@@ -186,6 +209,20 @@ pub fn resolve_for(
     let mut tags = Vec::new();
     for layer in layers {
         for (key, entry) in layer.iter() {
+            if NAME_KEYS.contains(&key.as_str()) && has_control(&entry.value) {
+                // Refused, not escaped: the name would reach SQL and
+                // artifact comments (issue 11, item 2).
+                let value = entry
+                    .value
+                    .as_str()
+                    .map_or_else(|| short(&entry.value), str::to_string);
+                diagnostics.push(crate::project::control_character(
+                    key,
+                    &value,
+                    entry.span.clone(),
+                ));
+                continue;
+            }
             if key == "tags" {
                 match string_list(&entry.value) {
                     Some(list) => tags.extend(list),

@@ -14,6 +14,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod apply;
+pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -885,6 +885,14 @@ pub(crate) fn parse_settings(file: &SourceFile, diagnostics: &mut Vec<Diagnostic
             "layers" => {
                 for (k, v) in section_table {
                     match v.get_ref().as_str() {
+                        Some(s)
+                            if refuses_control(
+                                file,
+                                k.span(),
+                                "layer",
+                                k.get_ref(),
+                                diagnostics,
+                            ) | refuses_control(file, v.span(), "schema", s, diagnostics) => {}
                         Some(s) if !s.is_empty() => {
                             settings
                                 .layers
@@ -930,6 +938,8 @@ pub(crate) fn parse_settings(file: &SourceFile, diagnostics: &mut Vec<Diagnostic
             "seeds" => {
                 for (k, v) in section_table {
                     match (k.get_ref().as_ref(), v.get_ref().as_str()) {
+                        ("schema", Some(s))
+                            if refuses_control(file, v.span(), "schema", s, diagnostics) => {}
                         ("schema", Some(s)) if !s.is_empty() => {
                             settings.seeds_schema = s.to_string()
                         }
@@ -951,6 +961,8 @@ pub(crate) fn parse_settings(file: &SourceFile, diagnostics: &mut Vec<Diagnostic
             "history" => {
                 for (k, v) in section_table {
                     match (k.get_ref().as_ref(), v.get_ref().as_str()) {
+                        ("schema" | "table", Some(s))
+                            if refuses_control(file, v.span(), "history", s, diagnostics) => {}
                         ("schema", Some(s)) if !s.is_empty() => {
                             settings.history_schema = s.to_string()
                         }
@@ -1023,6 +1035,9 @@ fn parse_folder_configs(
                 },
             );
         } else if let Some(sub) = v.get_ref().as_table() {
+            if refuses_control(file, k.span(), "folder", key, diagnostics) {
+                continue;
+            }
             // A nested table that is not a config key is a deeper folder.
             folders.push(key.to_string());
             parse_folder_configs(file, sub, folders, settings, diagnostics);
@@ -1041,6 +1056,37 @@ fn parse_folder_configs(
     if !layer.is_empty() {
         settings.folder_configs.insert(folders.clone(), layer);
     }
+}
+
+/// A name in stackc.toml reaches SQL and artifact comments like a file's
+/// path does: a control character in it is E0010, at the value (issue 11,
+/// item 2). Returns whether it was refused.
+fn refuses_control(
+    file: &SourceFile,
+    range: std::ops::Range<usize>,
+    what: &str,
+    value: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> bool {
+    if !value.chars().any(char::is_control) {
+        return false;
+    }
+    diagnostics.push(control_character(what, value, Span::new(&file.path, range)));
+    true
+}
+
+/// E0010 for a name written in a setting or config: `what` is the kind of
+/// name (`schema`, `alias`, `layer`).
+pub fn control_character(what: &str, value: &str, at: Span) -> Diagnostic {
+    Diagnostic::new(
+        Code::E0010,
+        format!(
+            "the {what} name `{}` contains a control character",
+            crate::diagnostic::one_line(value)
+        ),
+    )
+    .at(at)
+    .help("write the name without newlines, tabs or other control characters")
 }
 
 fn unknown_key(

@@ -45,6 +45,19 @@ pub struct Relations {
     /// In a dbt project: the project (root or package) of each model and
     /// seed, for `ref('package', 'model')`. Empty in a stackc project.
     pub packages: BTreeMap<String, String>,
+    /// The columns the project declares or creates, for the adapter's
+    /// introspection.
+    pub catalog: crate::catalog::Catalog,
+    /// False in the discovery pass, which renders with no relations to
+    /// collect refs and configs: introspection then answers empty instead
+    /// of failing on names that are not relations yet.
+    pub complete: bool,
+}
+
+/// The catalog of the render `state` belongs to (the dbt context's
+/// `adapter.get_columns_in_relation` reads it).
+pub fn catalog_of(state: &State) -> Option<Arc<Relations>> {
+    scope(state).ok().map(|s| Arc::clone(&s.relations))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

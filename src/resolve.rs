@@ -460,6 +460,8 @@ pub fn resolve(
             .insert((source.clone(), table.clone()), rel.clone());
     }
     relations.versions = model_versions(project);
+    relations.catalog = catalog(project, &seeds, &sources, &entries, &relations);
+    relations.complete = true;
     let relations = Arc::new(relations);
 
     // dbt's `graph`: every enabled model and seed, and the sources, as the
@@ -728,7 +730,7 @@ pub fn resolve(
     }
     check_columns_for_merge(&models, diagnostics);
     check_described_columns(&models, dbt, diagnostics);
-    check_truncated_names(&models, diagnostics);
+    check_truncated_names(&models, &seeds, diagnostics);
     check_contracts(&models, diagnostics);
 
     let singular_tests = singular_tests(
@@ -1297,6 +1299,81 @@ fn check_unique_names(project: &Project, diagnostics: &mut Vec<Diagnostic>) {
     }
 }
 
+/// What the project says about its relations' columns before any model
+/// renders: seeds' headers and types, and the columns schema files declare
+/// for sources and models (see [`crate::catalog`]).
+fn catalog(
+    project: &Project,
+    seeds: &BTreeMap<String, (Seed, Option<SeedEntry>, Relation)>,
+    sources: &BTreeMap<(String, String), (SourceEntry, SourceTable, Relation)>,
+    entries: &BTreeMap<String, Arc<ModelEntry>>,
+    relations: &Relations,
+) -> crate::catalog::Catalog {
+    use crate::catalog::{CatalogColumn, Origin};
+    let mut catalog = crate::catalog::Catalog::default();
+    let declared = |cols: &[crate::schema::Column]| -> Vec<CatalogColumn> {
+        cols.iter()
+            .map(|c| CatalogColumn {
+                name: c.name.clone(),
+                data_type: c.data_type.clone(),
+            })
+            .collect()
+    };
+    // What the migrations create is what the database will hold: it comes
+    // first, before what a schema file says about the same table.
+    let replayed = sql::replay_tables(project.migrations.iter().map(|m| &*m.file.text));
+    for ((schema, name), columns) in replayed {
+        let columns = columns
+            .into_iter()
+            .map(|(name, ty)| CatalogColumn {
+                name,
+                data_type: Some(ty),
+            })
+            .collect();
+        catalog.insert(&schema, &name, Origin::Migration, columns);
+    }
+    for (seed, entry, rel) in seeds.values() {
+        let dbt_config = project
+            .settings
+            .dbt
+            .as_ref()
+            .map(|d| crate::dbt::seeds::config(d, seed, &project.settings.paths.seeds));
+        let columns =
+            crate::seed::column_types(seed, entry.as_ref(), dbt_config.as_ref().map(Some))
+                .into_iter()
+                .map(|(name, ty)| CatalogColumn {
+                    name,
+                    data_type: Some(ty),
+                })
+                .collect();
+        catalog.insert(&rel.schema, &rel.name, Origin::Seed, columns);
+    }
+    for (_, table, rel) in sources.values() {
+        if !table.columns.is_empty() {
+            catalog.insert(
+                &rel.schema,
+                &rel.name,
+                Origin::Source,
+                declared(&table.columns),
+            );
+        }
+    }
+    for (name, entry) in entries {
+        if entry.columns.is_empty() {
+            continue;
+        }
+        if let Some(rel) = relations.models.get(name).filter(|r| r.cte.is_none()) {
+            catalog.insert(
+                &rel.schema,
+                &rel.name,
+                Origin::Model,
+                declared(&entry.columns),
+            );
+        }
+    }
+    catalog
+}
+
 /// Names in schema files (models, columns, sources, tables, seeds, unit
 /// tests) reach artifact names, comments and diagnostics' first lines like
 /// file paths do: a control character in one is E0010 too, at the name.
@@ -1378,39 +1455,64 @@ fn too_long(what: &str, name: &str, at: Span) -> Diagnostic {
 }
 
 /// Names PostgreSQL would make equal by cutting them: the relations of a
-/// schema (each >63-byte name is also an E0011 of its own, at its file)
-/// and the columns a model selects.
-fn check_truncated_names(models: &BTreeMap<String, Model>, diagnostics: &mut Vec<Diagnostic>) {
-    let mut relations: BTreeMap<(&str, &str), &Model> = BTreeMap::new();
-    for m in models.values() {
-        if m.relation.cte.is_some() {
-            continue;
-        }
-        let key = (m.relation.schema.as_str(), truncated(&m.relation.name));
+/// schema, models and seeds alike (each >63-byte name is also an E0011 of
+/// its own, at its file), the columns a model selects and the columns of a
+/// seed's header.
+fn check_truncated_names(
+    models: &BTreeMap<String, Model>,
+    seeds: &BTreeMap<String, (Seed, Option<SeedEntry>, Relation)>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let tables = models
+        .values()
+        .filter(|m| m.relation.cte.is_none())
+        .map(|m| (&m.relation, &m.file.path))
+        .chain(seeds.values().map(|(seed, _, rel)| (rel, &seed.file.path)));
+    let mut relations: BTreeMap<(&str, &str), (&Relation, &Arc<str>)> = BTreeMap::new();
+    for (relation, path) in tables {
+        let key = (relation.schema.as_str(), truncated(&relation.name));
         match relations.get(&key) {
-            Some(first) if first.relation.name != m.relation.name => diagnostics.push(
+            Some((first, first_path)) if first.name != relation.name => diagnostics.push(
                 Diagnostic::new(
                     Code::E0012,
                     format!(
-                        "`{}` and `{}` are the same relation to PostgreSQL, which cuts names to {MAX_IDENTIFIER} bytes",
-                        m.relation, first.relation
+                        "`{relation}` and `{first}` are the same relation to PostgreSQL, which cuts names to {MAX_IDENTIFIER} bytes"
                     ),
                 )
-                .at_file(&m.file.path, 0..0)
-                .related(Span::new(&first.file.path, 0..0), "the other one")
+                .at_file(path, 0..0)
+                .related(Span::new(first_path, 0..0), "the other one")
                 .help("rename one of them so that their first 63 bytes differ"),
             ),
             Some(_) => {}
             None => {
-                relations.insert(key, m);
+                relations.insert(key, (relation, path));
             }
         }
-        if m.relation.schema.len() > MAX_IDENTIFIER {
+        // A config refuses control characters at its line; a name a
+        // project's `generate_schema_name` made up can still hold one.
+        for (what, name) in [("schema", &relation.schema), ("relation", &relation.name)] {
+            if name.chars().any(char::is_control) {
+                diagnostics.push(crate::project::control_character(
+                    what,
+                    name,
+                    Span::new(path, 0..0),
+                ));
+            }
+        }
+        if relation.schema.len() > MAX_IDENTIFIER {
             diagnostics.push(too_long(
                 "schema name",
-                &m.relation.schema,
-                Span::new(&m.file.path, 0..0),
+                &relation.schema,
+                Span::new(path, 0..0),
             ));
+        }
+    }
+    for (seed, _, _) in seeds.values() {
+        check_seed_columns(seed, diagnostics);
+    }
+    for m in models.values() {
+        if m.relation.cte.is_some() {
+            continue;
         }
         let Some(columns) = &m.columns else { continue };
         let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
@@ -1435,6 +1537,40 @@ fn check_truncated_names(models: &BTreeMap<String, Model>, diagnostics: &mut Vec
                 None => {
                     seen.insert(truncated(c), c);
                 }
+            }
+        }
+    }
+}
+
+/// A seed's header names its table's columns: too long, or two cut to the
+/// same name, is E0011/E0012 at the header, as for a model's columns.
+fn check_seed_columns(seed: &Seed, diagnostics: &mut Vec<Diagnostic>) {
+    let header_end = seed.file.text.find('\n').unwrap_or(seed.file.text.len());
+    let header = &seed.file.text[..header_end];
+    let at = |c: &str| {
+        let r = header.find(c).map_or(0..0, |i| i..i + c.len());
+        Span::new(&seed.file.path, r)
+    };
+    let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+    for c in &seed.columns {
+        if c.len() > MAX_IDENTIFIER {
+            diagnostics.push(too_long("column name", c, at(c)));
+        }
+        match seen.get(truncated(c)) {
+            Some(first) if *first != c => diagnostics.push(
+                Diagnostic::new(
+                    Code::E0012,
+                    format!(
+                        "columns `{first}` and `{c}` of seed `{}` are the same column to PostgreSQL, which cuts names to {MAX_IDENTIFIER} bytes",
+                        seed.name
+                    ),
+                )
+                .at(at(c))
+                .help("rename one of them so that their first 63 bytes differ"),
+            ),
+            Some(_) => {}
+            None => {
+                seen.insert(truncated(c), c);
             }
         }
     }

@@ -174,6 +174,41 @@ fn split_csv(
 }
 
 /// The narrowest PostgreSQL type that holds every non-empty value.
+/// Each column of `seed` with the type its table gets: declared (a dbt
+/// project's `seeds:` tree, then the schema file's `column_types`), else
+/// inferred from the values as stackc, or in a dbt project as dbt, does.
+/// `dbt_config` is `Some` in a dbt project.
+pub fn column_types(
+    seed: &Seed,
+    entry: Option<&crate::schema::SeedEntry>,
+    dbt_config: Option<Option<&std::collections::BTreeMap<String, serde_json::Value>>>,
+) -> Vec<(String, String)> {
+    seed.columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let from_tree = dbt_config
+                .flatten()
+                .and_then(|cfg| cfg.get("column_types"))
+                .and_then(|t| t.get(c))
+                .and_then(|t| t.as_str())
+                .map(str::to_string);
+            let declared = from_tree.or_else(|| entry.and_then(|e| e.column_types.get(c)).cloned());
+            let values = seed
+                .rows
+                .iter()
+                .map(move |r| r.get(i).and_then(|v| v.as_deref()));
+            let ty = declared.unwrap_or_else(|| match dbt_config {
+                Some(_) => crate::dbt::seeds::infer_type(values),
+                None => {
+                    infer_type(seed.rows.iter().map(|r| r.get(i).cloned().flatten())).to_string()
+                }
+            });
+            (c.clone(), ty)
+        })
+        .collect()
+}
+
 pub fn infer_type(values: impl Iterator<Item = Option<String>>) -> &'static str {
     let mut candidates = [true; 6]; // integer, bigint, numeric, date, timestamp, boolean
     let mut any = false;

@@ -10,7 +10,14 @@ pub const STAGES: &[(&str, &[&str])] = &[
     // types (written by emit, read by apply).
     (
         "shared",
-        &["diagnostic", "exit_status", "suggest", "naming", "manifest"],
+        &[
+            "diagnostic",
+            "exit_status",
+            "suggest",
+            "naming",
+            "manifest",
+            "catalog",
+        ],
     ),
     ("load", &["project", "config", "schema", "seed", "dbt"]),
     ("render", &["render"]),

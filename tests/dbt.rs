@@ -355,3 +355,67 @@ fn the_target_flag_picks_another_output() {
         "{out}"
     );
 }
+
+/// A macro that loops over `adapter.get_columns_in_relation` compiles to
+/// the SQL dbt compiles (dbt-core 1.10.13 with dbt-postgres 1.9.1 against
+/// the seeded and run project, relation names aside: dbt writes
+/// `"db"."analytics"."orders_seed"`). The seed's columns come from its
+/// header with the types it is loaded with, spelt as PostgreSQL's catalog
+/// spells them (`double precision`); a model's from its schema file.
+#[test]
+fn introspection_loops_compile_to_the_sql_dbt_compiles() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(
+        &repo().join("tests/fixtures/ok_dbt_introspection"),
+        dir.path(),
+    );
+    let out = dir.path().join("out");
+    let (code, text) = stackc(
+        dir.path(),
+        &["compile", "--out", out.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(code, 0, "{text}");
+    let body = |model: &str| {
+        let path = std::fs::read_dir(out.join("migrations"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.to_string_lossy().ends_with(&format!("_{model}.sql")))
+            .unwrap_or_else(|| panic!("no migration for {model}"));
+        let sql = std::fs::read_to_string(path).unwrap();
+        let start = sql.find(" as\nselect").expect("a create view") + 4;
+        sql[start..]
+            .trim_end()
+            .trim_end_matches(';')
+            .trim_end()
+            .to_string()
+    };
+    let dbt_select = |columns: &str, from: &str| format!("select\n{columns}\nfrom {from}");
+    let seed_columns =
+        "\n    \"id\", -- integer\n    \"country_code\", -- text\n    \"amount\", -- double precision\n    \"ordered_at\" -- date\n";
+    let declared =
+        "\n    \"id\", -- integer\n    \"country_code\", -- text\n    \"ordered_at\" -- date\n";
+    assert_eq!(
+        body("orders_all"),
+        dbt_select(seed_columns, "analytics.orders_seed")
+    );
+    assert_eq!(
+        body("orders"),
+        dbt_select(declared, "analytics.orders_seed")
+    );
+    // get_relation finds the project's own model; load_relation too.
+    assert_eq!(
+        body("orders_again"),
+        dbt_select(declared, "analytics.orders")
+    );
+    // A source's columns from the migrations, replayed (create, then
+    // alter table add/drop column), as dbt read them from the database.
+    let replayed = "\n    \"id\", -- integer\n    \"amount\", -- numeric(10,2)\n    \"paid_at\" -- timestamp with time zone\n";
+    assert_eq!(body("payments"), dbt_select(replayed, "raw.payments"));
+    // A ref is a mapping whose metadata type ends in `Relation`, also in
+    // the discovery pass, as packages check before they introspect.
+    assert_eq!(
+        body("orders_checked"),
+        "select id, country_code, ordered_at\nfrom analytics.orders"
+    );
+}

@@ -236,3 +236,194 @@ fn apply_gives_up_on_a_server_that_never_answers() {
         assert!(error[0].contains("no answer within"), "{what}: {stderr}");
     }
 }
+
+/// Control characters, each as `\uXXXX` (TOML, YAML and Jinja strings all
+/// read that escape): line breaks, a tab, NUL, ESC, DEL and NEL.
+const HOSTILE: &[&str] = &[
+    "\\u000a", "\\u000d", "\\u0009", "\\u0000", "\\u001b", "\\u007f", "\\u0085",
+];
+
+/// Every place a user writes a name that reaches SQL, an artifact's name or
+/// its comments: (what, file to write, its text with `H` for the hostile
+/// escape, the line E0010 must be reported at).
+const ENTRY_POINTS: &[(&str, &str, &str, usize)] = &[
+    (
+        "layer schema",
+        "stackc.toml",
+        "[layers]\nstaging = \"stgH\"\n",
+        4,
+    ),
+    (
+        "layer name",
+        "stackc.toml",
+        "[layers]\n\"stgH\" = \"stg\"\n",
+        4,
+    ),
+    (
+        "seeds schema",
+        "stackc.toml",
+        "[seeds]\nschema = \"sH\"\n",
+        4,
+    ),
+    (
+        "history schema",
+        "stackc.toml",
+        "[history]\nschema = \"hH\"\n",
+        4,
+    ),
+    (
+        "history table",
+        "stackc.toml",
+        "[history]\ntable = \"hH\"\n",
+        4,
+    ),
+    (
+        "folder schema",
+        "stackc.toml",
+        "[models.staging]\nschema = \"mH\"\n",
+        4,
+    ),
+    (
+        "folder name",
+        "stackc.toml",
+        "[models.\"stH\"]\nmaterialized = \"table\"\n",
+        3,
+    ),
+    (
+        "config schema",
+        "models/staging/a.sql",
+        "{{ config(schema='mH') }}\nselect 1 as id\n",
+        1,
+    ),
+    (
+        "config alias",
+        "models/staging/a.sql",
+        "\n{{ config(alias='aH') }}\nselect 1 as id\n",
+        2,
+    ),
+    (
+        "config tags",
+        "models/staging/a.sql",
+        "{{ config(tags=['tH']) }}\nselect 1 as id\n",
+        1,
+    ),
+    (
+        "config unique_key",
+        "models/staging/a.sql",
+        "{{ config(materialized='incremental', unique_key='idH') }}\nselect 1 as id\n",
+        1,
+    ),
+    (
+        "schema-file column",
+        "models/staging/_a.yml",
+        "version: 2\nmodels:\n  - name: a\n    columns:\n      - name: \"idH\"\n",
+        5,
+    ),
+    (
+        "source schema",
+        "models/staging/_s.yml",
+        "version: 2\nsources:\n  - name: raw\n    schema: \"rH\"\n    tables:\n      - name: t\n",
+        3,
+    ),
+];
+
+/// The dbt entry points: dbt_project.yml's `+schema`/`+alias`, and a name a
+/// project's `generate_schema_name` makes up (reported at the model).
+const DBT_ENTRY_POINTS: &[(&str, &str, &str, usize)] = &[
+    (
+        "+schema",
+        "dbt_project.yml",
+        "models:\n  fx:\n    +schema: \"sH\"\n",
+        5,
+    ),
+    (
+        "+alias",
+        "dbt_project.yml",
+        "models:\n  fx:\n    staging:\n      +alias: \"aH\"\n",
+        6,
+    ),
+    (
+        "generate_schema_name",
+        "macros/s.sql",
+        "{% macro generate_schema_name(custom, node) %}{{ 'xHy' }}{% endmacro %}\n",
+        1,
+    ),
+];
+
+#[test]
+fn control_characters_in_names_are_refused_at_their_line() {
+    let mut cases = 0;
+    for (dbt, points) in [(false, ENTRY_POINTS), (true, DBT_ENTRY_POINTS)] {
+        for &(what, file, text, line) in points {
+            for hostile in HOSTILE {
+                let dir = tempfile::tempdir().unwrap();
+                let root = dir.path();
+                std::fs::create_dir_all(root.join("models/staging")).unwrap();
+                std::fs::create_dir_all(root.join("seeds")).unwrap();
+                std::fs::create_dir_all(root.join("macros")).unwrap();
+                std::fs::write(root.join("models/staging/a.sql"), "select 1 as id\n").unwrap();
+                std::fs::write(root.join("seeds/s.csv"), "id\n1\n").unwrap();
+                let config = if dbt {
+                    "dbt_project.yml"
+                } else {
+                    "stackc.toml"
+                };
+                let head = if dbt {
+                    "name: fx\nprofile: fx\n"
+                } else {
+                    "[project]\nname = \"fx\"\n"
+                };
+                std::fs::write(root.join(config), head).unwrap();
+                if dbt {
+                    std::fs::write(
+                        root.join("profiles.yml"),
+                        "fx:\n  target: dev\n  outputs:\n    dev:\n      type: postgres\n      host: localhost\n      user: u\n      dbname: d\n      schema: analytics\n",
+                    )
+                    .unwrap();
+                }
+                let path = root.join(file);
+                let mut body = text.replace('H', hostile);
+                if file == config {
+                    body = format!("{head}{body}");
+                }
+                std::fs::write(&path, body).unwrap();
+                let compilation = stackc::compile(root);
+                let case = format!("{what} with {hostile}");
+                let found = compilation
+                    .diagnostics
+                    .iter()
+                    .find(|d| d.code == stackc::diagnostic::Code::E0010);
+                let Some(d) = found else {
+                    panic!(
+                        "{case}: no E0010; got {:?}",
+                        compilation
+                            .diagnostics
+                            .iter()
+                            .map(|d| format!("{} {}", d.code, d.message))
+                            .collect::<Vec<_>>()
+                    );
+                };
+                assert!(
+                    compilation.artifacts.is_none(),
+                    "{case}: artifacts were made"
+                );
+                let span = d.primary.as_ref().expect("E0010 has a place");
+                // A made-up name has no line of its own: it is the model's.
+                let file = if file.starts_with("macros/") {
+                    "models/staging/a.sql"
+                } else {
+                    file
+                };
+                assert_eq!(&*span.file, file, "{case}: {}", d.message);
+                let source = std::fs::read_to_string(root.join(file)).unwrap();
+                let at = source[..span.range.start].matches('\n').count() + 1;
+                assert_eq!(at, line, "{case}: {}", d.message);
+                cases += 1;
+            }
+        }
+    }
+    assert_eq!(
+        cases,
+        (ENTRY_POINTS.len() + DBT_ENTRY_POINTS.len()) * HOSTILE.len()
+    );
+}

@@ -258,6 +258,21 @@ pub fn install(
             registry: Arc::clone(&registry),
         }),
     );
+    env.add_function(
+        "load_relation",
+        |state: &State, relation: Value| -> Result<Value, Error> {
+            let Some(rel) = relation.downcast_object_ref::<crate::render::Relation>() else {
+                return Ok(Value::from(()));
+            };
+            Ok(project_relation(state, &rel.schema, &rel.name))
+        },
+    );
+    // dbt's `flags` as `dbt compile` sets them: packages read `WHICH`
+    // (dbt_utils.star's output for a relation without columns).
+    env.add_global(
+        "flags",
+        Value::from(std::collections::BTreeMap::from([("WHICH", "compile")])),
+    );
     env.add_global("exceptions", Value::from_object(Exceptions));
     env.add_global("api", Value::from_object(Api));
     env.add_global("execute", Value::from(true));
@@ -291,12 +306,6 @@ pub fn install(
                 Some((table, fetched)) => query_result::load_result(&table, fetched)
                     .map_err(|why| needs_database(state, "load_result()", Some(&why))),
             }
-        },
-    );
-    env.add_function(
-        "load_relation",
-        |state: &State, _relation: Value| -> Result<Value, Error> {
-            Err(needs_database(state, "load_relation()", None))
         },
     );
     env.add_global("modules", Value::from_object(super::modules::Modules));
@@ -385,6 +394,98 @@ pub fn install(
     });
     env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
     global.into_keys().collect()
+}
+
+/// `adapter.get_columns_in_relation(r)` from the project's catalog: the
+/// columns of a seed, or of a source or model whose schema file lists them.
+/// Anything else is E0170: the answer would need the database, and a
+/// guess would compile to different SQL than dbt's.
+fn columns_in_relation(state: &State, relation: &Value) -> Result<Value, Error> {
+    let relations = crate::render::catalog_of(state);
+    if relations.as_ref().is_some_and(|r| !r.complete) {
+        return Ok(Value::from(Vec::<Value>::new()));
+    }
+    let Some(rel) = relation.downcast_object_ref::<crate::render::Relation>() else {
+        return Err(fail(
+            state,
+            Code::E0170,
+            format!("adapter.get_columns_in_relation() needs a relation, got `{relation}`"),
+            "pass ref('model'), source('src', 'table') or api.Relation.create(schema=..., identifier=...)".into(),
+        ));
+    };
+    let entry = relations
+        .as_ref()
+        .and_then(|r| r.catalog.columns(&rel.schema, &rel.name));
+    let Some(entry) = entry else {
+        return Err(fail(
+            state,
+            Code::E0170,
+            format!(
+                "adapter.get_columns_in_relation({}.{}): stackc does not know the columns of this relation at compile time",
+                rel.schema, rel.name
+            ),
+            "list its columns (with data_type) in a schema file: stackc then answers from there; seeds are known from their header".into(),
+        ));
+    };
+    Ok(Value::from(
+        entry
+            .columns
+            .iter()
+            .map(|c| {
+                Value::from_object(CatalogColumnValue {
+                    name: c.name.clone(),
+                    data_type: c.data_type.clone(),
+                })
+            })
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// `adapter.get_relation(database, schema, identifier)`: the relation when
+/// the project creates it (a model or seed) or declares it (a source),
+/// else none, as dbt answers for a relation that does not exist.
+fn project_relation(state: &State, schema: &str, identifier: &str) -> Value {
+    let Some(relations) = crate::render::catalog_of(state) else {
+        return Value::from(());
+    };
+    relations
+        .models
+        .values()
+        .chain(relations.sources.values())
+        .find(|r| r.cte.is_none() && r.schema == schema && r.name == identifier)
+        .map_or(Value::from(()), |r| Value::from_object(r.clone()))
+}
+
+/// An `api.Column` as get_columns_in_relation returns it.
+#[derive(Debug)]
+struct CatalogColumnValue {
+    name: String,
+    data_type: Option<String>,
+}
+
+impl Object for CatalogColumnValue {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str()? {
+            "name" | "column" => Some(Value::from(self.name.clone())),
+            "quoted" => Some(Value::from(format!(
+                "\"{}\"",
+                self.name.replace('"', "\"\"")
+            ))),
+            "data_type" | "dtype" => {
+                Some(self.data_type.clone().map_or(Value::from(()), Value::from))
+            }
+            _ => None,
+        }
+    }
+
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "<Column {} ({})>",
+            self.name,
+            self.data_type.as_deref().unwrap_or("?")
+        )
+    }
 }
 
 /// `{% call statement(name, fetch_result=...) %}SQL{% endcall %}`: runs
@@ -654,11 +755,31 @@ impl Object for Adapter {
                 let (name,): (String,) = from_args(args)?;
                 Ok(Value::from(format!("\"{}\"", name.replace('"', "\"\""))))
             }
-            "get_relation"
-            | "get_columns_in_relation"
-            | "get_missing_columns"
-            | "list_relations_without_caching"
-            | "execute" => Err(needs_database(state, &format!("adapter.{method}()"), None)),
+            "get_columns_in_relation" => {
+                let (relation,): (Value,) = from_args(args)?;
+                columns_in_relation(state, &relation)
+            }
+            "get_relation" => {
+                let (database, schema, identifier, kwargs): (
+                    Option<Value>,
+                    Option<String>,
+                    Option<String>,
+                    Kwargs,
+                ) = from_args(args)?;
+                let _ = database.or(kwargs.get::<Option<Value>>("database")?);
+                let schema = match schema {
+                    Some(s) => s,
+                    None => kwargs.get::<String>("schema")?,
+                };
+                let identifier = match identifier {
+                    Some(i) => i,
+                    None => kwargs.get::<String>("identifier")?,
+                };
+                Ok(project_relation(state, &schema, &identifier))
+            }
+            "get_missing_columns" | "list_relations_without_caching" | "execute" => {
+                Err(needs_database(state, &format!("adapter.{method}()"), None))
+            }
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
         }
     }
@@ -1215,12 +1336,23 @@ mod tests {
     }
 
     #[test]
+    fn introspection_of_what_the_project_does_not_know_is_e0170() {
+        for src in [
+            "{{ adapter.get_columns_in_relation('x') }}",
+            "{{ adapter.get_columns_in_relation(api.Relation.create(schema='s', identifier='t')) }}",
+        ] {
+            let err = render(src).unwrap_err();
+            assert!(err.starts_with("E0170"), "{src}: {err}");
+        }
+        let none = render("{{ adapter.get_relation(none, 's', 't') is none }}").unwrap();
+        assert_eq!(none.trim(), "True");
+    }
+
+    #[test]
     fn what_needs_a_database_fails_with_e0153() {
         for src in [
             "{{ run_query('select max(id) from orders') }}",
             "{{ dbt.date_spine('day', \"'2024-01-01'\", 'current_date') }}",
-            "{{ adapter.get_columns_in_relation('x') }}",
-            "{{ load_relation(this) }}",
             "{% call statement('s', fetch_result=True) %}select id from t{% endcall %}",
         ] {
             let err = render(src).unwrap_err();

@@ -56,7 +56,7 @@ codes! {
     E0005: Error, "two nodes (model, seed) share a name, or a file name is not a valid name";
     E0006: Error, "a project file cannot be read or is not UTF-8";
     E0007: Error, "a seed CSV is not valid";
-    E0010: Error, "a file or folder name, or a name in a schema file, contains a control character (a newline, a tab)";
+    E0010: Error, "a file or folder name, or a name in a schema file, stackc.toml or a config, contains a control character (a newline, a tab)";
     E0011: Error, "a model, seed, schema or column name longer than PostgreSQL's 63 bytes";
     E0012: Error, "two names PostgreSQL would cut to the same identifier";
     E0030: Error, "`dbt_project.yml` or `profiles.yml` is not valid YAML";
@@ -80,11 +80,12 @@ codes! {
     E0150: Error, "a package in packages.yml / dependencies.yml is not installed under `dbt_packages/`";
     E0151: Error, "`pkg.macro(...)` names a macro the package does not define";
     E0152: Error, "`adapter.dispatch` finds no `postgres__` or `default__` implementation";
-    E0153: Error, "`run_query`, `statement` or adapter introspection: the SQL would need a database";
+    E0153: Error, "`run_query`, `statement` or a query of the adapter: the SQL would need a database";
     E0154: Error, "a macro called `exceptions.raise_compiler_error`";
     E0155: Error, "`ref('project', 'model')` names a project the model does not belong to";
     E0156: Error, "`name.macro(...)` where `name` is no installed package or project";
     E0157: Error, "`modules.datetime` asked for the clock, or `modules.re` for a pattern stackc cannot run";
+    E0170: Error, "`adapter.get_columns_in_relation` of a relation whose columns the project does not declare";
     E0201: Error, "SQL syntax error in a model or singular test";
     E0204: Error, "a model or test that is not exactly one query";
     E0220: Error, "a model or test nested too deeply for the SQL checker";

@@ -29,7 +29,6 @@ use crate::manifest::{StepKind, HEADER_OBJECT, HEADER_SOURCE};
 use crate::project::Project;
 use crate::render::Relation;
 use crate::resolve::{model_columns, Model, Resolved};
-use crate::seed::infer_type;
 use crate::sql::{comment, literal, quote_ident};
 
 pub use files::{
@@ -353,31 +352,7 @@ impl<'a> Cx<'a> {
         let step = |file: &str, kind: StepKind| run_step(&id, file, kind);
         let (seed, entry, relation) = &resolved.seeds[seed_name];
         let dbt_config = resolved.dbt_seeds.as_ref().map(|s| s.get(seed_name));
-        let types: Vec<(String, String)> = seed
-            .columns
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let from_tree = dbt_config
-                    .flatten()
-                    .and_then(|cfg| cfg.get("column_types"))
-                    .and_then(|t| t.get(c))
-                    .and_then(|t| t.as_str())
-                    .map(str::to_string);
-                let declared = from_tree
-                    .or_else(|| entry.as_ref().and_then(|e| e.column_types.get(c)).cloned());
-                let values = seed
-                    .rows
-                    .iter()
-                    .map(move |r| r.get(i).and_then(|v| v.as_deref()));
-                let ty = declared.unwrap_or_else(|| match dbt_config {
-                    Some(_) => crate::dbt::seeds::infer_type(values),
-                    None => infer_type(seed.rows.iter().map(|r| r.get(i).cloned().flatten()))
-                        .to_string(),
-                });
-                (c.clone(), ty)
-            })
-            .collect();
+        let types = crate::seed::column_types(seed, entry.as_ref(), dbt_config);
         let header = header("seed", relation, &seed.file.path, "table");
         let path = format!("migrations/{}", repeatable_script(level, seed_name));
         let run_path = fit_path(format!("run/{level:03}_{seed_name}.sql"));

@@ -4,6 +4,8 @@
 use std::borrow::Cow;
 use std::ops::ControlFlow;
 
+use std::collections::BTreeMap;
+
 use sqlparser::ast::{ObjectName, Spanned, Statement, TableFactor, Visit, Visitor};
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::{Parser, ParserError, ParserOptions};
@@ -289,6 +291,94 @@ fn relation_ref(name: &ObjectName) -> RelationRef {
         start: (span.start.line as usize, span.start.column as usize),
         end: (span.end.line as usize, span.end.column as usize),
     }
+}
+
+/// The tables a sequence of migrations leaves, replayed in order: `create
+/// table` with its columns, `alter table ... add / drop / rename column`,
+/// `drop table`. Keys are `(schema, name)` as PostgreSQL folds them (no
+/// schema: `public`); each column has its type as written. A migration the
+/// checker cannot parse is skipped (W0202 says so), and so is any table
+/// whose shape it cannot follow (`create table ... as select`).
+pub type ReplayedTables = BTreeMap<(String, String), Vec<(String, String)>>;
+
+pub fn replay_tables<'a>(scripts: impl IntoIterator<Item = &'a str>) -> ReplayedTables {
+    use sqlparser::ast::AlterTableOperation as Op;
+    let key = |name: &ObjectName| -> Option<(String, String)> {
+        let parts = relation_ref(name).parts;
+        match parts.as_slice() {
+            [table] => Some(("public".to_string(), table.clone())),
+            [schema, table] | [_, schema, table] => Some((schema.clone(), table.clone())),
+            _ => None,
+        }
+    };
+    let mut tables = ReplayedTables::new();
+    for sql in scripts {
+        let Ok(statements) = parse_statements(sql) else {
+            continue;
+        };
+        for statement in statements {
+            match statement {
+                Statement::CreateTable(t) if t.query.is_none() && !t.columns.is_empty() => {
+                    if let Some(k) = key(&t.name) {
+                        let columns = t
+                            .columns
+                            .iter()
+                            .map(|c| (ident_name(&c.name), c.data_type.to_string()))
+                            .collect();
+                        if !(t.if_not_exists && tables.contains_key(&k)) {
+                            tables.insert(k, columns);
+                        }
+                    }
+                }
+                Statement::AlterTable(a) => {
+                    let Some(k) = key(&a.name) else { continue };
+                    let Some(columns) = tables.get_mut(&k) else {
+                        continue;
+                    };
+                    for op in &a.operations {
+                        match op {
+                            Op::AddColumn { column_def, .. } => {
+                                let name = ident_name(&column_def.name);
+                                if !columns.iter().any(|(c, _)| *c == name) {
+                                    columns.push((name, column_def.data_type.to_string()));
+                                }
+                            }
+                            Op::DropColumn { column_names, .. } => {
+                                let drop: Vec<String> =
+                                    column_names.iter().map(ident_name).collect();
+                                columns.retain(|(c, _)| !drop.contains(c));
+                            }
+                            Op::RenameColumn {
+                                old_column_name,
+                                new_column_name,
+                            } => {
+                                let old = ident_name(old_column_name);
+                                for (c, _) in columns.iter_mut() {
+                                    if *c == old {
+                                        *c = ident_name(new_column_name);
+                                    }
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                Statement::Drop {
+                    object_type: sqlparser::ast::ObjectType::Table,
+                    names,
+                    ..
+                } => {
+                    for name in &names {
+                        if let Some(k) = key(name) {
+                            tables.remove(&k);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    tables
 }
 
 /// Relations a script creates (`create table|view|materialized view`), as
@@ -603,6 +693,20 @@ pub fn comment(text: &str) -> Cow<'_, str> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn migrations_replay_to_the_tables_they_leave() {
+        let tables = replay_tables([
+            "create table raw.orders (id int, \"Amount\" numeric(10,2), note text);\ncreate table t (a int);",
+            "alter table raw.orders add column placed_at timestamptz, drop column note;\nalter table raw.orders rename column id to order_id;\ndrop table t;\ncreate table raw.copy as select 1 as x;",
+        ]);
+        let orders = &tables[&("raw".to_string(), "orders".to_string())];
+        let names: Vec<&str> = orders.iter().map(|(c, _)| c.as_str()).collect();
+        assert_eq!(names, ["order_id", "Amount", "placed_at"]);
+        assert_eq!(orders[1].1, "NUMERIC(10,2)");
+        assert!(!tables.contains_key(&("public".to_string(), "t".to_string())));
+        assert!(!tables.contains_key(&("raw".to_string(), "copy".to_string())));
+    }
+
     #[test]
     fn derived_names_fit_postgresql() {
         assert_eq!(fit_identifier("short"), "short");
