@@ -141,6 +141,10 @@ pub struct ModelFile {
     pub name: String,
     /// Folders between `models/` and the file; the first is the layer.
     pub folders: Vec<String>,
+    /// A dbt snapshot: a `{% snapshot %}` block under a snapshot path, or
+    /// a YAML `snapshots:` entry. Its `file.text` is the block's body, with
+    /// everything else in the file blanked so that lines and columns stay.
+    pub snapshot: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -323,6 +327,7 @@ pub fn load_with(
             file,
             name,
             folders: parts,
+            snapshot: false,
         });
     }
     for (_, read, schema, local) in parsed {
@@ -333,6 +338,35 @@ pub fn load_with(
     if dbt {
         let blocks = crate::dbt::docs::blocks(&docs, diagnostics);
         crate::dbt::docs::fill(&mut schema_files, &files, &blocks, diagnostics);
+    }
+    if dbt {
+        for (rel, abs) in list_dirs(root, &paths.snapshots, &mut files, diagnostics) {
+            if !rel.ends_with(".sql") {
+                continue;
+            }
+            let Some(file) = read_source(&mut files, &rel, &abs, diagnostics) else {
+                continue;
+            };
+            let inner = paths
+                .snapshots
+                .iter()
+                .filter_map(|dir| {
+                    rel.strip_prefix(dir.as_str())
+                        .and_then(|r| r.strip_prefix('/'))
+                })
+                .next()
+                .unwrap_or(&rel);
+            let mut folders: Vec<String> = inner.split('/').map(str::to_string).collect();
+            folders.pop();
+            for block in crate::dbt::snapshot::blocks(&file, diagnostics) {
+                models.push(ModelFile {
+                    file: block.file,
+                    name: block.name,
+                    folders: folders.clone(),
+                    snapshot: true,
+                });
+            }
+        }
     }
     for (rel, abs) in list_dirs(root, &paths.macros, &mut files, diagnostics) {
         if rel.ends_with(".sql") {

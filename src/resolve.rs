@@ -45,6 +45,8 @@ pub struct Model {
     /// dbt's `pre_hook` / `post_hook`, rendered, in run order.
     pub pre_hooks: Vec<String>,
     pub post_hooks: Vec<String>,
+    /// A dbt snapshot's strategy (its materialization is `snapshot`).
+    pub snapshot: Option<crate::dbt::snapshot::Strategy>,
 }
 
 #[derive(Debug, Clone)]
@@ -170,30 +172,66 @@ pub fn resolve(
         .map(|(m, (disc, _))| {
             let mut local = Vec::new();
             let call_layer = config_call_layer(m, &disc.calls);
-            let mut layers: Vec<&ConfigLayer> = vec![&call_layer];
-            if let Some(entry) = entries.get(&m.name) {
+            let snapshot_layer: ConfigLayer;
+            let mut layers: Vec<&ConfigLayer> = Vec::new();
+            if m.snapshot {
+                // A snapshot is a snapshot whatever a folder's configs say.
+                snapshot_layer = ConfigLayer::from([(
+                    "materialized".to_string(),
+                    ConfigEntry {
+                        value: serde_json::Value::String("snapshot".into()),
+                        span: snapshot_span(m),
+                    },
+                )]);
+                layers.push(&snapshot_layer);
+            }
+            layers.push(&call_layer);
+            if let Some(entry) = entries.get(&m.name).filter(|_| !m.snapshot) {
                 layers.push(&entry.config);
             }
             let dbt_path;
-            if project.settings.flavor == Flavor::Dbt {
+            if let (true, Some(dbt)) = (m.snapshot, dbt_settings) {
+                dbt_path = crate::dbt::project::config_path(&m.folders, &m.name);
+                if let Some(layer) = dbt.snapshot_configs.get(&dbt_path) {
+                    layers.push(layer);
+                }
+                for depth in (0..=m.folders.len()).rev() {
+                    if let Some(layer) = dbt.snapshot_configs.get(&m.folders[..depth]) {
+                        layers.push(layer);
+                    }
+                }
+            } else if project.settings.flavor == Flavor::Dbt {
                 // dbt's trees may name the model itself as the last part.
                 dbt_path = crate::dbt::project::config_path(&m.folders, &m.name);
                 if let Some(layer) = project.settings.folder_configs.get(&dbt_path) {
                     layers.push(layer);
                 }
             }
-            for depth in (0..=m.folders.len()).rev() {
-                if let Some(layer) = project.settings.folder_configs.get(&m.folders[..depth]) {
-                    layers.push(layer);
+            if !m.snapshot {
+                for depth in (0..=m.folders.len()).rev() {
+                    if let Some(layer) = project.settings.folder_configs.get(&m.folders[..depth]) {
+                        layers.push(layer);
+                    }
                 }
             }
             let config = config::resolve_for(&layers, project.settings.flavor, &mut local);
+            if !m.snapshot && config.materialized == Materialization::Snapshot {
+                let mut d = Diagnostic::new(
+                    "E0307",
+                    format!("model `{}` is materialized as `snapshot`, which only a snapshot block can be", m.name),
+                )
+                .help("move the query into `{% snapshot name %} ... {% endsnapshot %}` in a file under the snapshot paths (`snapshots/`)");
+                if let Some(span) = config.spans.get("materialized") {
+                    d = d.at(span.clone());
+                }
+                local.push(d);
+            }
             let (schema, name) = match dbt_settings {
                 Some(dbt) => {
                     let text = |k: &str| config.dbt.get(k).and_then(|v| v.as_str());
                     let node = crate::dbt::naming::Node {
                         name: &m.name,
-                        resource_type: "model",
+                        resource_type: if m.snapshot { "snapshot" } else { "model" },
                         package: &project.settings.name,
                         path: &m.file.path,
                         folders: &m.folders,
@@ -211,7 +249,7 @@ pub fn resolve(
                         &node,
                         config.schema.as_deref(),
                         text("alias"),
-                        text("database"),
+                        text("database").or(text("target_database").filter(|_| m.snapshot)),
                         &config
                             .spans
                             .get("database")
@@ -219,7 +257,12 @@ pub fn resolve(
                             .unwrap_or_else(|| Span::new(&m.file.path, 0..0)),
                         &mut local,
                     );
-                    (names.schema, names.alias)
+                    // A snapshot's legacy `target_schema` is the schema
+                    // itself: dbt does not pass it through generate_schema_name.
+                    match text("target_schema").filter(|_| m.snapshot) {
+                        Some(schema) => (schema.to_string(), names.alias),
+                        None => (names.schema, names.alias),
+                    }
                 }
                 None => (
                     config
@@ -436,9 +479,21 @@ pub fn resolve(
                 }
                 out
             };
+            let snapshot = if m.snapshot {
+                match crate::dbt::snapshot::strategy(&config, &snapshot_span(m)) {
+                    Ok(s) => Some(s),
+                    Err(d) => {
+                        local.push(d);
+                        return (None, local);
+                    }
+                }
+            } else {
+                None
+            };
             let pre_hooks = hook_sql("pre_hook", &mut local);
             let post_hooks = hook_sql("post_hook", &mut local);
             let model = Model {
+                snapshot,
                 pre_hooks,
                 post_hooks,
                 name: m.name.clone(),
@@ -727,6 +782,20 @@ fn rejected_schema_texts(project: &Project) -> Vec<&str> {
         .filter(|f| f.rejected)
         .filter_map(|f| project.files.get(&f.path))
         .collect()
+}
+
+/// Where a snapshot's problems without a config of their own are shown:
+/// its `config(` call, else the first word of its query.
+fn snapshot_span(m: &ModelFile) -> Span {
+    let text: &str = &m.file.text;
+    let range = crate::render::config_call_spans(text).0.unwrap_or_else(|| {
+        let start = text.len() - text.trim_start().len();
+        let end = text[start..]
+            .find(char::is_whitespace)
+            .map_or(text.len(), |i| start + i);
+        start..end
+    });
+    Span::new(&m.file.path, range)
 }
 
 fn default_schema(project: &Project, m: &ModelFile) -> String {
@@ -1591,6 +1660,7 @@ fn singular_tests(
             file: file.clone(),
             name: name.clone(),
             folders: Vec::new(),
+            snapshot: false,
         };
         check_refs(&pseudo, &rendered.calls, known, relations, &[], diagnostics);
         let sql_check = !rendered

@@ -685,6 +685,7 @@ impl<'a> Labels<'a> {
             StepKind::Table => format!("build {relation}"),
             StepKind::Incremental => format!("incremental {relation}"),
             StepKind::Refresh => format!("refresh {relation}"),
+            StepKind::Snapshot => format!("snapshot {relation}"),
             StepKind::Vacuum => format!("vacuum {relation}"),
             StepKind::Hook => format!("hook {}", step.node.rsplit('.').next().unwrap_or_default()),
             StepKind::Test => format!("test {}", node.map_or(step.node.as_str(), |n| n.name())),

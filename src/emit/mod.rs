@@ -12,6 +12,7 @@
 
 mod files;
 mod manifest;
+mod snapshot;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -431,6 +432,11 @@ impl<'a> Cx<'a> {
                         sql
                     }
                 }
+                Materialization::Snapshot => match &m.snapshot {
+                    Some(strategy) => snapshot::migration(m, strategy, &full_sql),
+                    // resolve gives every snapshot its strategy.
+                    None => String::new(),
+                },
                 Materialization::MaterializedView => empty_relation_migration(
                     "materialized view",
                     &m.relation,
@@ -533,6 +539,20 @@ impl<'a> Cx<'a> {
                     ));
                     out.steps.push(step(&run_path, StepKind::Refresh));
                     out.files.push(run_path);
+                }
+                Materialization::Snapshot => {
+                    if let Some(strategy) = &m.snapshot {
+                        let run_path = fit_path(format!("run/{level:03}_{model_name}.sql"));
+                        out.runs.push((
+                            run_path.clone(),
+                            format!(
+                                "{header}{RUN_NOTE}\n{pre}{}{post}",
+                                snapshot::run(m, strategy, &full_sql)
+                            ),
+                        ));
+                        out.steps.push(step(&run_path, StepKind::Snapshot));
+                        out.files.push(run_path);
+                    }
                 }
                 Materialization::View | Materialization::Ephemeral => {}
             }
