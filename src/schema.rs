@@ -638,10 +638,10 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
                 diagnostics.push(
                     Diagnostic::new(
                         "W0053",
-                        format!("snapshot `{}` has tests, but stackc does not build snapshots: they are not run", o.name.value),
+                        format!("snapshot `{}` has tests, but stackc does not run tests on snapshots yet: they are skipped", o.name.value),
                     )
                     .at(span.clone())
-                    .help("run snapshots and their tests with dbt, or turn the snapshot into a model"),
+                    .help("run these tests with dbt until stackc runs tests on snapshots"),
                 );
             }
             let mut depends_on: Vec<UnitInputKind> = o
