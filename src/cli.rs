@@ -62,13 +62,8 @@ enum Command {
         /// How to print diagnostics.
         #[arg(long, value_enum, default_value_t = FormatArg::Human)]
         format: FormatArg,
-        /// Treat every warning as an error (as dbt's --warn-error).
-        #[arg(long)]
-        warn_error: bool,
-        /// Which warnings are errors, in dbt's syntax with stackc's codes:
-        /// '{"include": "all", "exclude": ["W0203"]}' or '{"include": ["W0050"]}'.
-        #[arg(long, value_name = "JSON")]
-        warn_error_options: Option<String>,
+        #[command(flatten)]
+        warn_error: WarnErrorArgs,
     },
     /// Apply the artifacts to PostgreSQL: pending migrations, then the run steps.
     Apply {
@@ -89,6 +84,8 @@ enum Command {
         /// Progress always goes to stderr; `json` also writes a report to stdout.
         #[arg(long, value_enum, default_value_t = crate::apply::report::ReportFormat::Human)]
         format: crate::apply::report::ReportFormat,
+        #[command(flatten)]
+        warn_error: WarnErrorArgs,
     },
     /// Run the tests of the artifacts against the database as it is.
     Test {
@@ -101,7 +98,41 @@ enum Command {
         /// Progress always goes to stderr; `json` also writes a report to stdout.
         #[arg(long, value_enum, default_value_t = crate::apply::report::ReportFormat::Human)]
         format: crate::apply::report::ReportFormat,
+        #[command(flatten)]
+        warn_error: WarnErrorArgs,
     },
+}
+
+/// `--warn-error` and `--warn-error-options`, on every command that compiles.
+#[derive(Args, Clone, Default)]
+struct WarnErrorArgs {
+    /// Treat every warning as an error (as dbt's --warn-error); on apply
+    /// and test, a failing test of severity warn fails too.
+    #[arg(long)]
+    warn_error: bool,
+    /// Which warnings are errors, in dbt's syntax with stackc's codes:
+    /// '{"include": "all", "exclude": ["W0203"]}' or '{"include": ["W0050"]}'.
+    #[arg(long, value_name = "JSON")]
+    warn_error_options: Option<String>,
+}
+
+impl WarnErrorArgs {
+    fn parse(&self) -> Result<WarnError, ExitStatus> {
+        let mut promote = match self
+            .warn_error_options
+            .as_deref()
+            .map(WarnError::parse_options)
+        {
+            None => WarnError::default(),
+            Some(Ok(w)) => w,
+            Some(Err(problem)) => {
+                eprintln!("error: invalid --warn-error-options: {problem}");
+                return Err(ExitStatus::Error);
+            }
+        };
+        promote.all |= self.warn_error;
+        Ok(promote)
+    }
 }
 
 /// dbt's profile flags: which target of profiles.yml a dbt project uses.
@@ -182,17 +213,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
             check,
             format,
             warn_error,
-            warn_error_options,
         } => {
-            let mut promote = match warn_error_options.as_deref().map(WarnError::parse_options) {
-                None => WarnError::default(),
-                Some(Ok(w)) => w,
-                Some(Err(problem)) => {
-                    eprintln!("error: invalid --warn-error-options: {problem}");
-                    return ExitStatus::Error;
-                }
+            let promote = match warn_error.parse() {
+                Ok(p) => p,
+                Err(status) => return status,
             };
-            promote.all |= warn_error;
             compile(
                 &dir,
                 out,
@@ -216,7 +241,12 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
             out_of_order,
             lock_timeout,
             format,
+            warn_error,
         } => {
+            let promote = match warn_error.parse() {
+                Ok(p) => p,
+                Err(status) => return status,
+            };
             // Single-threaded here, as that function requires.
             crate::apply::connect::skip_system_ca_bundle();
             crate::apply::apply(&crate::apply::ApplyOptions {
@@ -230,6 +260,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
                 format,
                 color,
                 load: profile.options(),
+                promote,
             })
         }
         Command::Test {
@@ -242,7 +273,12 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
                 },
             unit,
             format,
+            warn_error,
         } => {
+            let promote = match warn_error.parse() {
+                Ok(p) => p,
+                Err(status) => return status,
+            };
             crate::apply::connect::skip_system_ca_bundle();
             crate::apply::test(&crate::apply::TestOptions {
                 dir,
@@ -252,6 +288,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
                 format,
                 color,
                 load: profile.options(),
+                promote,
             })
         }
     }

@@ -422,7 +422,13 @@ fn snapshots_keep_history_across_applies() {
             "select concat_ws('|', id, region, status, dbt_valid_to is null)
              from snapshots.customers_check order by id, dbt_valid_from"
         ),
-        ["1|eu|active|f", "1|eu|churned|t", "2|eu|active|t", "3|us|trial|t", "4|us|trial|t"]
+        [
+            "1|eu|active|f",
+            "1|eu|churned|t",
+            "2|eu|active|t",
+            "3|us|trial|t",
+            "4|us|trial|t"
+        ]
     );
     // check_cols all, `schema` through generate_schema_name, renamed meta
     // columns, open versions at dbt_valid_to_current, Cid invalidated.
@@ -449,4 +455,39 @@ fn snapshots_keep_history_across_applies() {
         ),
         ["1|Ann|churned", "2|Bobby|active", "4|Dee|trial"]
     );
+}
+
+/// `--warn-error` on apply and test, as dbt's: a compile warning stops the
+/// apply before it connects, and a failing test of severity warn fails.
+#[test]
+fn warn_error_applies_to_apply_and_test() {
+    let warned = repo().join("tests/fixtures/warn_w0330_dbt_entry_without_model");
+    let (code, out) = stackc(&warned, &["apply", "--warn-error"], &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("error[W0330]") && out.contains("nothing was run"),
+        "{out}"
+    );
+    let (code, out) = stackc(
+        &warned,
+        &["test", "--warn-error-options", r#"{"include": ["W0330"]}"#],
+        &[],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("error[W0330]"), "{out}");
+
+    let db = TestDb::new("warn");
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&repo().join("tests/fixtures/ok_dbt_warn_test"), dir.path());
+    let env = [("STACKC_DBT_DATABASE", db.name.as_str())];
+    let (code, out) = stackc(dir.path(), &["apply"], &env);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("warn"), "{out}");
+    let (code, out) = stackc(dir.path(), &["test"], &env);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = stackc(dir.path(), &["test", "--warn-error"], &env);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("an error under --warn-error"), "{out}");
+    let (code, out) = stackc(dir.path(), &["apply", "--warn-error"], &env);
+    assert_eq!(code, 1, "{out}");
 }
