@@ -157,6 +157,8 @@ pub struct Project {
     pub models: Vec<ModelFile>,
     pub macros: Vec<SourceFile>,
     pub singular_tests: Vec<SourceFile>,
+    /// `.sql` files under the analysis paths.
+    pub analyses: Vec<SourceFile>,
     pub seeds: Vec<Seed>,
     pub schema_files: Vec<SchemaFile>,
     /// Markdown files under the model paths (dbt's `{% docs %}` blocks).
@@ -241,6 +243,7 @@ pub fn load_with(
     let mut models = Vec::new();
     let mut macros = Vec::new();
     let mut singular_tests = Vec::new();
+    let mut analyses = Vec::new();
     let mut seeds = Vec::new();
     let mut schema_files = Vec::new();
 
@@ -394,6 +397,13 @@ pub fn load_with(
             }
         }
     }
+    for (rel, abs) in list_dirs(root, &paths.analyses, &mut files, diagnostics) {
+        if rel.ends_with(".sql") {
+            if let Some(file) = read_source(&mut files, &rel, &abs, diagnostics) {
+                analyses.push(file);
+            }
+        }
+    }
     for (rel, abs) in list_dirs(root, &paths.seeds, &mut files, diagnostics) {
         if rel.ends_with(".csv") {
             if let Some(file) = read_source(&mut files, &rel, &abs, diagnostics) {
@@ -428,6 +438,7 @@ pub fn load_with(
         models,
         macros,
         singular_tests,
+        analyses,
         seeds,
         schema_files,
         docs,

@@ -67,6 +67,9 @@ pub struct Resolved {
     pub sources: BTreeMap<(String, String), (SourceEntry, SourceTable, Relation)>,
     pub tests: Vec<DataTest>,
     pub singular_tests: Vec<SingularTest>,
+    /// dbt's analyses (`analysis-paths`): rendered and checked, written to
+    /// `OUT/analyses/`, never run. Their `refs` are not graph edges.
+    pub analyses: Vec<SingularTest>,
     pub unit_tests: Vec<crate::unittest::CompiledUnitTest>,
     /// Exposures, semantic models, metrics and saved queries: in the
     /// manifest and its lineage, no SQL. Sorted by unique id.
@@ -533,8 +536,18 @@ pub fn resolve(
     check_truncated_names(&models, diagnostics);
     check_contracts(&models, diagnostics);
 
-    let singular_tests = singular_tests(
-        project,
+    let singular_tests = single_queries(
+        &project.singular_tests,
+        &renderer,
+        &relations,
+        &vars,
+        &known,
+        &hard_coded,
+        diagnostics,
+    );
+    // dbt's analyses: compiled and checked like a test, never run.
+    let analyses = single_queries(
+        &project.analyses,
         &renderer,
         &relations,
         &vars,
@@ -605,6 +618,7 @@ pub fn resolve(
         sources,
         tests,
         singular_tests,
+        analyses,
         unit_tests,
         others,
         graph,
@@ -1625,8 +1639,9 @@ fn check_described_columns(
     }
 }
 
-fn singular_tests(
-    project: &Project,
+/// Singular tests, and analyses: each file one query, rendered and checked.
+fn single_queries(
+    files: &[SourceFile],
     renderer: &Renderer,
     relations: &Arc<Relations>,
     vars: &Arc<BTreeMap<String, serde_json::Value>>,
@@ -1635,7 +1650,7 @@ fn singular_tests(
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<SingularTest> {
     let mut out = Vec::new();
-    for file in &project.singular_tests {
+    for file in files {
         let name = file
             .path
             .rsplit('/')

@@ -491,3 +491,33 @@ fn warn_error_applies_to_apply_and_test() {
     let (code, out) = stackc(dir.path(), &["apply", "--warn-error"], &env);
     assert_eq!(code, 1, "{out}");
 }
+
+/// dbt's analyses: rendered (with `ref` to a snapshot) and checked into
+/// OUT/analyses/, never run (the snapshot apply test runs this fixture,
+/// whose analysis would fail on a division by zero); a bad ref is an error
+/// at its line.
+#[test]
+fn analyses_compile_into_out_and_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&repo().join("tests/fixtures/ok_dbt_snapshots"), dir.path());
+    let out_dir = dir.path().join("stackc_target");
+    let (code, out) = stackc(dir.path(), &["compile"], &[]);
+    assert_eq!(code, 0, "{out}");
+    let text = std::fs::read_to_string(out_dir.join("analyses/status_history.sql")).unwrap();
+    assert!(text.contains("from snapshots.customers_ts\n"), "{text}");
+    assert!(
+        text.starts_with("-- stackc: analysis status_history\n"),
+        "{text}"
+    );
+    let (code, out) = stackc(dir.path(), &["compile", "--check"], &[]);
+    assert_eq!(code, 0, "{out}");
+
+    std::fs::write(
+        dir.path().join("analyses/status_history.sql"),
+        "select 1\nfrom {{ ref('no_such_model') }}\n",
+    )
+    .unwrap();
+    let (code, out) = stackc(dir.path(), &["compile"], &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("analyses/status_history.sql:2:"), "{out}");
+}

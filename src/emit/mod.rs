@@ -175,6 +175,24 @@ pub fn emit(project: &Project, resolved: &Resolved, sink: &dyn Sink) -> std::io:
             .map(|u| put(&unit_test_path(u), &u.script))
             .collect::<std::io::Result<_>>()?,
     );
+    // Analyses: compiled for people to read and run by hand; no step runs them.
+    hashed.push(
+        resolved
+            .analyses
+            .iter()
+            .map(|a| {
+                let head = format!(
+                    "-- stackc: analysis {}\n-- source: {}\n-- Compiled, never run by `stackc apply`: run it by hand where you need it.\n{DO_NOT_EDIT}\n",
+                    comment(&a.name),
+                    comment(&a.file.path),
+                );
+                put(
+                    &fit_path(format!("analyses/{}.sql", a.name)),
+                    &format!("{head}{}\n", a.rendered.sql.trim_end()),
+                )
+            })
+            .collect::<std::io::Result<_>>()?,
+    );
     // A dbt project's on-run-start/on-run-end: the first and last steps.
     for (label, hooks, first) in [
         ("on-run-start", &resolved.on_run_start, true),
