@@ -13,7 +13,7 @@ use toml::de::{DeTable, DeValue};
 
 use crate::config::{ConfigEntry, ConfigLayer};
 use crate::diagnostic::{Diagnostic, SourceFiles, Span};
-use crate::schema::{self, SchemaFile};
+use crate::schema::{self, OtherKind, SchemaFile};
 use crate::seed::{self, Seed};
 
 /// One text file of the project. `path` is relative to the project folder,
@@ -293,6 +293,20 @@ pub fn load_with(
     let (mut yaml_paths, sql_paths): (Vec<_>, Vec<_>) = model_listing
         .into_iter()
         .partition(|(rel, _)| !rel.ends_with(".sql"));
+    // A dbt project's snapshot paths: `{% snapshot %}` files, and schema
+    // files (dbt 1.9 writes snapshots in YAML there).
+    let mut snapshot_sql = Vec::new();
+    if dbt {
+        for (rel, abs) in list_dirs(root, &paths.snapshots, &mut files, diagnostics) {
+            if rel.ends_with(".sql") {
+                snapshot_sql.push((rel, abs));
+            } else if (rel.ends_with(".yml") || rel.ends_with(".yaml"))
+                && !yaml_paths.iter().any(|(r, _)| *r == rel)
+            {
+                yaml_paths.push((rel, abs));
+            }
+        }
+    }
     // Largest first, so that the last file to finish is a small one.
     yaml_paths.sort_by_cached_key(|(_, abs)| {
         std::cmp::Reverse(std::fs::metadata(abs).map_or(0, |m| m.len()))
@@ -343,10 +357,7 @@ pub fn load_with(
         crate::dbt::docs::fill(&mut schema_files, &files, &blocks, diagnostics);
     }
     if dbt {
-        for (rel, abs) in list_dirs(root, &paths.snapshots, &mut files, diagnostics) {
-            if !rel.ends_with(".sql") {
-                continue;
-            }
+        for (rel, abs) in snapshot_sql {
             let Some(file) = read_source(&mut files, &rel, &abs, diagnostics) else {
                 continue;
             };
@@ -366,6 +377,30 @@ pub fn load_with(
                     file: block.file,
                     name: block.name,
                     folders: folders.clone(),
+                    snapshot: true,
+                });
+            }
+        }
+        // dbt 1.9's YAML snapshots: a `snapshots:` entry with `relation:`.
+        for schema in &schema_files {
+            for o in &schema.others {
+                let (OtherKind::Snapshot, Some((relation, at))) = (o.kind, &o.relation) else {
+                    continue;
+                };
+                let Some(text) = files.get(&schema.path) else {
+                    continue;
+                };
+                let file = SourceFile {
+                    path: schema.path.clone(),
+                    text: text.into(),
+                };
+                let folders = folders_under(&schema.path, &paths.snapshots)
+                    .or_else(|| folders_under(&schema.path, &paths.models))
+                    .unwrap_or_default();
+                models.push(ModelFile {
+                    file: crate::dbt::snapshot::yaml_query(&file, relation, at),
+                    name: o.name.clone(),
+                    folders,
                     snapshot: true,
                 });
             }
@@ -443,6 +478,16 @@ pub fn load_with(
         schema_files,
         docs,
     })
+}
+
+/// The folders between one of `dirs` and the file at `rel`.
+fn folders_under(rel: &str, dirs: &[String]) -> Option<Vec<String>> {
+    let inner = dirs
+        .iter()
+        .find_map(|dir| rel.strip_prefix(dir.as_str())?.strip_prefix('/'))?;
+    let mut parts: Vec<String> = inner.split('/').map(str::to_string).collect();
+    parts.pop();
+    Some(parts)
 }
 
 /// [`list_files`] over several folders, each file once, in path order.

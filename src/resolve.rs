@@ -165,6 +165,14 @@ pub fn resolve(
     check_unique_names(project, diagnostics);
     check_schema_file_names(project, diagnostics);
 
+    // The `config:` of schema-file `snapshots:` entries, by name.
+    let snapshot_entries: BTreeMap<&str, &ConfigLayer> = project
+        .schema_files
+        .iter()
+        .flat_map(|f| &f.others)
+        .filter(|o| o.kind == OtherKind::Snapshot)
+        .map(|o| (o.name.as_str(), &o.config))
+        .collect();
     // Configuration and relation of every model.
     let mut configs: BTreeMap<String, ModelConfig> = BTreeMap::new();
     let mut relations = Relations::default();
@@ -189,7 +197,11 @@ pub fn resolve(
                 layers.push(&snapshot_layer);
             }
             layers.push(&call_layer);
-            if let Some(entry) = entries.get(&m.name).filter(|_| !m.snapshot) {
+            if m.snapshot {
+                if let Some(layer) = snapshot_entries.get(m.name.as_str()) {
+                    layers.push(layer);
+                }
+            } else if let Some(entry) = entries.get(&m.name) {
                 layers.push(&entry.config);
             }
             let dbt_path;

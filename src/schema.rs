@@ -79,6 +79,10 @@ pub struct OtherEntry {
     /// The measures and metrics a metric or saved query is made of.
     pub uses_measures: Vec<String>,
     pub uses_metrics: Vec<String>,
+    /// A snapshot's `relation:` as written, and where its value is.
+    pub relation: Option<(String, Span)>,
+    /// A snapshot's `config:`.
+    pub config: ConfigLayer,
 }
 
 /// `x`, `{name: x}` or a list of them.
@@ -305,6 +309,11 @@ struct RawOther {
     data_tests: Vec<serde_json::Value>,
     #[serde(default)]
     columns: Vec<serde_json::Value>,
+    /// Snapshots (dbt 1.9): `relation: ref('m')` or `source('s', 't')`.
+    relation: Option<Spanned<String>>,
+    /// Snapshots: their configs (`strategy`, `unique_key`, ...).
+    #[serde(default)]
+    config: BTreeMap<String, Spanned<serde_json::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -675,7 +684,24 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
                 list.sort();
                 list.dedup();
             }
+            let relation = o.relation.as_ref().map(|r| (r.value.clone(), cx.span(r)));
+            let config = o
+                .config
+                .into_iter()
+                .map(|(k, v)| {
+                    let span = cx.span(&v);
+                    (
+                        k,
+                        ConfigEntry {
+                            value: v.value,
+                            span,
+                        },
+                    )
+                })
+                .collect();
             others.push(OtherEntry {
+                relation,
+                config,
                 kind,
                 name: o.name.value,
                 span,

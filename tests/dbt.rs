@@ -447,6 +447,21 @@ fn snapshots_keep_history_across_applies() {
             "4|Dee|trial|t",
         ]
     );
+    // dbt 1.9's YAML snapshot (`relation:`, configs in the entry, a list
+    // key): the rows of the block snapshot with the same strategy (the
+    // time a hard delete closes a version at is each step's own).
+    assert_eq!(
+        rows(
+            client,
+            "select string_agg(concat_ws('|', id, region, name, status, dbt_valid_from, dbt_valid_to is null, dbt_updated_at), ',' order by id, dbt_valid_from)
+             from snapshots.customers_yaml"
+        ),
+        rows(
+            client,
+            "select string_agg(concat_ws('|', id, region, name, status, dbt_valid_from, dbt_valid_to is null, dbt_updated_at), ',' order by id, dbt_valid_from)
+             from snapshots.customers_ts"
+        ),
+    );
     // A model reads the snapshot with ref().
     assert_eq!(
         rows(

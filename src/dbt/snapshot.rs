@@ -106,6 +106,69 @@ fn blank_outside(text: &str, keep: std::ops::Range<usize>) -> String {
     out
 }
 
+/// A YAML snapshot (dbt 1.9's `snapshots:` entry with `relation:`) as a
+/// query: `select * from {{ <relation> }}`, written into the schema file's
+/// own text, blanked, with the relation at its own line and column (the
+/// words before it go into blank space before it), so that an unknown
+/// `ref` is shown where the schema file says it.
+pub fn yaml_query(schema: &SourceFile, relation: &str, at: &Span) -> SourceFile {
+    let text: &str = &schema.text;
+    let mut bytes: Vec<u8> = text
+        .bytes()
+        .map(|b| if b == b'\n' || b == b'\r' { b } else { b' ' })
+        .collect();
+    let start = at.range.start.min(bytes.len());
+    let end = at.range.end.min(bytes.len()).max(start);
+    let fits = start >= 3
+        && text.get(start..end) == Some(relation)
+        && bytes[start - 3..start].iter().all(|b| *b == b' ');
+    let mut placed = fits;
+    if fits {
+        bytes[start..end].copy_from_slice(relation.as_bytes());
+        bytes[start - 3..start].copy_from_slice(b"{{ ");
+        // Each word in blank space before the `{{`, a blank or newline
+        // between words.
+        let mut limit = start - 4;
+        for word in ["from", "*", "select"] {
+            let mut end_at = None;
+            let mut i = limit;
+            while i >= word.len() {
+                let run = &bytes[i - word.len()..i];
+                let after_ok =
+                    i == bytes.len() || bytes[i] == b' ' || bytes[i] == b'\n' || bytes[i] == b'\r';
+                if run.iter().all(|b| *b == b' ') && after_ok {
+                    end_at = Some(i);
+                    break;
+                }
+                i -= 1;
+            }
+            match end_at {
+                Some(i) => {
+                    bytes[i - word.len()..i].copy_from_slice(word.as_bytes());
+                    limit = (i - word.len()).saturating_sub(1);
+                }
+                None => {
+                    placed = false;
+                    break;
+                }
+            }
+        }
+        if placed {
+            bytes.splice(end..end, b" }}".iter().copied());
+        }
+    }
+    let text = match (placed, String::from_utf8(bytes)) {
+        (true, Ok(t)) => t,
+        // No room (a relation on a line of its own): the query alone, at
+        // the file's start.
+        _ => format!("select * from {{{{ {relation} }}}}\n"),
+    };
+    SourceFile {
+        path: schema.path.clone(),
+        text: text.into(),
+    }
+}
+
 /// How a snapshot finds changed rows (dbt's `strategy`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Kind {
@@ -324,6 +387,21 @@ mod tests {
             assert_eq!(d.len(), 1, "{text}");
             assert_eq!(d[0].code, "E0042");
         }
+    }
+
+    #[test]
+    fn a_yaml_snapshot_query_keeps_the_relation_where_it_is_written() {
+        let schema = SourceFile {
+            path: "snapshots/s.yml".into(),
+            text: "snapshots:\n  - name: s\n    relation: ref('orders')\n    config: {}\n".into(),
+        };
+        let start = schema.text.find("ref(").unwrap();
+        let at = Span::new(&schema.path, start..start + "ref('orders')".len());
+        let q = yaml_query(&schema, "ref('orders')", &at);
+        assert_eq!(q.text.find("ref("), Some(start));
+        let words: Vec<&str> = q.text.split_whitespace().collect();
+        assert_eq!(words, ["select", "*", "from", "{{", "ref('orders')", "}}"]);
+        assert_eq!(q.text.lines().count(), schema.text.lines().count());
     }
 
     #[test]
