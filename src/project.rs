@@ -352,6 +352,14 @@ pub fn load_with(
         diagnostics.extend(local);
         schema_files.extend(schema);
     }
+    if let Some(d) = &settings.dbt {
+        for file in &mut schema_files {
+            let folders = folders_under(&file.path, &paths.models)
+                .or_else(|| folders_under(&file.path, &paths.snapshots))
+                .unwrap_or_default();
+            schema::apply_test_tree(file, &folders, &d.test_configs, diagnostics);
+        }
+    }
     if dbt {
         let blocks = crate::dbt::docs::blocks(&docs, diagnostics);
         crate::dbt::docs::fill(&mut schema_files, &files, &blocks, diagnostics);

@@ -497,7 +497,23 @@ fn warn_error_applies_to_apply_and_test() {
     let env = [("STACKC_DBT_DATABASE", db.name.as_str())];
     let (code, out) = stackc(dir.path(), &["apply"], &env);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("warn"), "{out}");
+    // The data_tests tree (as dbt build reports the same fixture): warn
+    // severity from the project level, `warn_if` from the folder, and the
+    // test's own `warn_if` over the folder's.
+    for (test, result) in [
+        (
+            "accepted_values_orders_status__open__shipped",
+            "warn 1 failing row",
+        ),
+        ("accepted_values_checked_id__2", "ok"),
+        ("checked_id_is_two_or_three", "warn 1 failing row"),
+    ] {
+        assert!(
+            out.lines()
+                .any(|l| l.contains(&format!("test {test} ... {result}"))),
+            "{test}: {out}"
+        );
+    }
     let (code, out) = stackc(dir.path(), &["test"], &env);
     assert_eq!(code, 0, "{out}");
     let (code, out) = stackc(dir.path(), &["test", "--warn-error"], &env);
