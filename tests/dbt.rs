@@ -542,6 +542,13 @@ fn analyses_compile_into_out_and_are_checked() {
     );
     let (code, out) = stackc(dir.path(), &["compile", "--check"], &[]);
     assert_eq!(code, 0, "{out}");
+    // Jinja in a var of dbt_project.yml, rendered at its use, with `this`.
+    let model =
+        std::fs::read_to_string(out_dir.join("migrations/R__002_current_customers.sql")).unwrap();
+    assert!(
+        model.contains("'shop history of current_customers' as label"),
+        "{model}"
+    );
 
     std::fs::write(
         dir.path().join("analyses/status_history.sql"),
