@@ -289,6 +289,7 @@ pub fn resolve(
             };
             let cte = (config.materialized == Materialization::Ephemeral)
                 .then(|| format!("__stackc_ephemeral_{}", m.name));
+            let (schema, name) = unquoted(dbt_settings, schema, name);
             let relation = Relation {
                 schema,
                 name,
@@ -330,6 +331,7 @@ pub fn resolve(
             ),
             None => (project.settings.seeds_schema.clone(), seed.name.clone()),
         };
+        let (schema, name) = unquoted(dbt_settings, schema, name);
         let relation = Relation {
             schema,
             name,
@@ -808,6 +810,22 @@ fn rejected_schema_texts(project: &Project) -> Vec<&str> {
         .filter(|f| f.rejected)
         .filter_map(|f| project.files.get(&f.path))
         .collect()
+}
+
+/// A dbt project's `quoting: {schema: false, identifier: false}`: dbt writes
+/// those names bare, so PostgreSQL folds them to lower case. Quoted (dbt's
+/// default on PostgreSQL) a name keeps its case, as stackc writes it anyway.
+fn unquoted(
+    dbt: Option<&crate::dbt::DbtSettings>,
+    schema: String,
+    name: String,
+) -> (String, String) {
+    let Some(dbt) = dbt else {
+        return (schema, name);
+    };
+    let off = |key: &str| dbt.quoting.get(key) == Some(&false);
+    let fold = |s: String, key: &str| if off(key) { s.to_lowercase() } else { s };
+    (fold(schema, "schema"), fold(name, "identifier"))
 }
 
 /// Where a snapshot's problems without a config of their own are shown:

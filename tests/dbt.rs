@@ -470,6 +470,12 @@ fn snapshots_keep_history_across_applies() {
         ),
         ["1|Ann|churned", "2|Bobby|active", "4|Dee|trial"]
     );
+    // `quoting: {identifier: false}`: models/CustomerCount.sql is the bare
+    // name PostgreSQL folds, as dbt creates it.
+    assert_eq!(
+        rows(client, "select n::text from shop.customercount"),
+        ["3"]
+    );
 }
 
 /// `--warn-error` on apply and test, as dbt's: a compile warning stops the
