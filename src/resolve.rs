@@ -540,6 +540,26 @@ pub fn resolve(
         }
         if let Some(mut model) = model {
             model.entry = entries.get(&model.name).cloned();
+            // A foreign key's `to:` is built first, as dbt orders it.
+            for to in model.entry.iter().flat_map(|e| foreign_key_targets(e)) {
+                match to {
+                    UnitInputKind::Ref(name)
+                        if name != model.name && known.contains(name.as_str()) =>
+                    {
+                        model.refs.push(name)
+                    }
+                    UnitInputKind::Source(s, t)
+                        if sources.contains_key(&(s.clone(), t.clone())) =>
+                    {
+                        model.sources.push((s, t))
+                    }
+                    _ => {}
+                }
+            }
+            model.refs.sort();
+            model.refs.dedup();
+            model.sources.sort();
+            model.sources.dedup();
             if model.config.enabled {
                 models.insert(model.name.clone(), model);
             }
@@ -548,7 +568,7 @@ pub fn resolve(
     check_columns_for_merge(&models, diagnostics);
     check_described_columns(&models, dbt, diagnostics);
     check_truncated_names(&models, diagnostics);
-    check_contracts(&models, diagnostics);
+    check_contracts(&models, &known, &sources, diagnostics);
 
     let singular_tests = single_queries(
         &project.singular_tests,
@@ -809,6 +829,20 @@ fn rejected_schema_texts(project: &Project) -> Vec<&str> {
         .iter()
         .filter(|f| f.rejected)
         .filter_map(|f| project.files.get(&f.path))
+        .collect()
+}
+
+/// The `to:` of the foreign keys of a schema-file entry (column and model
+/// level), parsed.
+pub fn foreign_key_targets(entry: &ModelEntry) -> Vec<UnitInputKind> {
+    entry
+        .columns
+        .iter()
+        .flat_map(|c| &c.constraints)
+        .chain(&entry.constraints)
+        .filter(|c| c.get("type").and_then(|t| t.as_str()) == Some("foreign_key"))
+        .filter_map(|c| c.get("to").and_then(|t| t.as_str()))
+        .filter_map(crate::schema::parse_input)
         .collect()
 }
 
@@ -1520,7 +1554,12 @@ pub fn contract_enforced(m: &Model) -> bool {
 
 /// An enforced contract needs every column's `data_type`, and the model
 /// must select exactly the contract's columns (dbt refuses both too).
-fn check_contracts(models: &BTreeMap<String, Model>, diagnostics: &mut Vec<Diagnostic>) {
+fn check_contracts(
+    models: &BTreeMap<String, Model>,
+    known: &BTreeSet<&str>,
+    sources: &BTreeMap<(String, String), (SourceEntry, SourceTable, Relation)>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
     for m in models.values().filter(|m| contract_enforced(m)) {
         let at = m
             .config
@@ -1579,10 +1618,23 @@ fn check_contracts(models: &BTreeMap<String, Model>, diagnostics: &mut Vec<Diagn
                 "not_null" => !model_level,
                 "unique" | "primary_key" => true,
                 "check" | "custom" => constraint.get("expression").is_some_and(|e| e.is_string()),
-                "foreign_key" => {
-                    constraint.get("to").is_none()
-                        && constraint.get("expression").is_some_and(|e| e.is_string())
-                }
+                "foreign_key" => match constraint.get("to").and_then(|t| t.as_str()) {
+                    // dbt 1.9: `to: ref('m')` / `source('s', 't')` with `to_columns`.
+                    Some(to) => {
+                        // The relation it references must be in the project.
+                        let target = match crate::schema::parse_input(to) {
+                            Some(UnitInputKind::Ref(name)) => known.contains(name.as_str()),
+                            Some(UnitInputKind::Source(s, t)) => sources.contains_key(&(s, t)),
+                            _ => false,
+                        };
+                        target
+                            && constraint
+                                .get("to_columns")
+                                .and_then(|c| c.as_array())
+                                .is_some_and(|c| !c.is_empty() && c.iter().all(|c| c.is_string()))
+                    }
+                    None => constraint.get("expression").is_some_and(|e| e.is_string()),
+                },
                 _ => false,
             };
             if !supported {
@@ -1592,7 +1644,7 @@ fn check_contracts(models: &BTreeMap<String, Model>, diagnostics: &mut Vec<Diagn
                         format!("constraint `{kind}` of `{}` is not emitted", m.name),
                     )
                     .at(span)
-                    .help("stackc emits not_null, unique, primary_key, check and custom (with `expression`), and foreign_key with `expression: other_schema.table (column)`"),
+                    .help("stackc emits not_null, unique, primary_key, check and custom (with `expression`), and foreign_key with `to:` (a ref or source of this project) and `to_columns: [id]`, or `expression: other_schema.table (column)`"),
                 );
             }
         }

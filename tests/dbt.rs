@@ -565,3 +565,58 @@ fn analyses_compile_into_out_and_are_checked() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("analyses/status_history.sql:2:"), "{out}");
 }
+
+/// Contract constraints on the real server: `foreign_key` with `to:
+/// ref(...)` and `to_columns` (column and model level) and `check`, as
+/// dbt-postgres writes them; the referenced table is built first, and a
+/// second apply reloads both tables.
+#[test]
+fn contract_foreign_keys_reference_the_built_table() {
+    let mut db = TestDb::new("fk");
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(
+        &repo().join("tests/fixtures/ok_dbt_foreign_key"),
+        dir.path(),
+    );
+    let env = [("STACKC_DBT_DATABASE", db.name.as_str())];
+    for _ in 0..2 {
+        let (code, out) = stackc(dir.path(), &["apply"], &env);
+        assert_eq!(code, 0, "{out}");
+    }
+    let client = &mut db.client;
+    let constraints: Vec<String> = client
+        .query(
+            "select tc.constraint_type || ' ' || ccu.table_name || '.' || ccu.column_name
+             from information_schema.table_constraints tc
+             join information_schema.constraint_column_usage ccu using (constraint_schema, constraint_name)
+             where tc.table_schema = 'shop' and tc.table_name = 'orders'
+             order by 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        constraints,
+        [
+            "CHECK orders.amount",
+            "FOREIGN KEY customers.customer_id",
+            "FOREIGN KEY customers.customer_id",
+            "PRIMARY KEY orders.order_id",
+        ]
+    );
+    let n: i64 = client
+        .query_one("select count(*) from shop.orders", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 3);
+    let refused = client
+        .batch_execute("insert into shop.orders values (13, 99, 1)")
+        .unwrap_err();
+    assert_eq!(
+        refused.code(),
+        Some(&postgres::error::SqlState::FOREIGN_KEY_VIOLATION),
+        "{refused:?}"
+    );
+}

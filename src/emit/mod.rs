@@ -312,6 +312,8 @@ struct Cx<'a> {
     source_prefix: String,
     /// Test id → where its query is; filled once the tests files are made.
     test_positions: BTreeMap<String, TestPosition>,
+    /// Models a contract's foreign key references (`to: ref(...)`).
+    fk_targets: std::collections::BTreeSet<String>,
 }
 
 impl<'a> Cx<'a> {
@@ -330,6 +332,17 @@ impl<'a> Cx<'a> {
             model_prefix: format!("model.{name}."),
             source_prefix: format!("source.{name}."),
             test_positions: BTreeMap::new(),
+            fk_targets: resolved
+                .models
+                .values()
+                .filter(|m| crate::resolve::contract_enforced(m))
+                .filter_map(|m| m.entry.as_deref())
+                .flat_map(crate::resolve::foreign_key_targets)
+                .filter_map(|t| match t {
+                    crate::schema::UnitInputKind::Ref(name) => Some(name),
+                    _ => None,
+                })
+                .collect(),
         }
     }
 
@@ -433,7 +446,7 @@ impl<'a> Cx<'a> {
                 }
                 Materialization::View => view_migration(&m.relation, &full_sql),
                 Materialization::Table if contract.is_some() => {
-                    contract_table_migration(m, contract.as_deref().unwrap_or_default())
+                    contract_table_migration(m, contract.as_deref().unwrap_or_default(), resolved)
                 }
                 Materialization::Table => {
                     empty_relation_migration("table", &m.relation, &full_sql, &m.config.indexes)
@@ -495,6 +508,14 @@ impl<'a> Cx<'a> {
             out.migration = Some((path.clone(), header.clone()));
             out.files.push(path);
             let target = m.relation.to_string();
+            // A table another contract's foreign key references cannot be
+            // truncated alone: the referencing tables are emptied with it
+            // (they depend on it, so they are reloaded after it).
+            let truncate = if self.fk_targets.contains(model_name) {
+                format!("truncate table {target} cascade")
+            } else {
+                format!("truncate table {target}")
+            };
             match mat {
                 Materialization::Table => {
                     let run_path = fit_path(format!("run/{level:03}_{model_name}.sql"));
@@ -502,12 +523,12 @@ impl<'a> Cx<'a> {
                         run_path.clone(),
                         match &contract {
                             Some(cols) => format!(
-                                "{header}{RUN_NOTE}\n{pre}truncate table {target};\n\ninsert into {target} ({cols})\nselect {cols}\nfrom (\n{}\n) as model_subq\n;\n{post}",
+                                "{header}{RUN_NOTE}\n{pre}{truncate};\n\ninsert into {target} ({cols})\nselect {cols}\nfrom (\n{}\n) as model_subq\n;\n{post}",
                                 full_sql.trim_end(),
                                 cols = cols.join(", ")
                             ),
                             None => format!(
-                                "{header}{RUN_NOTE}\n{pre}truncate table {target};\n\ninsert into {target}\n{}\n;\n{post}",
+                                "{header}{RUN_NOTE}\n{pre}{truncate};\n\ninsert into {target}\n{}\n;\n{post}",
                                 full_sql.trim_end()
                             ),
                         },
@@ -903,14 +924,28 @@ drop table pg_temp.stackc_new_shape;
 /// The table of an enforced contract: its columns with their types and
 /// constraints, then the model-level constraints, as dbt-postgres writes
 /// them (`not null`, `unique`, `primary key`, `check (...)`, `references`).
-fn contract_table_migration(m: &Model, columns: &[String]) -> String {
+fn contract_table_migration(m: &Model, columns: &[String], resolved: &Resolved) -> String {
     let relation = &m.relation;
+    // A foreign key's `to: ref('m')` / `source('s', 't')` as the relation.
+    let to = |text: &str| -> Option<String> {
+        match crate::schema::parse_input(text)? {
+            crate::schema::UnitInputKind::Ref(name) => resolved
+                .models
+                .get(&name)
+                .map(|m| m.relation.to_string())
+                .or_else(|| resolved.seeds.get(&name).map(|s| s.2.to_string())),
+            crate::schema::UnitInputKind::Source(s, t) => {
+                resolved.sources.get(&(s, t)).map(|s| s.2.to_string())
+            }
+            crate::schema::UnitInputKind::This => None,
+        }
+    };
     let mut lines: Vec<String> = Vec::new();
     if let Some(entry) = &m.entry {
         for (c, name) in entry.columns.iter().zip(columns) {
             let mut line = format!("    {name} {}", c.data_type.as_deref().unwrap_or("text"));
             for constraint in &c.constraints {
-                if let Some(text) = constraint_sql(constraint, None) {
+                if let Some(text) = constraint_sql(constraint, None, &to) {
                     line.push(' ');
                     line.push_str(&text);
                 }
@@ -928,7 +963,7 @@ fn contract_table_migration(m: &Model, columns: &[String]) -> String {
                         .collect()
                 })
                 .unwrap_or_default();
-            if let Some(text) = constraint_sql(constraint, Some(&cols)) {
+            if let Some(text) = constraint_sql(constraint, Some(&cols), &to) {
                 lines.push(format!("    {text}"));
             }
         }
@@ -943,7 +978,11 @@ fn contract_table_migration(m: &Model, columns: &[String]) -> String {
 }
 
 /// One dbt constraint as SQL; `columns` is `Some` for a model-level one.
-fn constraint_sql(c: &serde_json::Value, columns: Option<&[String]>) -> Option<String> {
+fn constraint_sql(
+    c: &serde_json::Value,
+    columns: Option<&[String]>,
+    to: &dyn Fn(&str) -> Option<String>,
+) -> Option<String> {
     let kind = c.get("type")?.as_str()?.to_ascii_lowercase();
     let expression = c.get("expression").and_then(|e| e.as_str());
     let list = columns.map(|cols| format!(" ({})", cols.join(", ")));
@@ -954,7 +993,17 @@ fn constraint_sql(c: &serde_json::Value, columns: Option<&[String]>) -> Option<S
         "check" => format!("check ({})", expression?),
         "foreign_key" => {
             let target = match (c.get("to").and_then(|t| t.as_str()), expression) {
-                (Some(_), _) | (None, None) => return None,
+                // dbt-postgres: `references <to> (<to_columns>)`.
+                (Some(t), _) => {
+                    let cols: Vec<String> = c
+                        .get("to_columns")?
+                        .as_array()?
+                        .iter()
+                        .map(|c| c.as_str().map(|c| quote_ident(c).into_owned()))
+                        .collect::<Option<_>>()?;
+                    format!("{} ({})", to(t)?, cols.join(", "))
+                }
+                (None, None) => return None,
                 (None, Some(e)) => e.to_string(),
             };
             match columns {
