@@ -42,6 +42,9 @@ pub enum Materialization {
     Incremental,
     Ephemeral,
     MaterializedView,
+    /// A dbt snapshot (`{% snapshot %}` block or a YAML `snapshots:`
+    /// entry): a type-2 history table, never chosen with `materialized`.
+    Snapshot,
 }
 
 impl Materialization {
@@ -52,6 +55,7 @@ impl Materialization {
             Materialization::Incremental => "incremental",
             Materialization::Ephemeral => "ephemeral",
             Materialization::MaterializedView => "materialized_view",
+            Materialization::Snapshot => "snapshot",
         }
     }
     const ALL: [Materialization; 5] = [
@@ -283,7 +287,10 @@ pub fn resolve_for(
         let v = &entry.value;
         match *key {
             "materialized" => match v.as_str().and_then(|s| {
-                Materialization::ALL.into_iter().find(|m| m.as_str() == s)
+                Materialization::ALL
+                    .into_iter()
+                    .chain(dbt.then_some(Materialization::Snapshot))
+                    .find(|m| m.as_str() == s)
             }) {
                 Some(m) => config.materialized = m,
                 None => diagnostics.push(
@@ -417,6 +424,7 @@ fn check_rules(
             .map(|e| e.span.clone())
     };
     let incremental = config.materialized == Materialization::Incremental;
+    let snapshot = config.materialized == Materialization::Snapshot;
     for key in [
         "incremental_strategy",
         "unique_key",
@@ -424,7 +432,8 @@ fn check_rules(
         "lookback",
         "on_schema_change",
     ] {
-        if winners.contains_key(key) && !incremental {
+        // A snapshot matches rows by its unique_key too.
+        if winners.contains_key(key) && !incremental && !(snapshot && key == "unique_key") {
             let mut d = Diagnostic::new(
                 Code::E0308,
                 format!(

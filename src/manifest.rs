@@ -116,6 +116,8 @@ pub enum StepKind {
     Table,
     Incremental,
     Refresh,
+    /// A dbt snapshot: new versions of changed rows, old ones closed.
+    Snapshot,
     Test,
     Vacuum,
     /// A dbt project's `on-run-start` / `on-run-end`.
@@ -129,6 +131,7 @@ impl StepKind {
             StepKind::Table => "table",
             StepKind::Incremental => "incremental",
             StepKind::Refresh => "refresh",
+            StepKind::Snapshot => "snapshot",
             StepKind::Test => "test",
             StepKind::Vacuum => "vacuum",
             StepKind::Hook => "hook",

@@ -13,7 +13,7 @@ use toml::de::{DeTable, DeValue};
 
 use crate::config::{ConfigEntry, ConfigLayer};
 use crate::diagnostic::{Code, Diagnostic, SourceFiles, Span};
-use crate::schema::{self, SchemaFile};
+use crate::schema::{self, OtherKind, SchemaFile};
 use crate::seed::{self, Seed};
 
 /// One text file of the project. `path` is relative to the project folder,
@@ -141,6 +141,10 @@ pub struct ModelFile {
     pub name: String,
     /// Folders between `models/` and the file; the first is the layer.
     pub folders: Vec<String>,
+    /// A dbt snapshot: a `{% snapshot %}` block under a snapshot path, or
+    /// a YAML `snapshots:` entry. Its `file.text` is the block's body, with
+    /// everything else in the file blanked so that lines and columns stay.
+    pub snapshot: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -153,6 +157,8 @@ pub struct Project {
     pub models: Vec<ModelFile>,
     pub macros: Vec<SourceFile>,
     pub singular_tests: Vec<SourceFile>,
+    /// `.sql` files under the analysis paths.
+    pub analyses: Vec<SourceFile>,
     pub seeds: Vec<Seed>,
     pub schema_files: Vec<SchemaFile>,
     /// Markdown files under the model paths (dbt's `{% docs %}` blocks).
@@ -238,6 +244,7 @@ pub fn load_with(
     let mut models = Vec::new();
     let mut macros = Vec::new();
     let mut singular_tests = Vec::new();
+    let mut analyses = Vec::new();
     let mut seeds = Vec::new();
     let mut schema_files = Vec::new();
 
@@ -287,6 +294,20 @@ pub fn load_with(
     let (mut yaml_paths, sql_paths): (Vec<_>, Vec<_>) = model_listing
         .into_iter()
         .partition(|(rel, _)| !rel.ends_with(".sql"));
+    // A dbt project's snapshot paths: `{% snapshot %}` files, and schema
+    // files (dbt 1.9 writes snapshots in YAML there).
+    let mut snapshot_sql = Vec::new();
+    if dbt {
+        for (rel, abs) in list_dirs(root, &paths.snapshots, &mut files, diagnostics) {
+            if rel.ends_with(".sql") {
+                snapshot_sql.push((rel, abs));
+            } else if (rel.ends_with(".yml") || rel.ends_with(".yaml"))
+                && !yaml_paths.iter().any(|(r, _)| *r == rel)
+            {
+                yaml_paths.push((rel, abs));
+            }
+        }
+    }
     // Largest first, so that the last file to finish is a small one.
     yaml_paths.sort_by_cached_key(|(_, abs)| {
         std::cmp::Reverse(std::fs::metadata(abs).map_or(0, |m| m.len()))
@@ -324,6 +345,7 @@ pub fn load_with(
             file,
             name,
             folders: parts,
+            snapshot: false,
         });
     }
     for (_, read, schema, local) in parsed {
@@ -331,9 +353,67 @@ pub fn load_with(
         diagnostics.extend(local);
         schema_files.extend(schema);
     }
+    if let Some(d) = &settings.dbt {
+        for file in &mut schema_files {
+            let folders = folders_under(&file.path, &paths.models)
+                .or_else(|| folders_under(&file.path, &paths.snapshots))
+                .unwrap_or_default();
+            schema::apply_test_tree(file, &folders, &d.test_configs, diagnostics);
+        }
+    }
     if dbt {
         let blocks = crate::dbt::docs::blocks(&docs, diagnostics);
         crate::dbt::docs::fill(&mut schema_files, &files, &blocks, diagnostics);
+    }
+    if dbt {
+        for (rel, abs) in snapshot_sql {
+            let Some(file) = read_source(&mut files, &rel, &abs, diagnostics) else {
+                continue;
+            };
+            let inner = paths
+                .snapshots
+                .iter()
+                .filter_map(|dir| {
+                    rel.strip_prefix(dir.as_str())
+                        .and_then(|r| r.strip_prefix('/'))
+                })
+                .next()
+                .unwrap_or(&rel);
+            let mut folders: Vec<String> = inner.split('/').map(str::to_string).collect();
+            folders.pop();
+            for block in crate::dbt::snapshot::blocks(&file, diagnostics) {
+                models.push(ModelFile {
+                    file: block.file,
+                    name: block.name,
+                    folders: folders.clone(),
+                    snapshot: true,
+                });
+            }
+        }
+        // dbt 1.9's YAML snapshots: a `snapshots:` entry with `relation:`.
+        for schema in &schema_files {
+            for o in &schema.others {
+                let (OtherKind::Snapshot, Some((relation, at))) = (o.kind, &o.relation) else {
+                    continue;
+                };
+                let Some(text) = files.get(&schema.path) else {
+                    continue;
+                };
+                let file = SourceFile {
+                    path: schema.path.clone(),
+                    text: text.into(),
+                };
+                let folders = folders_under(&schema.path, &paths.snapshots)
+                    .or_else(|| folders_under(&schema.path, &paths.models))
+                    .unwrap_or_default();
+                models.push(ModelFile {
+                    file: crate::dbt::snapshot::yaml_query(&file, relation, at),
+                    name: o.name.clone(),
+                    folders,
+                    snapshot: true,
+                });
+            }
+        }
     }
     for (rel, abs) in list_dirs(root, &paths.macros, &mut files, diagnostics) {
         if rel.ends_with(".sql") {
@@ -358,6 +438,13 @@ pub fn load_with(
                 } else {
                     singular_tests.push(file);
                 }
+            }
+        }
+    }
+    for (rel, abs) in list_dirs(root, &paths.analyses, &mut files, diagnostics) {
+        if rel.ends_with(".sql") {
+            if let Some(file) = read_source(&mut files, &rel, &abs, diagnostics) {
+                analyses.push(file);
             }
         }
     }
@@ -416,6 +503,7 @@ pub fn load_with(
         models,
         macros,
         singular_tests,
+        analyses,
         seeds,
         schema_files,
         docs,
@@ -465,6 +553,7 @@ fn load_package_nodes(
             file,
             name: file_name.trim_end_matches(".sql").to_string(),
             folders: parts,
+            snapshot: false,
         });
     }
     let Some(dbt) = &settings.dbt else {
@@ -481,6 +570,16 @@ fn load_package_nodes(
             }
         }
     }
+}
+
+/// The folders between one of `dirs` and the file at `rel`.
+fn folders_under(rel: &str, dirs: &[String]) -> Option<Vec<String>> {
+    let inner = dirs
+        .iter()
+        .find_map(|dir| rel.strip_prefix(dir.as_str())?.strip_prefix('/'))?;
+    let mut parts: Vec<String> = inner.split('/').map(str::to_string).collect();
+    parts.pop();
+    Some(parts)
 }
 
 /// [`list_files`] over several folders, each file once, in path order.

@@ -357,6 +357,18 @@ fn var_fn(state: &State, name: String, default: Option<Value>) -> Result<Value, 
         c.vars.insert(name.clone());
     });
     if let Some(v) = scope.vars.get(&name) {
+        // dbt renders Jinja in a var's value when it is used, with the
+        // context of the node that uses it (`"{{ target.schema }}_raw"`).
+        if let serde_json::Value::String(text) = v {
+            if state.lookup("target").is_some() && (text.contains("{{") || text.contains("{%")) {
+                let ctx = minijinja::context! {
+                    __stackc_scope => state.lookup(SCOPE_KEY).unwrap_or_default(),
+                    __stackc_frame => state.lookup("__stackc_frame").unwrap_or_default(),
+                    this => state.lookup("this").unwrap_or_default(),
+                };
+                return state.env().render_str(text, ctx).map(Value::from);
+            }
+        }
         return Ok(Value::from(minijinja::value::Serde(v)));
     }
     match default {

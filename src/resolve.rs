@@ -45,6 +45,8 @@ pub struct Model {
     /// dbt's `pre_hook` / `post_hook`, rendered, in run order.
     pub pre_hooks: Vec<String>,
     pub post_hooks: Vec<String>,
+    /// A dbt snapshot's strategy (its materialization is `snapshot`).
+    pub snapshot: Option<crate::dbt::snapshot::Strategy>,
 }
 
 #[derive(Debug, Clone)]
@@ -168,6 +170,9 @@ pub struct Resolved {
     pub sources: BTreeMap<(String, String), (SourceEntry, SourceTable, Relation)>,
     pub tests: Vec<DataTest>,
     pub singular_tests: Vec<SingularTest>,
+    /// dbt's analyses (`analysis-paths`): rendered and checked, written to
+    /// `OUT/analyses/`, never run. Their `refs` are not graph edges.
+    pub analyses: Vec<SingularTest>,
     pub unit_tests: Vec<crate::unittest::CompiledUnitTest>,
     /// Exposures, semantic models, metrics and saved queries: in the
     /// manifest and its lineage, no SQL. Sorted by unique id.
@@ -292,6 +297,14 @@ pub fn resolve(
     check_unique_names(project, diagnostics);
     check_schema_file_names(project, diagnostics);
 
+    // The `config:` of schema-file `snapshots:` entries, by name.
+    let snapshot_entries: BTreeMap<&str, &ConfigLayer> = project
+        .schema_files
+        .iter()
+        .flat_map(|f| &f.others)
+        .filter(|o| o.kind == OtherKind::Snapshot)
+        .map(|o| (o.name.as_str(), &o.config))
+        .collect();
     // Configuration and relation of every model.
     let mut configs: BTreeMap<String, ModelConfig> = BTreeMap::new();
     let mut relations = Relations::default();
@@ -302,44 +315,85 @@ pub fn resolve(
         .map(|(m, (disc, _))| {
             let mut local = Vec::new();
             let call_layer = config_call_layer(m, &disc.calls);
-            let mut layers: Vec<&ConfigLayer> = vec![&call_layer];
-            if let Some(entry) = entries.get(&m.name) {
+            let snapshot_layer: ConfigLayer;
+            let mut layers: Vec<&ConfigLayer> = Vec::new();
+            if m.snapshot {
+                // A snapshot is a snapshot whatever a folder's configs say.
+                snapshot_layer = ConfigLayer::from([(
+                    "materialized".to_string(),
+                    ConfigEntry {
+                        value: serde_json::Value::String("snapshot".into()),
+                        span: snapshot_span(m),
+                    },
+                )]);
+                layers.push(&snapshot_layer);
+            }
+            layers.push(&call_layer);
+            if m.snapshot {
+                if let Some(layer) = snapshot_entries.get(m.name.as_str()) {
+                    layers.push(layer);
+                }
+            } else if let Some(entry) = entries.get(&m.name) {
                 layers.push(&entry.config);
             }
             let package = dbt_settings.and_then(|d| d.package_of(&m.file.path));
-            // A package's model takes the root project's `models: {pkg: ...}`
-            // first, at any depth, then the package's own tree: dbt lets the
-            // root project have the last word.
-            let trees: Vec<&BTreeMap<Vec<String>, ConfigLayer>> = match (dbt_settings, package) {
-                (Some(d), Some((name, own))) => d
-                    .package_configs
-                    .get(name)
-                    .into_iter()
-                    .chain(std::iter::once(&own.model_configs))
-                    .collect(),
-                _ => vec![&project.settings.folder_configs],
-            };
-            // dbt's trees may name the model itself as the last part.
-            let dbt_path = crate::dbt::project::config_path(&m.folders, &m.name);
-            for tree in trees {
-                if project.settings.flavor == Flavor::Dbt {
-                    if let Some(layer) = tree.get(&dbt_path) {
+            if let (true, Some(dbt)) = (m.snapshot, dbt_settings) {
+                let dbt_path = crate::dbt::project::config_path(&m.folders, &m.name);
+                if let Some(layer) = dbt.snapshot_configs.get(&dbt_path) {
+                    layers.push(layer);
+                }
+                for depth in (0..=m.folders.len()).rev() {
+                    if let Some(layer) = dbt.snapshot_configs.get(&m.folders[..depth]) {
                         layers.push(layer);
                     }
                 }
-                for depth in (0..=m.folders.len()).rev() {
-                    if let Some(layer) = tree.get(&m.folders[..depth]) {
-                        layers.push(layer);
+            } else {
+                // A package's model takes the root project's `models: {pkg: ...}`
+                // first, at any depth, then the package's own tree: dbt lets the
+                // root project have the last word.
+                let trees: Vec<&BTreeMap<Vec<String>, ConfigLayer>> = match (dbt_settings, package)
+                {
+                    (Some(d), Some((name, own))) => d
+                        .package_configs
+                        .get(name)
+                        .into_iter()
+                        .chain(std::iter::once(&own.model_configs))
+                        .collect(),
+                    _ => vec![&project.settings.folder_configs],
+                };
+                // dbt's trees may name the model itself as the last part.
+                let dbt_path = crate::dbt::project::config_path(&m.folders, &m.name);
+                for tree in trees {
+                    if project.settings.flavor == Flavor::Dbt {
+                        if let Some(layer) = tree.get(&dbt_path) {
+                            layers.push(layer);
+                        }
+                    }
+                    for depth in (0..=m.folders.len()).rev() {
+                        if let Some(layer) = tree.get(&m.folders[..depth]) {
+                            layers.push(layer);
+                        }
                     }
                 }
             }
             let config = config::resolve_for(&layers, project.settings.flavor, &mut local);
+            if !m.snapshot && config.materialized == Materialization::Snapshot {
+                let mut d = Diagnostic::new(
+                    Code::E0307,
+                    format!("model `{}` is materialized as `snapshot`, which only a snapshot block can be", m.name),
+                )
+                .help("move the query into `{% snapshot name %} ... {% endsnapshot %}` in a file under the snapshot paths (`snapshots/`)");
+                if let Some(span) = config.spans.get("materialized") {
+                    d = d.at(span.clone());
+                }
+                local.push(d);
+            }
             let (schema, name) = match dbt_settings {
                 Some(dbt) => {
                     let text = |k: &str| config.dbt.get(k).and_then(|v| v.as_str());
                     let node = crate::dbt::naming::Node {
                         name: &m.name,
-                        resource_type: "model",
+                        resource_type: if m.snapshot { "snapshot" } else { "model" },
                         package: package.map_or(project.settings.name.as_str(), |p| p.0),
                         path: &m.file.path,
                         folders: &m.folders,
@@ -357,7 +411,7 @@ pub fn resolve(
                         &node,
                         config.schema.as_deref(),
                         text("alias"),
-                        text("database"),
+                        text("database").or(text("target_database").filter(|_| m.snapshot)),
                         &config
                             .spans
                             .get("database")
@@ -365,7 +419,12 @@ pub fn resolve(
                             .unwrap_or_else(|| Span::new(&m.file.path, 0..0)),
                         &mut local,
                     );
-                    (names.schema, names.alias)
+                    // A snapshot's legacy `target_schema` is the schema
+                    // itself: dbt does not pass it through generate_schema_name.
+                    match text("target_schema").filter(|_| m.snapshot) {
+                        Some(schema) => (schema.to_string(), names.alias),
+                        None => (names.schema, names.alias),
+                    }
                 }
                 None => (
                     config
@@ -377,6 +436,7 @@ pub fn resolve(
             };
             let cte = (config.materialized == Materialization::Ephemeral)
                 .then(|| format!("__stackc_ephemeral_{}", m.name));
+            let (schema, name) = unquoted(dbt_settings, schema, name);
             let relation = Relation {
                 schema,
                 name,
@@ -424,6 +484,7 @@ pub fn resolve(
             ),
             None => (project.settings.seeds_schema.clone(), seed.name.clone()),
         };
+        let (schema, name) = unquoted(dbt_settings, schema, name);
         let relation = Relation {
             schema,
             name,
@@ -688,9 +749,21 @@ pub fn resolve(
                 }
                 out
             };
+            let snapshot = if m.snapshot {
+                match crate::dbt::snapshot::strategy(&config, &snapshot_span(m)) {
+                    Ok(s) => Some(s),
+                    Err(d) => {
+                        local.push(d);
+                        return (None, local);
+                    }
+                }
+            } else {
+                None
+            };
             let pre_hooks = hook_sql("pre_hook", &mut local);
             let post_hooks = hook_sql("post_hook", &mut local);
             let model = Model {
+                snapshot,
                 pre_hooks,
                 post_hooks,
                 name: m.name.clone(),
@@ -720,6 +793,26 @@ pub fn resolve(
         }
         if let Some(mut model) = model {
             model.entry = entries.get(&model.name).cloned();
+            // A foreign key's `to:` is built first, as dbt orders it.
+            for to in model.entry.iter().flat_map(|e| foreign_key_targets(e)) {
+                match to {
+                    UnitInputKind::Ref(name)
+                        if name != model.name && known.contains(name.as_str()) =>
+                    {
+                        model.refs.push(name)
+                    }
+                    UnitInputKind::Source(s, t)
+                        if sources.contains_key(&(s.clone(), t.clone())) =>
+                    {
+                        model.sources.push((s, t))
+                    }
+                    _ => {}
+                }
+            }
+            model.refs.sort();
+            model.refs.dedup();
+            model.sources.sort();
+            model.sources.dedup();
             if model.config.enabled {
                 models.insert(model.name.clone(), model);
             }
@@ -731,10 +824,20 @@ pub fn resolve(
     check_columns_for_merge(&models, diagnostics);
     check_described_columns(&models, dbt, diagnostics);
     check_truncated_names(&models, &seeds, diagnostics);
-    check_contracts(&models, diagnostics);
+    check_contracts(&models, &known, &sources, diagnostics);
 
-    let singular_tests = singular_tests(
-        project,
+    let singular_tests = single_queries(
+        &project.singular_tests,
+        &renderer,
+        &relations,
+        &vars,
+        &known,
+        &hard_coded,
+        diagnostics,
+    );
+    // dbt's analyses: compiled and checked like a test, never run.
+    let analyses = single_queries(
+        &project.analyses,
         &renderer,
         &relations,
         &vars,
@@ -806,6 +909,7 @@ pub fn resolve(
         sources,
         tests,
         singular_tests,
+        analyses,
         unit_tests,
         others,
         graph,
@@ -1036,6 +1140,50 @@ fn node_json(
         "raw_code": &*m.file.text,
         "language": "sql",
     })
+}
+
+/// The `to:` of the foreign keys of a schema-file entry (column and model
+/// level), parsed.
+pub fn foreign_key_targets(entry: &ModelEntry) -> Vec<UnitInputKind> {
+    entry
+        .columns
+        .iter()
+        .flat_map(|c| &c.constraints)
+        .chain(&entry.constraints)
+        .filter(|c| c.get("type").and_then(|t| t.as_str()) == Some("foreign_key"))
+        .filter_map(|c| c.get("to").and_then(|t| t.as_str()))
+        .filter_map(crate::schema::parse_input)
+        .collect()
+}
+
+/// A dbt project's `quoting: {schema: false, identifier: false}`: dbt writes
+/// those names bare, so PostgreSQL folds them to lower case. Quoted (dbt's
+/// default on PostgreSQL) a name keeps its case, as stackc writes it anyway.
+fn unquoted(
+    dbt: Option<&crate::dbt::DbtSettings>,
+    schema: String,
+    name: String,
+) -> (String, String) {
+    let Some(dbt) = dbt else {
+        return (schema, name);
+    };
+    let off = |key: &str| dbt.quoting.get(key) == Some(&false);
+    let fold = |s: String, key: &str| if off(key) { s.to_lowercase() } else { s };
+    (fold(schema, "schema"), fold(name, "identifier"))
+}
+
+/// Where a snapshot's problems without a config of their own are shown:
+/// its `config(` call, else the first word of its query.
+fn snapshot_span(m: &ModelFile) -> Span {
+    let text: &str = &m.file.text;
+    let range = crate::render::config_call_spans(text).0.unwrap_or_else(|| {
+        let start = text.len() - text.trim_start().len();
+        let end = text[start..]
+            .find(char::is_whitespace)
+            .map_or(text.len(), |i| start + i);
+        start..end
+    });
+    Span::new(&m.file.path, range)
 }
 
 fn default_schema(project: &Project, m: &ModelFile) -> String {
@@ -1851,7 +1999,12 @@ pub fn contract_enforced(m: &Model) -> bool {
 
 /// An enforced contract needs every column's `data_type`, and the model
 /// must select exactly the contract's columns (dbt refuses both too).
-fn check_contracts(models: &BTreeMap<String, Model>, diagnostics: &mut Vec<Diagnostic>) {
+fn check_contracts(
+    models: &BTreeMap<String, Model>,
+    known: &BTreeSet<&str>,
+    sources: &BTreeMap<(String, String), (SourceEntry, SourceTable, Relation)>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
     for m in models.values().filter(|m| contract_enforced(m)) {
         let at = m
             .config
@@ -1910,10 +2063,23 @@ fn check_contracts(models: &BTreeMap<String, Model>, diagnostics: &mut Vec<Diagn
                 "not_null" => !model_level,
                 "unique" | "primary_key" => true,
                 "check" | "custom" => constraint.get("expression").is_some_and(|e| e.is_string()),
-                "foreign_key" => {
-                    constraint.get("to").is_none()
-                        && constraint.get("expression").is_some_and(|e| e.is_string())
-                }
+                "foreign_key" => match constraint.get("to").and_then(|t| t.as_str()) {
+                    // dbt 1.9: `to: ref('m')` / `source('s', 't')` with `to_columns`.
+                    Some(to) => {
+                        // The relation it references must be in the project.
+                        let target = match crate::schema::parse_input(to) {
+                            Some(UnitInputKind::Ref(name)) => known.contains(name.as_str()),
+                            Some(UnitInputKind::Source(s, t)) => sources.contains_key(&(s, t)),
+                            _ => false,
+                        };
+                        target
+                            && constraint
+                                .get("to_columns")
+                                .and_then(|c| c.as_array())
+                                .is_some_and(|c| !c.is_empty() && c.iter().all(|c| c.is_string()))
+                    }
+                    None => constraint.get("expression").is_some_and(|e| e.is_string()),
+                },
                 _ => false,
             };
             if !supported {
@@ -1923,7 +2089,7 @@ fn check_contracts(models: &BTreeMap<String, Model>, diagnostics: &mut Vec<Diagn
                         format!("constraint `{kind}` of `{}` is not emitted", m.name),
                     )
                     .at(span)
-                    .help("stackc emits not_null, unique, primary_key, check and custom (with `expression`), and foreign_key with `expression: other_schema.table (column)`"),
+                    .help("stackc emits not_null, unique, primary_key, check and custom (with `expression`), and foreign_key with `to:` (a ref or source of this project) and `to_columns: [id]`, or `expression: other_schema.table (column)`"),
                 );
             }
         }
@@ -2000,8 +2166,9 @@ fn check_described_columns(
     }
 }
 
-fn singular_tests(
-    project: &Project,
+/// Singular tests, and analyses: each file one query, rendered and checked.
+fn single_queries(
+    files: &[SourceFile],
     renderer: &Renderer,
     relations: &Arc<Relations>,
     vars: &Arc<BTreeMap<String, serde_json::Value>>,
@@ -2010,7 +2177,7 @@ fn singular_tests(
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<SingularTest> {
     let mut out = Vec::new();
-    for file in &project.singular_tests {
+    for file in files {
         let name = file
             .path
             .rsplit('/')
@@ -2037,6 +2204,7 @@ fn singular_tests(
             file: file.clone(),
             name: name.clone(),
             folders: Vec::new(),
+            snapshot: false,
         };
         check_refs(&pseudo, &rendered.calls, known, relations, &[], diagnostics);
         let sql_check = !rendered

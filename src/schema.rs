@@ -82,6 +82,10 @@ pub struct OtherEntry {
     /// The measures and metrics a metric or saved query is made of.
     pub uses_measures: Vec<String>,
     pub uses_metrics: Vec<String>,
+    /// A snapshot's `relation:` as written, and where its value is.
+    pub relation: Option<(String, Span)>,
+    /// A snapshot's `config:`.
+    pub config: ConfigLayer,
 }
 
 /// `x`, `{name: x}` or a list of them.
@@ -255,6 +259,9 @@ pub struct TestSpec {
     pub limit: Option<u64>,
     /// `enabled: false` drops the test.
     pub enabled: bool,
+    /// The settings the entry itself writes: they win over the `tests:`
+    /// tree of dbt_project.yml.
+    pub explicit: std::collections::BTreeSet<String>,
 }
 
 #[derive(Deserialize)]
@@ -308,6 +315,11 @@ struct RawOther {
     data_tests: Vec<serde_json::Value>,
     #[serde(default)]
     columns: Vec<serde_json::Value>,
+    /// Snapshots (dbt 1.9): `relation: ref('m')` or `source('s', 't')`.
+    relation: Option<Spanned<String>>,
+    /// Snapshots: their configs (`strategy`, `unique_key`, ...).
+    #[serde(default)]
+    config: BTreeMap<String, Spanned<serde_json::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -639,10 +651,10 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
                 diagnostics.push(
                     Diagnostic::new(
                         Code::W0053,
-                        format!("snapshot `{}` has tests, but stackc does not build snapshots: they are not run", o.name.value),
+                        format!("snapshot `{}` has tests, but stackc does not run tests on snapshots yet: they are skipped", o.name.value),
                     )
                     .at(span.clone())
-                    .help("run snapshots and their tests with dbt, or turn the snapshot into a model"),
+                    .help("run these tests with dbt until stackc runs tests on snapshots"),
                 );
             }
             let mut depends_on: Vec<UnitInputKind> = o
@@ -676,7 +688,24 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
                 list.sort();
                 list.dedup();
             }
+            let relation = o.relation.as_ref().map(|r| (r.value.clone(), cx.span(r)));
+            let config = o
+                .config
+                .into_iter()
+                .map(|(k, v)| {
+                    let span = cx.span(&v);
+                    (
+                        k,
+                        ConfigEntry {
+                            value: v.value,
+                            span,
+                        },
+                    )
+                })
+                .collect();
             others.push(OtherEntry {
+                relation,
+                config,
                 kind,
                 name: o.name.value,
                 span,
@@ -1125,6 +1154,7 @@ fn parse_test(
         namespace,
         limit: None,
         enabled: true,
+        explicit: std::collections::BTreeSet::new(),
     };
     for (key, value) in body {
         match key.as_str() {
@@ -1192,6 +1222,7 @@ fn apply_test_setting(
             .map(str::to_string)
             .ok_or_else(|| format!("`{key}` must be a string"))
     };
+    spec.explicit.insert(key.to_string());
     match key {
         "severity" => {
             spec.severity = match text()?.to_ascii_lowercase().as_str() {
@@ -1249,6 +1280,81 @@ fn apply_test_setting(
         other => return Err(format!("unknown test setting `{other}`")),
     }
     Ok(())
+}
+
+/// dbt_project.yml's `tests:`/`data_tests:` tree on the generic tests of
+/// one schema file: each setting the test's own entry does not write is
+/// taken from the most specific level of the tree for the schema file's
+/// folders (under a model path), as dbt does. A bad value is E0045.
+pub fn apply_test_tree(
+    file: &mut SchemaFile,
+    folders: &[String],
+    tree: &BTreeMap<Vec<String>, ConfigLayer>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    if tree.is_empty() {
+        return;
+    }
+    // Most specific first: a key is taken from the first level that has it.
+    let levels: Vec<&ConfigLayer> = (0..=folders.len())
+        .rev()
+        .filter_map(|depth| tree.get(&folders[..depth]))
+        .collect();
+    if levels.is_empty() {
+        return;
+    }
+    let mut apply = |spec: &mut TestSpec| {
+        let mut seen = std::collections::BTreeSet::new();
+        for layer in &levels {
+            for (key, entry) in layer.iter() {
+                if !TEST_SETTINGS.contains(&key.as_str())
+                    || spec.explicit.contains(key)
+                    || !seen.insert(key.clone())
+                {
+                    continue;
+                }
+                let mut warnings = Vec::new();
+                if let Err(problem) = apply_test_setting(spec, key, &entry.value, &mut warnings) {
+                    diagnostics.push(
+                        Diagnostic::new(Code::E0045, format!("invalid `{key}` for tests in dbt_project.yml: {problem}"))
+                            .at(entry.span.clone())
+                            .help("write it as in a test's config: `+severity: warn`, `+warn_if: \">10\"`, `+limit: 100`, `+enabled: false`"),
+                    );
+                }
+                // The tree's own warnings (store_failures) point at the tree.
+                diagnostics.extend(warnings.into_iter().map(|mut w| {
+                    w.primary = Some(entry.span.clone());
+                    w
+                }));
+                // The tree does not make a setting the entry's own.
+                spec.explicit.remove(key);
+            }
+        }
+    };
+    let columns = |cols: &mut Vec<Column>, apply: &mut dyn FnMut(&mut TestSpec)| {
+        for c in cols {
+            c.tests.iter_mut().for_each(&mut *apply);
+        }
+    };
+    for m in &mut file.models {
+        let m = Arc::make_mut(m);
+        m.tests.iter_mut().for_each(&mut apply);
+        columns(&mut m.columns, &mut apply);
+        for v in &mut m.versions {
+            v.tests.iter_mut().for_each(&mut apply);
+            columns(&mut v.columns, &mut apply);
+        }
+    }
+    for s in &mut file.sources {
+        for t in &mut s.tables {
+            t.tests.iter_mut().for_each(&mut apply);
+            columns(&mut t.columns, &mut apply);
+        }
+    }
+    for s in &mut file.seeds {
+        s.tests.iter_mut().for_each(&mut apply);
+        columns(&mut s.columns, &mut apply);
+    }
 }
 
 /// `error_if`/`warn_if` are compared against the failure count in SQL, so

@@ -419,3 +419,268 @@ fn introspection_loops_compile_to_the_sql_dbt_compiles() {
         "select id, country_code, ordered_at\nfrom analytics.orders"
     );
 }
+
+/// Snapshots on the real server, over two rounds of source changes: the
+/// rows dbt-postgres makes (scripts/snapshot_parity.sh compares them with
+/// dbt itself), and `ref()` to a snapshot.
+#[test]
+fn snapshots_keep_history_across_applies() {
+    let mut db = TestDb::new("snap");
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&repo().join("tests/fixtures/ok_dbt_snapshots"), dir.path());
+    let env = [("STACKC_DBT_DATABASE", db.name.as_str())];
+    let (code, out) = stackc(dir.path(), &["apply"], &env);
+    assert_eq!(code, 0, "{out}");
+    std::fs::write(
+        dir.path().join("seeds/raw_customers.csv"),
+        "id,region,name,status,updated_at\n1,eu,Ann,churned,2024-02-01 08:00:00\n2,eu,Bobby,active,2024-02-01 08:00:00\n4,us,Dee,trial,2024-02-03 12:00:00\n",
+    )
+    .unwrap();
+    let (code, out) = stackc(dir.path(), &["apply"], &env);
+    assert_eq!(code, 0, "{out}");
+    // Applying again without a source change adds no version.
+    let (code, out) = stackc(dir.path(), &["apply"], &env);
+    assert_eq!(code, 0, "{out}");
+    let rows = |client: &mut Client, sql: &str| -> Vec<String> {
+        client
+            .query(sql, &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<_, String>(0))
+            .collect()
+    };
+    let client = &mut db.client;
+    // Timestamp strategy, hard deletes invalidated: Ann and Bob have two
+    // versions, Cid's is closed, Dee is new.
+    assert_eq!(
+        rows(
+            client,
+            "select concat_ws('|', id, name, status, dbt_valid_from, dbt_valid_to is null,
+                    dbt_scd_id = md5(coalesce(cast(id as varchar ), '') || '|' || coalesce(cast(updated_at as varchar ), '')),
+                    dbt_updated_at = updated_at)
+             from snapshots.customers_ts order by id, dbt_valid_from"
+        ),
+        [
+            "1|Ann|active|2024-01-01 10:00:00|f|t|t",
+            "1|Ann|churned|2024-02-01 08:00:00|t|t|t",
+            "2|Bob|active|2024-01-01 10:00:00|f|t|t",
+            "2|Bobby|active|2024-02-01 08:00:00|t|t|t",
+            "3|Cid|trial|2024-01-02 09:30:00|f|t|t",
+            "4|Dee|trial|2024-02-03 12:00:00|t|t|t",
+        ]
+    );
+    // The first versions closed at the new ones' updated_at.
+    assert_eq!(
+        rows(
+            client,
+            "select concat_ws('|', id, dbt_valid_to) from snapshots.customers_ts
+             where dbt_valid_to is not null and id < 3 order by id"
+        ),
+        ["1|2024-02-01 08:00:00", "2|2024-02-01 08:00:00"]
+    );
+    // Check strategy on `status` only, a list key, deletes ignored: Bob's
+    // new name is no new version, Cid stays open.
+    assert_eq!(
+        rows(
+            client,
+            "select concat_ws('|', id, region, status, dbt_valid_to is null)
+             from snapshots.customers_check order by id, dbt_valid_from"
+        ),
+        [
+            "1|eu|active|f",
+            "1|eu|churned|t",
+            "2|eu|active|t",
+            "3|us|trial|t",
+            "4|us|trial|t"
+        ]
+    );
+    // check_cols all, `schema` through generate_schema_name, renamed meta
+    // columns, open versions at dbt_valid_to_current, Cid invalidated.
+    assert_eq!(
+        rows(
+            client,
+            "select concat_ws('|', id, name, status, valid_to = '9999-12-31')
+             from shop_history.customers_all order by id, valid_from"
+        ),
+        [
+            "1|Ann|active|f",
+            "1|Ann|churned|t",
+            "2|Bob|active|f",
+            "2|Bobby|active|t",
+            "3|Cid|trial|f",
+            "4|Dee|trial|t",
+        ]
+    );
+    // dbt 1.9's YAML snapshot (`relation:`, configs in the entry, a list
+    // key): the rows of the block snapshot with the same strategy (the
+    // time a hard delete closes a version at is each step's own).
+    assert_eq!(
+        rows(
+            client,
+            "select string_agg(concat_ws('|', id, region, name, status, dbt_valid_from, dbt_valid_to is null, dbt_updated_at), ',' order by id, dbt_valid_from)
+             from snapshots.customers_yaml"
+        ),
+        rows(
+            client,
+            "select string_agg(concat_ws('|', id, region, name, status, dbt_valid_from, dbt_valid_to is null, dbt_updated_at), ',' order by id, dbt_valid_from)
+             from snapshots.customers_ts"
+        ),
+    );
+    // A model reads the snapshot with ref().
+    assert_eq!(
+        rows(
+            client,
+            "select concat_ws('|', id, name, status) from shop.current_customers order by id"
+        ),
+        ["1|Ann|churned", "2|Bobby|active", "4|Dee|trial"]
+    );
+    // `quoting: {identifier: false}`: models/CustomerCount.sql is the bare
+    // name PostgreSQL folds, as dbt creates it.
+    assert_eq!(
+        rows(client, "select n::text from shop.customercount"),
+        ["3"]
+    );
+}
+
+/// `--warn-error` on apply and test, as dbt's: a compile warning stops the
+/// apply before it connects, and a failing test of severity warn fails.
+#[test]
+fn warn_error_applies_to_apply_and_test() {
+    let warned = repo().join("tests/fixtures/warn_w0330_dbt_entry_without_model");
+    let (code, out) = stackc(&warned, &["apply", "--warn-error"], &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("error[W0330]") && out.contains("nothing was run"),
+        "{out}"
+    );
+    let (code, out) = stackc(
+        &warned,
+        &["test", "--warn-error-options", r#"{"include": ["W0330"]}"#],
+        &[],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("error[W0330]"), "{out}");
+
+    let db = TestDb::new("warn");
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&repo().join("tests/fixtures/ok_dbt_warn_test"), dir.path());
+    let env = [("STACKC_DBT_DATABASE", db.name.as_str())];
+    let (code, out) = stackc(dir.path(), &["apply"], &env);
+    assert_eq!(code, 0, "{out}");
+    // The data_tests tree (as dbt build reports the same fixture): warn
+    // severity from the project level, `warn_if` from the folder, and the
+    // test's own `warn_if` over the folder's.
+    for (test, result) in [
+        (
+            "accepted_values_orders_status__open__shipped",
+            "warn 1 failing row",
+        ),
+        ("accepted_values_checked_id__2", "ok"),
+        ("checked_id_is_two_or_three", "warn 1 failing row"),
+    ] {
+        assert!(
+            out.lines()
+                .any(|l| l.contains(&format!("test {test} ... {result}"))),
+            "{test}: {out}"
+        );
+    }
+    let (code, out) = stackc(dir.path(), &["test"], &env);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = stackc(dir.path(), &["test", "--warn-error"], &env);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("an error under --warn-error"), "{out}");
+    let (code, out) = stackc(dir.path(), &["apply", "--warn-error"], &env);
+    assert_eq!(code, 1, "{out}");
+}
+
+/// dbt's analyses: rendered (with `ref` to a snapshot) and checked into
+/// OUT/analyses/, never run (the snapshot apply test runs this fixture,
+/// whose analysis would fail on a division by zero); a bad ref is an error
+/// at its line.
+#[test]
+fn analyses_compile_into_out_and_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&repo().join("tests/fixtures/ok_dbt_snapshots"), dir.path());
+    let out_dir = dir.path().join("stackc_target");
+    let (code, out) = stackc(dir.path(), &["compile"], &[]);
+    assert_eq!(code, 0, "{out}");
+    let text = std::fs::read_to_string(out_dir.join("analyses/status_history.sql")).unwrap();
+    assert!(text.contains("from snapshots.customers_ts\n"), "{text}");
+    assert!(
+        text.starts_with("-- stackc: analysis status_history\n"),
+        "{text}"
+    );
+    let (code, out) = stackc(dir.path(), &["compile", "--check"], &[]);
+    assert_eq!(code, 0, "{out}");
+    // Jinja in a var of dbt_project.yml, rendered at its use, with `this`.
+    let model =
+        std::fs::read_to_string(out_dir.join("migrations/R__002_current_customers.sql")).unwrap();
+    assert!(
+        model.contains("'shop history of current_customers' as label"),
+        "{model}"
+    );
+
+    std::fs::write(
+        dir.path().join("analyses/status_history.sql"),
+        "select 1\nfrom {{ ref('no_such_model') }}\n",
+    )
+    .unwrap();
+    let (code, out) = stackc(dir.path(), &["compile"], &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("analyses/status_history.sql:2:"), "{out}");
+}
+
+/// Contract constraints on the real server: `foreign_key` with `to:
+/// ref(...)` and `to_columns` (column and model level) and `check`, as
+/// dbt-postgres writes them; the referenced table is built first, and a
+/// second apply reloads both tables.
+#[test]
+fn contract_foreign_keys_reference_the_built_table() {
+    let mut db = TestDb::new("fk");
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(
+        &repo().join("tests/fixtures/ok_dbt_foreign_key"),
+        dir.path(),
+    );
+    let env = [("STACKC_DBT_DATABASE", db.name.as_str())];
+    for _ in 0..2 {
+        let (code, out) = stackc(dir.path(), &["apply"], &env);
+        assert_eq!(code, 0, "{out}");
+    }
+    let client = &mut db.client;
+    let constraints: Vec<String> = client
+        .query(
+            "select tc.constraint_type || ' ' || ccu.table_name || '.' || ccu.column_name
+             from information_schema.table_constraints tc
+             join information_schema.constraint_column_usage ccu using (constraint_schema, constraint_name)
+             where tc.table_schema = 'shop' and tc.table_name = 'orders'
+             order by 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        constraints,
+        [
+            "CHECK orders.amount",
+            "FOREIGN KEY customers.customer_id",
+            "FOREIGN KEY customers.customer_id",
+            "PRIMARY KEY orders.order_id",
+        ]
+    );
+    let n: i64 = client
+        .query_one("select count(*) from shop.orders", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 3);
+    let refused = client
+        .batch_execute("insert into shop.orders values (13, 99, 1)")
+        .unwrap_err();
+    assert_eq!(
+        refused.code(),
+        Some(&postgres::error::SqlState::FOREIGN_KEY_VIOLATION),
+        "{refused:?}"
+    );
+}

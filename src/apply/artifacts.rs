@@ -74,11 +74,16 @@ pub fn load(
     dir: &Path,
     artifacts: Option<&Path>,
     options: &crate::project::LoadOptions,
+    promote: &crate::diagnostic::WarnError,
     color: bool,
 ) -> Result<(Bundle, String), LoadError> {
     let (files, printed) = match artifacts {
         None => {
-            let compilation = crate::compile_with(dir, options);
+            let mut compilation = crate::compile_with(dir, options);
+            promote.apply(&mut compilation.diagnostics);
+            if compilation.has_errors() {
+                compilation.artifacts = None;
+            }
             let printed = diagnostic::render(
                 &compilation.diagnostics,
                 &compilation.files,

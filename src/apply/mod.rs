@@ -65,6 +65,8 @@ pub struct ApplyOptions {
     pub color: bool,
     /// `--target` / `--profiles-dir` of a dbt project.
     pub load: crate::project::LoadOptions,
+    /// `--warn-error` / `--warn-error-options`.
+    pub promote: crate::diagnostic::WarnError,
 }
 
 #[derive(Debug, Clone)]
@@ -79,6 +81,7 @@ pub struct TestOptions {
     /// Colour stderr (`--color`, decided by `diagnostic::ColorWhen`).
     pub color: bool,
     pub load: crate::project::LoadOptions,
+    pub promote: crate::diagnostic::WarnError,
 }
 
 /// The JSON document of a command, filled as it goes; printed at the end
@@ -173,10 +176,11 @@ fn load(
     dir: &std::path::Path,
     artifacts: Option<&std::path::Path>,
     options: &crate::project::LoadOptions,
+    promote: &crate::diagnostic::WarnError,
     out: &mut Out,
     color: bool,
 ) -> Result<Bundle, String> {
-    match artifacts::load(dir, artifacts, options, color) {
+    match artifacts::load(dir, artifacts, options, promote, color) {
         Ok((bundle, printed)) => {
             eprint!("{printed}");
             out.set("project", json!(bundle.settings.name));
@@ -254,6 +258,7 @@ pub fn apply(opts: &ApplyOptions) -> ExitStatus {
         &opts.dir,
         opts.artifacts.as_deref(),
         &opts.load,
+        &opts.promote,
         &mut out,
         opts.color,
     ) {
@@ -420,6 +425,7 @@ pub fn apply(opts: &ApplyOptions) -> ExitStatus {
         scripts: &scripts,
         labels: &labels,
         full_refresh: opts.full_refresh,
+        warn_error: opts.promote.all,
         fatal: None,
         warnings: Vec::new(),
     };
@@ -709,6 +715,7 @@ impl<'a> Labels<'a> {
             StepKind::Table => format!("build {relation}"),
             StepKind::Incremental => format!("incremental {relation}"),
             StepKind::Refresh => format!("refresh {relation}"),
+            StepKind::Snapshot => format!("snapshot {relation}"),
             StepKind::Vacuum => format!("vacuum {relation}"),
             StepKind::Hook => format!("hook {}", step.node.rsplit('.').next().unwrap_or_default()),
             StepKind::Test => format!("test {}", node.map_or(step.node.as_str(), |n| n.name())),
@@ -753,6 +760,8 @@ struct Run<'a> {
     scripts: &'a HashMap<String, Script>,
     labels: &'a Labels<'a>,
     full_refresh: bool,
+    /// `--warn-error`: a test that would warn fails.
+    warn_error: bool,
     /// The connection was lost: nothing more can run.
     fatal: Option<String>,
     /// Printed after the last step.
@@ -1081,6 +1090,7 @@ impl Run<'_> {
                 step,
                 item,
             );
+            warn_is_error(&mut item, self.warn_error);
             self.progress.finish(&item);
             if item.failure.is_some() {
                 self.check_connection();
@@ -1183,6 +1193,14 @@ fn table_is_empty(client: &mut Client, relation: &str) -> Result<bool, postgres:
 
 /// Runs one test: counts its failing rows, judges them by severity,
 /// `error_if` and `warn_if`, and samples a few when there are any.
+/// dbt's `--warn-error` on a test result: a test that would warn fails.
+fn warn_is_error(item: &mut Item, warn_error: bool) {
+    if warn_error && item.status == Status::Warn {
+        item.status = Status::Failed;
+        item.reason = format!("{}, an error under --warn-error", item.reason);
+    }
+}
+
 fn run_test(
     client: &mut Client,
     bundle: &Bundle,
@@ -1463,6 +1481,7 @@ pub fn test(opts: &TestOptions) -> ExitStatus {
         &opts.dir,
         opts.artifacts.as_deref(),
         &opts.load,
+        &opts.promote,
         &mut out,
         opts.color,
     ) {
@@ -1510,7 +1529,10 @@ pub fn test(opts: &TestOptions) -> ExitStatus {
             Ok(step) => {
                 let item = Item::new("test", labels.step(step), step.file.clone());
                 progress.start(&item.label);
-                run_test(&mut client, &bundle, &target, &scripts, &labels, step, item)
+                let mut item =
+                    run_test(&mut client, &bundle, &target, &scripts, &labels, step, item);
+                warn_is_error(&mut item, opts.promote.all);
+                item
             }
             Err(unit) => {
                 let model = labels.node_name(&unit.model);

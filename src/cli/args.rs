@@ -58,13 +58,8 @@ pub enum Command {
         /// How to print diagnostics.
         #[arg(long, value_enum, default_value_t = FormatArg::Human)]
         format: FormatArg,
-        /// Treat every warning as an error (as dbt's --warn-error).
-        #[arg(long)]
-        warn_error: bool,
-        /// Which warnings are errors, in dbt's syntax with stackc's codes:
-        /// '{"include": "all", "exclude": ["W0203"]}' or '{"include": ["W0050"]}'.
-        #[arg(long, value_name = "JSON")]
-        warn_error_options: Option<String>,
+        #[command(flatten)]
+        warn_error: WarnErrorArgs,
     },
     /// Apply the artifacts to PostgreSQL: pending migrations, then the run steps.
     Apply {
@@ -85,6 +80,8 @@ pub enum Command {
         /// Progress always goes to stderr; `json` also writes a report to stdout.
         #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
         format: ReportFormat,
+        #[command(flatten)]
+        warn_error: WarnErrorArgs,
     },
     /// List the nodes a selection picks, as dbt's `ls` (compiles in
     /// memory; writes nothing).
@@ -119,7 +116,39 @@ pub enum Command {
         /// Progress always goes to stderr; `json` also writes a report to stdout.
         #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
         format: ReportFormat,
+        #[command(flatten)]
+        warn_error: WarnErrorArgs,
     },
+}
+
+/// `--warn-error` and `--warn-error-options`, on every command that compiles.
+#[derive(Args, Clone, Default)]
+pub struct WarnErrorArgs {
+    /// Treat every warning as an error (as dbt's --warn-error); on apply
+    /// and test, a failing test of severity warn fails too.
+    #[arg(long)]
+    pub warn_error: bool,
+    /// Which warnings are errors, in dbt's syntax with stackc's codes:
+    /// '{"include": "all", "exclude": ["W0203"]}' or '{"include": ["W0050"]}'.
+    #[arg(long, value_name = "JSON")]
+    pub warn_error_options: Option<String>,
+}
+
+impl WarnErrorArgs {
+    /// The warnings to promote; `Err` is the usage problem to print.
+    pub fn parse(&self) -> Result<crate::diagnostic::WarnError, String> {
+        let mut promote = match self
+            .warn_error_options
+            .as_deref()
+            .map(crate::diagnostic::WarnError::parse_options)
+        {
+            None => crate::diagnostic::WarnError::default(),
+            Some(Ok(w)) => w,
+            Some(Err(problem)) => return Err(format!("invalid --warn-error-options: {problem}")),
+        };
+        promote.all |= self.warn_error;
+        Ok(promote)
+    }
 }
 
 /// Node selection, with dbt's grammar (`crate::select`).

@@ -9,7 +9,7 @@ use std::ffi::OsString;
 use clap::Parser;
 
 use crate::commands;
-use crate::diagnostic::{ColorWhen, WarnError};
+use crate::diagnostic::ColorWhen;
 use crate::exit_status::ExitStatus;
 use args::{Cli, Command, DatabaseTarget};
 
@@ -34,17 +34,14 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
             check,
             format,
             warn_error,
-            warn_error_options,
         } => {
-            let mut promote = match warn_error_options.as_deref().map(WarnError::parse_options) {
-                None => WarnError::default(),
-                Some(Ok(w)) => w,
-                Some(Err(problem)) => {
-                    eprintln!("error: invalid --warn-error-options: {problem}");
+            let promote = match warn_error.parse() {
+                Ok(p) => p,
+                Err(problem) => {
+                    eprintln!("error: {problem}");
                     return ExitStatus::Error;
                 }
             };
-            promote.all |= warn_error;
             commands::compile::run(&commands::compile::CompileOptions {
                 dir,
                 out,
@@ -68,18 +65,29 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
             out_of_order,
             lock_timeout,
             format,
-        } => commands::apply::run(&crate::apply::ApplyOptions {
-            dir,
-            artifacts,
-            database_url,
-            full_refresh,
-            dry_run,
-            out_of_order,
-            lock_timeout: std::time::Duration::from_secs(lock_timeout),
-            format,
-            color,
-            load: profile.options(),
-        }),
+            warn_error,
+        } => {
+            let promote = match warn_error.parse() {
+                Ok(p) => p,
+                Err(problem) => {
+                    eprintln!("error: {problem}");
+                    return ExitStatus::Error;
+                }
+            };
+            commands::apply::run(&crate::apply::ApplyOptions {
+                dir,
+                artifacts,
+                database_url,
+                full_refresh,
+                dry_run,
+                out_of_order,
+                lock_timeout: std::time::Duration::from_secs(lock_timeout),
+                format,
+                color,
+                load: profile.options(),
+                promote,
+            })
+        }
         Command::Ls {
             dir,
             select,
@@ -122,14 +130,25 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
                 },
             unit,
             format,
-        } => commands::test::run(&crate::apply::TestOptions {
-            dir,
-            artifacts,
-            database_url,
-            unit,
-            format,
-            color,
-            load: profile.options(),
-        }),
+            warn_error,
+        } => {
+            let promote = match warn_error.parse() {
+                Ok(p) => p,
+                Err(problem) => {
+                    eprintln!("error: {problem}");
+                    return ExitStatus::Error;
+                }
+            };
+            commands::test::run(&crate::apply::TestOptions {
+                dir,
+                artifacts,
+                database_url,
+                unit,
+                format,
+                color,
+                load: profile.options(),
+                promote,
+            })
+        }
     }
 }

@@ -197,7 +197,7 @@ fn check_out(dir: &Path, out: &Path, check: bool) -> Result<(), String> {
         .into_iter()
         .map(|rel| (resolve(&dir.join(&rel)), rel))
         .collect();
-    let written = ["", "manifest.json", "migrations", "run", "unit"];
+    let written = ["", "manifest.json", "analyses", "migrations", "run", "unit"];
     for place in written {
         let target = resolve(&out.join(place));
         let what = if place.is_empty() {

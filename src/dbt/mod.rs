@@ -16,6 +16,7 @@ pub mod profiles;
 pub mod project;
 pub mod query_result;
 pub mod seeds;
+pub mod snapshot;
 pub mod yaml;
 
 use std::collections::BTreeMap;
@@ -37,6 +38,9 @@ pub struct DbtSettings {
     /// `seeds:` config tree, keyed by the folder path under a seed path
     /// (the last part may be the seed's name).
     pub seed_configs: BTreeMap<Vec<String>, ConfigLayer>,
+    /// `snapshots:` config tree, keyed by the folder path under a
+    /// snapshot path (the last part may be the snapshot's name).
+    pub snapshot_configs: BTreeMap<Vec<String>, ConfigLayer>,
     /// `tests:` / `data_tests:` config tree.
     pub test_configs: BTreeMap<Vec<String>, ConfigLayer>,
     /// Config trees keyed by another project's name (an installed package):

@@ -19,10 +19,12 @@ pub const DBT_CONFIG_KEYS: &[&str] = &[
     "batch_size",
     "begin",
     "bind",
+    "check_cols",
     "cluster_by",
     "column_types",
     "contract",
     "database",
+    "dbt_valid_to_current",
     "delimiter",
     "docs",
     "enabled",
@@ -32,10 +34,12 @@ pub const DBT_CONFIG_KEYS: &[&str] = &[
     "full_refresh",
     "grants",
     "group",
+    "hard_deletes",
     "identifier",
     "incremental_predicates",
     "incremental_strategy",
     "indexes",
+    "invalidate_hard_deletes",
     "limit",
     "lookback",
     "materialized",
@@ -52,13 +56,18 @@ pub const DBT_CONFIG_KEYS: &[&str] = &[
     "quoting",
     "schema",
     "severity",
+    "snapshot_meta_column_names",
     "sql_check",
     "sql_header",
     "store_failures",
     "store_failures_as",
+    "strategy",
     "tags",
+    "target_database",
+    "target_schema",
     "unique_key",
     "unlogged",
+    "updated_at",
     "vacuum",
     "warn_if",
     "where",
@@ -255,7 +264,11 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> DbtProject
                     out.dbt.test_configs.entry(path).or_default().extend(layer);
                 }
             }
-            "snapshots" | "unit_tests" | "sources" | "analyses" | "metrics" | "semantic-models"
+            "snapshots" => {
+                let (own, _) = cx.tree(value, &out.name, k, diagnostics);
+                out.dbt.snapshot_configs = own;
+            }
+            "unit_tests" | "sources" | "analyses" | "metrics" | "semantic-models"
             | "saved-queries" | "exposures" | "functions" => {}
             other => {
                 let mut help =

@@ -69,6 +69,10 @@ codes! {
     E0039: Error, "`ref()` to a disabled model or seed";
     E0040: Error, "`doc('x')` names no `{% docs %}` block, or a docs block is unclosed or defined twice";
     E0041: Error, "a seed's `+delimiter` is not one character";
+    E0042: Error, "a `{% snapshot %}` block without a name, unclosed, or an `{% endsnapshot %}` without one";
+    E0043: Error, "a snapshot's strategy is incomplete: no `unique_key`, `strategy`, `updated_at` or `check_cols`";
+    E0044: Error, "`hard_deletes: new_record` on a snapshot (not supported yet)";
+    E0045: Error, "a value in the `tests:`/`data_tests:` tree of dbt_project.yml that no test could have";
     E0101: Error, "Jinja syntax error, or a block (`{% if %}`, `{% for %}`, …) never closed";
     E0102: Error, "Jinja render error: undefined name, unknown function or macro";
     E0103: Error, "`var('x')` is not defined and has no default";
@@ -110,7 +114,7 @@ codes! {
     W0050: Warning, "a schema-file key dbt does not have (dbt project; E0002 in a stackc project)";
     W0051: Warning, "`store_failures` on a test: not supported";
     W0052: Warning, "a `fail_calc` other than `count(*)`: not supported";
-    W0053: Warning, "tests on a snapshot, which stackc does not build";
+    W0053: Warning, "tests on a snapshot, which stackc does not run yet";
     W0054: Warning, "an exposure, semantic model or metric depends on a node that is not there";
     W0180: Warning, "a dbt project's model needs the database at compile time: it is not built, nor what reads it";
     W0202: Warning, "a migration the SQL checker cannot parse, or an empty repeatable migration";
@@ -118,7 +122,7 @@ codes! {
     W0309: Warning, "a source table that no migration creates";
     W0330: Warning, "a schema entry for a model or seed that does not exist (dbt project; E0305 in a stackc project)";
     W0331: Warning, "a described column the model does not select (dbt project; E0305 in a stackc project)";
-    W0333: Warning, "a constraint stackc does not emit (foreign key by `to:`, unknown type, not a table)";
+    W0333: Warning, "a constraint stackc does not emit (foreign key to a relation not in the project, unknown type, not a table)";
 }
 
 impl Code {

@@ -106,6 +106,8 @@ pub fn is_generated_name(rel: &str) -> bool {
         }
         // `unit/<model>.<test>.sql`
         "unit" => !rest.contains('/') && rest.trim_end_matches(".sql").contains('.'),
+        // `analyses/<name>.sql`: a dbt project's analyses, compiled.
+        "analyses" => !rest.contains('/'),
         _ => false,
     }
 }
@@ -408,7 +410,7 @@ impl Sink for Checker {
 
 /// The folders under the output folder that a compile owns, besides
 /// `manifest.json`.
-const OWNED_FOLDERS: [&str; 3] = ["migrations", "run", "unit"];
+const OWNED_FOLDERS: [&str; 4] = ["analyses", "migrations", "run", "unit"];
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding one of these locks aborts the compile anyway;

@@ -12,6 +12,7 @@
 
 mod files;
 mod manifest;
+mod snapshot;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -174,6 +175,24 @@ pub fn emit(project: &Project, resolved: &Resolved, sink: &dyn Sink) -> std::io:
             .map(|u| put(&unit_test_path(u), &u.script))
             .collect::<std::io::Result<_>>()?,
     );
+    // Analyses: compiled for people to read and run by hand; no step runs them.
+    hashed.push(
+        resolved
+            .analyses
+            .iter()
+            .map(|a| {
+                let head = format!(
+                    "-- stackc: analysis {}\n-- source: {}\n-- Compiled, never run by `stackc apply`: run it by hand where you need it.\n{DO_NOT_EDIT}\n",
+                    comment(&a.name),
+                    comment(&a.file.path),
+                );
+                put(
+                    &fit_path(format!("analyses/{}.sql", a.name)),
+                    &format!("{head}{}\n", a.rendered.sql.trim_end()),
+                )
+            })
+            .collect::<std::io::Result<_>>()?,
+    );
     // A dbt project's on-run-start/on-run-end: the first and last steps.
     for (label, hooks, first) in [
         ("on-run-start", &resolved.on_run_start, true),
@@ -293,6 +312,8 @@ struct Cx<'a> {
     source_prefix: String,
     /// Test id → where its query is; filled once the tests files are made.
     test_positions: BTreeMap<String, TestPosition>,
+    /// Models a contract's foreign key references (`to: ref(...)`).
+    fk_targets: std::collections::BTreeSet<String>,
 }
 
 impl<'a> Cx<'a> {
@@ -311,6 +332,17 @@ impl<'a> Cx<'a> {
             model_prefix: format!("model.{name}."),
             source_prefix: format!("source.{name}."),
             test_positions: BTreeMap::new(),
+            fk_targets: resolved
+                .models
+                .values()
+                .filter(|m| crate::resolve::contract_enforced(m))
+                .filter_map(|m| m.entry.as_deref())
+                .flat_map(crate::resolve::foreign_key_targets)
+                .filter_map(|t| match t {
+                    crate::schema::UnitInputKind::Ref(name) => Some(name),
+                    _ => None,
+                })
+                .collect(),
         }
     }
 
@@ -385,7 +417,7 @@ impl<'a> Cx<'a> {
         let mat = m.config.materialized;
         let header = header("model", &m.relation, &m.file.path, mat.as_str());
         let contract = contract_columns(m);
-        let Some(body) = model_migration(m, &full_sql, contract.as_deref()) else {
+        let Some(body) = model_migration(m, &full_sql, contract.as_deref(), resolved) else {
             out.definition = Some(full_sql);
             return;
         };
@@ -457,6 +489,14 @@ impl<'a> Cx<'a> {
         let id = out.id.clone();
         let step = |file: &str, kind: StepKind| run_step(&id, file, kind);
         let target = m.relation.to_string();
+        // A table another contract's foreign key references cannot be
+        // truncated alone: the referencing tables are emptied with it
+        // (they depend on it, so they are reloaded after it).
+        let truncate = if self.fk_targets.contains(&m.name) {
+            format!("truncate table {target} cascade")
+        } else {
+            format!("truncate table {target}")
+        };
         match m.config.materialized {
             Materialization::Table => {
                 let run_path = fit_path(format!("{stem}.sql"));
@@ -464,12 +504,12 @@ impl<'a> Cx<'a> {
                     run_path.clone(),
                     match contract {
                         Some(cols) => format!(
-                            "{header}{RUN_NOTE}\n{pre}truncate table {target};\n\ninsert into {target} ({cols})\nselect {cols}\nfrom (\n{}\n) as model_subq\n;\n{post}",
+                            "{header}{RUN_NOTE}\n{pre}{truncate};\n\ninsert into {target} ({cols})\nselect {cols}\nfrom (\n{}\n) as model_subq\n;\n{post}",
                             full_sql.trim_end(),
                             cols = cols.join(", ")
                         ),
                         None => format!(
-                            "{header}{RUN_NOTE}\n{pre}truncate table {target};\n\ninsert into {target}\n{}\n;\n{post}",
+                            "{header}{RUN_NOTE}\n{pre}{truncate};\n\ninsert into {target}\n{}\n;\n{post}",
                             full_sql.trim_end()
                         ),
                     },
@@ -519,6 +559,20 @@ impl<'a> Cx<'a> {
                 ));
                 out.steps.push(step(&run_path, StepKind::Refresh));
                 out.files.push(run_path);
+            }
+            Materialization::Snapshot => {
+                if let Some(strategy) = &m.snapshot {
+                    let run_path = fit_path(format!("{stem}.sql"));
+                    out.runs.push((
+                        run_path.clone(),
+                        format!(
+                            "{header}{RUN_NOTE}\n{pre}{}{post}",
+                            snapshot::run(m, strategy, full_sql)
+                        ),
+                    ));
+                    out.steps.push(step(&run_path, StepKind::Snapshot));
+                    out.files.push(run_path);
+                }
             }
             Materialization::View | Materialization::Ephemeral => {}
         }
@@ -578,12 +632,17 @@ fn contract_columns(m: &Model) -> Option<Vec<String>> {
 
 /// The body of a model's repeatable migration, before dbt's hooks, grants
 /// and comments; `None` for an ephemeral model, which has none.
-fn model_migration(m: &Model, full_sql: &str, contract: Option<&[String]>) -> Option<String> {
+fn model_migration(
+    m: &Model,
+    full_sql: &str,
+    contract: Option<&[String]>,
+    resolved: &Resolved,
+) -> Option<String> {
     Some(match m.config.materialized {
         Materialization::Ephemeral => return None,
         Materialization::View => view_migration(&m.relation, full_sql),
         Materialization::Table if contract.is_some() => {
-            contract_table_migration(m, contract.unwrap_or_default())
+            contract_table_migration(m, contract.unwrap_or_default(), resolved)
         }
         Materialization::Table => {
             empty_relation_migration("table", &m.relation, full_sql, &m.config.indexes)
@@ -600,6 +659,11 @@ fn model_migration(m: &Model, full_sql: &str, contract: Option<&[String]>) -> Op
                 sql
             }
         }
+        Materialization::Snapshot => match &m.snapshot {
+            Some(strategy) => snapshot::migration(m, strategy, full_sql),
+            // resolve gives every snapshot its strategy.
+            None => String::new(),
+        },
         Materialization::MaterializedView => empty_relation_migration(
             "materialized view",
             &m.relation,
@@ -937,14 +1001,28 @@ drop table pg_temp.stackc_new_shape;
 /// The table of an enforced contract: its columns with their types and
 /// constraints, then the model-level constraints, as dbt-postgres writes
 /// them (`not null`, `unique`, `primary key`, `check (...)`, `references`).
-fn contract_table_migration(m: &Model, columns: &[String]) -> String {
+fn contract_table_migration(m: &Model, columns: &[String], resolved: &Resolved) -> String {
     let relation = &m.relation;
+    // A foreign key's `to: ref('m')` / `source('s', 't')` as the relation.
+    let to = |text: &str| -> Option<String> {
+        match crate::schema::parse_input(text)? {
+            crate::schema::UnitInputKind::Ref(name) => resolved
+                .models
+                .get(&name)
+                .map(|m| m.relation.to_string())
+                .or_else(|| resolved.seeds.get(&name).map(|s| s.2.to_string())),
+            crate::schema::UnitInputKind::Source(s, t) => {
+                resolved.sources.get(&(s, t)).map(|s| s.2.to_string())
+            }
+            crate::schema::UnitInputKind::This => None,
+        }
+    };
     let mut lines: Vec<String> = Vec::new();
     if let Some(entry) = &m.entry {
         for (c, name) in entry.columns.iter().zip(columns) {
             let mut line = format!("    {name} {}", c.data_type.as_deref().unwrap_or("text"));
             for constraint in &c.constraints {
-                if let Some(text) = constraint_sql(constraint, None) {
+                if let Some(text) = constraint_sql(constraint, None, &to) {
                     line.push(' ');
                     line.push_str(&text);
                 }
@@ -962,7 +1040,7 @@ fn contract_table_migration(m: &Model, columns: &[String]) -> String {
                         .collect()
                 })
                 .unwrap_or_default();
-            if let Some(text) = constraint_sql(constraint, Some(&cols)) {
+            if let Some(text) = constraint_sql(constraint, Some(&cols), &to) {
                 lines.push(format!("    {text}"));
             }
         }
@@ -977,7 +1055,11 @@ fn contract_table_migration(m: &Model, columns: &[String]) -> String {
 }
 
 /// One dbt constraint as SQL; `columns` is `Some` for a model-level one.
-fn constraint_sql(c: &serde_json::Value, columns: Option<&[String]>) -> Option<String> {
+fn constraint_sql(
+    c: &serde_json::Value,
+    columns: Option<&[String]>,
+    to: &dyn Fn(&str) -> Option<String>,
+) -> Option<String> {
     let kind = c.get("type")?.as_str()?.to_ascii_lowercase();
     let expression = c.get("expression").and_then(|e| e.as_str());
     let list = columns.map(|cols| format!(" ({})", cols.join(", ")));
@@ -988,7 +1070,17 @@ fn constraint_sql(c: &serde_json::Value, columns: Option<&[String]>) -> Option<S
         "check" => format!("check ({})", expression?),
         "foreign_key" => {
             let target = match (c.get("to").and_then(|t| t.as_str()), expression) {
-                (Some(_), _) | (None, None) => return None,
+                // dbt-postgres: `references <to> (<to_columns>)`.
+                (Some(t), _) => {
+                    let cols: Vec<String> = c
+                        .get("to_columns")?
+                        .as_array()?
+                        .iter()
+                        .map(|c| c.as_str().map(|c| quote_ident(c).into_owned()))
+                        .collect::<Option<_>>()?;
+                    format!("{} ({})", to(t)?, cols.join(", "))
+                }
+                (None, None) => return None,
                 (None, Some(e)) => e.to_string(),
             };
             match columns {
