@@ -157,8 +157,19 @@ fn jinja_literal(value: &serde_json::Value) -> String {
         serde_json::Value::Null => "none".into(),
         serde_json::Value::Bool(b) => b.to_string(),
         serde_json::Value::Number(n) => n.to_string(),
-        // A JSON string is a valid Jinja string literal.
-        serde_json::Value::String(_) => value.to_string(),
+        // `compare_model: ref('m')` is the relation, as dbt renders it.
+        serde_json::Value::String(text) => match crate::schema::parse_input(text) {
+            Some(crate::schema::UnitInputKind::Ref(name)) => {
+                format!("ref({})", serde_json::Value::String(name))
+            }
+            Some(crate::schema::UnitInputKind::Source(source, table)) => format!(
+                "source({}, {})",
+                serde_json::Value::String(source),
+                serde_json::Value::String(table)
+            ),
+            // A JSON string is a valid Jinja string literal.
+            _ => value.to_string(),
+        },
         serde_json::Value::Array(items) => {
             let inner: Vec<String> = items.iter().map(jinja_literal).collect();
             format!("[{}]", inner.join(", "))
@@ -412,9 +423,25 @@ impl Cx<'_> {
         let mut depends_on = vec![target.id.clone()];
         let sql = match spec.kind.as_str() {
             _ if custom => {
+                // dbt passes `model` as get_where_subquery(ref(...)): the
+                // relation itself (packages check it is one), or with a
+                // `where`, the filtered subquery as text.
+                let model = match &spec.where_clause {
+                    None => target
+                        .model_arg
+                        .trim_start_matches("{{")
+                        .trim_end_matches("}}")
+                        .trim()
+                        .to_string(),
+                    Some(_) => serde_json::Value::String(from.clone()).to_string(),
+                };
                 let (sql, refs) =
-                    self.render_generic(&from, &col_sql, spec, package.as_deref(), diagnostics)?;
-                depends_on.extend(refs);
+                    self.render_generic(&model, &col_sql, spec, package.as_deref(), diagnostics)?;
+                for r in refs {
+                    if !depends_on.contains(&r) {
+                        depends_on.push(r);
+                    }
+                }
                 sql
             }
             "not_null" => {
@@ -623,6 +650,8 @@ impl Cx<'_> {
     /// A project's own generic test: its macro called with dbt's arguments
     /// (`model`, `column_name` when under a column, and the entry's own).
     /// Returns the SQL and the nodes it refers to.
+    /// A generic test of a `{% test %}` block; `model` is the Jinja
+    /// expression passed as its `model` argument.
     fn render_generic(
         &self,
         model: &str,
@@ -632,11 +661,7 @@ impl Cx<'_> {
         diagnostics: &mut Vec<Diagnostic>,
     ) -> Option<(String, Vec<String>)> {
         let namespace = package.map(|p| format!("{p}.")).unwrap_or_default();
-        let mut call = format!(
-            "{{{{ {namespace}test_{}(model={}",
-            spec.kind,
-            serde_json::Value::String(model.to_string())
-        );
+        let mut call = format!("{{{{ {namespace}test_{}(model={model}", spec.kind);
         let mut args = spec.args.clone();
         if let Some(c) = column {
             args.insert("column_name".into(), serde_json::Value::String(c.clone()));
@@ -910,6 +935,19 @@ fn repr_str_into(out: &mut String, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// dbt renders `compare_model: ref('m')` as the relation.
+    #[test]
+    fn ref_and_source_arguments_are_relations() {
+        let lit = |v: serde_json::Value| jinja_literal(&v);
+        assert_eq!(lit(serde_json::json!("ref('m')")), "ref(\"m\")");
+        assert_eq!(
+            lit(serde_json::json!("source('raw', 't')")),
+            "source(\"raw\", \"t\")"
+        );
+        assert_eq!(lit(serde_json::json!("refs are fine")), "\"refs are fine\"");
+        assert_eq!(lit(serde_json::json!(["ref('a')", 1])), "[ref(\"a\"), 1]");
+    }
 
     fn args(pairs: &[(&str, serde_json::Value)]) -> BTreeMap<String, serde_json::Value> {
         pairs

@@ -58,9 +58,15 @@ pub struct SingularTest {
     pub sources: Vec<(String, String)>,
 }
 
-/// In a dbt project, a model whose only errors are E0153 (its SQL needs a
-/// query answered by the database at compile time, which dbt runs and
-/// stackc does not) is not built, with warning W0180, and neither is
+/// E0153 (a query the database would answer) and E0170 (columns only the
+/// database knows): what dbt asks the database while it builds a model.
+fn needs_database(code: Code) -> bool {
+    matches!(code, Code::E0153 | Code::E0170)
+}
+
+/// In a dbt project, a model whose only errors are E0153 or E0170 (its SQL
+/// needs the database at compile time, which dbt has and stackc does not)
+/// is not built, with warning W0180, and neither is
 /// anything that reads it; the rest of the project compiles, as `dbt
 /// build` builds the rest when one node fails. A stackc project keeps the
 /// error.
@@ -82,7 +88,7 @@ fn skip_models_needing_a_database(
             continue;
         };
         let ok = only_e0153.entry(name).or_insert(true);
-        *ok &= d.code == Code::E0153;
+        *ok &= needs_database(d.code);
     }
     let skipped: BTreeSet<String> = only_e0153
         .into_iter()
@@ -97,7 +103,7 @@ fn skip_models_needing_a_database(
     for d in diagnostics.drain(..) {
         let name = d.primary.as_ref().and_then(|p| by_file.get(&*p.file));
         match name {
-            Some(name) if d.code == Code::E0153 && skipped.contains(*name) => {
+            Some(name) if needs_database(d.code) && skipped.contains(*name) => {
                 // Discovery and the final render report the same error.
                 let at = d.primary.as_ref().map(|p| (p.range.start, p.range.end));
                 if !seen.insert((d.message.clone(), at)) {

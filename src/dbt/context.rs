@@ -374,6 +374,15 @@ pub fn install(
         }
         Ok(Value::from(seen))
     });
+    env.add_function("__stackc_mut_list", |v: Value| -> Value {
+        if v.downcast_object_ref::<Vec<Value>>().is_some() {
+            Value::from_object(MutList(Mutex::new(
+                v.try_iter().map(Iterator::collect).unwrap_or_default(),
+            )))
+        } else {
+            v
+        }
+    });
     env.add_function("__stackc_mut", |v: Value| -> Value {
         match v.kind() {
             minijinja::value::ValueKind::Seq => Value::from_object(MutList(Mutex::new(
@@ -476,6 +485,51 @@ impl Object for CatalogColumnValue {
             }
             _ => None,
         }
+    }
+
+    /// dbt-postgres's `Column` predicates, from the type's name.
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &mut State,
+        method: &str,
+        _args: &[Value],
+    ) -> Result<Value, Error> {
+        let t = self
+            .data_type
+            .as_deref()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let base = t.split('(').next().unwrap_or_default().trim().to_string();
+        let is_string = matches!(
+            base.as_str(),
+            "text" | "character varying" | "varchar" | "character" | "char"
+        );
+        let is_integer = matches!(
+            base.as_str(),
+            "smallint"
+                | "integer"
+                | "bigint"
+                | "smallserial"
+                | "serial"
+                | "bigserial"
+                | "int2"
+                | "int4"
+                | "int8"
+                | "int"
+        );
+        let is_float = matches!(
+            base.as_str(),
+            "real" | "float4" | "float" | "double precision" | "float8" | "double"
+        );
+        let is_numeric = matches!(base.as_str(), "numeric" | "decimal");
+        Ok(Value::from(match method {
+            "is_string" => is_string,
+            "is_integer" => is_integer,
+            "is_float" => is_float,
+            "is_numeric" => is_numeric,
+            "is_number" => is_integer || is_float || is_numeric,
+            _ => return Err(Error::from(ErrorKind::UnknownMethod)),
+        }))
     }
 
     fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -1155,7 +1209,7 @@ pub fn preprocess(text: &str) -> (String, Vec<String>) {
                 let tag_end = body.find("%}").unwrap_or(body.len());
                 let tag = &body[..tag_end];
                 match tag.find('=') {
-                    Some(eq) if !tag[..eq].contains(['(', '[']) => {
+                    Some(eq) if !tag[..eq].contains(['(', '[', ',']) => {
                         let value = tag[eq + 1..].trim_start();
                         let value_at = tag.len() - value.len();
                         let value = value.trim_end().trim_end_matches('-').trim_end();
@@ -1163,9 +1217,26 @@ pub fn preprocess(text: &str) -> (String, Vec<String>) {
                             (value.chars().next(), value.chars().last()),
                             (Some('['), Some(']')) | (Some('{'), Some('}'))
                         ) && matching_close(value) == Some(value.len() - 1);
-                        if closes {
+                        // `{% set cols = group_by_columns %}` then
+                        // `cols.append(...)`: Python lists are mutable
+                        // whoever made them (a copy here).
+                        let name = !value.is_empty()
+                            && !matches!(
+                                value,
+                                "none" | "None" | "true" | "false" | "True" | "False"
+                            )
+                            && value.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                            && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                        let listed = value.ends_with("| list") || value.ends_with("|list");
+                        if closes || name || listed {
                             out.push_str(&tag[..value_at]);
-                            out.push_str("__stackc_mut(");
+                            // A name may hold anything: only a plain list
+                            // is copied (a relation stays a relation).
+                            out.push_str(if closes {
+                                "__stackc_mut("
+                            } else {
+                                "__stackc_mut_list("
+                            });
                             out.push_str(value);
                             out.push(')');
                             rest = &body[value_at + value.len()..];
@@ -1346,6 +1417,59 @@ mod tests {
         }
         let none = render("{{ adapter.get_relation(none, 's', 't') is none }}").unwrap();
         assert_eq!(none.trim(), "True");
+    }
+
+    /// A list passed in and then appended to, as dbt_utils' tests do
+    /// (`{% set pruned = group_by_columns %}{% do pruned.append(c) %}`).
+    #[test]
+    fn a_list_set_from_a_name_is_mutable_and_a_relation_stays_one() {
+        let src = "{% macro f(cols, rel) %}{% set c = cols %}{% set r = rel %}{% do c.append(3) %}{{ return([c | length, r is mapping]) }}{% endmacro %}";
+        let mut env = Environment::new();
+        let mut d = Vec::new();
+        let files = [SourceFile {
+            path: Arc::from("macros/f.sql"),
+            text: Arc::from(src),
+        }];
+        let dbt = DbtMacros {
+            root: "p".into(),
+            ..DbtMacros::default()
+        };
+        install(&mut env, &files, &dbt, &mut d);
+        let rel = Value::from_object(crate::render::Relation {
+            schema: "s".into(),
+            name: "t".into(),
+            quote: false,
+            cte: None,
+        });
+        let ctx = minijinja::context! { __stackc_frame => Value::from_object(Frame::default()), rel => rel };
+        let out = env.render_str("{{ f([1, 2], rel) }}", ctx).unwrap();
+        assert_eq!(out, "[3, True]");
+    }
+
+    #[test]
+    fn columns_answer_dbt_postgres_type_predicates() {
+        let mut env = Environment::new();
+        env.add_global(
+            "c",
+            Value::from_object(CatalogColumnValue {
+                name: "amount".into(),
+                data_type: Some("double precision".into()),
+            }),
+        );
+        env.add_global(
+            "s",
+            Value::from_object(CatalogColumnValue {
+                name: "code".into(),
+                data_type: Some("character varying(10)".into()),
+            }),
+        );
+        let out = env
+            .render_str(
+                "{{ c.is_float() }} {{ c.is_number() }} {{ c.is_string() }} {{ s.is_string() }} {{ s.is_integer() }}",
+                (),
+            )
+            .unwrap();
+        assert_eq!(out, "True True False True False");
     }
 
     #[test]
