@@ -911,6 +911,22 @@ impl Renderer {
                 return Err(d);
             }
         };
+        if sql.len() > limits::MAX_OUTPUT {
+            // Where the work was made: the first block tag (a loop, most
+            // likely), else the file's start.
+            let at = file.text.find("{%").unwrap_or(0);
+            let end = file.text[at..].find("%}").map_or(at, |i| at + i + 2);
+            return Err(Diagnostic::new(
+                Code::E0121,
+                format!(
+                    "rendering made {} MiB of SQL; one render may make {} MiB",
+                    sql.len() >> 20,
+                    limits::MAX_OUTPUT >> 20
+                ),
+            )
+            .at(Span::new(&file.path, at..end))
+            .help("a loop makes far more SQL than a model needs; make the loop smaller"));
+        }
         let spans = out_spans
             .iter()
             .map(|s| {

@@ -18,6 +18,12 @@ pub const MAX_DEPTH: usize = 500;
 /// little body takes about 100,000. Ten million is about a second.
 pub const FUEL: u64 = 10_000_000;
 
+/// The SQL one render may make. Fuel counts instructions, not the text a
+/// loop copies out: `{% for i in range(50000) %}<500 bytes>{% endfor %}`
+/// takes little fuel and made a 24 MiB model, seconds to check (found by
+/// the `model` fuzz target). The largest real models are well under 1 MiB.
+pub const MAX_OUTPUT: usize = 8 << 20;
+
 /// The range of the first token at which an expression of `text` nests
 /// more than [`MAX_DEPTH`] levels, counting for every open bracket the
 /// operators since its last `,` or `:`: at least the depth of the tree
