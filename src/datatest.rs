@@ -145,6 +145,17 @@ fn rewrite_test_blocks(text: &str, names: &mut BTreeSet<String>) -> Option<Strin
             out.push_str("endmacro");
             rest = word_at + word.len();
             changed = true;
+        } else if word == "macro" && next.is_some_and(char::is_whitespace) {
+            // dbt's older spelling of a generic test: a macro named
+            // `test_<name>` (dbt_utils' `not_null_proportion` still is one).
+            let name: String = text[word_at + 5..]
+                .trim_start()
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if let Some(test) = name.strip_prefix("test_").filter(|t| !t.is_empty()) {
+                names.insert(test.to_string());
+            }
         }
     }
     out.push_str(&text[rest..]);
@@ -935,6 +946,14 @@ fn repr_str_into(out: &mut String, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_macro_named_test_x_is_the_generic_test_x() {
+        let mut names = std::collections::BTreeSet::new();
+        let text = "{% macro test_at_least(model, n) %}select 1{% endmacro %}\n{% macro helper() %}{% endmacro %}";
+        assert_eq!(rewrite_test_blocks(text, &mut names), None);
+        assert_eq!(names.into_iter().collect::<Vec<_>>(), ["at_least"]);
+    }
 
     /// dbt renders `compare_model: ref('m')` as the relation.
     #[test]
