@@ -28,6 +28,8 @@ fuzz_target!(|text: &str| {
         vars: &vars,
         this: None,
         is_incremental: true,
+        model: None,
+        graph: None,
     });
     let rendered = match rendered {
         Ok(r) => r,
@@ -40,7 +42,7 @@ fuzz_target!(|text: &str| {
         Err(QueryProblem::Syntax(e)) | Err(QueryProblem::TooDeep(e)) => {
             let offset = stackc::diagnostic::offset_of(&rendered.sql, e.line, e.column);
             let span = rendered.source_span(offset);
-            let d = stackc::diagnostic::Diagnostic::new("E0201", e.message).at(span);
+            let d = stackc::diagnostic::Diagnostic::new(stackc::diagnostic::Code::E0201, e.message).at(span);
             common::check_all(&[d], &text_of);
         }
         _ => {}
