@@ -35,12 +35,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
             format,
             warn_error,
         } => {
-            let promote = match warn_error.parse() {
-                Ok(p) => p,
-                Err(problem) => {
-                    eprintln!("error: {problem}");
-                    return ExitStatus::Error;
-                }
+            let Some(promote) = promoted(&warn_error) else {
+                return ExitStatus::Error;
             };
             commands::compile::run(&commands::compile::CompileOptions {
                 dir,
@@ -67,12 +63,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
             format,
             warn_error,
         } => {
-            let promote = match warn_error.parse() {
-                Ok(p) => p,
-                Err(problem) => {
-                    eprintln!("error: {problem}");
-                    return ExitStatus::Error;
-                }
+            let Some(promote) = promoted(&warn_error) else {
+                return ExitStatus::Error;
             };
             commands::apply::run(&crate::apply::ApplyOptions {
                 dir,
@@ -132,12 +124,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
             format,
             warn_error,
         } => {
-            let promote = match warn_error.parse() {
-                Ok(p) => p,
-                Err(problem) => {
-                    eprintln!("error: {problem}");
-                    return ExitStatus::Error;
-                }
+            let Some(promote) = promoted(&warn_error) else {
+                return ExitStatus::Error;
             };
             commands::test::run(&crate::apply::TestOptions {
                 dir,
@@ -149,6 +137,18 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
                 load: profile.options(),
                 promote,
             })
+        }
+    }
+}
+
+/// The warnings `--warn-error` / `--warn-error-options` raise; `None`
+/// (after saying why) when the options cannot be read, a usage error.
+fn promoted(args: &args::WarnErrorArgs) -> Option<crate::diagnostic::WarnError> {
+    match args.parse() {
+        Ok(p) => Some(p),
+        Err(problem) => {
+            eprintln!("error: {problem}");
+            None
         }
     }
 }
