@@ -392,6 +392,13 @@ impl<S: AsRef<str>> Node<S> {
             _ => None,
         }
     }
+
+    pub fn model(&self) -> Option<&ModelNode<S>> {
+        match self {
+            Node::Model(m) => Some(m),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]

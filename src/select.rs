@@ -409,6 +409,11 @@ pub struct Candidate {
     pub parents: Vec<String>,
 }
 
+/// The id dbt gives a unit test (the manifest lists unit tests without one).
+pub fn unit_test_id(project: &str, model_name: &str, name: &str) -> String {
+    format!("unit_test.{project}.{model_name}.{name}")
+}
+
 /// The nodes of a manifest, and its edges both ways.
 #[derive(Debug, Default)]
 pub struct Graph {
@@ -537,7 +542,7 @@ impl Graph {
                 .get(&model)
                 .map(|n| n.name.clone())
                 .unwrap_or_default();
-            let id = format!("unit_test.{project}.{model_name}.{name}");
+            let id = unit_test_id(project, &model_name, &name);
             nodes.insert(
                 id.clone(),
                 Candidate {

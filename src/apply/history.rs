@@ -188,7 +188,8 @@ pub fn ensure_tables(
              started_at timestamptz not null,
              installed_by varchar(100) not null default current_user,
              constraint {pk} primary key (run_id, step_no)
-         );",
+         );
+         alter table {run} add column if not exists selection text;",
         seq = table.run_sequence(),
         run = table.run_table(),
         pk = quoted(&format!("{RUN_TABLE}_pk")),
@@ -267,11 +268,14 @@ pub struct RunRecord {
 }
 
 /// Writes records in one statement (arrays unnested), so that buffered
-/// records of read-only steps cost one round trip.
+/// records of read-only steps cost one round trip. `selection` is how the
+/// apply's selection was written (`--select fact_sales+`), `None` for the
+/// whole project.
 pub fn insert_runs(
     client: &mut impl GenericClient,
     table: &HistoryTable,
     run_id: i64,
+    selection: Option<&str>,
     records: &[RunRecord],
 ) -> Result<(), postgres::Error> {
     if records.is_empty() {
@@ -290,9 +294,9 @@ pub fn insert_runs(
     client.execute(
         &format!(
             "insert into {} (run_id, step_no, step, node, file, status, rows_affected, failures,
-                             duration_ms, error, started_at)
+                             duration_ms, error, started_at, selection)
              select $1, u.step_no, u.step, u.node, u.file, u.status, u.rows_affected, u.failures,
-                    u.duration_ms, u.error, to_timestamp(u.started_at)
+                    u.duration_ms, u.error, to_timestamp(u.started_at), $12
              from unnest($2::integer[], $3::text[], $4::text[], $5::text[], $6::text[],
                          $7::bigint[], $8::bigint[], $9::integer[], $10::text[], $11::float8[])
                   as u(step_no, step, node, file, status, rows_affected, failures, duration_ms,
@@ -301,7 +305,7 @@ pub fn insert_runs(
         ),
         &[
             &run_id, &step_no, &step, &node, &file, &status, &rows, &failures, &duration, &error,
-            &started,
+            &started, &selection,
         ],
     )?;
     Ok(())

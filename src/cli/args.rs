@@ -53,8 +53,12 @@ pub enum Command {
         #[command(flatten)]
         profile: ProfileArgs,
         /// Compare with OUT instead of writing; exit 1 when anything differs.
+        /// With a selection, only the files of the selected nodes are
+        /// compared.
         #[arg(long)]
         check: bool,
+        #[command(flatten)]
+        select: SelectArgs,
         /// How to print diagnostics.
         #[arg(long, value_enum, default_value_t = FormatArg::Human)]
         format: FormatArg,
@@ -74,6 +78,11 @@ pub enum Command {
         /// Apply pending versions below the highest applied one.
         #[arg(long)]
         out_of_order: bool,
+        #[command(flatten)]
+        select: SelectArgs,
+        /// Stop at the first failed step or test; the rest is not run.
+        #[arg(long, short = 'x')]
+        fail_fast: bool,
         /// Seconds to wait for another apply's lock before giving up.
         #[arg(long, value_name = "SECS", default_value_t = 60)]
         lock_timeout: u64,
@@ -113,6 +122,11 @@ pub enum Command {
         /// instead of the data tests.
         #[arg(long)]
         unit: bool,
+        #[command(flatten)]
+        select: SelectArgs,
+        /// Stop at the first failed test; the rest is not run.
+        #[arg(long, short = 'x')]
+        fail_fast: bool,
         /// Progress always goes to stderr; `json` also writes a report to stdout.
         #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
         format: ReportFormat,
@@ -183,9 +197,9 @@ pub enum IndirectArg {
 }
 
 impl SelectArgs {
-    pub fn selection(&self) -> crate::commands::ls::SelectionArgs {
+    pub fn selection(&self) -> crate::selection::SelectionArgs {
         use crate::select::Indirect;
-        crate::commands::ls::SelectionArgs {
+        crate::selection::SelectionArgs {
             select: self.select.clone(),
             exclude: self.exclude.clone(),
             selector: self.selector.clone(),

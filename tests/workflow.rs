@@ -1,0 +1,79 @@
+//! The daily commands without a database: `compile --check` with a
+//! selection, `--vars`, `stackc graph` and `stackc init`.
+
+mod common;
+
+use std::path::Path;
+
+use common::{copy_tree, repo, stackc};
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = stackc(args);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn compile_check_with_a_selection_compares_only_the_selected_nodes_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let project = tmp.path().join("p");
+    let out = tmp.path().join("out");
+    copy_tree(&repo().join("project_template"), &project);
+    let (code, _, err) = run(&["compile", s(&project), "--out", s(&out)]);
+    assert_eq!(code, 0, "{err}");
+    let model = project.join("models/marts/fact_sales.sql");
+    let text = std::fs::read_to_string(&model).unwrap();
+    std::fs::write(&model, text.replacen("select", "select ", 1)).unwrap();
+
+    let check = |select: &str| {
+        run(&[
+            "compile",
+            s(&project),
+            "--out",
+            s(&out),
+            "--check",
+            "-s",
+            select,
+        ])
+    };
+    // Another node's files are what the project compiles to.
+    let (code, _, err) = check("stg_orders");
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("files of the selection compared"), "{err}");
+    // The edited model's files are stale; with `+`, its dependents' too.
+    let (code, _, err) = check("fact_sales");
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("R__002_fact_sales.sql"), "{err}");
+    assert!(!err.contains("R__003_daily_sales_summary.sql"), "{err}");
+    assert!(!err.contains("manifest.json"), "{err}");
+    let (code, _, err) = check("fact_sales+");
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("R__003_daily_sales_summary.sql"), "{err}");
+    // Without a selection, the manifest is stale too.
+    let (code, _, err) = run(&["compile", s(&project), "--out", s(&out), "--check"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("manifest.json"), "{err}");
+    // A selection that matches nothing warns; a malformed one is exit 2.
+    let (code, _, err) = check("no_such_model");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("`no_such_model` does not match any node"),
+        "{err}"
+    );
+    let (code, _, err) = check("tag:");
+    assert_eq!(code, 2, "{err}");
+
+    // compile without --check writes the whole project, selection or not.
+    let (code, _, err) = run(&["compile", s(&project), "--out", s(&out), "-s", "stg_orders"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("compile writes the whole project"), "{err}");
+    let (code, _, err) = run(&["compile", s(&project), "--out", s(&out), "--check"]);
+    assert_eq!(code, 0, "{err}");
+}
