@@ -77,3 +77,69 @@ fn compile_check_with_a_selection_compares_only_the_selected_nodes_files() {
     let (code, _, err) = run(&["compile", s(&project), "--out", s(&out), "--check"]);
     assert_eq!(code, 0, "{err}");
 }
+
+/// Every artifact under `out` that contains `needle`.
+fn files_with(out: &Path, needle: &str) -> Vec<String> {
+    common::read_tree(out)
+        .into_iter()
+        .filter(|(_, text)| text.contains(needle))
+        .map(|(path, _)| path)
+        .collect()
+}
+
+#[test]
+fn vars_on_the_command_line_win_over_the_project_and_its_packages() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let template = repo().join("project_template");
+    let (code, _, err) = run(&["compile", s(&template), "--out", s(&out)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!files_with(&out, "'3 days'").is_empty());
+    let (code, _, err) = run(&[
+        "compile",
+        s(&template),
+        "--out",
+        s(&out),
+        "--vars",
+        "{lookback_days: 7}",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(files_with(&out, "'3 days'").is_empty());
+    assert!(!files_with(&out, "'7 days'").is_empty());
+    // dbt's precedence: the command line, then the root project's scope
+    // for the package (`pkg_models: {greeting: ...}`), then the package.
+    let dbt = repo().join("tests/fixtures/ok_dbt_package_models");
+    let out = tmp.path().join("dbt");
+    let (code, _, err) = run(&["compile", s(&dbt), "--out", s(&out)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!files_with(&out, "hello from shop").is_empty());
+    let (code, _, err) = run(&[
+        "compile",
+        s(&dbt),
+        "--out",
+        s(&out),
+        "--vars",
+        "greeting: from the command line\nmin_amount: 5",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(files_with(&out, "hello from shop").is_empty());
+    assert!(!files_with(&out, "from the command line").is_empty());
+    assert!(!files_with(&out, "amount > 5").is_empty());
+    // `ls` takes them too; a text that is not a mapping is exit 2.
+    let (code, _, err) = run(&["ls", s(&dbt), "--vars", "{min_amount: 1}"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(&["compile", s(&dbt), "--out", s(&out), "--vars", "[1, 2]"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("a YAML mapping"), "{err}");
+    // Committed artifacts run as compiled: --vars with --artifacts is refused.
+    let (code, _, err) = run(&[
+        "apply",
+        s(&template),
+        "--artifacts",
+        s(&out),
+        "--vars",
+        "{a: 1}",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--vars"), "{err}");
+}

@@ -232,6 +232,28 @@ pub struct ProfileArgs {
     /// the project folder, else ~/.dbt].
     #[arg(long, value_name = "DIR")]
     pub profiles_dir: Option<PathBuf>,
+    /// Vars over the project's, as YAML (dbt's --vars): '{days: 3, region: eu}'.
+    #[arg(long, value_name = "YAML", value_parser = parse_vars)]
+    pub vars: Option<Vars>,
+}
+
+/// `--vars`, read.
+#[derive(Clone, Debug, Default)]
+pub struct Vars(pub std::collections::BTreeMap<String, serde_json::Value>);
+
+/// `--vars` as dbt reads it: a YAML mapping (`{k: v}` or `k: v`); an empty
+/// text is no vars.
+pub fn parse_vars(text: &str) -> Result<Vars, String> {
+    if text.trim().is_empty() {
+        return Ok(Vars::default());
+    }
+    let value: serde_json::Value =
+        serde_saphyr::from_str(text).map_err(|e| format!("not valid YAML: {e}"))?;
+    match value {
+        serde_json::Value::Object(map) => Ok(Vars(map.into_iter().collect())),
+        serde_json::Value::Null => Ok(Vars::default()),
+        _ => Err("expected a YAML mapping of vars, e.g. '{lookback_days: 3}'".into()),
+    }
 }
 
 impl ProfileArgs {
@@ -239,6 +261,7 @@ impl ProfileArgs {
         crate::project::LoadOptions {
             profiles_dir: self.profiles_dir.clone(),
             target: self.target.clone(),
+            vars: self.vars.clone().unwrap_or_default().0,
         }
     }
 }

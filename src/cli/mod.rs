@@ -50,6 +50,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
                 color,
             })
         }
+        Command::Apply { target, .. } if vars_with_artifacts(&target) => ExitStatus::Error,
+        Command::Test { target, .. } if vars_with_artifacts(&target) => ExitStatus::Error,
         Command::Apply {
             target:
                 DatabaseTarget {
@@ -149,6 +151,23 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
             })
         }
     }
+}
+
+/// `--vars` change what compiles: committed artifacts (`--artifacts`) run
+/// as they were compiled, so the two together are a usage error.
+fn vars_with_artifacts(target: &DatabaseTarget) -> bool {
+    let given = target
+        .profile
+        .vars
+        .as_ref()
+        .is_some_and(|v| !v.0.is_empty());
+    if given && target.artifacts.is_some() {
+        eprintln!(
+            "error: --vars changes what the project compiles to, and --artifacts runs committed artifacts as they were compiled: compile with `stackc compile DIR --vars ...` and apply those, or drop --artifacts"
+        );
+        return true;
+    }
+    false
 }
 
 /// The warnings `--warn-error` / `--warn-error-options` raise; `None`
