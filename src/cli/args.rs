@@ -114,6 +114,23 @@ pub enum Command {
         #[command(flatten)]
         profile: ProfileArgs,
     },
+    /// Print the lineage of a selection as Mermaid, Graphviz dot or JSON
+    /// (compiles in memory; writes nothing).
+    ///
+    /// Example: stackc graph -s +fact_sales > lineage.mmd
+    Graph {
+        /// The project folder (holds stackc.toml or dbt_project.yml).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        #[command(flatten)]
+        select: SelectArgs,
+        /// mermaid renders in GitHub markdown (in a ```mermaid block); dot
+        /// is Graphviz's (`dot -Tsvg`); json is nodes and edges.
+        #[arg(long, value_enum, default_value_t = GraphFormatArg::Mermaid)]
+        format: GraphFormatArg,
+        #[command(flatten)]
+        profile: ProfileArgs,
+    },
     /// Run the tests of the artifacts against the database as it is.
     Test {
         #[command(flatten)]
@@ -212,6 +229,13 @@ impl SelectArgs {
             state: self.state.clone(),
         }
     }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum GraphFormatArg {
+    Mermaid,
+    Dot,
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]

@@ -120,6 +120,22 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
                 .collect(),
             color,
         }),
+        Command::Graph {
+            dir,
+            select,
+            format,
+            profile,
+        } => commands::graph::run(&commands::graph::GraphOptions {
+            dir,
+            load: profile.options(),
+            selection: select.selection(),
+            format: match format {
+                args::GraphFormatArg::Mermaid => commands::graph::GraphFormat::Mermaid,
+                args::GraphFormatArg::Dot => commands::graph::GraphFormat::Dot,
+                args::GraphFormatArg::Json => commands::graph::GraphFormat::Json,
+            },
+            color,
+        }),
         Command::Test {
             target:
                 DatabaseTarget {

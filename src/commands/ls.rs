@@ -32,8 +32,15 @@ pub struct LsOptions {
     pub color: bool,
 }
 
-pub fn run(options: &LsOptions) -> ExitStatus {
-    let compilation = crate::analyze_with(&options.dir, &options.load);
+/// Compiles `dir` in memory and reads back the manifest compile would
+/// write, with the project's settings; on errors, prints them and returns
+/// the exit status.
+pub(crate) fn compiled_manifest(
+    dir: &std::path::Path,
+    load: &LoadOptions,
+    color: bool,
+) -> Result<(Manifest<String>, crate::project::Settings), ExitStatus> {
+    let compilation = crate::analyze_with(dir, load);
     let errors: Vec<_> = compilation
         .diagnostics
         .iter()
@@ -47,21 +54,25 @@ pub fn run(options: &LsOptions) -> ExitStatus {
     ) else {
         eprint!(
             "{}",
-            diagnostic::render(&errors, &compilation.files, Format::Human, options.color)
+            diagnostic::render(&errors, &compilation.files, Format::Human, color)
         );
-        return ExitStatus::Failure;
+        return Err(ExitStatus::Failure);
     };
     let artifacts = crate::emit::artifacts(project, resolved);
-    let manifest: Manifest<String> = match artifacts
-        .get("manifest.json")
-        .map(|text| serde_json::from_str(text))
-    {
-        Some(Ok(m)) => m,
-        // emit writes the manifest from these same types.
-        _ => {
-            eprintln!("error: the compiled manifest could not be read back");
-            return ExitStatus::Error;
+    // emit writes the manifest from these same types.
+    match crate::selection::manifest_of(&artifacts) {
+        Ok(m) => Ok((m, project.settings.clone())),
+        Err(problem) => {
+            eprintln!("error: {problem}");
+            Err(ExitStatus::Error)
         }
+    }
+}
+
+pub fn run(options: &LsOptions) -> ExitStatus {
+    let manifest = match compiled_manifest(&options.dir, &options.load, options.color) {
+        Ok((m, _)) => m,
+        Err(status) => return status,
     };
     let graph = Graph::from_manifest(&manifest);
     let crate::selection::Selected {

@@ -4,5 +4,6 @@
 
 pub mod apply;
 pub mod compile;
+pub mod graph;
 pub mod ls;
 pub mod test;
