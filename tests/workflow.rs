@@ -1,5 +1,6 @@
-//! The daily commands without a database: `compile --check` with a
-//! selection, `--vars`, `stackc graph` and `stackc init`.
+//! The daily commands: `compile --check` with a selection, `--vars`,
+//! `version:`, and `stackc init` (whose projects are applied to a fresh
+//! database each).
 
 mod common;
 
@@ -162,4 +163,131 @@ fn version_selects_versioned_models_as_dbt_ls_does() {
     let (code, _, err) = run(&["ls", s(&dir), "-s", "version:next"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("unknown version `next`"), "{err}");
+}
+
+/// Applies `dir` to a fresh database; returns the relations it made.
+fn apply_fresh(dir: &Path, tag: &str) -> Vec<String> {
+    let (name, config) = common::create_database("stackc_init", tag);
+    let url = format!(
+        "postgres://{}@{}:{}/{name}",
+        config.get_user().unwrap_or("postgres"),
+        match &config.get_hosts()[0] {
+            postgres::config::Host::Tcp(h) => h.clone(),
+            #[cfg(unix)]
+            postgres::config::Host::Unix(p) => p.display().to_string(),
+        },
+        config.get_ports().first().copied().unwrap_or(5432)
+    );
+    let (code, _, err) = run(&["apply", s(dir), "--database-url", &url]);
+    let relations = config
+        .connect(postgres::NoTls)
+        .unwrap()
+        .query(
+            "select table_schema || '.' || table_name from information_schema.tables
+             where table_schema not in ('pg_catalog', 'information_schema') order by 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    common::drop_database(&name);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains(" 0 failed, 0 skipped"), "{err}");
+    relations
+}
+
+#[test]
+fn init_makes_a_project_that_compiles_and_applies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("My Shop");
+    let (code, _, err) = run(&["init", s(&dir)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("created a stackc project `my_shop`"), "{err}");
+    for file in [
+        ".gitignore",
+        ".env.example",
+        "docker-compose.yml",
+        ".pre-commit-config.yaml",
+    ] {
+        assert!(dir.join(file).is_file(), "{file}");
+    }
+    let (code, _, err) = run(&["compile", s(&dir)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("warning"), "{err}");
+    // The hook it configures passes on the fresh artifacts.
+    let hook = std::fs::read_to_string(dir.join(".pre-commit-config.yaml")).unwrap();
+    assert!(hook.contains("entry: stackc compile --check"), "{hook}");
+    let (code, _, err) = run(&["compile", s(&dir), "--check"]);
+    assert_eq!(code, 0, "{err}");
+    let relations = apply_fresh(&dir, "native");
+    for r in [
+        "raw.orders",
+        "staging.stg_orders",
+        "marts.daily_orders",
+        "seeds.order_statuses",
+    ] {
+        assert!(relations.iter().any(|x| x == r), "{r}: {relations:?}");
+    }
+
+    // docker-compose.yml is YAML with a healthy PostgreSQL 15 whose
+    // credentials come from .env, as .env.example names them.
+    let compose: serde_json::Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(dir.join("docker-compose.yml")).unwrap())
+            .unwrap();
+    let pg = &compose["services"]["postgres"];
+    assert_eq!(pg["image"], "postgres:15");
+    assert!(pg["healthcheck"]["test"].is_array(), "{pg}");
+    let example = std::fs::read_to_string(dir.join(".env.example")).unwrap();
+    for var in ["POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"] {
+        assert!(pg["environment"][var].as_str().unwrap().contains(var));
+        assert!(example.contains(&format!("{var}=")), "{example}");
+    }
+    let ignore = std::fs::read_to_string(dir.join(".gitignore")).unwrap();
+    assert!(ignore.lines().any(|l| l == ".env"), "{ignore}");
+
+    // A second init refuses, names the file, and writes nothing: a file
+    // removed in between does not come back.
+    std::fs::remove_file(dir.join("models/_seeds.yml")).unwrap();
+    std::fs::write(dir.join("stackc.toml"), "mine").unwrap();
+    let (code, _, err) = run(&["init", s(&dir)]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(".env.example exists"), "{err}");
+    assert!(!dir.join("models/_seeds.yml").exists());
+    assert_eq!(
+        std::fs::read_to_string(dir.join("stackc.toml")).unwrap(),
+        "mine"
+    );
+    let (code, _, err) = run(&["init", s(&tmp.path().join("x")), "--name", "Bad-Name"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(!tmp.path().join("x").exists());
+}
+
+#[test]
+fn init_dbt_makes_a_dbt_project_that_compiles_and_applies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("shop");
+    let (code, _, err) = run(&["init", s(&dir), "--dbt"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(dir.join("dbt_project.yml").is_file());
+    assert!(dir.join("profiles.yml").is_file());
+    let ignore = std::fs::read_to_string(dir.join(".gitignore")).unwrap();
+    assert!(
+        ignore.lines().any(|l| l == "target/"),
+        "dbt's target/: {ignore}"
+    );
+    let (code, _, err) = run(&["compile", s(&dir)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("warning"), "{err}");
+    assert!(dir.join("stackc_target/manifest.json").is_file());
+    let relations = apply_fresh(&dir, "dbt");
+    for r in [
+        "analytics.raw_orders",
+        "analytics.stg_orders",
+        "analytics.daily_orders",
+    ] {
+        assert!(relations.iter().any(|x| x == r), "{r}: {relations:?}");
+    }
+    let (code, _, err) = run(&["init", s(&dir), "--dbt"]);
+    assert_eq!(code, 2, "{err}");
 }

@@ -131,6 +131,21 @@ pub enum Command {
         #[command(flatten)]
         profile: ProfileArgs,
     },
+    /// Start a project that compiles and applies as it is; never
+    /// overwrites a file.
+    ///
+    /// Example: stackc init shop && cd shop && stackc compile
+    Init {
+        /// Where to create it [default: the current folder].
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// dbt's layout (dbt_project.yml, profiles.yml), which dbt runs too.
+        #[arg(long)]
+        dbt: bool,
+        /// The project's name [default: from DIR's name].
+        #[arg(long)]
+        name: Option<String>,
+    },
     /// Run the tests of the artifacts against the database as it is.
     Test {
         #[command(flatten)]

@@ -120,6 +120,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
                 .collect(),
             color,
         }),
+        Command::Init { dir, dbt, name } => {
+            commands::init::run(&commands::init::InitOptions { dir, name, dbt })
+        }
         Command::Graph {
             dir,
             select,
