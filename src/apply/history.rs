@@ -187,13 +187,30 @@ pub fn ensure_tables(
              error text,
              started_at timestamptz not null,
              installed_by varchar(100) not null default current_user,
+             selection text,
              constraint {pk} primary key (run_id, step_no)
-         );
-         alter table {run} add column if not exists selection text;",
+         );",
         seq = table.run_sequence(),
         run = table.run_table(),
         pk = quoted(&format!("{RUN_TABLE}_pk")),
     ))?;
+    // Added after the table's first layout: a run history made before it
+    // gets the column. Asked first, since `alter table` would lock the
+    // table against its readers on every apply.
+    let has_selection: bool = tx
+        .query_one(
+            "select exists (select 1 from pg_attribute
+                            where attrelid = to_regclass($1) and attname = 'selection'
+                              and not attisdropped)",
+            &[&table.run_table()],
+        )?
+        .get(0);
+    if !has_selection {
+        tx.batch_execute(&format!(
+            "alter table {} add column selection text",
+            table.run_table()
+        ))?;
+    }
     tx.commit()
 }
 
