@@ -285,3 +285,39 @@ fn a_malformed_selection_is_a_usage_error_and_runs_nothing() {
     assert!(err.contains("empty term"), "{err}");
     assert!(!db.exists("public.stackc_schema_history"));
 }
+
+#[test]
+fn views_dropped_with_a_rebuilt_selected_relation_are_rebuilt_along() {
+    let mut db = TestDb::new("cascade");
+    let tmp = tempfile::tempdir().unwrap();
+    common::copy_tree(&repo().join("tests/fixtures_graph/layers"), tmp.path());
+    let d = tmp.path().to_str().unwrap();
+    let (code, _, err) = stackc(&["apply", d, "--database-url", &db.url]);
+    assert_eq!(code, 0, "{err}");
+    // A new column: fct_orders' migration recreates its table, and `drop
+    // ... cascade` takes the materialized view and the view on it along.
+    let model = tmp.path().join("models/marts/fct_orders.sql");
+    let text = std::fs::read_to_string(&model).unwrap();
+    std::fs::write(&model, text.replace("o.amount,", "o.amount, 1 as one,")).unwrap();
+    let (code, _, err) = stackc(&[
+        "apply",
+        d,
+        "--database-url",
+        &db.url,
+        "-s",
+        "fct_orders",
+        "--full-refresh",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("rebuilt along, as the views on a rebuilt relation are dropped with it: marts.daily, public.top"),
+        "{err}"
+    );
+    assert!(err.contains("refresh marts.daily ... ok"), "{err}");
+    assert!(!err.contains("stg.stg_orders"), "not selected: {err}");
+    assert!(db.exists("marts.daily") && db.exists("public.top"));
+    let run = db.last_run();
+    let steps: BTreeSet<String> = db.run_rows(run).into_iter().map(|r| r.1).collect();
+    assert!(steps.contains("model.shop.daily"), "{steps:?}");
+    assert!(!steps.contains("model.shop.stg_orders"), "{steps:?}");
+}
