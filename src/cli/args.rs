@@ -42,6 +42,8 @@ impl From<ColorArg> for ColorWhen {
 #[derive(Subcommand)]
 pub enum Command {
     /// Check the project and write manifest.json, migrations/ and run/.
+    ///
+    /// Example: stackc compile project_template --out migrations --check -s fact_sales+
     Compile {
         /// The project folder (holds stackc.toml or dbt_project.yml).
         #[arg(default_value = ".")]
@@ -66,6 +68,8 @@ pub enum Command {
         warn_error: WarnErrorArgs,
     },
     /// Apply the artifacts to PostgreSQL: pending migrations, then the run steps.
+    ///
+    /// Example: stackc apply project_template -s fact_sales+ --fail-fast
     Apply {
         #[command(flatten)]
         target: DatabaseTarget,
@@ -94,6 +98,8 @@ pub enum Command {
     },
     /// List the nodes a selection picks, as dbt's `ls` (compiles in
     /// memory; writes nothing).
+    ///
+    /// Example: stackc ls -s +fact_sales --resource-type model --output name
     #[command(alias = "list")]
     Ls {
         /// The project folder (holds stackc.toml or dbt_project.yml).
@@ -147,6 +153,8 @@ pub enum Command {
         name: Option<String>,
     },
     /// Run the tests of the artifacts against the database as it is.
+    ///
+    /// Example: stackc test project_template -s tag:bi --fail-fast
     Test {
         #[command(flatten)]
         target: DatabaseTarget,
