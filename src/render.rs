@@ -18,7 +18,7 @@ use minijinja::{Environment, Error, ErrorKind, OutputSpanKind, State, UndefinedB
 use crate::dbt::context::Frame;
 use crate::diagnostic::{Code, Diagnostic, Span};
 use crate::project::SourceFile;
-use crate::sql::relation_name;
+use crate::relation::Relation;
 
 mod limits;
 
@@ -58,39 +58,6 @@ pub struct Relations {
 /// `adapter.get_columns_in_relation` reads it).
 pub fn catalog_of(state: &State) -> Option<Arc<Relations>> {
     scope(state).ok().map(|s| Arc::clone(&s.relations))
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Relation {
-    pub schema: String,
-    pub name: String,
-    /// Use the name exactly as written (`quoting: {identifier: true}`).
-    pub quote: bool,
-    /// For ephemeral models: the CTE name the reference renders as.
-    pub cte: Option<String>,
-}
-
-impl Relation {
-    /// What `ref('m')` gives in the discovery pass, before the model's
-    /// schema is known: it renders as the bare name.
-    fn unresolved(name: String) -> Relation {
-        Relation {
-            schema: String::new(),
-            name,
-            quote: false,
-            cte: None,
-        }
-    }
-}
-
-impl fmt::Display for Relation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.cte {
-            Some(cte) => f.write_str(cte),
-            None if self.schema.is_empty() => f.write_str(&self.name),
-            None => f.write_str(&relation_name(&self.schema, &self.name, self.quote)),
-        }
-    }
 }
 
 /// The keys of a relation as dbt's `Relation` object has them.

@@ -11,52 +11,22 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::config::{self, ConfigEntry, ConfigLayer, Materialization, ModelConfig};
-use crate::datatest::{self, DataTest};
+use crate::datatest;
 use crate::diagnostic::{offset_of, Code, Diagnostic, Span};
-use crate::graph::{self, Graph};
+use crate::graph;
+use crate::node::{
+    contract_enforced, model_columns, Graph, Model, OtherNode, Resolved, ResolvedSeed,
+    ResolvedSource, SingularTest,
+};
 use crate::parse_cache::ParseCache;
 use crate::project::{Flavor, MigrationKind, ModelFile, Project, SourceFile};
-use crate::render::{call_span, Calls, Relation, Relations, RenderInput, Rendered, Renderer};
+use crate::relation::Relation;
+use crate::render::{call_span, Calls, Relations, RenderInput, Rendered, Renderer};
 use crate::schema::{
-    Column, ModelEntry, OtherEntry, OtherKind, SeedEntry, SourceEntry, SourceTable, Strict,
-    UnitInputKind,
+    Column, ModelEntry, OtherEntry, OtherKind, SeedEntry, SourceEntry, Strict, UnitInputKind,
 };
 use crate::seed::Seed;
 use crate::sql::{self, QueryProblem};
-
-/// A model after resolution: its configuration, relation and rendered SQL.
-#[derive(Debug, Clone)]
-pub struct Model {
-    pub name: String,
-    pub file: SourceFile,
-    pub config: ModelConfig,
-    pub relation: Relation,
-    /// The model rendered with `is_incremental()` false: the full build.
-    pub full: Rendered,
-    /// For incremental models, rendered with `is_incremental()` true.
-    pub incremental: Option<Rendered>,
-    pub entry: Option<Arc<ModelEntry>>,
-    pub refs: Vec<String>,
-    pub sources: Vec<(String, String)>,
-    pub vars: Vec<String>,
-    pub env_vars: Vec<String>,
-    /// The full query's output columns, when its select list names them all.
-    pub columns: Option<Vec<String>>,
-    /// dbt's `pre_hook` / `post_hook`, rendered, in run order.
-    pub pre_hooks: Vec<String>,
-    pub post_hooks: Vec<String>,
-    /// A dbt snapshot's strategy (its materialization is `snapshot`).
-    pub snapshot: Option<crate::dbt::snapshot::Strategy>,
-}
-
-#[derive(Debug, Clone)]
-pub struct SingularTest {
-    pub name: String,
-    pub file: SourceFile,
-    pub rendered: Rendered,
-    pub refs: Vec<String>,
-    pub sources: Vec<(String, String)>,
-}
 
 /// E0153 (a query the database would answer) and E0170 (columns only the
 /// database knows): what dbt asks the database while it builds a model.
@@ -165,39 +135,6 @@ fn skip_models_needing_a_database(
             not_built.insert(name);
         }
     }
-}
-
-/// Everything later stages need, checked.
-#[derive(Debug, Clone)]
-pub struct Resolved {
-    pub project_name: String,
-    pub models: BTreeMap<String, Model>,
-    pub seeds: BTreeMap<String, (Seed, Option<SeedEntry>, Relation)>,
-    pub sources: BTreeMap<(String, String), (SourceEntry, SourceTable, Relation)>,
-    pub tests: Vec<DataTest>,
-    pub singular_tests: Vec<SingularTest>,
-    /// dbt's analyses (`analysis-paths`): rendered and checked, written to
-    /// `OUT/analyses/`, never run. Their `refs` are not graph edges.
-    pub analyses: Vec<SingularTest>,
-    pub unit_tests: Vec<crate::unittest::CompiledUnitTest>,
-    /// Exposures, semantic models, metrics and saved queries: in the
-    /// manifest and its lineage, no SQL. Sorted by unique id.
-    pub others: Vec<OtherNode>,
-    pub graph: Graph,
-    /// In a dbt project: each seed's configs from dbt_project.yml's
-    /// `seeds:` tree (`column_types`, `quote_columns`...), by seed name.
-    pub dbt_seeds: Option<BTreeMap<String, BTreeMap<String, serde_json::Value>>>,
-    /// A dbt project's `on-run-start` / `on-run-end`, rendered.
-    pub on_run_start: Vec<String>,
-    pub on_run_end: Vec<String>,
-}
-
-#[derive(Debug, Clone)]
-pub struct OtherNode {
-    pub unique_id: String,
-    pub entry: OtherEntry,
-    /// Unique ids of the models, seeds and sources it depends on.
-    pub depends_on: Vec<String>,
 }
 
 struct Discovered {
@@ -512,15 +449,23 @@ pub fn resolve(
             .or_insert_with(|| relation.clone());
         seeds.insert(
             seed.name.clone(),
-            (
-                seed.clone(),
-                seed_entries.get(&seed.name).cloned(),
+            ResolvedSeed {
+                seed: seed.clone(),
+                entry: seed_entries.get(&seed.name).cloned(),
                 relation,
-            ),
+            },
         );
     }
     let sources = source_tables(project, diagnostics);
-    for ((source, table), (_, t, rel)) in &sources {
+    for (
+        (source, table),
+        ResolvedSource {
+            table: t,
+            relation: rel,
+            ..
+        },
+    ) in &sources
+    {
         let _ = t;
         relations
             .sources
@@ -564,7 +509,7 @@ pub fn resolve(
             let id = node["unique_id"].as_str().unwrap_or_default().to_string();
             nodes.insert(id, node);
         }
-        for (name, (seed, _, relation)) in &seeds {
+        for (name, ResolvedSeed { seed, relation, .. }) in &seeds {
             let owner = relations
                 .packages
                 .get(name)
@@ -589,7 +534,7 @@ pub fn resolve(
             );
         }
         let mut sources_json = serde_json::Map::new();
-        for ((source, table), (_, _, rel)) in &sources {
+        for ((source, table), ResolvedSource { relation: rel, .. }) in &sources {
             let id = format!("source.{}.{source}.{table}", project.settings.name);
             sources_json.insert(
                 id.clone(),
@@ -971,8 +916,8 @@ fn run_hooks(
 fn other_nodes(
     project: &Project,
     models: &BTreeMap<String, Model>,
-    seeds: &BTreeMap<String, (Seed, Option<SeedEntry>, Relation)>,
-    sources: &BTreeMap<(String, String), (SourceEntry, SourceTable, Relation)>,
+    seeds: &BTreeMap<String, ResolvedSeed>,
+    sources: &BTreeMap<(String, String), ResolvedSource>,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<OtherNode> {
     let name = &project.settings.name;
@@ -1458,8 +1403,8 @@ fn check_unique_names(project: &Project, diagnostics: &mut Vec<Diagnostic>) {
 /// for sources and models (see [`crate::catalog`]).
 fn catalog(
     project: &Project,
-    seeds: &BTreeMap<String, (Seed, Option<SeedEntry>, Relation)>,
-    sources: &BTreeMap<(String, String), (SourceEntry, SourceTable, Relation)>,
+    seeds: &BTreeMap<String, ResolvedSeed>,
+    sources: &BTreeMap<(String, String), ResolvedSource>,
     entries: &BTreeMap<String, Arc<ModelEntry>>,
     relations: &Relations,
 ) -> crate::catalog::Catalog {
@@ -1486,7 +1431,12 @@ fn catalog(
             .collect();
         catalog.insert(&schema, &name, Origin::Migration, columns);
     }
-    for (seed, entry, rel) in seeds.values() {
+    for ResolvedSeed {
+        seed,
+        entry,
+        relation: rel,
+    } in seeds.values()
+    {
         let dbt_config = project
             .settings
             .dbt
@@ -1502,7 +1452,12 @@ fn catalog(
                 .collect();
         catalog.insert(&rel.schema, &rel.name, Origin::Seed, columns);
     }
-    for (_, table, rel) in sources.values() {
+    for ResolvedSource {
+        table,
+        relation: rel,
+        ..
+    } in sources.values()
+    {
         if !table.columns.is_empty() {
             catalog.insert(
                 &rel.schema,
@@ -1614,14 +1569,14 @@ fn too_long(what: &str, name: &str, at: Span) -> Diagnostic {
 /// seed's header.
 fn check_truncated_names(
     models: &BTreeMap<String, Model>,
-    seeds: &BTreeMap<String, (Seed, Option<SeedEntry>, Relation)>,
+    seeds: &BTreeMap<String, ResolvedSeed>,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
     let tables = models
         .values()
         .filter(|m| m.relation.cte.is_none())
         .map(|m| (&m.relation, &m.file.path))
-        .chain(seeds.values().map(|(seed, _, rel)| (rel, &seed.file.path)));
+        .chain(seeds.values().map(|s| (&s.relation, &s.seed.file.path)));
     let mut relations: BTreeMap<(&str, &str), (&Relation, &Arc<str>)> = BTreeMap::new();
     for (relation, path) in tables {
         let key = (relation.schema.as_str(), truncated(&relation.name));
@@ -1661,7 +1616,7 @@ fn check_truncated_names(
             ));
         }
     }
-    for (seed, _, _) in seeds.values() {
+    for ResolvedSeed { seed, .. } in seeds.values() {
         check_seed_columns(seed, diagnostics);
     }
     for m in models.values() {
@@ -1740,13 +1695,13 @@ fn column_span(m: &Model, c: &str) -> Span {
 fn source_tables(
     project: &Project,
     diagnostics: &mut Vec<Diagnostic>,
-) -> BTreeMap<(String, String), (SourceEntry, SourceTable, Relation)> {
-    let mut out: BTreeMap<(String, String), (SourceEntry, SourceTable, Relation)> = BTreeMap::new();
+) -> BTreeMap<(String, String), ResolvedSource> {
+    let mut out: BTreeMap<(String, String), ResolvedSource> = BTreeMap::new();
     for file in &project.schema_files {
         for source in &file.sources {
             for table in &source.tables {
                 let key = (source.name.clone(), table.name.clone());
-                if let Some((_, first, _)) = out.get(&key) {
+                if let Some(ResolvedSource { table: first, .. }) = out.get(&key) {
                     diagnostics.push(
                         Diagnostic::new(
                             Code::E0305,
@@ -1773,7 +1728,14 @@ fn source_tables(
                     schema: source.schema.clone(),
                     description: source.description.clone(),
                 };
-                out.insert(key, (entry, table.clone(), relation));
+                out.insert(
+                    key,
+                    ResolvedSource {
+                        entry,
+                        table: table.clone(),
+                        relation,
+                    },
+                );
             }
         }
     }
@@ -1982,33 +1944,12 @@ fn check_columns_for_merge(models: &BTreeMap<String, Model>, diagnostics: &mut V
     }
 }
 
-/// The model's output columns: from the select list when it names every
-/// column (that is what the query really returns), else from the schema file.
-pub fn model_columns(m: &Model) -> Option<Vec<String>> {
-    m.columns.clone().or_else(|| {
-        let entry = m.entry.as_ref()?;
-        (!entry.columns.is_empty()).then(|| entry.columns.iter().map(|c| c.name.clone()).collect())
-    })
-}
-
-/// Whether the model's contract is enforced (`config: {contract: {enforced:
-/// true}}`): its table is then created from the schema file's columns, with
-/// their types and constraints.
-pub fn contract_enforced(m: &Model) -> bool {
-    m.config
-        .dbt
-        .get("contract")
-        .and_then(|c| c.get("enforced"))
-        .and_then(|e| e.as_bool())
-        .unwrap_or(false)
-}
-
 /// An enforced contract needs every column's `data_type`, and the model
 /// must select exactly the contract's columns (dbt refuses both too).
 fn check_contracts(
     models: &BTreeMap<String, Model>,
     known: &BTreeSet<&str>,
-    sources: &BTreeMap<(String, String), (SourceEntry, SourceTable, Relation)>,
+    sources: &BTreeMap<(String, String), ResolvedSource>,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
     for m in models.values().filter(|m| contract_enforced(m)) {
@@ -2242,14 +2183,19 @@ fn single_queries(
 /// Every source table should be created by the project's own migrations.
 fn check_sources_created(
     project: &Project,
-    sources: &BTreeMap<(String, String), (SourceEntry, SourceTable, Relation)>,
+    sources: &BTreeMap<(String, String), ResolvedSource>,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
     let mut created: BTreeSet<(Option<String>, String)> = BTreeSet::new();
     for m in &project.migrations {
         created.extend(sql::created_relations(&m.file.text));
     }
-    for (_, table, rel) in sources.values() {
+    for ResolvedSource {
+        table,
+        relation: rel,
+        ..
+    } in sources.values()
+    {
         let name = if rel.quote {
             rel.name.clone()
         } else {
@@ -2276,7 +2222,7 @@ fn check_sources_created(
 fn check_migration_names(
     project: &Project,
     models: &BTreeMap<String, Model>,
-    seeds: &BTreeMap<String, (Seed, Option<SeedEntry>, Relation)>,
+    seeds: &BTreeMap<String, ResolvedSeed>,
     graph: &Graph,
     diagnostics: &mut Vec<Diagnostic>,
 ) {

@@ -261,7 +261,7 @@ pub fn install(
     env.add_function(
         "load_relation",
         |state: &State, relation: Value| -> Result<Value, Error> {
-            let Some(rel) = relation.downcast_object_ref::<crate::render::Relation>() else {
+            let Some(rel) = relation.downcast_object_ref::<crate::relation::Relation>() else {
                 return Ok(Value::from(()));
             };
             Ok(project_relation(state, &rel.schema, &rel.name))
@@ -414,7 +414,7 @@ fn columns_in_relation(state: &State, relation: &Value) -> Result<Value, Error> 
     if relations.as_ref().is_some_and(|r| !r.complete) {
         return Ok(Value::from(Vec::<Value>::new()));
     }
-    let Some(rel) = relation.downcast_object_ref::<crate::render::Relation>() else {
+    let Some(rel) = relation.downcast_object_ref::<crate::relation::Relation>() else {
         return Err(fail(
             state,
             Code::E0170,
@@ -898,7 +898,7 @@ impl Object for ApiRelation {
         let identifier: Option<String> = kwargs.get("identifier")?;
         let _: Option<Value> = kwargs.get("database")?;
         let _: Option<Value> = kwargs.get("type")?;
-        Ok(Value::from_object(crate::render::Relation {
+        Ok(Value::from_object(crate::relation::Relation {
             schema: schema.unwrap_or_default(),
             name: identifier.unwrap_or_default(),
             quote: false,
@@ -1435,7 +1435,7 @@ mod tests {
             ..DbtMacros::default()
         };
         install(&mut env, &files, &dbt, &mut d);
-        let rel = Value::from_object(crate::render::Relation {
+        let rel = Value::from_object(crate::relation::Relation {
             schema: "s".into(),
             name: "t".into(),
             quote: false,

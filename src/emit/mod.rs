@@ -23,13 +23,13 @@ use sha2::{Digest, Sha256};
 
 use crate::naming::hex;
 pub use crate::naming::{fit_path, repeatable_script, sha256_hex};
-use crate::resolve::SingularTest;
+use crate::node::SingularTest;
 
 use crate::config::{IndexConfig, Materialization, OnSchemaChange, Strategy};
 use crate::manifest::{StepKind, HEADER_OBJECT, HEADER_SOURCE};
+use crate::node::{contract_enforced, model_columns, Model, Resolved, ResolvedSeed};
 use crate::project::Project;
-use crate::render::Relation;
-use crate::resolve::{model_columns, Model, Resolved};
+use crate::relation::Relation;
 use crate::sql::{comment, literal, quote_ident};
 
 pub use files::{
@@ -258,7 +258,7 @@ pub fn seed_marker(seed: &crate::seed::Seed) -> String {
 }
 
 /// `unit/<model>.<test>.sql`: run by `stackc test --unit`, never by a run.
-fn unit_test_path(u: &crate::unittest::CompiledUnitTest) -> String {
+fn unit_test_path(u: &crate::node::CompiledUnitTest) -> String {
     let name: String = u
         .name
         .chars()
@@ -306,7 +306,7 @@ struct Cx<'a> {
     resolved: &'a Resolved,
     name: &'a str,
     ephemeral_sql: BTreeMap<String, String>,
-    singular_by_id: BTreeMap<String, &'a crate::resolve::SingularTest>,
+    singular_by_id: BTreeMap<String, &'a crate::node::SingularTest>,
     seed_prefix: String,
     model_prefix: String,
     source_prefix: String,
@@ -335,7 +335,7 @@ impl<'a> Cx<'a> {
             fk_targets: resolved
                 .models
                 .values()
-                .filter(|m| crate::resolve::contract_enforced(m))
+                .filter(|m| contract_enforced(m))
                 .filter_map(|m| m.entry.as_deref())
                 .flat_map(crate::resolve::foreign_key_targets)
                 .filter_map(|t| match t {
@@ -382,7 +382,11 @@ impl<'a> Cx<'a> {
         let resolved = self.resolved;
         let id = out.id.clone();
         let step = |file: &str, kind: StepKind| run_step(&id, file, kind);
-        let (seed, entry, relation) = &resolved.seeds[seed_name];
+        let ResolvedSeed {
+            seed,
+            entry,
+            relation,
+        } = &resolved.seeds[seed_name];
         let dbt_config = resolved.dbt_seeds.as_ref().map(|s| s.get(seed_name));
         let types = crate::seed::column_types(seed, entry.as_ref(), dbt_config);
         let header = header("seed", relation, &seed.file.path, "table");
@@ -613,21 +617,18 @@ impl<'a> Cx<'a> {
 /// An enforced contract: the table has the schema file's columns, in its
 /// order, and is loaded by name. The columns, quoted, or `None`.
 fn contract_columns(m: &Model) -> Option<Vec<String>> {
-    m.entry
-        .as_ref()
-        .filter(|_| crate::resolve::contract_enforced(m))
-        .map(|e| {
-            e.columns
-                .iter()
-                .map(|c| {
-                    if c.quote {
-                        format!("\"{}\"", c.name.replace('"', "\"\""))
-                    } else {
-                        quote_ident(&c.name).into_owned()
-                    }
-                })
-                .collect()
-        })
+    m.entry.as_ref().filter(|_| contract_enforced(m)).map(|e| {
+        e.columns
+            .iter()
+            .map(|c| {
+                if c.quote {
+                    format!("\"{}\"", c.name.replace('"', "\"\""))
+                } else {
+                    quote_ident(&c.name).into_owned()
+                }
+            })
+            .collect()
+    })
 }
 
 /// The body of a model's repeatable migration, before dbt's hooks, grants
@@ -705,11 +706,11 @@ type TestsFile = (String, String, Vec<(String, TestPosition)>);
 
 fn tests_files(cx: &Cx<'_>) -> Vec<TestsFile> {
     let resolved = cx.resolved;
-    let mut by_node: BTreeMap<&str, Vec<&crate::datatest::DataTest>> = BTreeMap::new();
+    let mut by_node: BTreeMap<&str, Vec<&crate::node::DataTest>> = BTreeMap::new();
     for t in &resolved.tests {
         by_node.entry(t.attached_to.as_str()).or_default().push(t);
     }
-    let groups: Vec<(&str, Vec<&crate::datatest::DataTest>)> = by_node.into_iter().collect();
+    let groups: Vec<(&str, Vec<&crate::node::DataTest>)> = by_node.into_iter().collect();
     groups
         .into_par_iter()
         .with_max_len(NODES_PER_TASK)
@@ -1010,10 +1011,11 @@ fn contract_table_migration(m: &Model, columns: &[String], resolved: &Resolved) 
                 .models
                 .get(&name)
                 .map(|m| m.relation.to_string())
-                .or_else(|| resolved.seeds.get(&name).map(|s| s.2.to_string())),
-            crate::schema::UnitInputKind::Source(s, t) => {
-                resolved.sources.get(&(s, t)).map(|s| s.2.to_string())
-            }
+                .or_else(|| resolved.seeds.get(&name).map(|s| s.relation.to_string())),
+            crate::schema::UnitInputKind::Source(s, t) => resolved
+                .sources
+                .get(&(s, t))
+                .map(|s| s.relation.to_string()),
             crate::schema::UnitInputKind::This => None,
         }
     };

@@ -8,7 +8,7 @@
 
 use super::{create_schema, do_block, drop_relation};
 use crate::dbt::snapshot::{HardDeletes, Kind, Strategy};
-use crate::resolve::Model;
+use crate::node::Model;
 use crate::sql::{fit_identifier, literal, quote_ident};
 
 /// dbt-postgres's `snapshot_get_time()`.
