@@ -166,7 +166,7 @@ pub fn resolve(
         .unwrap_or_default();
     let render_options = crate::render::RenderOptions {
         dbt_whitespace: dbt_settings.is_some(),
-        target: dbt_settings.map(|d| crate::dbt::naming::target_json(&d.target)),
+        target: dbt_settings.map(|d| crate::dbt::profiles::target_json(&d.target)),
         dbt: project.dbt_macros.clone(),
     };
     let renderer = Renderer::new_with(&macro_files, &render_options, diagnostics);
@@ -334,7 +334,7 @@ pub fn resolve(
             let (schema, name) = match dbt_settings {
                 Some(dbt) => {
                     let text = |k: &str| config.dbt.get(k).and_then(|v| v.as_str());
-                    let node = crate::dbt::naming::Node {
+                    let node = crate::render::dbt::naming::Node {
                         name: &m.name,
                         resource_type: if m.snapshot { "snapshot" } else { "model" },
                         package: package.map_or(project.settings.name.as_str(), |p| p.0),
@@ -347,7 +347,7 @@ pub fn resolve(
                             "alias": text("alias"),
                         }),
                     };
-                    let names = crate::dbt::naming::names(
+                    let names = crate::render::dbt::naming::names(
                         &renderer,
                         &dbt.target,
                         vars_of(&m.file.path),
@@ -416,7 +416,7 @@ pub fn resolve(
             }
         }
         let (schema, name) = match dbt_settings {
-            Some(dbt) => crate::dbt::seeds::names(
+            Some(dbt) => crate::render::dbt::naming::seed_names(
                 &renderer,
                 dbt,
                 &project.settings.name,

@@ -15,11 +15,12 @@ use std::sync::{Arc, Mutex};
 use minijinja::value::{Kwargs, Object, Value};
 use minijinja::{Environment, Error, ErrorKind, OutputSpanKind, State, UndefinedBehavior};
 
-use crate::dbt::context::Frame;
+use self::dbt::context::Frame;
 use crate::diagnostic::{Code, Diagnostic, Span};
 use crate::project::SourceFile;
 use crate::relation::Relation;
 
+pub mod dbt;
 mod limits;
 
 /// The names a model or test may use that are provided by stackc, not macros.
@@ -493,8 +494,8 @@ pub struct RenderOptions {
     /// dbt's `target` variable.
     pub target: Option<serde_json::Value>,
     /// A dbt project's macros by namespace (packages, dbt's own): the dbt
-    /// context of [`crate::dbt::context`].
-    pub dbt: Option<Arc<crate::dbt::context::DbtMacros>>,
+    /// context of [`dbt::context`].
+    pub dbt: Option<Arc<crate::dbt::DbtMacros>>,
 }
 
 impl Renderer {
@@ -584,7 +585,7 @@ impl Renderer {
             }
         }
         if let Some(dbt) = &options.dbt {
-            crate::dbt::context::install(&mut env, macros, dbt, diagnostics);
+            self::dbt::context::install(&mut env, macros, dbt, diagnostics);
         } else if options.dbt_whitespace {
             // dbt's macros call each other whatever file each is in: every
             // macro is also a global that evaluates its own file and calls
@@ -714,7 +715,7 @@ impl Renderer {
             .collect();
         ctx.insert(SCOPE_KEY.into(), Value::from_dyn_object(Arc::clone(&scope)));
         ctx.insert(
-            crate::dbt::context::FRAME_KEY.into(),
+            self::dbt::context::FRAME_KEY.into(),
             Value::from_object(Frame::default()),
         );
         let result = self

@@ -23,6 +23,7 @@ use minijinja::value::{from_args, Enumerator, Kwargs, Object, ObjectRepr, Value}
 use minijinja::{Environment, Error, ErrorKind, State};
 
 use super::{consteval, query_result};
+use crate::dbt::DbtMacros;
 use crate::diagnostic::{Code, Diagnostic, Span};
 use crate::project::SourceFile;
 
@@ -39,22 +40,6 @@ pub const DBT: &str = "dbt";
 const MACRO_PREFIX: &str = "__stackc_m_";
 pub const FRAME_KEY: &str = "__stackc_frame";
 const SCOPE_KEY: &str = "__stackc_scope";
-
-/// What the renderer needs to know of a dbt project's macros: plain data
-/// from the loader.
-#[derive(Debug, Clone, Default)]
-pub struct DbtMacros {
-    /// The root project's name (its own namespace).
-    pub root: String,
-    /// Installed packages: name and macro files, in name order.
-    pub packages: Vec<(String, Vec<SourceFile>)>,
-    /// `dispatch:` of dbt_project.yml: namespace -> search order.
-    pub dispatch: BTreeMap<String, Vec<String>>,
-    /// Packages packages.yml / dependencies.yml declare that are not
-    /// installed (E0150): an undefined namespace of one of these names is
-    /// that error's consequence, not another.
-    pub missing: std::collections::BTreeSet<String>,
-}
 
 /// A failure raised by the dbt context, with its code, kept until the
 /// render returns.
@@ -312,10 +297,10 @@ pub fn install(
     env.add_function("toyaml", |v: Value| -> Result<String, Error> {
         let json = serde_json::to_value(&v)
             .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("toyaml: {e}")))?;
-        Ok(super::yaml::to_yaml(&json))
+        Ok(crate::dbt::yaml::to_yaml(&json))
     });
     env.add_function("fromyaml", |s: String| -> Result<Value, Error> {
-        super::yaml::from_yaml(&s)
+        crate::dbt::yaml::from_yaml(&s)
             .map(|v| Value::from(minijinja::value::Serde(v)))
             .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("fromyaml: {e}")))
     });
