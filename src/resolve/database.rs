@@ -3,8 +3,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use rayon::prelude::*;
-
 use crate::diagnostic::{Code, Diagnostic, Span};
 use crate::node::Model;
 use crate::project::Project;

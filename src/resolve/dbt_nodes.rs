@@ -4,8 +4,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use rayon::prelude::*;
-
 use crate::config::ModelConfig;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::graph;

@@ -4,8 +4,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use rayon::prelude::*;
-
 use crate::diagnostic::{Code, Diagnostic};
 use crate::node::{ResolvedSeed, ResolvedSource};
 use crate::project::Project;

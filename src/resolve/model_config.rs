@@ -1,8 +1,6 @@
 //! A model's configuration inputs: its schema, its `config()` calls, where a
 //! snapshot's problems are shown.
 
-use rayon::prelude::*;
-
 use crate::config::{ConfigEntry, ConfigLayer};
 use crate::diagnostic::Span;
 use crate::project::{ModelFile, Project};

@@ -4,8 +4,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use rayon::prelude::*;
-
 use crate::diagnostic::{Code, Diagnostic, Span};
 use crate::node::{Model, ResolvedSeed};
 use crate::project::{Project, SourceFile};

@@ -4,8 +4,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use rayon::prelude::*;
-
 use crate::config::{self, Materialization};
 use crate::diagnostic::{offset_of, Code, Diagnostic, Span};
 use crate::node::{contract_enforced, model_columns, Model, ResolvedSource, SingularTest};
