@@ -155,7 +155,7 @@ fn selection_given(s: &crate::selection::SelectionArgs) -> bool {
 fn selected_files(
     dir: &Path,
     project: &crate::project::Project,
-    resolved: &crate::resolve::Resolved,
+    resolved: &crate::node::Resolved,
     selection: &crate::selection::SelectionArgs,
 ) -> Result<Option<std::collections::BTreeSet<String>>, String> {
     let artifacts = emit::artifacts(project, resolved);
