@@ -40,8 +40,12 @@ pub struct Model {
     pub sources: Vec<(String, String)>,
     pub vars: Vec<String>,
     pub env_vars: Vec<String>,
-    /// The full query's output columns, when its select list names them all.
+    /// The full query's output columns, when they are known: derived from
+    /// its SQL, else when its select list names them all.
     pub columns: Option<Vec<String>>,
+    /// The output columns with types and lineage, derived from its SQL
+    /// (issue 14), when all are known.
+    pub derived_columns: Option<Vec<crate::catalog::ModelColumn>>,
     /// dbt's `pre_hook` / `post_hook`, rendered, in run order.
     pub pre_hooks: Vec<String>,
     pub post_hooks: Vec<String>,
@@ -649,7 +653,7 @@ pub fn resolve(
                     graph: graph.clone(),
                 })
             };
-            let mut full = match render(false) {
+            let full = match render(false) {
                 Ok(r) => r,
                 Err(d) => {
                     local.push(d);
@@ -716,11 +720,8 @@ pub fn resolve(
                 vars_used.extend(inc.calls.vars.iter().cloned());
                 env_used.extend(inc.calls.env_vars.iter().cloned());
             }
-            full.shrink_after_checks();
-            let incremental = incremental.map(|mut r| {
-                r.shrink_after_checks();
-                r
-            });
+            // The source maps are freed once the column analysis has read
+            // them (see `derive_columns`).
             let hook_sql = |key: &str, local: &mut Vec<Diagnostic>| -> Vec<String> {
                 let Some(serde_json::Value::Array(items)) = config.dbt.get(key) else {
                     return Vec::new();
@@ -784,6 +785,7 @@ pub fn resolve(
                 vars: vars_used.into_iter().collect(),
                 env_vars: env_used.into_iter().collect(),
                 columns,
+                derived_columns: None,
             };
             (Some(model), local)
         })
@@ -824,6 +826,14 @@ pub fn resolve(
             }
         }
     }
+    let relations = derive_columns(
+        &project.settings.name,
+        &mut models,
+        &seeds,
+        &sources,
+        &relations,
+        diagnostics,
+    );
     if dbt {
         skip_models_needing_a_database(project, &mut models, &mut failed, diagnostics);
     }
@@ -944,6 +954,62 @@ pub fn resolve(
                 .collect()
         }),
     }
+}
+
+/// Every model's columns from its SQL, in dependency order, into the
+/// catalog (see [`crate::columns`]); returns the relations with that
+/// catalog, for what renders after the models (tests, unit tests). Frees
+/// the models' source maps, which only the checks read.
+fn derive_columns(
+    project_name: &str,
+    models: &mut BTreeMap<String, Model>,
+    seeds: &BTreeMap<String, (Seed, Option<SeedEntry>, Relation)>,
+    sources: &BTreeMap<(String, String), (SourceEntry, SourceTable, Relation)>,
+    relations: &Arc<Relations>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Arc<Relations> {
+    use crate::columns::models::{derive, key_of, Job, Nodes};
+    let mut nodes = Nodes::new();
+    for ((source, table), (_, _, rel)) in sources {
+        nodes.insert(key_of(rel), graph::source_id(project_name, source, table));
+    }
+    for (name, (_, _, rel)) in seeds {
+        nodes.insert(key_of(rel), graph::seed_id(project_name, name));
+    }
+    for (name, m) in models.iter() {
+        nodes.insert(key_of(&m.relation), graph::model_id(project_name, name));
+    }
+    let mut catalog = relations.catalog.clone();
+    let derived = {
+        let jobs: Vec<Job> = models
+            .values()
+            .map(|m| Job {
+                name: &m.name,
+                relation: &m.relation,
+                full: &m.full,
+                incremental: m.incremental.as_ref(),
+                refs: &m.refs,
+                entry: m.entry.as_deref(),
+                sql_check: m.config.sql_check,
+                snapshot: m.snapshot.is_some(),
+            })
+            .collect();
+        derive(&jobs, &mut catalog, &nodes, diagnostics)
+    };
+    for (m, d) in models.values_mut().zip(derived) {
+        if let Some(cols) = d.columns {
+            m.columns = Some(cols.iter().map(|c| c.name.clone()).collect());
+            m.derived_columns = Some(cols);
+        }
+        m.full.shrink_after_checks();
+        if let Some(inc) = &mut m.incremental {
+            inc.shrink_after_checks();
+        }
+    }
+    Arc::new(Relations {
+        catalog,
+        ..(**relations).clone()
+    })
 }
 
 /// `on-run-start`/`on-run-end` rendered (with `target`, `var` and `ref`);

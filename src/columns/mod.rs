@@ -3,5 +3,6 @@
 //! catalog; every column name resolved with SQL's scoping; the upstream
 //! columns each model column is computed from.
 
+pub mod models;
 pub mod query;
 pub mod types;

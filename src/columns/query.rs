@@ -670,7 +670,11 @@ impl Analyzer<'_> {
                 let cols = if args.is_some() {
                     None
                 } else if parts.len() == 1 {
-                    scope.cte(&table).cloned().flatten()
+                    match scope.cte(&table) {
+                        Some(cte) => cte.clone(),
+                        // An ephemeral model's CTE, which emit adds.
+                        None => self.catalog.relation("", &table),
+                    }
                 } else if parts.len() >= 2 {
                     let n = parts.len();
                     self.catalog.relation(&parts[n - 2], &parts[n - 1])
