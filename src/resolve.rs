@@ -624,172 +624,200 @@ pub fn resolve(
         .collect();
     let hard_coded = hard_coded_names(&relations);
     let rejected = rejected_schema_texts(project);
+    // Renders and checks one model; again later for a model whose
+    // introspection needed upstream columns not derived yet.
+    let render_model = |m: &ModelFile,
+                        disc: &Discovered,
+                        relations: &Arc<Relations>|
+     -> (Option<Model>, Vec<Diagnostic>) {
+        let mut local = Vec::new();
+        if !disc.ok || disabled.contains(&m.name) {
+            return (None, local);
+        }
+        let config = configs[&m.name].clone();
+        let relation = relations.models[&m.name].clone();
+        let this = Relation {
+            cte: None,
+            ..relation.clone()
+        };
+        let model_value = dbt_settings
+            .map(|d| serde_value(node_json(project, d, m, Some(&config), Some(&relation))));
+        let render = |is_incremental| {
+            renderer.render(RenderInput {
+                file: &m.file,
+                relations: &relations,
+                vars: vars_of(&m.file.path),
+                this: Some(this.clone()),
+                is_incremental,
+                model: model_value.clone(),
+                graph: graph.clone(),
+            })
+        };
+        let full = match render(false) {
+            Ok(r) => r,
+            Err(d) => {
+                local.push(d);
+                return (None, local);
+            }
+        };
+        let incremental = if config.materialized == Materialization::Incremental {
+            match render(true) {
+                Ok(r) => Some(r),
+                Err(d) => {
+                    local.push(d);
+                    return (None, local);
+                }
+            }
+        } else {
+            None
+        };
+        // A ref inside {% if is_incremental() %} is as real as any other.
+        let mut all_calls = full.calls.clone();
+        if let Some(inc) = &incremental {
+            all_calls.refs.extend(inc.calls.refs.iter().cloned());
+            all_calls.sources.extend(inc.calls.sources.iter().cloned());
+            all_calls.refs.dedup();
+            all_calls.sources.sort();
+            all_calls.sources.dedup();
+        }
+        let mut seen = BTreeSet::new();
+        all_calls.refs.retain(|r| seen.insert(r.clone()));
+        check_refs(m, &all_calls, &known, &relations, &rejected, &mut local);
+        for name in all_calls.refs.iter().filter(|r| disabled.contains(*r)) {
+            local.push(
+                Diagnostic::new(
+                    Code::E0039,
+                    format!("`{}` depends on `{name}`, which is disabled", m.name),
+                )
+                .at(call_span(&m.file, "ref", name))
+                .help(format!(
+                    "enable `{name}` (its `enabled` config), or disable `{}` too",
+                    m.name
+                )),
+            );
+        }
+        let mut columns = None;
+        if config.sql_check {
+            columns = check_query(&full, parse_cache, &hard_coded, &mut local);
+            if let Some(inc) = &incremental {
+                check_query(inc, parse_cache, &hard_coded, &mut local);
+            }
+        }
+        let calls = &full.calls;
+        let mut refs: Vec<String> = calls.refs.clone();
+        let mut srcs = calls.sources.clone();
+        if let Some(inc) = &incremental {
+            refs.extend(inc.calls.refs.iter().cloned());
+            srcs.extend(inc.calls.sources.iter().cloned());
+        }
+        refs.sort();
+        refs.dedup();
+        srcs.sort();
+        srcs.dedup();
+        let mut vars_used: BTreeSet<String> = calls.vars.clone();
+        let mut env_used: BTreeSet<String> = calls.env_vars.clone();
+        if let Some(inc) = &incremental {
+            vars_used.extend(inc.calls.vars.iter().cloned());
+            env_used.extend(inc.calls.env_vars.iter().cloned());
+        }
+        // The source maps are freed once the column analysis has read
+        // them (see `derive_columns`).
+        let hook_sql = |key: &str, local: &mut Vec<Diagnostic>| -> Vec<String> {
+            let Some(serde_json::Value::Array(items)) = config.dbt.get(key) else {
+                return Vec::new();
+            };
+            let at = config
+                .spans
+                .get(key)
+                .cloned()
+                .unwrap_or_else(|| Span::new(&m.file.path, 0..0));
+            let mut out = Vec::new();
+            for item in items {
+                let text = match item {
+                    serde_json::Value::String(s) => s.clone(),
+                    serde_json::Value::Object(o) => match o.get("sql").and_then(|s| s.as_str())
+                    {
+                        Some(s) => s.to_string(),
+                        None => continue,
+                    },
+                    _ => continue,
+                };
+                match renderer.render_snippet(
+                    &text,
+                    Some(this.clone()),
+                    &relations,
+                    vars_of(&m.file.path),
+                    &at,
+                ) {
+                    Ok(sql) if !sql.trim().is_empty() => out.push(sql.trim().to_string()),
+                    Ok(_) => {}
+                    Err(d) => local.push(d),
+                }
+            }
+            out
+        };
+        let snapshot = if m.snapshot {
+            match crate::dbt::snapshot::strategy(&config, &snapshot_span(m)) {
+                Ok(s) => Some(s),
+                Err(d) => {
+                    local.push(d);
+                    return (None, local);
+                }
+            }
+        } else {
+            None
+        };
+        let pre_hooks = hook_sql("pre_hook", &mut local);
+        let post_hooks = hook_sql("post_hook", &mut local);
+        let model = Model {
+            snapshot,
+            pre_hooks,
+            post_hooks,
+            name: m.name.clone(),
+            file: m.file.clone(),
+            config,
+            relation,
+            full,
+            incremental,
+            entry: None,
+            refs,
+            sources: srcs,
+            vars: vars_used.into_iter().collect(),
+            env_vars: env_used.into_iter().collect(),
+            columns,
+            derived_columns: None,
+        };
+        (Some(model), local)
+    };
     let rendered: Vec<(Option<Model>, Vec<Diagnostic>)> = project
         .models
         .par_iter()
         .zip(&discovered)
         .with_max_len(MODELS_PER_TASK)
-        .map(|(m, (disc, _))| {
-            let mut local = Vec::new();
-            if !disc.ok || disabled.contains(&m.name) {
-                return (None, local);
-            }
-            let config = configs[&m.name].clone();
-            let relation = relations.models[&m.name].clone();
-            let this = Relation {
-                cte: None,
-                ..relation.clone()
-            };
-            let model_value = dbt_settings
-                .map(|d| serde_value(node_json(project, d, m, Some(&config), Some(&relation))));
-            let render = |is_incremental| {
-                renderer.render(RenderInput {
-                    file: &m.file,
-                    relations: &relations,
-                    vars: vars_of(&m.file.path),
-                    this: Some(this.clone()),
-                    is_incremental,
-                    model: model_value.clone(),
-                    graph: graph.clone(),
-                })
-            };
-            let full = match render(false) {
-                Ok(r) => r,
-                Err(d) => {
-                    local.push(d);
-                    return (None, local);
-                }
-            };
-            let incremental = if config.materialized == Materialization::Incremental {
-                match render(true) {
-                    Ok(r) => Some(r),
-                    Err(d) => {
-                        local.push(d);
-                        return (None, local);
-                    }
-                }
-            } else {
-                None
-            };
-            // A ref inside {% if is_incremental() %} is as real as any other.
-            let mut all_calls = full.calls.clone();
-            if let Some(inc) = &incremental {
-                all_calls.refs.extend(inc.calls.refs.iter().cloned());
-                all_calls.sources.extend(inc.calls.sources.iter().cloned());
-                all_calls.refs.dedup();
-                all_calls.sources.sort();
-                all_calls.sources.dedup();
-            }
-            let mut seen = BTreeSet::new();
-            all_calls.refs.retain(|r| seen.insert(r.clone()));
-            check_refs(m, &all_calls, &known, &relations, &rejected, &mut local);
-            for name in all_calls.refs.iter().filter(|r| disabled.contains(*r)) {
-                local.push(
-                    Diagnostic::new(
-                        Code::E0039,
-                        format!("`{}` depends on `{name}`, which is disabled", m.name),
-                    )
-                    .at(call_span(&m.file, "ref", name))
-                    .help(format!(
-                        "enable `{name}` (its `enabled` config), or disable `{}` too",
-                        m.name
-                    )),
-                );
-            }
-            let mut columns = None;
-            if config.sql_check {
-                columns = check_query(&full, parse_cache, &hard_coded, &mut local);
-                if let Some(inc) = &incremental {
-                    check_query(inc, parse_cache, &hard_coded, &mut local);
-                }
-            }
-            let calls = &full.calls;
-            let mut refs: Vec<String> = calls.refs.clone();
-            let mut srcs = calls.sources.clone();
-            if let Some(inc) = &incremental {
-                refs.extend(inc.calls.refs.iter().cloned());
-                srcs.extend(inc.calls.sources.iter().cloned());
-            }
-            refs.sort();
-            refs.dedup();
-            srcs.sort();
-            srcs.dedup();
-            let mut vars_used: BTreeSet<String> = calls.vars.clone();
-            let mut env_used: BTreeSet<String> = calls.env_vars.clone();
-            if let Some(inc) = &incremental {
-                vars_used.extend(inc.calls.vars.iter().cloned());
-                env_used.extend(inc.calls.env_vars.iter().cloned());
-            }
-            // The source maps are freed once the column analysis has read
-            // them (see `derive_columns`).
-            let hook_sql = |key: &str, local: &mut Vec<Diagnostic>| -> Vec<String> {
-                let Some(serde_json::Value::Array(items)) = config.dbt.get(key) else {
-                    return Vec::new();
-                };
-                let at = config
-                    .spans
-                    .get(key)
-                    .cloned()
-                    .unwrap_or_else(|| Span::new(&m.file.path, 0..0));
-                let mut out = Vec::new();
-                for item in items {
-                    let text = match item {
-                        serde_json::Value::String(s) => s.clone(),
-                        serde_json::Value::Object(o) => match o.get("sql").and_then(|s| s.as_str())
-                        {
-                            Some(s) => s.to_string(),
-                            None => continue,
-                        },
-                        _ => continue,
-                    };
-                    match renderer.render_snippet(
-                        &text,
-                        Some(this.clone()),
-                        &relations,
-                        vars_of(&m.file.path),
-                        &at,
-                    ) {
-                        Ok(sql) if !sql.trim().is_empty() => out.push(sql.trim().to_string()),
-                        Ok(_) => {}
-                        Err(d) => local.push(d),
-                    }
-                }
-                out
-            };
-            let snapshot = if m.snapshot {
-                match crate::dbt::snapshot::strategy(&config, &snapshot_span(m)) {
-                    Ok(s) => Some(s),
-                    Err(d) => {
-                        local.push(d);
-                        return (None, local);
-                    }
-                }
-            } else {
-                None
-            };
-            let pre_hooks = hook_sql("pre_hook", &mut local);
-            let post_hooks = hook_sql("post_hook", &mut local);
-            let model = Model {
-                snapshot,
-                pre_hooks,
-                post_hooks,
-                name: m.name.clone(),
-                file: m.file.clone(),
-                config,
-                relation,
-                full,
-                incremental,
-                entry: None,
-                refs,
-                sources: srcs,
-                vars: vars_used.into_iter().collect(),
-                env_vars: env_used.into_iter().collect(),
-                columns,
-                derived_columns: None,
-            };
-            (Some(model), local)
-        })
+        .map(|(m, (disc, _))| render_model(m, disc, &relations))
         .collect();
+    // A rendered model's schema-file entry, and what its foreign keys make
+    // it depend on.
+    let finish = |mut model: Model| -> Model {
+        model.entry = entries.get(&model.name).cloned();
+        // A foreign key's `to:` is built first, as dbt orders it.
+        for to in model.entry.iter().flat_map(|e| foreign_key_targets(e)) {
+            match to {
+                UnitInputKind::Ref(name) if name != model.name && known.contains(name.as_str()) => {
+                    model.refs.push(name)
+                }
+                UnitInputKind::Source(s, t) if sources.contains_key(&(s.clone(), t.clone())) => {
+                    model.sources.push((s, t))
+                }
+                _ => {}
+            }
+        }
+        model.refs.sort();
+        model.refs.dedup();
+        model.sources.sort();
+        model.sources.dedup();
+        model
+    };
     let mut models = BTreeMap::new();
     // Models whose file exists but did not render or resolve: what is
     // attached to them is not checked, to report no second error.
@@ -799,41 +827,68 @@ pub fn resolve(
         if model.is_none() {
             failed.insert(m.name.clone());
         }
-        if let Some(mut model) = model {
-            model.entry = entries.get(&model.name).cloned();
-            // A foreign key's `to:` is built first, as dbt orders it.
-            for to in model.entry.iter().flat_map(|e| foreign_key_targets(e)) {
-                match to {
-                    UnitInputKind::Ref(name)
-                        if name != model.name && known.contains(name.as_str()) =>
-                    {
-                        model.refs.push(name)
-                    }
-                    UnitInputKind::Source(s, t)
-                        if sources.contains_key(&(s.clone(), t.clone())) =>
-                    {
-                        model.sources.push((s, t))
-                    }
-                    _ => {}
-                }
-            }
-            model.refs.sort();
-            model.refs.dedup();
-            model.sources.sort();
-            model.sources.dedup();
+        if let Some(model) = model {
+            let model = finish(model);
             if model.config.enabled {
                 models.insert(model.name.clone(), model);
             }
         }
     }
-    let relations = derive_columns(
+    let mut relations = derive_columns(
         &project.settings.name,
         &mut models,
+        None,
         &seeds,
         &sources,
         &relations,
         diagnostics,
     );
+    // A model whose introspection (`get_columns_in_relation`, as in
+    // `dbt_utils.star`) asked for a model's columns before they were
+    // derived is rendered again, until a round makes no progress.
+    loop {
+        let retry: Vec<(&ModelFile, &Discovered)> = project
+            .models
+            .iter()
+            .zip(&discovered)
+            .filter(|(m, (disc, _))| {
+                disc.ok && failed.contains(&m.name) && only_introspection_errors(m, diagnostics)
+            })
+            .map(|(m, (disc, _))| (m, disc))
+            .collect();
+        let again: Vec<(&ModelFile, (Option<Model>, Vec<Diagnostic>))> = retry
+            .par_iter()
+            .map(|(m, disc)| (*m, render_model(m, disc, &relations)))
+            .filter(|(_, (model, _))| model.is_some())
+            .collect();
+        if again.is_empty() {
+            break;
+        }
+        let mut names = BTreeSet::new();
+        for (m, (model, local)) in again {
+            diagnostics.retain(|d| {
+                d.code != Code::E0170 || d.primary.as_ref().is_none_or(|p| *p.file != *m.file.path)
+            });
+            diagnostics.extend(local);
+            failed.remove(&m.name);
+            let Some(model) = model else { continue };
+            let model = finish(model);
+            if model.config.enabled {
+                names.insert(model.name.clone());
+                models.insert(model.name.clone(), model);
+            }
+        }
+        relations = derive_columns(
+            &project.settings.name,
+            &mut models,
+            Some(&names),
+            &seeds,
+            &sources,
+            &relations,
+            diagnostics,
+        );
+    }
+    let relations = relations;
     if dbt {
         skip_models_needing_a_database(project, &mut models, &mut failed, diagnostics);
     }
@@ -956,6 +1011,21 @@ pub fn resolve(
     }
 }
 
+/// Whether every error reported in the model's file is E0170 (columns
+/// only the database knows), which the derived columns may now answer.
+fn only_introspection_errors(m: &ModelFile, diagnostics: &[Diagnostic]) -> bool {
+    let mut any = false;
+    for d in diagnostics.iter().filter(|d| d.is_error()) {
+        if d.primary.as_ref().is_some_and(|p| *p.file == *m.file.path) {
+            if d.code != Code::E0170 {
+                return false;
+            }
+            any = true;
+        }
+    }
+    any
+}
+
 /// Every model's columns from its SQL, in dependency order, into the
 /// catalog (see [`crate::columns`]); returns the relations with that
 /// catalog, for what renders after the models (tests, unit tests). Frees
@@ -963,6 +1033,7 @@ pub fn resolve(
 fn derive_columns(
     project_name: &str,
     models: &mut BTreeMap<String, Model>,
+    only: Option<&BTreeSet<String>>,
     seeds: &BTreeMap<String, (Seed, Option<SeedEntry>, Relation)>,
     sources: &BTreeMap<(String, String), (SourceEntry, SourceTable, Relation)>,
     relations: &Arc<Relations>,
@@ -983,6 +1054,7 @@ fn derive_columns(
     let derived = {
         let jobs: Vec<Job> = models
             .values()
+            .filter(|m| only.is_none_or(|o| o.contains(&m.name)))
             .map(|m| Job {
                 name: &m.name,
                 relation: &m.relation,
@@ -996,7 +1068,10 @@ fn derive_columns(
             .collect();
         derive(&jobs, &mut catalog, &nodes, diagnostics)
     };
-    for (m, d) in models.values_mut().zip(derived) {
+    let todo = models
+        .values_mut()
+        .filter(|m| only.is_none_or(|o| o.contains(&m.name)));
+    for (m, d) in todo.zip(derived) {
         if let Some(cols) = d.columns {
             m.columns = Some(cols.iter().map(|c| c.name.clone()).collect());
             m.derived_columns = Some(cols);
