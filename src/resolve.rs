@@ -645,7 +645,7 @@ pub fn resolve(
         let render = |is_incremental| {
             renderer.render(RenderInput {
                 file: &m.file,
-                relations: &relations,
+                relations,
                 vars: vars_of(&m.file.path),
                 this: Some(this.clone()),
                 is_incremental,
@@ -682,7 +682,7 @@ pub fn resolve(
         }
         let mut seen = BTreeSet::new();
         all_calls.refs.retain(|r| seen.insert(r.clone()));
-        check_refs(m, &all_calls, &known, &relations, &rejected, &mut local);
+        check_refs(m, &all_calls, &known, relations, &rejected, &mut local);
         for name in all_calls.refs.iter().filter(|r| disabled.contains(*r)) {
             local.push(
                 Diagnostic::new(
@@ -735,8 +735,7 @@ pub fn resolve(
             for item in items {
                 let text = match item {
                     serde_json::Value::String(s) => s.clone(),
-                    serde_json::Value::Object(o) => match o.get("sql").and_then(|s| s.as_str())
-                    {
+                    serde_json::Value::Object(o) => match o.get("sql").and_then(|s| s.as_str()) {
                         Some(s) => s.to_string(),
                         None => continue,
                     },
@@ -745,7 +744,7 @@ pub fn resolve(
                 match renderer.render_snippet(
                     &text,
                     Some(this.clone()),
-                    &relations,
+                    relations,
                     vars_of(&m.file.path),
                     &at,
                 ) {
@@ -856,7 +855,7 @@ pub fn resolve(
             })
             .map(|(m, (disc, _))| (m, disc))
             .collect();
-        let again: Vec<(&ModelFile, (Option<Model>, Vec<Diagnostic>))> = retry
+        let again: Vec<(&ModelFile, Rerendered)> = retry
             .par_iter()
             .map(|(m, disc)| (*m, render_model(m, disc, &relations)))
             .filter(|(_, (model, _))| model.is_some())
@@ -1010,6 +1009,9 @@ pub fn resolve(
         }),
     }
 }
+
+/// A model rendered again, and what its render reported.
+type Rerendered = (Option<Model>, Vec<Diagnostic>);
 
 /// Whether every error reported in the model's file is E0170 (columns
 /// only the database knows), which the derived columns may now answer.

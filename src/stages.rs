@@ -24,7 +24,9 @@ pub const STAGES: &[(&str, &[&str])] = &[
     ("parse", &["sql", "parse_cache"]),
     (
         "resolve",
-        &["resolve", "columns", "graph", "datatest", "unittest", "naming"],
+        &[
+            "resolve", "columns", "graph", "datatest", "unittest", "naming",
+        ],
     ),
     ("emit", &["emit", "manifest"]),
     // Node selection reads the manifest emit makes.

@@ -112,6 +112,20 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
                 .collect(),
             color,
         }),
+        Command::Lineage {
+            column,
+            dir,
+            filters,
+            format,
+            profile,
+        } => commands::lineage::run(&commands::lineage::LineageOptions {
+            dir,
+            load: profile.options(),
+            column,
+            filters,
+            json: format == crate::apply::report::ReportFormat::Json,
+            color,
+        }),
         Command::Test {
             target:
                 DatabaseTarget {

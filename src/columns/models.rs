@@ -121,10 +121,14 @@ fn disagreements(model: &str, entry: &ModelEntry, cols: &[Col], diagnostics: &mu
             continue;
         };
         let name = declared.folded_name();
-        let Some(derived) = cols.iter().find(|c| c.name == name).and_then(|c| match &c.ty {
-            Ty::Known(t) => Some(t.clone()),
-            _ => None,
-        }) else {
+        let Some(derived) = cols
+            .iter()
+            .find(|c| c.name == name)
+            .and_then(|c| match &c.ty {
+                Ty::Known(t) => Some(t.clone()),
+                _ => None,
+            })
+        else {
             continue;
         };
         let want = crate::catalog::pg_type_name(written);
@@ -271,7 +275,10 @@ fn derive_one(job: &Job, catalog: &Catalog) -> (Option<Vec<Col>>, Vec<Diagnostic
     let mut seen = BTreeSet::new();
     for p in &analysis.problems {
         let d = diagnostic(job, job.full, p);
-        seen.insert((d.message.clone(), d.primary.as_ref().map(|s| (s.range.start, s.range.end))));
+        seen.insert((
+            d.message.clone(),
+            d.primary.as_ref().map(|s| (s.range.start, s.range.end)),
+        ));
         local.push(d);
     }
     if let Some(inc) = job.incremental {
@@ -288,7 +295,10 @@ fn derive_one(job: &Job, catalog: &Catalog) -> (Option<Vec<Col>>, Vec<Diagnostic
             for p in query::analyze(&q, &view).problems {
                 let d = diagnostic(job, inc, &p);
                 // The same name in both renders is one mistake.
-                if seen.insert((d.message.clone(), d.primary.as_ref().map(|s| (s.range.start, s.range.end)))) {
+                if seen.insert((
+                    d.message.clone(),
+                    d.primary.as_ref().map(|s| (s.range.start, s.range.end)),
+                )) {
                     local.push(d);
                 }
             }

@@ -13,10 +13,10 @@
 use std::collections::BTreeMap;
 
 use sqlparser::ast::{
-    BinaryOperator, Distinct, Expr, FunctionArg, FunctionArgExpr, FunctionArguments,
-    GroupByExpr, Ident, JoinConstraint, JoinOperator, ObjectName, ObjectNamePart, OrderByKind,
-    Query, Select, SelectItem, SelectItemQualifiedWildcardKind, SetExpr, Spanned, TableAlias,
-    TableFactor, UnaryOperator, Value, WindowType,
+    BinaryOperator, Distinct, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr,
+    Ident, JoinConstraint, JoinOperator, ObjectName, ObjectNamePart, OrderByKind, Query, Select,
+    SelectItem, SelectItemQualifiedWildcardKind, SetExpr, Spanned, TableAlias, TableFactor,
+    UnaryOperator, Value, WindowType,
 };
 
 use super::types::{self, Ty};
@@ -99,7 +99,10 @@ pub enum ProblemKind {
         candidates: Vec<String>,
     },
     /// A name two relations in scope have.
-    Ambiguous { name: String, relations: [String; 2] },
+    Ambiguous {
+        name: String,
+        relations: [String; 2],
+    },
     /// A set operation whose sides have different numbers of columns.
     SetArity { left: usize, right: usize },
     /// `group by 3` / `order by 3` beyond the select list.
@@ -465,7 +468,10 @@ impl Analyzer<'_> {
                     Some(cols) => outputs.extend(cols),
                     None => complete = false,
                 },
-                SelectItem::QualifiedWildcard(SelectItemQualifiedWildcardKind::ObjectName(n), _) => {
+                SelectItem::QualifiedWildcard(
+                    SelectItemQualifiedWildcardKind::ObjectName(n),
+                    _,
+                ) => {
                     let rel = object_parts(n)
                         .and_then(|p| p.last().cloned())
                         .and_then(|alias| find_rel(&scope, &alias));
@@ -502,13 +508,20 @@ impl Analyzer<'_> {
         }
         for w in &select.named_window {
             if let sqlparser::ast::NamedWindowExpr::WindowSpec(spec) = &w.1 {
-                for e in spec.partition_by.iter().chain(spec.order_by.iter().map(|o| &o.expr)) {
+                for e in spec
+                    .partition_by
+                    .iter()
+                    .chain(spec.order_by.iter().map(|o| &o.expr))
+                {
                     self.expr(e, &scope, &[]);
                 }
             }
         }
         for o in order_by {
-            if self.position(&o.expr, &outputs, complete, "order by").is_some() {
+            if self
+                .position(&o.expr, &outputs, complete, "order by")
+                .is_some()
+            {
                 continue;
             }
             if let Expr::Identifier(i) = &o.expr {
@@ -630,7 +643,9 @@ impl Analyzer<'_> {
                 lineage,
             });
         }
-        scope.merged.retain(|c| !merged.iter().any(|m| m.name == c.name));
+        scope
+            .merged
+            .retain(|c| !merged.iter().any(|m| m.name == c.name));
         scope.merged.extend(merged);
     }
 
@@ -740,7 +755,8 @@ impl Analyzer<'_> {
                             | JoinOperator::LeftOuter(JoinConstraint::On(e))
                             | JoinOperator::Right(JoinConstraint::On(e))
                             | JoinOperator::RightOuter(JoinConstraint::On(e))
-                            | JoinOperator::FullOuter(JoinConstraint::On(e)) = &join.join_operator
+                            | JoinOperator::FullOuter(JoinConstraint::On(e)) =
+                                &join.join_operator
                             {
                                 self.expr(e, &inner, &[]);
                             } else if !matches!(
@@ -863,15 +879,9 @@ impl Analyzer<'_> {
                 ];
                 Val::computed(Ty::known("boolean"), &parts)
             }
-            Expr::Like {
-                expr, pattern, ..
-            }
-            | Expr::ILike {
-                expr, pattern, ..
-            }
-            | Expr::SimilarTo {
-                expr, pattern, ..
-            } => {
+            Expr::Like { expr, pattern, .. }
+            | Expr::ILike { expr, pattern, .. }
+            | Expr::SimilarTo { expr, pattern, .. } => {
                 let parts = [
                     self.expr(expr, scope, outputs),
                     self.expr(pattern, scope, outputs),
@@ -949,7 +959,10 @@ impl Analyzer<'_> {
                 Val::computed(ty, &[v])
             }
             Expr::Position { expr, r#in } => {
-                let parts = [self.expr(expr, scope, outputs), self.expr(r#in, scope, outputs)];
+                let parts = [
+                    self.expr(expr, scope, outputs),
+                    self.expr(r#in, scope, outputs),
+                ];
                 Val::computed(Ty::known("integer"), &parts)
             }
             Expr::Substring {
@@ -1074,7 +1087,11 @@ impl Analyzer<'_> {
             parts.push(self.expr(filter, scope, outputs));
         }
         if let Some(WindowType::WindowSpec(spec)) = &f.over {
-            for x in spec.partition_by.iter().chain(spec.order_by.iter().map(|o| &o.expr)) {
+            for x in spec
+                .partition_by
+                .iter()
+                .chain(spec.order_by.iter().map(|o| &o.expr))
+            {
                 parts.push(self.expr(x, scope, outputs));
             }
         }
@@ -1252,7 +1269,13 @@ fn unqualified(scope: &Scope, name: &str) -> Found {
         }
         let matches: Vec<&Rel> = s.rels.iter().filter(|r| r.find(name).is_some()).collect();
         match matches[..] {
-            [one] => return Found::Col(one.find(name).cloned().unwrap_or_else(|| unreachable_col(name))),
+            [one] => {
+                return Found::Col(
+                    one.find(name)
+                        .cloned()
+                        .unwrap_or_else(|| unreachable_col(name)),
+                )
+            }
             [a, b, ..] => {
                 if s.lenient {
                     return Found::Unknown;
@@ -1451,7 +1474,8 @@ mod tests {
     }
 
     fn run(sql: &str) -> Analysis {
-        let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).expect("test SQL parses");
+        let mut statements =
+            Parser::parse_sql(&PostgreSqlDialect {}, sql).expect("test SQL parses");
         let Some(Statement::Query(q)) = statements.pop() else {
             panic!("not a query: {sql}");
         };
@@ -1480,10 +1504,12 @@ mod tests {
     #[test]
     fn select_list_names_and_types() {
         assert_eq!(
-            cols("select id, amount * 2 as double_amount, status || '!' , count(*) over () as n, \
+            cols(
+                "select id, amount * 2 as double_amount, status || '!' , count(*) over () as n, \
                   ordered_at + 1 as next_day, 'x' as lit, null as nothing, 1.5, \
                   cast(id as bigint), id::text, case when id > 1 then amount else 0 end as c, \
-                  coalesce(amount, 0) as a0, o.customer_id from raw.orders o"),
+                  coalesce(amount, 0) as a0, o.customer_id from raw.orders o"
+            ),
             [
                 "id integer",
                 "double_amount numeric",
@@ -1505,12 +1531,14 @@ mod tests {
     #[test]
     fn aggregates_windows_and_dates() {
         assert_eq!(
-            cols("select customer_id, sum(amount) as total, count(distinct id) as orders, \
+            cols(
+                "select customer_id, sum(amount) as total, count(distinct id) as orders, \
                   min(ordered_at) as first_order, avg(id) as a, \
                   row_number() over (partition by customer_id order by ordered_at) as rn, \
                   date_trunc('month', ordered_at) as month, extract(year from ordered_at) as y, \
                   ordered_at - interval '1 day' as before, current_date - ordered_at as age_days \
-                  from raw.orders group by 1, ordered_at, id"),
+                  from raw.orders group by 1, ordered_at, id"
+            ),
             [
                 "customer_id integer",
                 "total numeric",
@@ -1529,10 +1557,12 @@ mod tests {
     #[test]
     fn stars_ctes_and_subqueries() {
         assert_eq!(
-            cols("with o as (select id as order_id, amount from raw.orders), \
+            cols(
+                "with o as (select id as order_id, amount from raw.orders), \
                   c(cid, cname) as (select * from raw.customers) \
                   select o.*, c.cname, s.n from o join c on o.order_id = c.cid \
-                  cross join (select count(*) as n from raw.orders) s"),
+                  cross join (select count(*) as n from raw.orders) s"
+            ),
             [
                 "order_id integer",
                 "amount numeric(10,2)",
@@ -1556,7 +1586,9 @@ mod tests {
     #[test]
     fn set_operations_and_values() {
         assert_eq!(
-            cols("select id, null as x from raw.orders union all select id, 1.5 from raw.customers"),
+            cols(
+                "select id, null as x from raw.orders union all select id, 1.5 from raw.customers"
+            ),
             ["id integer", "x numeric"]
         );
         assert_eq!(
@@ -1659,8 +1691,10 @@ mod tests {
 
     #[test]
     fn lineage_is_copy_transform_or_filter() {
-        let a = run("select o.id, o.amount * 2 as twice, c.name from raw.orders o \
-                     join raw.customers c on c.id = o.customer_id where o.status = 'done'");
+        let a = run(
+            "select o.id, o.amount * 2 as twice, c.name from raw.orders o \
+                     join raw.customers c on c.id = o.customer_id where o.status = 'done'",
+        );
         let cols = a.columns.unwrap();
         let show = |c: &Col| {
             c.lineage

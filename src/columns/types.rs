@@ -38,6 +38,15 @@ impl Ty {
         }
     }
 
+    /// The type without modifiers, as an expression that is not a plain
+    /// copy or cast has it: `max(numeric(12,2))` is `numeric`.
+    fn unmodified(&self) -> Ty {
+        match self.base() {
+            Some(b) => Ty::known(b),
+            None => self.clone(),
+        }
+    }
+
     fn name(&self) -> Option<&str> {
         match self {
             Ty::Known(t) => Some(t),
@@ -169,7 +178,9 @@ pub fn arithmetic(op: &str, l: &Ty, r: &Ty) -> Ty {
         }
         ("+", Some("date"), Some("time without time zone"))
         | ("+", Some("time without time zone"), Some("date")) => Ty::known(TS),
-        ("+" | "-", Some(TS), Some("interval")) | ("+", Some("interval"), Some(TS)) => Ty::known(TS),
+        ("+" | "-", Some(TS), Some("interval")) | ("+", Some("interval"), Some(TS)) => {
+            Ty::known(TS)
+        }
         ("+" | "-", Some(TSTZ), Some("interval")) | ("+", Some("interval"), Some(TSTZ)) => {
             Ty::known(TSTZ)
         }
@@ -204,8 +215,10 @@ pub fn common<'a>(types: impl IntoIterator<Item = &'a Ty>) -> Ty {
         out = Some(match (out, t) {
             (None, t) => t.clone(),
             (Some(Ty::Unknown), _) | (_, Ty::Unknown) => return Ty::Unknown,
-            (Some(Ty::Literal), t) => t.clone(),
-            (Some(o), Ty::Literal) => o,
+            // A literal takes the other type, without its modifiers
+            // (`coalesce(char(2) column, 'ZZ')` is `character`).
+            (Some(Ty::Literal), t) => t.unmodified(),
+            (Some(o), Ty::Literal) => o.unmodified(),
             (Some(o), t) if o == *t => o,
             (Some(o), t) => match (numeric_rank(&o), numeric_rank(t)) {
                 (Some(a), Some(b)) => {
@@ -255,10 +268,12 @@ pub fn function(name: &str, args: &[Ty]) -> Ty {
         "min" | "max" | "first_value" | "last_value" | "nth_value" | "lag" | "lead"
         | "any_value" => match first {
             Ty::Literal => Ty::known("text"),
-            t => t,
+            // There is no `max(varchar)`: PostgreSQL takes `max(text)`.
+            t if t.base() == Some("character varying") => Ty::known("text"),
+            t => t.unmodified(),
         },
         "abs" => match rank {
-            Some(_) => first,
+            Some(_) => first.unmodified(),
             None => Ty::Unknown,
         },
         "round" | "trunc" if args.len() == 2 => Ty::known("numeric"),
@@ -272,9 +287,9 @@ pub fn function(name: &str, args: &[Ty]) -> Ty {
             (Some(a), Some(b)) if a.max(b) <= 4 => of_rank(a.max(b)),
             _ => Ty::Unknown,
         },
-        "random" | "pi" | "date_part" | "percent_rank" | "cume_dist" | "stddev"
-        | "stddev_samp" | "stddev_pop" | "variance" | "var_samp" | "var_pop" | "corr"
-        | "regr_slope" | "regr_intercept" | "covar_pop" | "covar_samp"
+        "random" | "pi" | "date_part" | "percent_rank" | "cume_dist" | "stddev" | "stddev_samp"
+        | "stddev_pop" | "variance" | "var_samp" | "var_pop" | "corr" | "regr_slope"
+        | "regr_intercept" | "covar_pop" | "covar_samp"
             if rank.is_none_or(|r| r >= 5) || name == "date_part" || name == "random" =>
         {
             Ty::known("double precision")
@@ -293,7 +308,10 @@ pub fn function(name: &str, args: &[Ty]) -> Ty {
         "length" | "char_length" | "character_length" | "octet_length" | "strpos" | "ascii"
         | "array_length" => Ty::known("integer"),
         "bool_and" | "bool_or" | "every" | "starts_with" => Ty::known("boolean"),
-        "now" | "transaction_timestamp" | "statement_timestamp" | "clock_timestamp"
+        "now"
+        | "transaction_timestamp"
+        | "statement_timestamp"
+        | "clock_timestamp"
         | "to_timestamp" => Ty::known(TSTZ),
         "to_date" => Ty::known("date"),
         "to_number" => Ty::known("numeric"),
@@ -391,7 +409,11 @@ mod tests {
             ("floor", vec![k("numeric")], "numeric"),
             ("sqrt", vec![int.clone()], "double precision"),
             ("mod", vec![int.clone(), int.clone()], "integer"),
-            ("date_part", vec![Ty::Literal, k("date")], "double precision"),
+            (
+                "date_part",
+                vec![Ty::Literal, k("date")],
+                "double precision",
+            ),
             (
                 "date_trunc",
                 vec![Ty::Literal, k("date")],
@@ -431,5 +453,14 @@ mod tests {
         assert_eq!(common(&[k("integer"), k("text")]), Ty::Unknown);
         assert_eq!(common(&[k("integer"), Ty::Unknown]), Ty::Unknown);
         assert_eq!(Ty::Literal.output().as_deref(), Some("text"));
+        // Checked with format_type() of a view's columns in PostgreSQL 15.
+        assert_eq!(common(&[k("character(2)"), Ty::Literal]), k("character"));
+        assert_eq!(
+            common(&[k("numeric(12,2)"), k("numeric(12,2)")]),
+            k("numeric(12,2)")
+        );
+        assert_eq!(function("max", &[k("numeric(12,2)")]), k("numeric"));
+        assert_eq!(function("lag", &[k("numeric(12,2)")]), k("numeric"));
+        assert_eq!(function("min", &[k("character varying(20)")]), k("text"));
     }
 }

@@ -4,5 +4,6 @@
 
 pub mod apply;
 pub mod compile;
+pub mod lineage;
 pub mod ls;
 pub mod test;
