@@ -891,6 +891,17 @@ pub fn resolve(
     if dbt {
         skip_models_needing_a_database(project, &mut models, &mut failed, diagnostics);
     }
+    for m in models.values().filter(|m| m.derived_columns.is_some()) {
+        if let Some(columns) = &m.columns {
+            crate::columns::checks::configured_columns(
+                &m.name,
+                &m.file.path,
+                &m.config,
+                columns,
+                diagnostics,
+            );
+        }
+    }
     check_columns_for_merge(&models, diagnostics);
     check_described_columns(&models, dbt, diagnostics);
     check_truncated_names(&models, &seeds, diagnostics);

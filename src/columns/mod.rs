@@ -3,6 +3,7 @@
 //! catalog; every column name resolved with SQL's scoping; the upstream
 //! columns each model column is computed from.
 
+pub mod checks;
 pub mod models;
 pub mod query;
 pub mod types;
