@@ -103,7 +103,7 @@ codes! {
     E0303: Error, "dependency cycle between models";
     E0304: Error, "a model refers to itself with `ref()`";
     E0305: Error, "a schema-file entry for a model or seed that does not exist, or a duplicate entry or column";
-    E0306: Error, "a `relationships` test points to an unknown model or source";
+    E0306: Error, "a `relationships` test points to an unknown model, source or column";
     E0307: Error, "unknown materialization";
     E0308: Error, "incremental configuration rule broken";
     E0310: Error, "invalid or unknown generic test";
