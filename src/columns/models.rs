@@ -14,7 +14,8 @@ use super::query::{self, Col, Kind, Lineage, Problem, ProblemKind, RelCols, RelK
 use super::types::Ty;
 use crate::catalog::{Catalog, CatalogColumn, ModelColumn, Upstream};
 use crate::diagnostic::{offset_of, Code, Diagnostic};
-use crate::render::{Relation, Rendered};
+use crate::relation::Relation;
+use crate::render::Rendered;
 use crate::schema::ModelEntry;
 
 /// One model to derive.

@@ -15,8 +15,8 @@ use crate::manifest::{
     MigrationType, ModelConfigInfo, ModelNode, Node, OtherInfo, RunStep, SeedNode, SourceNode,
     StepKind, TestNode, UnitTestEntry, MANIFEST_VERSION,
 };
+use crate::node::{Resolved, ResolvedSeed, ResolvedSource};
 use crate::project::{MigrationKind, Project};
-use crate::resolve::Resolved;
 use crate::schema::OtherKind;
 
 // The manifest borrows what it can from the project rather than copying
@@ -51,7 +51,7 @@ fn columns_info(columns: &[crate::schema::Column]) -> BTreeMap<Text<'_>, ColumnI
 
 /// A model's columns: the schema file's, and every column its SQL makes
 /// with the derived type (the schema file's `data_type` wins) and lineage.
-fn model_columns(m: &crate::resolve::Model) -> BTreeMap<Text<'_>, ColumnInfo<Text<'_>>> {
+fn model_columns(m: &crate::node::Model) -> BTreeMap<Text<'_>, ColumnInfo<Text<'_>>> {
     let mut out = m
         .entry
         .as_ref()
@@ -173,7 +173,15 @@ fn build<'a>(
         })
         .collect();
     nodes.extend(model_nodes.into_iter().map(|(id, n)| (Cow::Owned(id), n)));
-    for (seed_name, (seed, entry, relation)) in &resolved.seeds {
+    for (
+        seed_name,
+        ResolvedSeed {
+            seed,
+            entry,
+            relation,
+        },
+    ) in &resolved.seeds
+    {
         let id = seed_id(name, seed_name);
         nodes.insert(
             id.clone().into(),
@@ -248,7 +256,15 @@ fn build<'a>(
         );
     }
     let mut sources = BTreeMap::new();
-    for ((source, table), (entry, t, relation)) in &resolved.sources {
+    for (
+        (source, table),
+        ResolvedSource {
+            entry,
+            table: t,
+            relation,
+        },
+    ) in &resolved.sources
+    {
         let id = crate::graph::source_id(name, source, table);
         sources.insert(
             Cow::Owned(id.clone()),
