@@ -5,18 +5,114 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use rayon::prelude::*;
+
+use super::Discovered;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::graph;
 use crate::node::{Model, ResolvedSeed, ResolvedSource};
-use crate::project::ModelFile;
+use crate::project::{ModelFile, Project};
 use crate::render::Relations;
 
 /// A model rendered (again), and what its render reported.
 pub(super) type Rerendered = (Option<Model>, Vec<Diagnostic>);
 
+/// What lineage points to besides the models: the seeds and sources.
+pub(super) struct Upstream<'a> {
+    pub project_name: &'a str,
+    pub seeds: &'a BTreeMap<String, ResolvedSeed>,
+    pub sources: &'a BTreeMap<(String, String), ResolvedSource>,
+}
+
+/// How to render a model again (resolve's second pass, for one model).
+pub(super) type RenderModel<'a> =
+    dyn Fn(&ModelFile, &Discovered, &Arc<Relations>) -> Rerendered + Sync + 'a;
+
+pub(super) struct Again<'a> {
+    pub project: &'a Project,
+    pub discovered: &'a [(Discovered, Option<Diagnostic>)],
+    pub render: &'a RenderModel<'a>,
+    /// A rendered model's schema-file entry and foreign-key parents.
+    pub finish: &'a (dyn Fn(Model) -> Model + 'a),
+    pub upstream: &'a Upstream<'a>,
+}
+
+/// A model whose introspection (`get_columns_in_relation`, as in
+/// `dbt_utils.star`) asked for a model's columns before they were derived
+/// is rendered again, and its columns derived, until a round makes no
+/// progress; returns the relations with the catalog of the last round.
+pub(super) fn render_again(
+    again: &Again,
+    models: &mut BTreeMap<String, Model>,
+    failed: &mut BTreeSet<String>,
+    mut relations: Arc<Relations>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Arc<Relations> {
+    loop {
+        let retry: Vec<(&ModelFile, &Discovered)> = again
+            .project
+            .models
+            .iter()
+            .zip(again.discovered)
+            .filter(|(m, (disc, _))| {
+                disc.ok && failed.contains(&m.name) && only_introspection_errors(m, diagnostics)
+            })
+            .map(|(m, (disc, _))| (m, disc))
+            .collect();
+        let rendered: Vec<(&ModelFile, Rerendered)> = retry
+            .par_iter()
+            .map(|(m, disc)| (*m, (again.render)(m, disc, &relations)))
+            .filter(|(_, (model, _))| model.is_some())
+            .collect();
+        if rendered.is_empty() {
+            return relations;
+        }
+        let mut names = BTreeSet::new();
+        for (m, (model, local)) in rendered {
+            diagnostics.retain(|d| {
+                d.code != Code::E0170 || d.primary.as_ref().is_none_or(|p| *p.file != *m.file.path)
+            });
+            diagnostics.extend(local);
+            failed.remove(&m.name);
+            let Some(model) = model else { continue };
+            let model = (again.finish)(model);
+            if model.config.enabled {
+                names.insert(model.name.clone());
+                models.insert(model.name.clone(), model);
+            }
+        }
+        relations = derive_columns(
+            again.upstream,
+            models,
+            Some(&names),
+            &relations,
+            diagnostics,
+        );
+    }
+}
+
+/// E0246 for the configured columns of each model whose columns are
+/// derived (see [`crate::columns::checks`]).
+pub(super) fn check_configured_columns(
+    models: &BTreeMap<String, Model>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    for m in models.values().filter(|m| m.derived_columns.is_some()) {
+        if let Some(columns) = &m.columns {
+            crate::columns::checks::configured_columns(
+                &m.name,
+                &m.file.path,
+                &m.config,
+                columns,
+                diagnostics,
+            );
+        }
+    }
+}
+
 /// Whether every error reported in the model's file is E0170 (columns
 /// only the database knows), which the derived columns may now answer.
-pub(super) fn only_introspection_errors(m: &ModelFile, diagnostics: &[Diagnostic]) -> bool {
+fn only_introspection_errors(m: &ModelFile, diagnostics: &[Diagnostic]) -> bool {
     let mut any = false;
     for d in diagnostics.iter().filter(|d| d.is_error()) {
         if d.primary.as_ref().is_some_and(|p| *p.file == *m.file.path) {
@@ -34,15 +130,18 @@ pub(super) fn only_introspection_errors(m: &ModelFile, diagnostics: &[Diagnostic
 /// catalog, for what renders after (tests, unit tests, models rendered
 /// again). Frees the models' source maps, which only the checks read.
 pub(super) fn derive_columns(
-    project_name: &str,
+    upstream: &Upstream,
     models: &mut BTreeMap<String, Model>,
     only: Option<&BTreeSet<String>>,
-    seeds: &BTreeMap<String, ResolvedSeed>,
-    sources: &BTreeMap<(String, String), ResolvedSource>,
     relations: &Arc<Relations>,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Arc<Relations> {
     use crate::columns::models::{derive, key_of, Job, Nodes};
+    let Upstream {
+        project_name,
+        seeds,
+        sources,
+    } = *upstream;
     let mut nodes = Nodes::new();
     for ((source, table), s) in sources {
         nodes.insert(

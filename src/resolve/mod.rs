@@ -30,7 +30,9 @@ mod model_config;
 mod names;
 mod queries;
 
-use self::columns::{derive_columns, only_introspection_errors, Rerendered};
+use self::columns::{
+    check_configured_columns, derive_columns, render_again, Again, Rerendered, Upstream,
+};
 use self::database::skip_models_needing_a_database;
 use self::dbt_nodes::{node_json, other_nodes, run_hooks, serde_value};
 pub use self::entries::foreign_key_targets;
@@ -683,75 +685,29 @@ pub fn resolve(
             }
         }
     }
-    let mut relations = derive_columns(
-        &project.settings.name,
+    let upstream = Upstream {
+        project_name: &project.settings.name,
+        seeds: &seeds,
+        sources: &sources,
+    };
+    let relations = derive_columns(&upstream, &mut models, None, &relations, diagnostics);
+    let relations = render_again(
+        &Again {
+            project,
+            discovered: &discovered,
+            render: &render_model,
+            finish: &finish,
+            upstream: &upstream,
+        },
         &mut models,
-        None,
-        &seeds,
-        &sources,
-        &relations,
+        &mut failed,
+        relations,
         diagnostics,
     );
-    // A model whose introspection (`get_columns_in_relation`, as in
-    // `dbt_utils.star`) asked for a model's columns before they were
-    // derived is rendered again, until a round makes no progress.
-    loop {
-        let retry: Vec<(&ModelFile, &Discovered)> = project
-            .models
-            .iter()
-            .zip(&discovered)
-            .filter(|(m, (disc, _))| {
-                disc.ok && failed.contains(&m.name) && only_introspection_errors(m, diagnostics)
-            })
-            .map(|(m, (disc, _))| (m, disc))
-            .collect();
-        let again: Vec<(&ModelFile, Rerendered)> = retry
-            .par_iter()
-            .map(|(m, disc)| (*m, render_model(m, disc, &relations)))
-            .filter(|(_, (model, _))| model.is_some())
-            .collect();
-        if again.is_empty() {
-            break;
-        }
-        let mut names = BTreeSet::new();
-        for (m, (model, local)) in again {
-            diagnostics.retain(|d| {
-                d.code != Code::E0170 || d.primary.as_ref().is_none_or(|p| *p.file != *m.file.path)
-            });
-            diagnostics.extend(local);
-            failed.remove(&m.name);
-            let Some(model) = model else { continue };
-            let model = finish(model);
-            if model.config.enabled {
-                names.insert(model.name.clone());
-                models.insert(model.name.clone(), model);
-            }
-        }
-        relations = derive_columns(
-            &project.settings.name,
-            &mut models,
-            Some(&names),
-            &seeds,
-            &sources,
-            &relations,
-            diagnostics,
-        );
-    }
-    let relations = relations;
     if dbt {
         skip_models_needing_a_database(project, &mut models, &mut failed, diagnostics);
     }
-    for m in models.values().filter(|m| m.derived_columns.is_some()) {
-        if let Some(columns) = &m.columns {
-            crate::columns::checks::configured_columns(
-                &m.name,
-                &m.file.path,
-                &m.config,
-                columns,
-                diagnostics,
-            );
-        }
-    }
+    check_configured_columns(&models, diagnostics);
     check_columns_for_merge(&models, diagnostics);
     check_described_columns(&models, dbt, diagnostics);
     check_truncated_names(&models, &seeds, diagnostics);
