@@ -4,6 +4,8 @@
 
 pub mod apply;
 pub mod compile;
+pub mod graph;
+pub mod init;
 pub mod lineage;
 pub mod ls;
 pub mod test;
