@@ -28,7 +28,9 @@ pub const STAGES: &[(&str, &[&str])] = &[
     ("nodes", &["node"]),
     (
         "resolve",
-        &["resolve", "graph", "datatest", "unittest", "naming"],
+        &[
+            "resolve", "columns", "graph", "datatest", "unittest", "naming",
+        ],
     ),
     ("emit", &["emit", "manifest"]),
     // Node selection reads the manifest emit makes.
