@@ -658,7 +658,7 @@ fn call_macro(
     let mut captured = template.render_captured(ctx)?;
     let inner = format!("{MACRO_PREFIX}{name}");
     captured.with_state_mut(|st| match st.lookup(&inner) {
-        Some(m) => match m.call(st, args) {
+        Some(m) => match super::macro_args::spread_for(&m, args).and_then(|a| m.call(st, &a)) {
             Ok(v) => Ok(v),
             Err(e) => match frame.as_ref().and_then(|f| f.take_return()) {
                 Some(v) => Ok(v),
@@ -1045,6 +1045,11 @@ impl Object for MutList {
 #[derive(Debug)]
 struct MutDict(Mutex<Vec<(Value, Value)>>);
 
+/// A mutable dict of `pairs`, in their order (Jinja's `kwargs`).
+pub(super) fn mut_dict(pairs: Vec<(Value, Value)>) -> Value {
+    Value::from_object(MutDict(Mutex::new(pairs)))
+}
+
 impl MutDict {
     fn pairs(&self) -> Vec<(Value, Value)> {
         self.0.lock().map(|v| v.clone()).unwrap_or_default()
@@ -1180,6 +1185,11 @@ pub fn preprocess(text: &str) -> (String, Vec<String>) {
                 out.push_str(&full);
                 names.push(full);
                 rest = &tail[name_len..];
+                if let Some((sig, extra)) = super::macro_args::signature(rest) {
+                    out.push_str(&rest[..sig]);
+                    out.push_str(&extra);
+                    rest = &rest[sig..];
+                }
             }
             // minijinja's `do` takes only a call; Jinja's takes any
             // expression (`{% do a.append(x) if c else a.append(y) %}`).
@@ -1256,7 +1266,7 @@ pub fn preprocess(text: &str) -> (String, Vec<String>) {
 
 /// The byte index of the bracket closing the one `text` starts with,
 /// skipping quoted strings.
-fn matching_close(text: &str) -> Option<usize> {
+pub(super) fn matching_close(text: &str) -> Option<usize> {
     let mut depth = 0usize;
     let mut quote: Option<char> = None;
     let mut escaped = false;

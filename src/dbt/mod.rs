@@ -9,6 +9,7 @@ pub mod consteval;
 pub mod context;
 pub mod docs;
 pub mod emit;
+pub mod macro_args;
 pub mod modules;
 pub mod naming;
 pub mod packages;
