@@ -262,6 +262,9 @@ pub struct TestSpec {
     /// The settings the entry itself writes: they win over the `tests:`
     /// tree of dbt_project.yml.
     pub explicit: std::collections::BTreeSet<String>,
+    /// Settings whose value is Jinja (`severity: "{{ 'warn' if ... }}"`):
+    /// dbt renders them with `target` and `var`; applied once rendered.
+    pub jinja: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -1155,6 +1158,7 @@ fn parse_test(
         limit: None,
         enabled: true,
         explicit: std::collections::BTreeSet::new(),
+        jinja: BTreeMap::new(),
     };
     for (key, value) in body {
         match key.as_str() {
@@ -1210,7 +1214,7 @@ const TEST_SETTINGS: &[&str] = &[
     "alias",
 ];
 
-fn apply_test_setting(
+pub fn apply_test_setting(
     spec: &mut TestSpec,
     key: &str,
     value: &serde_json::Value,
@@ -1223,6 +1227,14 @@ fn apply_test_setting(
             .ok_or_else(|| format!("`{key}` must be a string"))
     };
     spec.explicit.insert(key.to_string());
+    if let serde_json::Value::String(text) = value {
+        // `where` is SQL that the test's own render takes as it is.
+        if key != "where" && (text.contains("{{") || text.contains("{%")) {
+            spec.jinja.insert(key.to_string(), value.clone());
+            return Ok(());
+        }
+    }
+    spec.jinja.remove(key);
     match key {
         "severity" => {
             spec.severity = match text()?.to_ascii_lowercase().as_str() {
@@ -1331,6 +1343,11 @@ pub fn apply_test_tree(
             }
         }
     };
+    for_each_test_mut(file, &mut apply);
+}
+
+/// Calls `apply` on every generic test of `file`.
+pub fn for_each_test_mut(file: &mut SchemaFile, mut apply: &mut dyn FnMut(&mut TestSpec)) {
     let columns = |cols: &mut Vec<Column>, apply: &mut dyn FnMut(&mut TestSpec)| {
         for c in cols {
             c.tests.iter_mut().for_each(&mut *apply);
