@@ -12,6 +12,7 @@
 
 mod files;
 mod manifest;
+mod package_ids;
 mod snapshot;
 
 use std::collections::{BTreeMap, BTreeSet};
