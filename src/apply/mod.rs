@@ -681,7 +681,7 @@ impl<'a> Labels<'a> {
     /// share an artifact, but not always a schema file), else the header's.
     fn test_source(&self, step: &RunEntry) -> Option<String> {
         match self.bundle.manifest.nodes.get(&step.node).map(|n| n.file()) {
-            Some(file) => Some(self.bundle.dir.join(file).display().to_string()),
+            Some(file) => Some(file.to_string()),
             None => self.source_of(&step.file).0,
         }
     }
@@ -725,7 +725,7 @@ impl<'a> Labels<'a> {
     /// The project file an artifact comes from, and whether it is a
     /// verbatim copy of it (the project's own migrations).
     fn source_of(&self, file: &str) -> (Option<String>, bool) {
-        let in_project = |p: &str| self.bundle.dir.join(p).display().to_string();
+        let in_project = |p: &str| p.to_string();
         let own = self
             .bundle
             .manifest
@@ -864,6 +864,7 @@ impl Run<'_> {
             statement: statement.map(|i| script.statements[i].range.clone()),
             prefix_chars: 0,
             source,
+            root: self.bundle.dir.clone(),
             verbatim,
         }
     }
@@ -1249,6 +1250,7 @@ fn run_test(
                 statement: Some(range),
                 prefix_chars: runner::COUNT_PREFIX.chars().count(),
                 source: labels.test_source(step),
+                root: bundle.dir.clone(),
                 verbatim: false,
             };
             item.status = Status::Failed;
@@ -1306,6 +1308,7 @@ fn run_unit(
         statement: statement.map(|i| script.statements[i].range.clone()),
         prefix_chars: 0,
         source: source.clone(),
+        root: bundle.dir.clone(),
         verbatim: false,
     };
     let Some(check) = check else {
