@@ -15,6 +15,7 @@ pub mod naming;
 pub mod packages;
 pub mod profiles;
 pub mod project;
+pub mod pytz;
 pub mod query_result;
 pub mod seeds;
 pub mod snapshot;
