@@ -1045,6 +1045,19 @@ impl Object for MutList {
 #[derive(Debug)]
 struct MutDict(Mutex<Vec<(Value, Value)>>);
 
+/// A plain list as a mutable one: a list written into a dict
+/// (`d.update({k: []})`, then `d[k].append(x)`, as dbt_utils'
+/// `union_relations` does) is a Python list, which any holder may change.
+fn mutable_list(v: Value) -> Value {
+    if v.downcast_object_ref::<Vec<Value>>().is_some() {
+        Value::from_object(MutList(Mutex::new(
+            v.try_iter().map(Iterator::collect).unwrap_or_default(),
+        )))
+    } else {
+        v
+    }
+}
+
 /// A mutable dict of `pairs`, in their order (Jinja's `kwargs`).
 pub(super) fn mut_dict(pairs: Vec<(Value, Value)>) -> Value {
     Value::from_object(MutDict(Mutex::new(pairs)))
@@ -1095,7 +1108,7 @@ impl Object for MutDict {
             "update" => {
                 let (other,): (Value,) = from_args(args)?;
                 for k in other.try_iter()? {
-                    let v = other.get_item(&k)?;
+                    let v = mutable_list(other.get_item(&k)?);
                     set(&mut pairs, k, v);
                 }
                 Ok(Value::from(()))
@@ -1112,7 +1125,7 @@ impl Object for MutDict {
                 if let Some((_, v)) = pairs.iter().find(|(key, _)| *key == k) {
                     return Ok(v.clone());
                 }
-                let v = default.unwrap_or(Value::from(()));
+                let v = mutable_list(default.unwrap_or(Value::from(())));
                 pairs.push((k, v.clone()));
                 Ok(v)
             }
@@ -1492,6 +1505,25 @@ mod tests {
             let err = render(src).unwrap_err();
             assert!(err.starts_with("E0153"), "{src}: {err}");
         }
+    }
+
+    #[test]
+    fn a_list_put_into_a_dict_is_mutable() {
+        let src = "{% macro f() %}{% set d = {} %}{% do d.update({'a': []}) %}{% do d['a'].append(1) %}{% do d.setdefault('b', []).append(2) %}{{ return([d['a'], d['b']]) }}{% endmacro %}";
+        let mut env = Environment::new();
+        let mut d = Vec::new();
+        let files = [SourceFile {
+            path: Arc::from("macros/f.sql"),
+            text: Arc::from(src),
+        }];
+        let dbt = DbtMacros {
+            root: "p".into(),
+            ..DbtMacros::default()
+        };
+        install(&mut env, &files, &dbt, &mut d);
+        let ctx = minijinja::context! { __stackc_frame => Value::from_object(Frame::default()) };
+        let out = env.render_str("{{ f() }}", ctx).unwrap();
+        assert_eq!(out, "[[1], [2]]");
     }
 
     #[test]
