@@ -267,11 +267,14 @@ pub fn install(
             Ok(project_relation(state, &rel.schema, &rel.name))
         },
     );
-    // dbt's `flags` as `dbt compile` sets them: packages read `WHICH`
-    // (dbt_utils.star's output for a relation without columns).
+    // dbt's `flags` as `dbt build` sets them: the compiled SQL is what
+    // apply runs, as `dbt build` runs it. Packages read `WHICH`
+    // (dbt_utils.star writes a bare `*` for a relation without columns
+    // under `compile` only; union_relations adds its source column under
+    // `run`/`build`).
     env.add_global(
         "flags",
-        Value::from(std::collections::BTreeMap::from([("WHICH", "compile")])),
+        Value::from(std::collections::BTreeMap::from([("WHICH", "build")])),
     );
     env.add_global("exceptions", Value::from_object(Exceptions));
     env.add_global("api", Value::from_object(Api));
