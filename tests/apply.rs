@@ -465,7 +465,7 @@ fn a_failing_migration_leaves_nothing_behind_and_is_located() {
     );
     assert!(
         r.stderr
-            .contains("broken_migration/migrations/V2__broken.sql:6:16"),
+            .contains("  source: migrations/V2__broken.sql:6:16"),
         "{}",
         r.stderr
     );
