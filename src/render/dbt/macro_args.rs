@@ -47,7 +47,7 @@ pub fn signature(after_name: &str) -> Option<(usize, String)> {
     if !after_name[open..].starts_with('(') {
         return None;
     }
-    let close = open + super::context::matching_close(&after_name[open..])?;
+    let close = open + super::context::preprocess::matching_close(&after_name[open..])?;
     let rest = &after_name[close..];
     let body_start = rest.find("%}")?;
     let body = &rest[body_start..];
@@ -141,7 +141,7 @@ pub fn spread(params: &[String], args: &[Value]) -> Result<Vec<Value>, Error> {
         }
     }
     if takes_kwargs {
-        passed.push((KWARGS.to_string(), super::context::mut_dict(extra)));
+        passed.push((KWARGS.to_string(), super::context::mutable::mut_dict(extra)));
     }
     if takes_varargs {
         passed.push((VARARGS.to_string(), Value::from(extra_positional)));
