@@ -88,6 +88,12 @@ pub(super) fn manifest(
     sink: &dyn Sink,
 ) -> std::io::Result<()> {
     let manifest = build(project, resolved, node_files, run_order, files);
+    let manifest = match &project.settings.dbt {
+        Some(d) => super::package_ids::rewrite(manifest, &|file| {
+            d.package_of(file).map(|(name, _)| name.to_string())
+        }),
+        None => manifest,
+    };
     let mut pieces = pieces(&manifest);
     sink.put_pieces("manifest.json", &mut pieces)
 }
