@@ -13,7 +13,8 @@
 # the dbt_valid_to of a hard delete) differ between the two tools by when
 # each ran: every timestamp after the script started compares as `now`, and
 # for tables without an `updated_at` column dbt_scd_id (a hash of that time)
-# is left out.
+# is left out; so is the dbt_scd_id of a version marked deleted
+# (`hard_deletes: new_record`, also a hash of that time).
 # Needs psql, dbt ($DBT, default /opt/dbtvenv/bin/dbt) and stackc ($STACKC,
 # default target/debug/stackc). Exit status 0 when every round matches.
 set -euo pipefail
@@ -80,6 +81,9 @@ rows() { # db table
     cols=$(psql -Atqd "$1" -c "select string_agg(
         case when c.data_type like 'timestamp%'
              then format('case when %I >= ''$started'' then ''now'' else %I::text end as %I', c.column_name, c.column_name, c.column_name)
+             when c.column_name = 'dbt_scd_id' and exists (select 1 from information_schema.columns d
+                  where (d.table_schema, d.table_name) = (c.table_schema, c.table_name) and d.column_name = 'dbt_is_deleted')
+             then 'case when dbt_is_deleted = ''True'' then ''now'' else dbt_scd_id end as dbt_scd_id'
              else format('%I', c.column_name) end, ', ' order by c.ordinal_position)
       from information_schema.columns c
       where c.table_schema || '.' || c.table_name = '$2'

@@ -546,6 +546,42 @@ fn snapshots_keep_history_across_applies() {
         rows(client, "select n::text from shop.customercount"),
         ["3"]
     );
+    // `hard_deletes: new_record`: Cid's live version is closed and a
+    // version marked deleted opens, once (the third apply added none).
+    let gone = "select concat_ws('|', id, name, dbt_is_deleted, dbt_valid_to is null,
+                    dbt_valid_from = dbt_updated_at)
+             from snapshots.customers_gone order by id, dbt_valid_from";
+    assert_eq!(
+        rows(client, gone),
+        [
+            "1|Ann|False|f|t",
+            "1|Ann|False|t|t",
+            "2|Bob|False|f|t",
+            "2|Bobby|False|t|t",
+            "3|Cid|False|f|t",
+            "3|Cid|True|t|t",
+            "4|Dee|False|t|t",
+        ]
+    );
+    // Cid comes back: the deleted version is closed, a live one opens
+    // (from Cid's updated_at, which is before the deletion's stamp: dbt's
+    // rows too).
+    std::fs::write(
+        dir.path().join("seeds/raw_customers.csv"),
+        "id,region,name,status,updated_at\n1,eu,Ann,churned,2024-02-01 08:00:00\n2,eu,Bobby,active,2024-02-01 08:00:00\n3,us,Cid,active,2024-03-02 09:00:00\n4,us,Dee,trial,2024-02-03 12:00:00\n",
+    )
+    .unwrap();
+    let (code, out) = stackc(dir.path(), &["apply"], &env);
+    assert_eq!(code, 0, "{out}");
+    let client = &mut db.client;
+    assert_eq!(
+        rows(
+            client,
+            "select concat_ws('|', name, dbt_is_deleted, dbt_valid_to is null)
+             from snapshots.customers_gone where id = 3 order by dbt_valid_from"
+        ),
+        ["Cid|False|f", "Cid|False|t", "Cid|True|f"]
+    );
 }
 
 /// `--warn-error` on apply and test, as dbt's: a compile warning stops the

@@ -191,6 +191,9 @@ pub enum Kind {
 pub enum HardDeletes {
     Ignore,
     Invalidate,
+    /// dbt 1.9's `new_record`: the open version is closed and a version
+    /// with `dbt_is_deleted = 'True'` opens; a key that comes back closes it.
+    NewRecord,
 }
 
 /// The names of the columns a snapshot adds (`snapshot_meta_column_names`).
@@ -200,6 +203,8 @@ pub struct MetaColumns {
     pub updated_at: String,
     pub valid_from: String,
     pub valid_to: String,
+    /// Only in the table with `hard_deletes: new_record`.
+    pub is_deleted: String,
 }
 
 /// A snapshot's strategy, checked.
@@ -306,14 +311,7 @@ pub fn strategy(config: &ModelConfig, at: &Span) -> Result<Strategy, Diagnostic>
         (Some(serde_json::Value::Bool(false)), _) | (None, None | Some("ignore")) => {
             HardDeletes::Ignore
         }
-        (_, Some("new_record")) => {
-            return Err(Diagnostic::new(
-                Code::E0044,
-                "`hard_deletes: new_record` is not supported by stackc yet",
-            )
-            .at(span("hard_deletes"))
-            .help("use hard_deletes='invalidate' (deleted rows get their dbt_valid_to) or 'ignore', or build this snapshot with dbt"))
-        }
+        (_, Some("new_record")) => HardDeletes::NewRecord,
         _ => {
             let key = if invalidate.is_some() {
                 "invalidate_hard_deletes"
@@ -349,6 +347,7 @@ pub fn strategy(config: &ModelConfig, at: &Span) -> Result<Strategy, Diagnostic>
             updated_at: name("dbt_updated_at"),
             valid_from: name("dbt_valid_from"),
             valid_to: name("dbt_valid_to"),
+            is_deleted: name("dbt_is_deleted"),
         },
     })
 }

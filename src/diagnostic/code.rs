@@ -71,7 +71,6 @@ codes! {
     E0041: Error, "a seed's `+delimiter` is not one character";
     E0042: Error, "a `{% snapshot %}` block without a name, unclosed, or an `{% endsnapshot %}` without one";
     E0043: Error, "a snapshot's strategy is incomplete: no `unique_key`, `strategy`, `updated_at` or `check_cols`";
-    E0044: Error, "`hard_deletes: new_record` on a snapshot (not supported yet)";
     E0045: Error, "a value in the `tests:`/`data_tests:` tree of dbt_project.yml that no test could have";
     E0101: Error, "Jinja syntax error, or a block (`{% if %}`, `{% for %}`, …) never closed";
     E0102: Error, "Jinja render error: undefined name, unknown function or macro";

@@ -139,7 +139,7 @@ pub fn migration(m: &Model, s: &Strategy, sql: &str) -> String {
     let relation = &m.relation;
     let u = updated_at(s);
     format!(
-        "{schema}\n{drop}\n-- dbt's snapshot table: the query's columns, then the snapshot's own.\ncreate table if not exists {relation} as\nselect *,\n    {scd} as {scd_id},\n    {u} as {updated},\n    {u} as {from},\n    {to_current} as {to}\nfrom (\n{sql}\n) sbq\nwith no data;\n",
+        "{schema}\n{drop}\n-- dbt's snapshot table: the query's columns, then the snapshot's own.\ncreate table if not exists {relation} as\nselect *,\n    {scd} as {scd_id},\n    {u} as {updated},\n    {u} as {from},\n    {to_current} as {to}{deleted}\nfrom (\n{sql}\n) sbq\nwith no data;\n",
         schema = create_schema(relation),
         drop = drop_relation(relation, &["table"]),
         scd = scd_id(s),
@@ -148,6 +148,11 @@ pub fn migration(m: &Model, s: &Strategy, sql: &str) -> String {
         from = quote_ident(&s.meta.valid_from),
         to_current = valid_to_current(s),
         to = quote_ident(&s.meta.valid_to),
+        deleted = if s.hard_deletes == HardDeletes::NewRecord {
+            format!(",\n    'False' as {}", quote_ident(&s.meta.is_deleted))
+        } else {
+            String::new()
+        },
         sql = sql.trim_end(),
     )
 }
@@ -187,7 +192,28 @@ pub fn run(m: &Model, s: &Strategy, sql: &str) -> String {
         shape_name = literal(&format!("pg_temp.{shape}")),
         setting = literal(COLUMNS_ADDED),
     ));
-    let deletes = s.hard_deletes == HardDeletes::Invalidate;
+    let deletes = s.hard_deletes != HardDeletes::Ignore;
+    let new_record = s.hard_deletes == HardDeletes::NewRecord;
+    let del = quote_ident(&meta.is_deleted);
+    // dbt's new_record: a deleted version counts as changed, so a key that
+    // comes back closes it and opens a live version; a key already marked
+    // deleted is not deleted again.
+    let (mark_live, carry_mark, was_deleted, not_again) = if new_record {
+        (
+            format!(",\n        'False' as {del}"),
+            format!(",\n        snapshotted_data.{del}"),
+            format!(" or snapshotted_data.{del} = 'True'"),
+            format!(
+                "\n      and not (snapshotted_data.{del} = 'True' and {})",
+                match &s.valid_to_current {
+                    Some(current) => format!("snapshotted_data.{to} = {current}"),
+                    None => format!("snapshotted_data.{to} is null"),
+                }
+            ),
+        )
+    } else {
+        Default::default()
+    };
     let mut staging = format!(
         "with snapshot_query as (\n{sql}\n),\nsnapshotted_data as (\n    select *, {keys}\n    from {target}\n    where {open}\n),\ninsertions_source_data as (\n    select *, {keys},\n        {u} as {upd},\n        {u} as {from},\n        {to_current} as {to},\n        {scd_expr} as {scd}\n    from snapshot_query\n),\nupdates_source_data as (\n    select *, {keys},\n        {u} as {upd},\n        {u} as {from},\n        {u} as {to}\n    from snapshot_query\n),\n",
         open = is_open(s, ""),
@@ -199,13 +225,13 @@ pub fn run(m: &Model, s: &Strategy, sql: &str) -> String {
             "deletes_source_data as (\n    select *, {keys}\n    from snapshot_query\n),\n"
         ));
     }
-    let changed = row_changed(s);
+    let changed = format!("{}{was_deleted}", row_changed(s));
     staging.push_str(&format!(
-        "insertions as (\n    select 'insert' as dbt_change_type, source_data.*\n    from insertions_source_data as source_data\n    left outer join snapshotted_data\n        on {join}\n    where snapshotted_data.{first_key} is null\n       or (snapshotted_data.{first_key} is not null and (\n        {changed}\n    ))\n),\nupdates as (\n    select 'update' as dbt_change_type, source_data.*, snapshotted_data.{scd}\n    from updates_source_data as source_data\n    join snapshotted_data\n        on {join}\n    where (\n        {changed}\n    )\n)"
+        "insertions as (\n    select 'insert' as dbt_change_type, source_data.*{mark_live}\n    from insertions_source_data as source_data\n    left outer join snapshotted_data\n        on {join}\n    where snapshotted_data.{first_key} is null\n       or (snapshotted_data.{first_key} is not null and (\n        {changed}\n    ))\n),\nupdates as (\n    select 'update' as dbt_change_type, source_data.*, snapshotted_data.{scd}{carry_mark}\n    from updates_source_data as source_data\n    join snapshotted_data\n        on {join}\n    where (\n        {changed}\n    )\n)"
     ));
     if deletes {
         staging.push_str(&format!(
-            ",\ndeletes as (\n    select 'delete' as dbt_change_type, source_data.*,\n        {NOW} as {from},\n        {NOW} as {upd},\n        {NOW} as {to},\n        snapshotted_data.{scd}\n    from snapshotted_data\n    left join deletes_source_data as source_data\n        on {join}\n    where source_data.{first_key} is null\n)"
+            ",\ndeletes as (\n    select 'delete' as dbt_change_type, source_data.*,\n        {NOW} as {from},\n        {NOW} as {upd},\n        {NOW} as {to},\n        snapshotted_data.{scd}{carry_mark}\n    from snapshotted_data\n    left join deletes_source_data as source_data\n        on {join}\n    where source_data.{first_key} is null{not_again}\n)"
         ));
     }
     staging.push_str("\nselect * from insertions\nunion all\nselect * from updates");
@@ -222,6 +248,43 @@ pub fn run(m: &Model, s: &Strategy, sql: &str) -> String {
         tmp_name = literal(&format!("pg_temp.{tmp}")),
         not_inserted = not_inserted.join(", "),
     ));
+    // dbt's `deletion_records`: before the deleted versions are closed, a
+    // copy of each opens with `dbt_is_deleted = 'True'`. The query's
+    // columns are known only when it runs: those of the staging table.
+    let deletion_records = if new_record {
+        let mut skipped: Vec<String> = not_inserted.clone();
+        skipped.extend(
+            [
+                &meta.scd_id,
+                &meta.updated_at,
+                &meta.valid_from,
+                &meta.valid_to,
+                &meta.is_deleted,
+            ]
+            .map(|c| literal(c)),
+        );
+        let own = format!("{from}, {upd}, {to}, {scd}, {del}");
+        let values = format!(
+            "{NOW}, {NOW}, t.{to}, md5(coalesce(cast(t.{scd} as varchar ), '') || '|' || coalesce(cast({NOW} as varchar ), '')), 'True'"
+        );
+        let on = format!(
+            "d.{scd}::text = t.{scd}::text and d.dbt_change_type = 'delete' and {}",
+            is_open(s, "t.")
+        );
+        format!(
+            "-- Deleted keys: a new version marked deleted (hard deletes: new_record).\n{}",
+            do_block(&format!(
+                "declare\n    cols text;\n    picked text;\nbegin\n    select string_agg(quote_ident(attname), ', ' order by attnum),\n           string_agg('t.' || quote_ident(attname), ', ' order by attnum)\n      into cols, picked\n    from pg_attribute\n    where attrelid = {tmp_name}::regclass and attnum > 0 and not attisdropped\n      and attname <> all (array[{skipped}]::text[]);\n    execute format('insert into %s (%s, %s) select %s, %s from %s as t join %s as d on %s', {name}, cols, {own}, picked, {values}, {name}, {tmp_name}, {on});\nend\n",
+                tmp_name = literal(&format!("pg_temp.{tmp}")),
+                skipped = skipped.join(", "),
+                own = literal(&own),
+                values = literal(&values),
+                on = literal(&on),
+            ))
+        )
+    } else {
+        String::new()
+    };
     let leftover = |t: &str| {
         do_block(&format!(
             "begin\n    if to_regclass({0}) is not null then\n        drop table {1};\n    end if;\nend\n",
@@ -230,12 +293,13 @@ pub fn run(m: &Model, s: &Strategy, sql: &str) -> String {
         ))
     };
     format!(
-        "-- Columns the query gained since the snapshot table was made are added to it.\n{drop_shape}create temporary table {shape} as\nselect * from (\n{sql}\n) sbq\nwith no data;\n\n{add_columns}drop table pg_temp.{shape};\n\n-- What changed: new rows and versions to insert, open versions to close\n-- (hard deletes: {hard}).\n{drop_tmp}create temporary table {tmp} as\n{staging}\n;\n\nupdate {target}\nset {to} = DBT_INTERNAL_SOURCE.{to}\nfrom pg_temp.{tmp} as DBT_INTERNAL_SOURCE\nwhere DBT_INTERNAL_SOURCE.{scd}::text = {target}.{scd}::text\n  and DBT_INTERNAL_SOURCE.dbt_change_type::text in ('update'::text, 'delete'::text)\n  and {open};\n\n-- The new versions, by column name.\n{insert}drop table pg_temp.{tmp};\n",
+        "-- Columns the query gained since the snapshot table was made are added to it.\n{drop_shape}create temporary table {shape} as\nselect * from (\n{sql}\n) sbq\nwith no data;\n\n{add_columns}drop table pg_temp.{shape};\n\n-- What changed: new rows and versions to insert, open versions to close\n-- (hard deletes: {hard}).\n{drop_tmp}create temporary table {tmp} as\n{staging}\n;\n\n{deletion_records}update {target}\nset {to} = DBT_INTERNAL_SOURCE.{to}\nfrom pg_temp.{tmp} as DBT_INTERNAL_SOURCE\nwhere DBT_INTERNAL_SOURCE.{scd}::text = {target}.{scd}::text\n  and DBT_INTERNAL_SOURCE.dbt_change_type::text in ('update'::text, 'delete'::text)\n  and {open};\n\n-- The new versions, by column name.\n{insert}drop table pg_temp.{tmp};\n",
         drop_shape = leftover(&shape),
         drop_tmp = leftover(&tmp),
         hard = match s.hard_deletes {
             HardDeletes::Ignore => "ignore",
             HardDeletes::Invalidate => "invalidate",
+            HardDeletes::NewRecord => "new_record",
         },
         open = is_open(s, &format!("{target}.")),
     )
