@@ -497,7 +497,15 @@ impl Graph {
                         "tags".into(),
                         serde_json::to_value(&c.tags).unwrap_or_default(),
                     );
-                    c.fqn = fqn(project, project_file, &[&c.name]);
+                    // dbt's fqn of a versioned model ends in the model's
+                    // name and `v<version>`, not in the file's name.
+                    c.fqn = match (&n.version_of, &n.version) {
+                        (Some(model), Some(v)) => {
+                            let v = format!("v{}", v.as_ref());
+                            fqn(project, project_file, &[model.as_ref(), &v])
+                        }
+                        _ => fqn(project, project_file, &[&c.name]),
+                    };
                     c.version = n.version.as_ref().map(|v| v.as_ref().to_string());
                     c.latest_version = n.latest_version.as_ref().map(|v| v.as_ref().to_string());
                 }
@@ -789,7 +797,7 @@ fn state_matches(n: &Candidate, old: &Graph, check: StateCheck) -> bool {
 
 fn matches(n: &Candidate, method: &Method, value: &str) -> bool {
     match method {
-        Method::Fqn => fqn_matches(&n.fqn, value),
+        Method::Fqn => fqn_matches(&n.fqn, value, n.version.is_some()),
         Method::Tag => n.tags.iter().any(|tag| glob(value, tag)),
         Method::Path => {
             let value = value.trim_end_matches('/');
@@ -861,8 +869,18 @@ fn version_matches(n: &Candidate, value: &str) -> bool {
 /// dbt's fqn rule: the name itself, or the fqn's leading parts, where from
 /// the first part with a wildcard on the rest of the fqn is matched as one
 /// pattern (`shop.marts.*`, `*.stg_*`).
-fn fqn_matches(fqn: &[String], selector: &str) -> bool {
-    if fqn.last().is_some_and(|leaf| leaf == selector) {
+fn fqn_matches(fqn: &[String], selector: &str, versioned: bool) -> bool {
+    if versioned && fqn.len() >= 2 {
+        // dbt's rule for a versioned model (`[.., dim_customers, v1]`): its
+        // name selects every version, and the last two parts may be joined
+        // by `.` or `_` (`dim_customers.v1`, `dim_customers_v1`).
+        let tail = &fqn[fqn.len() - 2..];
+        let wanted: Vec<&str> = selector.split('.').collect();
+        let wanted_tail = wanted[wanted.len().saturating_sub(2)..].join("_");
+        if tail[0] == selector || tail.join("_") == wanted_tail {
+            return true;
+        }
+    } else if fqn.last().is_some_and(|leaf| leaf == selector) {
         return true;
     }
     let flat: Vec<&str> = fqn.iter().flat_map(|part| part.split('.')).collect();
