@@ -20,6 +20,7 @@ use crate::diagnostic::{Code, Diagnostic, Span};
 use crate::project::SourceFile;
 use crate::sql::relation_name;
 
+pub mod cache;
 mod limits;
 
 /// The names a model or test may use that are provided by stackc, not macros.
