@@ -46,11 +46,23 @@ const FILE: &str = "render.bin";
 /// builtin, a changed source map), so that an older cache is not used.
 const RENDER_RULES: u32 = 1;
 
-fn header() -> String {
-    format!(
-        "stackc {} render {RENDER_RULES}\n",
-        env!("CARGO_PKG_VERSION")
-    )
+/// The first line of the file: the version, and the size and time of the
+/// binary itself, so that a rebuilt stackc (whose renders may differ under
+/// the same version number) reads no cache of another build. `None` when
+/// the binary cannot be found: then nothing is cached.
+fn header() -> Option<String> {
+    let binary = std::env::current_exe().ok()?.metadata().ok()?;
+    let built = binary
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    Some(format!(
+        "stackc {} render {RENDER_RULES} binary {} {}\n",
+        env!("CARGO_PKG_VERSION"),
+        binary.len(),
+        built.as_nanos()
+    ))
 }
 
 type Key = [u8; 32];
@@ -68,7 +80,7 @@ impl Keys {
     /// the macro files as the renderer compiled them.
     pub fn new(options: &RenderOptions, macros: &[SourceFile], settings: &str) -> Keys {
         let mut h = Sha256::new();
-        part(&mut h, header().as_bytes());
+        part(&mut h, format!("{RENDER_RULES}").as_bytes());
         part(&mut h, format!("{options:?}").as_bytes());
         for file in macros {
             part(&mut h, file.path.as_bytes());
@@ -111,6 +123,8 @@ fn part(h: &mut Sha256, bytes: &[u8]) {
 
 #[derive(Debug, Default)]
 pub struct RenderCache {
+    /// What the file must start with; `None`: no cache (see [`header`]).
+    header: Option<String>,
     /// The file as read, and where each entry sits in it.
     bytes: Vec<u8>,
     earlier: HashMap<Key, std::ops::Range<usize>>,
@@ -123,13 +137,21 @@ impl RenderCache {
     /// The cache of the project in `dir`; empty when there is none or it
     /// cannot be used.
     pub fn load(dir: &Path) -> RenderCache {
-        let Ok(bytes) = std::fs::read(dir.join(FOLDER).join(FILE)) else {
+        let Some(header) = header() else {
             return RenderCache::default();
         };
-        let Some(earlier) = index(&bytes) else {
-            return RenderCache::default();
+        let empty = RenderCache {
+            header: Some(header.clone()),
+            ..RenderCache::default()
+        };
+        let Ok(bytes) = std::fs::read(dir.join(FOLDER).join(FILE)) else {
+            return empty;
+        };
+        let Some(earlier) = index(&bytes, &header) else {
+            return empty;
         };
         RenderCache {
+            header: Some(header),
             bytes,
             earlier,
             now: Mutex::default(),
@@ -144,7 +166,7 @@ impl RenderCache {
         render: impl FnOnce() -> Result<Rendered, Diagnostic>,
         file: &SourceFile,
     ) -> Result<Rendered, Diagnostic> {
-        let Some(key) = key else {
+        let Some(key) = key.filter(|_| self.header.is_some()) else {
             return render();
         };
         if let Some(rendered) = self.hit(&key, file) {
@@ -179,13 +201,16 @@ impl RenderCache {
     /// compile reads either the old or the new cache. Nothing is written
     /// when the file already holds exactly those entries.
     pub fn save(&self, dir: &Path) -> std::io::Result<()> {
+        let Some(header) = &self.header else {
+            return Ok(());
+        };
         let mut now = std::mem::take(&mut *self.lock());
         now.sort_by_key(|(key, _)| *key);
         now.dedup_by(|a, b| a.0 == b.0);
         if now.len() == self.earlier.len() && now.iter().all(|(_, made)| made.is_none()) {
             return Ok(());
         }
-        let mut out = header().into_bytes();
+        let mut out = header.clone().into_bytes();
         for (key, made) in &now {
             match made {
                 Some(entry) => {
@@ -235,8 +260,7 @@ pub(crate) fn write_cache_file(dir: &Path, name: &str, bytes: &[u8]) -> std::io:
 
 /// Where each entry of a cache file sits; `None` when the file is of
 /// another version or cut short.
-fn index(bytes: &[u8]) -> Option<HashMap<Key, std::ops::Range<usize>>> {
-    let header = header();
+fn index(bytes: &[u8], header: &str) -> Option<HashMap<Key, std::ops::Range<usize>>> {
     let mut at = header.len();
     if bytes.get(..at)? != header.as_bytes() {
         return None;
@@ -448,7 +472,7 @@ mod tests {
         let keys = Keys::new(&RenderOptions::default(), &[], "settings");
         let key = keys.render(&f, None, false);
         let dir = tempfile::tempdir().unwrap();
-        let cache = RenderCache::default();
+        let cache = RenderCache::load(dir.path());
         let fresh = cache
             .render(Some(key), || render(&renderer, &f), &f)
             .unwrap();
@@ -501,7 +525,7 @@ mod tests {
         );
         let key = Keys::new(&RenderOptions::default(), &[], "").render(&f, None, false);
         let dir = tempfile::tempdir().unwrap();
-        let cache = RenderCache::default();
+        let cache = RenderCache::load(dir.path());
         cache
             .render(Some(key), || render(&renderer, &f), &f)
             .unwrap();
@@ -523,14 +547,14 @@ mod tests {
         let mut d = Vec::new();
         let renderer = Renderer::new(&[], &mut d);
         let key = Keys::new(&RenderOptions::default(), &[], "").render(&f, None, false);
-        let cache = RenderCache::default();
+        let cache = RenderCache::load(dir.path());
         cache
             .render(Some(key), || render(&renderer, &f), &f)
             .unwrap();
         cache.save(dir.path()).unwrap();
         let path = dir.path().join(FOLDER).join(FILE);
         let whole = std::fs::read(&path).unwrap();
-        for cut in [whole.len() - 1, header().len() + 10, 5] {
+        for cut in [whole.len() - 1, header().unwrap().len() + 10, 5] {
             std::fs::write(&path, &whole[..cut]).unwrap();
             assert!(
                 RenderCache::load(dir.path()).earlier.is_empty(),
