@@ -39,7 +39,9 @@ pub fn copy_tree(from: &Path, to: &Path) {
     for entry in walkdir::WalkDir::new(from) {
         let entry = entry.expect("readable tree");
         let rel = entry.path().strip_prefix(from).expect("inside from");
-        if rel.starts_with("target") {
+        // Build output and caches (a compile of the repository's own
+        // project_template leaves `.stackc-cache/`) are no part of a project.
+        if rel.starts_with("target") || rel.starts_with(".stackc-cache") {
             continue;
         }
         let target = to.join(rel);
