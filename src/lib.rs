@@ -36,6 +36,7 @@ pub mod resolve;
 pub mod schema;
 pub mod seed;
 pub mod select;
+pub mod selection;
 pub mod sql;
 pub mod stages;
 pub mod suggest;

@@ -32,7 +32,7 @@ pub const STAGES: &[(&str, &[&str])] = &[
     ),
     ("emit", &["emit", "manifest"]),
     // Node selection reads the manifest emit makes.
-    ("select", &["select"]),
+    ("select", &["select", "selection"]),
     ("apply", &["apply"]),
     ("commands", &["commands", "cli"]),
 ];

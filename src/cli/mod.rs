@@ -32,6 +32,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
             out,
             profile,
             check,
+            select,
             format,
             warn_error,
         } => {
@@ -43,11 +44,14 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
                 out,
                 load: profile.options(),
                 check,
+                selection: select.selection(),
                 format: format.into(),
                 promote,
                 color,
             })
         }
+        Command::Apply { target, .. } if vars_with_artifacts(&target) => ExitStatus::Error,
+        Command::Test { target, .. } if vars_with_artifacts(&target) => ExitStatus::Error,
         Command::Apply {
             target:
                 DatabaseTarget {
@@ -59,6 +63,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
             full_refresh,
             dry_run,
             out_of_order,
+            select,
+            fail_fast,
             lock_timeout,
             format,
             warn_error,
@@ -73,6 +79,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
                 full_refresh,
                 dry_run,
                 out_of_order,
+                selection: select.selection(),
+                fail_fast,
                 lock_timeout: std::time::Duration::from_secs(lock_timeout),
                 format,
                 color,
@@ -112,6 +120,26 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
                 .collect(),
             color,
         }),
+        Command::Completions { shell } => completions(shell),
+        Command::Init { dir, dbt, name } => {
+            commands::init::run(&commands::init::InitOptions { dir, name, dbt })
+        }
+        Command::Graph {
+            dir,
+            select,
+            format,
+            profile,
+        } => commands::graph::run(&commands::graph::GraphOptions {
+            dir,
+            load: profile.options(),
+            selection: select.selection(),
+            format: match format {
+                args::GraphFormatArg::Mermaid => commands::graph::GraphFormat::Mermaid,
+                args::GraphFormatArg::Dot => commands::graph::GraphFormat::Dot,
+                args::GraphFormatArg::Json => commands::graph::GraphFormat::Json,
+            },
+            color,
+        }),
         Command::Test {
             target:
                 DatabaseTarget {
@@ -121,6 +149,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
                     profile,
                 },
             unit,
+            select,
+            fail_fast,
             format,
             warn_error,
         } => {
@@ -132,6 +162,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
                 artifacts,
                 database_url,
                 unit,
+                selection: select.selection(),
+                fail_fast,
                 format,
                 color,
                 load: profile.options(),
@@ -139,6 +171,23 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
             })
         }
     }
+}
+
+/// `--vars` change what compiles: committed artifacts (`--artifacts`) run
+/// as they were compiled, so the two together are a usage error.
+fn vars_with_artifacts(target: &DatabaseTarget) -> bool {
+    let given = target
+        .profile
+        .vars
+        .as_ref()
+        .is_some_and(|v| !v.0.is_empty());
+    if given && target.artifacts.is_some() {
+        eprintln!(
+            "error: --vars changes what the project compiles to, and --artifacts runs committed artifacts as they were compiled: compile with `stackc compile DIR --vars ...` and apply those, or drop --artifacts"
+        );
+        return true;
+    }
+    false
 }
 
 /// The warnings `--warn-error` / `--warn-error-options` raise; `None`
@@ -149,6 +198,30 @@ fn promoted(args: &args::WarnErrorArgs) -> Option<crate::diagnostic::WarnError> 
         Err(problem) => {
             eprintln!("error: {problem}");
             None
+        }
+    }
+}
+
+/// Writes the completion script to stdout; the argument types above are
+/// its only source, so it cannot fall behind a new flag.
+fn completions(shell: args::ShellArg) -> ExitStatus {
+    use clap::CommandFactory;
+    use clap_complete::Shell;
+    let shell = match shell {
+        args::ShellArg::Bash => Shell::Bash,
+        args::ShellArg::Zsh => Shell::Zsh,
+        args::ShellArg::Fish => Shell::Fish,
+    };
+    // Into memory first: clap_complete panics when its writer fails, and
+    // stdout fails whenever the reader goes away (`| head`).
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "stackc", &mut script);
+    match std::io::Write::write_all(&mut std::io::stdout(), &script) {
+        Ok(()) => ExitStatus::Success,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitStatus::Success,
+        Err(e) => {
+            eprintln!("error: cannot write the completion script: {e}");
+            ExitStatus::Error
         }
     }
 }

@@ -4,5 +4,7 @@
 
 pub mod apply;
 pub mod compile;
+pub mod graph;
+pub mod init;
 pub mod ls;
 pub mod test;
