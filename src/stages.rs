@@ -26,11 +26,8 @@ pub const STAGES: &[(&str, &[&str])] = &[
     ("parse", &["sql", "parse_cache"]),
     // The nodes resolve makes: plain data the resolve stage and emit share.
     ("nodes", &["node"]),
-    (
-        "resolve",
-        &["resolve", "graph", "datatest", "unittest", "naming"],
-    ),
-    ("emit", &["emit", "manifest"]),
+    ("resolve", &["resolve", "graph", "datatest", "unittest"]),
+    ("emit", &["emit"]),
     // Node selection reads the manifest emit makes.
     ("select", &["select", "selection"]),
     ("apply", &["apply"]),
