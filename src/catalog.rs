@@ -25,7 +25,38 @@ pub enum Origin {
     Migration,
     Seed,
     Source,
+    /// A model whose schema file lists its columns (perhaps not all).
     Model,
+    /// A model's output, derived from its SQL: all of its columns.
+    Query,
+}
+
+impl Origin {
+    /// Whether the entry lists every column of the relation (a schema
+    /// file may document only some).
+    pub fn is_complete(self) -> bool {
+        matches!(self, Origin::Migration | Origin::Seed | Origin::Query)
+    }
+}
+
+/// A model column as its SQL derives it (issue 14), for the manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelColumn {
+    pub name: String,
+    /// PostgreSQL's spelling; `None` when not known.
+    pub data_type: Option<String>,
+    /// The upstream columns it is computed from, sorted.
+    pub lineage: Vec<Upstream>,
+}
+
+/// One upstream column of a [`ModelColumn`].
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Upstream {
+    /// The unique id of the model, seed or source.
+    pub node: String,
+    pub column: String,
+    /// `copy`, `transform` or `filter`.
+    pub kind: &'static str,
 }
 
 #[derive(Debug, Clone)]
@@ -56,6 +87,18 @@ impl Catalog {
         self.tables
             .entry((schema.to_string(), name.to_string()))
             .or_insert(Entry { origin, columns });
+    }
+
+    /// Records a model's columns derived from its SQL: they replace what
+    /// its schema file lists, which may be only some of them.
+    pub fn set_derived(&mut self, schema: &str, name: &str, columns: Vec<CatalogColumn>) {
+        self.tables.insert(
+            (schema.to_string(), name.to_string()),
+            Entry {
+                origin: Origin::Query,
+                columns,
+            },
+        );
     }
 
     /// The columns of `schema.name`, when the project says what they are.

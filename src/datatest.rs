@@ -539,6 +539,27 @@ impl Cx<'_> {
                         return None;
                     }
                 };
+                if let Some(columns) = self.parent_columns(to) {
+                    if !columns.iter().any(|c| c == field) {
+                        let at = spec.arg_spans.get("field").unwrap_or(&spec.span);
+                        let help = match crate::suggest::closest(
+                            field,
+                            columns.iter().map(String::as_str),
+                        ) {
+                            Some(close) => format!("did you mean `{close}`?"),
+                            None => format!("its columns: {}", columns.join(", ")),
+                        };
+                        diagnostics.push(
+                            Diagnostic::new(
+                                Code::E0306,
+                                format!("relationships test: `{to}` has no column `{field}`"),
+                            )
+                            .at(at.clone())
+                            .help(help),
+                        );
+                        return None;
+                    }
+                }
                 depends_on.push(parent_id);
                 let field = quote_ident(field);
                 format!(
@@ -716,6 +737,25 @@ impl Cx<'_> {
                 None
             }
         }
+    }
+
+    /// All the columns of a `to:` relation, when the catalog has them all
+    /// (a migration's table, a seed, a model's derived columns).
+    fn parent_columns(&self, to: &str) -> Option<Vec<String>> {
+        let rel = match crate::schema::parse_input(to)? {
+            UnitInputKind::Ref(name) => self.relations.models.get(&name)?,
+            UnitInputKind::Source(s, t) => &self.sources.get(&(s, t))?.relation,
+            UnitInputKind::This => return None,
+        };
+        let (schema, name) = match &rel.cte {
+            Some(cte) => ("", cte.as_str()),
+            None => (rel.schema.as_str(), rel.name.as_str()),
+        };
+        let entry = self.relations.catalog.columns(schema, name)?;
+        entry
+            .origin
+            .is_complete()
+            .then(|| entry.columns.iter().map(|c| c.name.clone()).collect())
     }
 
     /// `ref('m')` or `source('s', 't')` as written in a `to:` argument.

@@ -16,6 +16,7 @@
 pub mod apply;
 pub mod catalog;
 pub mod cli;
+pub mod columns;
 pub mod commands;
 pub mod config;
 pub mod datatest;

@@ -26,7 +26,10 @@ pub const STAGES: &[(&str, &[&str])] = &[
     ("parse", &["sql", "parse_cache"]),
     // The nodes resolve makes: plain data the resolve stage and emit share.
     ("nodes", &["node"]),
-    ("resolve", &["resolve", "graph", "datatest", "unittest"]),
+    (
+        "resolve",
+        &["resolve", "columns", "graph", "datatest", "unittest"],
+    ),
     ("emit", &["emit"]),
     // Node selection reads the manifest emit makes.
     ("select", &["select", "selection"]),

@@ -412,6 +412,12 @@ fn introspection_loops_compile_to_the_sql_dbt_compiles() {
     // alter table add/drop column), as dbt read them from the database.
     let replayed = "\n    \"id\", -- integer\n    \"amount\", -- numeric(10,2)\n    \"paid_at\" -- timestamp with time zone\n";
     assert_eq!(body("payments"), dbt_select(replayed, "raw.payments"));
+    // A model's columns derived from its SQL (issue 14), the types copied
+    // through the view as PostgreSQL keeps them.
+    assert_eq!(
+        body("payments_again"),
+        dbt_select(replayed, "analytics.payments")
+    );
     // A ref is a mapping whose metadata type ends in `Relation`, also in
     // the discovery pass, as packages check before they introspect.
     assert_eq!(

@@ -215,6 +215,16 @@ fn test_blocks_define_generic_tests() {
         node["depends_on"]["nodes"],
         serde_json::json!(["model.shop.orders", "seed.shop.raw_orders"])
     );
+    // Settings written as Jinja are rendered with `target`.
+    let nodes = manifest["nodes"].as_object().unwrap();
+    let unique = nodes
+        .values()
+        .find(|n| n["name"] == "unique_orders_order_id")
+        .unwrap();
+    assert_eq!(unique["severity"], "warn");
+    assert!(!nodes
+        .values()
+        .any(|n| n["name"] == "not_null_orders_order_id"));
 }
 
 #[test]

@@ -104,3 +104,58 @@ fn a_criterion_matching_nothing_warns_and_a_malformed_one_is_a_usage_error() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("unknown selector method `tagz`"), "{err}");
 }
+
+#[test]
+fn a_package_s_nodes_are_named_by_their_package_as_dbt_names_them() {
+    // `dbt ls` on tests/fixtures/ok_dbt_package_models (dbt-core 1.10.13).
+    let dir = repo().join("tests/fixtures/ok_dbt_package_models");
+    let run = |args: &[&str]| {
+        let mut all = vec!["ls", dir.to_str().unwrap()];
+        all.extend_from_slice(args);
+        let out = stackc(&all);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        lines.sort();
+        lines
+    };
+    assert_eq!(
+        run(&[]),
+        [
+            "pkg_models.not_null_pkg_stg_payments_id",
+            "pkg_models.pkg_payments",
+            "pkg_models.pkg_summary",
+            "pkg_models.staging.pkg_stg_payments",
+            "pkg_models.unique_pkg_stg_payments_id",
+            "shop.payments",
+            "shop.pkg_models_accepted_range_payments_amount__100__0",
+            "shop.pkg_models_expression_is_true_payments_amount_0",
+            "shop.pkg_models_unique_combination_of_columns_payments_id__method",
+        ]
+    );
+    assert_eq!(
+        run(&[
+            "-s",
+            "package:pkg_models",
+            "--resource-type",
+            "model",
+            "seed",
+            "--output",
+            "json",
+            "--output-keys",
+            "unique_id"
+        ]),
+        [
+            r#"{"unique_id":"model.pkg_models.pkg_stg_payments"}"#,
+            r#"{"unique_id":"model.pkg_models.pkg_summary"}"#,
+            r#"{"unique_id":"seed.pkg_models.pkg_payments"}"#,
+        ]
+    );
+}

@@ -40,7 +40,7 @@ impl<'a> Labels<'a> {
     /// share an artifact, but not always a schema file), else the header's.
     pub(super) fn test_source(&self, step: &RunEntry) -> Option<String> {
         match self.bundle.manifest.nodes.get(&step.node).map(|n| n.file()) {
-            Some(file) => Some(self.bundle.dir.join(file).display().to_string()),
+            Some(file) => Some(file.to_string()),
             None => self.source_of(&step.file).0,
         }
     }
@@ -84,7 +84,7 @@ impl<'a> Labels<'a> {
     /// The project file an artifact comes from, and whether it is a
     /// verbatim copy of it (the project's own migrations).
     pub(super) fn source_of(&self, file: &str) -> (Option<String>, bool) {
-        let in_project = |p: &str| self.bundle.dir.join(p).display().to_string();
+        let in_project = |p: &str| p.to_string();
         let own = self
             .bundle
             .manifest

@@ -153,6 +153,7 @@ impl Run<'_> {
             statement: statement.map(|i| script.statements[i].range.clone()),
             prefix_chars: 0,
             source,
+            root: self.bundle.dir.clone(),
             verbatim,
         }
     }

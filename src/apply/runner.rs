@@ -80,8 +80,11 @@ pub struct Place<'a> {
     pub statement: Option<Range<usize>>,
     /// Characters sent before the statement's own text.
     pub prefix_chars: usize,
-    /// The project file it was generated from.
+    /// The project file it was generated from, relative to `root`, as
+    /// every diagnostic names a project file.
     pub source: Option<String>,
+    /// The project folder, where `source` is read.
+    pub root: std::path::PathBuf,
     /// The artifact is a verbatim copy of `source` (the project's own
     /// migrations): the error's line and column are the same there.
     pub verbatim: bool,
@@ -148,7 +151,7 @@ pub fn failure(error: &postgres::Error, place: &Place<'_>, target: &Target) -> F
     {
         // The model as it is now on disk: with `--artifacts` it may have
         // changed since the compile, and then no line matches.
-        if let Ok(text) = std::fs::read_to_string(source) {
+        if let Ok(text) = std::fs::read_to_string(place.root.join(source)) {
             if let Some((line, column)) =
                 source_map::locate(place.text, range.clone(), offset, &text, positioned)
             {

@@ -61,6 +61,7 @@ pub(super) fn run_test(
                 statement: Some(range),
                 prefix_chars: runner::COUNT_PREFIX.chars().count(),
                 source: labels.test_source(step),
+                root: bundle.dir.clone(),
                 verbatim: false,
             };
             item.status = Status::Failed;
@@ -118,6 +119,7 @@ pub(super) fn run_unit(
         statement: statement.map(|i| script.statements[i].range.clone()),
         prefix_chars: 0,
         source: source.clone(),
+        root: bundle.dir.clone(),
         verbatim: false,
     };
     let Some(check) = check else {

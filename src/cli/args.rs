@@ -127,6 +127,26 @@ pub enum Command {
         #[command(flatten)]
         profile: ProfileArgs,
     },
+    /// Where a model's column comes from, down to the raw columns, and
+    /// what is computed from it (compiles in memory; writes nothing).
+    ///
+    /// Example: stackc lineage fact_sales.net_amount project_template
+    Lineage {
+        /// `model.column`, or `source.table.column`.
+        column: String,
+        /// The project folder (holds stackc.toml or dbt_project.yml).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Also the columns that only decide which rows there are (`where`,
+        /// `join ... on`, `group by`, `having`).
+        #[arg(long)]
+        filters: bool,
+        /// `json` prints the two trees as one JSON document.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+        format: ReportFormat,
+        #[command(flatten)]
+        profile: ProfileArgs,
+    },
     /// Print the lineage of a selection as Mermaid, Graphviz dot or JSON
     /// (compiles in memory; writes nothing).
     ///

@@ -121,6 +121,20 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
             color,
         }),
         Command::Completions { shell } => completions(shell),
+        Command::Lineage {
+            column,
+            dir,
+            filters,
+            format,
+            profile,
+        } => commands::lineage::run(&commands::lineage::LineageOptions {
+            dir,
+            load: profile.options(),
+            column,
+            filters,
+            json: format == crate::apply::report::ReportFormat::Json,
+            color,
+        }),
         Command::Init { dir, dbt, name } => {
             commands::init::run(&commands::init::InitOptions { dir, name, dbt })
         }

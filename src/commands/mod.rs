@@ -6,5 +6,6 @@ pub mod apply;
 pub mod compile;
 pub mod graph;
 pub mod init;
+pub mod lineage;
 pub mod ls;
 pub mod test;

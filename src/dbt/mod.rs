@@ -12,6 +12,7 @@ pub mod profiles;
 pub mod project;
 pub mod seeds;
 pub mod snapshot;
+pub mod test_settings;
 pub mod yaml;
 
 use std::collections::BTreeMap;
@@ -197,17 +198,7 @@ fn render_tree(
                 continue;
             }
             match profiles::render_value(text, vars, Some(target)) {
-                Ok(out) => {
-                    entry.value = match out.as_str() {
-                        "True" | "true" => serde_json::Value::Bool(true),
-                        "False" | "false" => serde_json::Value::Bool(false),
-                        "None" | "none" => serde_json::Value::Null,
-                        _ => match out.parse::<i64>() {
-                            Ok(n) => serde_json::Value::from(n),
-                            Err(_) => serde_json::Value::String(out),
-                        },
-                    }
-                }
+                Ok(out) => entry.value = rendered_value(out),
                 Err(message) => diagnostics.push(
                     Diagnostic::new(Code::E0034, format!("this dbt_project.yml value cannot be rendered: {message}"))
                         .at(entry.span.clone())
@@ -215,5 +206,19 @@ fn render_tree(
                 ),
             }
         }
+    }
+}
+
+/// A rendered config value read back as dbt reads it: `True` is a boolean,
+/// `None` is null, `10` a number, anything else text.
+pub fn rendered_value(out: String) -> serde_json::Value {
+    match out.as_str() {
+        "True" | "true" => serde_json::Value::Bool(true),
+        "False" | "false" => serde_json::Value::Bool(false),
+        "None" | "none" => serde_json::Value::Null,
+        _ => match out.parse::<i64>() {
+            Ok(n) => serde_json::Value::from(n),
+            Err(_) => serde_json::Value::String(out),
+        },
     }
 }

@@ -93,12 +93,17 @@ codes! {
     E0201: Error, "SQL syntax error in a model or singular test";
     E0204: Error, "a model or test that is not exactly one query";
     E0220: Error, "a model or test nested too deeply for the SQL checker";
+    E0240: Error, "a column that no relation in scope has";
+    E0241: Error, "an unqualified column that two relations in scope have";
+    E0242: Error, "the sides of a set operation have different numbers of columns";
+    E0243: Error, "`group by` / `order by` position beyond the select list";
+    E0246: Error, "`unique_key`, `event_time` or an index names a column the model does not select";
     E0301: Error, "`ref()` to a model or seed that does not exist";
     E0302: Error, "`source()` to a table that no schema file declares";
     E0303: Error, "dependency cycle between models";
     E0304: Error, "a model refers to itself with `ref()`";
     E0305: Error, "a schema-file entry for a model or seed that does not exist, or a duplicate entry or column";
-    E0306: Error, "a `relationships` test points to an unknown model or source";
+    E0306: Error, "a `relationships` test points to an unknown model, source or column";
     E0307: Error, "unknown materialization";
     E0308: Error, "incremental configuration rule broken";
     E0310: Error, "invalid or unknown generic test";
@@ -119,6 +124,8 @@ codes! {
     W0180: Warning, "a dbt project's model needs the database at compile time: it is not built, nor what reads it";
     W0202: Warning, "a migration the SQL checker cannot parse, or an empty repeatable migration";
     W0203: Warning, "a hard-coded `schema.table` that `ref()` or `source()` should name";
+    W0244: Warning, "a natural join: it joins on whatever columns the two sides share";
+    W0245: Warning, "a schema file's `data_type` of another kind than the model's query makes";
     W0309: Warning, "a source table that no migration creates";
     W0330: Warning, "a schema entry for a model or seed that does not exist (dbt project; E0305 in a stackc project)";
     W0331: Warning, "a described column the model does not select (dbt project; E0305 in a stackc project)";

@@ -11,9 +11,9 @@ use super::{sha256_hex, unit_test_path, Sink};
 use crate::config::Materialization;
 use crate::graph::{model_id, seed_id};
 use crate::manifest::{
-    ColumnInfo, DependsOn, IndexInfo, Manifest, Metadata, MigrationEntry, MigrationType,
-    ModelConfigInfo, ModelNode, Node, OtherInfo, RunStep, SeedNode, SourceNode, StepKind, TestNode,
-    UnitTestEntry, MANIFEST_VERSION,
+    ColumnInfo, ColumnSource, DependsOn, IndexInfo, Manifest, Metadata, MigrationEntry,
+    MigrationType, ModelConfigInfo, ModelNode, Node, OtherInfo, RunStep, SeedNode, SourceNode,
+    StepKind, TestNode, UnitTestEntry, MANIFEST_VERSION,
 };
 use crate::node::{Resolved, ResolvedSeed, ResolvedSource};
 use crate::project::{MigrationKind, Project};
@@ -42,10 +42,41 @@ fn columns_info(columns: &[crate::schema::Column]) -> BTreeMap<Text<'_>, ColumnI
                 ColumnInfo {
                     data_type: c.data_type.as_deref().map(b),
                     description: c.description.as_deref().map(b),
+                    lineage: Vec::new(),
                 },
             )
         })
         .collect()
+}
+
+/// A model's columns: the schema file's, and every column its SQL makes
+/// with the derived type (the schema file's `data_type` wins) and lineage.
+fn model_columns(m: &crate::node::Model) -> BTreeMap<Text<'_>, ColumnInfo<Text<'_>>> {
+    let mut out = m
+        .entry
+        .as_ref()
+        .map(|e| columns_info(&e.columns))
+        .unwrap_or_default();
+    for c in m.derived_columns.iter().flatten() {
+        let info = out.entry(b(&c.name)).or_insert(ColumnInfo {
+            data_type: None,
+            description: None,
+            lineage: Vec::new(),
+        });
+        if info.data_type.is_none() {
+            info.data_type = c.data_type.as_deref().map(b);
+        }
+        info.lineage = c
+            .lineage
+            .iter()
+            .map(|u| ColumnSource {
+                node: b(&u.node),
+                column: b(&u.column),
+                kind: b(u.kind),
+            })
+            .collect();
+    }
+    out
 }
 
 pub(super) fn manifest(
@@ -57,6 +88,12 @@ pub(super) fn manifest(
     sink: &dyn Sink,
 ) -> std::io::Result<()> {
     let manifest = build(project, resolved, node_files, run_order, files);
+    let manifest = match &project.settings.dbt {
+        Some(d) => super::package_ids::rewrite(manifest, &|file| {
+            d.package_of(file).map(|(name, _)| name.to_string())
+        }),
+        None => manifest,
+    };
     let mut pieces = pieces(&manifest);
     sink.put_pieces("manifest.json", &mut pieces)
 }
@@ -113,11 +150,7 @@ fn build<'a>(
             let node = ModelNode {
                 artifacts: files_of(&id),
                 checksum: sha256_hex(&m.file.text).into(),
-                columns: m
-                    .entry
-                    .as_ref()
-                    .map(|e| columns_info(&e.columns))
-                    .unwrap_or_default(),
+                columns: model_columns(m),
                 config: ModelConfigInfo {
                     event_time: incremental.then(|| c.event_time.as_deref().map(b)),
                     incremental_strategy: incremental.then(|| b(c.effective_strategy().as_str())),

@@ -44,6 +44,7 @@ use self::run_files::{
 
 mod files;
 mod manifest;
+mod package_ids;
 mod snapshot;
 
 pub type Artifacts = BTreeMap<String, String>;

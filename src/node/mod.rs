@@ -38,8 +38,12 @@ pub struct Model {
     pub sources: Vec<(String, String)>,
     pub vars: Vec<String>,
     pub env_vars: Vec<String>,
-    /// The full query's output columns, when its select list names them all.
+    /// The full query's output columns, when they are known: derived from
+    /// its SQL, else when its select list names them all.
     pub columns: Option<Vec<String>>,
+    /// The output columns with types and lineage, derived from its SQL
+    /// (issue 14), when all are known.
+    pub derived_columns: Option<Vec<crate::catalog::ModelColumn>>,
     /// dbt's `pre_hook` / `post_hook`, rendered, in run order.
     pub pre_hooks: Vec<String>,
     pub post_hooks: Vec<String>,

@@ -326,6 +326,16 @@ pub fn load_with(
         diagnostics.extend(local);
         schema_files.extend(schema);
     }
+    let target = settings
+        .dbt
+        .as_ref()
+        .map(|d| crate::dbt::profiles::target_json(&d.target));
+    crate::dbt::test_settings::render(
+        &mut schema_files,
+        &settings.vars,
+        target.as_ref(),
+        diagnostics,
+    );
     if let Some(d) = &settings.dbt {
         for file in &mut schema_files {
             let folders = folders_under(&file.path, &paths.models)

@@ -204,7 +204,12 @@ pub(super) fn var_fn(state: &State, name: String, default: Option<Value>) -> Res
         None => Err(scope.fail(
             Code::E0103,
             format!("var `{name}` is not defined and has no default"),
-            format!("add `{name} = ...` under [vars] in stackc.toml, or give a default: var('{name}', ...)"),
+            // Only a dbt project's render has `target`.
+            if state.lookup("target").is_some() {
+                format!("add `{name}: ...` under `vars:` in dbt_project.yml, or give a default: var('{name}', ...)")
+            } else {
+                format!("add `{name} = ...` under [vars] in stackc.toml, or give a default: var('{name}', ...)")
+            },
         )),
     }
 }

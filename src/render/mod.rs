@@ -218,7 +218,15 @@ impl Renderer {
         diagnostics: &mut Vec<Diagnostic>,
     ) -> Renderer {
         let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // Jinja2's default undefined, as dbt renders with it, in a dbt
+        // project: packages print names they set only in one branch
+        // (dbt_utils' `{{ groupby_gb_cols }}`). A stackc project keeps the
+        // error for a misspelled name.
+        env.set_undefined_behavior(if options.dbt_whitespace {
+            UndefinedBehavior::Lenient
+        } else {
+            UndefinedBehavior::Strict
+        });
         env.set_fuel(Some(limits::FUEL));
         // Jinja's block whitespace control, as stackc users expect of
         // compiled SQL: no blank lines left by `{% if %}`, and the final

@@ -16,11 +16,12 @@ use crate::diagnostic::{Code, Diagnostic, Span};
 use crate::graph;
 use crate::node::{Model, Resolved, ResolvedSeed, ResolvedSource};
 use crate::parse_cache::ParseCache;
-use crate::project::{Flavor, Project};
+use crate::project::{Flavor, ModelFile, Project};
 use crate::relation::Relation;
 use crate::render::{call_span, Calls, Relations, RenderInput, Renderer};
 use crate::schema::{OtherKind, UnitInputKind};
 
+mod columns;
 mod database;
 mod dbt_nodes;
 mod entries;
@@ -29,6 +30,9 @@ mod model_config;
 mod names;
 mod queries;
 
+use self::columns::{
+    check_configured_columns, derive_columns, render_again, Again, Rerendered, Upstream,
+};
 use self::database::skip_models_needing_a_database;
 use self::dbt_nodes::{node_json, other_nodes, run_hooks, serde_value};
 pub use self::entries::foreign_key_targets;
@@ -478,12 +482,10 @@ pub fn resolve(
         .collect();
     let hard_coded = hard_coded_names(&relations);
     let rejected = rejected_schema_texts(project);
-    let rendered: Vec<(Option<Model>, Vec<Diagnostic>)> = project
-        .models
-        .par_iter()
-        .zip(&discovered)
-        .with_max_len(MODELS_PER_TASK)
-        .map(|(m, (disc, _))| {
+    // Renders and checks one model; again later for a model whose
+    // introspection needed upstream columns not derived yet.
+    let render_model =
+        |m: &ModelFile, disc: &Discovered, relations: &Arc<Relations>| -> Rerendered {
             let mut local = Vec::new();
             if !disc.ok || disabled.contains(&m.name) {
                 return (None, local);
@@ -499,7 +501,7 @@ pub fn resolve(
             let render = |is_incremental| {
                 renderer.render(RenderInput {
                     file: &m.file,
-                    relations: &relations,
+                    relations,
                     vars: vars_of(&m.file.path),
                     this: Some(this.clone()),
                     is_incremental,
@@ -507,7 +509,7 @@ pub fn resolve(
                     graph: graph.clone(),
                 })
             };
-            let mut full = match render(false) {
+            let full = match render(false) {
                 Ok(r) => r,
                 Err(d) => {
                     local.push(d);
@@ -536,7 +538,7 @@ pub fn resolve(
             }
             let mut seen = BTreeSet::new();
             all_calls.refs.retain(|r| seen.insert(r.clone()));
-            check_refs(m, &all_calls, &known, &relations, &rejected, &mut local);
+            check_refs(m, &all_calls, &known, relations, &rejected, &mut local);
             for name in all_calls.refs.iter().filter(|r| disabled.contains(*r)) {
                 local.push(
                     Diagnostic::new(
@@ -574,11 +576,8 @@ pub fn resolve(
                 vars_used.extend(inc.calls.vars.iter().cloned());
                 env_used.extend(inc.calls.env_vars.iter().cloned());
             }
-            full.shrink_after_checks();
-            let incremental = incremental.map(|mut r| {
-                r.shrink_after_checks();
-                r
-            });
+            // The source maps are freed once the column analysis has read
+            // them (see `columns::derive_columns`).
             let hook_sql = |key: &str, local: &mut Vec<Diagnostic>| -> Vec<String> {
                 let Some(serde_json::Value::Array(items)) = config.dbt.get(key) else {
                     return Vec::new();
@@ -602,7 +601,7 @@ pub fn resolve(
                     match renderer.render_snippet(
                         &text,
                         Some(this.clone()),
-                        &relations,
+                        relations,
                         vars_of(&m.file.path),
                         &at,
                     ) {
@@ -642,10 +641,39 @@ pub fn resolve(
                 vars: vars_used.into_iter().collect(),
                 env_vars: env_used.into_iter().collect(),
                 columns,
+                derived_columns: None,
             };
             (Some(model), local)
-        })
+        };
+    let rendered: Vec<Rerendered> = project
+        .models
+        .par_iter()
+        .zip(&discovered)
+        .with_max_len(MODELS_PER_TASK)
+        .map(|(m, (disc, _))| render_model(m, disc, &relations))
         .collect();
+    // A rendered model's schema-file entry, and what its foreign keys make
+    // it depend on.
+    let finish = |mut model: Model| -> Model {
+        model.entry = entries.get(&model.name).cloned();
+        // A foreign key's `to:` is built first, as dbt orders it.
+        for to in model.entry.iter().flat_map(|e| foreign_key_targets(e)) {
+            match to {
+                UnitInputKind::Ref(name) if name != model.name && known.contains(name.as_str()) => {
+                    model.refs.push(name)
+                }
+                UnitInputKind::Source(s, t) if sources.contains_key(&(s.clone(), t.clone())) => {
+                    model.sources.push((s, t))
+                }
+                _ => {}
+            }
+        }
+        model.refs.sort();
+        model.refs.dedup();
+        model.sources.sort();
+        model.sources.dedup();
+        model
+    };
     let mut models = BTreeMap::new();
     // Models whose file exists but did not render or resolve: what is
     // attached to them is not checked, to report no second error.
@@ -655,36 +683,36 @@ pub fn resolve(
         if model.is_none() {
             failed.insert(m.name.clone());
         }
-        if let Some(mut model) = model {
-            model.entry = entries.get(&model.name).cloned();
-            // A foreign key's `to:` is built first, as dbt orders it.
-            for to in model.entry.iter().flat_map(|e| foreign_key_targets(e)) {
-                match to {
-                    UnitInputKind::Ref(name)
-                        if name != model.name && known.contains(name.as_str()) =>
-                    {
-                        model.refs.push(name)
-                    }
-                    UnitInputKind::Source(s, t)
-                        if sources.contains_key(&(s.clone(), t.clone())) =>
-                    {
-                        model.sources.push((s, t))
-                    }
-                    _ => {}
-                }
-            }
-            model.refs.sort();
-            model.refs.dedup();
-            model.sources.sort();
-            model.sources.dedup();
+        if let Some(model) = model {
+            let model = finish(model);
             if model.config.enabled {
                 models.insert(model.name.clone(), model);
             }
         }
     }
+    let upstream = Upstream {
+        project_name: &project.settings.name,
+        seeds: &seeds,
+        sources: &sources,
+    };
+    let relations = derive_columns(&upstream, &mut models, None, &relations, diagnostics);
+    let relations = render_again(
+        &Again {
+            project,
+            discovered: &discovered,
+            render: &render_model,
+            finish: &finish,
+            upstream: &upstream,
+        },
+        &mut models,
+        &mut failed,
+        relations,
+        diagnostics,
+    );
     if dbt {
         skip_models_needing_a_database(project, &mut models, &mut failed, diagnostics);
     }
+    check_configured_columns(&models, diagnostics);
     check_columns_for_merge(&models, diagnostics);
     check_described_columns(&models, dbt, diagnostics);
     check_truncated_names(&models, &seeds, diagnostics);

@@ -102,6 +102,7 @@ pub(super) fn parse_test(
         limit: None,
         enabled: true,
         explicit: std::collections::BTreeSet::new(),
+        jinja: BTreeMap::new(),
     };
     for (key, value) in body {
         match key.as_str() {
@@ -157,7 +158,7 @@ pub(super) const TEST_SETTINGS: &[&str] = &[
     "alias",
 ];
 
-pub(super) fn apply_test_setting(
+pub fn apply_test_setting(
     spec: &mut TestSpec,
     key: &str,
     value: &serde_json::Value,
@@ -170,6 +171,14 @@ pub(super) fn apply_test_setting(
             .ok_or_else(|| format!("`{key}` must be a string"))
     };
     spec.explicit.insert(key.to_string());
+    if let serde_json::Value::String(text) = value {
+        // `where` is SQL that the test's own render takes as it is.
+        if key != "where" && (text.contains("{{") || text.contains("{%")) {
+            spec.jinja.insert(key.to_string(), value.clone());
+            return Ok(());
+        }
+    }
+    spec.jinja.remove(key);
     match key {
         "severity" => {
             spec.severity = match text()?.to_ascii_lowercase().as_str() {
@@ -278,6 +287,11 @@ pub fn apply_test_tree(
             }
         }
     };
+    for_each_test_mut(file, &mut apply);
+}
+
+/// Calls `apply` on every generic test of `file`.
+pub fn for_each_test_mut(file: &mut SchemaFile, mut apply: &mut dyn FnMut(&mut TestSpec)) {
     let columns = |cols: &mut Vec<Column>, apply: &mut dyn FnMut(&mut TestSpec)| {
         for c in cols {
             c.tests.iter_mut().for_each(&mut *apply);

@@ -17,7 +17,7 @@ mod entries;
 mod raw;
 mod strict;
 
-pub use self::data_tests::{apply_test_tree, parse_input};
+pub use self::data_tests::{apply_test_setting, apply_test_tree, for_each_test_mut, parse_input};
 use self::entries::{version_text, Cx};
 use self::raw::RawFile;
 use self::strict::{check_keys, Ctx};
@@ -292,6 +292,9 @@ pub struct TestSpec {
     /// The settings the entry itself writes: they win over the `tests:`
     /// tree of dbt_project.yml.
     pub explicit: std::collections::BTreeSet<String>,
+    /// Settings whose value is Jinja (`severity: "{{ 'warn' if ... }}"`):
+    /// dbt renders them with `target` and `var`; applied once rendered.
+    pub jinja: BTreeMap<String, serde_json::Value>,
 }
 
 /// Reads one schema file; `None` when it is empty. A file that is not valid

@@ -41,6 +41,17 @@ pub struct Graph {
     pub(super) children: BTreeMap<String, Vec<String>>,
 }
 
+/// The project an id names (`model.<project>.<name>`), or `root`.
+pub(super) fn owner<'a>(id: &'a str, root: &'a str) -> &'a str {
+    id.split('.').nth(1).unwrap_or(root)
+}
+
+/// A package file's path inside its package: `dbt_packages/pkg/models/a.sql`
+/// is `models/a.sql`.
+pub(super) fn package_relative(file: &str) -> &str {
+    file.splitn(3, '/').nth(2).unwrap_or(file)
+}
+
 /// The fqn dbt gives a node: project, the folders under its resource
 /// folder, and the name.
 pub(super) fn fqn(project: &str, file: &str, tail: &[&str]) -> Vec<String> {
@@ -60,11 +71,22 @@ impl Graph {
         let strings = |v: &[S]| v.iter().map(|s| s.as_ref().to_string()).collect::<Vec<_>>();
         for (id, node) in &m.nodes {
             let id = id.as_ref().to_string();
+            // A package's node is `<kind>.<package>.…` and lives in the
+            // package's folder (`dbt_packages/<package>/models/…`).
+            let owner_id = id.clone();
+            let package = owner(&owner_id, project);
+            let file = node.file().to_string();
+            let project_file = if package == project {
+                file.as_str()
+            } else {
+                package_relative(&file)
+            };
+            let project = package;
             let mut c = Candidate {
                 id: id.clone(),
                 name: node.name().to_string(),
                 resource_type: node.resource_type().to_string(),
-                file: node.file().to_string(),
+                file: file.clone(),
                 package: project.to_string(),
                 ..Candidate::default()
             };
@@ -80,7 +102,7 @@ impl Graph {
                         "tags".into(),
                         serde_json::to_value(&c.tags).unwrap_or_default(),
                     );
-                    c.fqn = fqn(project, &c.file, &[&c.name]);
+                    c.fqn = fqn(project, project_file, &[&c.name]);
                     c.version = n.version.as_ref().map(|v| v.as_ref().to_string());
                     c.latest_version = n.latest_version.as_ref().map(|v| v.as_ref().to_string());
                 }
@@ -91,7 +113,7 @@ impl Graph {
                         "materialized".into(),
                         serde_json::Value::from(n.materialization.as_ref()),
                     );
-                    c.fqn = fqn(project, &c.file, &[&c.name]);
+                    c.fqn = fqn(project, project_file, &[&c.name]);
                 }
                 Node::Test(n) => {
                     c.checksum = n.checksum.as_ref().map(|s| s.as_ref().to_string());
@@ -107,7 +129,7 @@ impl Graph {
                         c.config
                             .insert(key.into(), serde_json::Value::from(value.as_ref()));
                     }
-                    c.fqn = fqn(project, &c.file, &[&c.name]);
+                    c.fqn = fqn(project, project_file, &[&c.name]);
                 }
             }
             nodes.insert(id, c);
@@ -116,6 +138,8 @@ impl Graph {
             let id = id.as_ref().to_string();
             let file = s.file.as_ref().to_string();
             let (source, table) = (s.source_name.as_ref(), s.name.as_ref());
+            let owner_id = id.clone();
+            let project = owner(&owner_id, project);
             nodes.insert(
                 id.clone(),
                 Candidate {

@@ -171,6 +171,16 @@ pub fn parse_query(sql: &str) -> Result<ParsedQuery, QueryProblem> {
     })
 }
 
+/// The query of `sql` when it is exactly one query, for the column
+/// analysis; `None` when it is not ([`parse_query`] reports why).
+pub fn parse_one_query(sql: &str) -> Option<Box<sqlparser::ast::Query>> {
+    let mut statements = parse_statements(sql).ok()?;
+    match (statements.pop(), statements.is_empty()) {
+        (Some(Statement::Query(q)), true) => Some(q),
+        _ => None,
+    }
+}
+
 /// The output column names of a query when its select list names every
 /// column (no `*`, every expression a column or aliased), else `None`.
 pub fn select_columns(sql: &str) -> Option<Vec<String>> {

@@ -5,6 +5,8 @@
 
 pub mod consteval;
 pub(crate) mod context;
+pub(crate) mod macro_args;
 pub(crate) mod modules;
 pub(crate) mod naming;
+pub(crate) mod pytz;
 pub(crate) mod query_result;

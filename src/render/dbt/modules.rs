@@ -30,6 +30,7 @@ impl Object for Modules {
             "re" => Some(Value::from_object(Re)),
             "itertools" => Some(Value::from_object(Itertools)),
             "datetime" => Some(Value::from_object(DatetimeModule)),
+            "pytz" => Some(Value::from_object(super::pytz::Pytz)),
             _ => None,
         }
     }
@@ -389,12 +390,15 @@ impl Object for DateClass {
             None
         };
         kwargs.assert_all_used()?;
-        if tz.is_some_and(|t| !t.is_none()) {
-            return Err(bad(
-                "modules.datetime.datetime(): stackc has no time zones (tzinfo); write the time in UTC",
-            ));
-        }
-        Date::new(parts, self.with_time).map(Value::from_object)
+        let offset = match tz.filter(|t| !t.is_none()) {
+            None => None,
+            Some(t) => Some(super::pytz::offset_of(&t).ok_or_else(|| {
+                bad("modules.datetime.datetime(): tzinfo must be a modules.pytz time zone (UTC or a fixed offset)")
+            })?),
+        };
+        Date::new(parts, self.with_time)
+            .map(|d| Date { offset, ..d })
+            .map(Value::from_object)
     }
 
     fn call_method(
@@ -439,6 +443,8 @@ impl Object for DateClass {
 struct Date {
     parts: [i64; 7],
     with_time: bool,
+    /// The UTC offset in minutes of an aware datetime (`tzinfo=`).
+    offset: Option<i64>,
 }
 
 fn days_in_month(y: i64, m: i64) -> i64 {
@@ -461,6 +467,17 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// `dt` (a datetime of `modules.datetime`) with the UTC offset `offset`
+/// minutes, as pytz's `localize` makes it: the wall time is kept.
+pub(super) fn localized(dt: &Value, offset: i64) -> Option<Value> {
+    let d = dt.downcast_object_ref::<Date>()?;
+    Some(Value::from_object(Date {
+        offset: Some(offset),
+        with_time: true,
+        ..*d
+    }))
+}
+
 impl Date {
     fn new(parts: [i64; 7], with_time: bool) -> Result<Date, Error> {
         let [y, m, d, h, mi, s, us] = parts;
@@ -477,11 +494,19 @@ impl Date {
                 "modules.datetime: {y}-{m}-{d} {h}:{mi}:{s}.{us} is not a valid date and time"
             )));
         }
-        Ok(Date { parts, with_time })
+        Ok(Date {
+            parts,
+            with_time,
+            offset: None,
+        })
     }
 
     fn from_parts(parts: [i64; 7], with_time: bool) -> Date {
-        Date { parts, with_time }
+        Date {
+            parts,
+            with_time,
+            offset: None,
+        }
     }
 
     fn weekday(&self) -> i64 {
@@ -555,12 +580,14 @@ impl Date {
         if !self.with_time {
             return self.strftime("%Y-%m-%d");
         }
-        let base = self.strftime(&format!("%Y-%m-%d{sep}%H:%M:%S"));
+        let mut out = self.strftime(&format!("%Y-%m-%d{sep}%H:%M:%S"));
         if self.parts[6] != 0 {
-            format!("{base}.{:06}", self.parts[6])
-        } else {
-            base
+            out.push_str(&format!(".{:06}", self.parts[6]));
         }
+        if let Some(offset) = self.offset {
+            out.push_str(&super::pytz::iso_offset(offset));
+        }
+        out
     }
 }
 
@@ -619,7 +646,9 @@ impl Object for Date {
             "minute" if self.with_time => 4,
             "second" if self.with_time => 5,
             "microsecond" if self.with_time => 6,
-            "tzinfo" if self.with_time => return Some(Value::from(())),
+            "tzinfo" if self.with_time => {
+                return Some(self.offset.map_or(Value::from(()), super::pytz::tz_value))
+            }
             _ => return None,
         };
         Some(Value::from(self.parts[i]))
@@ -641,10 +670,36 @@ impl Object for Date {
                 Ok(Value::from(self.isoformat(&sep)))
             }
             "weekday" => Ok(Value::from(self.weekday())),
+            "timestamp" => {
+                // A naive datetime's timestamp is in the machine's local
+                // time in Python: not something an artifact may depend on.
+                let offset = self.offset.ok_or_else(|| {
+                    bad("timestamp() of a datetime without tzinfo depends on the machine's time zone: give it tzinfo=modules.pytz.utc")
+                })?;
+                let [y, m, d, h, mi, sec, us] = self.parts;
+                let secs =
+                    days_from_civil(y, m, d) * 86_400 + h * 3600 + mi * 60 + sec - offset * 60;
+                Ok(Value::from(secs as f64 + us as f64 / 1e6))
+            }
+            "replace" => {
+                // Only `tzinfo=` (pytz's `localize` spelt the datetime way).
+                let (kwargs,): (Kwargs,) = minijinja::value::from_args(args)?;
+                let tz: Value = kwargs.get("tzinfo")?;
+                kwargs.assert_all_used()?;
+                let offset = if tz.is_none() {
+                    None
+                } else {
+                    Some(super::pytz::offset_of(&tz).ok_or_else(|| {
+                        bad("replace(tzinfo=...): tzinfo must be a modules.pytz time zone")
+                    })?)
+                };
+                Ok(Value::from_object(Date { offset, ..**self }))
+            }
             "isoweekday" => Ok(Value::from(self.weekday() + 1)),
             "date" => Ok(Value::from_object(Date {
                 parts: [self.parts[0], self.parts[1], self.parts[2], 0, 0, 0, 0],
                 with_time: false,
+                offset: None,
             })),
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
         }

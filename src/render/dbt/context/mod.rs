@@ -28,9 +28,9 @@ use crate::project::SourceFile;
 
 mod adapter;
 mod introspection;
-mod mutable;
+pub(crate) mod mutable;
 mod namespaces;
-mod preprocess;
+pub(crate) mod preprocess;
 mod statement;
 
 use self::adapter::{Adapter, Api, Exceptions};
@@ -267,11 +267,14 @@ pub fn install(
             Ok(project_relation(state, &rel.schema, &rel.name))
         },
     );
-    // dbt's `flags` as `dbt compile` sets them: packages read `WHICH`
-    // (dbt_utils.star's output for a relation without columns).
+    // dbt's `flags` as `dbt build` sets them: the compiled SQL is what
+    // apply runs, as `dbt build` runs it. Packages read `WHICH`
+    // (dbt_utils.star writes a bare `*` for a relation without columns
+    // under `compile` only; union_relations adds its source column under
+    // `run`/`build`).
     env.add_global(
         "flags",
-        Value::from(std::collections::BTreeMap::from([("WHICH", "compile")])),
+        Value::from(std::collections::BTreeMap::from([("WHICH", "build")])),
     );
     env.add_global("exceptions", Value::from_object(Exceptions));
     env.add_global("api", Value::from_object(Api));
@@ -543,6 +546,25 @@ mod tests {
         let ctx = minijinja::context! { __stackc_frame => Value::from_object(Frame::default()), rel => rel };
         let out = env.render_str("{{ f([1, 2], rel) }}", ctx).unwrap();
         assert_eq!(out, "[3, True]");
+    }
+
+    #[test]
+    fn a_list_put_into_a_dict_is_mutable() {
+        let src = "{% macro f() %}{% set d = {} %}{% do d.update({'a': []}) %}{% do d['a'].append(1) %}{% do d.setdefault('b', []).append(2) %}{{ return([d['a'], d['b']]) }}{% endmacro %}";
+        let mut env = Environment::new();
+        let mut d = Vec::new();
+        let files = [SourceFile {
+            path: Arc::from("macros/f.sql"),
+            text: Arc::from(src),
+        }];
+        let dbt = DbtMacros {
+            root: "p".into(),
+            ..DbtMacros::default()
+        };
+        install(&mut env, &files, &dbt, &mut d);
+        let ctx = minijinja::context! { __stackc_frame => Value::from_object(Frame::default()) };
+        let out = env.render_str("{{ f() }}", ctx).unwrap();
+        assert_eq!(out, "[[1], [2]]");
     }
 
     #[test]

@@ -101,6 +101,24 @@ impl Object for MutList {
 #[derive(Debug)]
 pub(super) struct MutDict(pub(super) Mutex<Vec<(Value, Value)>>);
 
+/// A mutable dict of `pairs`, in their order (Jinja's `kwargs`).
+pub(crate) fn mut_dict(pairs: Vec<(Value, Value)>) -> Value {
+    Value::from_object(MutDict(Mutex::new(pairs)))
+}
+
+/// A plain list as a mutable one: a list written into a dict
+/// (`d.update({k: []})`, then `d[k].append(x)`, as dbt_utils'
+/// `union_relations` does) is a Python list, which any holder may change.
+fn mutable_list(v: Value) -> Value {
+    if v.downcast_object_ref::<Vec<Value>>().is_some() {
+        Value::from_object(MutList(Mutex::new(
+            v.try_iter().map(Iterator::collect).unwrap_or_default(),
+        )))
+    } else {
+        v
+    }
+}
+
 impl MutDict {
     pub(super) fn pairs(&self) -> Vec<(Value, Value)> {
         self.0.lock().map(|v| v.clone()).unwrap_or_default()
@@ -146,7 +164,7 @@ impl Object for MutDict {
             "update" => {
                 let (other,): (Value,) = from_args(args)?;
                 for k in other.try_iter()? {
-                    let v = other.get_item(&k)?;
+                    let v = mutable_list(other.get_item(&k)?);
                     set(&mut pairs, k, v);
                 }
                 Ok(Value::from(()))
@@ -163,7 +181,7 @@ impl Object for MutDict {
                 if let Some((_, v)) = pairs.iter().find(|(key, _)| *key == k) {
                     return Ok(v.clone());
                 }
-                let v = default.unwrap_or(Value::from(()));
+                let v = mutable_list(default.unwrap_or(Value::from(())));
                 pairs.push((k, v.clone()));
                 Ok(v)
             }

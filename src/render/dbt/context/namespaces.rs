@@ -61,13 +61,15 @@ pub(super) fn call_macro(
     let mut captured = template.render_captured(ctx)?;
     let inner = format!("{MACRO_PREFIX}{name}");
     captured.with_state_mut(|st| match st.lookup(&inner) {
-        Some(m) => match m.call(st, args) {
-            Ok(v) => Ok(v),
-            Err(e) => match frame.as_ref().and_then(|f| f.take_return()) {
-                Some(v) => Ok(v),
-                None => Err(e),
-            },
-        },
+        Some(m) => {
+            match super::super::macro_args::spread_for(&m, args).and_then(|a| m.call(st, &a)) {
+                Ok(v) => Ok(v),
+                Err(e) => match frame.as_ref().and_then(|f| f.take_return()) {
+                    Some(v) => Ok(v),
+                    None => Err(e),
+                },
+            }
+        }
         None => Err(Error::new(
             ErrorKind::UnknownFunction,
             format!("macro `{name}` is not defined in {path}"),

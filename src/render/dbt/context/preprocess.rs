@@ -46,6 +46,11 @@ pub fn preprocess(text: &str) -> (String, Vec<String>) {
                 out.push_str(&full);
                 names.push(full);
                 rest = &tail[name_len..];
+                if let Some((sig, extra)) = super::super::macro_args::signature(rest) {
+                    out.push_str(&rest[..sig]);
+                    out.push_str(&extra);
+                    rest = &rest[sig..];
+                }
             }
             // minijinja's `do` takes only a call; Jinja's takes any
             // expression (`{% do a.append(x) if c else a.append(y) %}`).
@@ -122,7 +127,7 @@ pub fn preprocess(text: &str) -> (String, Vec<String>) {
 
 /// The byte index of the bracket closing the one `text` starts with,
 /// skipping quoted strings.
-pub(super) fn matching_close(text: &str) -> Option<usize> {
+pub(crate) fn matching_close(text: &str) -> Option<usize> {
     let mut depth = 0usize;
     let mut quote: Option<char> = None;
     let mut escaped = false;

@@ -1,0 +1,401 @@
+//! Every model's output columns, derived from its rendered SQL in
+//! dependency order (a model's upstream columns are known before its own
+//! query is read), into the catalog; the name-resolution diagnostics at
+//! the user's line; each column's upstream columns by node.
+//!
+//! One level of the dependency graph at a time, the models of a level in
+//! parallel: they read only the catalog as the levels before left it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rayon::prelude::*;
+
+use super::query::{self, Col, Kind, Lineage, Problem, ProblemKind, RelCols, RelKey};
+use super::types::Ty;
+use crate::catalog::{Catalog, CatalogColumn, ModelColumn, Upstream};
+use crate::diagnostic::{offset_of, Code, Diagnostic};
+use crate::relation::Relation;
+use crate::render::Rendered;
+use crate::schema::ModelEntry;
+
+/// One model to derive.
+pub struct Job<'a> {
+    pub name: &'a str,
+    pub relation: &'a Relation,
+    pub full: &'a Rendered,
+    pub incremental: Option<&'a Rendered>,
+    /// The models and seeds it reads.
+    pub refs: &'a [String],
+    pub entry: Option<&'a ModelEntry>,
+    /// `config(sql_check=false)`: its SQL is not read, its columns are
+    /// unknown (or what its schema file says).
+    pub sql_check: bool,
+    /// A snapshot's table has dbt's columns besides the query's: its
+    /// names are checked, its columns left unknown.
+    pub snapshot: bool,
+}
+
+/// What was derived of one model.
+#[derive(Debug, Clone, Default)]
+pub struct Derived {
+    /// Its output columns, when all are known.
+    pub columns: Option<Vec<ModelColumn>>,
+}
+
+/// Where lineage points: each relation's node, by its catalog key.
+pub type Nodes = BTreeMap<RelKey, String>;
+
+/// The catalog key of a model: an ephemeral model is the CTE its
+/// references render as.
+pub fn key_of(relation: &Relation) -> RelKey {
+    match &relation.cte {
+        Some(cte) => (String::new(), cte.clone()),
+        None => (relation.schema.clone(), relation.name.clone()),
+    }
+}
+
+/// Derives every job's columns into `catalog`, in dependency order.
+pub fn derive(
+    jobs: &[Job],
+    catalog: &mut Catalog,
+    nodes: &Nodes,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<Derived> {
+    let mut out = vec![Derived::default(); jobs.len()];
+    for level in levels(jobs) {
+        let results: Vec<(usize, Option<Vec<Col>>, Vec<Diagnostic>)> = level
+            .par_iter()
+            .map(|&i| {
+                let (cols, local) = derive_one(&jobs[i], catalog);
+                (i, cols, local)
+            })
+            .collect();
+        for (i, cols, local) in results {
+            diagnostics.extend(local);
+            let Some(cols) = cols else { continue };
+            let job = &jobs[i];
+            let declared = |name: &str| {
+                job.entry?
+                    .columns
+                    .iter()
+                    .find(|c| c.folded_name() == name)?
+                    .data_type
+                    .as_deref()
+                    .map(crate::catalog::pg_type_name)
+            };
+            if let Some(entry) = job.entry {
+                disagreements(job.name, entry, &cols, diagnostics);
+            }
+            let (schema, name) = key_of(job.relation);
+            catalog.set_derived(
+                &schema,
+                &name,
+                cols.iter()
+                    .map(|c| CatalogColumn {
+                        name: c.name.clone(),
+                        // The schema file's type wins where it gives one.
+                        data_type: declared(&c.name).or_else(|| c.ty.output()),
+                    })
+                    .collect(),
+            );
+            out[i].columns = Some(
+                cols.iter()
+                    .map(|c| ModelColumn {
+                        name: c.name.clone(),
+                        data_type: declared(&c.name).or_else(|| c.ty.output()),
+                        lineage: upstream(&c.lineage, nodes),
+                    })
+                    .collect(),
+            );
+        }
+    }
+    out
+}
+
+/// W0245: a schema file's `data_type` of another kind than the query's
+/// (a number declared `text`). Lengths, precisions and the spellings of
+/// one kind (`varchar` and `text`) are not compared: the schema file's
+/// type wins, and PostgreSQL casts within a kind on its own.
+fn disagreements(model: &str, entry: &ModelEntry, cols: &[Col], diagnostics: &mut Vec<Diagnostic>) {
+    for declared in &entry.columns {
+        let Some(written) = &declared.data_type else {
+            continue;
+        };
+        let name = declared.folded_name();
+        let Some(derived) = cols
+            .iter()
+            .find(|c| c.name == name)
+            .and_then(|c| match &c.ty {
+                Ty::Known(t) => Some(t.clone()),
+                _ => None,
+            })
+        else {
+            continue;
+        };
+        let want = crate::catalog::pg_type_name(written);
+        match (kind_of(&want), kind_of(&derived)) {
+            (Some(a), Some(b)) if a != b => diagnostics.push(
+                Diagnostic::new(
+                    Code::W0245,
+                    format!(
+                        "the schema file gives column `{}` of `{model}` the type `{want}`, but its query makes `{derived}`",
+                        declared.name
+                    ),
+                )
+                .at(declared.span.clone())
+                .help(format!("cast it in the query (`::{want}`), or correct `data_type:`")),
+            ),
+            _ => {}
+        }
+    }
+}
+
+/// The kind of a type, for [`disagreements`]; `None` for types it does
+/// not sort (arrays, enums, domains).
+fn kind_of(t: &str) -> Option<&'static str> {
+    let base = t.split('(').next().unwrap_or(t).trim();
+    if t.ends_with("[]") {
+        return None;
+    }
+    Some(match base {
+        "smallint" | "integer" | "bigint" | "numeric" | "real" | "double precision" => "number",
+        "text" | "character varying" | "character" | "name" => "text",
+        "boolean" => "boolean",
+        "date" => "date",
+        "timestamp" if t.contains("without") => "timestamp",
+        "timestamp" => "timestamp",
+        "timestamp without time zone" | "timestamp with time zone" => "timestamp",
+        "interval" => "interval",
+        "json" | "jsonb" => "json",
+        "uuid" => "uuid",
+        _ => return None,
+    })
+}
+
+fn upstream(lineage: &Lineage, nodes: &Nodes) -> Vec<Upstream> {
+    let mut out: Vec<Upstream> = lineage
+        .iter()
+        .filter_map(|((rel, column), kind)| {
+            Some(Upstream {
+                node: nodes.get(rel)?.clone(),
+                column: column.clone(),
+                kind: kind.as_str(),
+            })
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Job indexes by dependency level: a job comes after every job it reads.
+/// A cycle (reported by the graph) is broken where it is met.
+fn levels(jobs: &[Job]) -> Vec<Vec<usize>> {
+    let index: BTreeMap<&str, usize> = jobs.iter().enumerate().map(|(i, j)| (j.name, i)).collect();
+    let mut level: Vec<Option<usize>> = vec![None; jobs.len()];
+    fn visit(
+        i: usize,
+        jobs: &[Job],
+        index: &BTreeMap<&str, usize>,
+        level: &mut Vec<Option<usize>>,
+        on_path: &mut BTreeSet<usize>,
+    ) -> usize {
+        if let Some(l) = level[i] {
+            return l;
+        }
+        if !on_path.insert(i) {
+            return 0;
+        }
+        let mut l = 0;
+        for r in jobs[i].refs {
+            if let Some(&j) = index.get(r.as_str()) {
+                if j != i {
+                    l = l.max(visit(j, jobs, index, level, on_path) + 1);
+                }
+            }
+        }
+        on_path.remove(&i);
+        level[i] = Some(l);
+        l
+    }
+    let mut on_path = BTreeSet::new();
+    for i in 0..jobs.len() {
+        visit(i, jobs, &index, &mut level, &mut on_path);
+    }
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    for (i, l) in level.into_iter().enumerate() {
+        let l = l.unwrap_or(0);
+        if out.len() <= l {
+            out.resize(l + 1, Vec::new());
+        }
+        out[l].push(i);
+    }
+    out
+}
+
+/// The catalog as the analysis reads it, with the model's own columns for
+/// `{{ this }}` in its incremental query.
+struct View<'a> {
+    catalog: &'a Catalog,
+    own: Option<(RelKey, RelCols)>,
+}
+
+impl query::Catalog for View<'_> {
+    fn relation(&self, schema: &str, name: &str) -> Option<RelCols> {
+        if let Some(((s, n), cols)) = &self.own {
+            if s == schema && n == name {
+                return Some(cols.clone());
+            }
+        }
+        let entry = self.catalog.columns(schema, name)?;
+        let key: RelKey = (schema.to_string(), name.to_string());
+        Some(RelCols {
+            columns: entry
+                .columns
+                .iter()
+                .map(|c| Col {
+                    name: c.name.clone(),
+                    ty: c.data_type.as_deref().map_or(Ty::Unknown, Ty::known),
+                    lineage: Lineage::from([((key.clone(), c.name.clone()), Kind::Copy)]),
+                })
+                .collect(),
+            open: !entry.origin.is_complete(),
+        })
+    }
+}
+
+fn derive_one(job: &Job, catalog: &Catalog) -> (Option<Vec<Col>>, Vec<Diagnostic>) {
+    let mut local = Vec::new();
+    if !job.sql_check {
+        return (None, local);
+    }
+    let Some(q) = crate::sql::parse_one_query(&job.full.sql) else {
+        return (None, local);
+    };
+    let mut view = View { catalog, own: None };
+    let analysis = query::analyze(&q, &view);
+    let mut seen = BTreeSet::new();
+    for p in &analysis.problems {
+        let d = diagnostic(job, job.full, p);
+        seen.insert((
+            d.message.clone(),
+            d.primary.as_ref().map(|s| (s.range.start, s.range.end)),
+        ));
+        local.push(d);
+    }
+    if let Some(inc) = job.incremental {
+        if let Some(q) = crate::sql::parse_one_query(&inc.sql) {
+            view.own = analysis.columns.as_ref().map(|c| {
+                (
+                    key_of(job.relation),
+                    RelCols {
+                        columns: c.clone(),
+                        open: false,
+                    },
+                )
+            });
+            for p in query::analyze(&q, &view).problems {
+                let d = diagnostic(job, inc, &p);
+                // The same name in both renders is one mistake.
+                if seen.insert((
+                    d.message.clone(),
+                    d.primary.as_ref().map(|s| (s.range.start, s.range.end)),
+                )) {
+                    local.push(d);
+                }
+            }
+        }
+    }
+    (analysis.columns.filter(|_| !job.snapshot), local)
+}
+
+fn diagnostic(job: &Job, r: &Rendered, p: &Problem) -> Diagnostic {
+    let start = offset_of(&r.sql, p.start.0, p.start.1);
+    let end = offset_of(&r.sql, p.end.0, p.end.1).max(start);
+    let span = r.source_range(start..end);
+    let list = |names: &[String]| {
+        names
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match &p.kind {
+        ProblemKind::UnknownColumn {
+            name,
+            searched,
+            candidates,
+        } => {
+            let d = Diagnostic::new(
+                Code::E0240,
+                format!(
+                    "column `{name}` does not exist in {}",
+                    list(&dedup(searched.clone()))
+                ),
+            )
+            .at(span);
+            match crate::suggest::closest(name, candidates.iter().map(String::as_str)) {
+                Some(close) => d.help(format!("did you mean `{close}`?")),
+                None => {
+                    let mut all = dedup(candidates.clone());
+                    all.truncate(20);
+                    d.help(format!("the columns there: {}", list(&all)))
+                }
+            }
+        }
+        ProblemKind::Ambiguous { name, relations } => Diagnostic::new(
+            Code::E0241,
+            format!(
+                "column `{name}` is ambiguous: both `{}` and `{}` have it",
+                relations[0], relations[1]
+            ),
+        )
+        .at(span)
+        .help(format!(
+            "qualify it: `{}.{name}` or `{}.{name}`",
+            relations[0], relations[1]
+        )),
+        ProblemKind::SetArity { left, right } => Diagnostic::new(
+            Code::E0242,
+            format!(
+                "each side of a set operation must have the same number of columns: {left} before, {right} here"
+            ),
+        )
+        .at(span)
+        .help("select the same columns, in the same order, on every side of the union/intersect/except"),
+        ProblemKind::Position { n, count, clause } => Diagnostic::new(
+            Code::E0243,
+            format!(
+                "`{clause} {n}` names a position the select list does not have (it has {count} column{})",
+                if *count == 1 { "" } else { "s" }
+            ),
+        )
+        .at(span)
+        .help(format!("use a number from 1 to {count}, or name the column")),
+        ProblemKind::Natural { joined } => Diagnostic::new(
+            Code::W0244,
+            match joined {
+                Some(cols) if !cols.is_empty() => format!(
+                    "a natural join in `{}` joins on every column of the same name (today {})",
+                    job.name,
+                    list(cols)
+                ),
+                Some(_) => format!(
+                    "a natural join in `{}` has no column in common: it is a cross join",
+                    job.name
+                ),
+                None => format!(
+                    "a natural join in `{}` joins on every column of the same name",
+                    job.name
+                ),
+            },
+        )
+        .at(span)
+        .help("write `join ... using (col, ...)`: a column added upstream would silently join too"),
+    }
+}
+
+fn dedup(mut v: Vec<String>) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    v.retain(|x| seen.insert(x.clone()));
+    v
+}

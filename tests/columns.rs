@@ -1,0 +1,116 @@
+//! Column-level comprehension end to end (issue 14): every model column of
+//! a project of hard PostgreSQL SQL with its derived type and lineage in
+//! `manifest.json`, against a hand-checked expected file; and `stackc
+//! lineage` on the sample project.
+
+mod common;
+
+use common::{repo, stackc};
+
+/// One line a model column: `model.column type <- node.column kind, ...`.
+fn columns_of(manifest: &serde_json::Value) -> String {
+    let mut out = String::new();
+    let nodes = manifest["nodes"].as_object().expect("nodes");
+    for (id, node) in nodes {
+        let Some(model) = id.strip_prefix("model.hard.") else {
+            continue;
+        };
+        for (name, c) in node["columns"].as_object().expect("columns") {
+            let lineage: Vec<String> = c["lineage"]
+                .as_array()
+                .map(|l| {
+                    l.iter()
+                        .map(|s| {
+                            let node = s["node"].as_str().unwrap_or_default();
+                            let node = node.split('.').skip(2).collect::<Vec<_>>().join(".");
+                            format!(
+                                "{node}.{} {}",
+                                s["column"].as_str().unwrap_or_default(),
+                                s["kind"].as_str().unwrap_or_default()
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "{model}.{name} {} <- {}\n",
+                c["data_type"].as_str().unwrap_or("unknown"),
+                lineage.join(", ")
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn hard_sql_compiles_clean_with_the_expected_types_and_lineage() {
+    let out = tempfile::tempdir().unwrap();
+    let result = stackc(&[
+        "compile",
+        repo()
+            .join("tests/fixtures/ok_columns_hard_sql")
+            .to_str()
+            .unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(result.status.success(), "{stderr}");
+    assert!(!stderr.contains("warning"), "{stderr}");
+    let text = std::fs::read_to_string(out.path().join("manifest.json")).unwrap();
+    let manifest: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let expected =
+        std::fs::read_to_string(repo().join("tests/columns/hard_sql_columns.txt")).unwrap();
+    assert_eq!(columns_of(&manifest), expected);
+}
+
+#[test]
+fn lineage_prints_the_path_down_to_the_raw_columns() {
+    let result = stackc(&[
+        "lineage",
+        "fact_sales.net_amount",
+        repo().join("project_template").to_str().unwrap(),
+    ]);
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&result.stdout),
+        "fact_sales.net_amount (numeric(14,2))\n\
+         upstream:\n\
+         \x20 <- stg_sales.line_amount (copy)\n\
+         \x20   <- source raw.sales.discount (transform)\n\
+         \x20   <- source raw.sales.quantity (transform)\n\
+         \x20   <- source raw.sales.unit_price (transform)\n\
+         downstream:\n\
+         \x20 -> daily_sales_summary.net_revenue (transform)\n"
+    );
+    let json = stackc(&[
+        "lineage",
+        "stg_orders.status",
+        repo().join("project_template").to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(doc["node"], "model.analytics.stg_orders");
+    assert_eq!(doc["upstream"][0]["node"], "source.analytics.raw.orders");
+    assert_eq!(doc["upstream"][0]["kind"], "copy");
+    let down: Vec<&str> = doc["downstream"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["node"].as_str().unwrap())
+        .collect();
+    assert!(down.contains(&"model.analytics.fact_sales"), "{down:?}");
+    // A misspelt column is a usage error with the closest name.
+    let bad = stackc(&[
+        "lineage",
+        "fact_sales.net_amout",
+        repo().join("project_template").to_str().unwrap(),
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("did you mean `net_amount`?"));
+}
