@@ -28,11 +28,9 @@ pub const STAGES: &[(&str, &[&str])] = &[
     ("nodes", &["node"]),
     (
         "resolve",
-        &[
-            "resolve", "columns", "graph", "datatest", "unittest", "naming",
-        ],
+        &["resolve", "columns", "graph", "datatest", "unittest"],
     ),
-    ("emit", &["emit", "manifest"]),
+    ("emit", &["emit"]),
     // Node selection reads the manifest emit makes.
     ("select", &["select", "selection"]),
     ("apply", &["apply"]),
