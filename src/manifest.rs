@@ -184,6 +184,16 @@ pub struct DependsOn<S> {
 pub struct ColumnInfo<S> {
     pub data_type: Option<S>,
     pub description: Option<S>,
+    /// The upstream columns this column is computed from (issue 14).
+    #[serde(default = "Vec::new", skip_serializing_if = "Vec::is_empty")]
+    pub lineage: Vec<ColumnSource<S>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ColumnSource<S> {
+    pub node: S,
+    pub column: S,
+    pub kind: S,
 }
 
 /// A node: which one is told by its fields (`resource_type` says it too).

@@ -29,6 +29,8 @@ pub const STAGES: &[(&str, &[&str])] = &[
     ("emit", &["emit", "manifest"]),
     // Node selection reads the manifest emit makes.
     ("select", &["select"]),
+    // The docs site: the manifest, the resolved SQL, a selection's nodes.
+    ("docs", &["docs"]),
     ("apply", &["apply"]),
     ("commands", &["commands", "cli"]),
 ];

@@ -105,6 +105,30 @@ pub enum Command {
         #[command(flatten)]
         profile: ProfileArgs,
     },
+    /// Write the docs site: the lineage graph and a page per node, in one
+    /// self-contained index.html (opens from the file system).
+    #[command(
+        after_help = "Examples:\n  stackc docs                      # writes target/docs/index.html\n  stackc docs -s +fact_sales --out-dir /tmp/site\n  stackc docs --serve --port 8080  # then open http://127.0.0.1:8080/"
+    )]
+    Docs {
+        /// The project folder (holds stackc.toml or dbt_project.yml).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        #[command(flatten)]
+        select: SelectArgs,
+        /// The folder of the site [default: OUT/docs, OUT being DIR/target,
+        /// or DIR/stackc_target in a dbt project].
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+        /// After writing the site, serve it on 127.0.0.1 until stopped.
+        #[arg(long)]
+        serve: bool,
+        /// The port of --serve (0: any free port).
+        #[arg(long, default_value_t = 8080, requires = "serve")]
+        port: u16,
+        #[command(flatten)]
+        profile: ProfileArgs,
+    },
     /// Run the tests of the artifacts against the database as it is.
     Test {
         #[command(flatten)]

@@ -4,5 +4,6 @@
 
 pub mod apply;
 pub mod compile;
+pub mod docs;
 pub mod ls;
 pub mod test;

@@ -42,6 +42,7 @@ fn columns_info(columns: &[crate::schema::Column]) -> BTreeMap<Text<'_>, ColumnI
                 ColumnInfo {
                     data_type: c.data_type.as_deref().map(b),
                     description: c.description.as_deref().map(b),
+                    lineage: Vec::new(),
                 },
             )
         })
