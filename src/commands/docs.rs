@@ -86,7 +86,8 @@ pub fn run(options: &DocsOptions) -> ExitStatus {
             return ExitStatus::Error;
         }
     };
-    let site = crate::docs::data::build(&manifest, &graph, resolved, &chosen);
+    let texts = crate::docs::data::Texts::of(resolved);
+    let site = crate::docs::data::build(&manifest, &graph, &texts, &chosen);
     let page = match crate::docs::embed::page(&site) {
         Ok(page) => page,
         Err(e) => {

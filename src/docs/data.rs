@@ -17,6 +17,59 @@ use crate::manifest::{ColumnInfo, ColumnSource, Manifest, Node};
 use crate::resolve::Resolved;
 use crate::select::Graph;
 
+/// What the manifest does not hold: each model's file and compiled SQL
+/// and the columns its query returns, and each test's query, borrowed
+/// from the resolved project.
+#[derive(Debug, Default)]
+pub struct Texts<'a> {
+    /// By model name.
+    pub models: BTreeMap<&'a str, ModelText<'a>>,
+    /// Generic tests by unique id, singular tests by name.
+    pub generic_tests: BTreeMap<&'a str, &'a str>,
+    pub singular_tests: BTreeMap<&'a str, &'a str>,
+}
+
+#[derive(Debug, Default)]
+pub struct ModelText<'a> {
+    pub raw: &'a str,
+    pub compiled: &'a str,
+    pub incremental: Option<&'a str>,
+    /// The query's output columns, when known.
+    pub columns: Option<Vec<String>>,
+}
+
+impl<'a> Texts<'a> {
+    pub fn of(resolved: &'a Resolved) -> Texts<'a> {
+        Texts {
+            models: resolved
+                .models
+                .iter()
+                .map(|(name, m)| {
+                    (
+                        name.as_str(),
+                        ModelText {
+                            raw: &m.file.text,
+                            compiled: &m.full.sql,
+                            incremental: m.incremental.as_ref().map(|r| r.sql.as_str()),
+                            columns: crate::resolve::model_columns(m),
+                        },
+                    )
+                })
+                .collect(),
+            generic_tests: resolved
+                .tests
+                .iter()
+                .map(|t| (t.unique_id.as_str(), t.sql.as_str()))
+                .collect(),
+            singular_tests: resolved
+                .singular_tests
+                .iter()
+                .map(|t| (t.name.as_str(), t.rendered.sql.as_str()))
+                .collect(),
+        }
+    }
+}
+
 /// Resource types drawn as nodes of the graph; tests and unit tests are
 /// listed on the pages of the nodes they test instead, as dbt's docs do.
 fn drawn(resource_type: &str) -> bool {
@@ -134,7 +187,7 @@ pub struct UnitTestDoc {
 pub fn build(
     manifest: &Manifest<String>,
     graph: &Graph,
-    resolved: &Resolved,
+    texts: &Texts,
     chosen: &BTreeSet<String>,
 ) -> Site {
     let shown: Vec<&str> = chosen
@@ -197,13 +250,13 @@ pub fn build(
         })
         .collect();
 
-    let tests = tests_by_node(manifest, resolved, chosen, &index);
+    let tests = tests_by_node(manifest, texts, chosen, &index);
     let units = unit_tests_by_node(manifest, graph, chosen);
     let details = shown
         .iter()
         .map(|id| {
             let n = &graph.nodes[*id];
-            let mut d = details_of(manifest, resolved, id);
+            let mut d = details_of(manifest, texts, id);
             d.depends_on = n
                 .parents
                 .iter()
@@ -254,20 +307,10 @@ pub fn build(
 /// reads.
 fn tests_by_node<'a>(
     manifest: &'a Manifest<String>,
-    resolved: &Resolved,
+    texts: &Texts,
     chosen: &BTreeSet<String>,
     index: &BTreeMap<&str, usize>,
 ) -> BTreeMap<&'a str, Vec<TestDoc>> {
-    let generic_sql: BTreeMap<&str, &str> = resolved
-        .tests
-        .iter()
-        .map(|t| (t.unique_id.as_str(), t.sql.as_str()))
-        .collect();
-    let singular_sql: BTreeMap<&str, &str> = resolved
-        .singular_tests
-        .iter()
-        .map(|t| (t.name.as_str(), t.rendered.sql.as_str()))
-        .collect();
     let mut out: BTreeMap<&str, Vec<TestDoc>> = BTreeMap::new();
     for (id, node) in &manifest.nodes {
         let Node::Test(t) = node else { continue };
@@ -281,8 +324,8 @@ fn tests_by_node<'a>(
             severity: t.severity.clone(),
             file: t.file.clone(),
             sql: match &t.attached_node {
-                Some(_) => generic_sql.get(id.as_str()).map(|s| s.to_string()),
-                None => singular_sql.get(t.name.as_str()).map(|s| s.to_string()),
+                Some(_) => texts.generic_tests.get(id.as_str()).map(|s| s.to_string()),
+                None => texts.singular_tests.get(t.name.as_str()).map(|s| s.to_string()),
             },
         };
         let homes: Vec<&'a str> = match &t.attached_node {
@@ -384,7 +427,7 @@ fn some_text(s: &str) -> Option<String> {
 }
 
 /// A node's own part of its page.
-fn details_of(manifest: &Manifest<String>, resolved: &Resolved, id: &str) -> Details {
+fn details_of(manifest: &Manifest<String>, texts: &Texts, id: &str) -> Details {
     let mut d = Details::default();
     if let Some(node) = manifest.nodes.get(id) {
         match node {
@@ -425,13 +468,12 @@ fn details_of(manifest: &Manifest<String>, resolved: &Resolved, id: &str) -> Det
                         .collect();
                     d.facts.insert("indexes".into(), indexes.join("; "));
                 }
-                let model = resolved.models.get(&m.name);
-                d.columns =
-                    model_column_docs(&m.columns, model.and_then(crate::resolve::model_columns));
+                let model = texts.models.get(m.name.as_str());
+                d.columns = model_column_docs(&m.columns, model.and_then(|t| t.columns.clone()));
                 if let Some(model) = model {
-                    d.raw_sql = Some(model.file.text.to_string());
-                    d.compiled_sql = Some(model.full.sql.clone());
-                    d.incremental_sql = model.incremental.as_ref().map(|r| r.sql.clone());
+                    d.raw_sql = Some(model.raw.to_string());
+                    d.compiled_sql = Some(model.compiled.to_string());
+                    d.incremental_sql = model.incremental.map(str::to_string);
                 }
             }
             Node::Seed(s) => {
@@ -484,6 +526,104 @@ mod tests {
             description: None,
             lineage: Vec::new(),
         }
+    }
+
+    /// A manifest as compile writes it: a source, two models (one with
+    /// column lineage), a test on a column, a singular test, and a model
+    /// the selection leaves out.
+    fn manifest() -> Manifest<String> {
+        let model = |name: &str, parents: &[&str], columns: serde_json::Value| {
+            serde_json::json!({
+                "artifacts": [], "checksum": "0", "columns": columns,
+                "config": {"indexes": [], "materialized": "view", "sql_check": true, "vacuum": true},
+                "depends_on": {"nodes": parents}, "description": format!("About {name}."),
+                "env_vars": [], "file": format!("models/staging/{name}.sql"),
+                "materialization": "view", "name": name,
+                "relation": format!("staging.{name}"), "resource_type": "model",
+                "schema": "staging", "tags": ["t"], "unique_id": format!("model.p.{name}"),
+                "vars": []
+            })
+        };
+        let test = |name: &str, attached: Option<&str>, column: Option<&str>, on: &[&str]| {
+            serde_json::json!({
+                "artifacts": [], "attached_node": attached, "column": column,
+                "depends_on": {"nodes": on}, "error_if": "!= 0", "file": "models/schema.yml",
+                "name": name, "resource_type": "test", "severity": "warn",
+                "test": if attached.is_some() { "not_null" } else { "singular" },
+                "unique_id": format!("test.p.{name}"), "warn_if": "!= 0"
+            })
+        };
+        serde_json::from_value(serde_json::json!({
+            "files": {},
+            "metadata": {"generator": "stackc", "manifest_version": 1, "project_name": "p"},
+            "migrations": [],
+            "run_order": [],
+            "nodes": {
+                "model.p.a": model("a", &["source.p.raw.t"], serde_json::json!({
+                    "id": {"data_type": "bigint", "description": "Key."}
+                })),
+                "model.p.b": model("b", &["model.p.a"], serde_json::json!({
+                    "id": {"data_type": null, "description": null, "lineage": [
+                        {"node": "model.p.a", "column": "id", "kind": "copy"}
+                    ]}
+                })),
+                "model.p.c": model("c", &["model.p.b"], serde_json::json!({})),
+                "test.p.not_null_a_id": test("not_null_a_id", Some("model.p.a"), Some("id"), &["model.p.a"]),
+                "test.p.both": test("both", None, None, &["model.p.a", "model.p.b"])
+            },
+            "sources": {
+                "source.p.raw.t": {
+                    "columns": {}, "description": "Raw.", "file": "models/sources.yml",
+                    "identifier": "t", "name": "t", "relation": "raw.t",
+                    "resource_type": "source", "schema": "raw", "source_name": "raw",
+                    "unique_id": "source.p.raw.t"
+                }
+            }
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_site_holds_the_selected_nodes_their_columns_tests_and_lineage() {
+        let m = manifest();
+        let graph = Graph::from_manifest(&m);
+        let chosen: BTreeSet<String> = [
+            "source.p.raw.t",
+            "model.p.a",
+            "model.p.b",
+            "test.p.not_null_a_id",
+            "test.p.both",
+        ]
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+        let site = build(&m, &graph, &Texts::default(), &chosen);
+        let ids: Vec<&str> = site.graph.nodes.iter().map(|n| n.id.as_str()).collect();
+        assert_eq!(ids, ["model.p.a", "model.p.b", "source.p.raw.t"]);
+        // source -> a -> b; c is not selected, so no edge to it.
+        assert_eq!(site.graph.edges, [[0, 1], [2, 0]]);
+        let columns: Vec<u32> = site.graph.nodes.iter().map(|n| n.x).collect();
+        assert_eq!(columns, [1, 2, 0], "left to right in lineage order");
+        assert_eq!(site.graph.nodes[0].group, "staging");
+        let a = &site.details[0];
+        assert_eq!(a.depends_on, ["source.p.raw.t"]);
+        assert_eq!(a.referenced_by, ["model.p.b"], "c is a child, not selected");
+        let b = &site.details[1];
+        assert_eq!(b.referenced_by, ["model.p.c"], "named even when not drawn");
+        assert_eq!(a.columns[0].tests, ["not_null_a_id"]);
+        let tests: Vec<&str> = a.tests.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(tests, ["both", "not_null_a_id"]);
+        assert_eq!(b.tests.len(), 1, "a singular test shows under each node it reads");
+        assert_eq!(b.columns[0].lineage[0].node, "model.p.a");
+        let json = serde_json::to_value(&site).unwrap();
+        assert_eq!(
+            json["details"][1]["columns"][0]["lineage"],
+            serde_json::json!([{"node": "model.p.a", "column": "id", "kind": "copy"}])
+        );
+        assert!(
+            json["details"][0]["columns"][0].get("lineage").is_none(),
+            "empty lineage is left out"
+        );
     }
 
     #[test]

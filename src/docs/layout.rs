@@ -271,7 +271,7 @@ mod tests {
     #[test]
     fn the_layout_of_10000_nodes_is_quick() {
         // The bench's shape: 4 layers, each node with two parents.
-        let n = 10_000;
+        let n: usize = 10_000;
         let edges: Vec<(usize, usize)> = (500..n)
             .flat_map(|c| {
                 let below = c - c % 2500;
