@@ -120,7 +120,10 @@ fn the_site_is_never_written_over_a_file_stackc_did_not_write() {
     ]);
     assert_eq!(run.status.code(), Some(2));
     let err = String::from_utf8_lossy(&run.stderr);
-    assert!(err.contains("was not written by stackc: left alone"), "{err}");
+    assert!(
+        err.contains("was not written by stackc: left alone"),
+        "{err}"
+    );
     assert_eq!(
         std::fs::read_to_string(site.join("index.html")).unwrap(),
         "<p>my own page</p>"
@@ -298,7 +301,10 @@ fn dump_dom(url: &str) -> String {
 }
 
 fn file_url(path: &Path, fragment: &str) -> String {
-    format!("file://{}#{fragment}", path.canonicalize().unwrap().display())
+    format!(
+        "file://{}#{fragment}",
+        path.canonicalize().unwrap().display()
+    )
 }
 
 /// The serialized element whose start tag holds `marker`, up to its end tag.
@@ -336,10 +342,16 @@ fn in_a_browser_a_search_finds_a_model_whose_page_shows_its_columns() {
         ">accepted_values<",
         "Orders that carry a known status. {{JS}} is not a placeholder here.",
     ] {
-        assert!(page.contains(expected), "{expected} not in the page:\n{page}");
+        assert!(
+            page.contains(expected),
+            "{expected} not in the page:\n{page}"
+        );
     }
     assert!(page.contains("seeds.order_statuses"), "the compiled SQL");
-    assert!(page.contains("{{ ref('order_statuses') }}"), "the source SQL");
+    assert!(
+        page.contains("{{ ref('order_statuses') }}"),
+        "the source SQL"
+    );
 }
 
 #[test]
@@ -356,5 +368,8 @@ fn in_a_browser_a_description_that_tries_to_break_out_stays_text() {
         "{page}"
     );
     assert!(!dom.contains(r#"<img id="injected""#));
-    assert!(dom.contains(r#"data-ready="1""#), "the script ran to its end");
+    assert!(
+        dom.contains(r#"data-ready="1""#),
+        "the script ran to its end"
+    );
 }

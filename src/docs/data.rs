@@ -325,7 +325,10 @@ fn tests_by_node<'a>(
             file: t.file.clone(),
             sql: match &t.attached_node {
                 Some(_) => texts.generic_tests.get(id.as_str()).map(|s| s.to_string()),
-                None => texts.singular_tests.get(t.name.as_str()).map(|s| s.to_string()),
+                None => texts
+                    .singular_tests
+                    .get(t.name.as_str())
+                    .map(|s| s.to_string()),
             },
         };
         let homes: Vec<&'a str> = match &t.attached_node {
@@ -613,7 +616,11 @@ mod tests {
         assert_eq!(a.columns[0].tests, ["not_null_a_id"]);
         let tests: Vec<&str> = a.tests.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(tests, ["both", "not_null_a_id"]);
-        assert_eq!(b.tests.len(), 1, "a singular test shows under each node it reads");
+        assert_eq!(
+            b.tests.len(),
+            1,
+            "a singular test shows under each node it reads"
+        );
         assert_eq!(b.columns[0].lineage[0].node, "model.p.a");
         let json = serde_json::to_value(&site).unwrap();
         assert_eq!(
