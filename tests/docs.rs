@@ -373,3 +373,48 @@ fn in_a_browser_a_description_that_tries_to_break_out_stays_text() {
         "the script ran to its end"
     );
 }
+
+#[test]
+fn in_a_browser_column_lineage_links_the_upstream_columns() {
+    // The manifest of this fixture has no column lineage yet: put some into
+    // the page's data, as `stackc docs` embeds it, and check what it shows.
+    let tmp = tempfile::tempdir().unwrap();
+    let page = docs(tmp.path(), &[]);
+    let mut details = block(&page, "stackc-details");
+    let graph = block(&page, "stackc-graph");
+    let at = graph["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|n| n["id"] == "model.shop.customer_orders")
+        .unwrap();
+    details[at]["columns"][3]["lineage"] = serde_json::json!([
+        {"node": "model.shop.stg_orders", "column": "amount", "kind": "aggregate"},
+        {"node": "source.shop.raw.gone", "column": "x", "kind": "copy"}
+    ]);
+    let json = serde_json::to_string(&details)
+        .unwrap()
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026");
+    let open = r#"<script type="application/json" id="stackc-details">"#;
+    let start = page.find(open).unwrap() + open.len();
+    let end = start + page[start..].find("</script>").unwrap();
+    let edited = format!("{}{json}{}", &page[..start], &page[end..]);
+    let index = tmp.path().join("edited.html");
+    std::fs::write(&index, edited).unwrap();
+    let dom = dump_dom(&file_url(&index, "node=model.shop.customer_orders"));
+    let page = element(&dom, r#"id="page""#, "aside");
+    assert!(page.contains("<th>From</th>"), "{page}");
+    assert!(
+        page.contains(
+            r##"<a href="#node=model.shop.stg_orders" title="aggregate">stg_orders.amount</a>"##
+        ),
+        "{page}"
+    );
+    assert!(page.contains("(aggregate)"));
+    assert!(
+        page.contains("source.shop.raw.gone.x"),
+        "a node outside the site is named, not linked"
+    );
+}

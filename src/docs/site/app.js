@@ -448,7 +448,7 @@
             if (i2 !== undefined) a.href = "#node=" + encodeURIComponent(src.node);
             a.title = src.kind;
             from.appendChild(a);
-            if (src.kind && src.kind !== "copy") from.appendChild(el("span", "muted", " (" + src.kind + ")"));
+            if (src.kind) from.appendChild(el("span", "muted", " (" + src.kind + ")"));
           });
           tr.appendChild(from);
         }
