@@ -105,8 +105,10 @@ pub enum Command {
         #[command(flatten)]
         profile: ProfileArgs,
     },
-    /// Write the docs site: the lineage graph and a page per node, in one
-    /// self-contained index.html (opens from the file system).
+    /// Write the docs site: the lineage graph, search, a page per node.
+    ///
+    /// One self-contained index.html that opens from the file system
+    /// (compiles in memory; writes no artifacts).
     #[command(
         after_help = "Examples:\n  stackc docs                      # writes target/docs/index.html\n  stackc docs -s +fact_sales --out-dir /tmp/site\n  stackc docs --serve --port 8080  # then open http://127.0.0.1:8080/"
     )]
