@@ -6,15 +6,13 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::diagnostic::{Code, Diagnostic, Span};
+use crate::diagnostic::{Code, Diagnostic};
 use crate::graph::{ref_id, seed_id, source_id};
+use crate::node::{DataTest, Model, ResolvedSeed, ResolvedSource};
 use crate::project::SourceFile;
-use crate::render::{Relation, Relations, RenderInput, Renderer};
-use crate::resolve::Model;
-use crate::schema::{
-    ModelEntry, SeedEntry, SourceEntry, SourceTable, TestSeverity, TestSpec, UnitInputKind,
-};
-use crate::seed::Seed;
+use crate::relation::Relation;
+use crate::render::{Relations, RenderInput, Renderer};
+use crate::schema::{ModelEntry, TestSpec, UnitInputKind};
 use crate::sql::{literal, quote_ident};
 
 const KINDS: &[&str] = &[
@@ -25,31 +23,6 @@ const KINDS: &[&str] = &[
     "accepted_range",
     "expression_is_true",
 ];
-
-#[derive(Debug, Clone)]
-pub struct DataTest {
-    /// dbt's: `test.<project>.<name>.<hash>`.
-    pub unique_id: String,
-    /// dbt's name, by which a test is selected.
-    pub name: String,
-    /// The name cut to under 64 characters with dbt's hash rule: the
-    /// artifact's file name (dbt's alias).
-    pub alias: String,
-    /// The last 10 hex digits of dbt's MD5 of the name and the test's
-    /// arguments, which end its unique id.
-    pub hash: String,
-    pub kind: String,
-    /// The node under test.
-    pub attached_to: String,
-    pub column: Option<String>,
-    /// A query whose rows are the failures.
-    pub sql: String,
-    pub severity: TestSeverity,
-    pub error_if: String,
-    pub warn_if: String,
-    pub depends_on: Vec<String>,
-    pub span: Span,
-}
 
 /// What a test is attached to.
 struct Target<'a> {
@@ -205,8 +178,8 @@ fn jinja_literal(value: &serde_json::Value) -> String {
 pub fn build(
     project: &str,
     entries: &BTreeMap<String, Arc<ModelEntry>>,
-    seeds: &BTreeMap<String, (Seed, Option<SeedEntry>, Relation)>,
-    sources: &BTreeMap<(String, String), (SourceEntry, SourceTable, Relation)>,
+    seeds: &BTreeMap<String, ResolvedSeed>,
+    sources: &BTreeMap<(String, String), ResolvedSource>,
     models: &BTreeMap<String, Model>,
     failed: &BTreeSet<String>,
     relations: &Relations,
@@ -270,7 +243,13 @@ pub fn build(
         out.extend(tests);
         diagnostics.extend(local);
     }
-    for (name, (_, entry, relation)) in seeds {
+    for (
+        name,
+        ResolvedSeed {
+            entry, relation, ..
+        },
+    ) in seeds
+    {
         if let Some(entry) = entry {
             let target = Target {
                 id: seed_id(project, name),
@@ -282,7 +261,13 @@ pub fn build(
             cx.tests_of(&target, &entry.tests, &entry.columns, &mut out, diagnostics);
         }
     }
-    for ((source, table), (_, t, relation)) in sources {
+    for (
+        (source, table),
+        ResolvedSource {
+            table: t, relation, ..
+        },
+    ) in sources
+    {
         let target = Target {
             id: source_id(project, source, table),
             label: format!("{source}_{table}"),
@@ -315,8 +300,8 @@ pub fn build(
 
 struct Cx<'a> {
     project: &'a str,
-    seeds: &'a BTreeMap<String, (Seed, Option<SeedEntry>, Relation)>,
-    sources: &'a BTreeMap<(String, String), (SourceEntry, SourceTable, Relation)>,
+    seeds: &'a BTreeMap<String, ResolvedSeed>,
+    sources: &'a BTreeMap<(String, String), ResolvedSource>,
     models: &'a BTreeMap<String, Model>,
     /// Models that failed to render (already reported).
     failed: &'a BTreeSet<String>,
@@ -761,7 +746,9 @@ impl Cx<'_> {
                 ));
             }
             Some(UnitInputKind::Source(s, t)) => {
-                if let Some((_, _, rel)) = self.sources.get(&(s.clone(), t.clone())) {
+                if let Some(ResolvedSource { relation: rel, .. }) =
+                    self.sources.get(&(s.clone(), t.clone()))
+                {
                     return Ok(Some((source_id(self.project, &s, &t), rel.to_string())));
                 }
                 return Err((

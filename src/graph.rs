@@ -8,75 +8,9 @@ use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use rayon::prelude::*;
 
-use crate::datatest::DataTest;
 use crate::diagnostic::{Code, Diagnostic, Span};
-use crate::render::{call_span, Relation};
-use crate::resolve::{Model, SingularTest};
-use crate::schema::{SeedEntry, SourceEntry, SourceTable};
-use crate::seed::Seed;
-
-/// Nodes are indices into `ids`, which is sorted, so index order is id
-/// order: at 40,000 nodes, string-keyed maps made the graph one of the
-/// slowest stages of a compile.
-#[derive(Debug, Clone, Default)]
-pub struct Graph {
-    /// Every node's unique id, sorted.
-    pub ids: Vec<String>,
-    /// Each node's parents and children, sorted.
-    pub parents: Vec<Vec<usize>>,
-    pub children: Vec<Vec<usize>>,
-    /// Every node in dependency order; ties broken by id. Nodes on a cycle
-    /// are left out.
-    pub order: Vec<usize>,
-    /// 0 for nodes without parents, else one more than the deepest parent.
-    pub level: Vec<usize>,
-}
-
-impl Graph {
-    pub fn index(&self, id: &str) -> Option<usize> {
-        self.ids.binary_search_by(|x| x.as_str().cmp(id)).ok()
-    }
-
-    pub fn level_of(&self, id: &str) -> usize {
-        self.index(id).map_or(0, |i| self.level[i])
-    }
-
-    /// `parents` or `children` as (id, ids) pairs in id order: the
-    /// manifest's `parent_map` and `child_map`.
-    pub fn id_entries<'a>(&'a self, edges: &'a [Vec<usize>]) -> Vec<(&'a str, IdList<'a>)> {
-        self.ids
-            .iter()
-            .zip(edges)
-            .map(|(id, edges)| {
-                (
-                    id.as_str(),
-                    IdList {
-                        ids: &self.ids,
-                        indices: edges,
-                    },
-                )
-            })
-            .collect()
-    }
-}
-
-/// Nodes given by index, serialized as a list of their ids.
-pub struct IdList<'a> {
-    ids: &'a [String],
-    indices: &'a [usize],
-}
-
-impl<'a> IdList<'a> {
-    pub fn iter(&self) -> impl Iterator<Item = &'a str> + '_ {
-        self.indices.iter().map(|&i| self.ids[i].as_str())
-    }
-}
-
-impl serde::Serialize for IdList<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.indices.iter().map(|&i| &self.ids[i]))
-    }
-}
+use crate::node::{DataTest, Graph, Model, ResolvedSeed, ResolvedSource, SingularTest};
+use crate::render::call_span;
 
 /// Unique ids in dbt's style: `model.<project>.<name>`,
 /// `source.<project>.<source>.<table>`, `seed.<project>.<name>`, `test.…`.
@@ -93,11 +27,7 @@ pub fn source_id(project: &str, source: &str, table: &str) -> String {
 }
 
 /// The id of whatever `ref(name)` reaches: a model or a seed.
-pub fn ref_id(
-    project: &str,
-    name: &str,
-    seeds: &BTreeMap<String, (Seed, Option<SeedEntry>, Relation)>,
-) -> String {
+pub fn ref_id(project: &str, name: &str, seeds: &BTreeMap<String, ResolvedSeed>) -> String {
     if seeds.contains_key(name) {
         seed_id(project, name)
     } else {
@@ -108,8 +38,8 @@ pub fn ref_id(
 pub fn build(
     project: &str,
     models: &BTreeMap<String, Model>,
-    seeds: &BTreeMap<String, (Seed, Option<SeedEntry>, Relation)>,
-    sources: &BTreeMap<(String, String), (SourceEntry, SourceTable, Relation)>,
+    seeds: &BTreeMap<String, ResolvedSeed>,
+    sources: &BTreeMap<(String, String), ResolvedSource>,
     tests: &[DataTest],
     singular: &[SingularTest],
     diagnostics: &mut Vec<Diagnostic>,

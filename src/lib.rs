@@ -27,8 +27,11 @@ pub mod exit_status;
 pub mod graph;
 pub mod manifest;
 pub mod naming;
+pub mod node;
 pub mod parse_cache;
 pub mod project;
+pub mod quoting;
+pub mod relation;
 pub mod render;
 pub mod resolve;
 pub mod schema;
@@ -53,7 +56,7 @@ pub struct Compilation {
     /// The loaded project and its resolved graph, for callers that need
     /// more than the artifacts (settings, lineage).
     pub project: Option<project::Project>,
-    pub resolved: Option<resolve::Resolved>,
+    pub resolved: Option<node::Resolved>,
     /// What this compile parsed; `stackc compile` saves it for the next.
     pub parse_cache: parse_cache::ParseCache,
 }

@@ -164,7 +164,7 @@ pub struct Project {
     /// Markdown files under the model paths (dbt's `{% docs %}` blocks).
     pub docs: Vec<SourceFile>,
     /// A dbt project's installed packages and `dispatch:` config.
-    pub dbt_macros: Option<Arc<crate::dbt::context::DbtMacros>>,
+    pub dbt_macros: Option<Arc<crate::dbt::DbtMacros>>,
 }
 
 /// Loading fails outright only when there is no project to speak of; every
@@ -485,7 +485,7 @@ pub fn load_with(
                 diagnostics,
             );
         }
-        Arc::new(crate::dbt::context::DbtMacros {
+        Arc::new(crate::dbt::DbtMacros {
             root: settings.name.clone(),
             packages: packages.into_iter().map(|p| (p.name, p.macros)).collect(),
             dispatch: package_settings.dispatch,

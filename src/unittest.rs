@@ -12,29 +12,19 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use crate::diagnostic::{Code, Diagnostic, Severity, Span};
-use crate::render::{Relation, Relations, RenderInput, Renderer};
-use crate::resolve::{model_columns, Model};
-use crate::schema::{SourceEntry, SourceTable, UnitInputKind, UnitTest};
-use crate::seed::Seed;
+use crate::node::{model_columns, CompiledUnitTest, Model, ResolvedSeed, ResolvedSource};
+use crate::relation::Relation;
+use crate::render::{Relations, RenderInput, Renderer};
+use crate::schema::{UnitInputKind, UnitTest};
 use crate::sql::{literal, quote_ident};
 
 /// The line before a unit test script's check query.
 pub use crate::manifest::CHECK_MARKER;
 
-#[derive(Debug, Clone)]
-pub struct CompiledUnitTest {
-    pub name: String,
-    pub model: String,
-    pub file: Arc<str>,
-    pub description: Option<String>,
-    /// The whole script: setup, then [`CHECK_MARKER`] and the check query.
-    pub script: String,
-}
-
 pub struct Inputs<'a> {
     pub models: &'a BTreeMap<String, Model>,
-    pub seeds: &'a BTreeMap<String, (Seed, Option<crate::schema::SeedEntry>, Relation)>,
-    pub sources: &'a BTreeMap<(String, String), (SourceEntry, SourceTable, Relation)>,
+    pub seeds: &'a BTreeMap<String, ResolvedSeed>,
+    pub sources: &'a BTreeMap<(String, String), ResolvedSource>,
     pub relations: &'a Arc<Relations>,
     pub vars: &'a BTreeMap<String, serde_json::Value>,
     /// Models whose file exists but failed to render (already reported):
@@ -220,13 +210,22 @@ fn compile_one(
                         model_columns(m),
                         m.columns.is_some(),
                     ),
-                    (None, Some((seed, _, rel))) => {
-                        (Some(rel.clone()), Some(seed.columns.clone()), true)
-                    }
+                    (
+                        None,
+                        Some(ResolvedSeed {
+                            seed,
+                            relation: rel,
+                            ..
+                        }),
+                    ) => (Some(rel.clone()), Some(seed.columns.clone()), true),
                     (None, None) => (None, None, false),
                 },
                 UnitInputKind::Source(s, t) => match inputs.sources.get(&(s.clone(), t.clone())) {
-                    Some((_, table, rel)) => {
+                    Some(ResolvedSource {
+                        table,
+                        relation: rel,
+                        ..
+                    }) => {
                         let cols: Vec<String> =
                             table.columns.iter().map(|c| c.name.clone()).collect();
                         (Some(rel.clone()), (!cols.is_empty()).then_some(cols), false)

@@ -4,7 +4,9 @@
 
 mod common;
 
-use stackc::dbt::consteval::{evaluate, format_date, format_timestamp, NotConstant, Scalar};
+use stackc::render::dbt::consteval::{
+    evaluate, format_date, format_timestamp, NotConstant, Scalar,
+};
 
 /// Expressions as dbt's cross-database macros and packages write them.
 const EXPRESSIONS: &[&str] = &[

@@ -3,9 +3,9 @@
 
 use std::fmt::Write;
 
-use crate::render::Relation;
+use crate::quoting::{literal, quote_ident};
+use crate::relation::Relation;
 use crate::schema::ModelEntry;
-use crate::sql::{literal, quote_ident};
 
 /// Privileges PostgreSQL grants on tables and views; anything else in a
 /// `grants` config is left out (it could not be a privilege).

@@ -5,16 +5,11 @@
 //! Loading is split so that installed packages (each a folder with its own
 //! `dbt_project.yml`) can be read by the same [`project::parse`] later.
 
-pub mod consteval;
-pub mod context;
 pub mod docs;
 pub mod emit;
-pub mod modules;
-pub mod naming;
 pub mod packages;
 pub mod profiles;
 pub mod project;
-pub mod query_result;
 pub mod seeds;
 pub mod snapshot;
 pub mod yaml;
@@ -23,6 +18,22 @@ use std::collections::BTreeMap;
 
 use crate::config::ConfigLayer;
 use crate::diagnostic::Span;
+
+/// What the renderer needs to know of a dbt project's macros: plain data
+/// from the loader.
+#[derive(Debug, Clone, Default)]
+pub struct DbtMacros {
+    /// The root project's name (its own namespace).
+    pub root: String,
+    /// Installed packages: name and macro files, in name order.
+    pub packages: Vec<(String, Vec<crate::project::SourceFile>)>,
+    /// `dispatch:` of dbt_project.yml: namespace -> search order.
+    pub dispatch: BTreeMap<String, Vec<String>>,
+    /// Packages packages.yml / dependencies.yml declare that are not
+    /// installed (E0150): an undefined namespace of one of these names is
+    /// that error's consequence, not another.
+    pub missing: std::collections::BTreeSet<String>,
+}
 
 /// What a dbt project sets beyond stackc's own settings.
 #[derive(Debug, Clone, Default)]
@@ -106,7 +117,7 @@ pub fn settings(
         );
     }
     let mut model_configs = parsed.model_configs;
-    let target_json = naming::target_json(&dbt.target);
+    let target_json = profiles::target_json(&dbt.target);
     let trees = [
         &mut model_configs,
         &mut dbt.seed_configs,

@@ -155,7 +155,7 @@ pub fn load(
             vars: parsed.vars.clone(),
         };
         // dbt renders a package's config values with its own vars.
-        let target = super::naming::target_json(&root_target(settings));
+        let target = super::profiles::target_json(&root_target(settings));
         super::render_tree(
             &mut config.model_configs,
             &config.vars,

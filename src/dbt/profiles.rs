@@ -455,6 +455,20 @@ pub fn render_value(
         })
 }
 
+/// The target as dbt's Jinja `target` variable.
+pub fn target_json(target: &Target) -> serde_json::Value {
+    serde_json::json!({
+        "name": target.name,
+        "profile_name": target.profile_name,
+        "type": target.kind,
+        "schema": target.schema,
+        "database": target.database,
+        "dbname": target.database,
+        "user": target.user,
+        "threads": target.threads,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

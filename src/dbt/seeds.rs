@@ -1,17 +1,16 @@
 //! Seeds as dbt loads them: their configs from the `seeds:` tree of
-//! dbt_project.yml, their names, and column types inferred as dbt-postgres
-//! (agate) infers them.
+//! dbt_project.yml and column types inferred as dbt-postgres (agate) infers
+//! them. Their names come from dbt's naming macros, rendered
+//! (`crate::render::dbt::naming::seed_names`).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use super::DbtSettings;
 use crate::diagnostic::{Code, Diagnostic, Span};
-use crate::render::Renderer;
 use crate::seed::Seed;
 
 /// Folders of a seed file under the seed path it is in.
-fn folders(path: &str, seed_paths: &[String]) -> Vec<String> {
+pub(crate) fn folders(path: &str, seed_paths: &[String]) -> Vec<String> {
     let inner = seed_paths
         .iter()
         .find_map(|dir| {
@@ -97,45 +96,6 @@ fn layers<'a>(
         }
     }
     out
-}
-
-/// Schema and table name of a seed.
-pub fn names(
-    renderer: &Renderer,
-    dbt: &DbtSettings,
-    project: &str,
-    vars: &Arc<BTreeMap<String, serde_json::Value>>,
-    seed: &Seed,
-    seed_paths: &[String],
-    diagnostics: &mut Vec<Diagnostic>,
-) -> (String, String) {
-    let config = config(dbt, seed, seed_paths);
-    let text = |k: &str| config.get(k).and_then(|v| v.as_str());
-    let (package, seed_paths) = match dbt.package_of(&seed.file.path) {
-        Some((pkg, config)) => (pkg, config.seed_paths.as_slice()),
-        None => (project, seed_paths),
-    };
-    let folders = folders(&seed.file.path, seed_paths);
-    let node = super::naming::Node {
-        name: &seed.name,
-        resource_type: "seed",
-        package,
-        path: &seed.file.path,
-        folders: &folders,
-        config: serde_json::Value::Object(config.clone().into_iter().collect()),
-    };
-    let names = super::naming::names(
-        renderer,
-        &dbt.target,
-        vars,
-        &node,
-        text("schema"),
-        text("alias"),
-        text("database"),
-        &Span::new(&seed.file.path, 0..0),
-        diagnostics,
-    );
-    (names.schema, names.alias)
 }
 
 /// Reads a seed file as dbt would with its configs: `+delimiter` (one

@@ -15,8 +15,8 @@ use crate::manifest::{
     ModelConfigInfo, ModelNode, Node, OtherInfo, RunStep, SeedNode, SourceNode, StepKind, TestNode,
     UnitTestEntry, MANIFEST_VERSION,
 };
+use crate::node::{Resolved, ResolvedSeed, ResolvedSource};
 use crate::project::{MigrationKind, Project};
-use crate::resolve::Resolved;
 use crate::schema::OtherKind;
 
 // The manifest borrows what it can from the project rather than copying
@@ -147,7 +147,15 @@ fn build<'a>(
         })
         .collect();
     nodes.extend(model_nodes.into_iter().map(|(id, n)| (Cow::Owned(id), n)));
-    for (seed_name, (seed, entry, relation)) in &resolved.seeds {
+    for (
+        seed_name,
+        ResolvedSeed {
+            seed,
+            entry,
+            relation,
+        },
+    ) in &resolved.seeds
+    {
         let id = seed_id(name, seed_name);
         nodes.insert(
             id.clone().into(),
@@ -222,7 +230,15 @@ fn build<'a>(
         );
     }
     let mut sources = BTreeMap::new();
-    for ((source, table), (entry, t, relation)) in &resolved.sources {
+    for (
+        (source, table),
+        ResolvedSource {
+            entry,
+            table: t,
+            relation,
+        },
+    ) in &resolved.sources
+    {
         let id = crate::graph::source_id(name, source, table);
         sources.insert(
             Cow::Owned(id.clone()),

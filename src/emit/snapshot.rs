@@ -6,9 +6,9 @@
 //! new ones. On an empty table that inserts every row with the values of
 //! dbt's first build, so one run step serves the first run and every later.
 
-use super::{create_schema, do_block, drop_relation};
+use super::migrations::{create_schema, do_block, drop_relation};
 use crate::dbt::snapshot::{HardDeletes, Kind, Strategy};
-use crate::resolve::Model;
+use crate::node::Model;
 use crate::sql::{fit_identifier, literal, quote_ident};
 
 /// dbt-postgres's `snapshot_get_time()`.

@@ -5,9 +5,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::profiles::Target;
+use crate::dbt::profiles::Target;
+use crate::dbt::{seeds, DbtSettings};
 use crate::diagnostic::{Code, Diagnostic, Span};
 use crate::render::Renderer;
+use crate::seed::Seed;
 
 /// A node as the naming macros see it (`node.name`, `node.resource_type`,
 /// `node.config`, `node.fqn`...).
@@ -107,23 +109,49 @@ pub fn default_schema(target_schema: &str, custom: Option<&str>) -> String {
     }
 }
 
-/// The target as dbt's Jinja `target` variable.
-pub fn target_json(target: &Target) -> serde_json::Value {
-    serde_json::json!({
-        "name": target.name,
-        "profile_name": target.profile_name,
-        "type": target.kind,
-        "schema": target.schema,
-        "database": target.database,
-        "dbname": target.database,
-        "user": target.user,
-        "threads": target.threads,
-    })
+/// Schema and table name of a seed.
+pub fn seed_names(
+    renderer: &Renderer,
+    dbt: &DbtSettings,
+    project: &str,
+    vars: &Arc<BTreeMap<String, serde_json::Value>>,
+    seed: &Seed,
+    seed_paths: &[String],
+    diagnostics: &mut Vec<Diagnostic>,
+) -> (String, String) {
+    let config = seeds::config(dbt, seed, seed_paths);
+    let text = |k: &str| config.get(k).and_then(|v| v.as_str());
+    let (package, seed_paths) = match dbt.package_of(&seed.file.path) {
+        Some((pkg, config)) => (pkg, config.seed_paths.as_slice()),
+        None => (project, seed_paths),
+    };
+    let folders = seeds::folders(&seed.file.path, seed_paths);
+    let node = Node {
+        name: &seed.name,
+        resource_type: "seed",
+        package,
+        path: &seed.file.path,
+        folders: &folders,
+        config: serde_json::Value::Object(config.clone().into_iter().collect()),
+    };
+    let names = names(
+        renderer,
+        &dbt.target,
+        vars,
+        &node,
+        text("schema"),
+        text("alias"),
+        text("database"),
+        &Span::new(&seed.file.path, 0..0),
+        diagnostics,
+    );
+    (names.schema, names.alias)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dbt::profiles::target_json;
     use crate::project::SourceFile;
 
     fn node() -> Node<'static> {

@@ -8,18 +8,30 @@
 //! on its first line, which keeps the model's line numbers intact.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
-use minijinja::value::{Kwargs, Object, Value};
+use minijinja::value::Value;
 use minijinja::{Environment, Error, ErrorKind, OutputSpanKind, State, UndefinedBehavior};
 
-use crate::dbt::context::Frame;
+use self::dbt::context::Frame;
 use crate::diagnostic::{Code, Diagnostic, Span};
 use crate::project::SourceFile;
-use crate::sql::relation_name;
+use crate::relation::Relation;
 
+mod functions;
+mod locate;
+mod relation_object;
+
+pub(crate) use self::functions::SCOPE_KEY;
+use self::functions::{
+    caller_range, config_fn, env_var_fn, is_incremental_fn, pending_failure, ref_fn, scope,
+    source_fn, var_fn, Scope,
+};
+pub use self::locate::{call_span, config_call_spans};
+use self::locate::{jinja_diagnostic, macro_names};
+
+pub mod dbt;
 mod limits;
 
 /// The names a model or test may use that are provided by stackc, not macros.
@@ -60,112 +72,6 @@ pub fn catalog_of(state: &State) -> Option<Arc<Relations>> {
     scope(state).ok().map(|s| Arc::clone(&s.relations))
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Relation {
-    pub schema: String,
-    pub name: String,
-    /// Use the name exactly as written (`quoting: {identifier: true}`).
-    pub quote: bool,
-    /// For ephemeral models: the CTE name the reference renders as.
-    pub cte: Option<String>,
-}
-
-impl Relation {
-    /// What `ref('m')` gives in the discovery pass, before the model's
-    /// schema is known: it renders as the bare name.
-    fn unresolved(name: String) -> Relation {
-        Relation {
-            schema: String::new(),
-            name,
-            quote: false,
-            cte: None,
-        }
-    }
-}
-
-impl fmt::Display for Relation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.cte {
-            Some(cte) => f.write_str(cte),
-            None if self.schema.is_empty() => f.write_str(&self.name),
-            None => f.write_str(&relation_name(&self.schema, &self.name, self.quote)),
-        }
-    }
-}
-
-/// The keys of a relation as dbt's `Relation` object has them.
-const RELATION_KEYS: &[&str] = &[
-    "schema",
-    "name",
-    "identifier",
-    "table",
-    "database",
-    "type",
-    "is_cte",
-    "is_table",
-    "is_view",
-    "metadata",
-];
-
-/// A relation in Jinja as dbt's: a mapping (packages test `obj is mapping`
-/// and `obj.get('metadata', {}).get('type')` to tell a relation from a
-/// string) that renders as its quoted name.
-impl Object for Relation {
-    fn repr(self: &Arc<Self>) -> minijinja::value::ObjectRepr {
-        minijinja::value::ObjectRepr::Map
-    }
-
-    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        Some(match key.as_str()? {
-            "schema" => Value::from(self.schema.clone()),
-            "name" | "identifier" | "table" => Value::from(self.name.clone()),
-            // stackc names relations by schema and name in the target
-            // database; dbt's `database` part is left out.
-            "database" => Value::from(()),
-            // Whether a ref is a table or a view is the materialization's
-            // business, unknown to a relation: none, as dbt's for a
-            // relation it has not looked up.
-            "type" => match self.cte {
-                Some(_) => Value::from("cte"),
-                None => Value::from(()),
-            },
-            "is_cte" => Value::from(self.cte.is_some()),
-            "is_table" | "is_view" => Value::from(false),
-            "metadata" => Value::from(BTreeMap::from([("type", "PostgresRelation")])),
-            _ => return None,
-        })
-    }
-
-    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
-        minijinja::value::Enumerator::Str(RELATION_KEYS)
-    }
-
-    fn call_method(
-        self: &Arc<Self>,
-        _state: &mut State,
-        method: &str,
-        args: &[Value],
-    ) -> Result<Value, Error> {
-        match method {
-            "get" => {
-                let (key, default): (Value, Option<Value>) = minijinja::value::from_args(args)?;
-                Ok(self
-                    .get_value(&key)
-                    .unwrap_or_else(|| default.unwrap_or(Value::from(()))))
-            }
-            "render" => Ok(Value::from(self.to_string())),
-            // The relation without its database, quoted as configured,
-            // is what stackc renders already.
-            "include" | "incorporate" | "quote" => Ok(Value::from_dyn_object(Arc::clone(self))),
-            _ => Err(Error::from(ErrorKind::UnknownMethod)),
-        }
-    }
-
-    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
-
 /// Everything a render recorded, in call order.
 #[derive(Debug, Default, Clone)]
 pub struct Calls {
@@ -184,236 +90,6 @@ struct FunctionError {
     code: Code,
     message: String,
     help: String,
-}
-
-/// The range of the `nth` call `called(...)` in `text` (1 for the first):
-/// where a file called the macro an error came from. A call repeated by a
-/// loop is counted more often than it is written: the last one written is
-/// then the nearest guess.
-fn caller_range(text: &str, called: &str, nth: usize) -> Option<Range<usize>> {
-    let needle = format!("{called}(");
-    let mut found = None;
-    let mut count = 0;
-    let mut from = 0;
-    while let Some(i) = text[from..].find(&needle) {
-        let at = from + i;
-        from = at + needle.len();
-        // `pkg.m(` is no call of `m(`, nor is `my_m(`.
-        let before = text[..at].chars().next_back();
-        if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.') {
-            continue;
-        }
-        found = Some(at);
-        count += 1;
-        if count == nth {
-            break;
-        }
-    }
-    let at = found?;
-    let end = text[at..]
-        .find(')')
-        .map_or(at + needle.len(), |i| at + i + 1);
-    Some(at..end)
-}
-
-#[derive(Debug)]
-struct Scope {
-    relations: Arc<Relations>,
-    vars: Arc<BTreeMap<String, serde_json::Value>>,
-    is_incremental: bool,
-    calls: Mutex<Calls>,
-    error: Mutex<Option<FunctionError>>,
-}
-
-impl Object for Scope {}
-
-impl Scope {
-    fn fail(&self, code: Code, message: String, help: String) -> Error {
-        let error = Error::new(ErrorKind::InvalidOperation, message.clone());
-        if let Ok(mut slot) = self.error.lock() {
-            slot.get_or_insert(FunctionError {
-                code,
-                message,
-                help,
-            });
-        }
-        error
-    }
-
-    fn record(&self, f: impl FnOnce(&mut Calls)) {
-        // A poisoned lock means another function panicked mid-render, and
-        // that render is lost anyway; recording nothing is then correct.
-        if let Ok(mut calls) = self.calls.lock() {
-            f(&mut calls);
-        }
-    }
-}
-
-pub(crate) const SCOPE_KEY: &str = "__stackc_scope";
-
-fn scope(state: &State) -> Result<Arc<Scope>, Error> {
-    state
-        .lookup(SCOPE_KEY)
-        .and_then(|v| v.downcast_object::<Scope>())
-        .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "stackc scope is missing"))
-}
-
-fn ref_fn(
-    state: &State,
-    name: String,
-    extra: Option<String>,
-    kwargs: Kwargs,
-) -> Result<Value, Error> {
-    let scope = scope(state)?;
-    // dbt's two-argument form names the project first: ref('pkg', 'model').
-    let (package, name) = match extra {
-        Some(model) => (Some(name), model),
-        None => (None, name),
-    };
-    let resolved = !scope.relations.models.is_empty();
-    if let Some(package) = &package {
-        if resolved && scope.relations.packages.is_empty() {
-            return Err(scope.fail(
-                Code::E0102,
-                format!("ref() takes one model name, got two arguments (`{package}`, `{name}`)"),
-                "stackc projects have no packages: write ref('model_name')".into(),
-            ));
-        }
-        if let Some(owner) = scope.relations.packages.get(&name) {
-            if owner != package {
-                return Err(scope.fail(
-                    Code::E0155,
-                    format!("ref('{package}', '{name}'): `{name}` belongs to project `{owner}`, not `{package}`"),
-                    format!("write ref('{owner}', '{name}'), or ref('{name}')"),
-                ));
-            }
-        }
-    }
-    // `ref('m', v=2)` / `ref('m', version=2)`: a version of a versioned model.
-    let version: Option<Value> = match kwargs.get::<Option<Value>>("v")? {
-        Some(v) => Some(v),
-        None => kwargs.get::<Option<Value>>("version")?,
-    };
-    kwargs.assert_all_used()?;
-    let versions = &scope.relations.versions;
-    let name = match version {
-        Some(v) => {
-            let v = v.to_string();
-            versions
-                .get(&format!("{name}.v{v}"))
-                .cloned()
-                .unwrap_or_else(|| format!("{name}_v{v}"))
-        }
-        None => versions.get(&name).cloned().unwrap_or(name),
-    };
-    scope.record(|c| c.refs.push(name.clone()));
-    Ok(match scope.relations.models.get(&name) {
-        Some(rel) => Value::from_object(rel.clone()),
-        None => Value::from_object(Relation::unresolved(name)),
-    })
-}
-
-fn source_fn(state: &State, source: String, table: String) -> Result<Value, Error> {
-    let scope = scope(state)?;
-    scope.record(|c| c.sources.push((source.clone(), table.clone())));
-    Ok(
-        match scope
-            .relations
-            .sources
-            .get(&(source.clone(), table.clone()))
-        {
-            Some(rel) => Value::from_object(rel.clone()),
-            None => Value::from_object(Relation {
-                schema: source.clone(),
-                name: table.clone(),
-                quote: false,
-                cte: None,
-            }),
-        },
-    )
-}
-
-fn config_fn(state: &State, kwargs: Kwargs) -> Result<String, Error> {
-    let scope = scope(state)?;
-    let mut map = BTreeMap::new();
-    for key in kwargs.args() {
-        let value: Value = kwargs.get(key)?;
-        let json = serde_json::to_value(&value).map_err(|e| {
-            scope.fail(
-                Code::E0105,
-                format!("config value `{key}` cannot be used: {e}"),
-                "config values are strings, numbers, booleans, lists and mappings".into(),
-            )
-        })?;
-        map.insert(key.to_string(), json);
-    }
-    scope.record(|c| c.configs.push(map));
-    Ok(String::new())
-}
-
-fn var_fn(state: &State, name: String, default: Option<Value>) -> Result<Value, Error> {
-    let scope = scope(state)?;
-    scope.record(|c| {
-        c.vars.insert(name.clone());
-    });
-    if let Some(v) = scope.vars.get(&name) {
-        // dbt renders Jinja in a var's value when it is used, with the
-        // context of the node that uses it (`"{{ target.schema }}_raw"`).
-        if let serde_json::Value::String(text) = v {
-            if state.lookup("target").is_some() && (text.contains("{{") || text.contains("{%")) {
-                let ctx = minijinja::context! {
-                    __stackc_scope => state.lookup(SCOPE_KEY).unwrap_or_default(),
-                    __stackc_frame => state.lookup("__stackc_frame").unwrap_or_default(),
-                    this => state.lookup("this").unwrap_or_default(),
-                };
-                return state.env().render_str(text, ctx).map(Value::from);
-            }
-        }
-        return Ok(Value::from(minijinja::value::Serde(v)));
-    }
-    match default {
-        Some(d) => Ok(d),
-        None => Err(scope.fail(
-            Code::E0103,
-            format!("var `{name}` is not defined and has no default"),
-            format!("add `{name} = ...` under [vars] in stackc.toml, or give a default: var('{name}', ...)"),
-        )),
-    }
-}
-
-fn env_var_fn(state: &State, name: String, default: Option<Value>) -> Result<Value, Error> {
-    let scope = scope(state)?;
-    scope.record(|c| {
-        c.env_vars.insert(name.clone());
-    });
-    match std::env::var(&name) {
-        Ok(v) => Ok(Value::from(v)),
-        Err(_) => match default {
-            Some(d) => Ok(d),
-            None => Err(scope.fail(
-                Code::E0104,
-                format!("environment variable `{name}` is not set and has no default"),
-                format!(
-                    "set {name} in the environment, or give a default: env_var('{name}', 'value')"
-                ),
-            )),
-        },
-    }
-}
-
-fn is_incremental_fn(state: &State) -> Result<bool, Error> {
-    Ok(scope(state)?.is_incremental)
-}
-
-/// The failure one of our functions recorded before the render failed.
-fn pending_failure(scope: &Scope, frame: &Frame) -> Option<FunctionError> {
-    scope.error.lock().ok().and_then(|e| e.clone()).or_else(|| {
-        frame.failure().map(|f| FunctionError {
-            code: f.code,
-            message: f.message,
-            help: f.help,
-        })
-    })
 }
 
 /// How one piece of rendered SQL maps back to the source.
@@ -526,8 +202,8 @@ pub struct RenderOptions {
     /// dbt's `target` variable.
     pub target: Option<serde_json::Value>,
     /// A dbt project's macros by namespace (packages, dbt's own): the dbt
-    /// context of [`crate::dbt::context`].
-    pub dbt: Option<Arc<crate::dbt::context::DbtMacros>>,
+    /// context of [`dbt::context`].
+    pub dbt: Option<Arc<crate::dbt::DbtMacros>>,
 }
 
 impl Renderer {
@@ -617,7 +293,7 @@ impl Renderer {
             }
         }
         if let Some(dbt) = &options.dbt {
-            crate::dbt::context::install(&mut env, macros, dbt, diagnostics);
+            self::dbt::context::install(&mut env, macros, dbt, diagnostics);
         } else if options.dbt_whitespace {
             // dbt's macros call each other whatever file each is in: every
             // macro is also a global that evaluates its own file and calls
@@ -747,7 +423,7 @@ impl Renderer {
             .collect();
         ctx.insert(SCOPE_KEY.into(), Value::from_dyn_object(Arc::clone(&scope)));
         ctx.insert(
-            crate::dbt::context::FRAME_KEY.into(),
+            self::dbt::context::FRAME_KEY.into(),
             Value::from_object(Frame::default()),
         );
         let result = self
@@ -967,347 +643,18 @@ fn too_deep(file: &SourceFile, at: Range<usize>) -> Diagnostic {
     .help("split it with {% set %} into smaller parts")
 }
 
-/// Where `func('…name…')` is written in a file; the file start if the call
-/// was made from a macro.
-pub fn call_span(file: &SourceFile, func: &str, name: &str) -> Span {
-    let text: &str = &file.text;
-    let mut from = 0;
-    while let Some(i) = text[from..].find(func) {
-        let start = from + i;
-        let after = text[start + func.len()..].trim_start();
-        if let Some(args) = after.strip_prefix('(') {
-            let close = args.find(')').unwrap_or(args.len());
-            let args_text = &args[..close];
-            for quote in ['\'', '"'] {
-                let needle = format!("{quote}{name}{quote}");
-                if let Some(j) = args_text.find(&needle) {
-                    let abs = text.len() - args.len() + j + 1;
-                    return Span::new(&file.path, abs..abs + name.len());
-                }
-            }
-        }
-        from = start + func.len();
-    }
-    Span::new(&file.path, 0..0)
-}
-
-/// Where a model writes `{{ config(...) }}`: the range of the word `config`
-/// and of each `key` in its arguments (the first call that sets it).
-pub fn config_call_spans(text: &str) -> (Option<Range<usize>>, BTreeMap<String, Range<usize>>) {
-    let mut first_call = None;
-    let mut keys = BTreeMap::new();
-    let mut from = 0;
-    while let Some(i) = text[from..].find("config") {
-        let start = from + i;
-        from = start + "config".len();
-        let before = &text[..start];
-        let ident_before = before
-            .chars()
-            .next_back()
-            .is_some_and(|c| c.is_alphanumeric() || c == '_');
-        let line = &before[before.rfind('\n').map_or(0, |n| n + 1)..];
-        // Inside a Jinja expression, not in a SQL comment.
-        let in_jinja = before
-            .rfind("{{")
-            .is_some_and(|o| before.rfind("}}").is_none_or(|c| c < o));
-        let after = &text[from..];
-        let Some(args) = after.trim_start().strip_prefix('(') else {
-            continue;
-        };
-        if ident_before || line.contains("--") || !in_jinja {
-            continue;
-        }
-        first_call.get_or_insert(start..from);
-        let args_start = text.len() - args.len();
-        let mut depth = 0usize;
-        let mut quote: Option<char> = None;
-        let mut chars = args.char_indices().peekable();
-        while let Some((j, c)) = chars.next() {
-            match (quote, c) {
-                (Some(q), c) if c == q => quote = None,
-                (Some(_), _) => {}
-                (None, '\'' | '"') => quote = Some(c),
-                (None, '(' | '[' | '{') => depth += 1,
-                (None, ')') if depth == 0 => break,
-                (None, ')' | ']' | '}') => depth = depth.saturating_sub(1),
-                (None, c) if depth == 0 && (c.is_alphabetic() || c == '_') => {
-                    let rest = &args[j..];
-                    let len = rest
-                        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
-                        .unwrap_or(rest.len());
-                    let after_key = rest[len..].trim_start();
-                    if after_key.starts_with('=') && !after_key.starts_with("==") {
-                        keys.entry(rest[..len].to_string())
-                            .or_insert(args_start + j..args_start + j + len);
-                    }
-                    for _ in 1..rest[..len].chars().count() {
-                        chars.next();
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-    (first_call, keys)
-}
-
-/// Names and name ranges of the `{% macro name(...) %}` definitions in a file.
-fn macro_names(text: &str) -> Vec<(String, Range<usize>)> {
-    let mut out = Vec::new();
-    let mut rest = 0;
-    while let Some(i) = text[rest..].find("{%") {
-        let tag_start = rest + i + 2;
-        let body = &text[tag_start..];
-        let trimmed = body.trim_start_matches(['-', '+', '~']).trim_start();
-        if let Some(after) = trimmed.strip_prefix("macro") {
-            if after.starts_with(char::is_whitespace) {
-                let name_start = text.len() - after.trim_start().len();
-                let name: String = text[name_start..]
-                    .chars()
-                    .take_while(|c| c.is_alphanumeric() || *c == '_')
-                    .collect();
-                if !name.is_empty() {
-                    out.push((name.clone(), name_start..name_start + name.len()));
-                }
-            }
-        }
-        rest = tag_start;
-    }
-    out
-}
-
-fn jinja_diagnostic(
-    e: &Error,
-    file: &SourceFile,
-    prefix_len: usize,
-    pending: Option<FunctionError>,
-) -> Diagnostic {
-    let in_this_file = e.name().is_none_or(|n| n == &*file.path);
-    let text: &str = &file.text;
-    let range = match e.range() {
-        Some(r) if in_this_file => {
-            r.start.saturating_sub(prefix_len).min(text.len())
-                ..r.end.saturating_sub(prefix_len).min(text.len())
-        }
-        Some(r) => r,
-        None if in_this_file => {
-            let line = e.line().unwrap_or(1);
-            locate_without_range(text, line, e.detail())
-        }
-        None => {
-            let start = 0;
-            start..start
-        }
-    };
-    // minijinja's range of an unexpected character is one byte, also
-    // where the character takes several.
-    let range = if in_this_file {
-        let mut start = range.start.min(text.len());
-        while !text.is_char_boundary(start) {
-            start -= 1;
-        }
-        let mut end = range.end.clamp(start, text.len());
-        while !text.is_char_boundary(end) {
-            end += 1;
-        }
-        start..end
-    } else {
-        range
-    };
-    let path: Arc<str> = match e.name() {
-        Some(n) if !in_this_file => Arc::from(n),
-        _ => Arc::clone(&file.path),
-    };
-    if let Some(f) = pending {
-        let mut d = Diagnostic::new(f.code, f.message)
-            .at(Span::new(&path, range))
-            .help(f.help);
-        if !in_this_file {
-            d = d.related(Span::new(&file.path, 0..0), "while rendering this file");
-        }
-        return d;
-    }
-    let detail = e
-        .detail()
-        .map(str::to_string)
-        .unwrap_or_else(|| e.kind().to_string());
-    if e.kind() == ErrorKind::SyntaxError {
-        if detail.contains("unexpected end of input") && in_this_file {
-            if let Some((tag, open)) = unclosed_block(text) {
-                return Diagnostic::new(Code::E0101, format!("`{{% {tag} %}}` is never closed"))
-                    .at_file(&file.path, open)
-                    .help(format!("add `{{% end{tag} %}}` where the block ends"));
-            }
-        }
-        let mut d = Diagnostic::new(Code::E0101, format!("Jinja syntax error: {detail}"))
-            .at(Span::new(&path, range))
-            .help("check the `{{ }}` and `{% %}` around this point");
-        if !in_this_file {
-            d = d.related(Span::new(&file.path, 0..0), "while rendering this file");
-        }
-        return d;
-    }
-    if e.kind() == ErrorKind::OutOfFuel {
-        let mut d = Diagnostic::new(
-            Code::E0121,
-            format!(
-                "rendering stopped here: the template did more work than one render may do ({} steps)",
-                limits::FUEL
-            ),
-        )
-        .at(Span::new(&path, range))
-        .help("a loop or a macro runs far more often than a model needs; make the loop smaller");
-        if !in_this_file {
-            d = d.related(Span::new(&file.path, 0..0), "while rendering this file");
-        }
-        return d;
-    }
-    let help = match e.kind() {
-        ErrorKind::UndefinedError => {
-            "the name is not defined: use var('name', default) for settings, or define it with {% set %}"
-        }
-        ErrorKind::UnknownFunction => {
-            "define it as a macro in macros/*.sql, or use one of ref, source, config, var, env_var, is_incremental"
-        }
-        _ => "check the expression at this point",
-    };
-    let mut d = Diagnostic::new(Code::E0102, format!("Jinja error: {detail}"))
-        .at(Span::new(&path, range))
-        .help(help);
-    if !in_this_file {
-        d = d.related(Span::new(&file.path, 0..0), "while rendering this file");
-    }
-    d
-}
-
-/// Where an error that minijinja gave only a line for belongs. A call
-/// written over several lines loses its range and reports the line where
-/// it ends, so the line start pointed at the wrong place: the name the
-/// error message gives (`nope is unknown`) in the expression around that
-/// line, else the start of that expression, else the start of the line.
-fn locate_without_range(text: &str, line: usize, detail: Option<&str>) -> Range<usize> {
-    use crate::diagnostic::offset_of;
-    let line_start = offset_of(text, line, 1);
-    let line_end = text[line_start..]
-        .find('\n')
-        .map_or(text.len(), |i| line_start + i);
-    let before = &text[..line_end];
-    let open = match (before.rfind("{{"), before.rfind("{%")) {
-        (Some(a), Some(b)) => a.max(b),
-        (a, b) => match a.or(b) {
-            Some(o) => o,
-            None => return line_start..line_start,
-        },
-    };
-    let close_pat = if text[open..].starts_with("{{") {
-        "}}"
-    } else {
-        "%}"
-    };
-    let close = text[open..]
-        .find(close_pat)
-        .map_or(text.len(), |i| open + i);
-    if close < line_start {
-        return line_start..line_start;
-    }
-    let tag = &text[open + 2..close];
-    let word_at = |at: usize| {
-        let len = text[at..]
-            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
-            .unwrap_or(text.len() - at);
-        let len = if len == 0 {
-            text[at..].chars().next().map_or(0, char::len_utf8)
-        } else {
-            len
-        };
-        at..at + len
-    };
-    let name = detail
-        .and_then(|d| d.strip_suffix(" is unknown"))
-        .and_then(|d| d.rsplit(' ').next())
-        .filter(|n| !n.is_empty());
-    if let Some(name) = name {
-        let is_ident = |c: char| c.is_alphanumeric() || c == '_';
-        let mut from = 0;
-        while let Some(i) = tag[from..].find(name) {
-            let at = from + i;
-            let end = at + name.len();
-            let bounded = !tag[..at].ends_with(is_ident) && !tag[end..].starts_with(is_ident);
-            if bounded {
-                return open + 2 + at..open + 2 + end;
-            }
-            from = end;
-        }
-    }
-    let head = tag.len() - tag.trim_start_matches(['-', '+', '~']).trim_start().len();
-    if open + 2 + head < close {
-        return word_at(open + 2 + head);
-    }
-    line_start..line_start
-}
-
-/// The innermost block opened in `text` and never closed, with the range of
-/// its opening tag.
-fn unclosed_block(text: &str) -> Option<(String, Range<usize>)> {
-    const BLOCKS: &[&str] = &[
-        "if",
-        "for",
-        "macro",
-        "call",
-        "filter",
-        "raw",
-        "with",
-        "block",
-        "autoescape",
-    ];
-    let mut stack: Vec<(String, Range<usize>)> = Vec::new();
-    let mut rest = 0;
-    let mut in_raw = false;
-    while let Some(i) = text[rest..].find("{%") {
-        let start = rest + i;
-        let Some(close) = text[start..].find("%}") else {
-            break;
-        };
-        let end = start + close + 2;
-        let inner = text[start + 2..end - 2]
-            .trim_matches(['-', '+', '~'])
-            .trim();
-        let word: String = inner
-            .chars()
-            .take_while(|c| c.is_alphanumeric() || *c == '_')
-            .collect();
-        if in_raw {
-            if word == "endraw" {
-                in_raw = false;
-                stack.pop();
-            }
-        } else if BLOCKS.contains(&word.as_str()) {
-            in_raw = word == "raw";
-            stack.push((word, start..end));
-        } else if word == "set" && !inner.contains('=') {
-            stack.push((word, start..end));
-        } else if let Some(closed) = word.strip_prefix("end") {
-            if let Some(pos) = stack.iter().rposition(|(w, _)| w == closed) {
-                stack.truncate(pos);
-            }
-        }
-        rest = end;
-    }
-    stack.pop()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn file(path: &str, text: &str) -> SourceFile {
+    pub(super) fn file(path: &str, text: &str) -> SourceFile {
         SourceFile {
             path: Arc::from(path),
             text: Arc::from(text),
         }
     }
 
-    fn render(
+    pub(super) fn render(
         macros: &[SourceFile],
         model: &SourceFile,
         relations: Relations,
@@ -1462,33 +809,5 @@ mod tests {
         let d = render(&[], &model, Relations::default()).unwrap_err();
         assert_eq!(d.code, Code::E0102);
         assert_eq!(&model.text[d.primary.unwrap().range], "nope");
-    }
-
-    #[test]
-    fn finds_config_keys() {
-        let text = "-- config(x=1)\n{{\n  config (\n    materialized='table',\n    indexes=[{'columns': ['a']}], tags=['x'])\n}}\nselect 1";
-        let (call, keys) = config_call_spans(text);
-        assert_eq!(&text[call.unwrap()], "config");
-        assert_eq!(&text[keys["materialized"].clone()], "materialized");
-        assert_eq!(keys.len(), 3, "{keys:?}");
-        assert_eq!(crate::diagnostic::line_col(text, keys["tags"].start).0, 5);
-    }
-
-    #[test]
-    fn finds_macro_names() {
-        let names =
-            macro_names("{% macro a(x) %}{% endmacro %}\n{%- macro b_2() -%}{% endmacro %}");
-        let names: Vec<_> = names.into_iter().map(|(n, _)| n).collect();
-        assert_eq!(names, ["a", "b_2"]);
-    }
-
-    #[test]
-    fn the_nth_call_of_a_macro_is_found_where_it_is_written() {
-        let text = "{{ p.m(1) }} {{ my_m(2) }} {{ m(3) }} {{ m(4) }}";
-        assert_eq!(caller_range(text, "m", 1), Some(30..34));
-        assert_eq!(caller_range(text, "m", 2), Some(41..45));
-        // A loop calls more often than the text says: the last written.
-        assert_eq!(caller_range(text, "m", 5), Some(41..45));
-        assert_eq!(caller_range(text, "p.m", 1), Some(3..9));
     }
 }

@@ -1,0 +1,29 @@
+//! A generic data test, compiled: what datatest makes and emit writes.
+
+use crate::diagnostic::Span;
+use crate::schema::TestSeverity;
+
+#[derive(Debug, Clone)]
+pub struct DataTest {
+    /// dbt's: `test.<project>.<name>.<hash>`.
+    pub unique_id: String,
+    /// dbt's name, by which a test is selected.
+    pub name: String,
+    /// The name cut to under 64 characters with dbt's hash rule: the
+    /// artifact's file name (dbt's alias).
+    pub alias: String,
+    /// The last 10 hex digits of dbt's MD5 of the name and the test's
+    /// arguments, which end its unique id.
+    pub hash: String,
+    pub kind: String,
+    /// The node under test.
+    pub attached_to: String,
+    pub column: Option<String>,
+    /// A query whose rows are the failures.
+    pub sql: String,
+    pub severity: TestSeverity,
+    pub error_if: String,
+    pub warn_if: String,
+    pub depends_on: Vec<String>,
+    pub span: Span,
+}

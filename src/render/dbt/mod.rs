@@ -1,0 +1,10 @@
+//! dbt's side of rendering: the Jinja context packages use (macro
+//! namespaces, `adapter`, `modules`, constant `run_query()`), and the names
+//! dbt's naming macros give models and seeds. What dbt loads from disk
+//! (`dbt_project.yml`, packages, profiles) is `crate::dbt`'s.
+
+pub mod consteval;
+pub(crate) mod context;
+pub(crate) mod modules;
+pub(crate) mod naming;
+pub(crate) mod query_result;

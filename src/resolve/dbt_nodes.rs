@@ -1,0 +1,184 @@
+//! What a dbt project has beyond models: run hooks, exposures and the other
+//! nodes without SQL, and the `model` object Jinja sees.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::config::ModelConfig;
+use crate::diagnostic::{Code, Diagnostic};
+use crate::graph;
+use crate::node::{Model, OtherNode, ResolvedSeed, ResolvedSource};
+use crate::project::{ModelFile, Project};
+use crate::relation::Relation;
+use crate::render::{Relations, Renderer};
+use crate::schema::{OtherEntry, OtherKind, UnitInputKind};
+
+/// `on-run-start`/`on-run-end` rendered (with `target`, `var` and `ref`);
+/// empty entries dropped.
+pub(super) fn run_hooks(
+    hooks: Option<&[crate::dbt::Hook]>,
+    renderer: &Renderer,
+    relations: &Arc<Relations>,
+    vars: &Arc<BTreeMap<String, serde_json::Value>>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for hook in hooks.unwrap_or_default() {
+        match renderer.render_snippet(&hook.sql, None, relations, vars, &hook.span) {
+            Ok(sql) if !sql.trim().is_empty() => out.push(sql.trim().to_string()),
+            Ok(_) => {}
+            Err(d) => diagnostics.push(d),
+        }
+    }
+    out
+}
+
+/// Exposures, semantic models, metrics and saved queries with what they
+/// depend on. Snapshots are left out: stackc does not build them.
+pub(super) fn other_nodes(
+    project: &Project,
+    models: &BTreeMap<String, Model>,
+    seeds: &BTreeMap<String, ResolvedSeed>,
+    sources: &BTreeMap<(String, String), ResolvedSource>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<OtherNode> {
+    let name = &project.settings.name;
+    let entries: Vec<&OtherEntry> = project
+        .schema_files
+        .iter()
+        .flat_map(|f| &f.others)
+        .filter(|e| e.kind != OtherKind::Snapshot)
+        .collect();
+    let id_of = |e: &OtherEntry| format!("{}.{name}.{}", e.kind.as_str(), e.name);
+    // Metrics are made of the measures of semantic models, and of other
+    // metrics; saved queries query metrics.
+    let mut by_measure: BTreeMap<&str, String> = BTreeMap::new();
+    let mut by_metric: BTreeMap<&str, String> = BTreeMap::new();
+    for e in &entries {
+        match e.kind {
+            OtherKind::SemanticModel => {
+                for m in &e.measures {
+                    by_measure.entry(m).or_insert_with(|| id_of(e));
+                }
+            }
+            OtherKind::Metric => {
+                by_metric.entry(&e.name).or_insert_with(|| id_of(e));
+            }
+            _ => {}
+        }
+    }
+    let mut out: Vec<OtherNode> = Vec::new();
+    for entry in entries {
+        {
+            let mut depends_on: Vec<String> = entry
+                .uses_measures
+                .iter()
+                .filter_map(|m| by_measure.get(m.as_str()).cloned())
+                .chain(
+                    entry
+                        .uses_metrics
+                        .iter()
+                        .filter_map(|m| by_metric.get(m.as_str()).cloned()),
+                )
+                .collect();
+            for d in &entry.depends_on {
+                let id = match d {
+                    UnitInputKind::Ref(m) if models.contains_key(m) || seeds.contains_key(m) => {
+                        Some(graph::ref_id(name, m, seeds))
+                    }
+                    UnitInputKind::Source(s, t)
+                        if sources.contains_key(&(s.clone(), t.clone())) =>
+                    {
+                        Some(graph::source_id(name, s, t))
+                    }
+                    _ => None,
+                };
+                match id {
+                    Some(id) => depends_on.push(id),
+                    None => {
+                        let what = match d {
+                            UnitInputKind::Ref(m) => format!("ref('{m}')"),
+                            UnitInputKind::Source(s, t) => format!("source('{s}', '{t}')"),
+                            UnitInputKind::This => "this".into(),
+                        };
+                        diagnostics.push(
+                            Diagnostic::new(
+                                Code::W0054,
+                                format!(
+                                    "{} `{}` depends on {what}, which is not in the project",
+                                    entry.kind.as_str().replace('_', " "),
+                                    entry.name
+                                ),
+                            )
+                            .at(entry.span.clone())
+                            .help("name an existing model, seed or source; the dependency is left out of the lineage"),
+                        );
+                    }
+                }
+            }
+            depends_on.sort();
+            depends_on.dedup();
+            out.push(OtherNode {
+                unique_id: id_of(entry),
+                entry: entry.clone(),
+                depends_on,
+            });
+        }
+    }
+    out.sort_by(|a, b| a.unique_id.cmp(&b.unique_id));
+    out.dedup_by(|a, b| a.unique_id == b.unique_id);
+    out
+}
+
+pub(super) fn serde_value(v: serde_json::Value) -> minijinja::Value {
+    minijinja::Value::from(minijinja::value::Serde(v))
+}
+
+/// dbt's `model` for a model: what its parsed node holds (configs and
+/// names once they are resolved).
+pub(super) fn node_json(
+    project: &Project,
+    dbt: &crate::dbt::DbtSettings,
+    m: &ModelFile,
+    config: Option<&ModelConfig>,
+    relation: Option<&Relation>,
+) -> serde_json::Value {
+    let package = dbt
+        .package_of(&m.file.path)
+        .map_or(project.settings.name.as_str(), |p| p.0);
+    let mut config_json = serde_json::Map::new();
+    // Before configs are resolved (discovery), dbt's defaults.
+    let defaults = ModelConfig::default();
+    let config_or_default = config.or(Some(&defaults));
+    if let Some(c) = config_or_default {
+        for (k, v) in &c.dbt {
+            config_json.insert(k.clone(), v.clone());
+        }
+        config_json.insert("materialized".into(), c.materialized.as_str().into());
+        config_json.insert("schema".into(), serde_json::json!(c.schema));
+        config_json.insert("tags".into(), serde_json::json!(c.tags));
+        config_json.insert("enabled".into(), c.enabled.into());
+        config_json.insert("unique_key".into(), serde_json::json!(c.unique_key));
+    }
+    let mut fqn = vec![package.to_string()];
+    fqn.extend(m.folders.iter().cloned());
+    fqn.push(m.name.clone());
+    let tags = config.map(|c| c.tags.clone()).unwrap_or_default();
+    serde_json::json!({
+        "unique_id": format!("model.{package}.{}", m.name),
+        "name": m.name,
+        "resource_type": "model",
+        "package_name": package,
+        "path": m.folders.iter().map(|f| format!("{f}/")).collect::<String>() + &m.name + ".sql",
+        "original_file_path": &*m.file.path,
+        "fqn": fqn,
+        "tags": tags,
+        "schema": relation.map(|r| r.schema.clone()),
+        "alias": relation.map(|r| r.name.clone()),
+        "identifier": relation.map(|r| r.name.clone()),
+        "database": dbt.target.database,
+        "config": config_json,
+        "raw_code": &*m.file.text,
+        "language": "sql",
+    })
+}

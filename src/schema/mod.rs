@@ -1,0 +1,754 @@
+//! Schema files: dbt `version: 2` YAML (`models:`, `sources:`, `seeds:`).
+//!
+//! Read with serde-saphyr, which rejects duplicate keys and gives the position
+//! of every value we keep, so later stages can point at the exact line.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::config::{ConfigEntry, ConfigLayer};
+use crate::diagnostic::{offset_of, Code, Diagnostic, Span};
+use crate::project::SourceFile;
+
+use keys::Keyed;
+
+mod data_tests;
+mod entries;
+mod raw;
+mod strict;
+
+pub use self::data_tests::{apply_test_tree, parse_input};
+use self::entries::{version_text, Cx};
+use self::raw::RawFile;
+use self::strict::{check_keys, Ctx};
+
+mod keys;
+
+#[derive(Debug, Clone)]
+pub struct SchemaFile {
+    pub path: Arc<str>,
+    /// Shared: the resolved model keeps its entry without copying it.
+    pub models: Vec<Arc<ModelEntry>>,
+    pub sources: Vec<SourceEntry>,
+    pub seeds: Vec<SeedEntry>,
+    pub unit_tests: Vec<UnitTest>,
+    /// Exposures, semantic models, metrics, saved queries and snapshots:
+    /// carried into the manifest and the lineage, no SQL.
+    pub others: Vec<OtherEntry>,
+    /// What stackc is stricter about than dbt: warnings in a dbt project,
+    /// errors (with their native code) in a stackc project.
+    pub strict: Vec<Strict>,
+    /// The file could not be read as a schema file (already reported): what
+    /// it declares is unknown, so problems that may come from that are not
+    /// reported a second time.
+    pub rejected: bool,
+}
+
+/// A problem dbt would accept: `diagnostic` is the warning of a dbt project;
+/// a stackc project reports it as an error with code `native`.
+#[derive(Debug, Clone)]
+pub struct Strict {
+    pub native: Code,
+    pub diagnostic: Diagnostic,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum OtherKind {
+    Exposure,
+    SemanticModel,
+    Metric,
+    SavedQuery,
+    Snapshot,
+}
+
+impl OtherKind {
+    /// The resource type, as dbt's manifest names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OtherKind::Exposure => "exposure",
+            OtherKind::SemanticModel => "semantic_model",
+            OtherKind::Metric => "metric",
+            OtherKind::SavedQuery => "saved_query",
+            OtherKind::Snapshot => "snapshot",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct OtherEntry {
+    pub kind: OtherKind,
+    pub name: String,
+    pub span: Span,
+    pub description: Option<String>,
+    pub label: Option<String>,
+    /// `type:` as written (an exposure's `dashboard`, a metric's `simple`).
+    pub type_: Option<String>,
+    /// `ref(...)`/`source(...)` it depends on, as written.
+    pub depends_on: Vec<UnitInputKind>,
+    /// A semantic model's measures.
+    pub measures: Vec<String>,
+    /// The measures and metrics a metric or saved query is made of.
+    pub uses_measures: Vec<String>,
+    pub uses_metrics: Vec<String>,
+    /// A snapshot's `relation:` as written, and where its value is.
+    pub relation: Option<(String, Span)>,
+    /// A snapshot's `config:`.
+    pub config: ConfigLayer,
+}
+
+/// `x`, `{name: x}` or a list of them.
+fn names_of(value: Option<&serde_json::Value>, out: &mut Vec<String>) {
+    match value {
+        Some(serde_json::Value::String(s)) => out.push(s.clone()),
+        Some(serde_json::Value::Object(map)) => names_of(map.get("name"), out),
+        Some(serde_json::Value::Array(items)) => {
+            for item in items {
+                names_of(Some(item), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A dbt unit test: a model run on fixed input rows, compared with the rows
+/// it should return.
+#[derive(Debug, Clone)]
+pub struct UnitTest {
+    pub name: String,
+    pub span: Span,
+    pub model: String,
+    pub model_span: Span,
+    pub description: Option<String>,
+    pub given: Vec<UnitInput>,
+    pub expect: Vec<BTreeMap<String, serde_json::Value>>,
+    pub expect_span: Span,
+    /// `overrides: {macros: {is_incremental: true}}`.
+    pub is_incremental: Option<bool>,
+    pub vars: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum UnitInputKind {
+    Ref(String),
+    Source(String, String),
+    /// `input: this`, the existing rows of an incremental model.
+    This,
+}
+
+#[derive(Debug, Clone)]
+pub struct UnitInput {
+    pub kind: UnitInputKind,
+    pub span: Span,
+    pub rows: Vec<BTreeMap<String, serde_json::Value>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ModelEntry {
+    pub name: String,
+    pub span: Span,
+    pub description: Option<String>,
+    pub config: ConfigLayer,
+    pub columns: Vec<Column>,
+    /// Tests on the model as a whole (no column).
+    pub tests: Vec<TestSpec>,
+    /// dbt's model versions: each is the model file `defined_in`.
+    pub versions: Vec<ModelVersion>,
+    /// `latest_version:`, else the highest version.
+    pub latest_version: Option<String>,
+    /// Model-level `constraints:` (primary keys, checks over several
+    /// columns), emitted in the table's DDL when its contract is enforced.
+    pub constraints: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ModelVersion {
+    pub v: String,
+    pub span: Span,
+    /// The model file's name: `defined_in`, else `<model>_v<v>`.
+    pub defined_in: String,
+    /// Columns the version adds or describes anew.
+    pub columns: Vec<Column>,
+    pub tests: Vec<TestSpec>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Column {
+    pub name: String,
+    pub span: Span,
+    pub description: Option<String>,
+    pub data_type: Option<String>,
+    pub quote: bool,
+    pub constraints: Vec<serde_json::Value>,
+    pub tests: Vec<TestSpec>,
+}
+
+impl Column {
+    /// The name as PostgreSQL sees it: folded to lower case unless the
+    /// schema file says `quote: true`.
+    pub fn folded_name(&self) -> String {
+        if self.quote {
+            self.name.clone()
+        } else {
+            self.name.to_lowercase()
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SourceEntry {
+    pub name: String,
+    pub span: Span,
+    pub schema: String,
+    pub description: Option<String>,
+    pub tables: Vec<SourceTable>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SourceTable {
+    pub name: String,
+    pub span: Span,
+    /// The table's name in the database (`identifier:`, else `name`).
+    pub identifier: String,
+    /// `quoting: {identifier: true}`: use the identifier exactly as written.
+    pub quote_identifier: bool,
+    pub description: Option<String>,
+    pub columns: Vec<Column>,
+    pub tests: Vec<TestSpec>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SeedEntry {
+    pub name: String,
+    pub span: Span,
+    pub description: Option<String>,
+    /// Column -> PostgreSQL type, from `columns[].data_type` and
+    /// `config.column_types` (the latter wins, as in dbt).
+    pub column_types: BTreeMap<String, String>,
+    pub columns: Vec<Column>,
+    pub tests: Vec<TestSpec>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestSeverity {
+    Error,
+    Warn,
+}
+
+impl TestSeverity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TestSeverity::Error => "error",
+            TestSeverity::Warn => "warn",
+        }
+    }
+}
+
+/// A generic test as written: `not_null`, or `{accepted_values: {values: [...]}}`.
+#[derive(Debug, Clone)]
+pub struct TestSpec {
+    pub kind: String,
+    pub args: BTreeMap<String, serde_json::Value>,
+    pub severity: TestSeverity,
+    pub where_clause: Option<String>,
+    /// Conditions on the failure count, as dbt writes them (`!= 0`, `>10`).
+    pub error_if: String,
+    pub warn_if: String,
+    pub span: Span,
+    /// Where each argument's value is written (`to: ref('x')` underlines
+    /// `ref('x')`), for the arguments found in the test's text; a problem
+    /// with one argument points there, else at `span`.
+    pub arg_spans: BTreeMap<String, Span>,
+    /// `name:` given in the entry: the test's name instead of dbt's
+    /// generated one.
+    pub name: Option<String>,
+    /// `dbt_utils` in `dbt_utils.accepted_range`.
+    pub namespace: Option<String>,
+    /// `limit:`: at most this many failing rows are counted.
+    pub limit: Option<u64>,
+    /// `enabled: false` drops the test.
+    pub enabled: bool,
+    /// The settings the entry itself writes: they win over the `tests:`
+    /// tree of dbt_project.yml.
+    pub explicit: std::collections::BTreeSet<String>,
+}
+
+/// Reads one schema file; `None` when it is empty. A file that is not valid
+/// YAML (reported) comes back empty and `rejected`.
+pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<SchemaFile> {
+    if file.text.trim().is_empty() {
+        return None;
+    }
+    let (raw, tree) = match serde_saphyr::from_str::<Keyed<RawFile>>(&file.text) {
+        Ok(Keyed(raw, tree)) => (raw, tree),
+        Err(e) => {
+            let offset = e.location().map_or(0, |l| {
+                offset_of(&file.text, l.line() as usize, l.column() as usize)
+            });
+            let message = yaml_message(&e);
+            let help = if message.starts_with("duplicate mapping key") {
+                "a key may appear once per mapping: merge the two entries or remove one"
+            } else {
+                "schema files follow dbt's `version: 2` format with `models:`, `sources:` and `seeds:`"
+            };
+            diagnostics.push(
+                Diagnostic::new(Code::E0002, format!("invalid schema file: {message}"))
+                    .at_file(&file.path, offset..offset)
+                    .help(help),
+            );
+            return Some(SchemaFile {
+                path: Arc::clone(&file.path),
+                models: Vec::new(),
+                sources: Vec::new(),
+                seeds: Vec::new(),
+                unit_tests: Vec::new(),
+                others: Vec::new(),
+                strict: Vec::new(),
+                rejected: true,
+            });
+        }
+    };
+    let cx = Cx {
+        file,
+        strict: Default::default(),
+    };
+    let mut strict = Vec::new();
+    check_keys(&tree, Ctx::Top, &cx, &mut strict);
+    // dbt reads a file without `version:` as version 2.
+    if let Some(version) = raw
+        .version
+        .as_ref()
+        .filter(|v| v.value != serde_json::json!(2))
+    {
+        diagnostics.push(
+            Diagnostic::new(
+                Code::E0002,
+                format!("unsupported schema file version {}", version.value),
+            )
+            .at(cx.span(version))
+            .help("write `version: 2` at the top of the file, or leave `version:` out"),
+        );
+    }
+    let models = raw
+        .models
+        .into_iter()
+        .map(|m| {
+            let versions = m
+                .versions
+                .into_iter()
+                .map(|v| cx.version(&m.name.value, v, diagnostics))
+                .collect();
+            Arc::new(ModelEntry {
+                span: cx.span(&m.name),
+                name: m.name.value,
+                description: m.description,
+                config: m
+                    .config
+                    .into_iter()
+                    .map(|(k, v)| {
+                        let span = cx.span(&v);
+                        (
+                            k,
+                            ConfigEntry {
+                                value: v.value,
+                                span,
+                            },
+                        )
+                    })
+                    .collect(),
+                columns: m
+                    .columns
+                    .into_iter()
+                    .map(|c| cx.column(c, diagnostics))
+                    .collect(),
+                tests: cx.tests(m.tests, m.data_tests, diagnostics),
+                latest_version: m.latest_version.map(|v| version_text(&v)),
+                constraints: m.constraints,
+                versions,
+            })
+        })
+        .collect();
+    let sources = raw
+        .sources
+        .into_iter()
+        .map(|s| SourceEntry {
+            span: cx.span(&s.name),
+            schema: s.schema.unwrap_or_else(|| s.name.value.clone()),
+            name: s.name.value,
+            description: s.description,
+            tables: s
+                .tables
+                .into_iter()
+                .map(|t| SourceTable {
+                    span: cx.span(&t.name),
+                    identifier: t.identifier.unwrap_or_else(|| t.name.value.clone()),
+                    quote_identifier: t.quoting.get("identifier").copied().unwrap_or(false),
+                    name: t.name.value,
+                    description: t.description,
+                    columns: t
+                        .columns
+                        .into_iter()
+                        .map(|c| cx.column(c, diagnostics))
+                        .collect(),
+                    tests: cx.tests(t.tests, t.data_tests, diagnostics),
+                })
+                .collect(),
+        })
+        .collect();
+    let seeds = raw
+        .seeds
+        .into_iter()
+        .map(|s| {
+            let columns: Vec<Column> = s
+                .columns
+                .into_iter()
+                .map(|c| cx.column(c, diagnostics))
+                .collect();
+            let mut column_types: BTreeMap<String, String> = columns
+                .iter()
+                .filter_map(|c| Some((c.name.clone(), c.data_type.clone()?)))
+                .collect();
+            column_types.extend(s.config.column_types);
+            SeedEntry {
+                span: cx.span(&s.name),
+                name: s.name.value,
+                description: s.description,
+                column_types,
+                columns,
+                tests: cx.tests(s.tests, s.data_tests, diagnostics),
+            }
+        })
+        .collect();
+    let unit_tests = raw
+        .unit_tests
+        .into_iter()
+        .filter_map(|u| cx.unit_test(u, diagnostics))
+        .collect();
+    let mut others = Vec::new();
+    for (kind, list) in [
+        (OtherKind::Snapshot, raw.snapshots),
+        (OtherKind::Exposure, raw.exposures),
+        (OtherKind::SemanticModel, raw.semantic_models),
+        (OtherKind::Metric, raw.metrics),
+        (OtherKind::SavedQuery, raw.saved_queries),
+    ] {
+        for o in list {
+            let span = cx.span(&o.name);
+            let has_tests = !o.tests.is_empty()
+                || !o.data_tests.is_empty()
+                || o.columns.iter().any(|c| {
+                    ["tests", "data_tests"].iter().any(|k| {
+                        c.get(k)
+                            .and_then(|t| t.as_array())
+                            .is_some_and(|t| !t.is_empty())
+                    })
+                });
+            if kind == OtherKind::Snapshot && has_tests {
+                diagnostics.push(
+                    Diagnostic::new(
+                        Code::W0053,
+                        format!("snapshot `{}` has tests, but stackc does not run tests on snapshots yet: they are skipped", o.name.value),
+                    )
+                    .at(span.clone())
+                    .help("run these tests with dbt until stackc runs tests on snapshots"),
+                );
+            }
+            let mut depends_on: Vec<UnitInputKind> = o
+                .depends_on
+                .iter()
+                .chain(&o.model)
+                .filter_map(|d| parse_input(d))
+                .filter(|d| *d != UnitInputKind::This)
+                .collect();
+            depends_on.sort();
+            depends_on.dedup();
+            let mut measures = Vec::new();
+            names_of(Some(&serde_json::Value::Array(o.measures)), &mut measures);
+            let (mut uses_measures, mut uses_metrics) = (Vec::new(), Vec::new());
+            if let Some(params) = &o.type_params {
+                let conversion = params.get("conversion_type_params");
+                for key in ["measure", "numerator_measure"] {
+                    names_of(params.get(key), &mut uses_measures);
+                }
+                for key in ["base_measure", "conversion_measure"] {
+                    names_of(conversion.and_then(|c| c.get(key)), &mut uses_measures);
+                }
+                for key in ["metrics", "numerator", "denominator", "metric"] {
+                    names_of(params.get(key), &mut uses_metrics);
+                }
+            }
+            if let Some(params) = &o.query_params {
+                names_of(params.get("metrics"), &mut uses_metrics);
+            }
+            for list in [&mut measures, &mut uses_measures, &mut uses_metrics] {
+                list.sort();
+                list.dedup();
+            }
+            let relation = o.relation.as_ref().map(|r| (r.value.clone(), cx.span(r)));
+            let config = o
+                .config
+                .into_iter()
+                .map(|(k, v)| {
+                    let span = cx.span(&v);
+                    (
+                        k,
+                        ConfigEntry {
+                            value: v.value,
+                            span,
+                        },
+                    )
+                })
+                .collect();
+            others.push(OtherEntry {
+                relation,
+                config,
+                kind,
+                name: o.name.value,
+                span,
+                description: o.description,
+                label: o.label,
+                type_: o.kind.map(|k| match k {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                }),
+                depends_on,
+                measures,
+                uses_measures,
+                uses_metrics,
+            });
+        }
+    }
+    strict.extend(cx.strict.into_inner());
+    Some(SchemaFile {
+        path: Arc::clone(&file.path),
+        models,
+        sources,
+        seeds,
+        unit_tests,
+        others,
+        strict,
+        rejected: false,
+    })
+}
+
+/// The error text without saphyr's own position prefix and snippet (we
+/// render both ourselves).
+fn yaml_message(e: &serde_saphyr::Error) -> String {
+    let text = e.without_snippet().to_string();
+    let text = text.strip_prefix("error: ").unwrap_or(&text);
+    let text = match text.find(": ") {
+        Some(i) if text.starts_with("line ") => &text[i + 2..],
+        _ => text,
+    };
+    let text = text.lines().next().unwrap_or("");
+    // saphyr repeats the position at the end; we show it in front already.
+    let text = match text.rfind(" at line ") {
+        Some(i) => &text[..i],
+        None => text,
+    };
+    text.replace(", set DuplicateKeyPolicy in Options if acceptable", "")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(super) fn parse_str(text: &str) -> (Option<SchemaFile>, Vec<Diagnostic>) {
+        let file = SourceFile {
+            path: Arc::from("models/s.yml"),
+            text: Arc::from(text),
+        };
+        let mut d = Vec::new();
+        (parse(&file, &mut d), d)
+    }
+
+    #[test]
+    fn reads_models_sources_and_tests() {
+        let text = "version: 2\nsources:\n  - name: raw\n    tables:\n      - name: Orders\n        quoting: {identifier: true}\nmodels:\n  - name: stg\n    config:\n      materialized: table\n    columns:\n      - name: id\n        data_type: bigint\n        tests:\n          - not_null\n          - accepted_values:\n              values: [a, b]\n              config: {severity: warn, where: \"x > 1\"}\n";
+        let (f, d) = parse_str(text);
+        assert!(d.is_empty(), "{d:?}");
+        let f = f.unwrap();
+        assert_eq!(f.sources[0].schema, "raw");
+        assert!(f.sources[0].tables[0].quote_identifier);
+        let m = &f.models[0];
+        assert_eq!(&text[m.span.range.clone()], "stg");
+        assert_eq!(m.config["materialized"].value, "table");
+        let tests = &m.columns[0].tests;
+        assert_eq!(tests.len(), 2);
+        assert_eq!(tests[1].kind, "accepted_values");
+        assert_eq!(tests[1].severity, TestSeverity::Warn);
+        assert_eq!(tests[1].where_clause.as_deref(), Some("x > 1"));
+        assert_eq!(tests[1].args["values"], serde_json::json!(["a", "b"]));
+    }
+
+    #[test]
+    fn unknown_keys_are_found_at_every_depth_in_one_parse() {
+        // Under a `Spanned` value (`expect`), in entries read as plain JSON
+        // (a snapshot's columns) and in typed entries.
+        let text = "version: 2\nunit_tests:\n  - name: t\n    model: a\n    given: []\n    expect:\n      rowz: []\nsnapshots:\n  - name: s\n    columns:\n      - name: c\n        descripton: x\nmodels:\n  - name: a\n    columns:\n      - name: id\n        tets: [x]\n";
+        let (f, d) = parse_str(text);
+        assert!(d.is_empty(), "{d:?}");
+        let found: Vec<&str> = f
+            .as_ref()
+            .unwrap()
+            .strict
+            .iter()
+            .map(|s| {
+                let at = s.diagnostic.primary.as_ref().unwrap().range.clone();
+                &text[at]
+            })
+            .collect();
+        assert_eq!(found, ["rowz", "descripton", "tets"]);
+    }
+
+    #[test]
+    fn unknown_keys_and_duplicates_are_located() {
+        let text = "version: 2\nmodels:\n  - name: a\n    colums: []\n";
+        let (f, d) = parse_str(text);
+        assert!(d.is_empty(), "{d:?}");
+        let f = f.unwrap();
+        assert_eq!(f.models[0].name, "a");
+        let w = &f.strict[0];
+        assert_eq!((w.native, w.diagnostic.code), (Code::E0002, Code::W0050));
+        let at = w.diagnostic.primary.as_ref().unwrap().range.clone();
+        assert_eq!(&text[at], "colums");
+        assert!(
+            w.diagnostic
+                .message
+                .contains("unknown key `colums` in a model entry"),
+            "{}",
+            w.diagnostic.message
+        );
+        assert!(w.diagnostic.help.as_ref().unwrap().contains("`columns`"));
+        let (f, d) = parse_str("version: 2\nmodels:\n  - name: a\n    name: b\n");
+        assert!(d[0].message.contains("duplicate"), "{}", d[0].message);
+        assert!(f.unwrap().rejected);
+    }
+
+    #[test]
+    fn reads_dbt_vocabulary_without_complaint() {
+        let text = r#"
+models:
+  - name: m
+    description: d
+    access: public
+    group: finance
+    latest_version: 2
+    deprecation_date: 2030-01-01
+    meta: {owner: a}
+    docs: {show: true}
+    constraints:
+      - type: primary_key
+        columns: [id]
+    versions:
+      - v: 1
+        columns:
+          - include: all
+            exclude: [x]
+      - v: 2
+    columns:
+      - name: id
+        granularity: day
+        data_tests:
+          - unique:
+              name: m_id_is_unique
+              description: every id once
+              config: {severity: warn, limit: 10, tags: [a], meta: {b: 1}}
+          - dbt_utils.accepted_range:
+              arguments: {min_value: 0}
+          - name: custom
+            test_name: not_null
+            enabled: false
+exposures:
+  - name: weekly
+    type: dashboard
+    owner: {name: a}
+    depends_on:
+      - ref('m')
+      - source('raw', 'orders')
+groups:
+  - name: finance
+    owner: {email: a@b.c}
+semantic_models:
+  - name: orders
+    model: ref('m')
+    entities: [{name: id, type: primary}]
+metrics:
+  - name: revenue
+    type: simple
+    type_params: {measure: amount}
+saved_queries:
+  - name: q
+    query_params: {metrics: [revenue]}
+analyses:
+  - name: a
+    description: x
+macros:
+  - name: cents
+    arguments: [{name: col, type: string}]
+snapshots:
+  - name: s
+    config: {strategy: timestamp}
+"#;
+        let (f, d) = parse_str(text);
+        assert!(d.is_empty(), "{d:?}");
+        let f = f.unwrap();
+        assert!(f.strict.is_empty(), "{:?}", f.strict);
+        let tests = &f.models[0].columns[0].tests;
+        assert_eq!(tests[0].name.as_deref(), Some("m_id_is_unique"));
+        assert_eq!(tests[0].limit, Some(10));
+        assert_eq!(tests[0].severity, TestSeverity::Warn);
+        assert!(tests[0].args.is_empty(), "{:?}", tests[0].args);
+        assert_eq!(tests[1].namespace.as_deref(), Some("dbt_utils"));
+        assert_eq!(tests[1].kind, "accepted_range");
+        assert_eq!(tests[1].args["min_value"], serde_json::json!(0));
+        assert_eq!(
+            (tests[2].kind.as_str(), tests[2].enabled),
+            ("not_null", false)
+        );
+        let kinds: Vec<(OtherKind, &str)> =
+            f.others.iter().map(|o| (o.kind, o.name.as_str())).collect();
+        assert_eq!(
+            kinds,
+            [
+                (OtherKind::Snapshot, "s"),
+                (OtherKind::Exposure, "weekly"),
+                (OtherKind::SemanticModel, "orders"),
+                (OtherKind::Metric, "revenue"),
+                (OtherKind::SavedQuery, "q"),
+            ]
+        );
+        assert_eq!(
+            f.others[1].depends_on,
+            [
+                UnitInputKind::Ref("m".into()),
+                UnitInputKind::Source("raw".into(), "orders".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_test_configs_are_strict_findings() {
+        let text = "models:\n  - name: m\n    columns:\n      - name: id\n        tests:\n          - unique:\n              config: {owner_team: data}\n";
+        let (f, d) = parse_str(text);
+        assert!(d.is_empty(), "{d:?}");
+        let f = f.unwrap();
+        assert_eq!(f.models[0].columns[0].tests.len(), 1);
+        let s = &f.strict[0];
+        assert_eq!((s.native, s.diagnostic.code), (Code::E0310, Code::W0050));
+        assert!(
+            s.diagnostic.message.contains("`owner_team`"),
+            "{}",
+            s.diagnostic.message
+        );
+    }
+
+    #[test]
+    fn unsupported_test_settings_warn() {
+        let text = "models:\n  - name: m\n    columns:\n      - name: id\n        tests:\n          - unique:\n              store_failures: true\n              fail_calc: sum(n)\n          - not_null:\n              config: {fail_calc: count(*)}\n";
+        let (f, d) = parse_str(text);
+        let mut codes: Vec<&str> = d.iter().map(|d| d.code.as_str()).collect();
+        codes.sort();
+        assert_eq!(codes, ["W0051", "W0052"]);
+        assert_eq!(f.unwrap().models[0].columns[0].tests.len(), 2);
+    }
+}
