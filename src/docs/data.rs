@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::layout;
 use crate::manifest::{ColumnInfo, ColumnSource, Manifest, Node};
-use crate::resolve::Resolved;
+use crate::node::Resolved;
 use crate::select::Graph;
 
 /// What the manifest does not hold: each model's file and compiled SQL
@@ -51,7 +51,7 @@ impl<'a> Texts<'a> {
                             raw: &m.file.text,
                             compiled: &m.full.sql,
                             incremental: m.incremental.as_ref().map(|r| r.sql.as_str()),
-                            columns: crate::resolve::model_columns(m),
+                            columns: crate::node::model_columns(m),
                         },
                     )
                 })
