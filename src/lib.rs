@@ -37,6 +37,7 @@ pub mod resolve;
 pub mod schema;
 pub mod seed;
 pub mod select;
+pub mod selection;
 pub mod sql;
 pub mod stages;
 pub mod suggest;

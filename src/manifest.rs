@@ -219,6 +219,10 @@ pub struct ModelNode<S> {
     pub description: Option<S>,
     pub env_vars: Vec<S>,
     pub file: S,
+    /// A versioned model (dbt's `versions:`): the latest version of its
+    /// model, and (`version`) this node's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_version: Option<S>,
     pub materialization: S,
     pub name: S,
     /// None for an ephemeral model.
@@ -228,6 +232,8 @@ pub struct ModelNode<S> {
     pub tags: Vec<S>,
     pub unique_id: S,
     pub vars: Vec<S>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<S>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -399,6 +405,13 @@ impl<S: AsRef<str>> Node<S> {
     pub fn seed(&self) -> Option<&SeedNode<S>> {
         match self {
             Node::Seed(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn model(&self) -> Option<&ModelNode<S>> {
+        match self {
+            Node::Model(m) => Some(m),
             _ => None,
         }
     }

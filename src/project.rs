@@ -70,6 +70,9 @@ pub struct LoadOptions {
     pub profiles_dir: Option<PathBuf>,
     /// `--target` / `-t`.
     pub target: Option<String>,
+    /// `--vars '{k: v}'`: over every var of the project and its packages,
+    /// as dbt's command-line vars.
+    pub vars: BTreeMap<String, serde_json::Value>,
 }
 
 /// The files that make a folder a project, in the order they are looked for.
@@ -110,7 +113,10 @@ pub struct Settings {
     pub layers: BTreeMap<String, String>,
     /// `[models.<folder>...]` defaults, keyed by the folder path under `models/`.
     pub folder_configs: BTreeMap<Vec<String>, ConfigLayer>,
+    /// The project's vars, `--vars` merged over them.
     pub vars: BTreeMap<String, serde_json::Value>,
+    /// `--vars` alone: they also win over a package's scoped vars.
+    pub cli_vars: BTreeMap<String, serde_json::Value>,
     pub url_env: Option<String>,
     pub seeds_schema: String,
     pub history_schema: String,
@@ -203,7 +209,9 @@ fn read_settings(
         .help("pass the folder that holds stackc.toml (`[project] name = \"...\"`) or a dbt project's dbt_project.yml")),
         Some(Flavor::Native) => {
             let file = read_settings_file(root, "stackc.toml", files)?;
-            let settings = parse_settings(&file, diagnostics);
+            let mut settings = parse_settings(&file, diagnostics);
+            settings.vars.extend(options.vars.clone());
+            settings.cli_vars = options.vars.clone();
             Ok((settings, file))
         }
         Some(Flavor::Dbt) => {
@@ -923,6 +931,7 @@ pub(crate) fn parse_settings(file: &SourceFile, diagnostics: &mut Vec<Diagnostic
         layers: BTreeMap::new(),
         folder_configs: BTreeMap::new(),
         vars: BTreeMap::new(),
+        cli_vars: BTreeMap::new(),
         url_env: None,
         seeds_schema: "seeds".into(),
         history_schema: "public".into(),

@@ -257,6 +257,18 @@ fn parse_term(argument: &str, start: usize, part: &str) -> Result<Term, SelectEr
             "the selector method needs a value after `:`",
         ));
     }
+    if term.method == Method::Version
+        && !matches!(value.as_str(), "latest" | "prerelease" | "old" | "none")
+        && !value.starts_with(|c: char| c.is_ascii_digit())
+    {
+        return Err(error(
+            argument,
+            value_at + "version:".len(),
+            format!(
+                "unknown version `{value}`: use latest, prerelease, old, none or a version number"
+            ),
+        ));
+    }
     if let Method::State(_) = term.method {
         term.method = Method::State(match value.as_str() {
             "new" => StateCheck::New,
@@ -406,7 +418,15 @@ pub struct Candidate {
     pub test_type: Option<&'static str>,
     /// Sources: source name and table.
     pub source: Option<(String, String)>,
+    /// Versioned models: this node's version and its model's latest.
+    pub version: Option<String>,
+    pub latest_version: Option<String>,
     pub parents: Vec<String>,
+}
+
+/// The id dbt gives a unit test (the manifest lists unit tests without one).
+pub fn unit_test_id(project: &str, model_name: &str, name: &str) -> String {
+    format!("unit_test.{project}.{model_name}.{name}")
 }
 
 /// The nodes of a manifest, and its edges both ways.
@@ -456,6 +476,8 @@ impl Graph {
                         serde_json::to_value(&c.tags).unwrap_or_default(),
                     );
                     c.fqn = fqn(project, &c.file, &[&c.name]);
+                    c.version = n.version.as_ref().map(|v| v.as_ref().to_string());
+                    c.latest_version = n.latest_version.as_ref().map(|v| v.as_ref().to_string());
                 }
                 Node::Seed(n) => {
                     c.checksum = Some(n.checksum.as_ref().to_string());
@@ -537,7 +559,7 @@ impl Graph {
                 .get(&model)
                 .map(|n| n.name.clone())
                 .unwrap_or_default();
-            let id = format!("unit_test.{project}.{model_name}.{name}");
+            let id = unit_test_id(project, &model_name, &name);
             nodes.insert(
                 id.clone(),
                 Candidate {
@@ -787,10 +809,28 @@ fn matches(n: &Candidate, method: &Method, value: &str) -> bool {
         }),
         Method::Package => glob(value, &n.package),
         Method::Exposure => n.resource_type == "exposure" && glob(value, &n.name),
-        // No model versions reach the manifest's nodes as such yet: a
-        // versioned model is selected by its name.
-        Method::Version => false,
+        Method::Version => n.resource_type == "model" && version_matches(n, value),
         Method::State(_) | Method::Selector => false,
+    }
+}
+
+/// `version:latest|prerelease|old|none`, as dbt, or a version number (a
+/// stackc addition: that version of every versioned model).
+fn version_matches(n: &Candidate, value: &str) -> bool {
+    use std::cmp::Ordering;
+    let order = match (&n.version, &n.latest_version) {
+        (Some(v), Some(l)) => Some(crate::schema::version_order(v, l)),
+        _ => None,
+    };
+    match value {
+        "latest" => order == Some(Ordering::Equal),
+        "prerelease" => order == Some(Ordering::Greater),
+        "old" => order == Some(Ordering::Less),
+        "none" => n.version.is_none(),
+        number => n
+            .version
+            .as_deref()
+            .is_some_and(|v| crate::schema::version_order(v, number) == Ordering::Equal),
     }
 }
 
@@ -1265,5 +1305,47 @@ mod tests {
         assert!(!glob("[!s]tg*", "stg"));
         assert!(!glob("stg_*x", "stg_orders"));
         assert!(glob("*", ""));
+    }
+
+    #[test]
+    fn version_methods_as_dbt() {
+        let model = |name: &str, version: Option<&str>, latest: Option<&str>| Candidate {
+            version: version.map(str::to_string),
+            latest_version: latest.map(str::to_string),
+            ..node(
+                &format!("model.shop.{name}"),
+                "model",
+                &format!("models/{name}.sql"),
+                &[],
+                &[],
+            )
+        };
+        let nodes = [
+            model("dim_v1", Some("1"), Some("2")),
+            model("dim_v2", Some("2"), Some("2")),
+            model("dim_v3", Some("3"), Some("2")),
+            model("dim_v10", Some("10"), Some("2")),
+            model("plain", None, None),
+            node("seed.shop.s", "seed", "seeds/s.csv", &[], &[]),
+        ];
+        let graph = Graph::new(nodes.into_iter().map(|n| (n.id.clone(), n)).collect());
+        let pick = |value: &str| -> BTreeSet<String> {
+            let expr = parse(&[format!("version:{value}")]).unwrap();
+            evaluate(&graph, &expr, &Context::default(), &mut Findings::default())
+                .unwrap()
+                .into_iter()
+                .map(|id| id.rsplit('.').next().unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(pick("latest"), names(&["dim_v2"]));
+        // 10 > 2 as numbers, not as text.
+        assert_eq!(pick("prerelease"), names(&["dim_v3", "dim_v10"]));
+        assert_eq!(pick("old"), names(&["dim_v1"]));
+        // Models only: a seed has no version, but is not a model either.
+        assert_eq!(pick("none"), names(&["plain"]));
+        assert_eq!(pick("3"), names(&["dim_v3"]));
+        let e = parse(&["version:newest".to_string()]).unwrap_err();
+        assert_eq!(e.offset, "version:".len());
+        assert!(e.message.contains("latest, prerelease, old, none"));
     }
 }

@@ -32,7 +32,7 @@ pub const STAGES: &[(&str, &[&str])] = &[
     ),
     ("emit", &["emit", "manifest"]),
     // Node selection reads the manifest emit makes.
-    ("select", &["select"]),
+    ("select", &["select", "selection"]),
     // The docs site: the manifest, the resolved SQL, a selection's nodes.
     ("docs", &["docs"]),
     ("apply", &["apply"]),

@@ -187,12 +187,30 @@ pub fn ensure_tables(
              error text,
              started_at timestamptz not null,
              installed_by varchar(100) not null default current_user,
+             selection text,
              constraint {pk} primary key (run_id, step_no)
          );",
         seq = table.run_sequence(),
         run = table.run_table(),
         pk = quoted(&format!("{RUN_TABLE}_pk")),
     ))?;
+    // Added after the table's first layout: a run history made before it
+    // gets the column. Asked first, since `alter table` would lock the
+    // table against its readers on every apply.
+    let has_selection: bool = tx
+        .query_one(
+            "select exists (select 1 from pg_attribute
+                            where attrelid = to_regclass($1) and attname = 'selection'
+                              and not attisdropped)",
+            &[&table.run_table()],
+        )?
+        .get(0);
+    if !has_selection {
+        tx.batch_execute(&format!(
+            "alter table {} add column selection text",
+            table.run_table()
+        ))?;
+    }
     tx.commit()
 }
 
@@ -267,11 +285,14 @@ pub struct RunRecord {
 }
 
 /// Writes records in one statement (arrays unnested), so that buffered
-/// records of read-only steps cost one round trip.
+/// records of read-only steps cost one round trip. `selection` is how the
+/// apply's selection was written (`--select fact_sales+`), `None` for the
+/// whole project.
 pub fn insert_runs(
     client: &mut impl GenericClient,
     table: &HistoryTable,
     run_id: i64,
+    selection: Option<&str>,
     records: &[RunRecord],
 ) -> Result<(), postgres::Error> {
     if records.is_empty() {
@@ -290,9 +311,9 @@ pub fn insert_runs(
     client.execute(
         &format!(
             "insert into {} (run_id, step_no, step, node, file, status, rows_affected, failures,
-                             duration_ms, error, started_at)
+                             duration_ms, error, started_at, selection)
              select $1, u.step_no, u.step, u.node, u.file, u.status, u.rows_affected, u.failures,
-                    u.duration_ms, u.error, to_timestamp(u.started_at)
+                    u.duration_ms, u.error, to_timestamp(u.started_at), $12
              from unnest($2::integer[], $3::text[], $4::text[], $5::text[], $6::text[],
                          $7::bigint[], $8::bigint[], $9::integer[], $10::text[], $11::float8[])
                   as u(step_no, step, node, file, status, rows_affected, failures, duration_ms,
@@ -301,7 +322,7 @@ pub fn insert_runs(
         ),
         &[
             &run_id, &step_no, &step, &node, &file, &status, &rows, &failures, &duration, &error,
-            &started,
+            &started, &selection,
         ],
     )?;
     Ok(())

@@ -54,6 +54,7 @@ pub mod lock;
 pub mod plan;
 pub mod report;
 pub mod runner;
+pub mod selected;
 mod source_map;
 pub mod statements;
 pub mod steps;
@@ -69,6 +70,11 @@ pub struct ApplyOptions {
     pub full_refresh: bool,
     pub dry_run: bool,
     pub out_of_order: bool,
+    /// `-s`, `--exclude`, `--selector`: run only these steps (see
+    /// [`selected`]).
+    pub selection: crate::selection::SelectionArgs,
+    /// `--fail-fast`: stop at the first failure.
+    pub fail_fast: bool,
     pub lock_timeout: Duration,
     pub format: ReportFormat,
     /// Colour stderr (`--color`, decided by `diagnostic::ColorWhen`).
@@ -87,6 +93,8 @@ pub struct TestOptions {
     /// Run the unit tests (fixture inputs, expected rows) instead of the
     /// data tests.
     pub unit: bool,
+    pub selection: crate::selection::SelectionArgs,
+    pub fail_fast: bool,
     pub format: ReportFormat,
     /// Colour stderr (`--color`, decided by `diagnostic::ColorWhen`).
     pub color: bool,
@@ -142,6 +150,15 @@ impl Out {
         self.set("status", json!(status));
         self.set("error", json!(message));
         self.finish(ExitStatus::Failure)
+    }
+
+    /// Ends the command on a usage problem (a selection that cannot be
+    /// read): exit 2, nothing run.
+    fn usage(mut self, message: &str) -> ExitStatus {
+        eprintln!("error: {message}");
+        self.set("status", json!("error"));
+        self.set("error", json!(message));
+        self.finish(ExitStatus::Error)
     }
 
     fn finish(self, code: ExitStatus) -> ExitStatus {
@@ -275,6 +292,15 @@ pub fn apply(opts: &ApplyOptions) -> ExitStatus {
         Ok(b) => b,
         Err(message) => return out.fail("error", &message),
     };
+    let chosen = match selected::of_bundle(&bundle, &opts.selection) {
+        Ok(c) => c,
+        Err(message) => return out.usage(&message),
+    };
+    for w in &chosen.warnings {
+        eprintln!("{w}");
+    }
+    let selection = (!chosen.whole).then(|| chosen.text.clone());
+    out.set("selection", json!(selection));
     let table = HistoryTable {
         schema: bundle.settings.history_schema.clone(),
         table: bundle.settings.history_table.clone(),
@@ -353,7 +379,35 @@ pub fn apply(opts: &ApplyOptions) -> ExitStatus {
 
     // Every file that will run, split and checked before anything runs.
     let graph = StepGraph::build(manifest);
-    let order = graph.order(&manifest.run_order);
+    let mut order = graph.order(&manifest.run_order);
+    let mut plan = plan;
+    if !chosen.whole {
+        let kept = selected::narrow(manifest, &plan.run, &order, &chosen.ids);
+        let labels = Labels::new(&bundle);
+        let along: Vec<String> = kept
+            .cascaded
+            .iter()
+            .map(|id| labels.node_name(id))
+            .collect();
+        eprintln!(
+            "selection {}: {} of {} steps; {} steps and {} pending migrations not selected are left as they are{}",
+            chosen.text,
+            kept.order.len(),
+            order.len(),
+            kept.steps_left,
+            kept.migrations_left,
+            if along.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; rebuilt along, as the views on a rebuilt relation are dropped with it: {}",
+                    along.join(", ")
+                )
+            }
+        );
+        plan.run = kept.migrations;
+        order = kept.order;
+    }
     let mut files: Vec<&str> = plan
         .run
         .iter()
@@ -428,6 +482,7 @@ pub fn apply(opts: &ApplyOptions) -> ExitStatus {
         table: &table,
         client,
         run_id,
+        selection: selection.as_deref(),
         step_no: 0,
         buffer: Vec::new(),
         progress: Progress::new(plan.run.len() + order.len(), opts.color),
@@ -443,6 +498,7 @@ pub fn apply(opts: &ApplyOptions) -> ExitStatus {
     let is_interrupted = || interrupted.load(Ordering::SeqCst);
     let mut not_run = 0;
     let mut stopped = false;
+    let mut fail_fast_stop = false;
     for (i, planned) in plan.run.iter().enumerate() {
         if is_interrupted() {
             not_run = plan.run.len() - i + order.len();
@@ -486,13 +542,19 @@ pub fn apply(opts: &ApplyOptions) -> ExitStatus {
                 }
             }
             let item = run.step(step);
-            if item.status == Status::Failed {
+            let failed = item.status == Status::Failed;
+            if failed {
                 let why = format!("upstream {} failed", labels.node_name(&step.node));
                 for d in graph.downstream(&step.node) {
                     skipped.entry(d.to_string()).or_insert_with(|| why.clone());
                 }
             }
             run.items.push(item);
+            if failed && opts.fail_fast {
+                not_run = order.len() - n - 1;
+                fail_fast_stop = true;
+                break;
+            }
         }
     }
     run.flush();
@@ -506,6 +568,9 @@ pub fn apply(opts: &ApplyOptions) -> ExitStatus {
     }
     if let Some(fatal) = &run.fatal {
         eprintln!("error: {fatal}");
+    }
+    if fail_fast_stop {
+        eprintln!("stopped at the first failure (--fail-fast): {not_run} steps not run");
     }
     let interrupted = is_interrupted();
     if interrupted {
@@ -675,17 +740,26 @@ pub fn test(opts: &TestOptions) -> ExitStatus {
         Ok(b) => b,
         Err(message) => return out.fail("error", &message),
     };
+    let chosen = match selected::of_bundle(&bundle, &opts.selection) {
+        Ok(c) => c,
+        Err(message) => return out.usage(&message),
+    };
+    for w in &chosen.warnings {
+        eprintln!("{w}");
+    }
+    out.set("selection", json!((!chosen.whole).then_some(&chosen.text)));
+    let picked = |id: &str| chosen.whole || chosen.ids.contains(id);
     let tests: Vec<&RunEntry> = bundle
         .manifest
         .run_order
         .iter()
-        .filter(|s| s.step == StepKind::Test && !opts.unit)
+        .filter(|s| s.step == StepKind::Test && !opts.unit && picked(&s.node))
         .collect();
-    let units: Vec<&artifacts::UnitTest> = bundle
-        .manifest
-        .unit_tests
-        .iter()
-        .filter(|_| opts.unit)
+    let graph = crate::select::Graph::from_manifest(&bundle.manifest);
+    let units: Vec<&artifacts::UnitTest> = crate::selection::unit_tests(&bundle.manifest, &graph)
+        .into_iter()
+        .filter(|(id, _)| opts.unit && picked(id))
+        .map(|(_, unit)| unit)
         .collect();
     let files: Vec<&str> = tests
         .iter()
@@ -710,8 +784,10 @@ pub fn test(opts: &TestOptions) -> ExitStatus {
     let labels = Labels::new(&bundle);
     let mut progress = Progress::new(tests.len() + units.len(), opts.color);
     let mut items = Vec::new();
+    let total = tests.len() + units.len();
+    let mut not_run = 0;
     let runs = tests.into_iter().map(Ok).chain(units.into_iter().map(Err));
-    for test in runs {
+    for (n, test) in runs.enumerate() {
         let item = match test {
             Ok(step) => {
                 let item = Item::new("test", labels.step(step), step.file.clone());
@@ -734,6 +810,7 @@ pub fn test(opts: &TestOptions) -> ExitStatus {
         };
         progress.finish(&item);
         let lost = item.failure.is_some() && client.is_closed();
+        let failed = item.status == Status::Failed;
         items.push(item);
         if lost {
             return out.fail(
@@ -741,8 +818,16 @@ pub fn test(opts: &TestOptions) -> ExitStatus {
                 &format!("the connection to {} was lost", target.display),
             );
         }
+        if failed && opts.fail_fast {
+            not_run = total - n - 1;
+            eprintln!("stopped at the first failure (--fail-fast): {not_run} tests not run");
+            break;
+        }
     }
-    eprint!("{}", report::summary("test", &items, started.elapsed(), 0));
+    eprint!(
+        "{}",
+        report::summary("test", &items, started.elapsed(), not_run)
+    );
     let failed = items.iter().any(|i| i.status == Status::Failed);
     let t = report::totals(&items);
     out.set("status", json!(if failed { "failed" } else { "success" }));
@@ -751,7 +836,7 @@ pub fn test(opts: &TestOptions) -> ExitStatus {
         "summary",
         json!({
             "tests": t.steps, "ok": t.ok, "warnings": t.warnings, "failed": t.failed,
-            "duration_ms": report::millis(started.elapsed()),
+            "not_run": not_run, "duration_ms": report::millis(started.elapsed()),
         }),
     );
     out.finish(ExitStatus::failed_if(failed))

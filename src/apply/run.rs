@@ -25,6 +25,9 @@ pub(super) struct Run<'a> {
     pub(super) table: &'a HistoryTable,
     pub(super) client: Client,
     pub(super) run_id: i64,
+    /// The selection, as written, in every run-history row; `None`: the
+    /// whole project.
+    pub(super) selection: Option<&'a str>,
     pub(super) step_no: i32,
     /// Run-history records of read-only steps (tests, skips), written with
     /// the next write step's transaction or at the end: a test costs no
@@ -68,6 +71,7 @@ pub(super) fn make_record(step_no: i32, item: &Item, started_at: f64) -> RunReco
 /// What one step's transaction holds besides its statements.
 pub(super) struct TxParts<'p, 'h> {
     pub(super) run_id: i64,
+    pub(super) selection: Option<&'p str>,
     /// Buffered run records to write along.
     pub(super) buffer: &'p [RunRecord],
     /// A migration's schema-history row, given success and elapsed time.
@@ -98,7 +102,8 @@ pub(super) fn in_transaction(
     item.duration = parts.start.elapsed();
     let mut batch = parts.buffer.to_vec();
     batch.push(make_record(parts.step_no, item, parts.started_at));
-    history::insert_runs(&mut tx, table, parts.run_id, &batch).map_err(|e| (e, None))?;
+    history::insert_runs(&mut tx, table, parts.run_id, parts.selection, &batch)
+        .map_err(|e| (e, None))?;
     tx.commit().map_err(|e| (e, None))
 }
 
@@ -113,9 +118,13 @@ impl Run<'_> {
         if self.buffer.is_empty() || self.fatal.is_some() {
             return;
         }
-        if let Err(e) =
-            history::insert_runs(&mut self.client, self.table, self.run_id, &self.buffer)
-        {
+        if let Err(e) = history::insert_runs(
+            &mut self.client,
+            self.table,
+            self.run_id,
+            self.selection,
+            &self.buffer,
+        ) {
             self.check_connection();
             // A lost connection is said once, at the end; anything else
             // waits for the end too, not to break into a progress line.
@@ -206,6 +215,7 @@ impl Run<'_> {
             Mode::Transactional => {
                 let parts = TxParts {
                     run_id: self.run_id,
+                    selection: self.selection,
                     buffer: &self.buffer,
                     history_row,
                     step_no,

@@ -42,6 +42,8 @@ impl From<ColorArg> for ColorWhen {
 #[derive(Subcommand)]
 pub enum Command {
     /// Check the project and write manifest.json, migrations/ and run/.
+    ///
+    /// Example: stackc compile project_template --out migrations --check -s fact_sales+
     Compile {
         /// The project folder (holds stackc.toml or dbt_project.yml).
         #[arg(default_value = ".")]
@@ -53,8 +55,12 @@ pub enum Command {
         #[command(flatten)]
         profile: ProfileArgs,
         /// Compare with OUT instead of writing; exit 1 when anything differs.
+        /// With a selection, only the files of the selected nodes are
+        /// compared.
         #[arg(long)]
         check: bool,
+        #[command(flatten)]
+        select: SelectArgs,
         /// How to print diagnostics.
         #[arg(long, value_enum, default_value_t = FormatArg::Human)]
         format: FormatArg,
@@ -62,6 +68,8 @@ pub enum Command {
         warn_error: WarnErrorArgs,
     },
     /// Apply the artifacts to PostgreSQL: pending migrations, then the run steps.
+    ///
+    /// Example: stackc apply project_template -s fact_sales+ --fail-fast
     Apply {
         #[command(flatten)]
         target: DatabaseTarget,
@@ -74,6 +82,11 @@ pub enum Command {
         /// Apply pending versions below the highest applied one.
         #[arg(long)]
         out_of_order: bool,
+        #[command(flatten)]
+        select: SelectArgs,
+        /// Stop at the first failed step or test; the rest is not run.
+        #[arg(long, short = 'x')]
+        fail_fast: bool,
         /// Seconds to wait for another apply's lock before giving up.
         #[arg(long, value_name = "SECS", default_value_t = 60)]
         lock_timeout: u64,
@@ -85,6 +98,8 @@ pub enum Command {
     },
     /// List the nodes a selection picks, as dbt's `ls` (compiles in
     /// memory; writes nothing).
+    ///
+    /// Example: stackc ls -s +fact_sales --resource-type model --output name
     #[command(alias = "list")]
     Ls {
         /// The project folder (holds stackc.toml or dbt_project.yml).
@@ -105,13 +120,10 @@ pub enum Command {
         #[command(flatten)]
         profile: ProfileArgs,
     },
-    /// Write the docs site: the lineage graph, search, a page per node.
+    /// Write the docs site (lineage graph, search, a page per node) as one
+    /// self-contained index.html that opens from the file system.
     ///
-    /// One self-contained index.html that opens from the file system
-    /// (compiles in memory; writes no artifacts).
-    #[command(
-        after_help = "Examples:\n  stackc docs                      # writes target/docs/index.html\n  stackc docs -s +fact_sales --out-dir /tmp/site\n  stackc docs --serve --port 8080  # then open http://127.0.0.1:8080/"
-    )]
+    /// Example: stackc docs -s +fact_sales --serve
     Docs {
         /// The project folder (holds stackc.toml or dbt_project.yml).
         #[arg(default_value = ".")]
@@ -131,7 +143,41 @@ pub enum Command {
         #[command(flatten)]
         profile: ProfileArgs,
     },
+    /// Print the lineage of a selection as Mermaid, Graphviz dot or JSON
+    /// (compiles in memory; writes nothing).
+    ///
+    /// Example: stackc graph -s +fact_sales > lineage.mmd
+    Graph {
+        /// The project folder (holds stackc.toml or dbt_project.yml).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        #[command(flatten)]
+        select: SelectArgs,
+        /// mermaid renders in GitHub markdown (in a ```mermaid block); dot
+        /// is Graphviz's (`dot -Tsvg`); json is nodes and edges.
+        #[arg(long, value_enum, default_value_t = GraphFormatArg::Mermaid)]
+        format: GraphFormatArg,
+        #[command(flatten)]
+        profile: ProfileArgs,
+    },
+    /// Start a project that compiles and applies as it is; never
+    /// overwrites a file.
+    ///
+    /// Example: stackc init shop && cd shop && stackc compile
+    Init {
+        /// Where to create it [default: the current folder].
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// dbt's layout (dbt_project.yml, profiles.yml), which dbt runs too.
+        #[arg(long)]
+        dbt: bool,
+        /// The project's name [default: from DIR's name].
+        #[arg(long)]
+        name: Option<String>,
+    },
     /// Run the tests of the artifacts against the database as it is.
+    ///
+    /// Example: stackc test project_template -s tag:bi --fail-fast
     Test {
         #[command(flatten)]
         target: DatabaseTarget,
@@ -139,6 +185,11 @@ pub enum Command {
         /// instead of the data tests.
         #[arg(long)]
         unit: bool,
+        #[command(flatten)]
+        select: SelectArgs,
+        /// Stop at the first failed test; the rest is not run.
+        #[arg(long, short = 'x')]
+        fail_fast: bool,
         /// Progress always goes to stderr; `json` also writes a report to stdout.
         #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
         format: ReportFormat,
@@ -209,9 +260,9 @@ pub enum IndirectArg {
 }
 
 impl SelectArgs {
-    pub fn selection(&self) -> crate::commands::ls::SelectionArgs {
+    pub fn selection(&self) -> crate::selection::SelectionArgs {
         use crate::select::Indirect;
-        crate::commands::ls::SelectionArgs {
+        crate::selection::SelectionArgs {
             select: self.select.clone(),
             exclude: self.exclude.clone(),
             selector: self.selector.clone(),
@@ -224,6 +275,13 @@ impl SelectArgs {
             state: self.state.clone(),
         }
     }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum GraphFormatArg {
+    Mermaid,
+    Dot,
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -244,6 +302,28 @@ pub struct ProfileArgs {
     /// the project folder, else ~/.dbt].
     #[arg(long, value_name = "DIR")]
     pub profiles_dir: Option<PathBuf>,
+    /// Vars over the project's, as YAML (dbt's --vars): '{days: 3, region: eu}'.
+    #[arg(long, value_name = "YAML", value_parser = parse_vars)]
+    pub vars: Option<Vars>,
+}
+
+/// `--vars`, read.
+#[derive(Clone, Debug, Default)]
+pub struct Vars(pub std::collections::BTreeMap<String, serde_json::Value>);
+
+/// `--vars` as dbt reads it: a YAML mapping (`{k: v}` or `k: v`); an empty
+/// text is no vars.
+pub fn parse_vars(text: &str) -> Result<Vars, String> {
+    if text.trim().is_empty() {
+        return Ok(Vars::default());
+    }
+    let value: serde_json::Value =
+        serde_saphyr::from_str(text).map_err(|e| format!("not valid YAML: {e}"))?;
+    match value {
+        serde_json::Value::Object(map) => Ok(Vars(map.into_iter().collect())),
+        serde_json::Value::Null => Ok(Vars::default()),
+        _ => Err("expected a YAML mapping of vars, e.g. '{lookback_days: 3}'".into()),
+    }
 }
 
 impl ProfileArgs {
@@ -251,6 +331,7 @@ impl ProfileArgs {
         crate::project::LoadOptions {
             profiles_dir: self.profiles_dir.clone(),
             target: self.target.clone(),
+            vars: self.vars.clone().unwrap_or_default().0,
         }
     }
 }

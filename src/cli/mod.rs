@@ -32,6 +32,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
             out,
             profile,
             check,
+            select,
             format,
             warn_error,
         } => {
@@ -43,11 +44,14 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
                 out,
                 load: profile.options(),
                 check,
+                selection: select.selection(),
                 format: format.into(),
                 promote,
                 color,
             })
         }
+        Command::Apply { target, .. } if vars_with_artifacts(&target) => ExitStatus::Error,
+        Command::Test { target, .. } if vars_with_artifacts(&target) => ExitStatus::Error,
         Command::Apply {
             target:
                 DatabaseTarget {
@@ -59,6 +63,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
             full_refresh,
             dry_run,
             out_of_order,
+            select,
+            fail_fast,
             lock_timeout,
             format,
             warn_error,
@@ -73,6 +79,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
                 full_refresh,
                 dry_run,
                 out_of_order,
+                selection: select.selection(),
+                fail_fast,
                 lock_timeout: std::time::Duration::from_secs(lock_timeout),
                 format,
                 color,
@@ -127,6 +135,25 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
             serve: serve.then_some(port),
             color,
         }),
+        Command::Init { dir, dbt, name } => {
+            commands::init::run(&commands::init::InitOptions { dir, name, dbt })
+        }
+        Command::Graph {
+            dir,
+            select,
+            format,
+            profile,
+        } => commands::graph::run(&commands::graph::GraphOptions {
+            dir,
+            load: profile.options(),
+            selection: select.selection(),
+            format: match format {
+                args::GraphFormatArg::Mermaid => commands::graph::GraphFormat::Mermaid,
+                args::GraphFormatArg::Dot => commands::graph::GraphFormat::Dot,
+                args::GraphFormatArg::Json => commands::graph::GraphFormat::Json,
+            },
+            color,
+        }),
         Command::Test {
             target:
                 DatabaseTarget {
@@ -136,6 +163,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
                     profile,
                 },
             unit,
+            select,
+            fail_fast,
             format,
             warn_error,
         } => {
@@ -147,6 +176,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
                 artifacts,
                 database_url,
                 unit,
+                selection: select.selection(),
+                fail_fast,
                 format,
                 color,
                 load: profile.options(),
@@ -154,6 +185,23 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
             })
         }
     }
+}
+
+/// `--vars` change what compiles: committed artifacts (`--artifacts`) run
+/// as they were compiled, so the two together are a usage error.
+fn vars_with_artifacts(target: &DatabaseTarget) -> bool {
+    let given = target
+        .profile
+        .vars
+        .as_ref()
+        .is_some_and(|v| !v.0.is_empty());
+    if given && target.artifacts.is_some() {
+        eprintln!(
+            "error: --vars changes what the project compiles to, and --artifacts runs committed artifacts as they were compiled: compile with `stackc compile DIR --vars ...` and apply those, or drop --artifacts"
+        );
+        return true;
+    }
+    false
 }
 
 /// The warnings `--warn-error` / `--warn-error-options` raise; `None`

@@ -17,6 +17,8 @@ pub struct CompileOptions {
     pub out: Option<PathBuf>,
     pub load: LoadOptions,
     pub check: bool,
+    /// `--check -s ...`: compare only the files of these nodes.
+    pub selection: crate::selection::SelectionArgs,
     pub format: Format,
     /// The warnings `--warn-error` and `--warn-error-options` raise.
     pub promote: WarnError,
@@ -32,6 +34,7 @@ pub fn run(options: &CompileOptions) -> ExitStatus {
         out,
         load,
         check,
+        selection,
         format,
         promote,
         color,
@@ -91,12 +94,37 @@ pub fn run(options: &CompileOptions) -> ExitStatus {
         .unwrap_or_default();
     if check {
         mention_foreign(&out, &foreign);
-        let staleness = existing.and_then(|e| emit::check(&out, e, &project, &resolved));
+        let owned = match selected_files(dir, &project, &resolved, selection) {
+            Ok(owned) => owned,
+            Err(problem) => {
+                eprintln!("error: {problem}");
+                return ExitStatus::Error;
+            }
+        };
+        let staleness = existing
+            .and_then(|e| emit::check(&out, e, &project, &resolved))
+            .map(|mut s| {
+                if let Some(owned) = &owned {
+                    for list in [&mut s.stale, &mut s.missing, &mut s.extra] {
+                        list.retain(|p| owned.contains(p));
+                    }
+                }
+                s
+            });
+        let summary = match &owned {
+            Some(owned) => format!("{summary}; {} files of the selection compared", owned.len()),
+            None => summary,
+        };
         let status = report_check(dir, &out, staleness, format, &summary);
         std::mem::forget((project, resolved, compilation.files, parse_cache));
         return status;
     }
     mention_foreign(&out, &foreign);
+    if selection_given(selection) {
+        eprintln!(
+            "note: compile writes the whole project (the artifacts are one committed set); the selection narrows only `--check`"
+        );
+    }
     let (_, written) = rayon::join(save, || {
         existing.and_then(|e| emit::write(&out, e, &project, &resolved))
     });
@@ -114,6 +142,44 @@ pub fn run(options: &CompileOptions) -> ExitStatus {
     // allocations one by one takes longer than the rest of the output step.
     std::mem::forget((project, resolved, compilation.files, parse_cache));
     ExitStatus::Success
+}
+
+fn selection_given(s: &crate::selection::SelectionArgs) -> bool {
+    !s.select.is_empty() || !s.exclude.is_empty() || s.selector.is_some()
+}
+
+/// `--check` with a selection: the artifact files the selected nodes own
+/// (their migrations, run steps, test files and unit tests). `None` when
+/// nothing selects: every file is compared, `manifest.json` and the files
+/// of no node included.
+fn selected_files(
+    dir: &Path,
+    project: &crate::project::Project,
+    resolved: &crate::node::Resolved,
+    selection: &crate::selection::SelectionArgs,
+) -> Result<Option<std::collections::BTreeSet<String>>, String> {
+    let artifacts = emit::artifacts(project, resolved);
+    let manifest = crate::selection::manifest_of(&artifacts)?;
+    let graph = crate::select::Graph::from_manifest(&manifest);
+    let chosen = crate::selection::selected(dir, &graph, selection)?;
+    for w in &chosen.warnings {
+        eprintln!("{w}");
+    }
+    if chosen.whole {
+        return Ok(None);
+    }
+    let mut owned = std::collections::BTreeSet::new();
+    for id in &chosen.ids {
+        if let Some(node) = manifest.nodes.get(id) {
+            owned.extend(node.artifacts().iter().cloned());
+        }
+    }
+    for (id, unit) in crate::selection::unit_tests(&manifest, &graph) {
+        if chosen.ids.contains(&id) {
+            owned.insert(unit.file.clone());
+        }
+    }
+    Ok(Some(owned))
 }
 
 /// `--check`: whether the artifacts in OUT are what the project compiles

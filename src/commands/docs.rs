@@ -6,12 +6,12 @@ use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
-use super::ls::SelectionArgs;
 use crate::diagnostic::{self, Format};
 use crate::exit_status::ExitStatus;
 use crate::manifest::Manifest;
 use crate::project::LoadOptions;
 use crate::select::Graph;
+use crate::selection::SelectionArgs;
 
 /// What `stackc docs` was asked.
 #[derive(Debug, Clone)]
@@ -74,12 +74,13 @@ pub fn run(options: &DocsOptions) -> ExitStatus {
     };
     drop(artifacts);
     let graph = Graph::from_manifest(&manifest);
-    let chosen: BTreeSet<String> = match super::ls::selected(dir, &graph, &options.selection) {
-        Ok((chosen, warnings)) => {
-            for w in &warnings {
+    let chosen: BTreeSet<String> = match crate::selection::selected(dir, &graph, &options.selection)
+    {
+        Ok(selected) => {
+            for w in &selected.warnings {
                 eprintln!("{w}");
             }
-            chosen
+            selected.ids
         }
         Err(problem) => {
             eprintln!("error: {problem}");

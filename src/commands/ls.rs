@@ -2,15 +2,15 @@
 //! The project is compiled in memory (nothing is written); selection runs
 //! over the manifest that compile would write ([`crate::select`]).
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::diagnostic::{self, Format};
 use crate::exit_status::ExitStatus;
 use crate::manifest::Manifest;
 use crate::project::LoadOptions;
-use crate::select::{self, Candidate, Context, Expr, Graph, Indirect};
+use crate::select::{Candidate, Graph};
+pub use crate::selection::SelectionArgs;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Output {
@@ -32,107 +32,15 @@ pub struct LsOptions {
     pub color: bool,
 }
 
-/// `-s`, `--exclude`, `--selector`, `--indirect-selection`, `--state`:
-/// the same for every command that selects.
-#[derive(Debug, Clone, Default)]
-pub struct SelectionArgs {
-    pub select: Vec<String>,
-    pub exclude: Vec<String>,
-    pub selector: Option<String>,
-    pub indirect: Indirect,
-    pub state: Option<PathBuf>,
-}
-
-/// The selectors of `selectors.yml` by name, and the default one's name.
-type Selectors = (BTreeMap<String, Expr>, Option<String>);
-
-/// Reads `selectors.yml` of a project, if it has one.
-fn project_selectors(dir: &Path) -> Result<Option<Selectors>, String> {
-    let path = dir.join("selectors.yml");
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("cannot read selectors.yml: {e}")),
-    };
-    let yaml: serde_json::Value = serde_saphyr::from_str(&text)
-        .map_err(|e| format!("selectors.yml is not valid YAML: {e}"))?;
-    select::parse_selectors(&yaml)
-        .map(Some)
-        .map_err(|e| format!("selectors.yml: {e}"))
-}
-
-/// The ids `args` select in `graph`, with a warning for every criterion
-/// that matched nothing; `Err` is a usage problem (exit 2).
-pub fn selected(
-    dir: &Path,
-    graph: &Graph,
-    args: &SelectionArgs,
-) -> Result<(BTreeSet<String>, Vec<String>), String> {
-    let selectors = project_selectors(dir)?;
-    let (named, default) = match &selectors {
-        Some((named, default)) => (Some(named), default.clone()),
-        None => (None, None),
-    };
-    let state_graph = match &args.state {
-        None => None,
-        Some(state) => {
-            let path = state.join("manifest.json");
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| format!("--state: cannot read {}: {e}", path.display()))?;
-            let old: Manifest<String> = serde_json::from_str(&text).map_err(|e| {
-                format!("--state: {} is not a stackc manifest: {e}", path.display())
-            })?;
-            Some(Graph::from_manifest(&old))
-        }
-    };
-    let cx = Context {
-        state: state_graph.as_ref(),
-        selectors: named,
-    };
-    let mut found = select::Findings::default();
-    let include: Option<Expr> = if !args.select.is_empty() {
-        Some(select::parse(&args.select).map_err(|e| format!("invalid --select: {e}"))?)
-    } else if let Some(name) = args
-        .selector
-        .clone()
-        // dbt's default selector: only when nothing else selects.
-        .or(default.filter(|_| args.exclude.is_empty()))
-    {
-        let named = named.ok_or("--selector: the project has no selectors.yml")?;
-        Some(
-            named
-                .get(&name)
-                .cloned()
-                .ok_or_else(|| format!("--selector: selectors.yml has no selector `{name}`"))?,
-        )
-    } else {
-        None
-    };
-    let mut chosen: BTreeSet<String> = match &include {
-        Some(expr) => {
-            let mut s = select::evaluate(graph, expr, &cx, &mut found)?;
-            select::add_tests(graph, &mut s, args.indirect);
-            s.retain(|id| !found.excluded.contains(id));
-            s
-        }
-        None => graph.nodes.keys().cloned().collect(),
-    };
-    if !args.exclude.is_empty() {
-        let expr = select::parse(&args.exclude).map_err(|e| format!("invalid --exclude: {e}"))?;
-        let mut out = select::evaluate(graph, &expr, &cx, &mut found)?;
-        select::add_tests(graph, &mut out, Indirect::Eager);
-        chosen.retain(|id| !out.contains(id));
-    }
-    let warnings = found
-        .unmatched
-        .into_iter()
-        .map(|c| format!("warning: the selection criterion `{c}` does not match any node"))
-        .collect();
-    Ok((chosen, warnings))
-}
-
-pub fn run(options: &LsOptions) -> ExitStatus {
-    let compilation = crate::analyze_with(&options.dir, &options.load);
+/// Compiles `dir` in memory and reads back the manifest compile would
+/// write, with the project's settings; on errors, prints them and returns
+/// the exit status.
+pub(crate) fn compiled_manifest(
+    dir: &std::path::Path,
+    load: &LoadOptions,
+    color: bool,
+) -> Result<(Manifest<String>, crate::project::Settings), ExitStatus> {
+    let compilation = crate::analyze_with(dir, load);
     let errors: Vec<_> = compilation
         .diagnostics
         .iter()
@@ -146,24 +54,32 @@ pub fn run(options: &LsOptions) -> ExitStatus {
     ) else {
         eprint!(
             "{}",
-            diagnostic::render(&errors, &compilation.files, Format::Human, options.color)
+            diagnostic::render(&errors, &compilation.files, Format::Human, color)
         );
-        return ExitStatus::Failure;
+        return Err(ExitStatus::Failure);
     };
     let artifacts = crate::emit::artifacts(project, resolved);
-    let manifest: Manifest<String> = match artifacts
-        .get("manifest.json")
-        .map(|text| serde_json::from_str(text))
-    {
-        Some(Ok(m)) => m,
-        // emit writes the manifest from these same types.
-        _ => {
-            eprintln!("error: the compiled manifest could not be read back");
-            return ExitStatus::Error;
+    // emit writes the manifest from these same types.
+    match crate::selection::manifest_of(&artifacts) {
+        Ok(m) => Ok((m, project.settings.clone())),
+        Err(problem) => {
+            eprintln!("error: {problem}");
+            Err(ExitStatus::Error)
         }
+    }
+}
+
+pub fn run(options: &LsOptions) -> ExitStatus {
+    let manifest = match compiled_manifest(&options.dir, &options.load, options.color) {
+        Ok((m, _)) => m,
+        Err(status) => return status,
     };
     let graph = Graph::from_manifest(&manifest);
-    let (chosen, warnings) = match selected(&options.dir, &graph, &options.selection) {
+    let crate::selection::Selected {
+        ids: chosen,
+        warnings,
+        ..
+    } = match crate::selection::selected(&options.dir, &graph, &options.selection) {
         Ok(x) => x,
         Err(problem) => {
             eprintln!("error: {problem}");

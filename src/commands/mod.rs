@@ -5,5 +5,7 @@
 pub mod apply;
 pub mod compile;
 pub mod docs;
+pub mod graph;
+pub mod init;
 pub mod ls;
 pub mod test;

@@ -101,7 +101,10 @@ pub fn settings(
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Settings {
     let before = diagnostics.len();
-    let parsed = project::parse(file, diagnostics);
+    let mut parsed = project::parse(file, diagnostics);
+    // `--vars` win over the project's, also where profiles.yml and the
+    // config trees read them.
+    parsed.vars.extend(options.vars.clone());
     let mut dbt = parsed.dbt;
     // A dbt_project.yml that does not parse names no profile: saying so
     // again would only repeat the YAML error.
@@ -134,6 +137,7 @@ pub fn settings(
         layers: BTreeMap::new(),
         folder_configs: model_configs,
         vars: parsed.vars,
+        cli_vars: options.vars.clone(),
         url_env: None,
         // dbt puts seeds in the target schema (`+schema` adds a suffix).
         seeds_schema: dbt.target.schema.clone(),

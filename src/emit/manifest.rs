@@ -89,6 +89,19 @@ fn build<'a>(
     // Inserted in the order a map would take them: a later node of the
     // same id wins.
     let mut nodes: BTreeMap<Text<'a>, Node<Text<'a>>> = BTreeMap::new();
+    // A versioned model's file -> (its version, the latest version).
+    let versions: BTreeMap<&str, (&str, &str)> = project
+        .schema_files
+        .iter()
+        .flat_map(|f| &f.models)
+        .filter_map(|entry| Some((entry, entry.latest()?)))
+        .flat_map(|(entry, latest)| {
+            entry
+                .versions
+                .iter()
+                .map(move |v| (v.defined_in.as_str(), (v.v.as_str(), latest.v.as_str())))
+        })
+        .collect();
     let model_nodes: Vec<(String, Node<Text<'a>>)> = resolved
         .models
         .values()
@@ -133,6 +146,7 @@ fn build<'a>(
                     .map(b),
                 env_vars: all(&m.env_vars),
                 file: b(&m.file.path),
+                latest_version: versions.get(m.name.as_str()).map(|(_, l)| b(l)),
                 materialization: b(c.materialized.as_str()),
                 name: b(&m.name),
                 relation: (c.materialized != Materialization::Ephemeral)
@@ -142,6 +156,7 @@ fn build<'a>(
                 tags: all(&c.tags),
                 unique_id: id.clone().into(),
                 vars: all(&m.vars),
+                version: versions.get(m.name.as_str()).map(|(v, _)| b(v)),
             };
             (id, Node::Model(Box::new(node)))
         })

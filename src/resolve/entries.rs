@@ -175,17 +175,7 @@ pub(super) fn model_versions(project: &Project) -> BTreeMap<String, String> {
         for v in &entry.versions {
             out.insert(format!("{}.v{}", entry.name, v.v), v.defined_in.clone());
         }
-        // dbt's latest is `latest_version`, else the highest version.
-        let latest = match &entry.latest_version {
-            Some(l) => entry.versions.iter().find(|v| &v.v == l),
-            None => entry.versions.iter().max_by(|a, b| {
-                match (a.v.parse::<f64>(), b.v.parse::<f64>()) {
-                    (Ok(x), Ok(y)) => x.total_cmp(&y),
-                    _ => a.v.cmp(&b.v),
-                }
-            }),
-        };
-        if let Some(latest) = latest {
+        if let Some(latest) = entry.latest() {
             out.insert(entry.name.clone(), latest.defined_in.clone());
         }
     }

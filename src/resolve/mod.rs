@@ -87,7 +87,12 @@ pub fn resolve(
                 .map(|(name, p)| {
                     (
                         name.as_str(),
-                        Arc::new(p.vars_for(name, &project.settings.vars)),
+                        Arc::new({
+                            let mut vars = p.vars_for(name, &project.settings.vars);
+                            // dbt: command-line vars win over every scope.
+                            vars.extend(project.settings.cli_vars.clone());
+                            vars
+                        }),
                     )
                 })
                 .collect()

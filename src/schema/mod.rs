@@ -160,6 +160,28 @@ pub struct ModelEntry {
     pub constraints: Vec<serde_json::Value>,
 }
 
+impl ModelEntry {
+    /// dbt's latest version: `latest_version:`, else the highest.
+    pub fn latest(&self) -> Option<&ModelVersion> {
+        match &self.latest_version {
+            Some(l) => self.versions.iter().find(|v| &v.v == l),
+            None => self
+                .versions
+                .iter()
+                .max_by(|a, b| version_order(&a.v, &b.v)),
+        }
+    }
+}
+
+/// How dbt orders model versions: as numbers when both are numbers, else
+/// as text.
+pub fn version_order(a: &str, b: &str) -> std::cmp::Ordering {
+    match (a.parse::<f64>(), b.parse::<f64>()) {
+        (Ok(x), Ok(y)) => x.total_cmp(&y),
+        _ => a.cmp(b),
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ModelVersion {
     pub v: String,

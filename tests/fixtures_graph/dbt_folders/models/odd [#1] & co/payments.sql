@@ -1,0 +1,2 @@
+{{ config(materialized='table') }}
+select id, amount from {{ ref('stg_payments') }}

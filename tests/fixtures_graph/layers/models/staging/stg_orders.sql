@@ -1,0 +1,1 @@
+select order_id, amount, placed_at from {{ source('raw', 'orders') }}
