@@ -291,3 +291,35 @@ fn init_dbt_makes_a_dbt_project_that_compiles_and_applies() {
     let (code, _, err) = run(&["init", s(&dir), "--dbt"]);
     assert_eq!(code, 2, "{err}");
 }
+
+/// The scripts name every command and the selection flags, and bash
+/// accepts its script: `complete -p stackc` fails unless sourcing it
+/// registered a completion.
+#[test]
+fn completions_cover_the_commands_and_load_in_bash() {
+    for shell in ["bash", "zsh", "fish"] {
+        let (code, out, err) = run(&["completions", shell]);
+        assert_eq!(code, 0, "{shell}: {err}");
+        for word in [
+            "compile", "apply", "test", "ls", "graph", "init", "select", "exclude",
+        ] {
+            assert!(out.contains(word), "{shell} script lacks {word}");
+        }
+    }
+    let (_, script, _) = run(&["completions", "bash"]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("stackc.bash");
+    std::fs::write(&file, script).unwrap();
+    let loaded = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!("source {} && complete -p stackc", s(&file)))
+        .output()
+        .expect("bash runs");
+    assert!(
+        loaded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&loaded.stderr)
+    );
+    let (code, _, err) = run(&["completions", "powershell"]);
+    assert_eq!(code, 2, "an unknown shell is a usage error: {err}");
+}

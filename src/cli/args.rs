@@ -23,6 +23,13 @@ pub struct Cli {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+pub enum ShellArg {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 pub enum ColorArg {
     Auto,
     Always,
@@ -174,6 +181,14 @@ pub enum Command {
         /// The project's name [default: from DIR's name].
         #[arg(long)]
         name: Option<String>,
+    },
+    /// Print a shell completion script for bash, zsh or fish.
+    ///
+    /// Example: stackc completions bash > ~/.local/share/bash-completion/completions/stackc
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum)]
+        shell: ShellArg,
     },
     /// Run the tests of the artifacts against the database as it is.
     ///

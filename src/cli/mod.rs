@@ -135,6 +135,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
             serve: serve.then_some(port),
             color,
         }),
+        Command::Completions { shell } => completions(shell),
         Command::Init { dir, dbt, name } => {
             commands::init::run(&commands::init::InitOptions { dir, name, dbt })
         }
@@ -212,6 +213,30 @@ fn promoted(args: &args::WarnErrorArgs) -> Option<crate::diagnostic::WarnError> 
         Err(problem) => {
             eprintln!("error: {problem}");
             None
+        }
+    }
+}
+
+/// Writes the completion script to stdout; the argument types above are
+/// its only source, so it cannot fall behind a new flag.
+fn completions(shell: args::ShellArg) -> ExitStatus {
+    use clap::CommandFactory;
+    use clap_complete::Shell;
+    let shell = match shell {
+        args::ShellArg::Bash => Shell::Bash,
+        args::ShellArg::Zsh => Shell::Zsh,
+        args::ShellArg::Fish => Shell::Fish,
+    };
+    // Into memory first: clap_complete panics when its writer fails, and
+    // stdout fails whenever the reader goes away (`| head`).
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "stackc", &mut script);
+    match std::io::Write::write_all(&mut std::io::stdout(), &script) {
+        Ok(()) => ExitStatus::Success,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitStatus::Success,
+        Err(e) => {
+            eprintln!("error: cannot write the completion script: {e}");
+            ExitStatus::Error
         }
     }
 }
