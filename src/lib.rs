@@ -22,6 +22,7 @@ pub mod config;
 pub mod datatest;
 pub mod dbt;
 pub mod diagnostic;
+pub mod docs;
 pub mod emit;
 pub mod exit_status;
 pub mod graph;

@@ -33,6 +33,8 @@ pub const STAGES: &[(&str, &[&str])] = &[
     ("emit", &["emit"]),
     // Node selection reads the manifest emit makes.
     ("select", &["select", "selection"]),
+    // The docs site: the manifest, the resolved SQL, a selection's nodes.
+    ("docs", &["docs"]),
     ("apply", &["apply"]),
     ("commands", &["commands", "cli"]),
 ];

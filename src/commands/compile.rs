@@ -316,7 +316,7 @@ fn check_out(dir: &Path, out: &Path, check: bool) -> Result<(), String> {
 /// the root down, each existing prefix is canonicalized before the next
 /// component (so `..` after a link leaves the link's target), and the
 /// components below the last existing one are taken as written.
-fn resolve(path: &Path) -> PathBuf {
+pub(crate) fn resolve(path: &Path) -> PathBuf {
     use std::path::Component;
     let absolute = match std::env::current_dir() {
         Ok(cwd) => cwd.join(path),
