@@ -105,6 +105,13 @@ pub enum ProblemKind {
     },
     /// A set operation whose sides have different numbers of columns.
     SetArity { left: usize, right: usize },
+    /// A set operation column whose known types on the two sides are of
+    /// different categories, which PostgreSQL refuses to match.
+    SetTypes {
+        column: usize,
+        left: String,
+        right: String,
+    },
     /// `group by 3` / `order by 3` beyond the select list.
     Position {
         n: String,
@@ -280,6 +287,22 @@ impl Analyzer<'_> {
                         ProblemKind::SetArity {
                             left: l.len(),
                             right: r.len(),
+                        },
+                        span_of(&**right),
+                    );
+                    return None;
+                }
+                if let Some((i, a, b)) = l
+                    .iter()
+                    .zip(&r)
+                    .enumerate()
+                    .find_map(|(i, (a, b))| types::clash(&a.ty, &b.ty).map(|(a, b)| (i, a, b)))
+                {
+                    self.problem(
+                        ProblemKind::SetTypes {
+                            column: i + 1,
+                            left: a,
+                            right: b,
                         },
                         span_of(&**right),
                     );

@@ -162,6 +162,32 @@ fn set_operations_and_values() {
         problems("select id, status from raw.orders union select id from raw.customers"),
         [ProblemKind::SetArity { left: 2, right: 1 }]
     );
+    assert_eq!(
+        problems("select id, status from raw.orders union select name, id from raw.customers"),
+        [ProblemKind::SetTypes {
+            column: 1,
+            left: "integer".into(),
+            right: "text".into()
+        }]
+    );
+    // Numbers widen, strings meet text, literals and unknown types never
+    // clash; a date and an interval do (PostgreSQL: "cannot be matched").
+    for sql in [
+        "select id, amount from raw.orders union select id::bigint, 1 from raw.customers",
+        "select status from raw.orders union select name::varchar(3) from raw.customers",
+        "select id, status from raw.orders union select null, 'x' from raw.customers",
+        "select id from raw.orders union select nope.x from raw.open nope",
+    ] {
+        assert_eq!(problems(sql), [], "{sql}");
+    }
+    assert_eq!(
+        problems("select ordered_at from raw.orders except select interval '1 day'"),
+        [ProblemKind::SetTypes {
+            column: 1,
+            left: "date".into(),
+            right: "interval".into()
+        }]
+    );
 }
 
 #[test]
