@@ -22,6 +22,7 @@ pub mod config;
 pub mod datatest;
 pub mod dbt;
 pub mod diagnostic;
+pub mod docs;
 pub mod emit;
 pub mod exit_status;
 pub mod graph;
@@ -58,8 +59,10 @@ pub struct Compilation {
     /// more than the artifacts (settings, lineage).
     pub project: Option<project::Project>,
     pub resolved: Option<node::Resolved>,
-    /// What this compile parsed; `stackc compile` saves it for the next.
+    /// What this compile parsed and rendered; `stackc compile` saves them
+    /// for the next.
     pub parse_cache: parse_cache::ParseCache,
+    pub render_cache: render::cache::RenderCache,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -97,10 +100,15 @@ pub fn analyze(dir: &Path) -> Compilation {
 
 pub fn analyze_with(dir: &Path, options: &project::LoadOptions) -> Compilation {
     let mut diagnostics = Vec::new();
-    // The parse cache is read while the project loads.
-    let (loaded, parse_cache) = rayon::join(
+    // The caches are read while the project loads.
+    let (loaded, (parse_cache, render_cache)) = rayon::join(
         || project::load_with(dir, options, &mut diagnostics),
-        || parse_cache::ParseCache::load(dir),
+        || {
+            rayon::join(
+                || parse_cache::ParseCache::load(dir),
+                || render::cache::RenderCache::load(dir),
+            )
+        },
     );
     let project = match loaded {
         Ok(project) => project,
@@ -115,10 +123,11 @@ pub fn analyze_with(dir: &Path, options: &project::LoadOptions) -> Compilation {
                 project: None,
                 resolved: None,
                 parse_cache: parse_cache::ParseCache::default(),
+                render_cache: render::cache::RenderCache::default(),
             };
         }
     };
-    let resolved = resolve::resolve(&project, &parse_cache, &mut diagnostics);
+    let resolved = resolve::resolve(&project, &parse_cache, &render_cache, &mut diagnostics);
     diagnostics.retain(|d| !d.follow_on);
     sort_diagnostics(&mut diagnostics);
     let summary = Summary {
@@ -136,6 +145,7 @@ pub fn analyze_with(dir: &Path, options: &project::LoadOptions) -> Compilation {
         project: Some(project),
         resolved: Some(resolved),
         parse_cache,
+        render_cache,
     }
 }
 

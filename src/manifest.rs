@@ -238,6 +238,10 @@ pub struct ModelNode<S> {
     pub vars: Vec<S>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<S>,
+    /// A versioned model's own name in the schema file (`dim_customers`
+    /// for the node of `dim_customers_v2.sql`): dbt's fqn and `ls` use it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_of: Option<S>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -12,7 +12,7 @@
 //! read.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
@@ -114,21 +114,8 @@ impl ParseCache {
                 })
                 .collect(),
         };
-        let folder = dir.join(FOLDER);
-        std::fs::create_dir_all(&folder)?;
-        let ignore = folder.join(".gitignore");
-        if !ignore.exists() {
-            std::fs::write(
-                &ignore,
-                "# Written by stackc: a cache, safe to delete, never to commit.\n*\n",
-            )?;
-        }
-        let temporary: PathBuf = folder.join(format!("{FILE}.{}.partial", std::process::id()));
         let text = serde_json::to_vec(&file).map_err(std::io::Error::other)?;
-        std::fs::write(&temporary, text)?;
-        std::fs::rename(&temporary, folder.join(FILE)).inspect_err(|_| {
-            let _ = std::fs::remove_file(&temporary);
-        })
+        crate::render::cache::write_cache_file(dir, FILE, &text)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<([u8; 32], Option<ParsedQuery>)>> {

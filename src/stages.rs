@@ -28,13 +28,13 @@ pub const STAGES: &[(&str, &[&str])] = &[
     ("nodes", &["node"]),
     (
         "resolve",
-        &[
-            "resolve", "columns", "graph", "datatest", "unittest", "naming",
-        ],
+        &["resolve", "columns", "graph", "datatest", "unittest"],
     ),
-    ("emit", &["emit", "manifest"]),
+    ("emit", &["emit"]),
     // Node selection reads the manifest emit makes.
     ("select", &["select", "selection"]),
+    // The docs site: the manifest, the resolved SQL, a selection's nodes.
+    ("docs", &["docs"]),
     ("apply", &["apply"]),
     ("commands", &["commands", "cli"]),
 ];

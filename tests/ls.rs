@@ -159,3 +159,46 @@ fn a_package_s_nodes_are_named_by_their_package_as_dbt_names_them() {
         ]
     );
 }
+
+#[test]
+fn versioned_models_are_named_and_selected_as_dbt_does() {
+    // `dbt ls` on tests/fixtures/ok_dbt_model_versions (dbt-core 1.10.13).
+    let dir = repo().join("tests/fixtures/ok_dbt_model_versions");
+    let run = |args: &[&str]| {
+        let mut all = vec!["ls", dir.to_str().unwrap()];
+        all.extend_from_slice(args);
+        let out = stackc(&all);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        lines.sort();
+        lines
+    };
+    let models = run(&["--resource-type", "model"]);
+    assert_eq!(
+        models,
+        [
+            "shop.dim_customers.v1",
+            "shop.dim_customers.v2",
+            "shop.orders"
+        ]
+    );
+    // The model's name picks every version; `.` or `_` picks one.
+    let v1 = [
+        "shop.dim_customers.v1",
+        "shop.unique_dim_customers_v1_customer_id",
+    ];
+    assert_eq!(
+        run(&["-s", "dim_customers", "--resource-type", "model"]),
+        models[..2]
+    );
+    assert_eq!(run(&["-s", "dim_customers.v1"]), v1);
+    assert_eq!(run(&["-s", "dim_customers_v1"]), v1);
+}

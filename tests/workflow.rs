@@ -147,18 +147,17 @@ fn vars_on_the_command_line_win_over_the_project_and_its_packages() {
 
 #[test]
 fn version_selects_versioned_models_as_dbt_ls_does() {
-    // dbt ls prints the same nodes (as `shop.dim_customers.v2`: dbt names a
-    // version's node after its model, stackc after its file).
+    // dbt ls prints the same lines.
     let dir = repo().join("tests/fixtures/ok_dbt_model_versions");
     let ls = |sel: &str| {
         let (code, out, err) = run(&["ls", s(&dir), "-s", sel, "--resource-type", "model"]);
         assert_eq!(code, 0, "{err}");
         out.lines().map(str::to_string).collect::<Vec<_>>()
     };
-    assert_eq!(ls("version:latest"), ["shop.dim_customers_v2"]);
-    assert_eq!(ls("version:old"), ["shop.dim_customers_v1"]);
+    assert_eq!(ls("version:latest"), ["shop.dim_customers.v2"]);
+    assert_eq!(ls("version:old"), ["shop.dim_customers.v1"]);
     assert_eq!(ls("version:none"), ["shop.orders"]);
-    assert_eq!(ls("version:1"), ["shop.dim_customers_v1"]);
+    assert_eq!(ls("version:1"), ["shop.dim_customers.v1"]);
     assert!(ls("version:prerelease").is_empty());
     let (code, _, err) = run(&["ls", s(&dir), "-s", "version:next"]);
     assert_eq!(code, 2, "{err}");

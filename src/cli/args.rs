@@ -147,6 +147,29 @@ pub enum Command {
         #[command(flatten)]
         profile: ProfileArgs,
     },
+    /// Write the docs site (lineage graph, search, a page per node) as one
+    /// self-contained index.html that opens from the file system.
+    ///
+    /// Example: stackc docs -s +fact_sales --serve
+    Docs {
+        /// The project folder (holds stackc.toml or dbt_project.yml).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        #[command(flatten)]
+        select: SelectArgs,
+        /// The folder of the site [default: OUT/docs, OUT being DIR/target,
+        /// or DIR/stackc_target in a dbt project].
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+        /// After writing the site, serve it on 127.0.0.1 until stopped.
+        #[arg(long)]
+        serve: bool,
+        /// The port of --serve (0: any free port).
+        #[arg(long, default_value_t = 8080, requires = "serve")]
+        port: u16,
+        #[command(flatten)]
+        profile: ProfileArgs,
+    },
     /// Print the lineage of a selection as Mermaid, Graphviz dot or JSON
     /// (compiles in memory; writes nothing).
     ///

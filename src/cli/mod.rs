@@ -120,6 +120,21 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
                 .collect(),
             color,
         }),
+        Command::Docs {
+            dir,
+            select,
+            out_dir,
+            serve,
+            port,
+            profile,
+        } => commands::docs::run(&commands::docs::DocsOptions {
+            dir,
+            out_dir,
+            load: profile.options(),
+            selection: select.selection(),
+            serve: serve.then_some(port),
+            color,
+        }),
         Command::Completions { shell } => completions(shell),
         Command::Lineage {
             column,

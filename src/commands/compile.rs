@@ -67,12 +67,19 @@ pub fn run(options: &CompileOptions) -> ExitStatus {
         Format::Human => eprint!("{printed}"),
         Format::Json | Format::Github => print!("{printed}"),
     }
-    let parse_cache = compilation.parse_cache;
-    // Only a cache: a project folder that cannot take it (read-only)
-    // compiles as well, parsing everything each time. `--check` writes
-    // nothing, and a folder that is not a project gets no cache.
-    let save_cache = (!check && compilation.project.is_some()).then_some(&parse_cache);
-    let save = || save_cache.map(|cache| cache.save(dir));
+    let (parse_cache, render_cache) = (compilation.parse_cache, compilation.render_cache);
+    // Only caches: a project folder that cannot take them (read-only)
+    // compiles as well, parsing and rendering everything each time.
+    // `--check` writes nothing, and a folder that is not a project gets no
+    // cache.
+    let save_caches = !check && compilation.project.is_some();
+    let save = || {
+        save_caches.then(|| {
+            let (parsed, rendered) =
+                rayon::join(|| parse_cache.save(dir), || render_cache.save(dir));
+            parsed.and(rendered)
+        })
+    };
     let failed = compilation
         .diagnostics
         .iter()
@@ -116,7 +123,13 @@ pub fn run(options: &CompileOptions) -> ExitStatus {
             None => summary,
         };
         let status = report_check(dir, &out, staleness, format, &summary);
-        std::mem::forget((project, resolved, compilation.files, parse_cache));
+        std::mem::forget((
+            project,
+            resolved,
+            compilation.files,
+            parse_cache,
+            render_cache,
+        ));
         return status;
     }
     mention_foreign(&out, &foreign);
@@ -140,7 +153,13 @@ pub fn run(options: &CompileOptions) -> ExitStatus {
     }
     // The process exits next: freeing a large project's many small
     // allocations one by one takes longer than the rest of the output step.
-    std::mem::forget((project, resolved, compilation.files, parse_cache));
+    std::mem::forget((
+        project,
+        resolved,
+        compilation.files,
+        parse_cache,
+        render_cache,
+    ));
     ExitStatus::Success
 }
 
@@ -297,7 +316,7 @@ fn check_out(dir: &Path, out: &Path, check: bool) -> Result<(), String> {
 /// the root down, each existing prefix is canonicalized before the next
 /// component (so `..` after a link leaves the link's target), and the
 /// components below the last existing one are taken as written.
-fn resolve(path: &Path) -> PathBuf {
+pub(crate) fn resolve(path: &Path) -> PathBuf {
     use std::path::Component;
     let absolute = match std::env::current_dir() {
         Ok(cwd) => cwd.join(path),

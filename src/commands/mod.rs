@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod compile;
+pub mod docs;
 pub mod graph;
 pub mod init;
 pub mod lineage;

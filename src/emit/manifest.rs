@@ -125,17 +125,18 @@ fn build<'a>(
     // Inserted in the order a map would take them: a later node of the
     // same id wins.
     let mut nodes: BTreeMap<Text<'a>, Node<Text<'a>>> = BTreeMap::new();
-    // A versioned model's file -> (its version, the latest version).
-    let versions: BTreeMap<&str, (&str, &str)> = project
+    // A versioned model's file -> (its version, the latest version, the
+    // model's name).
+    let versions: BTreeMap<&str, (&str, &str, &str)> = project
         .schema_files
         .iter()
         .flat_map(|f| &f.models)
         .filter_map(|entry| Some((entry, entry.latest()?)))
         .flat_map(|(entry, latest)| {
-            entry
-                .versions
-                .iter()
-                .map(move |v| (v.defined_in.as_str(), (v.v.as_str(), latest.v.as_str())))
+            entry.versions.iter().map(move |v| {
+                let own = (v.v.as_str(), latest.v.as_str(), entry.name.as_str());
+                (v.defined_in.as_str(), own)
+            })
         })
         .collect();
     let model_nodes: Vec<(String, Node<Text<'a>>)> = resolved
@@ -178,7 +179,7 @@ fn build<'a>(
                     .map(b),
                 env_vars: all(&m.env_vars),
                 file: b(&m.file.path),
-                latest_version: versions.get(m.name.as_str()).map(|(_, l)| b(l)),
+                latest_version: versions.get(m.name.as_str()).map(|(_, l, _)| b(l)),
                 materialization: b(c.materialized.as_str()),
                 name: b(&m.name),
                 relation: (c.materialized != Materialization::Ephemeral)
@@ -188,7 +189,8 @@ fn build<'a>(
                 tags: all(&c.tags),
                 unique_id: id.clone().into(),
                 vars: all(&m.vars),
-                version: versions.get(m.name.as_str()).map(|(v, _)| b(v)),
+                version: versions.get(m.name.as_str()).map(|(v, _, _)| b(v)),
+                version_of: versions.get(m.name.as_str()).map(|(_, _, n)| b(n)),
             };
             (id, Node::Model(Box::new(node)))
         })

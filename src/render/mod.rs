@@ -19,6 +19,7 @@ use crate::diagnostic::{Code, Diagnostic, Span};
 use crate::project::SourceFile;
 use crate::relation::Relation;
 
+pub mod cache;
 mod functions;
 mod locate;
 mod relation_object;

@@ -18,6 +18,7 @@ use crate::node::{Model, Resolved, ResolvedSeed, ResolvedSource};
 use crate::parse_cache::ParseCache;
 use crate::project::{Flavor, ModelFile, Project};
 use crate::relation::Relation;
+use crate::render::cache::{Keys as CacheKeys, RenderCache};
 use crate::render::{call_span, Calls, Relations, RenderInput, Renderer};
 use crate::schema::{OtherKind, UnitInputKind};
 
@@ -63,6 +64,7 @@ const MODELS_PER_TASK: usize = 32;
 pub fn resolve(
     project: &Project,
     parse_cache: &ParseCache,
+    render_cache: &RenderCache,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Resolved {
     let dbt_settings = project.settings.dbt.as_ref();
@@ -82,6 +84,15 @@ pub fn resolve(
         dbt: project.dbt_macros.clone(),
     };
     let renderer = Renderer::new_with(&macro_files, &render_options, diagnostics);
+    // A stackc project's renders are kept between compiles (see
+    // `render::cache` for what a key holds, and why dbt projects are not).
+    let cache_keys = (!dbt && project.dbt_macros.is_none()).then(|| {
+        CacheKeys::new(
+            &render_options,
+            &macro_files,
+            &format!("{:?}", project.settings),
+        )
+    });
     let vars = Arc::new(project.settings.vars.clone());
     // A package's nodes see its own vars under the root project's.
     let package_vars: BTreeMap<&str, Arc<BTreeMap<String, serde_json::Value>>> = dbt_settings
@@ -117,21 +128,26 @@ pub fn resolve(
         .par_iter()
         .with_max_len(MODELS_PER_TASK)
         .map(|m| {
-            let result = renderer.render(RenderInput {
-                file: &m.file,
-                relations: &no_relations,
-                vars: vars_of(&m.file.path),
-                this: Some(Relation {
-                    schema: "this".into(),
-                    name: m.name.clone(),
-                    quote: false,
-                    cte: None,
-                }),
-                is_incremental: false,
-                // What dbt's parser knows of the node before its configs.
-                model: dbt_settings.map(|d| serde_value(node_json(project, d, m, None, None))),
-                graph: dbt_settings.map(|_| empty_graph.clone()),
-            });
+            let this = Relation {
+                schema: "this".into(),
+                name: m.name.clone(),
+                quote: false,
+                cte: None,
+            };
+            let key = cache_keys.map(|k| k.render(&m.file, Some(&this), false));
+            let render = || {
+                renderer.render(RenderInput {
+                    file: &m.file,
+                    relations: &no_relations,
+                    vars: vars_of(&m.file.path),
+                    this: Some(this.clone()),
+                    is_incremental: false,
+                    // What dbt's parser knows of the node before its configs.
+                    model: dbt_settings.map(|d| serde_value(node_json(project, d, m, None, None))),
+                    graph: dbt_settings.map(|_| empty_graph.clone()),
+                })
+            };
+            let result = render_cache.render(key, render, &m.file);
             match result {
                 Ok(r) => (
                     Discovered {
@@ -392,6 +408,7 @@ pub fn resolve(
     relations.catalog = catalog(project, &seeds, &sources, &entries, &relations);
     relations.complete = true;
     let relations = Arc::new(relations);
+    let cache_keys = cache_keys.map(|k| k.with_relations(&relations));
 
     // dbt's `graph`: every enabled model and seed, and the sources, as the
     // parsed manifest has them (without compiled SQL).
@@ -434,15 +451,19 @@ pub fn resolve(
             let model_value = dbt_settings
                 .map(|d| serde_value(node_json(project, d, m, Some(&config), Some(&relation))));
             let render = |is_incremental| {
-                renderer.render(RenderInput {
-                    file: &m.file,
-                    relations,
-                    vars: vars_of(&m.file.path),
-                    this: Some(this.clone()),
-                    is_incremental,
-                    model: model_value.clone(),
-                    graph: graph.clone(),
-                })
+                let key = cache_keys.map(|k| k.render(&m.file, Some(&this), is_incremental));
+                let render = || {
+                    renderer.render(RenderInput {
+                        file: &m.file,
+                        relations,
+                        vars: vars_of(&m.file.path),
+                        this: Some(this.clone()),
+                        is_incremental,
+                        model: model_value.clone(),
+                        graph: graph.clone(),
+                    })
+                };
+                render_cache.render(key, render, &m.file)
             };
             let full = match render(false) {
                 Ok(r) => r,

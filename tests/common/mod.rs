@@ -22,8 +22,14 @@ pub fn read_tree(dir: &Path) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for entry in walkdir::WalkDir::new(dir) {
         let entry = entry.expect("readable tree");
+        let rel = entry.path().strip_prefix(dir).expect("inside dir");
+        // The caches a compile keeps in a project folder (render.bin is not
+        // text) are neither project files nor artifacts; the tests of the
+        // caches read them by name.
+        if rel.starts_with(".stackc-cache") {
+            continue;
+        }
         if entry.file_type().is_file() {
-            let rel = entry.path().strip_prefix(dir).expect("inside dir");
             let rel = rel.to_string_lossy().replace('\\', "/");
             out.insert(
                 rel,
@@ -39,7 +45,9 @@ pub fn copy_tree(from: &Path, to: &Path) {
     for entry in walkdir::WalkDir::new(from) {
         let entry = entry.expect("readable tree");
         let rel = entry.path().strip_prefix(from).expect("inside from");
-        if rel.starts_with("target") {
+        // Build output and caches (a compile of the repository's own
+        // project_template leaves `.stackc-cache/`) are no part of a project.
+        if rel.starts_with("target") || rel.starts_with(".stackc-cache") {
             continue;
         }
         let target = to.join(rel);

@@ -1,0 +1,458 @@
+//! `stackc.toml`: the project's settings and folder configs, read from TOML.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use toml::de::{DeTable, DeValue};
+
+use crate::config::{ConfigEntry, ConfigLayer};
+use crate::diagnostic::{Code, Diagnostic, SourceFiles, Span};
+
+use super::files::{not_utf8, source_file};
+use super::{detect_flavor, Flavor, LoadOptions, Paths, Settings, SourceFile};
+
+/// Reads the project file(s) of `root`: `stackc.toml`, or `dbt_project.yml`
+/// (with an optional `stackc.toml` beside it for stackc-only settings).
+pub(super) fn read_settings(
+    root: &Path,
+    options: &LoadOptions,
+    files: &mut SourceFiles,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Result<(Settings, SourceFile), Diagnostic> {
+    if !root.is_dir() {
+        return Err(Diagnostic::new(
+            Code::E0001,
+            format!("project folder `{}` does not exist", root.display()),
+        )
+        .help("pass the folder that holds stackc.toml or dbt_project.yml, e.g. `stackc compile project_template`"));
+    }
+    match detect_flavor(root) {
+        None => Err(Diagnostic::new(
+            Code::E0001,
+            format!(
+                "`{}` is not a project: neither stackc.toml nor dbt_project.yml is in it",
+                root.display()
+            ),
+        )
+        .help("pass the folder that holds stackc.toml (`[project] name = \"...\"`) or a dbt project's dbt_project.yml")),
+        Some(Flavor::Native) => {
+            let file = read_settings_file(root, "stackc.toml", files)?;
+            let mut settings = parse_settings(&file, diagnostics);
+            settings.vars.extend(options.vars.clone());
+            settings.cli_vars = options.vars.clone();
+            Ok((settings, file))
+        }
+        Some(Flavor::Dbt) => {
+            let file = read_settings_file(root, "dbt_project.yml", files)?;
+            let beside = if root.join("stackc.toml").exists() {
+                let toml = read_settings_file(root, "stackc.toml", files)?;
+                let mut local = Vec::new();
+                let parsed = parse_settings(&toml, &mut local);
+                // The name comes from dbt_project.yml.
+                local.retain(|d| !(d.code == Code::E0001 && d.message.contains("[project] name")));
+                diagnostics.extend(local);
+                Some((parsed, toml))
+            } else {
+                None
+            };
+            let settings = crate::dbt::settings(root, &file, beside, options, files, diagnostics);
+            Ok((settings, file))
+        }
+    }
+}
+
+pub(super) const FOLDER_CONFIG_KEYS: &[&str] = crate::config::CONFIG_KEYS;
+
+pub(crate) fn parse_settings(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Settings {
+    let mut settings = Settings {
+        flavor: Flavor::Native,
+        paths: Paths::default(),
+        dbt: None,
+        name: String::new(),
+        layers: BTreeMap::new(),
+        folder_configs: BTreeMap::new(),
+        vars: BTreeMap::new(),
+        cli_vars: BTreeMap::new(),
+        url_env: None,
+        seeds_schema: "seeds".into(),
+        history_schema: "public".into(),
+        history_table: "stackc_schema_history".into(),
+    };
+    let table = match DeTable::parse(&file.text) {
+        Ok(t) => t.into_inner(),
+        Err(e) => {
+            let range = e.span().unwrap_or(0..0);
+            diagnostics.push(
+                Diagnostic::new(Code::E0001, format!("invalid TOML: {}", e.message().trim()))
+                    .at_file(&file.path, range)
+                    .help("see the stackc.toml format in the README"),
+            );
+            return settings;
+        }
+    };
+    let err = |range: std::ops::Range<usize>, msg: String, help: &str| {
+        Diagnostic::new(Code::E0001, msg)
+            .at_file(&file.path, range)
+            .help(help.to_string())
+    };
+    let mut has_name = false;
+    for (key, value) in &table {
+        let section = key.get_ref().as_ref();
+        let Some(section_table) = value.get_ref().as_table() else {
+            diagnostics.push(err(
+                key.span(),
+                format!("`{section}` must be a table (`[{section}]`)"),
+                "the top level of stackc.toml holds only tables: [project], [layers], [models.<folder>], [vars], [connection], [seeds], [history]",
+            ));
+            continue;
+        };
+        match section {
+            "project" => {
+                for (k, v) in section_table {
+                    match k.get_ref().as_ref() {
+                        "name" => match v.get_ref().as_str() {
+                            Some(name) if is_identifier(name) => {
+                                settings.name = name.to_string();
+                                has_name = true;
+                            }
+                            _ => diagnostics.push(err(
+                                v.span(),
+                                "`project.name` must be a string of letters, digits and `_`".into(),
+                                "for example `name = \"analytics\"`",
+                            )),
+                        },
+                        other => diagnostics.push(unknown_key(
+                            file,
+                            k.span(),
+                            "project",
+                            other,
+                            &["name"],
+                        )),
+                    }
+                }
+            }
+            "layers" => {
+                for (k, v) in section_table {
+                    match v.get_ref().as_str() {
+                        Some(s)
+                            if refuses_control(
+                                file,
+                                k.span(),
+                                "layer",
+                                k.get_ref(),
+                                diagnostics,
+                            ) | refuses_control(file, v.span(), "schema", s, diagnostics) => {}
+                        Some(s) if !s.is_empty() => {
+                            settings
+                                .layers
+                                .insert(k.get_ref().to_string(), s.to_string());
+                        }
+                        _ => diagnostics.push(err(
+                            v.span(),
+                            format!("layer `{}` must map to a schema name string", k.get_ref()),
+                            "for example `staging = \"staging\"`",
+                        )),
+                    }
+                }
+            }
+            "models" => parse_folder_configs(
+                file,
+                section_table,
+                &mut Vec::new(),
+                &mut settings,
+                diagnostics,
+            ),
+            "vars" => {
+                for (k, v) in section_table {
+                    settings
+                        .vars
+                        .insert(k.get_ref().to_string(), toml_to_json(v.get_ref()));
+                }
+            }
+            "connection" => {
+                for (k, v) in section_table {
+                    match k.get_ref().as_ref() {
+                        "url_env" => match v.get_ref().as_str() {
+                            Some(s) if !s.is_empty() => settings.url_env = Some(s.to_string()),
+                            _ => diagnostics.push(err(
+                                v.span(),
+                                "`connection.url_env` must be the name of an environment variable".into(),
+                                "for example `url_env = \"DATABASE_URL\"`; never put a URL or password in stackc.toml",
+                            )),
+                        },
+                        other => diagnostics.push(unknown_key(file, k.span(), "connection", other, &["url_env"])),
+                    }
+                }
+            }
+            "seeds" => {
+                for (k, v) in section_table {
+                    match (k.get_ref().as_ref(), v.get_ref().as_str()) {
+                        ("schema", Some(s))
+                            if refuses_control(file, v.span(), "schema", s, diagnostics) => {}
+                        ("schema", Some(s)) if !s.is_empty() => {
+                            settings.seeds_schema = s.to_string()
+                        }
+                        ("schema", _) => diagnostics.push(err(
+                            v.span(),
+                            "`seeds.schema` must be a schema name".into(),
+                            "for example `schema = \"seeds\"`",
+                        )),
+                        (other, _) => diagnostics.push(unknown_key(
+                            file,
+                            k.span(),
+                            "seeds",
+                            other,
+                            &["schema"],
+                        )),
+                    }
+                }
+            }
+            "history" => {
+                for (k, v) in section_table {
+                    match (k.get_ref().as_ref(), v.get_ref().as_str()) {
+                        ("schema" | "table", Some(s))
+                            if refuses_control(file, v.span(), "history", s, diagnostics) => {}
+                        ("schema", Some(s)) if !s.is_empty() => {
+                            settings.history_schema = s.to_string()
+                        }
+                        ("table", Some(s)) if !s.is_empty() => {
+                            settings.history_table = s.to_string()
+                        }
+                        ("schema" | "table", _) => diagnostics.push(err(
+                            v.span(),
+                            format!("`history.{}` must be a non-empty string", k.get_ref()),
+                            "for example `table = \"stackc_schema_history\"`",
+                        )),
+                        (other, _) => diagnostics.push(unknown_key(
+                            file,
+                            k.span(),
+                            "history",
+                            other,
+                            &["schema", "table"],
+                        )),
+                    }
+                }
+            }
+            other => diagnostics.push(unknown_key(
+                file,
+                key.span(),
+                "stackc.toml",
+                other,
+                &[
+                    "project",
+                    "layers",
+                    "models",
+                    "vars",
+                    "connection",
+                    "seeds",
+                    "history",
+                ],
+            )),
+        }
+    }
+    if !has_name {
+        let already = diagnostics
+            .iter()
+            .any(|d| d.code == Code::E0001 && d.message.contains("project.name"));
+        if !already {
+            diagnostics.push(
+                Diagnostic::new(Code::E0001, "stackc.toml has no `[project] name`")
+                    .at_file(&file.path, 0..0)
+                    .help("add `[project]` with `name = \"analytics\"` (letters, digits and `_`)"),
+            );
+        }
+    }
+    settings
+}
+
+pub(super) fn parse_folder_configs(
+    file: &SourceFile,
+    table: &DeTable<'_>,
+    folders: &mut Vec<String>,
+    settings: &mut Settings,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let mut layer = ConfigLayer::default();
+    for (k, v) in table {
+        let key = k.get_ref().as_ref();
+        if FOLDER_CONFIG_KEYS.contains(&key) {
+            layer.insert(
+                key.to_string(),
+                ConfigEntry {
+                    value: toml_to_json(v.get_ref()),
+                    span: Span::new(&file.path, v.span()),
+                },
+            );
+        } else if let Some(sub) = v.get_ref().as_table() {
+            if refuses_control(file, k.span(), "folder", key, diagnostics) {
+                continue;
+            }
+            // A nested table that is not a config key is a deeper folder.
+            folders.push(key.to_string());
+            parse_folder_configs(file, sub, folders, settings, diagnostics);
+            folders.pop();
+        } else {
+            let section = format!("models.{}", folders.join("."));
+            diagnostics.push(unknown_key(
+                file,
+                k.span(),
+                section.trim_end_matches('.'),
+                key,
+                FOLDER_CONFIG_KEYS,
+            ));
+        }
+    }
+    if !layer.is_empty() {
+        settings.folder_configs.insert(folders.clone(), layer);
+    }
+}
+
+/// A name in stackc.toml reaches SQL and artifact comments like a file's
+/// path does: a control character in it is E0010, at the value (issue 11,
+/// item 2). Returns whether it was refused.
+pub(super) fn refuses_control(
+    file: &SourceFile,
+    range: std::ops::Range<usize>,
+    what: &str,
+    value: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> bool {
+    if !value.chars().any(char::is_control) {
+        return false;
+    }
+    diagnostics.push(control_character(what, value, Span::new(&file.path, range)));
+    true
+}
+
+/// E0010 for a name written in a setting or config: `what` is the kind of
+/// name (`schema`, `alias`, `layer`).
+pub fn control_character(what: &str, value: &str, at: Span) -> Diagnostic {
+    Diagnostic::new(
+        Code::E0010,
+        format!(
+            "the {what} name `{}` contains a control character",
+            crate::diagnostic::one_line(value)
+        ),
+    )
+    .at(at)
+    .help("write the name without newlines, tabs or other control characters")
+}
+
+pub(super) fn unknown_key(
+    file: &SourceFile,
+    range: std::ops::Range<usize>,
+    section: &str,
+    key: &str,
+    known: &[&str],
+) -> Diagnostic {
+    let mut help = format!("known keys here: {}", known.join(", "));
+    if let Some(close) = crate::suggest::closest(key, known.iter().copied()) {
+        help = format!("did you mean `{close}`? ({help})");
+    }
+    Diagnostic::new(Code::E0001, format!("unknown key `{key}` in `{section}`"))
+        .at_file(&file.path, range)
+        .help(help)
+}
+
+pub fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+pub(super) fn toml_to_json(value: &DeValue<'_>) -> serde_json::Value {
+    use serde_json::Value as J;
+    match value {
+        DeValue::String(s) => J::String(s.to_string()),
+        DeValue::Integer(i) => i
+            .as_str()
+            .replace('_', "")
+            .parse::<i64>()
+            .ok()
+            .and_then(|n| {
+                if i.radix() == 10 {
+                    Some(J::from(n))
+                } else {
+                    i64::from_str_radix(&i.as_str().replace('_', ""), i.radix())
+                        .ok()
+                        .map(J::from)
+                }
+            })
+            .unwrap_or_else(|| J::String(i.as_str().to_string())),
+        DeValue::Float(f) => f
+            .as_str()
+            .replace('_', "")
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map_or_else(|| J::String(f.as_str().to_string()), J::Number),
+        DeValue::Boolean(b) => J::Bool(*b),
+        DeValue::Datetime(d) => J::String(d.to_string()),
+        DeValue::Array(items) => {
+            J::Array(items.iter().map(|v| toml_to_json(v.get_ref())).collect())
+        }
+        DeValue::Table(t) => J::Object(
+            t.iter()
+                .map(|(k, v)| (k.get_ref().to_string(), toml_to_json(v.get_ref())))
+                .collect(),
+        ),
+    }
+}
+
+/// `root/stackc.toml` as a source file. A file that is there but cannot be
+/// read as text (a folder, not UTF-8) is reported at `stackc.toml:1:1` or
+/// at its first invalid byte; a missing one with the path that was tried.
+/// Reads a project file (`stackc.toml`, `dbt_project.yml`), with a location
+/// also when it is a folder or not UTF-8.
+pub(super) fn read_settings_file(
+    root: &Path,
+    name: &str,
+    files: &mut SourceFiles,
+) -> Result<SourceFile, Diagnostic> {
+    const HELP: &str = "a project has a stackc.toml with at least `[project] name = \"...\"`, or a dbt_project.yml with `name:`";
+    let path = root.join(name);
+    let cannot_read = |e: &dyn std::fmt::Display| {
+        Diagnostic::new(
+            Code::E0001,
+            format!("cannot read `{}`: {e}", path.display()),
+        )
+        .help(HELP)
+    };
+    if path.is_dir() {
+        let file = source_file(files, name, String::new());
+        return Err(
+            Diagnostic::new(Code::E0001, format!("`{name}` is a folder, not a file"))
+                .at_file(&file.path, 0..0)
+                .help(HELP),
+        );
+    }
+    let bytes = std::fs::read(&path).map_err(|e| cannot_read(&e))?;
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(source_file(files, name, text)),
+        Err(e) => Err(not_utf8(files, name, e)),
+    }
+}
+
+/// Reads and checks only `stackc.toml`, for commands that need the settings
+/// beside a compile (`stackc apply` reads the history table and connection
+/// settings from it, also when it runs committed artifacts). On error, the
+/// diagnostics and the file they point into.
+pub fn load_settings(root: &Path) -> Result<Settings, (Vec<Diagnostic>, SourceFiles)> {
+    load_settings_with(root, &LoadOptions::default())
+}
+
+pub fn load_settings_with(
+    root: &Path,
+    options: &LoadOptions,
+) -> Result<Settings, (Vec<Diagnostic>, SourceFiles)> {
+    let mut files = SourceFiles::default();
+    let mut diagnostics = Vec::new();
+    let settings = match read_settings(root, options, &mut files, &mut diagnostics) {
+        Ok((settings, _)) => settings,
+        Err(d) => return Err((vec![d], files)),
+    };
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        return Err((diagnostics, files));
+    }
+    Ok(settings)
+}

@@ -1,0 +1,300 @@
+//! The nodes selection sees, built from a manifest: names, files, fqns,
+//! configs and edges.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use crate::manifest::{Manifest, Node};
+
+/// What selection knows of a node.
+#[derive(Debug, Clone, Default)]
+pub struct Candidate {
+    pub id: String,
+    pub name: String,
+    pub resource_type: String,
+    pub file: String,
+    pub fqn: Vec<String>,
+    pub package: String,
+    pub tags: Vec<String>,
+    pub config: BTreeMap<String, serde_json::Value>,
+    pub checksum: Option<String>,
+    /// Tests: the generic test's name (`unique`, `dbt_utils.at_least_one`).
+    pub test_name: Option<String>,
+    /// `generic`, `singular` or `unit`, for tests.
+    pub test_type: Option<&'static str>,
+    /// Sources: source name and table.
+    pub source: Option<(String, String)>,
+    /// Versioned models: this node's version and its model's latest.
+    pub version: Option<String>,
+    pub latest_version: Option<String>,
+    pub parents: Vec<String>,
+}
+
+/// The id dbt gives a unit test (the manifest lists unit tests without one).
+pub fn unit_test_id(project: &str, model_name: &str, name: &str) -> String {
+    format!("unit_test.{project}.{model_name}.{name}")
+}
+
+/// The nodes of a manifest, and its edges both ways.
+#[derive(Debug, Default)]
+pub struct Graph {
+    pub nodes: BTreeMap<String, Candidate>,
+    pub(super) children: BTreeMap<String, Vec<String>>,
+}
+
+/// The project an id names (`model.<project>.<name>`), or `root`.
+pub(super) fn owner<'a>(id: &'a str, root: &'a str) -> &'a str {
+    id.split('.').nth(1).unwrap_or(root)
+}
+
+/// A package file's path inside its package: `dbt_packages/pkg/models/a.sql`
+/// is `models/a.sql`.
+pub(super) fn package_relative(file: &str) -> &str {
+    file.splitn(3, '/').nth(2).unwrap_or(file)
+}
+
+/// The fqn dbt gives a node: project, the folders under its resource
+/// folder, and the name.
+pub(super) fn fqn(project: &str, file: &str, tail: &[&str]) -> Vec<String> {
+    let mut parts = vec![project.to_string()];
+    let folders: Vec<&str> = file.split('/').collect();
+    if folders.len() > 2 {
+        parts.extend(folders[1..folders.len() - 1].iter().map(|s| s.to_string()));
+    }
+    parts.extend(tail.iter().map(|s| s.to_string()));
+    parts
+}
+
+impl Graph {
+    pub fn from_manifest<S: AsRef<str> + Ord + serde::Serialize>(m: &Manifest<S>) -> Graph {
+        let project = m.metadata.project_name.as_ref();
+        let mut nodes = BTreeMap::new();
+        let strings = |v: &[S]| v.iter().map(|s| s.as_ref().to_string()).collect::<Vec<_>>();
+        for (id, node) in &m.nodes {
+            let id = id.as_ref().to_string();
+            // A package's node is `<kind>.<package>.…` and lives in the
+            // package's folder (`dbt_packages/<package>/models/…`).
+            let owner_id = id.clone();
+            let package = owner(&owner_id, project);
+            let file = node.file().to_string();
+            let project_file = if package == project {
+                file.as_str()
+            } else {
+                package_relative(&file)
+            };
+            let project = package;
+            let mut c = Candidate {
+                id: id.clone(),
+                name: node.name().to_string(),
+                resource_type: node.resource_type().to_string(),
+                file: file.clone(),
+                package: project.to_string(),
+                ..Candidate::default()
+            };
+            match node {
+                Node::Model(n) => {
+                    c.tags = strings(&n.tags);
+                    c.checksum = Some(n.checksum.as_ref().to_string());
+                    c.parents = strings(&n.depends_on.nodes);
+                    if let Ok(serde_json::Value::Object(config)) = serde_json::to_value(&n.config) {
+                        c.config = config.into_iter().collect();
+                    }
+                    c.config.insert(
+                        "tags".into(),
+                        serde_json::to_value(&c.tags).unwrap_or_default(),
+                    );
+                    // dbt's fqn of a versioned model ends in the model's
+                    // name and `v<version>`, not in the file's name.
+                    c.fqn = match (&n.version_of, &n.version) {
+                        (Some(model), Some(v)) => {
+                            let v = format!("v{}", v.as_ref());
+                            fqn(project, project_file, &[model.as_ref(), &v])
+                        }
+                        _ => fqn(project, project_file, &[&c.name]),
+                    };
+                    c.version = n.version.as_ref().map(|v| v.as_ref().to_string());
+                    c.latest_version = n.latest_version.as_ref().map(|v| v.as_ref().to_string());
+                }
+                Node::Seed(n) => {
+                    c.checksum = Some(n.checksum.as_ref().to_string());
+                    c.parents = strings(&n.depends_on.nodes);
+                    c.config.insert(
+                        "materialized".into(),
+                        serde_json::Value::from(n.materialization.as_ref()),
+                    );
+                    c.fqn = fqn(project, project_file, &[&c.name]);
+                }
+                Node::Test(n) => {
+                    c.checksum = n.checksum.as_ref().map(|s| s.as_ref().to_string());
+                    c.parents = strings(&n.depends_on.nodes);
+                    let singular = n.checksum.is_some();
+                    c.test_type = Some(if singular { "singular" } else { "generic" });
+                    c.test_name = Some(n.test.as_ref().to_string());
+                    for (key, value) in [
+                        ("severity", &n.severity),
+                        ("warn_if", &n.warn_if),
+                        ("error_if", &n.error_if),
+                    ] {
+                        c.config
+                            .insert(key.into(), serde_json::Value::from(value.as_ref()));
+                    }
+                    c.fqn = fqn(project, project_file, &[&c.name]);
+                }
+            }
+            nodes.insert(id, c);
+        }
+        for (id, s) in &m.sources {
+            let id = id.as_ref().to_string();
+            let file = s.file.as_ref().to_string();
+            let (source, table) = (s.source_name.as_ref(), s.name.as_ref());
+            let owner_id = id.clone();
+            let project = owner(&owner_id, project);
+            nodes.insert(
+                id.clone(),
+                Candidate {
+                    id,
+                    name: table.to_string(),
+                    resource_type: "source".into(),
+                    // dbt's fqn of a source has no folders.
+                    fqn: vec![project.to_string(), source.to_string(), table.to_string()],
+                    file,
+                    package: project.to_string(),
+                    source: Some((source.to_string(), table.to_string())),
+                    ..Candidate::default()
+                },
+            );
+        }
+        for others in [
+            &m.exposures,
+            &m.metrics,
+            &m.saved_queries,
+            &m.semantic_models,
+        ] {
+            for (id, o) in others {
+                let id = id.as_ref().to_string();
+                let file = o.file.as_ref().to_string();
+                let name = o.name.as_ref().to_string();
+                nodes.insert(
+                    id.clone(),
+                    Candidate {
+                        id,
+                        fqn: vec![project.to_string(), name.clone()],
+                        name,
+                        resource_type: o.resource_type.as_ref().to_string(),
+                        file,
+                        package: project.to_string(),
+                        parents: strings(&o.depends_on.nodes),
+                        ..Candidate::default()
+                    },
+                );
+            }
+        }
+        for unit in &m.unit_tests {
+            let name = unit.name.as_ref().to_string();
+            let file = unit.source.as_ref().to_string();
+            let model = unit.model.as_ref().to_string();
+            let model_name = nodes
+                .get(&model)
+                .map(|n| n.name.clone())
+                .unwrap_or_default();
+            let id = unit_test_id(project, &model_name, &name);
+            nodes.insert(
+                id.clone(),
+                Candidate {
+                    id,
+                    fqn: vec![project.to_string(), name.clone()],
+                    name,
+                    resource_type: "unit_test".into(),
+                    file,
+                    package: project.to_string(),
+                    test_type: Some("unit"),
+                    parents: vec![model],
+                    ..Candidate::default()
+                },
+            );
+        }
+        Graph::new(nodes)
+    }
+
+    pub fn new(nodes: BTreeMap<String, Candidate>) -> Graph {
+        let mut children: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (id, node) in &nodes {
+            for parent in &node.parents {
+                children.entry(parent.clone()).or_default().push(id.clone());
+            }
+        }
+        Graph { nodes, children }
+    }
+
+    pub(super) fn walk(
+        &self,
+        start: &BTreeSet<String>,
+        depth: Option<usize>,
+        up: bool,
+    ) -> BTreeSet<String> {
+        let mut seen = BTreeSet::new();
+        let mut queue: VecDeque<(String, usize)> = start.iter().map(|s| (s.clone(), 0)).collect();
+        while let Some((id, d)) = queue.pop_front() {
+            if depth.is_some_and(|max| d >= max) {
+                continue;
+            }
+            let next: &[String] = if up {
+                self.nodes.get(&id).map_or(&[], |n| n.parents.as_slice())
+            } else {
+                self.children.get(&id).map_or(&[], Vec::as_slice)
+            };
+            for n in next {
+                if self.nodes.contains_key(n) && seen.insert(n.clone()) {
+                    queue.push_back((n.clone(), d + 1));
+                }
+            }
+        }
+        seen
+    }
+}
+
+#[cfg(test)]
+mod tests {
+
+    use super::super::tests::{names, sel};
+    #[allow(unused_imports)]
+    use super::super::*;
+
+    #[test]
+    fn methods_unions_and_intersections() {
+        assert_eq!(sel(&["tag:nightly"]), names(&["customers", "orders"]));
+        assert_eq!(sel(&["tag:nightly,tag:finance"]), names(&["orders"]));
+        assert_eq!(
+            sel(&["tag:daily tag:finance"]),
+            names(&["stg_orders", "orders"])
+        );
+        assert_eq!(
+            sel(&["tag:daily", "report"]),
+            names(&["stg_orders", "report"])
+        );
+        assert_eq!(
+            sel(&["path:models/marts"]),
+            names(&[
+                "customers",
+                "orders",
+                "not_null_orders_id",
+                "relationships_orders_customers"
+            ])
+        );
+        assert_eq!(sel(&["models/staging"]), names(&["stg_orders"]));
+        assert_eq!(sel(&["file:orders.sql"]), names(&["orders"]));
+        assert_eq!(sel(&["resource_type:seed"]), names(&["raw_orders"]));
+        assert_eq!(
+            sel(&["shop.marts.*,resource_type:model"]),
+            names(&["customers", "orders"])
+        );
+        // As dbt: a wildcard matches the rest of the fqn, not the name alone.
+        assert_eq!(sel(&["*.stg_*"]), names(&["stg_orders"]));
+        assert_eq!(sel(&["stg_*"]), names(&[]));
+        assert_eq!(sel(&["shop.staging"]), names(&["stg_orders"]));
+        assert_eq!(
+            sel(&["test_type:generic,test_name:not_null"]),
+            names(&["not_null_orders_id", "relationships_orders_customers"])
+        );
+        assert_eq!(sel(&["package:shop,tag:finance"]), names(&["orders"]));
+    }
+}

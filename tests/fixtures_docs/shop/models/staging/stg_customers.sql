@@ -1,0 +1,4 @@
+select
+    customer_id,
+    lower(email) as email
+from {{ source('raw', 'customers') }}
