@@ -362,6 +362,16 @@ fn diagnostic(job: &Job, r: &Rendered, p: &Problem) -> Diagnostic {
         )
         .at(span)
         .help("select the same columns, in the same order, on every side of the union/intersect/except"),
+        ProblemKind::SetTypes { column, left, right } => Diagnostic::new(
+            Code::E0242,
+            format!(
+                "column {column} of this set operation is `{left}` before and `{right}` here, which PostgreSQL cannot match"
+            ),
+        )
+        .at(span)
+        .help(format!(
+            "cast one side so both agree (`::{left}` here or `::{right}` before), or select the column that was meant"
+        )),
         ProblemKind::Position { n, count, clause } => Diagnostic::new(
             Code::E0243,
             format!(

@@ -242,6 +242,41 @@ pub fn common<'a>(types: impl IntoIterator<Item = &'a Ty>) -> Ty {
     out.unwrap_or(Ty::Unknown)
 }
 
+/// PostgreSQL's type category (`pg_type.typcategory`) of the types whose
+/// category this knows; `None` for the rest, which never clash.
+fn category(t: &Ty) -> Option<char> {
+    if numeric_rank(t).is_some() {
+        return Some('N');
+    }
+    if is_text(t) {
+        return Some('S');
+    }
+    match t.base()? {
+        "boolean" => Some('B'),
+        "date"
+        | "timestamp without time zone"
+        | "timestamp with time zone"
+        | "time without time zone"
+        | "time with time zone" => Some('D'),
+        "interval" => Some('T'),
+        _ => None,
+    }
+}
+
+/// Two known types of one set operation column that PostgreSQL refuses to
+/// match ("UNION types integer and text cannot be matched"): both of a
+/// category this knows, and the categories differ. Literals and unknown
+/// types never clash.
+pub fn clash(l: &Ty, r: &Ty) -> Option<(String, String)> {
+    let (a, b) = (category(l)?, category(r)?);
+    (a != b).then(|| {
+        (
+            l.output().unwrap_or_default(),
+            r.output().unwrap_or_default(),
+        )
+    })
+}
+
 /// The result of a function PostgreSQL ships, by its lower-case name and
 /// its arguments' types; `star` for `count(*)`.
 pub fn function(name: &str, args: &[Ty]) -> Ty {

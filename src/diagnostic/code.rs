@@ -94,7 +94,7 @@ codes! {
     E0220: Error, "a model or test nested too deeply for the SQL checker";
     E0240: Error, "a column that no relation in scope has";
     E0241: Error, "an unqualified column that two relations in scope have";
-    E0242: Error, "the sides of a set operation have different numbers of columns";
+    E0242: Error, "the sides of a set operation have different numbers of columns, or column types PostgreSQL cannot match";
     E0243: Error, "`group by` / `order by` position beyond the select list";
     E0246: Error, "`unique_key`, `event_time` or an index names a column the model does not select";
     E0301: Error, "`ref()` to a model or seed that does not exist";

@@ -1,12 +1,14 @@
 //! What a dbt project has beyond models: run hooks, exposures and the other
 //! nodes without SQL, and the `model` object Jinja sees.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use super::Discovered;
 use crate::config::ModelConfig;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::graph;
+
 use crate::node::{Model, OtherNode, ResolvedSeed, ResolvedSource};
 use crate::project::{ModelFile, Project};
 use crate::relation::Relation;
@@ -181,4 +183,94 @@ pub(super) fn node_json(
         "raw_code": &*m.file.text,
         "language": "sql",
     })
+}
+
+/// dbt's `graph`: every enabled model and seed, and the sources, as the
+/// parsed manifest has them (without compiled SQL).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn dbt_graph(
+    project: &Project,
+    d: &crate::dbt::DbtSettings,
+    discovered: &[(Discovered, Option<Diagnostic>)],
+    disabled: &BTreeSet<String>,
+    configs: &BTreeMap<String, ModelConfig>,
+    relations: &Relations,
+    seeds: &BTreeMap<String, ResolvedSeed>,
+    sources: &BTreeMap<(String, String), ResolvedSource>,
+) -> minijinja::Value {
+    let mut nodes = serde_json::Map::new();
+    for (m, (disc, _)) in project.models.iter().zip(discovered) {
+        if disabled.contains(&m.name) {
+            continue;
+        }
+        let mut node = node_json(
+            project,
+            d,
+            m,
+            configs.get(&m.name),
+            relations.models.get(&m.name),
+        );
+        let depends: Vec<String> = disc
+            .calls
+            .refs
+            .iter()
+            .filter_map(|r| {
+                let owner = relations.packages.get(r)?;
+                let kind = if project.seeds.iter().any(|s| &s.name == r) {
+                    "seed"
+                } else {
+                    "model"
+                };
+                Some(format!("{kind}.{owner}.{r}"))
+            })
+            .collect();
+        node["depends_on"] = serde_json::json!({"nodes": depends, "macros": []});
+        let id = node["unique_id"].as_str().unwrap_or_default().to_string();
+        nodes.insert(id, node);
+    }
+    for (name, ResolvedSeed { seed, relation, .. }) in seeds {
+        let owner = relations
+            .packages
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| project.settings.name.clone());
+        let id = format!("seed.{owner}.{name}");
+        nodes.insert(
+            id.clone(),
+            serde_json::json!({
+                "unique_id": id,
+                "name": name,
+                "resource_type": "seed",
+                "package_name": owner,
+                "original_file_path": &*seed.file.path,
+                "path": &*seed.file.path,
+                "schema": relation.schema,
+                "alias": relation.name,
+                "identifier": relation.name,
+                "database": d.target.database,
+                "config": {"enabled": true, "materialized": "seed"},
+            }),
+        );
+    }
+    let mut sources_json = serde_json::Map::new();
+    for ((source, table), ResolvedSource { relation: rel, .. }) in sources {
+        let id = format!("source.{}.{source}.{table}", project.settings.name);
+        sources_json.insert(
+            id.clone(),
+            serde_json::json!({
+                "unique_id": id,
+                "name": table,
+                "source_name": source,
+                "resource_type": "source",
+                "package_name": project.settings.name,
+                "schema": rel.schema,
+                "identifier": rel.name,
+                "database": d.target.database,
+            }),
+        );
+    }
+    serde_value(serde_json::json!({
+        "nodes": nodes,
+        "sources": sources_json,
+    }))
 }

@@ -35,7 +35,7 @@ use self::columns::{
     check_configured_columns, derive_columns, render_again, Again, Rerendered, Upstream,
 };
 use self::database::skip_models_needing_a_database;
-use self::dbt_nodes::{node_json, other_nodes, run_hooks, serde_value};
+use self::dbt_nodes::{dbt_graph, node_json, other_nodes, run_hooks, serde_value};
 pub use self::entries::foreign_key_targets;
 use self::entries::{
     catalog, model_entries, model_versions, rejected_schema_texts, seed_entries, source_tables,
@@ -413,81 +413,16 @@ pub fn resolve(
     // dbt's `graph`: every enabled model and seed, and the sources, as the
     // parsed manifest has them (without compiled SQL).
     let graph = dbt_settings.map(|d| {
-        let mut nodes = serde_json::Map::new();
-        for (m, (disc, _)) in project.models.iter().zip(&discovered) {
-            if disabled.contains(&m.name) {
-                continue;
-            }
-            let mut node = node_json(
-                project,
-                d,
-                m,
-                configs.get(&m.name),
-                relations.models.get(&m.name),
-            );
-            let depends: Vec<String> = disc
-                .calls
-                .refs
-                .iter()
-                .filter_map(|r| {
-                    let owner = relations.packages.get(r)?;
-                    let kind = if project.seeds.iter().any(|s| &s.name == r) {
-                        "seed"
-                    } else {
-                        "model"
-                    };
-                    Some(format!("{kind}.{owner}.{r}"))
-                })
-                .collect();
-            node["depends_on"] = serde_json::json!({"nodes": depends, "macros": []});
-            let id = node["unique_id"].as_str().unwrap_or_default().to_string();
-            nodes.insert(id, node);
-        }
-        for (name, ResolvedSeed { seed, relation, .. }) in &seeds {
-            let owner = relations
-                .packages
-                .get(name)
-                .cloned()
-                .unwrap_or_else(|| project.settings.name.clone());
-            let id = format!("seed.{owner}.{name}");
-            nodes.insert(
-                id.clone(),
-                serde_json::json!({
-                    "unique_id": id,
-                    "name": name,
-                    "resource_type": "seed",
-                    "package_name": owner,
-                    "original_file_path": &*seed.file.path,
-                    "path": &*seed.file.path,
-                    "schema": relation.schema,
-                    "alias": relation.name,
-                    "identifier": relation.name,
-                    "database": d.target.database,
-                    "config": {"enabled": true, "materialized": "seed"},
-                }),
-            );
-        }
-        let mut sources_json = serde_json::Map::new();
-        for ((source, table), ResolvedSource { relation: rel, .. }) in &sources {
-            let id = format!("source.{}.{source}.{table}", project.settings.name);
-            sources_json.insert(
-                id.clone(),
-                serde_json::json!({
-                    "unique_id": id,
-                    "name": table,
-                    "source_name": source,
-                    "resource_type": "source",
-                    "package_name": project.settings.name,
-                    "schema": rel.schema,
-                    "identifier": rel.name,
-                    "database": d.target.database,
-                }),
-            );
-        }
-        serde_value(serde_json::json!({
-            "nodes": nodes,
-            "sources": sources_json,
-        }))
+        dbt_graph(
+            project,
+            d,
+            &discovered,
+            &disabled,
+            &configs,
+            &relations,
+            &seeds,
+            &sources,
+        )
     });
 
     // Pass 2: render with relations and check the SQL.
