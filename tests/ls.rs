@@ -23,6 +23,25 @@ fn ls(args: &[&str]) -> (i32, Vec<String>, String) {
     )
 }
 
+/// `stackc ls DIR ARGS...`, which must succeed: its lines, sorted.
+fn ok_in(dir: &std::path::Path, args: &[&str]) -> Vec<String> {
+    let mut all = vec!["ls", dir.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let out = stackc(&all);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    lines
+}
+
 fn ok(args: &[&str]) -> Vec<String> {
     let (code, lines, err) = ls(args);
     assert_eq!(code, 0, "{args:?}: {err}");
@@ -109,23 +128,7 @@ fn a_criterion_matching_nothing_warns_and_a_malformed_one_is_a_usage_error() {
 fn a_package_s_nodes_are_named_by_their_package_as_dbt_names_them() {
     // `dbt ls` on tests/fixtures/ok_dbt_package_models (dbt-core 1.10.13).
     let dir = repo().join("tests/fixtures/ok_dbt_package_models");
-    let run = |args: &[&str]| {
-        let mut all = vec!["ls", dir.to_str().unwrap()];
-        all.extend_from_slice(args);
-        let out = stackc(&all);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(str::to_string)
-            .collect();
-        lines.sort();
-        lines
-    };
+    let run = |args: &[&str]| ok_in(&dir, args);
     assert_eq!(
         run(&[]),
         [
@@ -164,23 +167,7 @@ fn a_package_s_nodes_are_named_by_their_package_as_dbt_names_them() {
 fn versioned_models_are_named_and_selected_as_dbt_does() {
     // `dbt ls` on tests/fixtures/ok_dbt_model_versions (dbt-core 1.10.13).
     let dir = repo().join("tests/fixtures/ok_dbt_model_versions");
-    let run = |args: &[&str]| {
-        let mut all = vec!["ls", dir.to_str().unwrap()];
-        all.extend_from_slice(args);
-        let out = stackc(&all);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(str::to_string)
-            .collect();
-        lines.sort();
-        lines
-    };
+    let run = |args: &[&str]| ok_in(&dir, args);
     let models = run(&["--resource-type", "model"]);
     assert_eq!(
         models,

@@ -6,9 +6,8 @@ use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
-use crate::diagnostic::{self, Format};
+use crate::diagnostic;
 use crate::exit_status::ExitStatus;
-use crate::manifest::Manifest;
 use crate::project::LoadOptions;
 use crate::select::Graph;
 use crate::selection::SelectionArgs;
@@ -43,36 +42,14 @@ pub fn run(options: &DocsOptions) -> ExitStatus {
         return ExitStatus::Error;
     }
     let compilation = crate::analyze_with(dir, &options.load);
-    let errors: Vec<_> = compilation
-        .diagnostics
-        .iter()
-        .filter(|d| d.is_error())
-        .cloned()
-        .collect();
-    let (Some(project), Some(resolved), true) = (
-        &compilation.project,
-        &compilation.resolved,
-        errors.is_empty(),
-    ) else {
-        eprint!(
-            "{}",
-            diagnostic::render(&errors, &compilation.files, Format::Human, options.color)
-        );
-        return ExitStatus::Failure;
+    let (project, resolved) = match super::ls::error_free(&compilation, options.color) {
+        Ok(x) => x,
+        Err(status) => return status,
     };
-    let artifacts = crate::emit::artifacts(project, resolved);
-    let manifest: Manifest<String> = match artifacts
-        .get("manifest.json")
-        .map(|text| serde_json::from_str(text))
-    {
-        Some(Ok(m)) => m,
-        // emit writes the manifest from these same types.
-        _ => {
-            eprintln!("error: the compiled manifest could not be read back");
-            return ExitStatus::Error;
-        }
+    let manifest = match super::ls::manifest_of(project, resolved) {
+        Ok(m) => m,
+        Err(status) => return status,
     };
-    drop(artifacts);
     let graph = Graph::from_manifest(&manifest);
     let chosen: BTreeSet<String> = match crate::selection::selected(dir, &graph, &options.selection)
     {

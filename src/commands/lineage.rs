@@ -7,7 +7,6 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::PathBuf;
 
-use crate::diagnostic::{self, Format};
 use crate::exit_status::ExitStatus;
 use crate::manifest::{ColumnInfo, Manifest, Node};
 use crate::project::LoadOptions;
@@ -39,35 +38,9 @@ struct Step {
 const MAX_DEPTH: usize = 64;
 
 pub fn run(options: &LineageOptions) -> ExitStatus {
-    let compilation = crate::analyze_with(&options.dir, &options.load);
-    let errors: Vec<_> = compilation
-        .diagnostics
-        .iter()
-        .filter(|d| d.is_error())
-        .cloned()
-        .collect();
-    let (Some(project), Some(resolved), true) = (
-        &compilation.project,
-        &compilation.resolved,
-        errors.is_empty(),
-    ) else {
-        eprint!(
-            "{}",
-            diagnostic::render(&errors, &compilation.files, Format::Human, options.color)
-        );
-        return ExitStatus::Failure;
-    };
-    let artifacts = crate::emit::artifacts(project, resolved);
-    let manifest: Manifest<String> = match artifacts
-        .get("manifest.json")
-        .map(|text| serde_json::from_str(text))
-    {
-        Some(Ok(m)) => m,
-        // emit writes the manifest from these same types.
-        _ => {
-            eprintln!("error: the compiled manifest could not be read back");
-            return ExitStatus::Error;
-        }
+    let manifest = match super::ls::compiled_manifest(&options.dir, &options.load, options.color) {
+        Ok((m, _)) => m,
+        Err(status) => return status,
     };
     let (node, column) = match find(&manifest, &options.column) {
         Ok(x) => x,

@@ -32,6 +32,44 @@ pub struct LsOptions {
     pub color: bool,
 }
 
+/// The project and its resolved graph of a compilation without errors; on
+/// errors, prints them and returns the exit status. `ls`, `graph`,
+/// `lineage` and `docs` all start here.
+pub(crate) fn error_free(
+    compilation: &crate::Compilation,
+    color: bool,
+) -> Result<(&crate::project::Project, &crate::node::Resolved), ExitStatus> {
+    let errors: Vec<_> = compilation
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .cloned()
+        .collect();
+    match (&compilation.project, &compilation.resolved) {
+        (Some(project), Some(resolved)) if errors.is_empty() => Ok((project, resolved)),
+        _ => {
+            eprint!(
+                "{}",
+                diagnostic::render(&errors, &compilation.files, Format::Human, color)
+            );
+            Err(ExitStatus::Failure)
+        }
+    }
+}
+
+/// The manifest compile would write for this project, read back.
+pub(crate) fn manifest_of(
+    project: &crate::project::Project,
+    resolved: &crate::node::Resolved,
+) -> Result<Manifest<String>, ExitStatus> {
+    let artifacts = crate::emit::artifacts(project, resolved);
+    // emit writes the manifest from these same types.
+    crate::selection::manifest_of(&artifacts).map_err(|problem| {
+        eprintln!("error: {problem}");
+        ExitStatus::Error
+    })
+}
+
 /// Compiles `dir` in memory and reads back the manifest compile would
 /// write, with the project's settings; on errors, prints them and returns
 /// the exit status.
@@ -41,32 +79,8 @@ pub(crate) fn compiled_manifest(
     color: bool,
 ) -> Result<(Manifest<String>, crate::project::Settings), ExitStatus> {
     let compilation = crate::analyze_with(dir, load);
-    let errors: Vec<_> = compilation
-        .diagnostics
-        .iter()
-        .filter(|d| d.is_error())
-        .cloned()
-        .collect();
-    let (Some(project), Some(resolved), true) = (
-        &compilation.project,
-        &compilation.resolved,
-        errors.is_empty(),
-    ) else {
-        eprint!(
-            "{}",
-            diagnostic::render(&errors, &compilation.files, Format::Human, color)
-        );
-        return Err(ExitStatus::Failure);
-    };
-    let artifacts = crate::emit::artifacts(project, resolved);
-    // emit writes the manifest from these same types.
-    match crate::selection::manifest_of(&artifacts) {
-        Ok(m) => Ok((m, project.settings.clone())),
-        Err(problem) => {
-            eprintln!("error: {problem}");
-            Err(ExitStatus::Error)
-        }
-    }
+    let (project, resolved) = error_free(&compilation, color)?;
+    Ok((manifest_of(project, resolved)?, project.settings.clone()))
 }
 
 pub fn run(options: &LsOptions) -> ExitStatus {
