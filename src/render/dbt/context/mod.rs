@@ -523,9 +523,9 @@ mod tests {
 
     /// A list passed in and then appended to, as dbt_utils' tests do
     /// (`{% set pruned = group_by_columns %}{% do pruned.append(c) %}`).
-    #[test]
-    fn a_list_set_from_a_name_is_mutable_and_a_relation_stays_one() {
-        let src = "{% macro f(cols, rel) %}{% set c = cols %}{% set r = rel %}{% do c.append(3) %}{{ return([c | length, r is mapping]) }}{% endmacro %}";
+    /// An environment with `src` installed as the root project `p`'s
+    /// `macros/f.sql`.
+    fn env_with_macro_file(src: &str) -> Environment<'static> {
         let mut env = Environment::new();
         let mut d = Vec::new();
         let files = [SourceFile {
@@ -537,6 +537,13 @@ mod tests {
             ..DbtMacros::default()
         };
         install(&mut env, &files, &dbt, &mut d);
+        env
+    }
+
+    #[test]
+    fn a_list_set_from_a_name_is_mutable_and_a_relation_stays_one() {
+        let src = "{% macro f(cols, rel) %}{% set c = cols %}{% set r = rel %}{% do c.append(3) %}{{ return([c | length, r is mapping]) }}{% endmacro %}";
+        let env = env_with_macro_file(src);
         let rel = Value::from_object(crate::relation::Relation {
             schema: "s".into(),
             name: "t".into(),
@@ -551,17 +558,7 @@ mod tests {
     #[test]
     fn a_list_put_into_a_dict_is_mutable() {
         let src = "{% macro f() %}{% set d = {} %}{% do d.update({'a': []}) %}{% do d['a'].append(1) %}{% do d.setdefault('b', []).append(2) %}{{ return([d['a'], d['b']]) }}{% endmacro %}";
-        let mut env = Environment::new();
-        let mut d = Vec::new();
-        let files = [SourceFile {
-            path: Arc::from("macros/f.sql"),
-            text: Arc::from(src),
-        }];
-        let dbt = DbtMacros {
-            root: "p".into(),
-            ..DbtMacros::default()
-        };
-        install(&mut env, &files, &dbt, &mut d);
+        let env = env_with_macro_file(src);
         let ctx = minijinja::context! { __stackc_frame => Value::from_object(Frame::default()) };
         let out = env.render_str("{{ f() }}", ctx).unwrap();
         assert_eq!(out, "[[1], [2]]");
@@ -570,17 +567,7 @@ mod tests {
     #[test]
     fn return_gives_a_value_and_lists_are_mutable() {
         let src = "{% macro f() %}{% set l = [] %}{% do l.append(1) %}{% do l.extend([2, 3]) %}{% do l.append(4) if l else l.append(0) %}{{ return(l) }}ignored{% endmacro %}";
-        let mut env = Environment::new();
-        let mut d = Vec::new();
-        let files = [SourceFile {
-            path: Arc::from("macros/f.sql"),
-            text: Arc::from(src),
-        }];
-        let dbt = DbtMacros {
-            root: "p".into(),
-            ..DbtMacros::default()
-        };
-        install(&mut env, &files, &dbt, &mut d);
+        let env = env_with_macro_file(src);
         let ctx = minijinja::context! { __stackc_frame => Value::from_object(Frame::default()) };
         let out = env
             .render_str("{{ f() | sum }} {{ p.f() | length }}", ctx)
