@@ -9,7 +9,44 @@ use crate::project::SourceFile;
 use crate::render::RenderInput;
 use crate::schema::TestSpec;
 
-use super::Cx;
+use super::{Call, Cx, GenericTest, Made};
+
+/// A `{% test %}` block of the project (`package: None`) or of a package.
+pub(super) struct Macro {
+    pub package: Option<String>,
+}
+
+impl GenericTest for Macro {
+    fn sql(&self, cx: &Cx<'_>, call: &Call<'_>, diagnostics: &mut Vec<Diagnostic>) -> Option<Made> {
+        // dbt passes `model` as get_where_subquery(ref(...)): the relation
+        // itself (packages check it is one), or with a `where`, the
+        // filtered subquery as text.
+        let model = match &call.spec.where_clause {
+            None => call
+                .target
+                .model_arg
+                .trim_start_matches("{{")
+                .trim_end_matches("}}")
+                .trim()
+                .to_string(),
+            Some(_) => serde_json::Value::String(call.from.to_string()).to_string(),
+        };
+        let (sql, refs) = cx.render_generic(
+            &model,
+            call.column,
+            call.spec,
+            self.package.as_deref(),
+            diagnostics,
+        )?;
+        let mut depends_on: Vec<String> = Vec::new();
+        for r in refs {
+            if r != call.target.id && !depends_on.contains(&r) {
+                depends_on.push(r);
+            }
+        }
+        Some(Made { sql, depends_on })
+    }
+}
 
 /// A YAML value as a Jinja literal, to pass it to a test macro.
 fn jinja_literal(value: &serde_json::Value) -> String {
@@ -56,10 +93,10 @@ impl Cx<'_> {
     /// Returns the SQL and the nodes it refers to.
     /// A generic test of a `{% test %}` block; `model` is the Jinja
     /// expression passed as its `model` argument.
-    pub(super) fn render_generic(
+    fn render_generic(
         &self,
         model: &str,
-        column: &Option<String>,
+        column: Option<&str>,
         spec: &TestSpec,
         package: Option<&str>,
         diagnostics: &mut Vec<Diagnostic>,
@@ -68,7 +105,10 @@ impl Cx<'_> {
         let mut call = format!("{{{{ {namespace}test_{}(model={model}", spec.kind);
         let mut args = spec.args.clone();
         if let Some(c) = column {
-            args.insert("column_name".into(), serde_json::Value::String(c.clone()));
+            args.insert(
+                "column_name".into(),
+                serde_json::Value::String(c.to_string()),
+            );
         }
         for (k, v) in &args {
             if !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {

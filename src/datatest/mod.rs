@@ -12,24 +12,96 @@ use crate::node::{DataTest, Model, ResolvedSeed, ResolvedSource};
 use crate::relation::Relation;
 use crate::render::{Relations, Renderer};
 use crate::schema::{ModelEntry, TestSpec};
-use crate::sql::{literal, quote_ident};
+use crate::sql::quote_ident;
 
 mod blocks;
 mod builtin;
 mod custom;
+mod dbt_utils;
 mod names;
 
 pub use blocks::{generic_tests, package_tests};
-use names::{dbt_test_hash, dbt_test_name};
 
-const KINDS: &[&str] = &[
-    "not_null",
-    "unique",
-    "accepted_values",
-    "relationships",
-    "accepted_range",
-    "expression_is_true",
+/// The generic tests stackc implements, by the name a schema file gives.
+const BUILTIN: &[(&str, &dyn GenericTest)] = &[
+    ("not_null", &builtin::NotNull),
+    ("unique", &builtin::Unique),
+    ("accepted_values", &builtin::AcceptedValues),
+    ("relationships", &builtin::Relationships),
+    ("accepted_range", &dbt_utils::AcceptedRange),
+    ("expression_is_true", &dbt_utils::ExpressionIsTrue),
 ];
+
+fn builtin(kind: &str) -> Option<&'static dyn GenericTest> {
+    BUILTIN
+        .iter()
+        .find(|(name, _)| *name == kind)
+        .map(|(_, test)| *test)
+}
+
+/// One kind of generic test: the SQL that returns its failing rows.
+trait GenericTest {
+    /// `None` when the entry is wrong (reported in `diagnostics`) or names a
+    /// model that failed to render (already reported).
+    fn sql(&self, cx: &Cx<'_>, call: &Call<'_>, diagnostics: &mut Vec<Diagnostic>) -> Option<Made>;
+}
+
+/// The kind a test entry names.
+enum Kind {
+    Builtin(&'static dyn GenericTest),
+    /// A `{% test %}` block of the project or of a package.
+    Macro(custom::Macro),
+}
+
+/// One test entry, as its kind sees it.
+struct Call<'a> {
+    spec: &'a TestSpec,
+    target: &'a Target<'a>,
+    /// The column's SQL: the column the test is under, or its `column_name`.
+    column: Option<&'a str>,
+    /// The SQL of the column the test is written under (not `column_name`).
+    under: Option<&'a str>,
+    /// The target's relation, or with a `where`, the filtered subquery.
+    from: &'a str,
+}
+
+impl Call<'_> {
+    fn fail(&self, message: String, help: &str) -> Diagnostic {
+        Diagnostic::new(Code::E0310, message)
+            .at(self.spec.span.clone())
+            .help(help.to_string())
+    }
+
+    /// The column, or an error for a test that needs one.
+    fn needs_column(&self, kind: &str, diagnostics: &mut Vec<Diagnostic>) -> Option<&str> {
+        if self.column.is_none() {
+            diagnostics.push(self.fail(
+                format!("`{kind}` needs a column: put it under a column, or give `column_name`"),
+                "move the test under `columns: - name: <col>  data_tests: [...]`",
+            ));
+        }
+        self.column
+    }
+
+    fn arg(&self, key: &str) -> Option<&serde_json::Value> {
+        self.spec.args.get(key)
+    }
+}
+
+/// A test's SQL and the nodes it reads besides its target.
+struct Made {
+    sql: String,
+    depends_on: Vec<String>,
+}
+
+impl Made {
+    fn of(sql: String) -> Option<Made> {
+        Some(Made {
+            sql,
+            depends_on: Vec::new(),
+        })
+    }
+}
 
 /// What a test is attached to.
 struct Target<'a> {
@@ -225,56 +297,16 @@ impl Cx<'_> {
         spec: &TestSpec,
         diagnostics: &mut Vec<Diagnostic>,
     ) -> Option<DataTest> {
-        let fail = |message: String, help: &str| {
-            Diagnostic::new(Code::E0310, message)
-                .at(spec.span.clone())
-                .help(help.to_string())
-        };
         if !spec.enabled {
             return None;
         }
-        // dbt's own tests, and the dbt_utils ones stackc implements, may be
-        // written with their package's name.
-        let builtin = matches!(spec.namespace.as_deref(), None | Some("dbt" | "dbt_utils"));
-        // A package's test, by its name (`pkg.t`) or alone when neither the
-        // project nor stackc has one of that name, as dbt looks it up.
-        let package = match &spec.namespace {
-            Some(ns) => self
-                .generic
-                .package_tests
-                .contains(&(ns.clone(), spec.kind.clone()))
-                .then(|| ns.clone()),
-            None if !self.generic.names.contains(&spec.kind)
-                && !KINDS.contains(&spec.kind.as_str()) =>
-            {
-                self.generic
-                    .package_tests
-                    .iter()
-                    .find(|(_, name)| *name == spec.kind)
-                    .map(|(ns, _)| ns.clone())
+        let kind = match self.kind_of(spec) {
+            Ok(kind) => kind,
+            Err(unknown) => {
+                diagnostics.push(unknown);
+                return None;
             }
-            None => None,
         };
-        let custom = package.is_some()
-            || (spec.namespace.is_none() && self.generic.names.contains(&spec.kind));
-        if !custom && (!builtin || !KINDS.contains(&spec.kind.as_str())) {
-            let help = match crate::suggest::closest(&spec.kind, KINDS.iter().copied()) {
-                Some(close) => format!(
-                    "did you mean `{close}`? generic tests: {}",
-                    KINDS.join(", ")
-                ),
-                None => format!(
-                    "generic tests: {}; write other checks as singular tests in tests/*.sql",
-                    KINDS.join(", ")
-                ),
-            };
-            let written = match &spec.namespace {
-                Some(ns) => format!("{ns}.{}", spec.kind),
-                None => spec.kind.clone(),
-            };
-            diagnostics.push(fail(format!("unknown test `{written}`"), &help));
-            return None;
-        }
         // A model-level test may name its column with `column_name`.
         let column_name = spec
             .args
@@ -289,250 +321,34 @@ impl Cx<'_> {
         let relation = target.relation.to_string();
         let from = match &spec.where_clause {
             Some(w) => format!("(select * from {relation} where {w}) as dbt_subquery"),
-            None => relation.clone(),
+            None => relation,
         };
-        let needs_column = |kind: &str| {
-            fail(
-                format!("`{kind}` needs a column: put it under a column, or give `column_name`"),
-                "move the test under `columns: - name: <col>  data_tests: [...]`",
-            )
+        let call = Call {
+            spec,
+            target,
+            column: col_sql.as_deref(),
+            under: column.as_ref().map(|(_, sql)| sql.as_str()),
+            from: &from,
         };
+        let made = match &kind {
+            Kind::Builtin(test) => test.sql(self, &call, diagnostics),
+            Kind::Macro(test) => test.sql(self, &call, diagnostics),
+        }?;
         let mut depends_on = vec![target.id.clone()];
-        let sql = match spec.kind.as_str() {
-            _ if custom => {
-                // dbt passes `model` as get_where_subquery(ref(...)): the
-                // relation itself (packages check it is one), or with a
-                // `where`, the filtered subquery as text.
-                let model = match &spec.where_clause {
-                    None => target
-                        .model_arg
-                        .trim_start_matches("{{")
-                        .trim_end_matches("}}")
-                        .trim()
-                        .to_string(),
-                    Some(_) => serde_json::Value::String(from.clone()).to_string(),
-                };
-                let (sql, refs) =
-                    self.render_generic(&model, &col_sql, spec, package.as_deref(), diagnostics)?;
-                for r in refs {
-                    if !depends_on.contains(&r) {
-                        depends_on.push(r);
-                    }
-                }
-                sql
-            }
-            "not_null" => {
-                let Some(c) = &col_sql else {
-                    diagnostics.push(needs_column("not_null"));
-                    return None;
-                };
-                format!("select *\nfrom {from}\nwhere {c} is null\n")
-            }
-            "unique" => {
-                let combined = spec
-                    .args
-                    .get("columns")
-                    .and_then(|v| v.as_array())
-                    .map(|cols| {
-                        cols.iter()
-                            .filter_map(|c| c.as_str())
-                            .map(|c| quote_ident(c).into_owned())
-                            .collect::<Vec<_>>()
-                    });
-                match (&col_sql, combined) {
-                    (_, Some(cols)) if !cols.is_empty() => {
-                        let list = cols.join(", ");
-                        format!("select {list}, count(*) as n_records\nfrom {from}\ngroup by {list}\nhaving count(*) > 1\n")
-                    }
-                    (Some(c), _) => format!(
-                        "select {c} as unique_field, count(*) as n_records\nfrom {from}\nwhere {c} is not null\ngroup by {c}\nhaving count(*) > 1\n"
-                    ),
-                    (None, _) => {
-                        diagnostics.push(needs_column("unique"));
-                        return None;
-                    }
-                }
-            }
-            "accepted_values" => {
-                let Some(c) = &col_sql else {
-                    diagnostics.push(needs_column("accepted_values"));
-                    return None;
-                };
-                let Some(values) = spec
-                    .args
-                    .get("values")
-                    .and_then(|v| v.as_array())
-                    .filter(|v| !v.is_empty())
-                else {
-                    diagnostics.push(fail(
-                        "`accepted_values` needs `values`, a non-empty list".into(),
-                        "write accepted_values: {values: ['a', 'b']}",
-                    ));
-                    return None;
-                };
-                let quote = spec
-                    .args
-                    .get("quote")
-                    .and_then(|v| v.as_bool())
-                    .unwrap_or(true);
-                let list: Vec<String> = values
-                    .iter()
-                    .map(|v| match v {
-                        serde_json::Value::String(s) if quote => literal(s),
-                        serde_json::Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    })
-                    .collect();
-                format!(
-                    "select {c} as value_field, count(*) as n_records\nfrom {from}\nwhere {c} is not null\n  and {c} not in ({})\ngroup by {c}\n",
-                    list.join(", ")
-                )
-            }
-            "relationships" => {
-                let Some(c) = &col_sql else {
-                    diagnostics.push(needs_column("relationships"));
-                    return None;
-                };
-                let Some(to) = spec.args.get("to").and_then(|v| v.as_str()) else {
-                    diagnostics.push(fail(
-                        "`relationships` needs `to`, e.g. to: ref('dim_customers')".into(),
-                        "write relationships: {to: ref('parent'), field: id}",
-                    ));
-                    return None;
-                };
-                let Some(field) = spec.args.get("field").and_then(|v| v.as_str()) else {
-                    diagnostics.push(fail(
-                        "`relationships` needs `field`, the parent's column".into(),
-                        "write relationships: {to: ref('parent'), field: id}",
-                    ));
-                    return None;
-                };
-                let (parent_id, parent_rel) = match self.resolve_to(to) {
-                    Ok(Some(found)) => found,
-                    Ok(None) => return None,
-                    Err(problem) => {
-                        let at = spec.arg_spans.get("to").unwrap_or(&spec.span);
-                        diagnostics.push(
-                            Diagnostic::new(Code::E0306, problem.0)
-                                .at(at.clone())
-                                .help(problem.1),
-                        );
-                        return None;
-                    }
-                };
-                if let Some(columns) = self.parent_columns(to) {
-                    if !columns.iter().any(|c| c == field) {
-                        let at = spec.arg_spans.get("field").unwrap_or(&spec.span);
-                        let help = match crate::suggest::closest(
-                            field,
-                            columns.iter().map(String::as_str),
-                        ) {
-                            Some(close) => format!("did you mean `{close}`?"),
-                            None => format!("its columns: {}", columns.join(", ")),
-                        };
-                        diagnostics.push(
-                            Diagnostic::new(
-                                Code::E0306,
-                                format!("relationships test: `{to}` has no column `{field}`"),
-                            )
-                            .at(at.clone())
-                            .help(help),
-                        );
-                        return None;
-                    }
-                }
-                depends_on.push(parent_id);
-                let field = quote_ident(field);
-                format!(
-                    "select child.{c} as from_field\nfrom {from} as child\nleft join {parent_rel} as parent\n  on child.{c} = parent.{field}\nwhere child.{c} is not null\n  and parent.{field} is null\n"
-                )
-            }
-            "accepted_range" => {
-                let Some(c) = &col_sql else {
-                    diagnostics.push(needs_column("accepted_range"));
-                    return None;
-                };
-                let bound = |key: &str| {
-                    spec.args.get(key).map(|v| match v {
-                        serde_json::Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    })
-                };
-                let (min, max) = (bound("min_value"), bound("max_value"));
-                if min.is_none() && max.is_none() {
-                    diagnostics.push(fail(
-                        "`accepted_range` needs `min_value`, `max_value` or both".into(),
-                        "write accepted_range: {min_value: 0, inclusive: true}",
-                    ));
-                    return None;
-                }
-                let inclusive = spec
-                    .args
-                    .get("inclusive")
-                    .and_then(|v| v.as_bool())
-                    .unwrap_or(true);
-                let (lo, hi) = if inclusive { (">=", "<=") } else { (">", "<") };
-                let mut conditions = Vec::new();
-                if let Some(min) = min {
-                    conditions.push(format!("{c} {lo} {min}"));
-                }
-                if let Some(max) = max {
-                    conditions.push(format!("{c} {hi} {max}"));
-                }
-                format!(
-                    "select *\nfrom {from}\nwhere not ({})\n",
-                    conditions.join(" and ")
-                )
-            }
-            "expression_is_true" => {
-                let Some(expr) = spec.args.get("expression").and_then(|v| v.as_str()) else {
-                    diagnostics.push(fail(
-                        "`expression_is_true` needs `expression`".into(),
-                        "write expression_is_true: {expression: \"amount >= 0\"}",
-                    ));
-                    return None;
-                };
-                match &column {
-                    Some((_, c)) => format!("select *\nfrom {from}\nwhere not ({c} {expr})\n"),
-                    None => format!("select *\nfrom {from}\nwhere not ({expr})\n"),
-                }
-            }
-            _ => return None,
-        };
+        depends_on.extend(made.depends_on);
         let sql = match spec.limit {
-            Some(n) => format!("select *\nfrom (\n{sql}) as dbt_limited\nlimit {n}\n"),
-            None => sql,
+            Some(n) => format!(
+                "select *\nfrom (\n{}) as dbt_limited\nlimit {n}\n",
+                made.sql
+            ),
+            None => made.sql,
         };
-        let mut args = spec.args.clone();
-        if let Some((written, _)) = &column {
-            args.insert(
-                "column_name".into(),
-                serde_json::Value::String((*written).clone()),
-            );
-        }
-        let (alias, name) = match &spec.name {
-            Some(name) => (name.clone(), name.clone()),
-            None => {
-                let mut test_type = spec.kind.clone();
-                if target.source {
-                    test_type.insert_str(0, "source_");
-                }
-                if let Some(ns) = &spec.namespace {
-                    test_type = format!("{ns}_{test_type}");
-                }
-                dbt_test_name(&test_type, &target.label, &args)
-            }
-        };
-        args.insert(
-            "model".into(),
-            serde_json::Value::String(target.model_arg.clone()),
-        );
-        let hash = dbt_test_hash(&name, spec.namespace.as_deref(), &spec.kind, &args);
+        let names = names::of(target, spec, column.as_ref().map(|(written, _)| *written));
         Some(DataTest {
             unique_id: String::new(),
-            name,
-            alias,
-            hash,
+            name: names.name,
+            alias: names.alias,
+            hash: names.hash,
             kind: spec.kind.clone(),
             attached_to: target.id.clone(),
             column: col_label,
@@ -543,5 +359,58 @@ impl Cx<'_> {
             depends_on,
             span: spec.span.clone(),
         })
+    }
+
+    /// The kind a test entry names, as dbt looks it up: a package's test by
+    /// its name (`pkg.t`), the project's own, stackc's, then a package's
+    /// alone when neither the project nor stackc has one of that name.
+    fn kind_of(&self, spec: &TestSpec) -> Result<Kind, Diagnostic> {
+        let package = match &spec.namespace {
+            Some(ns) => self
+                .generic
+                .package_tests
+                .contains(&(ns.clone(), spec.kind.clone()))
+                .then(|| ns.clone()),
+            None if !self.generic.names.contains(&spec.kind) && builtin(&spec.kind).is_none() => {
+                self.generic
+                    .package_tests
+                    .iter()
+                    .find(|(_, name)| *name == spec.kind)
+                    .map(|(ns, _)| ns.clone())
+            }
+            None => None,
+        };
+        if package.is_some()
+            || (spec.namespace.is_none() && self.generic.names.contains(&spec.kind))
+        {
+            return Ok(Kind::Macro(custom::Macro { package }));
+        }
+        // dbt's own tests, and the dbt_utils ones stackc implements, may be
+        // written with their package's name.
+        if matches!(spec.namespace.as_deref(), None | Some("dbt" | "dbt_utils")) {
+            if let Some(test) = builtin(&spec.kind) {
+                return Ok(Kind::Builtin(test));
+            }
+        }
+        let kinds: Vec<&str> = BUILTIN.iter().map(|(name, _)| *name).collect();
+        let help = match crate::suggest::closest(&spec.kind, kinds.iter().copied()) {
+            Some(close) => format!(
+                "did you mean `{close}`? generic tests: {}",
+                kinds.join(", ")
+            ),
+            None => format!(
+                "generic tests: {}; write other checks as singular tests in tests/*.sql",
+                kinds.join(", ")
+            ),
+        };
+        let written = match &spec.namespace {
+            Some(ns) => format!("{ns}.{}", spec.kind),
+            None => spec.kind.clone(),
+        };
+        Err(
+            Diagnostic::new(Code::E0310, format!("unknown test `{written}`"))
+                .at(spec.span.clone())
+                .help(help),
+        )
     }
 }

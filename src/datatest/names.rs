@@ -2,6 +2,47 @@
 
 use std::collections::BTreeMap;
 
+use crate::schema::TestSpec;
+
+use super::Target;
+
+/// A test's name, the alias of its relation, and the end of its unique id.
+pub(super) struct Names {
+    pub name: String,
+    pub alias: String,
+    pub hash: String,
+}
+
+/// `written` is the column the test is under, as the schema file writes it.
+pub(super) fn of(target: &Target<'_>, spec: &TestSpec, written: Option<&String>) -> Names {
+    let mut args = spec.args.clone();
+    if let Some(written) = written {
+        args.insert(
+            "column_name".into(),
+            serde_json::Value::String(written.clone()),
+        );
+    }
+    let (alias, name) = match &spec.name {
+        Some(name) => (name.clone(), name.clone()),
+        None => {
+            let mut test_type = spec.kind.clone();
+            if target.source {
+                test_type.insert_str(0, "source_");
+            }
+            if let Some(ns) = &spec.namespace {
+                test_type = format!("{ns}_{test_type}");
+            }
+            dbt_test_name(&test_type, &target.label, &args)
+        }
+    };
+    args.insert(
+        "model".into(),
+        serde_json::Value::String(target.model_arg.clone()),
+    );
+    let hash = dbt_test_hash(&name, spec.namespace.as_deref(), &spec.kind, &args);
+    Names { name, alias, hash }
+}
+
 /// dbt's name for a generic test (`synthesize_generic_test_names`): the
 /// test type, the target, then each argument's values (sorted by argument
 /// name, `model` left out) with runs of other characters than `[0-9a-zA-Z_]`
@@ -43,7 +84,7 @@ pub fn dbt_test_name(
 /// the MD5 of its name followed by the Python `repr` of its metadata
 /// (`namespace`, `name`, `kwargs` with `model`), every key sorted and every
 /// value that is neither a list nor a mapping made a string.
-pub(super) fn dbt_test_hash(
+fn dbt_test_hash(
     name: &str,
     namespace: Option<&str>,
     kind: &str,
