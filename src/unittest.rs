@@ -15,7 +15,7 @@ use crate::diagnostic::{Code, Diagnostic, Severity, Span};
 use crate::node::{model_columns, CompiledUnitTest, Model, ResolvedSeed, ResolvedSource};
 use crate::relation::Relation;
 use crate::render::{Relations, RenderInput, Renderer};
-use crate::schema::{UnitInputKind, UnitTest};
+use crate::schema::{UnitInput, UnitInputKind, UnitTest};
 use crate::sql::{literal, quote_ident};
 
 /// The line before a unit test script's check query.
@@ -99,55 +99,99 @@ fn compile_one(
     inputs: &Inputs<'_>,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<CompiledUnitTest> {
-    let Some(model) = inputs.models.get(&test.model) else {
-        if inputs.failed.contains(&test.model) {
-            return None;
-        }
-        let help =
-            match crate::suggest::closest(&test.model, inputs.models.keys().map(String::as_str)) {
-                Some(close) => format!("did you mean `{close}`?"),
-                None => "name a model of this project in `model:`".to_string(),
-            };
-        diagnostics.push(error(
-            &test.model_span,
-            format!(
-                "unit test `{}` tests `{}`, which is not a model",
-                test.name, test.model
-            ),
-            help,
-        ));
-        return None;
-    };
+    let model = tested_model(test, inputs, diagnostics)?;
     let is_incremental = test.is_incremental.unwrap_or(false);
     let before = diagnostics.len();
+    let reads = model_reads(model, is_incremental);
+    let given = given_inputs(test, model, &reads, diagnostics);
+    let stand_ins = stand_ins(&given, model, inputs, diagnostics);
+    check_expected(test, model, inputs, diagnostics);
+    if diagnostics[before..].iter().any(Diagnostic::is_error) {
+        return None;
+    }
+    let sql = render_model(
+        test,
+        model,
+        stand_ins.relations,
+        given.contains_key(&UnitInputKind::This),
+        renderer,
+        inputs,
+        diagnostics,
+    )?;
+    Some(CompiledUnitTest {
+        name: test.name.clone(),
+        model: model.name.clone(),
+        file: Arc::clone(file),
+        description: test.description.clone(),
+        script: script(file, test, model, &stand_ins.setup, &sql),
+    })
+}
 
-    // What the model reads, as written in the rendering that this test uses.
-    let uses: BTreeSet<UnitInputKind> = {
-        let rendered = if is_incremental {
-            model.incremental.as_ref().unwrap_or(&model.full)
-        } else {
-            &model.full
-        };
-        let mut uses: BTreeSet<UnitInputKind> = rendered
-            .calls
-            .refs
-            .iter()
-            .cloned()
-            .map(UnitInputKind::Ref)
-            .collect();
-        uses.extend(
-            rendered
-                .calls
-                .sources
-                .iter()
-                .map(|(s, t)| UnitInputKind::Source(s.clone(), t.clone())),
-        );
-        if is_incremental {
-            uses.insert(UnitInputKind::This);
-        }
-        uses
+/// The model a unit test names; `None` (reported, unless the model failed
+/// to render) when there is none.
+fn tested_model<'m>(
+    test: &UnitTest,
+    inputs: &Inputs<'m>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<&'m Model> {
+    if let Some(model) = inputs.models.get(&test.model) {
+        return Some(model);
+    }
+    if inputs.failed.contains(&test.model) {
+        return None;
+    }
+    let help = match crate::suggest::closest(&test.model, inputs.models.keys().map(String::as_str))
+    {
+        Some(close) => format!("did you mean `{close}`?"),
+        None => "name a model of this project in `model:`".to_string(),
     };
-    let mut given: BTreeMap<&UnitInputKind, &crate::schema::UnitInput> = BTreeMap::new();
+    diagnostics.push(error(
+        &test.model_span,
+        format!(
+            "unit test `{}` tests `{}`, which is not a model",
+            test.name, test.model
+        ),
+        help,
+    ));
+    None
+}
+
+/// What the model reads, as written in the rendering that the test uses.
+fn model_reads(model: &Model, is_incremental: bool) -> BTreeSet<UnitInputKind> {
+    let rendered = if is_incremental {
+        model.incremental.as_ref().unwrap_or(&model.full)
+    } else {
+        &model.full
+    };
+    let mut reads: BTreeSet<UnitInputKind> = rendered
+        .calls
+        .refs
+        .iter()
+        .cloned()
+        .map(UnitInputKind::Ref)
+        .collect();
+    reads.extend(
+        rendered
+            .calls
+            .sources
+            .iter()
+            .map(|(s, t)| UnitInputKind::Source(s.clone(), t.clone())),
+    );
+    if is_incremental {
+        reads.insert(UnitInputKind::This);
+    }
+    reads
+}
+
+/// The test's inputs by what they stand for, each checked against what the
+/// model reads: given once, read by the model, and none missing.
+fn given_inputs<'t>(
+    test: &'t UnitTest,
+    model: &Model,
+    reads: &BTreeSet<UnitInputKind>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> BTreeMap<&'t UnitInputKind, &'t UnitInput> {
+    let mut given: BTreeMap<&UnitInputKind, &UnitInput> = BTreeMap::new();
     for input in &test.given {
         if given.insert(&input.kind, input).is_some() {
             diagnostics.push(error(
@@ -156,14 +200,14 @@ fn compile_one(
                 "merge the rows into one entry",
             ));
         }
-        if !uses.contains(&input.kind) {
+        if !reads.contains(&input.kind) {
             let help = if input.kind == UnitInputKind::This {
                 "`this` is an input only when the test sets overrides: {macros: {is_incremental: true}}".to_string()
             } else {
                 format!(
                     "`{}` reads: {}",
                     model.name,
-                    uses.iter().map(input_label).collect::<Vec<_>>().join(", ")
+                    reads.iter().map(input_label).collect::<Vec<_>>().join(", ")
                 )
             };
             diagnostics.push(error(
@@ -177,7 +221,7 @@ fn compile_one(
             ));
         }
     }
-    for kind in &uses {
+    for kind in reads {
         if !given.contains_key(kind) {
             diagnostics.push(error(
                 &test.span,
@@ -194,60 +238,93 @@ fn compile_one(
             ));
         }
     }
+    given
+}
 
-    // Columns of each input, where the project knows them.
+/// The real relation an input stands for, and its columns where the
+/// project knows them.
+struct Shape {
+    real: Relation,
+    columns: Option<Vec<String>>,
+    /// The columns come from the query or the CSV header, not from a schema
+    /// file that may list only some of them.
+    complete: bool,
+}
+
+fn shape_of(kind: &UnitInputKind, model: &Model, inputs: &Inputs<'_>) -> Option<Shape> {
+    match kind {
+        UnitInputKind::Ref(name) => match (inputs.models.get(name), inputs.seeds.get(name)) {
+            (Some(m), _) => Some(Shape {
+                real: m.relation.clone(),
+                columns: model_columns(m),
+                complete: m.columns.is_some(),
+            }),
+            (
+                None,
+                Some(ResolvedSeed {
+                    seed,
+                    relation: rel,
+                    ..
+                }),
+            ) => Some(Shape {
+                real: rel.clone(),
+                columns: Some(seed.columns.clone()),
+                complete: true,
+            }),
+            (None, None) => None,
+        },
+        UnitInputKind::Source(s, t) => {
+            let ResolvedSource {
+                table,
+                relation: rel,
+                ..
+            } = inputs.sources.get(&(s.clone(), t.clone()))?;
+            let cols: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
+            Some(Shape {
+                real: rel.clone(),
+                columns: (!cols.is_empty()).then_some(cols),
+                complete: false,
+            })
+        }
+        UnitInputKind::This => Some(Shape {
+            real: Relation {
+                cte: None,
+                ..model.relation.clone()
+            },
+            columns: model_columns(model),
+            complete: model.columns.is_some(),
+        }),
+    }
+}
+
+/// The temporary tables that stand in for the inputs, and the relations
+/// the model is rendered with, pointing at them.
+struct StandIns {
+    relations: Relations,
+    /// Creates and fills the temporary tables.
+    setup: String,
+}
+
+fn stand_ins(
+    given: &BTreeMap<&UnitInputKind, &UnitInput>,
+    model: &Model,
+    inputs: &Inputs<'_>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> StandIns {
     let mut relations = (**inputs.relations).clone();
     let mut setup = String::new();
-    for (kind, input) in &given {
-        // `complete`: the columns come from the query or the CSV header, not
-        // from a schema file that may list only some of them.
-        let (real, known_columns, complete): (Option<Relation>, Option<Vec<String>>, bool) =
-            match kind {
-                UnitInputKind::Ref(name) => match (inputs.models.get(name), inputs.seeds.get(name))
-                {
-                    (Some(m), _) => (
-                        Some(m.relation.clone()),
-                        model_columns(m),
-                        m.columns.is_some(),
-                    ),
-                    (
-                        None,
-                        Some(ResolvedSeed {
-                            seed,
-                            relation: rel,
-                            ..
-                        }),
-                    ) => (Some(rel.clone()), Some(seed.columns.clone()), true),
-                    (None, None) => (None, None, false),
-                },
-                UnitInputKind::Source(s, t) => match inputs.sources.get(&(s.clone(), t.clone())) {
-                    Some(ResolvedSource {
-                        table,
-                        relation: rel,
-                        ..
-                    }) => {
-                        let cols: Vec<String> =
-                            table.columns.iter().map(|c| c.name.clone()).collect();
-                        (Some(rel.clone()), (!cols.is_empty()).then_some(cols), false)
-                    }
-                    None => (None, None, false),
-                },
-                UnitInputKind::This => (
-                    Some(Relation {
-                        cte: None,
-                        ..model.relation.clone()
-                    }),
-                    model_columns(model),
-                    model.columns.is_some(),
-                ),
-            };
-        let Some(real) = real else {
-            continue; // not read by the model: reported above
+    for (kind, input) in given {
+        let Some(shape) = shape_of(kind, model, inputs) else {
+            continue; // not read by the model: reported already
         };
         // In a dbt project a schema file need not list every column: a
         // column it does not list may well exist, so only a complete list
         // (the query's own, a seed's header) is checked.
-        if let Some(cols) = known_columns.as_ref().filter(|_| complete || !inputs.dbt) {
+        if let Some(cols) = shape
+            .columns
+            .as_ref()
+            .filter(|_| shape.complete || !inputs.dbt)
+        {
             let what = format!("the rows for {}", input_label(kind));
             let code = Code::E0311;
             check_row_columns(&input.rows, cols, &input.span, &what, code, diagnostics);
@@ -255,8 +332,9 @@ fn compile_one(
         let temp = temp_name(kind);
         let _ = writeln!(
             setup,
-            "create temporary table {} (like {real});",
-            quote_ident(&temp)
+            "create temporary table {} (like {});",
+            quote_ident(&temp),
+            shape.real
         );
         setup.push_str(&insert_rows(&temp, &input.rows));
         let replacement = Relation {
@@ -277,6 +355,16 @@ fn compile_one(
             UnitInputKind::This => {}
         }
     }
+    StandIns { relations, setup }
+}
+
+/// The expected rows name only the model's columns, where they are known.
+fn check_expected(
+    test: &UnitTest,
+    model: &Model,
+    inputs: &Inputs<'_>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
     if let Some(cols) = model_columns(model).filter(|_| model.columns.is_some() || !inputs.dbt) {
         let what = format!("the expected rows of `{}`", model.name);
         let code = Code::E0311;
@@ -289,11 +377,20 @@ fn compile_one(
             diagnostics,
         );
     }
-    if diagnostics[before..].iter().any(Diagnostic::is_error) {
-        return None;
-    }
+}
 
-    let this = given.contains_key(&UnitInputKind::This).then(|| Relation {
+/// The model's query rendered against the stand-ins, with the test's vars.
+fn render_model(
+    test: &UnitTest,
+    model: &Model,
+    relations: Relations,
+    this_given: bool,
+    renderer: &Renderer,
+    inputs: &Inputs<'_>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<String> {
+    let is_incremental = test.is_incremental.unwrap_or(false);
+    let this = this_given.then(|| Relation {
         schema: "pg_temp".into(),
         name: temp_name(&UnitInputKind::This),
         quote: false,
@@ -324,29 +421,35 @@ fn compile_one(
     let sql = rendered.sql.trim_end().trim_end_matches(';').trim_end();
     // An incremental run also applies the lookback filter stackc writes from
     // config(event_time, lookback); the test sees the rows that run would.
-    let sql = match (
-        is_incremental,
-        &model.config.event_time,
-        &model.config.lookback,
-    ) {
-        (true, Some(event_time), Some(lookback)) => {
-            let col = quote_ident(event_time);
-            format!(
-                "select *\nfrom (\n{sql}\n) as stackc_source\nwhere {col} > (select coalesce(max({col}) - interval {}, '-infinity') from pg_temp.{})",
-                literal(lookback),
-                temp_name(&UnitInputKind::This)
-            )
-        }
-        _ => sql.to_string(),
-    };
+    Some(
+        match (
+            is_incremental,
+            &model.config.event_time,
+            &model.config.lookback,
+        ) {
+            (true, Some(event_time), Some(lookback)) => {
+                let col = quote_ident(event_time);
+                format!(
+                    "select *\nfrom (\n{sql}\n) as stackc_source\nwhere {col} > (select coalesce(max({col}) - interval {}, '-infinity') from pg_temp.{})",
+                    literal(lookback),
+                    temp_name(&UnitInputKind::This)
+                )
+            }
+            _ => sql.to_string(),
+        },
+    )
+}
 
+/// The test's script: the stand-ins, the model's rows and the expected
+/// ones as temporary tables, then the check query after [`CHECK_MARKER`].
+fn script(file: &str, test: &UnitTest, model: &Model, setup: &str, sql: &str) -> String {
     let mut script = format!(
         "-- stackc: unit test {} of model {}\n-- source: {}\n-- Run in a transaction that is rolled back: the inputs are temporary tables\n-- shaped like the real relations, and the model reads them instead.\n\n",
         crate::sql::comment(&test.name),
         crate::sql::comment(&model.relation.to_string()),
         crate::sql::comment(file)
     );
-    script.push_str(&setup);
+    script.push_str(setup);
     let _ = write!(script, "\ncreate temporary table stackc_unit_actual as\n{sql}\n;\n\ncreate temporary table stackc_unit_expected (like stackc_unit_actual);\n");
     script.push_str(&insert_rows("stackc_unit_expected", &test.expect));
     let columns: BTreeSet<&String> = test.expect.iter().flat_map(|r| r.keys()).collect();
@@ -364,13 +467,7 @@ fn compile_one(
             "select 'missing' as stackc_diff, {list}\nfrom (select {list} from stackc_unit_expected except all select {list} from stackc_unit_actual) as missing\nunion all\nselect 'unexpected' as stackc_diff, {list}\nfrom (select {list} from stackc_unit_actual except all select {list} from stackc_unit_expected) as unexpected\n"
         );
     }
-    Some(CompiledUnitTest {
-        name: test.name.clone(),
-        model: model.name.clone(),
-        file: Arc::clone(file),
-        description: test.description.clone(),
-        script,
-    })
+    script
 }
 
 fn check_row_columns(
