@@ -212,20 +212,74 @@ pub fn load_with(
     };
     let paths = settings.paths.clone();
     let dbt = settings.flavor == Flavor::Dbt;
+    let migrations = read_migrations(root, &mut files, diagnostics);
+    let listing = list_model_paths(root, &paths, dbt, &mut files, diagnostics);
+    let ModelListing {
+        docs,
+        yaml,
+        sql,
+        snapshot_sql,
+    } = listing;
+    let (mut models, mut schema_files) =
+        read_models_and_schema_files(&paths, yaml, sql, &mut files, diagnostics);
+    settle_schema_files(&settings, &docs, &mut schema_files, &files, diagnostics);
+    if dbt {
+        models.extend(read_snapshots(
+            &paths,
+            snapshot_sql,
+            &schema_files,
+            &mut files,
+            diagnostics,
+        ));
+    }
+    let SqlFiles {
+        macros,
+        singular_tests,
+        analyses,
+    } = read_sql_files(root, &paths, dbt, &mut files, diagnostics);
+    let mut seeds = read_seeds(root, &settings, &mut files, diagnostics);
+    let dbt_macros = dbt.then(|| {
+        load_packages(
+            root,
+            &mut settings,
+            &settings_file,
+            &mut files,
+            &mut models,
+            &mut seeds,
+            &mut schema_files,
+            diagnostics,
+        )
+    });
 
+    Ok(Project {
+        dbt_macros,
+        root: root.to_path_buf(),
+        files,
+        settings,
+        settings_file,
+        migrations,
+        models,
+        macros,
+        singular_tests,
+        analyses,
+        seeds,
+        schema_files,
+        docs,
+    })
+}
+
+/// `migrations/*.sql`, named as Flyway names them.
+fn read_migrations(
+    root: &Path,
+    files: &mut SourceFiles,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<Migration> {
     let mut migrations = Vec::new();
-    let mut models = Vec::new();
-    let mut macros = Vec::new();
-    let mut singular_tests = Vec::new();
-    let mut analyses = Vec::new();
-    let mut seeds = Vec::new();
-    let mut schema_files = Vec::new();
-
-    for (rel, abs) in list_files(root, "migrations", &mut files, diagnostics) {
+    for (rel, abs) in list_files(root, "migrations", files, diagnostics) {
         if !rel.ends_with(".sql") {
             continue;
         }
-        let Some(file) = read_source(&mut files, &rel, &abs, diagnostics) else {
+        let Some(file) = read_source(files, &rel, &abs, diagnostics) else {
             continue;
         };
         let script = rel.trim_start_matches("migrations/").to_string();
@@ -245,16 +299,35 @@ pub fn load_with(
         }
     }
     check_duplicate_versions(&migrations, diagnostics);
+    migrations
+}
 
-    // Models and schema files are most of a project. Schema files are read
-    // and parsed while the models are being read: one large YAML file takes
-    // about as long as reading thousands of models, and parses on one thread.
+/// The files under the model paths (and a dbt project's snapshot paths),
+/// by what they are; only the docs are read yet.
+struct ModelListing {
+    /// Markdown files of a dbt project (its `{% docs %}` blocks).
+    docs: Vec<SourceFile>,
+    /// Schema files, largest first.
+    yaml: Vec<(String, PathBuf)>,
+    /// Models, in path order.
+    sql: Vec<(String, PathBuf)>,
+    /// A dbt project's `{% snapshot %}` files.
+    snapshot_sql: Vec<(String, PathBuf)>,
+}
+
+fn list_model_paths(
+    root: &Path,
+    paths: &Paths,
+    dbt: bool,
+    files: &mut SourceFiles,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> ModelListing {
     let mut docs = Vec::new();
     let mut model_listing = Vec::new();
     for dir in &paths.models {
-        for (rel, abs) in list_files(root, dir, &mut files, diagnostics) {
+        for (rel, abs) in list_files(root, dir, files, diagnostics) {
             if dbt && rel.ends_with(".md") {
-                if let Some(file) = read_source(&mut files, &rel, &abs, diagnostics) {
+                if let Some(file) = read_source(files, &rel, &abs, diagnostics) {
                     docs.push(file);
                 }
             } else if rel.ends_with(".sql") || rel.ends_with(".yml") || rel.ends_with(".yaml") {
@@ -271,7 +344,7 @@ pub fn load_with(
     // files (dbt 1.9 writes snapshots in YAML there).
     let mut snapshot_sql = Vec::new();
     if dbt {
-        for (rel, abs) in list_dirs(root, &paths.snapshots, &mut files, diagnostics) {
+        for (rel, abs) in list_dirs(root, &paths.snapshots, files, diagnostics) {
             if rel.ends_with(".sql") {
                 snapshot_sql.push((rel, abs));
             } else if (rel.ends_with(".yml") || rel.ends_with(".yaml"))
@@ -285,6 +358,26 @@ pub fn load_with(
     yaml_paths.sort_by_cached_key(|(_, abs)| {
         std::cmp::Reverse(std::fs::metadata(abs).map_or(0, |m| m.len()))
     });
+    ModelListing {
+        docs,
+        yaml: yaml_paths,
+        sql: sql_paths,
+        snapshot_sql,
+    }
+}
+
+/// Models and schema files are most of a project. Schema files are read
+/// and parsed while the models are being read: one large YAML file takes
+/// about as long as reading thousands of models, and parses on one thread.
+fn read_models_and_schema_files(
+    paths: &Paths,
+    yaml_paths: Vec<(String, PathBuf)>,
+    sql_paths: Vec<(String, PathBuf)>,
+    files: &mut SourceFiles,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> (Vec<ModelFile>, Vec<SchemaFile>) {
+    let mut models = Vec::new();
+    let mut schema_files = Vec::new();
     let read_models = || -> Vec<ReadModel> {
         sql_paths
             .into_par_iter()
@@ -298,7 +391,7 @@ pub fn load_with(
     // Back to path order, in which the files were listed.
     parsed.sort_by(|a, b| a.0.cmp(&b.0));
     for (rel, bytes) in model_files {
-        let Some(file) = source_from_bytes(&mut files, &rel, bytes, diagnostics) else {
+        let Some(file) = source_from_bytes(files, &rel, bytes, diagnostics) else {
             continue;
         };
         // Folders are counted from the model path the file is under.
@@ -326,86 +419,125 @@ pub fn load_with(
         diagnostics.extend(local);
         schema_files.extend(schema);
     }
+    (models, schema_files)
+}
+
+/// What a dbt project adds to its schema files: rendered test settings,
+/// the `data_tests:` configs of `dbt_project.yml`'s tree, docs blocks.
+fn settle_schema_files(
+    settings: &Settings,
+    docs: &[SourceFile],
+    schema_files: &mut [SchemaFile],
+    files: &SourceFiles,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let paths = &settings.paths;
     let target = settings
         .dbt
         .as_ref()
         .map(|d| crate::dbt::profiles::target_json(&d.target));
-    crate::dbt::test_settings::render(
-        &mut schema_files,
-        &settings.vars,
-        target.as_ref(),
-        diagnostics,
-    );
+    crate::dbt::test_settings::render(schema_files, &settings.vars, target.as_ref(), diagnostics);
     if let Some(d) = &settings.dbt {
-        for file in &mut schema_files {
+        for file in schema_files.iter_mut() {
             let folders = folders_under(&file.path, &paths.models)
                 .or_else(|| folders_under(&file.path, &paths.snapshots))
                 .unwrap_or_default();
             schema::apply_test_tree(file, &folders, &d.test_configs, diagnostics);
         }
     }
-    if dbt {
-        let blocks = crate::dbt::docs::blocks(&docs, diagnostics);
-        crate::dbt::docs::fill(&mut schema_files, &files, &blocks, diagnostics);
+    if settings.flavor == Flavor::Dbt {
+        let blocks = crate::dbt::docs::blocks(docs, diagnostics);
+        crate::dbt::docs::fill(schema_files, files, &blocks, diagnostics);
     }
-    if dbt {
-        for (rel, abs) in snapshot_sql {
-            let Some(file) = read_source(&mut files, &rel, &abs, diagnostics) else {
+}
+
+/// A dbt project's snapshots: the `{% snapshot %}` blocks of its snapshot
+/// files, and dbt 1.9's YAML ones.
+fn read_snapshots(
+    paths: &Paths,
+    snapshot_sql: Vec<(String, PathBuf)>,
+    schema_files: &[SchemaFile],
+    files: &mut SourceFiles,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<ModelFile> {
+    let mut models = Vec::new();
+    for (rel, abs) in snapshot_sql {
+        let Some(file) = read_source(files, &rel, &abs, diagnostics) else {
+            continue;
+        };
+        let inner = paths
+            .snapshots
+            .iter()
+            .filter_map(|dir| {
+                rel.strip_prefix(dir.as_str())
+                    .and_then(|r| r.strip_prefix('/'))
+            })
+            .next()
+            .unwrap_or(&rel);
+        let mut folders: Vec<String> = inner.split('/').map(str::to_string).collect();
+        folders.pop();
+        for block in crate::dbt::snapshot::blocks(&file, diagnostics) {
+            models.push(ModelFile {
+                file: block.file,
+                name: block.name,
+                folders: folders.clone(),
+                snapshot: true,
+            });
+        }
+    }
+    // dbt 1.9's YAML snapshots: a `snapshots:` entry with `relation:`.
+    for schema in schema_files {
+        for o in &schema.others {
+            let (OtherKind::Snapshot, Some((relation, at))) = (o.kind, &o.relation) else {
                 continue;
             };
-            let inner = paths
-                .snapshots
-                .iter()
-                .filter_map(|dir| {
-                    rel.strip_prefix(dir.as_str())
-                        .and_then(|r| r.strip_prefix('/'))
-                })
-                .next()
-                .unwrap_or(&rel);
-            let mut folders: Vec<String> = inner.split('/').map(str::to_string).collect();
-            folders.pop();
-            for block in crate::dbt::snapshot::blocks(&file, diagnostics) {
-                models.push(ModelFile {
-                    file: block.file,
-                    name: block.name,
-                    folders: folders.clone(),
-                    snapshot: true,
-                });
-            }
-        }
-        // dbt 1.9's YAML snapshots: a `snapshots:` entry with `relation:`.
-        for schema in &schema_files {
-            for o in &schema.others {
-                let (OtherKind::Snapshot, Some((relation, at))) = (o.kind, &o.relation) else {
-                    continue;
-                };
-                let Some(text) = files.get(&schema.path) else {
-                    continue;
-                };
-                let file = SourceFile {
-                    path: schema.path.clone(),
-                    text: text.into(),
-                };
-                let folders = folders_under(&schema.path, &paths.snapshots)
-                    .or_else(|| folders_under(&schema.path, &paths.models))
-                    .unwrap_or_default();
-                models.push(ModelFile {
-                    file: crate::dbt::snapshot::yaml_query(&file, relation, at),
-                    name: o.name.clone(),
-                    folders,
-                    snapshot: true,
-                });
-            }
+            let Some(text) = files.get(&schema.path) else {
+                continue;
+            };
+            let file = SourceFile {
+                path: schema.path.clone(),
+                text: text.into(),
+            };
+            let folders = folders_under(&schema.path, &paths.snapshots)
+                .or_else(|| folders_under(&schema.path, &paths.models))
+                .unwrap_or_default();
+            models.push(ModelFile {
+                file: crate::dbt::snapshot::yaml_query(&file, relation, at),
+                name: o.name.clone(),
+                folders,
+                snapshot: true,
+            });
         }
     }
-    for (rel, abs) in list_dirs(root, &paths.macros, &mut files, diagnostics) {
+    models
+}
+
+/// The `.sql` files besides models and migrations.
+struct SqlFiles {
+    /// Macros, and a dbt project's generic test definitions.
+    macros: Vec<SourceFile>,
+    singular_tests: Vec<SourceFile>,
+    analyses: Vec<SourceFile>,
+}
+
+fn read_sql_files(
+    root: &Path,
+    paths: &Paths,
+    dbt: bool,
+    files: &mut SourceFiles,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> SqlFiles {
+    let mut macros = Vec::new();
+    let mut singular_tests = Vec::new();
+    let mut analyses = Vec::new();
+    for (rel, abs) in list_dirs(root, &paths.macros, files, diagnostics) {
         if rel.ends_with(".sql") {
-            if let Some(file) = read_source(&mut files, &rel, &abs, diagnostics) {
+            if let Some(file) = read_source(files, &rel, &abs, diagnostics) {
                 macros.push(file);
             }
         }
     }
-    for (rel, abs) in list_dirs(root, &paths.tests, &mut files, diagnostics) {
+    for (rel, abs) in list_dirs(root, &paths.tests, files, diagnostics) {
         // In a dbt project, `tests/generic/` holds `{% test %}` definitions,
         // not singular tests.
         let generic = dbt
@@ -414,7 +546,7 @@ pub fn load_with(
                 .iter()
                 .any(|dir| rel.starts_with(&format!("{dir}/generic/")));
         if rel.ends_with(".sql") {
-            if let Some(file) = read_source(&mut files, &rel, &abs, diagnostics) {
+            if let Some(file) = read_source(files, &rel, &abs, diagnostics) {
                 // Generic test definitions are macros (see datatest::generic_tests).
                 if generic {
                     macros.push(file);
@@ -424,16 +556,31 @@ pub fn load_with(
             }
         }
     }
-    for (rel, abs) in list_dirs(root, &paths.analyses, &mut files, diagnostics) {
+    for (rel, abs) in list_dirs(root, &paths.analyses, files, diagnostics) {
         if rel.ends_with(".sql") {
-            if let Some(file) = read_source(&mut files, &rel, &abs, diagnostics) {
+            if let Some(file) = read_source(files, &rel, &abs, diagnostics) {
                 analyses.push(file);
             }
         }
     }
-    for (rel, abs) in list_dirs(root, &paths.seeds, &mut files, diagnostics) {
+    SqlFiles {
+        macros,
+        singular_tests,
+        analyses,
+    }
+}
+
+fn read_seeds(
+    root: &Path,
+    settings: &Settings,
+    files: &mut SourceFiles,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<Seed> {
+    let paths = &settings.paths;
+    let mut seeds = Vec::new();
+    for (rel, abs) in list_dirs(root, &paths.seeds, files, diagnostics) {
         if rel.ends_with(".csv") {
-            if let Some(file) = read_source(&mut files, &rel, &abs, diagnostics) {
+            if let Some(file) = read_source(files, &rel, &abs, diagnostics) {
                 let parsed = match &settings.dbt {
                     Some(d) => crate::dbt::seeds::parse(d, &file, &paths.seeds, diagnostics),
                     None => seed::parse(&file, diagnostics),
@@ -444,52 +591,49 @@ pub fn load_with(
             }
         }
     }
+    seeds
+}
 
-    let dbt_macros = dbt.then(|| {
-        let mut package_settings = crate::dbt::packages::settings(&settings_file);
-        package_settings.target = settings.dbt.as_ref().map(|d| d.target.clone());
-        let (packages, missing) =
-            crate::dbt::packages::load(root, &package_settings, &mut files, diagnostics);
-        if let Some(d) = settings.dbt.as_mut() {
-            d.packages = packages
-                .iter()
-                .map(|p| (p.name.clone(), p.config.clone()))
-                .collect();
-        }
-        for package in &packages {
-            load_package_nodes(
-                root,
-                &settings,
-                &package.config,
-                &mut files,
-                &mut models,
-                &mut seeds,
-                &mut schema_files,
-                diagnostics,
-            );
-        }
-        Arc::new(crate::dbt::DbtMacros {
-            root: settings.name.clone(),
-            packages: packages.into_iter().map(|p| (p.name, p.macros)).collect(),
-            dispatch: package_settings.dispatch,
-            missing,
-        })
-    });
-
-    Ok(Project {
-        dbt_macros,
-        root: root.to_path_buf(),
-        files,
-        settings,
-        settings_file,
-        migrations,
-        models,
-        macros,
-        singular_tests,
-        analyses,
-        seeds,
-        schema_files,
-        docs,
+/// A dbt project's installed packages: their macros, and their models,
+/// schema files and seeds, which join the project's.
+#[allow(clippy::too_many_arguments)] // the loader's collections, filled in place
+fn load_packages(
+    root: &Path,
+    settings: &mut Settings,
+    settings_file: &SourceFile,
+    files: &mut SourceFiles,
+    models: &mut Vec<ModelFile>,
+    seeds: &mut Vec<Seed>,
+    schema_files: &mut Vec<SchemaFile>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Arc<crate::dbt::DbtMacros> {
+    let mut package_settings = crate::dbt::packages::settings(settings_file);
+    package_settings.target = settings.dbt.as_ref().map(|d| d.target.clone());
+    let (packages, missing) =
+        crate::dbt::packages::load(root, &package_settings, files, diagnostics);
+    if let Some(d) = settings.dbt.as_mut() {
+        d.packages = packages
+            .iter()
+            .map(|p| (p.name.clone(), p.config.clone()))
+            .collect();
+    }
+    for package in &packages {
+        load_package_nodes(
+            root,
+            settings,
+            &package.config,
+            files,
+            models,
+            seeds,
+            schema_files,
+            diagnostics,
+        );
+    }
+    Arc::new(crate::dbt::DbtMacros {
+        root: settings.name.clone(),
+        packages: packages.into_iter().map(|p| (p.name, p.macros)).collect(),
+        dispatch: package_settings.dispatch,
+        missing,
     })
 }
 
