@@ -1,0 +1,450 @@
+//! Loading a project, pass by pass: migrations, the model paths, models
+//! and schema files (read alongside), snapshots, the other SQL files,
+//! seeds, and a dbt project's packages.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::diagnostic::{Code, Diagnostic, SourceFiles};
+use crate::schema::{self, OtherKind, SchemaFile};
+use crate::seed::{self, Seed};
+
+use super::files::{
+    folders_under, list_dirs, list_files, parse_schema_file, parse_schema_files_while, read_source,
+    source_from_bytes, ReadModel,
+};
+use super::migrations::check_duplicate_versions;
+use super::{parse_migration_name, Flavor, Migration, ModelFile, Paths, Settings, SourceFile};
+
+/// `migrations/*.sql`, named as Flyway names them.
+pub(super) fn read_migrations(
+    root: &Path,
+    files: &mut SourceFiles,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<Migration> {
+    let mut migrations = Vec::new();
+    for (rel, abs) in list_files(root, "migrations", files, diagnostics) {
+        if !rel.ends_with(".sql") {
+            continue;
+        }
+        let Some(file) = read_source(files, &rel, &abs, diagnostics) else {
+            continue;
+        };
+        let script = rel.trim_start_matches("migrations/").to_string();
+        match parse_migration_name(&script) {
+            Ok((kind, version_text, description)) => migrations.push(Migration {
+                file,
+                script,
+                kind,
+                version_text,
+                description,
+            }),
+            Err(problem) => diagnostics.push(
+                Diagnostic::new(Code::E0003, format!("`{rel}` is not a Flyway migration name: {problem}"))
+                    .at_file(&file.path, 0..0)
+                    .help("name versioned migrations `V<version>__<description>.sql` (e.g. `V1.2__create_raw_orders.sql`) and repeatable ones `R__<description>.sql`"),
+            ),
+        }
+    }
+    check_duplicate_versions(&migrations, diagnostics);
+    migrations
+}
+
+/// The files under the model paths (and a dbt project's snapshot paths),
+/// by what they are; only the docs are read yet.
+pub(super) struct ModelListing {
+    /// Markdown files of a dbt project (its `{% docs %}` blocks).
+    pub(super) docs: Vec<SourceFile>,
+    /// Schema files, largest first.
+    pub(super) yaml: Vec<(String, PathBuf)>,
+    /// Models, in path order.
+    pub(super) sql: Vec<(String, PathBuf)>,
+    /// A dbt project's `{% snapshot %}` files.
+    pub(super) snapshot_sql: Vec<(String, PathBuf)>,
+}
+
+pub(super) fn list_model_paths(
+    root: &Path,
+    paths: &Paths,
+    dbt: bool,
+    files: &mut SourceFiles,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> ModelListing {
+    let mut docs = Vec::new();
+    let mut model_listing = Vec::new();
+    for dir in &paths.models {
+        for (rel, abs) in list_files(root, dir, files, diagnostics) {
+            if dbt && rel.ends_with(".md") {
+                if let Some(file) = read_source(files, &rel, &abs, diagnostics) {
+                    docs.push(file);
+                }
+            } else if rel.ends_with(".sql") || rel.ends_with(".yml") || rel.ends_with(".yaml") {
+                model_listing.push((rel, abs));
+            }
+        }
+    }
+    model_listing.sort();
+    model_listing.dedup();
+    let (mut yaml_paths, sql_paths): (Vec<_>, Vec<_>) = model_listing
+        .into_iter()
+        .partition(|(rel, _)| !rel.ends_with(".sql"));
+    // A dbt project's snapshot paths: `{% snapshot %}` files, and schema
+    // files (dbt 1.9 writes snapshots in YAML there).
+    let mut snapshot_sql = Vec::new();
+    if dbt {
+        for (rel, abs) in list_dirs(root, &paths.snapshots, files, diagnostics) {
+            if rel.ends_with(".sql") {
+                snapshot_sql.push((rel, abs));
+            } else if (rel.ends_with(".yml") || rel.ends_with(".yaml"))
+                && !yaml_paths.iter().any(|(r, _)| *r == rel)
+            {
+                yaml_paths.push((rel, abs));
+            }
+        }
+    }
+    // Largest first, so that the last file to finish is a small one.
+    yaml_paths.sort_by_cached_key(|(_, abs)| {
+        std::cmp::Reverse(std::fs::metadata(abs).map_or(0, |m| m.len()))
+    });
+    ModelListing {
+        docs,
+        yaml: yaml_paths,
+        sql: sql_paths,
+        snapshot_sql,
+    }
+}
+
+/// Models and schema files are most of a project. Schema files are read
+/// and parsed while the models are being read: one large YAML file takes
+/// about as long as reading thousands of models, and parses on one thread.
+pub(super) fn read_models_and_schema_files(
+    paths: &Paths,
+    yaml_paths: Vec<(String, PathBuf)>,
+    sql_paths: Vec<(String, PathBuf)>,
+    files: &mut SourceFiles,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> (Vec<ModelFile>, Vec<SchemaFile>) {
+    let mut models = Vec::new();
+    let mut schema_files = Vec::new();
+    let read_models = || -> Vec<ReadModel> {
+        sql_paths
+            .into_par_iter()
+            .map(|(rel, abs)| {
+                let bytes = std::fs::read(&abs);
+                (rel, bytes)
+            })
+            .collect()
+    };
+    let (mut parsed, model_files) = parse_schema_files_while(&yaml_paths, read_models);
+    // Back to path order, in which the files were listed.
+    parsed.sort_by(|a, b| a.0.cmp(&b.0));
+    for (rel, bytes) in model_files {
+        let Some(file) = source_from_bytes(files, &rel, bytes, diagnostics) else {
+            continue;
+        };
+        // Folders are counted from the model path the file is under.
+        let inner = paths
+            .models
+            .iter()
+            .filter_map(|dir| {
+                rel.strip_prefix(dir.as_str())
+                    .and_then(|r| r.strip_prefix('/'))
+            })
+            .next()
+            .unwrap_or(&rel);
+        let mut parts: Vec<String> = inner.split('/').map(str::to_string).collect();
+        let file_name = parts.pop().unwrap_or_default();
+        let name = file_name.trim_end_matches(".sql").to_string();
+        models.push(ModelFile {
+            file,
+            name,
+            folders: parts,
+            snapshot: false,
+        });
+    }
+    for (_, read, schema, local) in parsed {
+        files.extend(read);
+        diagnostics.extend(local);
+        schema_files.extend(schema);
+    }
+    (models, schema_files)
+}
+
+/// What a dbt project adds to its schema files: rendered test settings,
+/// the `data_tests:` configs of `dbt_project.yml`'s tree, docs blocks.
+pub(super) fn settle_schema_files(
+    settings: &Settings,
+    docs: &[SourceFile],
+    schema_files: &mut [SchemaFile],
+    files: &SourceFiles,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let paths = &settings.paths;
+    let target = settings
+        .dbt
+        .as_ref()
+        .map(|d| crate::dbt::profiles::target_json(&d.target));
+    crate::dbt::test_settings::render(schema_files, &settings.vars, target.as_ref(), diagnostics);
+    if let Some(d) = &settings.dbt {
+        for file in schema_files.iter_mut() {
+            let folders = folders_under(&file.path, &paths.models)
+                .or_else(|| folders_under(&file.path, &paths.snapshots))
+                .unwrap_or_default();
+            schema::apply_test_tree(file, &folders, &d.test_configs, diagnostics);
+        }
+    }
+    if settings.flavor == Flavor::Dbt {
+        let blocks = crate::dbt::docs::blocks(docs, diagnostics);
+        crate::dbt::docs::fill(schema_files, files, &blocks, diagnostics);
+    }
+}
+
+/// A dbt project's snapshots: the `{% snapshot %}` blocks of its snapshot
+/// files, and dbt 1.9's YAML ones.
+pub(super) fn read_snapshots(
+    paths: &Paths,
+    snapshot_sql: Vec<(String, PathBuf)>,
+    schema_files: &[SchemaFile],
+    files: &mut SourceFiles,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<ModelFile> {
+    let mut models = Vec::new();
+    for (rel, abs) in snapshot_sql {
+        let Some(file) = read_source(files, &rel, &abs, diagnostics) else {
+            continue;
+        };
+        let inner = paths
+            .snapshots
+            .iter()
+            .filter_map(|dir| {
+                rel.strip_prefix(dir.as_str())
+                    .and_then(|r| r.strip_prefix('/'))
+            })
+            .next()
+            .unwrap_or(&rel);
+        let mut folders: Vec<String> = inner.split('/').map(str::to_string).collect();
+        folders.pop();
+        for block in crate::dbt::snapshot::blocks(&file, diagnostics) {
+            models.push(ModelFile {
+                file: block.file,
+                name: block.name,
+                folders: folders.clone(),
+                snapshot: true,
+            });
+        }
+    }
+    // dbt 1.9's YAML snapshots: a `snapshots:` entry with `relation:`.
+    for schema in schema_files {
+        for o in &schema.others {
+            let (OtherKind::Snapshot, Some((relation, at))) = (o.kind, &o.relation) else {
+                continue;
+            };
+            let Some(text) = files.get(&schema.path) else {
+                continue;
+            };
+            let file = SourceFile {
+                path: schema.path.clone(),
+                text: text.into(),
+            };
+            let folders = folders_under(&schema.path, &paths.snapshots)
+                .or_else(|| folders_under(&schema.path, &paths.models))
+                .unwrap_or_default();
+            models.push(ModelFile {
+                file: crate::dbt::snapshot::yaml_query(&file, relation, at),
+                name: o.name.clone(),
+                folders,
+                snapshot: true,
+            });
+        }
+    }
+    models
+}
+
+/// The `.sql` files besides models and migrations.
+pub(super) struct SqlFiles {
+    /// Macros, and a dbt project's generic test definitions.
+    pub(super) macros: Vec<SourceFile>,
+    pub(super) singular_tests: Vec<SourceFile>,
+    pub(super) analyses: Vec<SourceFile>,
+}
+
+pub(super) fn read_sql_files(
+    root: &Path,
+    paths: &Paths,
+    dbt: bool,
+    files: &mut SourceFiles,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> SqlFiles {
+    let mut macros = Vec::new();
+    let mut singular_tests = Vec::new();
+    let mut analyses = Vec::new();
+    for (rel, abs) in list_dirs(root, &paths.macros, files, diagnostics) {
+        if rel.ends_with(".sql") {
+            if let Some(file) = read_source(files, &rel, &abs, diagnostics) {
+                macros.push(file);
+            }
+        }
+    }
+    for (rel, abs) in list_dirs(root, &paths.tests, files, diagnostics) {
+        // In a dbt project, `tests/generic/` holds `{% test %}` definitions,
+        // not singular tests.
+        let generic = dbt
+            && paths
+                .tests
+                .iter()
+                .any(|dir| rel.starts_with(&format!("{dir}/generic/")));
+        if rel.ends_with(".sql") {
+            if let Some(file) = read_source(files, &rel, &abs, diagnostics) {
+                // Generic test definitions are macros (see datatest::generic_tests).
+                if generic {
+                    macros.push(file);
+                } else {
+                    singular_tests.push(file);
+                }
+            }
+        }
+    }
+    for (rel, abs) in list_dirs(root, &paths.analyses, files, diagnostics) {
+        if rel.ends_with(".sql") {
+            if let Some(file) = read_source(files, &rel, &abs, diagnostics) {
+                analyses.push(file);
+            }
+        }
+    }
+    SqlFiles {
+        macros,
+        singular_tests,
+        analyses,
+    }
+}
+
+pub(super) fn read_seeds(
+    root: &Path,
+    settings: &Settings,
+    files: &mut SourceFiles,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<Seed> {
+    let paths = &settings.paths;
+    let mut seeds = Vec::new();
+    for (rel, abs) in list_dirs(root, &paths.seeds, files, diagnostics) {
+        if rel.ends_with(".csv") {
+            if let Some(file) = read_source(files, &rel, &abs, diagnostics) {
+                let parsed = match &settings.dbt {
+                    Some(d) => crate::dbt::seeds::parse(d, &file, &paths.seeds, diagnostics),
+                    None => seed::parse(&file, diagnostics),
+                };
+                if let Some(parsed) = parsed {
+                    seeds.push(parsed);
+                }
+            }
+        }
+    }
+    seeds
+}
+
+/// A dbt project's installed packages: their macros, and their models,
+/// schema files and seeds, which join the project's.
+#[allow(clippy::too_many_arguments)] // the loader's collections, filled in place
+pub(super) fn load_packages(
+    root: &Path,
+    settings: &mut Settings,
+    settings_file: &SourceFile,
+    files: &mut SourceFiles,
+    models: &mut Vec<ModelFile>,
+    seeds: &mut Vec<Seed>,
+    schema_files: &mut Vec<SchemaFile>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Arc<crate::dbt::DbtMacros> {
+    let mut package_settings = crate::dbt::packages::settings(settings_file);
+    package_settings.target = settings.dbt.as_ref().map(|d| d.target.clone());
+    let (packages, missing) =
+        crate::dbt::packages::load(root, &package_settings, files, diagnostics);
+    if let Some(d) = settings.dbt.as_mut() {
+        d.packages = packages
+            .iter()
+            .map(|p| (p.name.clone(), p.config.clone()))
+            .collect();
+    }
+    for package in &packages {
+        load_package_nodes(
+            root,
+            settings,
+            &package.config,
+            files,
+            models,
+            seeds,
+            schema_files,
+            diagnostics,
+        );
+    }
+    Arc::new(crate::dbt::DbtMacros {
+        root: settings.name.clone(),
+        packages: packages.into_iter().map(|p| (p.name, p.macros)).collect(),
+        dispatch: package_settings.dispatch,
+        missing,
+    })
+}
+
+/// A package's models, schema files and seeds join the root project's, as
+/// in dbt's graph; their folders count from the package's own model (seed)
+/// paths, so that its `models:` tree and the root's `models: {pkg: ...}`
+/// match them.
+#[allow(clippy::too_many_arguments)] // the loader's collections, filled in place
+fn load_package_nodes(
+    root: &Path,
+    settings: &Settings,
+    package: &crate::dbt::packages::PackageConfig,
+    files: &mut SourceFiles,
+    models: &mut Vec<ModelFile>,
+    seeds: &mut Vec<Seed>,
+    schema_files: &mut Vec<SchemaFile>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    for (rel, abs) in list_dirs(root, &package.model_paths, files, diagnostics) {
+        if rel.ends_with(".yml") || rel.ends_with(".yaml") {
+            let (_, read, schema, local) = parse_schema_file(&rel, &abs);
+            files.extend(read);
+            diagnostics.extend(local);
+            schema_files.extend(schema);
+            continue;
+        }
+        if !rel.ends_with(".sql") {
+            continue;
+        }
+        let Some(file) = read_source(files, &rel, &abs, diagnostics) else {
+            continue;
+        };
+        let inner = package
+            .model_paths
+            .iter()
+            .find_map(|dir| {
+                rel.strip_prefix(dir.as_str())
+                    .and_then(|r| r.strip_prefix('/'))
+            })
+            .unwrap_or(&rel);
+        let mut parts: Vec<String> = inner.split('/').map(str::to_string).collect();
+        let file_name = parts.pop().unwrap_or_default();
+        models.push(ModelFile {
+            file,
+            name: file_name.trim_end_matches(".sql").to_string(),
+            folders: parts,
+            snapshot: false,
+        });
+    }
+    let Some(dbt) = &settings.dbt else {
+        return;
+    };
+    for (rel, abs) in list_dirs(root, &package.seed_paths, files, diagnostics) {
+        if rel.ends_with(".csv") {
+            if let Some(file) = read_source(files, &rel, &abs, diagnostics) {
+                if let Some(seed) =
+                    crate::dbt::seeds::parse(dbt, &file, &package.seed_paths, diagnostics)
+                {
+                    seeds.push(seed);
+                }
+            }
+        }
+    }
+}
