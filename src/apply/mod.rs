@@ -1,7 +1,7 @@
 //! `stackc apply` and `stackc test`: run the compiled artifacts against
 //! PostgreSQL, safely.
 //!
-//! An apply, in order:
+//! An apply, in order (the passes of `session`):
 //! 1. [`artifacts`]: compile the project in memory, or read committed
 //!    artifacts and verify them against their manifest;
 //! 2. [`connect`]: resolve the connection settings and connect;

@@ -88,11 +88,10 @@ fn jinja_literal(value: &serde_json::Value) -> String {
 }
 
 impl Cx<'_> {
-    /// A project's own generic test: its macro called with dbt's arguments
-    /// (`model`, `column_name` when under a column, and the entry's own).
-    /// Returns the SQL and the nodes it refers to.
-    /// A generic test of a `{% test %}` block; `model` is the Jinja
-    /// expression passed as its `model` argument.
+    /// A `{% test %}` block's macro called with dbt's arguments: `model`
+    /// (the Jinja expression passed as it), `column_name` when under a
+    /// column, and the entry's own. Returns the SQL and the nodes it
+    /// refers to.
     fn render_generic(
         &self,
         model: &str,
