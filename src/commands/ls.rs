@@ -1,6 +1,8 @@
 //! `stackc ls`: the nodes a selection picks, as dbt's `ls` lists them.
-//! The project is compiled in memory (nothing is written); selection runs
-//! over the manifest that compile would write ([`crate::select`]).
+//! Selection runs over the manifest that compile would write
+//! ([`crate::select`]): the one in OUT when the last compile's fingerprint
+//! shows it up to date, else the project compiled in memory (nothing is
+//! written).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -70,14 +72,22 @@ pub(crate) fn manifest_of(
     })
 }
 
-/// Compiles `dir` in memory and reads back the manifest compile would
-/// write, with the project's settings; on errors, prints them and returns
-/// the exit status.
+/// The manifest compile would write for `dir`, with the project's
+/// settings: the one the last compile wrote when nothing it was made from
+/// has changed since ([`crate::fingerprint`]), else compiled in memory. On
+/// errors, prints them and returns the exit status.
 pub(crate) fn compiled_manifest(
     dir: &std::path::Path,
     load: &LoadOptions,
     color: bool,
 ) -> Result<(Manifest<String>, crate::project::Settings), ExitStatus> {
+    if let Some(text) = crate::fingerprint::fresh_manifest(dir, load) {
+        let manifest = serde_json::from_str(&text).ok();
+        let settings = crate::project::load_settings_with(dir, load).ok();
+        if let (Some(manifest), Some(settings)) = (manifest, settings) {
+            return Ok((manifest, settings));
+        }
+    }
     let compilation = crate::analyze_with(dir, load);
     let (project, resolved) = error_free(&compilation, color)?;
     Ok((manifest_of(project, resolved)?, project.settings.clone()))
