@@ -47,6 +47,7 @@ use self::run::{changed_rows, warn_is_error, Run};
 use self::test_steps::{run_test, run_unit};
 
 pub mod artifacts;
+mod cascade;
 pub mod condition;
 pub mod connect;
 pub mod history;
@@ -382,7 +383,8 @@ pub fn apply(opts: &ApplyOptions) -> ExitStatus {
     let mut order = graph.order(&manifest.run_order);
     let mut plan = plan;
     if !chosen.whole {
-        let kept = selected::narrow(manifest, &plan.run, &order, &chosen.ids);
+        let text = |f: &str| bundle.text(f).to_string();
+        let kept = selected::narrow(manifest, &plan.run, &order, &chosen.ids, &text);
         let labels = Labels::new(&bundle);
         let along: Vec<String> = kept
             .cascaded
@@ -400,7 +402,7 @@ pub fn apply(opts: &ApplyOptions) -> ExitStatus {
                 String::new()
             } else {
                 format!(
-                    "; rebuilt along, as the views on a rebuilt relation are dropped with it: {}",
+                    "; rebuilt along, as a rebuilt relation's views and the foreign keys on it are dropped with it: {}",
                     along.join(", ")
                 )
             }
@@ -408,6 +410,16 @@ pub fn apply(opts: &ApplyOptions) -> ExitStatus {
         plan.run = kept.migrations;
         order = kept.order;
     }
+    match cascade::lost_to_cascade(&mut client, manifest, &plan.run, opts.full_refresh) {
+        Ok(lost) => plan
+            .warnings
+            .extend(lost.into_iter().inspect(|w| eprintln!("warning: {w}"))),
+        Err(e) => eprintln!(
+            "warning: cannot list the views and foreign keys the rebuilds drop along: {}",
+            target.scrub(&connect::error_chain(&e))
+        ),
+    }
+    out.set("warnings", json!(plan.warnings));
     let mut files: Vec<&str> = plan
         .run
         .iter()
