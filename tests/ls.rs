@@ -256,6 +256,9 @@ fn ls_answers_from_the_compiled_manifest_while_it_is_up_to_date() {
     let json = ["--output", "json"];
     let listed = ls_with_env(&dir, &json, None);
     assert_eq!(listed, ls_with_env(&fresh, &json, None));
+    // The first answer from the manifest kept its selection graph: the same again.
+    assert!(dir.join(".stackc-cache/graph.json").is_file());
+    assert_eq!(listed, ls_with_env(&dir, &json, None));
     assert_eq!(listed.len(), 5, "{listed:?}");
     assert_eq!(
         ls_with_env(&dir, &["-s", "+tagged"], None),

@@ -81,8 +81,8 @@ pub(crate) fn compiled_manifest(
     load: &LoadOptions,
     color: bool,
 ) -> Result<(Manifest<String>, crate::project::Settings), ExitStatus> {
-    if let Some(text) = crate::fingerprint::fresh_manifest(dir, load) {
-        let manifest = serde_json::from_str(&text).ok();
+    if let Some(fresh) = crate::fingerprint::fresh_manifest(dir, load) {
+        let manifest = serde_json::from_str(&fresh.text).ok();
         let settings = crate::project::load_settings_with(dir, load).ok();
         if let (Some(manifest), Some(settings)) = (manifest, settings) {
             return Ok((manifest, settings));
@@ -93,12 +93,64 @@ pub(crate) fn compiled_manifest(
     Ok((manifest_of(project, resolved)?, project.settings.clone()))
 }
 
+/// Where the selection graph of an up-to-date manifest is kept: reading a
+/// large manifest (96 MB at 10,000 models, every node's columns and their
+/// lineage) takes most of a second, its graph a tenth of that.
+const GRAPH_CACHE: &str = "graph.json";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CachedGraph {
+    build: String,
+    /// The CRC-32 of the manifest it was made from.
+    manifest_crc32: u32,
+    graph: Graph,
+}
+
+/// The selection graph of the manifest compile would write for `dir`,
+/// with the project's settings: as [`compiled_manifest`], and from the
+/// cache beside the fingerprint when it was made from that same manifest.
+pub(crate) fn compiled_graph(
+    dir: &std::path::Path,
+    load: &LoadOptions,
+    color: bool,
+) -> Result<(Graph, crate::project::Settings), ExitStatus> {
+    let build = crate::render::cache::header();
+    if let (Some(fresh), Ok(settings), Some(build)) = (
+        crate::fingerprint::fresh_manifest(dir, load),
+        crate::project::load_settings_with(dir, load),
+        build,
+    ) {
+        let path = dir.join(".stackc-cache").join(GRAPH_CACHE);
+        let cached = std::fs::read(&path)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<CachedGraph>(&bytes).ok())
+            .filter(|c| c.build == build && c.manifest_crc32 == fresh.crc32);
+        if let Some(cached) = cached {
+            return Ok((cached.graph, settings));
+        }
+        if let Ok(manifest) = serde_json::from_str::<Manifest<String>>(&fresh.text) {
+            let cached = CachedGraph {
+                build,
+                manifest_crc32: fresh.crc32,
+                graph: Graph::from_manifest(&manifest),
+            };
+            // Only a cache: the next ls reads the manifest again without it.
+            if let Ok(bytes) = serde_json::to_vec(&cached) {
+                let _ = crate::render::cache::write_cache_file(dir, GRAPH_CACHE, &bytes);
+            }
+            std::mem::forget(manifest);
+            return Ok((cached.graph, settings));
+        }
+    }
+    let (manifest, settings) = compiled_manifest(dir, load, color)?;
+    Ok((Graph::from_manifest(&manifest), settings))
+}
+
 pub fn run(options: &LsOptions) -> ExitStatus {
-    let manifest = match compiled_manifest(&options.dir, &options.load, options.color) {
-        Ok((m, _)) => m,
+    let graph = match compiled_graph(&options.dir, &options.load, options.color) {
+        Ok((g, _)) => g,
         Err(status) => return status,
     };
-    let graph = Graph::from_manifest(&manifest);
     let crate::selection::Selected {
         ids: chosen,
         warnings,
