@@ -66,13 +66,14 @@ fn the_embedded_data_of_the_fixture() {
     let data = serde_json::json!({
         "graph": block(&page, "stackc-graph"),
         "details": block(&page, "stackc-details"),
+        "test_sql": block(&page, "stackc-test-sql"),
     });
     insta::with_settings!({snapshot_path => "snapshots_docs", prepend_module_to_snapshot => false}, {
         insta::assert_snapshot!("shop_data", serde_json::to_string_pretty(&data).unwrap());
     });
-    // The template's three script elements end, and nothing else does:
+    // The template's four script elements end, and nothing else does:
     // the description with `</script>` and `<!--` is escaped.
-    assert_eq!(page.matches("</script>").count(), 3);
+    assert_eq!(page.matches("</script>").count(), 4);
     assert!(!page.contains("<!--"));
     assert!(!page.contains(r#"<img id="injected""#));
     // Deterministic: a second run writes the same bytes.
@@ -351,6 +352,12 @@ fn in_a_browser_a_search_finds_a_model_whose_page_shows_its_columns() {
     assert!(
         page.contains("{{ ref('order_statuses') }}"),
         "the source SQL"
+    );
+    // A generic test's SQL, made from the shared text with the model's
+    // relation and the test's column.
+    assert!(
+        page.contains("<pre>select *\nfrom staging.stg_orders\nwhere order_id is null\n</pre>"),
+        "the test SQL:\n{page}"
     );
 }
 
