@@ -383,8 +383,8 @@ fn in_a_browser_a_description_that_tries_to_break_out_stays_text() {
 
 #[test]
 fn in_a_browser_column_lineage_links_the_upstream_columns() {
-    // The manifest of this fixture has no column lineage yet: put some into
-    // the page's data, as `stackc docs` embeds it, and check what it shows.
+    // Put more column lineage into the page's data, as `stackc docs`
+    // embeds it, and check what it shows.
     let tmp = tempfile::tempdir().unwrap();
     let page = docs(tmp.path(), &[]);
     let mut details = block(&page, "stackc-details");
@@ -395,10 +395,13 @@ fn in_a_browser_column_lineage_links_the_upstream_columns() {
         .iter()
         .position(|n| n["id"] == "model.shop.customer_orders")
         .unwrap();
-    details[at]["columns"][3]["lineage"] = serde_json::json!([
-        {"node": "model.shop.stg_orders", "column": "amount", "kind": "aggregate"},
-        {"node": "source.shop.raw.gone", "column": "x", "kind": "copy"}
-    ]);
+    // The page lists each source once and a column's as indices.
+    let sources = details[at]["lineage_sources"].as_array_mut().unwrap();
+    let first = sources.len();
+    sources.push(serde_json::json!({"node": "model.shop.stg_orders", "column": "amount", "kind": "aggregate"}));
+    sources
+        .push(serde_json::json!({"node": "source.shop.raw.gone", "column": "x", "kind": "copy"}));
+    details[at]["columns"][3]["lineage"] = serde_json::json!([first, first + 1]);
     let json = serde_json::to_string(&details)
         .unwrap()
         .replace('<', "\\u003c")

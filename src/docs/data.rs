@@ -142,6 +142,10 @@ pub struct Details {
     pub referenced_by: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub columns: Vec<ColumnDoc>,
+    /// The sources the columns' `lineage` names, each once, in the order
+    /// first named.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lineage_sources: Vec<ColumnSource<String>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tests: Vec<TestDoc>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -166,8 +170,14 @@ pub struct ColumnDoc {
     /// The names of the tests on this column (listed in `tests`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tests: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// Where the column comes from; on the page, as `lineage_refs`.
+    #[serde(skip)]
     pub lineage: Vec<ColumnSource<String>>,
+    /// `lineage` as indices into the page's `lineage_sources`: a model's
+    /// columns mostly share their sources (every column of a filtered
+    /// query lists the filter's columns), which then appear once.
+    #[serde(rename = "lineage", skip_serializing_if = "Vec::is_empty")]
+    pub lineage_refs: Vec<usize>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -303,6 +313,9 @@ pub fn build(
         })
         .collect();
     let test_sql = share_test_sql(&mut details);
+    for d in &mut details {
+        share_lineage(d);
+    }
     Site {
         graph: GraphData {
             project: manifest.metadata.project_name.clone(),
@@ -315,6 +328,31 @@ pub fn build(
         details,
         test_sql,
     }
+}
+
+/// Lists each column lineage source of a page once, in `lineage_sources`,
+/// and each column's as indices into it.
+fn share_lineage(d: &mut Details) {
+    let mut at: BTreeMap<(&str, &str, &str), usize> = BTreeMap::new();
+    let mut sources = Vec::new();
+    for c in &mut d.columns {
+        c.lineage_refs = c
+            .lineage
+            .iter()
+            .map(|src| {
+                let next = at.len();
+                let k = *at
+                    .entry((src.node.as_str(), src.column.as_str(), src.kind.as_str()))
+                    .or_insert(next);
+                if k == next {
+                    sources.push(src.clone());
+                }
+                k
+            })
+            .collect();
+    }
+    drop(at);
+    d.lineage_sources = sources;
 }
 
 /// Moves each generic test's SQL into the shared texts, as a template of
@@ -455,6 +493,7 @@ fn column_doc(name: &str, info: Option<&ColumnInfo<String>>) -> ColumnDoc {
         description: info.and_then(|c| c.description.clone()),
         tests: Vec::new(),
         lineage: info.map(|c| c.lineage.clone()).unwrap_or_default(),
+        lineage_refs: Vec::new(),
     }
 }
 
@@ -692,6 +731,10 @@ mod tests {
         let json = serde_json::to_value(&site).unwrap();
         assert_eq!(
             json["details"][1]["columns"][0]["lineage"],
+            serde_json::json!([0])
+        );
+        assert_eq!(
+            json["details"][1]["lineage_sources"],
             serde_json::json!([{"node": "model.p.a", "column": "id", "kind": "copy"}])
         );
         assert!(

@@ -449,7 +449,8 @@
         tr.appendChild(tests);
         if (hasLineage) {
           var from = el("td", "lineage");
-          (c.lineage || []).forEach(function (src, k) {
+          (c.lineage || []).forEach(function (at, k) {
+            var src = d.lineage_sources[at];
             if (k) from.appendChild(document.createTextNode(", "));
             var i2 = byId.get(src.node);
             var label = (i2 === undefined ? src.node : G.nodes[i2].name) + "." + src.column;
