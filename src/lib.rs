@@ -25,6 +25,7 @@ pub mod diagnostic;
 pub mod docs;
 pub mod emit;
 pub mod exit_status;
+pub mod fingerprint;
 pub mod graph;
 pub mod manifest;
 pub mod naming;

@@ -30,7 +30,8 @@ pub const STAGES: &[(&str, &[&str])] = &[
         "resolve",
         &["resolve", "columns", "graph", "datatest", "unittest"],
     ),
-    ("emit", &["emit"]),
+    // The fingerprint records what an emitted manifest was made from.
+    ("emit", &["emit", "fingerprint"]),
     // Node selection reads the manifest emit makes.
     ("select", &["select", "selection"]),
     // The docs site: the manifest, the resolved SQL, a selection's nodes.

@@ -310,7 +310,7 @@ fn views_dropped_with_a_rebuilt_selected_relation_are_rebuilt_along() {
     ]);
     assert_eq!(code, 0, "{err}");
     assert!(
-        err.contains("rebuilt along, as the views on a rebuilt relation are dropped with it: marts.daily, public.top"),
+        err.contains("rebuilt along, as a rebuilt relation's views and the foreign keys on it are dropped with it: marts.daily, public.top"),
         "{err}"
     );
     assert!(err.contains("refresh marts.daily ... ok"), "{err}");
@@ -320,4 +320,76 @@ fn views_dropped_with_a_rebuilt_selected_relation_are_rebuilt_along() {
     let steps: BTreeSet<String> = db.run_rows(run).into_iter().map(|r| r.1).collect();
     assert!(steps.contains("model.shop.daily"), "{steps:?}");
     assert!(!steps.contains("model.shop.stg_orders"), "{steps:?}");
+}
+
+#[test]
+fn a_rebuilt_table_keeps_the_foreign_keys_the_project_declares_and_names_the_others() {
+    let mut db = TestDb::new("fk");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("p");
+    common::copy_tree(&repo().join("tests/fixtures_apply/foreign_keys"), &dir);
+    let d = dir.to_str().unwrap();
+    let (code, _, err) = stackc(&["apply", d, "--database-url", &db.url]);
+    assert_eq!(code, 0, "{err}");
+    let foreign_keys = |db: &mut TestDb, table: &str| -> i64 {
+        db.client
+            .query_one(
+                "select count(*) from pg_constraint where contype = 'f' and conrelid = to_regclass($1)",
+                &[&table],
+            )
+            .unwrap()
+            .get(0)
+    };
+    // The contract's two: model level (named) and column level.
+    assert_eq!(foreign_keys(&mut db, "shop.orders"), 2);
+    // What the project does not declare: a table and a view of another schema.
+    db.client
+        .batch_execute(
+            "create schema audit;
+             create table audit.refunds (customer_id integer constraint refunds_customer_fk references shop.customers (customer_id));
+             create view audit.named_customers as select name from shop.customers;",
+        )
+        .unwrap();
+
+    // customers' migration changes (a column's type): it drops the table
+    // with `cascade`, which takes orders' foreign keys along.
+    let schema = dir.join("models/schema.yml");
+    let text = std::fs::read_to_string(&schema).unwrap();
+    std::fs::write(
+        &schema,
+        text.replacen("data_type: text", "data_type: varchar(50)", 1),
+    )
+    .unwrap();
+    let (code, _, err) = stackc(&["apply", d, "--database-url", &db.url, "-s", "customers"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("rebuilt along, as a rebuilt relation's views and the foreign keys on it are dropped with it: shop.orders"),
+        "{err}"
+    );
+    // orders was rebuilt along: its keys are back, and so are its rows.
+    assert_eq!(foreign_keys(&mut db, "shop.orders"), 2, "{err}");
+    let orders: i64 = db
+        .client
+        .query_one("select count(*) from shop.orders", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(orders, 3);
+    // The others are named before they go.
+    assert!(
+        err.contains("warning: foreign key refunds_customer_fk of table audit.refunds references shop.customers, which this apply rebuilds"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "warning: view audit.named_customers reads shop.customers, which this apply rebuilds"
+        ),
+        "{err}"
+    );
+    assert_eq!(foreign_keys(&mut db, "audit.refunds"), 0);
+    assert!(!db.exists("audit.named_customers"));
+
+    // Nothing pending, nothing dropped: no warning.
+    let (code, _, err) = stackc(&["apply", d, "--database-url", &db.url]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("warning:"), "{err}");
 }

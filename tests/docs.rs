@@ -66,13 +66,14 @@ fn the_embedded_data_of_the_fixture() {
     let data = serde_json::json!({
         "graph": block(&page, "stackc-graph"),
         "details": block(&page, "stackc-details"),
+        "test_sql": block(&page, "stackc-test-sql"),
     });
     insta::with_settings!({snapshot_path => "snapshots_docs", prepend_module_to_snapshot => false}, {
         insta::assert_snapshot!("shop_data", serde_json::to_string_pretty(&data).unwrap());
     });
-    // The template's three script elements end, and nothing else does:
+    // The template's four script elements end, and nothing else does:
     // the description with `</script>` and `<!--` is escaped.
-    assert_eq!(page.matches("</script>").count(), 3);
+    assert_eq!(page.matches("</script>").count(), 4);
     assert!(!page.contains("<!--"));
     assert!(!page.contains(r#"<img id="injected""#));
     // Deterministic: a second run writes the same bytes.
@@ -352,6 +353,12 @@ fn in_a_browser_a_search_finds_a_model_whose_page_shows_its_columns() {
         page.contains("{{ ref('order_statuses') }}"),
         "the source SQL"
     );
+    // A generic test's SQL, made from the shared text with the model's
+    // relation and the test's column.
+    assert!(
+        page.contains("<pre>select *\nfrom staging.stg_orders\nwhere order_id is null\n</pre>"),
+        "the test SQL:\n{page}"
+    );
 }
 
 #[test]
@@ -376,8 +383,8 @@ fn in_a_browser_a_description_that_tries_to_break_out_stays_text() {
 
 #[test]
 fn in_a_browser_column_lineage_links_the_upstream_columns() {
-    // The manifest of this fixture has no column lineage yet: put some into
-    // the page's data, as `stackc docs` embeds it, and check what it shows.
+    // Put more column lineage into the page's data, as `stackc docs`
+    // embeds it, and check what it shows.
     let tmp = tempfile::tempdir().unwrap();
     let page = docs(tmp.path(), &[]);
     let mut details = block(&page, "stackc-details");
@@ -388,10 +395,13 @@ fn in_a_browser_column_lineage_links_the_upstream_columns() {
         .iter()
         .position(|n| n["id"] == "model.shop.customer_orders")
         .unwrap();
-    details[at]["columns"][3]["lineage"] = serde_json::json!([
-        {"node": "model.shop.stg_orders", "column": "amount", "kind": "aggregate"},
-        {"node": "source.shop.raw.gone", "column": "x", "kind": "copy"}
-    ]);
+    // The page lists each source once and a column's as indices.
+    let sources = details[at]["lineage_sources"].as_array_mut().unwrap();
+    let first = sources.len();
+    sources.push(serde_json::json!({"node": "model.shop.stg_orders", "column": "amount", "kind": "aggregate"}));
+    sources
+        .push(serde_json::json!({"node": "source.shop.raw.gone", "column": "x", "kind": "copy"}));
+    details[at]["columns"][3]["lineage"] = serde_json::json!([first, first + 1]);
     let json = serde_json::to_string(&details)
         .unwrap()
         .replace('<', "\\u003c")

@@ -189,3 +189,139 @@ fn versioned_models_are_named_and_selected_as_dbt_does() {
     assert_eq!(run(&["-s", "dim_customers.v1"]), v1);
     assert_eq!(run(&["-s", "dim_customers_v1"]), v1);
 }
+
+/// `stackc ls` in `dir` with one environment variable set (or removed):
+/// exit code, sorted lines, stderr.
+fn ls_with_env(dir: &std::path::Path, args: &[&str], tag: Option<&str>) -> Vec<String> {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_stackc"));
+    command.arg("ls").arg(dir).args(args).env("NO_COLOR", "1");
+    match tag {
+        Some(value) => command.env("STACKC_LS_TEST_TAG", value),
+        None => command.env_remove("STACKC_LS_TEST_TAG"),
+    };
+    let out = command.output().expect("the stackc binary runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// Gives every file under `dir` a modification time an hour ago, as if
+/// the project had been written long before the compile (a file changed
+/// just before a compile is compared by text instead).
+fn age_tree(dir: &std::path::Path) {
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for entry in walkdir::WalkDir::new(dir) {
+        let entry = entry.unwrap();
+        if entry.file_type().is_file() {
+            set_modified(entry.path(), hour_ago);
+        }
+    }
+}
+
+fn set_modified(path: &std::path::Path, time: std::time::SystemTime) {
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(time)
+        .unwrap();
+}
+
+#[test]
+fn ls_answers_from_the_compiled_manifest_while_it_is_up_to_date() {
+    let fixture = repo().join("tests/fixtures/ok_ls_from_manifest");
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, fresh) = (tmp.path().join("p"), tmp.path().join("fresh"));
+    common::copy_tree(&fixture, &dir);
+    common::copy_tree(&fixture, &fresh);
+    age_tree(&dir);
+    let out = stackc(&["compile", dir.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.join(".stackc-cache/fingerprint.json").is_file());
+
+    // From the manifest, as a compile in memory (of a copy that was never compiled) lists.
+    let json = ["--output", "json"];
+    let listed = ls_with_env(&dir, &json, None);
+    assert_eq!(listed, ls_with_env(&fresh, &json, None));
+    // The first answer from the manifest kept its selection graph: the same again.
+    assert!(dir.join(".stackc-cache/graph.json").is_file());
+    assert_eq!(listed, ls_with_env(&dir, &json, None));
+    assert_eq!(listed.len(), 5, "{listed:?}");
+    assert_eq!(
+        ls_with_env(&dir, &["-s", "+tagged"], None),
+        ["shop.base", "shop.tagged", "shop.unique_base_id"]
+    );
+
+    // The manifest answers: an edit that keeps a file's size and time is
+    // not seen (as `make` and `git` do not see it)...
+    let tagged = dir.join("models/tagged.sql");
+    let time = std::fs::metadata(&tagged).unwrap().modified().unwrap();
+    let text = std::fs::read_to_string(&tagged).unwrap();
+    std::fs::write(&tagged, text.replace("'old'", "'new'")).unwrap();
+    set_modified(&tagged, time);
+    assert_eq!(ls_with_env(&dir, &["-s", "tag:old"], None), ["shop.tagged"]);
+    // ...and once its time changes, it is.
+    set_modified(&tagged, std::time::SystemTime::now());
+    assert_eq!(ls_with_env(&dir, &["-s", "tag:new"], None), ["shop.tagged"]);
+    assert!(ls_with_env(&dir, &["-s", "tag:old"], None).is_empty());
+
+    // A schema file, a var, --vars and an environment variable.
+    let compile = || {
+        let out = stackc(&["compile", dir.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    compile();
+    let tests = ["--resource-type", "test"];
+    assert_eq!(ls_with_env(&dir, &tests, None), ["shop.unique_base_id"]);
+    std::fs::write(
+        dir.join("models/_models.yml"),
+        "models:\n  - name: base\n    columns:\n      - name: id\n        data_tests: [unique, not_null]\n",
+    )
+    .unwrap();
+    assert_eq!(
+        ls_with_env(&dir, &tests, None),
+        ["shop.not_null_base_id", "shop.unique_base_id"]
+    );
+    compile();
+    let models = ["--resource-type", "model", "--output", "name"];
+    let all = ["base", "extra", "from_env", "tagged"];
+    assert_eq!(ls_with_env(&dir, &models, None), all);
+    let without_extra = ["base", "from_env", "tagged"];
+    let vars = [
+        "--vars",
+        "{with_extra: false}",
+        "--resource-type",
+        "model",
+        "--output",
+        "name",
+    ];
+    assert_eq!(ls_with_env(&dir, &vars, None), without_extra);
+    let project = std::fs::read_to_string(dir.join("dbt_project.yml")).unwrap();
+    std::fs::write(
+        dir.join("dbt_project.yml"),
+        project.replace("with_extra: true", "with_extra: false"),
+    )
+    .unwrap();
+    assert_eq!(ls_with_env(&dir, &models, None), without_extra);
+    compile();
+    let by_tag = ["-s", "tag:special", "--output", "name"];
+    assert!(ls_with_env(&dir, &by_tag, None).is_empty());
+    assert_eq!(ls_with_env(&dir, &by_tag, Some("special")), ["from_env"]);
+}

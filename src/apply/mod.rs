@@ -44,6 +44,7 @@ use self::test_steps::{run_test, run_unit};
 pub use self::session::apply;
 
 pub mod artifacts;
+mod cascade;
 pub mod condition;
 pub mod connect;
 pub mod history;

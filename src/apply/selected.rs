@@ -11,6 +11,10 @@
 //!   drops the views built on it; their migrations are pending too (their
 //!   `-- upstream:` line changed), so they run along, and a materialized
 //!   view's refresh with them: else the apply would leave them missing;
+//! - that `cascade` also drops the foreign keys other tables hold on a
+//!   rebuilt table: a table whose pending migration declares one (its
+//!   contract's `foreign_key`) is rebuilt and reloaded along, else it would
+//!   keep its rows without the constraint;
 //! - run steps run for selected nodes only (tests join by indirect
 //!   selection); hooks always run, as dbt runs `on-run-start`/`-end` for
 //!   any selection;
@@ -56,12 +60,14 @@ pub fn of_bundle(
     Ok(chosen)
 }
 
-/// Narrows `planned` and `order` to `selected`.
+/// Narrows `planned` and `order` to `selected`; `text` gives a
+/// migration's text by its file.
 pub fn narrow(
     manifest: &Manifest,
     planned: &[Planned],
     order: &[usize],
     selected: &BTreeSet<String>,
+    text: &dyn Fn(&str) -> String,
 ) -> Kept {
     let mut owner: BTreeMap<&str, &str> = BTreeMap::new();
     for (id, node) in &manifest.nodes {
@@ -69,12 +75,12 @@ pub fn narrow(
             owner.insert(a.as_str(), id.as_str());
         }
     }
-    let pending: BTreeSet<&str> = planned
+    // Each pending node, with its migration's file.
+    let pending: BTreeMap<&str, &str> = planned
         .iter()
         .filter_map(|p| {
-            owner
-                .get(manifest.migrations[p.index].file.as_str())
-                .copied()
+            let file = manifest.migrations[p.index].file.as_str();
+            owner.get(file).map(|id| (*id, file))
         })
         .collect();
     let mut children: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
@@ -95,24 +101,58 @@ pub fn narrow(
             .and_then(|n| n.model())
             .map(|m| m.materialization.as_str())
     };
+    // A dropped table takes with it the foreign keys of the tables that
+    // reference it: those whose pending migration declares one
+    // (`references <relation>`, from their contract) are rebuilt along.
+    let relation = |id: &str| match manifest.nodes.get(id) {
+        Some(crate::manifest::Node::Seed(seed)) => Some(seed.relation.as_str()),
+        Some(crate::manifest::Node::Model(m)) => m.relation.as_deref(),
+        _ => None,
+    };
+    let texts: BTreeMap<&str, String> =
+        pending.iter().map(|(id, file)| (*id, text(file))).collect();
+    let referencing = |id: &str| -> Vec<&str> {
+        let Some(relation) = relation(id).filter(|_| materialization(id) != Some("view")) else {
+            return Vec::new();
+        };
+        let needle = format!("references {relation}");
+        texts
+            .iter()
+            .filter(|(other, text)| {
+                **other != id
+                    && text
+                        .match_indices(&needle)
+                        .any(|(at, _)| text[at + needle.len()..].starts_with([' ', '(', ',', '\n']))
+            })
+            .map(|(other, _)| *other)
+            .collect()
+    };
     // The views a dropped relation takes with it: through views and
     // ephemeral models (inlined, so the view depends on what they read).
     let mut cascaded = BTreeSet::new();
     let mut queue: Vec<&str> = selected
         .iter()
         .map(String::as_str)
-        .filter(|id| pending.contains(id))
+        .filter(|id| pending.contains_key(id))
         .collect();
     let mut seen: BTreeSet<&str> = queue.iter().copied().collect();
     while let Some(id) = queue.pop() {
         for &child in children.get(id).map_or(&[][..], Vec::as_slice) {
             let through = match materialization(child) {
-                Some("view" | "materialized_view") => pending.contains(child),
+                Some("view" | "materialized_view") => pending.contains_key(child),
                 Some("ephemeral") => true,
                 _ => false,
             };
             if through && seen.insert(child) {
                 if materialization(child) != Some("ephemeral") && !selected.contains(child) {
+                    cascaded.insert(child.to_string());
+                }
+                queue.push(child);
+            }
+        }
+        for child in referencing(id) {
+            if seen.insert(child) {
+                if !selected.contains(child) {
                     cascaded.insert(child.to_string());
                 }
                 queue.push(child);
@@ -207,6 +247,10 @@ mod tests {
             .collect()
     }
 
+    fn no_text(_: &str) -> String {
+        String::new()
+    }
+
     fn ids(list: &[&str]) -> BTreeSet<String> {
         list.iter().map(|s| s.to_string()).collect()
     }
@@ -219,6 +263,7 @@ mod tests {
             &all_pending(&m),
             &[0, 1, 2],
             &ids(&["model.p.mart", "test.p.t"]),
+            &no_text,
         );
         // report is a view on mart: dropped with it, so rebuilt with it.
         assert_eq!(
@@ -238,7 +283,13 @@ mod tests {
     #[test]
     fn a_view_cascades_to_views_only_and_steps_of_others_are_left() {
         let m = manifest();
-        let kept = narrow(&m, &all_pending(&m), &[0, 1, 2], &ids(&["model.p.stg"]));
+        let kept = narrow(
+            &m,
+            &all_pending(&m),
+            &[0, 1, 2],
+            &ids(&["model.p.stg"]),
+            &no_text,
+        );
         assert_eq!(
             scripts(&m, &kept),
             ["V1__raw.sql", "R__schemas.sql", "R__stg.sql", "R__side.sql"]
@@ -252,9 +303,44 @@ mod tests {
     fn nothing_pending_nothing_cascades() {
         let m = manifest();
         let planned: Vec<Planned> = all_pending(&m).into_iter().take(1).collect();
-        let kept = narrow(&m, &planned, &[0], &ids(&["model.p.stg"]));
+        let kept = narrow(&m, &planned, &[0], &ids(&["model.p.stg"]), &no_text);
         assert_eq!(scripts(&m, &kept), ["V1__raw.sql"]);
         assert!(kept.cascaded.is_empty());
         assert_eq!(kept.steps_left, 1);
+    }
+
+    #[test]
+    fn a_table_whose_foreign_key_references_a_rebuilt_one_is_rebuilt_along() {
+        // side is made a table whose contract references mart (and stg,
+        // through a name that only starts alike: no match).
+        let mut m = manifest();
+        let side = m.nodes.get_mut("model.p.side").unwrap();
+        if let crate::manifest::Node::Model(side) = side {
+            side.materialization = "table".into();
+        }
+        let text = |file: &str| {
+            match file {
+            "migrations/R__side.sql" => {
+                "create table s.side (\n    id integer references s.mart (id),\n    x integer references s.stg_old (id)\n);".to_string()
+            }
+            _ => String::new(),
+        }
+        };
+        let kept = narrow(
+            &m,
+            &all_pending(&m),
+            &[0, 1, 2],
+            &ids(&["model.p.mart"]),
+            &text,
+        );
+        assert_eq!(kept.cascaded, ids(&["model.p.report", "model.p.side"]));
+        let kept = narrow(
+            &m,
+            &all_pending(&m),
+            &[0, 1, 2],
+            &ids(&["model.p.stg"]),
+            &text,
+        );
+        assert!(kept.cascaded.is_empty(), "{:?}", kept.cascaded);
     }
 }

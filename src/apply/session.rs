@@ -271,7 +271,8 @@ fn plan(opts: &ApplyOptions, session: &mut Session, out: &mut Out) -> Result<Wor
     let graph = StepGraph::build(manifest);
     let mut order = graph.order(&manifest.run_order);
     if !chosen.whole {
-        let kept = selected::narrow(manifest, &plan.run, &order, &chosen.ids);
+        let text = |f: &str| bundle.text(f).to_string();
+        let kept = selected::narrow(manifest, &plan.run, &order, &chosen.ids, &text);
         let labels = Labels::new(bundle);
         let along: Vec<String> = kept
             .cascaded
@@ -289,7 +290,7 @@ fn plan(opts: &ApplyOptions, session: &mut Session, out: &mut Out) -> Result<Wor
                 String::new()
             } else {
                 format!(
-                    "; rebuilt along, as the views on a rebuilt relation are dropped with it: {}",
+                    "; rebuilt along, as a rebuilt relation's views and the foreign keys on it are dropped with it: {}",
                     along.join(", ")
                 )
             }
@@ -297,6 +298,16 @@ fn plan(opts: &ApplyOptions, session: &mut Session, out: &mut Out) -> Result<Wor
         plan.run = kept.migrations;
         order = kept.order;
     }
+    match super::cascade::lost_to_cascade(client, manifest, &plan.run, opts.full_refresh) {
+        Ok(lost) => plan
+            .warnings
+            .extend(lost.into_iter().inspect(|w| eprintln!("warning: {w}"))),
+        Err(e) => eprintln!(
+            "warning: cannot list the views and foreign keys the rebuilds drop along: {}",
+            target.scrub(&connect::error_chain(&e))
+        ),
+    }
+    out.set("warnings", json!(plan.warnings));
     let mut files: Vec<&str> = plan
         .run
         .iter()

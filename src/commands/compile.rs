@@ -40,6 +40,7 @@ pub fn run(options: &CompileOptions) -> ExitStatus {
         color,
     } = options;
     let (dir, check, format, color) = (dir.as_path(), *check, *format, *color);
+    let started = crate::fingerprint::started();
     let out = out
         .clone()
         .unwrap_or_else(|| crate::project::default_out(dir));
@@ -148,6 +149,8 @@ pub fn run(options: &CompileOptions) -> ExitStatus {
         );
         return ExitStatus::Error;
     }
+    // Only a cache: without it, `ls` compiles in memory as before.
+    let _ = crate::fingerprint::save(dir, &out, load, &compilation.files, started);
     if format == Format::Human {
         eprintln!("compiled {summary} into {}", out.display());
     }

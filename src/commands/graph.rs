@@ -56,12 +56,11 @@ pub struct Lineage {
 }
 
 pub fn run(options: &GraphOptions) -> ExitStatus {
-    let (manifest, settings) =
-        match super::ls::compiled_manifest(&options.dir, &options.load, options.color) {
+    let (graph, settings) =
+        match super::ls::compiled_graph(&options.dir, &options.load, options.color) {
             Ok(x) => x,
             Err(status) => return status,
         };
-    let graph = Graph::from_manifest(&manifest);
     let chosen = match crate::selection::selected(&options.dir, &graph, &options.selection) {
         Ok(c) => c,
         Err(problem) => {

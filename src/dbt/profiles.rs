@@ -93,7 +93,7 @@ fn quote_conninfo(v: &str) -> String {
 
 /// The folders profiles.yml is looked for in, in dbt's order, each with the
 /// name it is shown by.
-fn candidates(root: &Path, options: &LoadOptions) -> Vec<(PathBuf, String)> {
+pub(crate) fn candidates(root: &Path, options: &LoadOptions) -> Vec<(PathBuf, String)> {
     let mut out = Vec::new();
     if let Some(dir) = &options.profiles_dir {
         out.push((

@@ -147,6 +147,11 @@ impl SourceFiles {
     pub fn get(&self, path: &str) -> Option<&str> {
         self.files.get(path).map(|t| &**t)
     }
+
+    /// Every file by path, in path order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.files.iter().map(|(p, t)| (&**p, &**t))
+    }
 }
 
 /// 1-based line and column (in characters) of a byte offset.

@@ -81,7 +81,16 @@ pub struct Site {
     pub graph: GraphData,
     /// One a node, in the order of `graph.nodes`.
     pub details: Vec<Details>,
+    /// The generic tests' SQL with their node's relation and their column
+    /// left out ([`TEST_RELATION`], [`TEST_COLUMN`]), each text once: most
+    /// `not_null` tests of a project differ in nothing else, and tests are
+    /// most of a large project's SQL.
+    pub test_sql: Vec<String>,
 }
+
+/// Where a templated test's SQL names its node's relation and its column.
+pub const TEST_RELATION: char = '\u{1}';
+pub const TEST_COLUMN: char = '\u{2}';
 
 #[derive(Debug, Serialize)]
 pub struct GraphData {
@@ -133,6 +142,10 @@ pub struct Details {
     pub referenced_by: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub columns: Vec<ColumnDoc>,
+    /// The sources the columns' `lineage` names, each once, in the order
+    /// first named.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lineage_sources: Vec<ColumnSource<String>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tests: Vec<TestDoc>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -157,8 +170,14 @@ pub struct ColumnDoc {
     /// The names of the tests on this column (listed in `tests`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tests: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// Where the column comes from; on the page, as `lineage_refs`.
+    #[serde(skip)]
     pub lineage: Vec<ColumnSource<String>>,
+    /// `lineage` as indices into the page's `lineage_sources`: a model's
+    /// columns mostly share their sources (every column of a filtered
+    /// query lists the filter's columns), which then appear once.
+    #[serde(rename = "lineage", skip_serializing_if = "Vec::is_empty")]
+    pub lineage_refs: Vec<usize>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -172,6 +191,10 @@ pub struct TestDoc {
     pub file: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sql: Option<String>,
+    /// Instead of `sql`: its text in `Site::test_sql`, with the page's
+    /// relation and this test's column put back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sql_template: Option<usize>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -252,7 +275,7 @@ pub fn build(
 
     let tests = tests_by_node(manifest, texts, chosen, &index);
     let units = unit_tests_by_node(manifest, graph, chosen);
-    let details = shown
+    let mut details: Vec<Details> = shown
         .iter()
         .map(|id| {
             let n = &graph.nodes[*id];
@@ -289,6 +312,10 @@ pub fn build(
             d
         })
         .collect();
+    let test_sql = share_test_sql(&mut details);
+    for d in &mut details {
+        share_lineage(d);
+    }
     Site {
         graph: GraphData {
             project: manifest.metadata.project_name.clone(),
@@ -299,7 +326,84 @@ pub fn build(
             edges,
         },
         details,
+        test_sql,
     }
+}
+
+/// Lists each column lineage source of a page once, in `lineage_sources`,
+/// and each column's as indices into it.
+fn share_lineage(d: &mut Details) {
+    let mut at: BTreeMap<(&str, &str, &str), usize> = BTreeMap::new();
+    let mut sources = Vec::new();
+    for c in &mut d.columns {
+        c.lineage_refs = c
+            .lineage
+            .iter()
+            .map(|src| {
+                let next = at.len();
+                let k = *at
+                    .entry((src.node.as_str(), src.column.as_str(), src.kind.as_str()))
+                    .or_insert(next);
+                if k == next {
+                    sources.push(src.clone());
+                }
+                k
+            })
+            .collect();
+    }
+    drop(at);
+    d.lineage_sources = sources;
+}
+
+/// Moves each generic test's SQL into the shared texts, as a template of
+/// its page's relation and its column, where putting them back gives the
+/// SQL exactly; returns the texts, in the order first used.
+fn share_test_sql(details: &mut [Details]) -> Vec<String> {
+    let mut texts: Vec<String> = Vec::new();
+    let mut known: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for d in details.iter_mut() {
+        let relation = d.relation.as_deref().unwrap_or_default();
+        for t in d.tests.iter_mut().filter(|t| t.test != "singular") {
+            let Some(sql) = &t.sql else { continue };
+            let column = t.column.as_deref().unwrap_or_default();
+            let Some(template) = test_template(sql, relation, column) else {
+                continue;
+            };
+            let next = texts.len();
+            let at = *known.entry(template.clone()).or_insert(next);
+            if at == next {
+                texts.push(template);
+            }
+            t.sql = None;
+            t.sql_template = Some(at);
+        }
+    }
+    texts
+}
+
+/// `sql` with `relation` and `column` replaced by their markers; `None`
+/// when that could not be undone exactly (the SQL holds a marker already).
+pub fn test_template(sql: &str, relation: &str, column: &str) -> Option<String> {
+    let marker = |c: char| c == TEST_RELATION || c == TEST_COLUMN;
+    if sql.contains(marker) || relation.contains(marker) || column.contains(marker) {
+        return None;
+    }
+    let mut out = sql.to_string();
+    if !relation.is_empty() {
+        out = out.replace(relation, &TEST_RELATION.to_string());
+    }
+    if !column.is_empty() {
+        out = out.replace(column, &TEST_COLUMN.to_string());
+    }
+    (fill_test_template(&out, relation, column) == sql).then_some(out)
+}
+
+/// A template's SQL, as the page's script makes it: the column first,
+/// then the relation (whose markers hold no column).
+pub fn fill_test_template(template: &str, relation: &str, column: &str) -> String {
+    template
+        .replace(TEST_COLUMN, column)
+        .replace(TEST_RELATION, relation)
 }
 
 /// The selected tests of each drawn node, sorted by name: a generic test
@@ -330,6 +434,7 @@ fn tests_by_node<'a>(
                     .get(t.name.as_str())
                     .map(|s| s.to_string()),
             },
+            sql_template: None,
         };
         let homes: Vec<&'a str> = match &t.attached_node {
             Some(node) => vec![node.as_str()],
@@ -388,6 +493,7 @@ fn column_doc(name: &str, info: Option<&ColumnInfo<String>>) -> ColumnDoc {
         description: info.and_then(|c| c.description.clone()),
         tests: Vec::new(),
         lineage: info.map(|c| c.lineage.clone()).unwrap_or_default(),
+        lineage_refs: Vec::new(),
     }
 }
 
@@ -625,6 +731,10 @@ mod tests {
         let json = serde_json::to_value(&site).unwrap();
         assert_eq!(
             json["details"][1]["columns"][0]["lineage"],
+            serde_json::json!([0])
+        );
+        assert_eq!(
+            json["details"][1]["lineage_sources"],
             serde_json::json!([{"node": "model.p.a", "column": "id", "kind": "copy"}])
         );
         assert!(
@@ -650,5 +760,29 @@ mod tests {
         assert_eq!(docs[1].data_type.as_deref(), Some("numeric"));
         let sorted = model_column_docs(&documented, None);
         assert_eq!(sorted[0].name, "Amount");
+    }
+
+    #[test]
+    fn a_test_template_gives_back_the_sql_exactly_or_is_not_made() {
+        let sql = "select order_id\nfrom marts.orders\nwhere order_id is null\n";
+        let template = test_template(sql, "marts.orders", "order_id").unwrap();
+        assert_eq!(template, "select \u{2}\nfrom \u{1}\nwhere \u{2} is null\n");
+        assert_eq!(
+            fill_test_template(&template, "marts.orders", "order_id"),
+            sql
+        );
+        // The same test of another model shares the text.
+        let other = "select id\nfrom s.t\nwhere id is null\n";
+        assert_eq!(test_template(other, "s.t", "id").as_ref(), Some(&template));
+        // A column inside the relation's name, and none at all.
+        let sql = "select * from s.t_id where id > 0";
+        let template = test_template(sql, "s.t_id", "id").unwrap();
+        assert_eq!(fill_test_template(&template, "s.t_id", "id"), sql);
+        assert_eq!(
+            test_template("select 1", "", "").as_deref(),
+            Some("select 1")
+        );
+        // SQL that holds a marker stays as it is.
+        assert_eq!(test_template("select '\u{1}' from s.t", "s.t", "x"), None);
     }
 }

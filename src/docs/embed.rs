@@ -62,6 +62,7 @@ pub fn html_text(s: &str) -> String {
 pub fn page(site: &Site) -> serde_json::Result<String> {
     let graph = script_json(&site.graph)?;
     let details = script_json(&site.details)?;
+    let test_sql = script_json(&site.test_sql)?;
     let title = html_text(&site.graph.project);
     let script_hash = csp_hash(SCRIPT);
     let style_hash = csp_hash(STYLE);
@@ -74,6 +75,7 @@ pub fn page(site: &Site) -> serde_json::Result<String> {
             ("{{CSS}}", STYLE),
             ("{{GRAPH}}", &graph),
             ("{{DETAILS}}", &details),
+            ("{{TEST_SQL}}", &test_sql),
             ("{{JS}}", SCRIPT),
         ],
     ))
@@ -197,6 +199,7 @@ mod tests {
                 edges: Vec::new(),
             },
             details: Vec::new(),
+            test_sql: Vec::new(),
         };
         let html = page(&site).unwrap();
         assert!(html.contains(&format!("script-src {}", csp_hash(SCRIPT))));

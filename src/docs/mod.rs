@@ -135,6 +135,7 @@ mod tests {
                 edges: Vec::new(),
             },
             details: Vec::new(),
+            test_sql: Vec::new(),
         };
         assert!(written_by_stackc(embed::page(&site).unwrap().as_bytes()));
     }

@@ -50,7 +50,7 @@ const RENDER_RULES: u32 = 1;
 /// binary itself, so that a rebuilt stackc (whose renders may differ under
 /// the same version number) reads no cache of another build. `None` when
 /// the binary cannot be found: then nothing is cached.
-fn header() -> Option<String> {
+pub(crate) fn header() -> Option<String> {
     let binary = std::env::current_exe().ok()?.metadata().ok()?;
     let built = binary
         .modified()

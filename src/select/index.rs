@@ -5,8 +5,9 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::manifest::{Manifest, Node};
 
-/// What selection knows of a node.
-#[derive(Debug, Clone, Default)]
+/// What selection knows of a node. Serialized only into the cache of
+/// `stackc ls` (see `commands::ls`), never into an artifact.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Candidate {
     pub id: String,
     pub name: String,
@@ -20,7 +21,8 @@ pub struct Candidate {
     /// Tests: the generic test's name (`unique`, `dbt_utils.at_least_one`).
     pub test_name: Option<String>,
     /// `generic`, `singular` or `unit`, for tests.
-    pub test_type: Option<&'static str>,
+    #[serde(deserialize_with = "test_type")]
+    pub test_type: Option<Word>,
     /// Sources: source name and table.
     pub source: Option<(String, String)>,
     /// Versioned models: this node's version and its model's latest.
@@ -34,8 +36,24 @@ pub fn unit_test_id(project: &str, model_name: &str, name: &str) -> String {
     format!("unit_test.{project}.{model_name}.{name}")
 }
 
+/// A word of a closed set. Named, so that serde's derive does not take the
+/// field for text borrowed from the input (it borrows every `&str`).
+pub type Word = &'static str;
+
+/// `Candidate::test_type` read back: one of its three words.
+fn test_type<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'static str>, D::Error> {
+    let word: Option<String> = serde::Deserialize::deserialize(d)?;
+    word.map(|w| {
+        ["generic", "singular", "unit"]
+            .into_iter()
+            .find(|known| *known == w)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown test type `{w}`")))
+    })
+    .transpose()
+}
+
 /// The nodes of a manifest, and its edges both ways.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Graph {
     pub nodes: BTreeMap<String, Candidate>,
     pub(super) children: BTreeMap<String, Vec<String>>,

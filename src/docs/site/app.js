@@ -30,9 +30,18 @@
   G.nodes.forEach(function (n, i) { (columns[n.x] = columns[n.x] || []).push(i); });
   columns.forEach(function (c) { c.sort(function (a, b) { return G.nodes[a].y - G.nodes[b].y; }); });
 
-  var details = null;
+  var details = null, testSql = null;
+  // A generic test's SQL is shared among tests that differ only in their
+  // node's relation (marker U+0001) and column (U+0002): put them back,
+  // the column first, as src/docs/data.rs does.
+  function testSqlOf(k, relation, column) {
+    return testSql[k].split("\u0002").join(column || "").split("\u0001").join(relation || "");
+  }
   function detailsOf(i) {
-    if (!details) details = JSON.parse(document.getElementById("stackc-details").textContent);
+    if (!details) {
+      details = JSON.parse(document.getElementById("stackc-details").textContent);
+      testSql = JSON.parse(document.getElementById("stackc-test-sql").textContent);
+    }
     return details[i];
   }
 
@@ -440,7 +449,8 @@
         tr.appendChild(tests);
         if (hasLineage) {
           var from = el("td", "lineage");
-          (c.lineage || []).forEach(function (src, k) {
+          (c.lineage || []).forEach(function (at, k) {
+            var src = d.lineage_sources[at];
             if (k) from.appendChild(document.createTextNode(", "));
             var i2 = byId.get(src.node);
             var label = (i2 === undefined ? src.node : G.nodes[i2].name) + "." + src.column;
@@ -468,7 +478,8 @@
       det.appendChild(sum);
       var info = el("p", "muted", "declared in " + t.file);
       det.appendChild(info);
-      if (t.sql) det.appendChild(el("pre", null, t.sql));
+      var sql = t.sql_template != null ? testSqlOf(t.sql_template, d.relation, t.column) : t.sql;
+      if (sql) det.appendChild(el("pre", null, sql));
       page.appendChild(det);
     });
     (d.unit_tests || []).forEach(function (u) {
