@@ -875,6 +875,26 @@ fn connection_problems_are_one_clear_line_without_the_password() {
 }
 
 #[test]
+fn a_bad_dotenv_line_is_one_clear_line_with_its_position_and_no_value() {
+    let project = copy_of(&fixture("broken_migration"));
+    std::fs::write(
+        project.path().join(".env"),
+        "# local settings\nPGHOST=127.0.0.1\nPGPASSWORD=two sekret-words\n",
+    )
+    .unwrap();
+    let r = run(&mut stackc_cmd(&[
+        "apply",
+        project.path().to_str().unwrap(),
+    ]));
+    assert_one_clear_line(
+        &r,
+        ".env:3:16: a value with spaces must be quoted",
+        "sekret",
+    );
+    assert!(r.stderr.contains("quote the value"), "{}", r.stderr);
+}
+
+#[test]
 fn connection_settings_come_from_dotenv_and_libpq_variables() {
     let mut db = TestDb::new("dotenv");
     let config: postgres::Config = db.url.parse().unwrap();
