@@ -283,6 +283,10 @@ mod tests {
         assert_eq!(env["DOLLAR"], "a$b");
         assert_eq!(env["P"], std::env::var("PATH").unwrap_or_default());
         assert_eq!(env["NONE"], "");
+        // Without braces a name is letters and digits only (dotenvy's rule,
+        // as docs/apply.md says).
+        let env = parse_dotenv("A=x\nB=$A_1\n").unwrap();
+        assert_eq!(env["B"], "x_1");
     }
 
     #[test]
