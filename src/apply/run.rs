@@ -205,89 +205,111 @@ impl Run<'_> {
         file: &str,
         history_row: Option<&dyn Fn(bool, Duration) -> NewRow<'h>>,
     ) {
-        let bundle = self.bundle;
-        let text = bundle.text(file);
-        let scripts = self.scripts;
-        let script = &scripts[file];
-        let step_no = self.next_step_no();
-        let started_at = epoch_seconds();
-        let start = Instant::now();
+        let script = &self.scripts[file];
+        let clock = Clock {
+            step_no: self.next_step_no(),
+            started_at: epoch_seconds(),
+            start: Instant::now(),
+        };
         match script.mode {
-            Mode::Transactional => {
-                let parts = TxParts {
-                    run_id: self.run_id,
-                    selection: self.selection,
-                    buffer: &self.buffer,
-                    history_row,
-                    step_no,
-                    started_at,
-                    start,
-                };
-                match in_transaction(&mut self.client, self.table, text, script, &parts, item) {
-                    Ok(()) => self.buffer.clear(),
-                    Err((e, statement)) => {
-                        item.duration = start.elapsed();
-                        let mut f =
-                            runner::failure(&e, &self.place(file, text, statement), self.target);
-                        f.note = Some(if history_row.is_some() {
-                            "the migration was rolled back: nothing of it remains, and it has no history row; the apply stops here".into()
-                        } else {
-                            "the step was rolled back: the data is as before it".into()
-                        });
-                        self.fail(item, f, step_no, started_at);
-                    }
-                }
-            }
-            Mode::NonTransactional => {
-                let result = runner::execute(&mut self.client, text, script);
-                item.duration = start.elapsed();
-                match result {
-                    Ok(rows) => {
-                        item.rows_affected = Some(rows);
-                        let written = history_row.map(|r| {
-                            history::insert(&mut self.client, self.table, &r(true, item.duration))
-                        });
-                        if let Some(Err(e)) = written {
-                            let f = Failure::plain(format!(
-                                "the migration ran, but its history row could not be written: {}",
-                                self.target.scrub(&connect::error_chain(&e))
-                            ));
-                            self.fail(item, f, step_no, started_at);
-                        } else {
-                            self.buffer.push(make_record(step_no, item, started_at));
-                            self.flush();
-                        }
-                    }
-                    Err(e) => {
-                        let mut f = runner::failure(
-                            &e.error,
-                            &self.place(file, text, Some(e.statement)),
-                            self.target,
-                        );
-                        self.check_connection();
-                        let rank = match (history_row, &self.fatal) {
-                            (Some(r), None) => history::insert(
-                                &mut self.client,
-                                self.table,
-                                &r(false, item.duration),
-                            )
-                            .ok(),
-                            _ => None,
-                        };
-                        f.note = Some(match (history_row, rank) {
-                            (Some(_), Some(rank)) => format!(
-                                "this migration runs outside a transaction: the statements before the failing one stay applied. It is recorded as failed (installed_rank {rank}), and apply refuses to run until you finish or undo it by hand and delete that row: `delete from {} where installed_rank = {rank};`",
-                                self.table.display()
-                            ),
-                            (Some(_), None) => "this migration runs outside a transaction: the statements before the failing one stay applied; finish or undo it by hand before applying again".into(),
-                            (None, _) => "this step runs outside a transaction: the statements before the failing one stay applied".into(),
-                        });
-                        self.fail(item, f, step_no, started_at);
-                    }
-                }
-            }
+            Mode::Transactional => self.run_in_transaction(item, file, history_row, clock),
+            Mode::NonTransactional => self.run_outside_transaction(item, file, history_row, clock),
         }
         self.reset_session(script);
+    }
+
+    fn run_in_transaction<'h>(
+        &mut self,
+        item: &mut Item,
+        file: &str,
+        history_row: Option<&dyn Fn(bool, Duration) -> NewRow<'h>>,
+        clock: Clock,
+    ) {
+        let text = self.bundle.text(file);
+        let script = &self.scripts[file];
+        let parts = TxParts {
+            run_id: self.run_id,
+            selection: self.selection,
+            buffer: &self.buffer,
+            history_row,
+            step_no: clock.step_no,
+            started_at: clock.started_at,
+            start: clock.start,
+        };
+        match in_transaction(&mut self.client, self.table, text, script, &parts, item) {
+            Ok(()) => self.buffer.clear(),
+            Err((e, statement)) => {
+                item.duration = clock.start.elapsed();
+                let mut f = runner::failure(&e, &self.place(file, text, statement), self.target);
+                f.note = Some(if history_row.is_some() {
+                    "the migration was rolled back: nothing of it remains, and it has no history row; the apply stops here".into()
+                } else {
+                    "the step was rolled back: the data is as before it".into()
+                });
+                self.fail(item, f, clock.step_no, clock.started_at);
+            }
+        }
+    }
+
+    /// A file that cannot run in a transaction: a failure leaves the
+    /// statements before it applied, and a migration's row says so.
+    fn run_outside_transaction<'h>(
+        &mut self,
+        item: &mut Item,
+        file: &str,
+        history_row: Option<&dyn Fn(bool, Duration) -> NewRow<'h>>,
+        clock: Clock,
+    ) {
+        let text = self.bundle.text(file);
+        let script = &self.scripts[file];
+        let Clock {
+            step_no,
+            started_at,
+            start,
+        } = clock;
+        let result = runner::execute(&mut self.client, text, script);
+        item.duration = start.elapsed();
+        match result {
+            Ok(rows) => {
+                item.rows_affected = Some(rows);
+                let written = history_row.map(|r| {
+                    history::insert(&mut self.client, self.table, &r(true, item.duration))
+                });
+                if let Some(Err(e)) = written {
+                    let f = Failure::plain(format!(
+                        "the migration ran, but its history row could not be written: {}",
+                        self.target.scrub(&connect::error_chain(&e))
+                    ));
+                    self.fail(item, f, step_no, started_at);
+                } else {
+                    self.buffer.push(make_record(step_no, item, started_at));
+                    self.flush();
+                }
+            }
+            Err(e) => {
+                let mut f = runner::failure(
+                    &e.error,
+                    &self.place(file, text, Some(e.statement)),
+                    self.target,
+                );
+                self.check_connection();
+                let rank = match (history_row, &self.fatal) {
+                    (Some(r), None) => {
+                        history::insert(&mut self.client, self.table, &r(false, item.duration)).ok()
+                    }
+                    _ => None,
+                };
+                f.note = Some(match (history_row, rank) {
+                    (Some(_), Some(rank)) => format!(
+                        "this migration runs outside a transaction: the statements before the failing one stay applied. It is recorded as failed (installed_rank {rank}), and apply refuses to run until you finish or undo it by hand and delete that row: `delete from {} where installed_rank = {rank};`",
+                        self.table.display()
+                    ),
+                    (Some(_), None) => "this migration runs outside a transaction: the statements before the failing one stay applied; finish or undo it by hand before applying again".into(),
+                    (None, _) => "this step runs outside a transaction: the statements before the failing one stay applied".into(),
+                });
+                self.fail(item, f, step_no, started_at);
+            }
+        }
     }
 
     pub(super) fn migration(&mut self, planned: &Planned) -> Item {
@@ -375,69 +397,29 @@ impl Run<'_> {
         );
         item.node = Some(step.node.clone());
         if step.step == StepKind::Test {
-            self.progress.start(&item.label);
-            let step_no = self.next_step_no();
-            let started_at = epoch_seconds();
-            item = run_test(
-                &mut self.client,
-                self.bundle,
-                self.target,
-                self.scripts,
-                self.labels,
-                step,
-                item,
-            );
-            warn_is_error(&mut item, self.warn_error);
-            self.progress.finish(&item);
-            if item.failure.is_some() {
-                self.check_connection();
-            }
-            self.buffer.push(make_record(step_no, &item, started_at));
-            return item;
+            return self.test(step, item);
         }
         // Which file: an incremental model loads from scratch when asked
         // to, or when its table is empty (the first load).
         let file = match (step.step, &step.full_file) {
-            (StepKind::Incremental, Some(full)) => {
-                let relation = self
-                    .bundle
-                    .manifest
-                    .nodes
-                    .get(&step.node)
-                    .and_then(|n| n.relation().map(str::to_string));
-                let decision = if self.full_refresh && step.full_refresh != Some(false) {
-                    Ok((true, "full refresh: --full-refresh".to_string()))
-                } else {
-                    match &relation {
-                        Some(r) => table_is_empty(&mut self.client, r).map(|empty| {
-                            if empty {
-                                (true, format!("first load: {r} is empty"))
-                            } else {
-                                (false, format!("incremental: {r} has rows"))
-                            }
-                        }),
-                        None => Ok((true, "first load".to_string())),
-                    }
-                };
-                match decision {
-                    Ok((use_full, reason)) => {
-                        item.reason = reason;
-                        if use_full {
-                            full.clone()
-                        } else {
-                            step.file.clone()
-                        }
-                    }
-                    Err(e) => {
-                        self.progress.start(&item.label);
-                        let step_no = self.next_step_no();
-                        let f = runner::failure(&e, &self.place(&step.file, "", None), self.target);
-                        self.fail(&mut item, f, step_no, epoch_seconds());
-                        self.progress.finish(&item);
-                        return item;
+            (StepKind::Incremental, Some(full)) => match self.incremental_load(step) {
+                Ok(load) => {
+                    item.reason = load.reason;
+                    if load.full {
+                        full.clone()
+                    } else {
+                        step.file.clone()
                     }
                 }
-            }
+                Err(e) => {
+                    self.progress.start(&item.label);
+                    let step_no = self.next_step_no();
+                    let f = runner::failure(&e, &self.place(&step.file, "", None), self.target);
+                    self.fail(&mut item, f, step_no, epoch_seconds());
+                    self.progress.finish(&item);
+                    return item;
+                }
+            },
             _ => {
                 item.reason = "data step".into();
                 step.file.clone()
@@ -456,6 +438,79 @@ impl Run<'_> {
         self.progress.finish(&item);
         item
     }
+
+    /// A test step: read-only, so its record waits in the buffer.
+    fn test(&mut self, step: &RunEntry, item: Item) -> Item {
+        self.progress.start(&item.label);
+        let step_no = self.next_step_no();
+        let started_at = epoch_seconds();
+        let mut item = run_test(
+            &mut self.client,
+            self.bundle,
+            self.target,
+            self.scripts,
+            self.labels,
+            step,
+            item,
+        );
+        warn_is_error(&mut item, self.warn_error);
+        self.progress.finish(&item);
+        if item.failure.is_some() {
+            self.check_connection();
+        }
+        self.buffer.push(make_record(step_no, &item, started_at));
+        item
+    }
+
+    /// Whether an incremental model with a full-load file loads from scratch.
+    fn incremental_load(&mut self, step: &RunEntry) -> Result<Load, postgres::Error> {
+        if self.full_refresh && step.full_refresh != Some(false) {
+            return Ok(Load {
+                full: true,
+                reason: "full refresh: --full-refresh".to_string(),
+            });
+        }
+        let relation = self
+            .bundle
+            .manifest
+            .nodes
+            .get(&step.node)
+            .and_then(|n| n.relation().map(str::to_string));
+        let Some(r) = relation else {
+            return Ok(Load {
+                full: true,
+                reason: "first load".to_string(),
+            });
+        };
+        let empty = table_is_empty(&mut self.client, &r)?;
+        Ok(if empty {
+            Load {
+                full: true,
+                reason: format!("first load: {r} is empty"),
+            }
+        } else {
+            Load {
+                full: false,
+                reason: format!("incremental: {r} has rows"),
+            }
+        })
+    }
+}
+
+/// When a step started: its number in the run, the wall clock for the run
+/// history, and an instant for its duration.
+#[derive(Clone, Copy)]
+struct Clock {
+    step_no: i32,
+    started_at: f64,
+    start: Instant,
+}
+
+/// How an incremental model loads, and why.
+struct Load {
+    /// From scratch (its full-load file), not incrementally.
+    full: bool,
+    reason: String,
 }
 
 /// Whether the data step of `node` ran in this apply and changed rows.

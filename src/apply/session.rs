@@ -1,0 +1,549 @@
+//! `stackc apply`: the artifacts, the selection and the connection, the
+//! lock, the plan, the migrations, the steps, the report.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::json;
+
+use crate::exit_status::ExitStatus;
+use crate::selection::Selected;
+
+use postgres::Client;
+
+use super::artifacts::{Bundle, StepKind};
+use super::connect::Target;
+use super::dry_run::dry_run;
+use super::history::{self, HistoryTable};
+use super::labels::Labels;
+use super::plan::{self, Refusal};
+use super::report::{self, Progress, Status};
+use super::run::{changed_rows, Run};
+use super::runner::Script;
+use super::steps::StepGraph;
+use super::{connect, connect_to, early_tls, load, lock, prepare_scripts, selected};
+use super::{ApplyOptions, Out};
+
+/// Why an apply ends before its first migration.
+enum Stop {
+    /// It could not run (compile errors, no connection, no lock).
+    Error(String),
+    /// It would not run (drift, a file that cannot run as it is).
+    Refused(String),
+    /// The selection cannot be read: exit 2.
+    Usage(String),
+}
+
+impl Stop {
+    fn end(self, out: Out) -> ExitStatus {
+        match self {
+            Stop::Error(message) => out.fail("error", &message),
+            Stop::Refused(message) => out.fail("refused", &message),
+            Stop::Usage(message) => out.usage(&message),
+        }
+    }
+}
+
+/// What the prepare pass makes: the artifacts, what is selected, the
+/// history table and the connection.
+struct Session {
+    bundle: Bundle,
+    chosen: Selected,
+    /// The selection as written, for the run history; `None`: everything.
+    selection: Option<String>,
+    table: HistoryTable,
+    target: Target,
+    client: Client,
+}
+
+/// What the plan pass decides: the migrations and steps that run, each
+/// file split and checked.
+struct Work {
+    plan: plan::Plan,
+    /// Indices into `run_order`, in the order they run.
+    order: Vec<usize>,
+    scripts: HashMap<String, Script>,
+    graph: StepGraph,
+    /// Rows the schema history had.
+    history_rows: usize,
+}
+
+/// How far the migrate and run passes got.
+#[derive(Default)]
+struct Ran {
+    /// Migrations and steps that did not start.
+    not_run: usize,
+    /// A migration failed, or Ctrl-C: no step runs.
+    stopped: bool,
+    /// `--fail-fast` stopped the steps at a failure.
+    fail_fast: bool,
+}
+
+/// `stackc apply`. Returns the exit status: 0 when everything ran (warnings
+/// allowed), 1 on any failure or refusal.
+pub fn apply(opts: &ApplyOptions) -> ExitStatus {
+    let started = Instant::now();
+    let mut out = Out::new("apply", opts.format);
+    out.set("dry_run", json!(opts.dry_run));
+    let ready = prepare(opts, &mut out).and_then(|mut session| {
+        let key = take_lock(opts, &mut session)?;
+        let work = plan(opts, &mut session, &mut out)?;
+        Ok((session, key, work))
+    });
+    let (mut session, key, work) = match ready {
+        Ok(ready) => ready,
+        Err(stop) => return stop.end(out),
+    };
+    if opts.dry_run {
+        let labels = Labels::new(&session.bundle);
+        return dry_run(
+            opts,
+            &session.bundle,
+            &work.plan,
+            &work.order,
+            &work.scripts,
+            &labels,
+            &mut session.client,
+            &session.target,
+            work.history_rows,
+            &session.table,
+            out,
+        );
+    }
+    let run_id = match start_run(&mut session, &work, &mut out) {
+        Ok(id) => id,
+        Err(stop) => return stop.end(out),
+    };
+    let labels = Labels::new(&session.bundle);
+    let mut run = Run {
+        bundle: &session.bundle,
+        target: &session.target,
+        table: &session.table,
+        client: session.client,
+        run_id,
+        selection: session.selection.as_deref(),
+        step_no: 0,
+        buffer: Vec::new(),
+        progress: Progress::new(work.plan.run.len() + work.order.len(), opts.color),
+        items: Vec::new(),
+        scripts: &work.scripts,
+        labels: &labels,
+        full_refresh: opts.full_refresh,
+        warn_error: opts.promote.all,
+        fatal: None,
+        warnings: Vec::new(),
+    };
+    let interrupted = stop_on_interrupt();
+    let mut ran = migrate(&mut run, &work, &interrupted);
+    if !ran.stopped {
+        ran = run_steps(&mut run, &work, opts, &interrupted);
+    }
+    run.flush();
+    if run.fatal.is_none() {
+        let _ = lock::release(&mut run.client, key);
+    }
+    report(&run, &ran, interrupted.load(Ordering::SeqCst), started, out)
+}
+
+/// Compiles the project (or reads its artifacts), reads the selection and
+/// connects; the TLS setup runs alongside the compile.
+fn prepare(opts: &ApplyOptions, out: &mut Out) -> Result<Session, Stop> {
+    let tls = early_tls(&opts.dir, opts.database_url.as_deref(), &opts.load);
+    let bundle = load(
+        &opts.dir,
+        opts.artifacts.as_deref(),
+        &opts.load,
+        &opts.promote,
+        out,
+        opts.color,
+    )
+    .map_err(Stop::Error)?;
+    let chosen = selected::of_bundle(&bundle, &opts.selection).map_err(Stop::Usage)?;
+    for w in &chosen.warnings {
+        eprintln!("{w}");
+    }
+    let selection = (!chosen.whole).then(|| chosen.text.clone());
+    out.set("selection", json!(selection));
+    let table = HistoryTable {
+        schema: bundle.settings.history_schema.clone(),
+        table: bundle.settings.history_table.clone(),
+    };
+    out.set("history_table", json!(table.display()));
+    let (target, client) = connect_to(
+        &opts.dir,
+        opts.database_url.as_deref(),
+        &bundle,
+        tls,
+        opts.full_refresh,
+        out,
+    )
+    .map_err(Stop::Error)?;
+    Ok(Session {
+        bundle,
+        chosen,
+        selection,
+        table,
+        target,
+        client,
+    })
+}
+
+/// Takes the advisory lock of the project's history, held to the end;
+/// returns its key.
+fn take_lock(opts: &ApplyOptions, session: &mut Session) -> Result<i64, Stop> {
+    let Session {
+        bundle,
+        table,
+        target,
+        client,
+        ..
+    } = session;
+    let key = lock::key(&bundle.settings.name, table);
+    // A dry run only reads, so it neither waits for nor blocks an apply.
+    if opts.dry_run {
+        return Ok(key);
+    }
+    let waiting = |holder: Option<&str>| {
+        eprintln!(
+            "waiting up to {} s (--lock-timeout) for another apply to finish; the lock is held by {}",
+            opts.lock_timeout.as_secs(),
+            holder.unwrap_or("another session")
+        );
+    };
+    if let Err(e) = lock::acquire(client, key, opts.lock_timeout, waiting) {
+        let message = match e {
+            lock::LockError::Timeout { .. } => format!(
+                "{e}; project `{}` on {}, history {}, advisory lock key {key}; nothing was run\nhelp: wait for that apply to finish and apply again, or wait longer with --lock-timeout SECS",
+                bundle.settings.name, target.display, table.display()
+            ),
+            lock::LockError::Db(e) => format!(
+                "cannot take the apply lock: {}",
+                target.scrub(&connect::error_chain(&e))
+            ),
+        };
+        return Err(Stop::Error(message));
+    }
+    Ok(key)
+}
+
+/// Reads the schema history, decides which migrations run (refusing on
+/// drift, out-of-order versions or a failed migration), narrows both to
+/// the selection, and splits and checks every file that will run before
+/// anything runs.
+fn plan(opts: &ApplyOptions, session: &mut Session, out: &mut Out) -> Result<Work, Stop> {
+    let Session {
+        bundle,
+        chosen,
+        table,
+        target,
+        client,
+        ..
+    } = session;
+    let rows = history::read(client, table).map_err(|e| {
+        Stop::Error(format!(
+            "cannot read the history table {}: {}",
+            table.display(),
+            target.scrub(&connect::error_chain(&e))
+        ))
+    })?;
+    let manifest = &bundle.manifest;
+    let mut plan = plan::migrations(
+        &manifest.migrations,
+        &|f| bundle.text(f).to_string(),
+        rows.as_deref().unwrap_or(&[]),
+        opts.out_of_order,
+    )
+    .map_err(|refusals| {
+        let text = refusals
+            .iter()
+            .map(|r| explain_refusal(r, bundle, table))
+            .collect::<Vec<_>>()
+            .join("\n");
+        Stop::Refused(format!("{text}\nnothing was run"))
+    })?;
+    for w in &plan.warnings {
+        eprintln!("warning: {w}");
+    }
+    out.set("warnings", json!(plan.warnings));
+
+    let graph = StepGraph::build(manifest);
+    let mut order = graph.order(&manifest.run_order);
+    if !chosen.whole {
+        let kept = selected::narrow(manifest, &plan.run, &order, &chosen.ids);
+        let labels = Labels::new(bundle);
+        let along: Vec<String> = kept
+            .cascaded
+            .iter()
+            .map(|id| labels.node_name(id))
+            .collect();
+        eprintln!(
+            "selection {}: {} of {} steps; {} steps and {} pending migrations not selected are left as they are{}",
+            chosen.text,
+            kept.order.len(),
+            order.len(),
+            kept.steps_left,
+            kept.migrations_left,
+            if along.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; rebuilt along, as the views on a rebuilt relation are dropped with it: {}",
+                    along.join(", ")
+                )
+            }
+        );
+        plan.run = kept.migrations;
+        order = kept.order;
+    }
+    let mut files: Vec<&str> = plan
+        .run
+        .iter()
+        .map(|p| manifest.migrations[p.index].file.as_str())
+        .collect();
+    for &i in &order {
+        let step = &manifest.run_order[i];
+        files.push(&step.file);
+        files.extend(step.full_file.as_deref());
+    }
+    let scripts = prepare_scripts(bundle, &files)
+        .map_err(|message| Stop::Refused(format!("{message}\nnothing was run")))?;
+    Ok(Work {
+        plan,
+        order,
+        scripts,
+        graph,
+        history_rows: rows.as_ref().map_or(0, Vec::len),
+    })
+}
+/// Creates the history tables if need be and starts a run in the run
+/// history; returns its id.
+fn start_run(session: &mut Session, work: &Work, out: &mut Out) -> Result<i64, Stop> {
+    let Session {
+        bundle,
+        table,
+        target,
+        client,
+        ..
+    } = session;
+    history::ensure_tables(client, table).map_err(|e| {
+        Stop::Error(format!(
+            "cannot create the history tables in schema {}: {}",
+            crate::sql::quote_ident(&table.schema),
+            target.scrub(&connect::error_chain(&e))
+        ))
+    })?;
+    let run_id = history::next_run_id(client, table).map_err(|e| {
+        Stop::Error(format!(
+            "cannot start a run in {}: {}",
+            table.run_table_display(),
+            target.scrub(&connect::error_chain(&e))
+        ))
+    })?;
+    out.set("run_id", json!(run_id));
+    eprintln!(
+        "apply {} to {} (run {run_id}; history {}): {} to run, {} steps",
+        bundle.settings.name,
+        target.display,
+        table.display(),
+        match work.plan.run.len() {
+            1 => "1 migration".to_string(),
+            n => format!("{n} migrations"),
+        },
+        work.order.len()
+    );
+    Ok(run_id)
+}
+
+/// Runs the migrations, each in its own transaction with its history row;
+/// a failed one stops the apply, as later ones may need it.
+fn migrate(run: &mut Run<'_>, work: &Work, interrupted: &AtomicBool) -> Ran {
+    let (migrations, steps) = (work.plan.run.len(), work.order.len());
+    for (i, planned) in work.plan.run.iter().enumerate() {
+        if interrupted.load(Ordering::SeqCst) {
+            return Ran {
+                not_run: migrations - i + steps,
+                stopped: true,
+                fail_fast: false,
+            };
+        }
+        let item = run.migration(planned);
+        let failed = item.status == Status::Failed;
+        run.items.push(item);
+        if failed {
+            return Ran {
+                not_run: migrations - i - 1 + steps,
+                stopped: true,
+                fail_fast: false,
+            };
+        }
+    }
+    Ran::default()
+}
+
+/// Runs the steps in order, each in its own transaction; a failed one
+/// skips what is downstream of it, the rest still runs.
+fn run_steps(run: &mut Run<'_>, work: &Work, opts: &ApplyOptions, interrupted: &AtomicBool) -> Ran {
+    let manifest = &run.bundle.manifest;
+    let mut skipped: HashMap<String, String> = HashMap::new();
+    for (n, &i) in work.order.iter().enumerate() {
+        if run.fatal.is_some() || interrupted.load(Ordering::SeqCst) {
+            return Ran {
+                not_run: work.order.len() - n,
+                ..Ran::default()
+            };
+        }
+        let step = &manifest.run_order[i];
+        if let Some(why) = skipped.get(&step.node) {
+            // A skipped table has no changed rows to VACUUM: not a second skip.
+            if step.step != StepKind::Vacuum {
+                let item = run.skipped(step, why);
+                run.items.push(item);
+            }
+            continue;
+        }
+        if step.step == StepKind::Vacuum && !changed_rows(&run.items, &step.node) {
+            // VACUUM only where this apply changed rows.
+            continue;
+        }
+        if step.step == StepKind::Seed {
+            if let Some(item) = run.unchanged_seed(step) {
+                run.items.push(item);
+                continue;
+            }
+        }
+        let item = run.step(step);
+        let failed = item.status == Status::Failed;
+        if failed {
+            let why = format!("upstream {} failed", run.labels.node_name(&step.node));
+            for d in work.graph.downstream(&step.node) {
+                skipped.entry(d.to_string()).or_insert_with(|| why.clone());
+            }
+        }
+        run.items.push(item);
+        if failed && opts.fail_fast {
+            return Ran {
+                not_run: work.order.len() - n - 1,
+                stopped: false,
+                fail_fast: true,
+            };
+        }
+    }
+    Ran::default()
+}
+
+/// What ran, on stderr and in the JSON document; the exit status.
+fn report(
+    run: &Run<'_>,
+    ran: &Ran,
+    interrupted: bool,
+    started: Instant,
+    mut out: Out,
+) -> ExitStatus {
+    let not_run = ran.not_run;
+    let failed = run.items.iter().any(|i| i.status == Status::Failed) || run.fatal.is_some();
+    for w in &run.warnings {
+        eprintln!("{w}");
+    }
+    if let Some(fatal) = &run.fatal {
+        eprintln!("error: {fatal}");
+    }
+    if ran.fail_fast {
+        eprintln!("stopped at the first failure (--fail-fast): {not_run} steps not run");
+    }
+    if interrupted {
+        let done = run
+            .items
+            .iter()
+            .filter(|i| i.status != Status::Failed)
+            .count();
+        eprintln!(
+            "interrupted: stopped after the step that was running; {done} finished and are committed, {not_run} not run; nothing was rolled back but a step that failed"
+        );
+    }
+    eprint!(
+        "{}",
+        report::summary("apply", &run.items, started.elapsed(), not_run)
+    );
+    let t = report::totals(&run.items);
+    out.set("status", json!(if failed { "failed" } else { "success" }));
+    out.set("error", json!(run.fatal));
+    out.items(&run.items);
+    out.set(
+        "summary",
+        json!({
+            "migrations": t.migrations, "steps": t.steps, "ok": t.ok, "warnings": t.warnings,
+            "failed": t.failed, "skipped": t.skipped, "not_run": not_run,
+            "duration_ms": report::millis(started.elapsed()),
+        }),
+    );
+    if interrupted {
+        out.set("status", json!("interrupted"));
+        return out.finish(ExitStatus::Interrupted);
+    }
+    out.finish(ExitStatus::failed_if(failed))
+}
+
+/// Ctrl-C during an apply: the step that is running finishes (or fails and
+/// rolls back) and nothing after it starts, so that the apply can say what
+/// ran; a second Ctrl-C ends the process at once, and the server rolls back
+/// the open transaction of the lost session.
+fn stop_on_interrupt() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let seen = Arc::clone(&flag);
+    // Fails only when a handler was set already (one apply per process):
+    // Ctrl-C then ends the process as it would without one.
+    let _ = ctrlc::set_handler(move || {
+        if seen.swap(true, Ordering::SeqCst) {
+            eprintln!("\ninterrupted again: stopping now; the server rolls back the step that was running");
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupt: stopping after the step that is running (Ctrl-C again to stop at once; the server then rolls it back)");
+    });
+    flag
+}
+
+fn explain_refusal(r: &Refusal, bundle: &Bundle, table: &HistoryTable) -> String {
+    match r {
+        Refusal::Drift {
+            script,
+            file,
+            installed_rank,
+            installed_on,
+            applied,
+            now,
+        } => {
+            let source = bundle
+                .manifest
+                .migrations
+                .iter()
+                .find(|m| &m.file == file)
+                .and_then(|m| m.source.as_ref())
+                .map_or_else(
+                    || bundle.artifact_path(file),
+                    |s| bundle.dir.join(s).display().to_string(),
+                );
+            format!(
+                "migration {script} was changed after it was applied (drift): {source}\n  checksum in {} (installed_rank {installed_rank}, applied {installed_on}): {applied}\n  checksum of the file now: {now}\nhelp: an applied migration must not change. Undo the edit (e.g. `git checkout -- {source}`) and put the change in a new migration with a higher version. If the edit changes nothing in the database (a comment, formatting), record the new checksum instead: `update {} set checksum = {now} where installed_rank = {installed_rank};` (what `flyway repair` does)",
+                table.display(),
+                table.display()
+            )
+        }
+        Refusal::OutOfOrder {
+            script,
+            version,
+            highest,
+        } => format!(
+            "migration {script} (version {version}) was never applied, but a higher version ({highest}) already was\nhelp: give it a version above {highest}, or pass --out-of-order to apply it anyway"
+        ),
+        Refusal::Failed {
+            script,
+            installed_rank,
+            installed_on,
+        } => format!(
+            "migration {script} failed in an earlier apply ({installed_on}, installed_rank {installed_rank}) outside a transaction, so the database may hold part of it\nhelp: finish or undo by hand what the script did, then delete its row: `delete from {} where installed_rank = {installed_rank};` (what `flyway repair` does), and apply again",
+            table.display()
+        ),
+    }
+}
