@@ -1019,7 +1019,7 @@ fn require_encrypts_and_disable_does_not() {
 }
 
 /// `prefer` and `require` verify nothing, so the CA bundle must not even be
-/// read (it costs ~20 ms). The bundle named here is a FIFO with no writer:
+/// read (it costs tens of milliseconds). The bundle named here is a FIFO with no writer:
 /// OpenSSL opening it would block, and the apply would hang.
 #[test]
 fn tls_reads_no_ca_bundle() {

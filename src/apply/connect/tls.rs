@@ -3,7 +3,7 @@
 //!
 //! The OpenSSL context is built by hand rather than through
 //! `SslConnector::builder` (which postgres-openssl and native-tls both use):
-//! that builder loads the system's CA bundle, ~20 ms of parsing per
+//! that builder loads the system's CA bundle, 20-80 ms of parsing per
 //! connector, for certificates these modes never check. A context without
 //! verify paths loads no bundle and needs no process-wide `SSL_CERT_FILE`.
 //! Add the bundle here, not globally, if `verify-ca`/`verify-full` are ever
