@@ -55,6 +55,9 @@ fn unverified_context() -> Result<SslContext, ErrorStack> {
             | ssl::SslMode::ACCEPT_MOVING_WRITE_BUFFER
             | ssl::SslMode::ENABLE_PARTIAL_WRITE,
     );
+    // As libpq 17 offers on every TLS connection; PostgreSQL 17 requires it
+    // for `sslnegotiation=direct`, and earlier servers ignore it.
+    context.set_alpn_protos(b"\x0apostgresql")?;
     // Whole records per socket read instead of header, then body: half the
     // system calls (what a buffered reader under the stream would do).
     context.set_read_ahead(true);
@@ -209,6 +212,9 @@ mod tests {
         let mut server = ssl::SslAcceptor::mozilla_intermediate_v5(SslMethod::tls()).unwrap();
         server.set_private_key(&key).unwrap();
         server.set_certificate(&cert).unwrap();
+        server.set_alpn_select_callback(|_, offered| {
+            ssl::select_next_proto(b"\x0apostgresql", offered).ok_or(ssl::AlpnError::NOACK)
+        });
         let server = server.build();
         let (client_end, server_end) = UnixStream::pair().unwrap();
         let accepting = std::thread::spawn(move || server.accept(server_end).map(|_| ()).is_ok());
@@ -229,6 +235,15 @@ mod tests {
         let (cert, client) = handshake_with(MessageDigest::sha1());
         let expected = cert.digest(MessageDigest::sha256()).unwrap().to_vec();
         assert_eq!(server_end_point(client.ssl()), Some(expected));
+    }
+
+    #[test]
+    fn the_postgresql_protocol_is_offered_by_alpn() {
+        let (_, client) = handshake_with(MessageDigest::sha256());
+        assert_eq!(
+            client.ssl().selected_alpn_protocol(),
+            Some(&b"postgresql"[..])
+        );
     }
 
     #[test]
