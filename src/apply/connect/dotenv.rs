@@ -1,5 +1,5 @@
-//! The `.env` file beside the project: `KEY=value` lines, read before the
-//! process environment is consulted.
+//! The `.env` file beside the project: `KEY=value` lines, consulted for a
+//! variable the process environment does not set.
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -266,6 +266,14 @@ mod tests {
         assert_eq!(env["G"], "multi\nline");
         assert_eq!(env["H"], "after");
         assert_eq!(env.len(), 8);
+    }
+
+    #[test]
+    fn dotenv_reads_windows_line_ends() {
+        let env = parse_dotenv("A=1\r\nB=\"x y\"\r\n").unwrap();
+        assert_eq!((env["A"].as_str(), env["B"].as_str()), ("1", "x y"));
+        let e = parse_dotenv("A=1\r\nB=x y\r\n").unwrap_err();
+        assert_eq!((e.line, e.column), (2, 5), "{e}");
     }
 
     #[test]
