@@ -875,6 +875,26 @@ fn connection_problems_are_one_clear_line_without_the_password() {
 }
 
 #[test]
+fn a_bad_dotenv_line_is_one_clear_line_with_its_position_and_no_value() {
+    let project = copy_of(&fixture("broken_migration"));
+    std::fs::write(
+        project.path().join(".env"),
+        "# local settings\nPGHOST=127.0.0.1\nPGPASSWORD=two sekret-words\n",
+    )
+    .unwrap();
+    let r = run(&mut stackc_cmd(&[
+        "apply",
+        project.path().to_str().unwrap(),
+    ]));
+    assert_one_clear_line(
+        &r,
+        ".env:3:16: a value with spaces must be quoted",
+        "sekret",
+    );
+    assert!(r.stderr.contains("quote the value"), "{}", r.stderr);
+}
+
+#[test]
 fn connection_settings_come_from_dotenv_and_libpq_variables() {
     let mut db = TestDb::new("dotenv");
     let config: postgres::Config = db.url.parse().unwrap();
@@ -965,6 +985,73 @@ fn tls_modes_work() {
         assert_code(&r, 0);
     } else {
         assert_one_clear_line(&r, "error: cannot connect to", "\u{0}");
+    }
+}
+
+/// Whether the session that ran the fixture `tls`'s migration was encrypted.
+fn recorded_ssl(db: &mut TestDb) -> bool {
+    db.client
+        .query_one("select ssl from public.connection", &[])
+        .unwrap()
+        .get(0)
+}
+
+#[test]
+fn require_encrypts_and_disable_does_not() {
+    let mut db = TestDb::new("tls_on");
+    let ssl_on: String = db.client.query_one("show ssl", &[]).unwrap().get(0);
+    if ssl_on != "on" {
+        // `tls_modes_work` covers a server without TLS.
+        return;
+    }
+    let r = apply(&fixture("tls"), &format!("{}?sslmode=require", db.url), &[]);
+    assert_code(&r, 0);
+    assert!(recorded_ssl(&mut db), "require ran unencrypted");
+
+    let mut plain = TestDb::new("tls_off");
+    let r = apply(
+        &fixture("tls"),
+        &format!("{}?sslmode=disable", plain.url),
+        &[],
+    );
+    assert_code(&r, 0);
+    assert!(!recorded_ssl(&mut plain), "disable ran encrypted");
+}
+
+/// `prefer` and `require` verify nothing, so the CA bundle must not even be
+/// read (it costs tens of milliseconds). The bundle named here is a FIFO with no writer:
+/// OpenSSL opening it would block, and the apply would hang.
+#[test]
+fn tls_reads_no_ca_bundle() {
+    let db = TestDb::new("tls_bundle");
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("bundle.pem");
+    let path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+    for mode in ["prefer", "require"] {
+        let mut child = stackc_cmd(&[
+            "apply",
+            fixture("broken_migration").to_str().unwrap(),
+            "--database-url",
+            &format!("{}?sslmode={mode}", db.url),
+            "--dry-run",
+        ])
+        .env("SSL_CERT_FILE", &fifo)
+        .env("SSL_CERT_DIR", dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                panic!("sslmode={mode}: apply hung opening SSL_CERT_FILE (a FIFO)");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 

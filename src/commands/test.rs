@@ -5,7 +5,5 @@ use crate::apply::TestOptions;
 use crate::exit_status::ExitStatus;
 
 pub fn run(options: &TestOptions) -> ExitStatus {
-    // Single-threaded here, as that function requires.
-    crate::apply::connect::skip_system_ca_bundle();
     crate::apply::test(options)
 }

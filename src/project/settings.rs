@@ -3,7 +3,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use toml::de::{DeTable, DeValue};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
+use toml::Spanned;
 
 use crate::config::{ConfigEntry, ConfigLayer};
 use crate::diagnostic::{Code, Diagnostic, SourceFiles, Span};
@@ -108,31 +111,24 @@ pub(crate) fn parse_settings(file: &SourceFile, diagnostics: &mut Vec<Diagnostic
         };
         match section {
             "project" => {
-                for (k, v) in section_table {
-                    match k.get_ref().as_ref() {
-                        "name" => match v.get_ref().as_str() {
-                            Some(name) if is_identifier(name) => {
-                                settings.name = name.to_string();
-                                has_name = true;
-                            }
-                            _ => diagnostics.push(err(
-                                v.span(),
-                                "`project.name` must be a string of letters, digits and `_`".into(),
-                                "for example `name = \"analytics\"`",
-                            )),
-                        },
-                        other => diagnostics.push(unknown_key(
-                            file,
-                            k.span(),
-                            "project",
-                            other,
-                            &["name"],
+                let project: Project = read_section(file, "project", section_table, diagnostics);
+                if let Some(v) = project.name {
+                    match v.get_ref().as_str() {
+                        Some(name) if is_identifier(name) => {
+                            settings.name = name.to_string();
+                            has_name = true;
+                        }
+                        _ => diagnostics.push(err(
+                            v.span(),
+                            "`project.name` must be a string of letters, digits and `_`".into(),
+                            "for example `name = \"analytics\"`",
                         )),
                     }
                 }
             }
             "layers" => {
-                for (k, v) in section_table {
+                let layers: Layers = read_section(file, "layers", section_table, diagnostics);
+                for (k, v) in layers.0 {
                     match v.get_ref().as_str() {
                         Some(s)
                             if refuses_control(
@@ -143,9 +139,7 @@ pub(crate) fn parse_settings(file: &SourceFile, diagnostics: &mut Vec<Diagnostic
                                 diagnostics,
                             ) | refuses_control(file, v.span(), "schema", s, diagnostics) => {}
                         Some(s) if !s.is_empty() => {
-                            settings
-                                .layers
-                                .insert(k.get_ref().to_string(), s.to_string());
+                            settings.layers.insert(k.into_inner(), s.to_string());
                         }
                         _ => diagnostics.push(err(
                             v.span(),
@@ -170,65 +164,47 @@ pub(crate) fn parse_settings(file: &SourceFile, diagnostics: &mut Vec<Diagnostic
                 }
             }
             "connection" => {
-                for (k, v) in section_table {
-                    match k.get_ref().as_ref() {
-                        "url_env" => match v.get_ref().as_str() {
-                            Some(s) if !s.is_empty() => settings.url_env = Some(s.to_string()),
-                            _ => diagnostics.push(err(
-                                v.span(),
-                                "`connection.url_env` must be the name of an environment variable".into(),
-                                "for example `url_env = \"DATABASE_URL\"`; never put a URL or password in stackc.toml",
-                            )),
-                        },
-                        other => diagnostics.push(unknown_key(file, k.span(), "connection", other, &["url_env"])),
+                let connection: Connection =
+                    read_section(file, "connection", section_table, diagnostics);
+                if let Some(v) = connection.url_env {
+                    match v.get_ref().as_str() {
+                        Some(s) if !s.is_empty() => settings.url_env = Some(s.to_string()),
+                        _ => diagnostics.push(err(
+                            v.span(),
+                            "`connection.url_env` must be the name of an environment variable".into(),
+                            "for example `url_env = \"DATABASE_URL\"`; never put a URL or password in stackc.toml",
+                        )),
                     }
                 }
             }
             "seeds" => {
-                for (k, v) in section_table {
-                    match (k.get_ref().as_ref(), v.get_ref().as_str()) {
-                        ("schema", Some(s))
-                            if refuses_control(file, v.span(), "schema", s, diagnostics) => {}
-                        ("schema", Some(s)) if !s.is_empty() => {
-                            settings.seeds_schema = s.to_string()
-                        }
-                        ("schema", _) => diagnostics.push(err(
+                let seeds: Seeds = read_section(file, "seeds", section_table, diagnostics);
+                if let Some(v) = seeds.schema {
+                    match v.get_ref().as_str() {
+                        Some(s) if refuses_control(file, v.span(), "schema", s, diagnostics) => {}
+                        Some(s) if !s.is_empty() => settings.seeds_schema = s.to_string(),
+                        _ => diagnostics.push(err(
                             v.span(),
                             "`seeds.schema` must be a schema name".into(),
                             "for example `schema = \"seeds\"`",
-                        )),
-                        (other, _) => diagnostics.push(unknown_key(
-                            file,
-                            k.span(),
-                            "seeds",
-                            other,
-                            &["schema"],
                         )),
                     }
                 }
             }
             "history" => {
-                for (k, v) in section_table {
-                    match (k.get_ref().as_ref(), v.get_ref().as_str()) {
-                        ("schema" | "table", Some(s))
-                            if refuses_control(file, v.span(), "history", s, diagnostics) => {}
-                        ("schema", Some(s)) if !s.is_empty() => {
-                            settings.history_schema = s.to_string()
-                        }
-                        ("table", Some(s)) if !s.is_empty() => {
-                            settings.history_table = s.to_string()
-                        }
-                        ("schema" | "table", _) => diagnostics.push(err(
+                let history: History = read_section(file, "history", section_table, diagnostics);
+                for (key, value, setting) in [
+                    ("schema", history.schema, &mut settings.history_schema),
+                    ("table", history.table, &mut settings.history_table),
+                ] {
+                    let Some(v) = value else { continue };
+                    match v.get_ref().as_str() {
+                        Some(s) if refuses_control(file, v.span(), "history", s, diagnostics) => {}
+                        Some(s) if !s.is_empty() => *setting = s.to_string(),
+                        _ => diagnostics.push(err(
                             v.span(),
-                            format!("`history.{}` must be a non-empty string", k.get_ref()),
+                            format!("`history.{key}` must be a non-empty string"),
                             "for example `table = \"stackc_schema_history\"`",
-                        )),
-                        (other, _) => diagnostics.push(unknown_key(
-                            file,
-                            k.span(),
-                            "history",
-                            other,
-                            &["schema", "table"],
                         )),
                     }
                 }
@@ -263,6 +239,102 @@ pub(crate) fn parse_settings(file: &SourceFile, diagnostics: &mut Vec<Diagnostic
         }
     }
     settings
+}
+
+/// The sections of stackc.toml with fixed keys, as serde reads them. A
+/// value stays a spanned `toml::Value` so that a wrong type gets the
+/// setting's own message at its place (serde would stop at the first).
+#[derive(Deserialize, Default)]
+struct Project {
+    name: Option<Spanned<toml::Value>>,
+}
+
+#[derive(Deserialize, Default)]
+struct Connection {
+    url_env: Option<Spanned<toml::Value>>,
+}
+
+#[derive(Deserialize, Default)]
+struct Seeds {
+    schema: Option<Spanned<toml::Value>>,
+}
+
+#[derive(Deserialize, Default)]
+struct History {
+    schema: Option<Spanned<toml::Value>>,
+    table: Option<Spanned<toml::Value>>,
+}
+
+/// `[layers]`: any name, each with its place.
+#[derive(Deserialize, Default)]
+struct Layers(BTreeMap<Spanned<String>, Spanned<toml::Value>>);
+
+/// Reads `table` into `T` with serde, after reporting every key that `T`
+/// has no field for (`deny_unknown_fields` would stop at the first; a
+/// `#[serde(flatten)]` map of the rest loses toml's spans, so the keys are
+/// sorted out here, on the parsed table that keeps them).
+fn read_section<T: DeserializeOwned + Default>(
+    file: &SourceFile,
+    name: &str,
+    table: &DeTable<'_>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> T {
+    let known = fields_of::<T>();
+    let mut kept = DeTable::new();
+    for (k, v) in table {
+        if known.is_empty() || known.contains(&k.get_ref().as_ref()) {
+            kept.insert(k.clone(), v.clone());
+        } else {
+            diagnostics.push(unknown_key(file, k.span(), name, k.get_ref(), known));
+        }
+    }
+    let whole = Spanned::new(0..0, DeValue::Table(kept));
+    match T::deserialize(ValueDeserializer::from(whole)) {
+        Ok(section) => section,
+        // Every field takes any value, so this is unreachable; said, not
+        // dropped, should a stricter field be added.
+        Err(e) => {
+            diagnostics.push(
+                Diagnostic::new(Code::E0001, format!("invalid `[{name}]`: {}", e.message()))
+                    .at_file(&file.path, e.span().unwrap_or(0..0))
+                    .help("see the stackc.toml format in the README"),
+            );
+            T::default()
+        }
+    }
+}
+
+/// The field names serde derives for struct `T` (none for a map): the keys
+/// [`read_section`] accepts, so the struct is the only list of them.
+fn fields_of<T: DeserializeOwned>() -> &'static [&'static str] {
+    struct Probe<'a>(&'a std::cell::Cell<&'static [&'static str]>);
+    impl<'de> serde::Deserializer<'de> for Probe<'_> {
+        type Error = serde::de::value::Error;
+        fn deserialize_any<V: serde::de::Visitor<'de>>(
+            self,
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            Err(serde::de::Error::custom("not a struct"))
+        }
+        fn deserialize_struct<V: serde::de::Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            self.0.set(fields);
+            Err(serde::de::Error::custom("fields noted"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+            identifier ignored_any
+        }
+    }
+    let fields = std::cell::Cell::new(&[][..]);
+    // Fails by design: the probe only notes what serde asks for.
+    let _ = T::deserialize(Probe(&fields));
+    fields.get()
 }
 
 pub(super) fn parse_folder_configs(
@@ -455,4 +527,61 @@ pub fn load_settings_with(
         return Err((diagnostics, files));
     }
     Ok(settings)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn diagnostics(text: &str) -> Vec<(String, String)> {
+        let file = SourceFile {
+            path: Arc::from("stackc.toml"),
+            text: Arc::from(text),
+        };
+        let mut diagnostics = Vec::new();
+        parse_settings(&file, &mut diagnostics);
+        diagnostics
+            .iter()
+            .map(|d| {
+                let span = d.primary.clone().unwrap();
+                (d.message.clone(), text[span.range].to_string())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_unknown_key_and_every_wrong_value_is_reported_at_its_place() {
+        let text = "[project]\nname = 5\nnam = \"a\"\nowner = \"me\"\n[connection]\nurl = \"x\"\nurl_env = \"\"\n[history]\nschema = 1\ntable = 2\ntabel = 3\n[layers]\nstaging = 4\n";
+        let found = diagnostics(text);
+        for expected in [
+            ("unknown key `nam` in `project`", "nam"),
+            ("unknown key `owner` in `project`", "owner"),
+            (
+                "`project.name` must be a string of letters, digits and `_`",
+                "5",
+            ),
+            ("unknown key `url` in `connection`", "url"),
+            (
+                "`connection.url_env` must be the name of an environment variable",
+                "\"\"",
+            ),
+            ("`history.schema` must be a non-empty string", "1"),
+            ("`history.table` must be a non-empty string", "2"),
+            ("unknown key `tabel` in `history`", "tabel"),
+            ("layer `staging` must map to a schema name string", "4"),
+        ] {
+            let expected = (expected.0.to_string(), expected.1.to_string());
+            assert!(found.contains(&expected), "{expected:?} not in {found:#?}");
+        }
+        assert_eq!(found.len(), 9, "{found:#?}");
+    }
+
+    #[test]
+    fn the_keys_of_a_section_are_its_fields() {
+        assert_eq!(fields_of::<History>(), ["schema", "table"]);
+        assert_eq!(fields_of::<Project>(), ["name"]);
+        assert!(fields_of::<Layers>().is_empty());
+    }
 }

@@ -21,7 +21,7 @@ pub use self::dotenv::{parse_dotenv, DotenvError, Env};
 use self::target::percent_decode;
 pub use self::target::{from_profile, resolve};
 use self::tls::tls_connector;
-pub use self::tls::{skip_system_ca_bundle, tls_in_background, TlsSetup};
+pub use self::tls::{tls_in_background, TlsSetup};
 
 /// Where an apply connects, described without the password.
 #[derive(Clone)]
@@ -204,7 +204,7 @@ pub fn connect(target: &Target, tls: Option<TlsSetup>) -> Result<Client, Connect
         .spawn(move || {
             let result = match connector {
                 None => config.connect(NoTls),
-                Some(c) => config.connect(postgres_native_tls::MakeTlsConnector::new(c)),
+                Some(c) => config.connect(c),
             };
             // The receiver is gone only when the wait gave up already.
             let _ = send.send(result);
