@@ -50,7 +50,7 @@ YML
 done
 
 echo "== dbt build" >&2
-(cd "$work/dbt" && "$dbt" build --profiles-dir . >"$work/dbt.log" 2>&1) || { tail -20 "$work/dbt.log"; echo "dbt build failed" >&2; }
+(cd "$work/dbt" && "$dbt" seed --profiles-dir . >"$work/dbt.log" 2>&1 && "$dbt" build --profiles-dir . >>"$work/dbt.log" 2>&1) || { tail -20 "$work/dbt.log"; echo "dbt build failed" >&2; }
 echo "== stackc apply" >&2
 "$stackc" apply "$work/stackc" >"$work/stackc.log" 2>&1 || { tail -20 "$work/stackc.log"; echo "stackc apply failed" >&2; }
 
