@@ -40,6 +40,9 @@ pub struct Job<'a> {
 pub struct Derived {
     /// Its output columns, when all are known.
     pub columns: Option<Vec<ModelColumn>>,
+    /// A snapshot's query's column names, when all are known: its
+    /// `unique_key`, `updated_at` and `check_cols` must be among them.
+    pub snapshot_query: Option<Vec<String>>,
 }
 
 /// Where lineage points: each relation's node, by its catalog key.
@@ -74,6 +77,10 @@ pub fn derive(
             diagnostics.extend(local);
             let Some(cols) = cols else { continue };
             let job = &jobs[i];
+            if job.snapshot {
+                out[i].snapshot_query = Some(cols.into_iter().map(|c| c.name).collect());
+                continue;
+            }
             let declared = |name: &str| {
                 job.entry?
                     .columns
@@ -305,7 +312,7 @@ fn derive_one(job: &Job, catalog: &Catalog) -> (Option<Vec<Col>>, Vec<Diagnostic
             }
         }
     }
-    (analysis.columns.filter(|_| !job.snapshot), local)
+    (analysis.columns, local)
 }
 
 fn diagnostic(job: &Job, r: &Rendered, p: &Problem) -> Diagnostic {
