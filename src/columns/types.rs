@@ -40,7 +40,7 @@ impl Ty {
 
     /// The type without modifiers, as an expression that is not a plain
     /// copy or cast has it: `max(numeric(12,2))` is `numeric`.
-    fn unmodified(&self) -> Ty {
+    pub(super) fn unmodified(&self) -> Ty {
         match self.base() {
             Some(b) => Ty::known(b),
             None => self.clone(),
@@ -56,7 +56,7 @@ impl Ty {
 
     /// The type without its modifiers: `numeric(10,2)` is `numeric`,
     /// `character varying(20)` is `character varying`.
-    fn base(&self) -> Option<&str> {
+    pub(super) fn base(&self) -> Option<&str> {
         let t = self.name()?;
         let Some(i) = t.find('(') else {
             return Some(t);
@@ -205,76 +205,11 @@ pub fn power(l: &Ty, r: &Ty) -> Ty {
 }
 
 /// The common type of `case` branches, `coalesce` arguments and the
-/// columns of a set operation (PostgreSQL's "UNION, CASE, and related
-/// constructs"): one type when all agree; the widest number of numbers;
-/// `text` for literals alone; else unknown (PostgreSQL would pick or
-/// refuse by rules this does not model).
+/// columns of a set operation, by PostgreSQL's rule (see
+/// [`super::common`]); unknown where PostgreSQL would refuse them (the
+/// caller reports that).
 pub fn common<'a>(types: impl IntoIterator<Item = &'a Ty>) -> Ty {
-    let mut out: Option<Ty> = None;
-    for t in types {
-        out = Some(match (out, t) {
-            (None, t) => t.clone(),
-            (Some(Ty::Unknown), _) | (_, Ty::Unknown) => return Ty::Unknown,
-            // A literal takes the other type, without its modifiers
-            // (`coalesce(char(2) column, 'ZZ')` is `character`).
-            (Some(Ty::Literal), t) => t.unmodified(),
-            (Some(o), Ty::Literal) => o.unmodified(),
-            (Some(o), t) if o == *t => o,
-            (Some(o), t) => match (numeric_rank(&o), numeric_rank(t)) {
-                (Some(a), Some(b)) => {
-                    let (hi, lo) = (a.max(b), a.min(b));
-                    // A float meets a non-float: double precision.
-                    if hi >= 5 && lo < 5 {
-                        of_rank(6)
-                    } else {
-                        of_rank(hi)
-                    }
-                }
-                _ if o.base() == t.base() && o.base().is_some() => {
-                    // `varchar(10)` and `varchar(20)`: the type without the length.
-                    Ty::Known(o.base().unwrap_or_default().to_string())
-                }
-                _ if is_text(&o) && is_text(t) => Ty::known("text"),
-                _ => return Ty::Unknown,
-            },
-        });
-    }
-    out.unwrap_or(Ty::Unknown)
-}
-
-/// PostgreSQL's type category (`pg_type.typcategory`) of the types whose
-/// category this knows; `None` for the rest, which never clash.
-fn category(t: &Ty) -> Option<char> {
-    if numeric_rank(t).is_some() {
-        return Some('N');
-    }
-    if is_text(t) {
-        return Some('S');
-    }
-    match t.base()? {
-        "boolean" => Some('B'),
-        "date"
-        | "timestamp without time zone"
-        | "timestamp with time zone"
-        | "time without time zone"
-        | "time with time zone" => Some('D'),
-        "interval" => Some('T'),
-        _ => None,
-    }
-}
-
-/// Two known types of one set operation column that PostgreSQL refuses to
-/// match ("UNION types integer and text cannot be matched"): both of a
-/// category this knows, and the categories differ. Literals and unknown
-/// types never clash.
-pub fn clash(l: &Ty, r: &Ty) -> Option<(String, String)> {
-    let (a, b) = (category(l)?, category(r)?);
-    (a != b).then(|| {
-        (
-            l.output().unwrap_or_default(),
-            r.output().unwrap_or_default(),
-        )
-    })
+    super::common::resolve(types).unwrap_or(Ty::Unknown)
 }
 
 /// The result of a function PostgreSQL ships, by its lower-case name and
@@ -480,7 +415,7 @@ mod tests {
         assert_eq!(number("99999999999999999999"), k("numeric"));
         assert_eq!(common(&[Ty::Literal, Ty::Literal]), Ty::Literal);
         assert_eq!(common(&[Ty::Literal, k("date")]), k("date"));
-        assert_eq!(common(&[k("integer"), k("real")]), k("double precision"));
+        assert_eq!(common(&[k("integer"), k("real")]), k("real"));
         assert_eq!(
             common(&[k("character varying(10)"), k("character varying(20)")]),
             k("character varying")

@@ -132,18 +132,19 @@ impl Analyzer<'_> {
                 for w in conditions {
                     parts.push(self.expr(&w.condition, scope, outputs));
                     let r = self.expr(&w.result, scope, outputs);
-                    results.push(r.ty.clone());
+                    results.push((r.ty.clone(), Some(&w.result)));
                     parts.push(r);
                 }
                 match else_result {
                     Some(x) => {
                         let r = self.expr(x, scope, outputs);
-                        results.push(r.ty.clone());
+                        results.push((r.ty.clone(), Some(&**x)));
                         parts.push(r);
                     }
-                    None => results.push(Ty::Literal),
+                    None => results.push((Ty::Literal, None)),
                 }
-                Val::computed(types::common(&results), &parts)
+                let ty = self.bring_together("CASE", &results, span_of(e));
+                Val::computed(ty.unwrap_or(Ty::Unknown), &parts)
             }
             Expr::Function(f) => self.function(f, scope, outputs),
             Expr::Extract { expr, .. } => {
@@ -255,6 +256,7 @@ impl Analyzer<'_> {
             .unwrap_or_default();
         let mut parts = Vec::new();
         let mut arg_types = Vec::new();
+        let mut arg_exprs = Vec::new();
         match &f.args {
             FunctionArguments::List(list) => {
                 for a in &list.args {
@@ -266,9 +268,13 @@ impl Analyzer<'_> {
                         FunctionArgExpr::Expr(x) => {
                             let v = self.expr(x, scope, outputs);
                             arg_types.push(v.ty.clone());
+                            arg_exprs.push(Some(x));
                             parts.push(v);
                         }
-                        _ => arg_types.push(Ty::Unknown),
+                        _ => {
+                            arg_types.push(Ty::Unknown);
+                            arg_exprs.push(None);
+                        }
                     }
                 }
                 for clause in &list.clauses {
@@ -297,8 +303,20 @@ impl Analyzer<'_> {
                 parts.push(self.expr(x, scope, outputs));
             }
         }
-        let ty = match (&f.args, keyword_type(&name)) {
-            (FunctionArguments::None, Some(t)) => t,
+        let construct = match name.as_str() {
+            "coalesce" => Some("COALESCE"),
+            "greatest" => Some("GREATEST"),
+            "least" => Some("LEAST"),
+            _ => None,
+        };
+        let ty = match (&f.args, keyword_type(&name), construct) {
+            (FunctionArguments::None, Some(t), _) => t,
+            (FunctionArguments::List(_), _, Some(construct)) => {
+                let inputs: Vec<_> = arg_types.iter().cloned().zip(arg_exprs).collect();
+                let fallback = span_of(&f.name);
+                self.bring_together(construct, &inputs, fallback)
+                    .unwrap_or(Ty::Unknown)
+            }
             _ => types::function(&name, &arg_types),
         };
         Val::computed(ty, &parts)
@@ -432,7 +450,8 @@ pub fn figure_name(e: &Expr) -> String {
                     .to_string(),
                 )
             }),
-            Expr::Nested(inner) => figure(inner),
+            Expr::Nested(inner) | Expr::Collate { expr: inner, .. } => figure(inner),
+            Expr::AtTimeZone { .. } => Some("timezone".into()),
             Expr::Case { .. } => Some("case".into()),
             Expr::Exists { .. } => Some("exists".into()),
             Expr::Array(_) => Some("array".into()),
