@@ -113,6 +113,27 @@ impl Catalog {
 /// kept as written.
 pub fn pg_type_name(written: &str) -> String {
     let t = written.trim();
+    // An array of any number of dimensions is `element[]` to
+    // `format_type`; `_int4` is the catalog's own name of `integer[]`.
+    if let Some(open) = t.find('[').filter(|_| t.ends_with(']')) {
+        let elem = t[..open].trim();
+        if !elem.is_empty() {
+            return format!("{}[]", pg_type_name(elem));
+        }
+    }
+    if let Some(elem) = t.strip_prefix('_') {
+        let named = pg_type_name(elem);
+        if named != elem {
+            return format!("{named}[]");
+        }
+    }
+    if let Some(elem) = t
+        .to_ascii_lowercase()
+        .strip_suffix(" array")
+        .map(|e| e.trim().to_string())
+    {
+        return format!("{}[]", pg_type_name(&elem));
+    }
     let lower = t.to_ascii_lowercase();
     let (base, args) = match lower.find('(') {
         Some(i) => (lower[..i].trim(), &lower[i..]),
@@ -158,6 +179,13 @@ mod tests {
             ("timestamp(3)", "timestamp(3) without time zone"),
             ("text", "text"),
             ("my_enum", "my_enum"),
+            ("text[]", "text[]"),
+            ("INT[]", "integer[]"),
+            ("int4[][]", "integer[]"),
+            ("varchar(20)[3]", "character varying(20)[]"),
+            ("_int8", "bigint[]"),
+            ("_my_type", "_my_type"),
+            ("integer array", "integer[]"),
         ] {
             assert_eq!(pg_type_name(written), catalog, "{written}");
         }

@@ -147,6 +147,19 @@ pub fn arithmetic(op: &str, l: &Ty, r: &Ty) -> Ty {
         _ => (l, r),
     };
     if op == "||" {
+        // An array with an array of its type or with an element.
+        let arr = |t: &Ty| t.name().filter(|n| n.ends_with("[]")).map(str::to_string);
+        match (arr(l), arr(r)) {
+            (Some(a), Some(b)) if a == b => return Ty::Known(a),
+            (Some(a), None) if element(l).base() == r.base() && r.base().is_some() => {
+                return Ty::Known(a)
+            }
+            (None, Some(b)) if element(r).base() == l.base() && l.base().is_some() => {
+                return Ty::Known(b)
+            }
+            (Some(_), _) | (_, Some(_)) => return Ty::Unknown,
+            _ => {}
+        }
         if is_text(l) || is_text(r) || (*l == Ty::Literal && *r == Ty::Literal) {
             return Ty::known("text");
         }
@@ -303,16 +316,57 @@ pub fn function(name: &str, args: &[Ty]) -> Ty {
         "jsonb_agg" | "jsonb_build_object" | "jsonb_build_array" | "to_jsonb"
         | "jsonb_object_agg" | "jsonb_set" | "jsonb_strip_nulls" => Ty::known("jsonb"),
         "gen_random_uuid" => Ty::known("uuid"),
-        "array_agg" => match first {
-            Ty::Known(t) if !t.ends_with("[]") => Ty::Known(format!("{t}[]")),
+        // Of an array, an array of one more dimension: the same type.
+        "array_agg" => match first.unmodified() {
+            Ty::Known(t) if t.ends_with("[]") => Ty::Known(t),
+            Ty::Known(t) => Ty::Known(format!("{t}[]")),
             _ => Ty::Unknown,
         },
+        "string_to_array" | "regexp_split_to_array" | "regexp_match" | "regexp_matches" => {
+            Ty::known("text[]")
+        }
+        "array_positions" => Ty::known("integer[]"),
+        "array_position" | "cardinality" | "array_ndims" | "array_upper" | "array_lower" => {
+            Ty::known("integer")
+        }
+        "array_to_string" | "array_dims" => Ty::known("text"),
+        "array_append" | "array_remove" | "array_replace" | "array_cat" => match first {
+            Ty::Known(t) if t.ends_with("[]") => Ty::Known(t),
+            _ => Ty::Unknown,
+        },
+        "array_prepend" => match args.get(1) {
+            Some(Ty::Known(t)) if t.ends_with("[]") => Ty::Known(t.clone()),
+            _ => Ty::Unknown,
+        },
+        "unnest" if args.len() == 1 => element(&first),
         "coalesce" | "greatest" | "least" => common(args),
         "nullif" => match first {
             Ty::Literal => Ty::known("text"),
             t => t,
         },
         _ => Ty::Unknown,
+    }
+}
+
+/// The element type of an array type (`text[]` is of `text`).
+pub fn element(t: &Ty) -> Ty {
+    match t {
+        Ty::Known(a) => match a.strip_suffix("[]") {
+            Some(e) => Ty::known(e),
+            None => Ty::Unknown,
+        },
+        _ => Ty::Unknown,
+    }
+}
+
+/// An array of `elem`: `array[1, 2]` is `integer[]`; an array of arrays
+/// is the same array type.
+pub fn array_of(elem: &Ty) -> Ty {
+    match elem.unmodified() {
+        Ty::Literal => Ty::known("text[]"),
+        Ty::Known(t) if t.ends_with("[]") => Ty::Known(t),
+        Ty::Known(t) => Ty::Known(format!("{t}[]")),
+        Ty::Unknown => Ty::Unknown,
     }
 }
 
@@ -354,6 +408,9 @@ mod tests {
             ),
             ("||", Ty::Literal, int.clone(), "text"),
             ("||", k("character varying(10)"), k("text"), "text"),
+            ("||", k("text[]"), k("text[]"), "text[]"),
+            ("||", k("integer[]"), int.clone(), "integer[]"),
+            ("||", int.clone(), k("integer[]"), "integer[]"),
         ] {
             assert_eq!(arithmetic(op, &l, &r), k(want), "{l:?} {op} {r:?}");
         }
@@ -401,6 +458,16 @@ mod tests {
             ("string_agg", vec![], "text"),
             ("row_number", vec![], "bigint"),
             ("array_agg", vec![int.clone()], "integer[]"),
+            (
+                "array_agg",
+                vec![k("character varying(20)")],
+                "character varying[]",
+            ),
+            ("array_agg", vec![k("text[]")], "text[]"),
+            ("string_to_array", vec![k("text"), Ty::Literal], "text[]"),
+            ("array_append", vec![k("bigint[]"), k("bigint")], "bigint[]"),
+            ("array_length", vec![k("bigint[]"), int.clone()], "integer"),
+            ("unnest", vec![k("date[]")], "date"),
         ] {
             assert_eq!(function(f, &args), k(want), "{f}({args:?})");
         }

@@ -211,11 +211,38 @@ impl Analyzer<'_> {
                     .iter()
                     .map(|x| self.expr(x, scope, outputs))
                     .collect();
-                Val::computed(Ty::Unknown, &parts)
+                // `array[]` alone has no type PostgreSQL can tell.
+                let ty = match parts.is_empty() {
+                    true => Ty::Unknown,
+                    false => types::array_of(&types::common(parts.iter().map(|p| &p.ty))),
+                };
+                Val::computed(ty, &parts)
             }
-            Expr::CompoundFieldAccess { root, .. } => {
-                let v = self.expr(root, scope, outputs);
-                Val::computed(Ty::Unknown, &[v])
+            Expr::CompoundFieldAccess { root, access_chain } => {
+                use sqlparser::ast::AccessExpr;
+                // `t.tags[1]` is the root `t` with `.tags` and `[1]`.
+                let (v, access_chain) = match (&**root, &access_chain[..]) {
+                    (
+                        Expr::Identifier(rel),
+                        [AccessExpr::Dot(Expr::Identifier(col)), rest @ ..],
+                    ) => {
+                        let rel = ident_name(rel);
+                        (self.name(Some(&rel), col, scope, outputs), rest)
+                    }
+                    _ => (self.expr(root, scope, outputs), &access_chain[..]),
+                };
+                // `tags[1]` is an element, `tags[1:2]` an array, `tags[1][2]`
+                // of a one-dimension type is null: left unknown.
+                let ty = match access_chain {
+                    [sqlparser::ast::AccessExpr::Subscript(sqlparser::ast::Subscript::Index {
+                        ..
+                    })] => types::element(&v.ty),
+                    [sqlparser::ast::AccessExpr::Subscript(sqlparser::ast::Subscript::Slice {
+                        ..
+                    })] if v.ty.output().is_some_and(|t| t.ends_with("[]")) => v.ty.clone(),
+                    _ => Ty::Unknown,
+                };
+                Val::computed(ty, &[v])
             }
             _ => Val::of(Ty::Unknown),
         }
