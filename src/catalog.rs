@@ -69,6 +69,11 @@ pub struct Entry {
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
     tables: BTreeMap<(String, String), Entry>,
+    /// Models whose schema file lists columns and whose own columns are
+    /// not derived yet: introspection waits for the derived ones (what the
+    /// database would answer), not the schema file's, which may list
+    /// columns the SQL does not make.
+    pending: std::collections::BTreeSet<(String, String)>,
 }
 
 impl Catalog {
@@ -84,6 +89,10 @@ impl Catalog {
         for c in &mut columns {
             c.data_type = c.data_type.as_deref().map(pg_type_name);
         }
+        let key = (schema.to_string(), name.to_string());
+        if origin == Origin::Model && !self.tables.contains_key(&key) {
+            self.pending.insert(key);
+        }
         self.tables
             .entry((schema.to_string(), name.to_string()))
             .or_insert(Entry { origin, columns });
@@ -91,7 +100,20 @@ impl Catalog {
 
     /// Records a model's columns derived from its SQL: they replace what
     /// its schema file lists, which may be only some of them.
+    /// Marks a model's columns as settled: derived, or left to what its
+    /// schema file lists when its SQL does not tell them.
+    pub fn settle(&mut self, schema: &str, name: &str) {
+        self.pending.remove(&(schema.to_string(), name.to_string()));
+    }
+
+    /// Whether `schema.name` is a model whose derived columns are still to come.
+    pub fn is_pending(&self, schema: &str, name: &str) -> bool {
+        self.pending
+            .contains(&(schema.to_string(), name.to_string()))
+    }
+
     pub fn set_derived(&mut self, schema: &str, name: &str, columns: Vec<CatalogColumn>) {
+        self.settle(schema, name);
         self.tables.insert(
             (schema.to_string(), name.to_string()),
             Entry {

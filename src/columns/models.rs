@@ -75,6 +75,8 @@ pub fn derive(
             .collect();
         for (i, cols, local) in results {
             diagnostics.extend(local);
+            let (schema, name) = key_of(jobs[i].relation);
+            catalog.settle(&schema, &name);
             let Some(cols) = cols else { continue };
             let job = &jobs[i];
             if job.snapshot {
