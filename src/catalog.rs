@@ -106,6 +106,12 @@ impl Catalog {
         self.pending.remove(&(schema.to_string(), name.to_string()));
     }
 
+    /// Settles every model: what was not derived in the first round (a
+    /// model that failed to render) is left to its schema file.
+    pub fn settle_all(&mut self) {
+        self.pending.clear();
+    }
+
     /// Whether `schema.name` is a model whose derived columns are still to come.
     pub fn is_pending(&self, schema: &str, name: &str) -> bool {
         self.pending

@@ -207,6 +207,9 @@ pub(super) fn derive_columns(
             .collect();
         derive(&jobs, &mut catalog, &nodes, diagnostics)
     };
+    if only.is_none() {
+        catalog.settle_all();
+    }
     let todo = models
         .values_mut()
         .filter(|m| only.is_none_or(|o| o.contains(&m.name)));
