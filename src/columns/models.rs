@@ -442,6 +442,16 @@ fn diagnostic(job: &Job, r: &Rendered, p: &Problem) -> Diagnostic {
         )
         .at(span)
         .help(format!("write a value of type `{ty}`, or cast the other values to the type meant")),
+        ProblemKind::UsingTypes { name, left, right } => Diagnostic::new(
+            Code::E0247,
+            format!(
+                "`join ... using ({name})` joins `{left}` on the left with `{right}` on the right, which PostgreSQL cannot match"
+            ),
+        )
+        .at(span)
+        .help(format!(
+            "join `on` with a cast (`on l.{name} = r.{name}::{left}`), or cast the column upstream"
+        )),
         ProblemKind::Duplicate { name } => Diagnostic::new(
             Code::E0248,
             format!(

@@ -131,6 +131,13 @@ pub enum ProblemKind {
     Literal { text: String, ty: String },
     /// Two output columns of one name.
     Duplicate { name: String },
+    /// A `join ... using` column whose types on the two sides PostgreSQL
+    /// cannot match.
+    UsingTypes {
+        name: String,
+        left: String,
+        right: String,
+    },
     /// `group by 3` / `order by 3` beyond the select list.
     Position {
         n: String,
@@ -540,7 +547,23 @@ impl Analyzer<'_> {
                 extend(filters, &c.lineage, Some(Kind::Filter));
             }
             let ty = match (lcol, rcol) {
-                (Some(a), Some(b)) => types::common([&a.ty, &b.ty]),
+                (Some(a), Some(b)) => match crate::columns::common::resolve([&a.ty, &b.ty]) {
+                    Ok(ty) => ty,
+                    Err(_) => {
+                        let kind = ProblemKind::UsingTypes {
+                            name: n.clone(),
+                            left: a.ty.output().unwrap_or_default(),
+                            right: b.ty.output().unwrap_or_default(),
+                        };
+                        self.problems.push(Problem {
+                            kind,
+                            start: at(ident).0,
+                            end: at(ident).1,
+                            related: None,
+                        });
+                        Ty::Unknown
+                    }
+                },
                 _ => Ty::Unknown,
             };
             merged.push(Col {

@@ -60,6 +60,8 @@ impl Analyzer<'_> {
         fallback: (At, At),
     ) -> Option<Ty> {
         match resolve(inputs.iter().map(|(t, _)| t)) {
+            // Literals alone are `text` (PostgreSQL's rule, for every construct).
+            Ok(Ty::Literal) => Some(Ty::known("text")),
             Ok(ty) => {
                 self.check_literals(inputs.iter().filter_map(|(_, e)| *e), &ty);
                 Some(ty)
