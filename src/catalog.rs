@@ -69,6 +69,11 @@ pub struct Entry {
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
     tables: BTreeMap<(String, String), Entry>,
+    /// Models whose schema file lists columns and whose own columns are
+    /// not derived yet: introspection waits for the derived ones (what the
+    /// database would answer), not the schema file's, which may list
+    /// columns the SQL does not make.
+    pending: std::collections::BTreeSet<(String, String)>,
 }
 
 impl Catalog {
@@ -84,6 +89,10 @@ impl Catalog {
         for c in &mut columns {
             c.data_type = c.data_type.as_deref().map(pg_type_name);
         }
+        let key = (schema.to_string(), name.to_string());
+        if origin == Origin::Model && !self.tables.contains_key(&key) {
+            self.pending.insert(key);
+        }
         self.tables
             .entry((schema.to_string(), name.to_string()))
             .or_insert(Entry { origin, columns });
@@ -91,7 +100,26 @@ impl Catalog {
 
     /// Records a model's columns derived from its SQL: they replace what
     /// its schema file lists, which may be only some of them.
+    /// Marks a model's columns as settled: derived, or left to what its
+    /// schema file lists when its SQL does not tell them.
+    pub fn settle(&mut self, schema: &str, name: &str) {
+        self.pending.remove(&(schema.to_string(), name.to_string()));
+    }
+
+    /// Settles every model: what was not derived in the first round (a
+    /// model that failed to render) is left to its schema file.
+    pub fn settle_all(&mut self) {
+        self.pending.clear();
+    }
+
+    /// Whether `schema.name` is a model whose derived columns are still to come.
+    pub fn is_pending(&self, schema: &str, name: &str) -> bool {
+        self.pending
+            .contains(&(schema.to_string(), name.to_string()))
+    }
+
     pub fn set_derived(&mut self, schema: &str, name: &str, columns: Vec<CatalogColumn>) {
+        self.settle(schema, name);
         self.tables.insert(
             (schema.to_string(), name.to_string()),
             Entry {
@@ -113,6 +141,27 @@ impl Catalog {
 /// kept as written.
 pub fn pg_type_name(written: &str) -> String {
     let t = written.trim();
+    // An array of any number of dimensions is `element[]` to
+    // `format_type`; `_int4` is the catalog's own name of `integer[]`.
+    if let Some(open) = t.find('[').filter(|_| t.ends_with(']')) {
+        let elem = t[..open].trim();
+        if !elem.is_empty() {
+            return format!("{}[]", pg_type_name(elem));
+        }
+    }
+    if let Some(elem) = t.strip_prefix('_') {
+        let named = pg_type_name(elem);
+        if named != elem {
+            return format!("{named}[]");
+        }
+    }
+    if let Some(elem) = t
+        .to_ascii_lowercase()
+        .strip_suffix(" array")
+        .map(|e| e.trim().to_string())
+    {
+        return format!("{}[]", pg_type_name(&elem));
+    }
     let lower = t.to_ascii_lowercase();
     let (base, args) = match lower.find('(') {
         Some(i) => (lower[..i].trim(), &lower[i..]),
@@ -158,6 +207,13 @@ mod tests {
             ("timestamp(3)", "timestamp(3) without time zone"),
             ("text", "text"),
             ("my_enum", "my_enum"),
+            ("text[]", "text[]"),
+            ("INT[]", "integer[]"),
+            ("int4[][]", "integer[]"),
+            ("varchar(20)[3]", "character varying(20)[]"),
+            ("_int8", "bigint[]"),
+            ("_my_type", "_my_type"),
+            ("integer array", "integer[]"),
         ] {
             assert_eq!(pg_type_name(written), catalog, "{written}");
         }

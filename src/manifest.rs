@@ -218,6 +218,13 @@ pub struct ModelNode<S> {
     /// sha256 of the model's file.
     pub checksum: S,
     pub columns: BTreeMap<S, ColumnInfo<S>>,
+    /// The upstream columns that decide which rows the model has (`where`,
+    /// `join ... on`, `group by`, `having`), once for all its columns
+    /// instead of in each column's `lineage` (where a column that copies or
+    /// computes from one lists it so). A column's own `lineage` keeps the
+    /// filters of its value alone (a scalar subquery's `where`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lineage_filters: Vec<ColumnSource<S>>,
     pub config: ModelConfigInfo<S>,
     pub depends_on: DependsOn<S>,
     pub description: Option<S>,

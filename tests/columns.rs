@@ -7,31 +7,44 @@ mod common;
 
 use common::{repo, stackc};
 
-/// One line a model column: `model.column type <- node.column kind, ...`.
+/// One line a model column: `model.column type <- node.column kind, ...`,
+/// with the model's `lineage_filters` (listed once for the model) as each
+/// column's `filter` sources, where the column does not already copy or
+/// compute from them.
 fn columns_of(manifest: &serde_json::Value) -> String {
     let mut out = String::new();
     let nodes = manifest["nodes"].as_object().expect("nodes");
+    let sources = |v: &serde_json::Value| -> Vec<(String, String, String)> {
+        v.as_array()
+            .map(|l| {
+                l.iter()
+                    .map(|s| {
+                        let node = s["node"].as_str().unwrap_or_default();
+                        let node = node.split('.').skip(2).collect::<Vec<_>>().join(".");
+                        let column = s["column"].as_str().unwrap_or_default().to_string();
+                        (node, column, s["kind"].as_str().unwrap_or_default().into())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
     for (id, node) in nodes {
         let Some(model) = id.strip_prefix("model.hard.") else {
             continue;
         };
+        let filters = sources(&node["lineage_filters"]);
         for (name, c) in node["columns"].as_object().expect("columns") {
-            let lineage: Vec<String> = c["lineage"]
-                .as_array()
-                .map(|l| {
-                    l.iter()
-                        .map(|s| {
-                            let node = s["node"].as_str().unwrap_or_default();
-                            let node = node.split('.').skip(2).collect::<Vec<_>>().join(".");
-                            format!(
-                                "{node}.{} {}",
-                                s["column"].as_str().unwrap_or_default(),
-                                s["kind"].as_str().unwrap_or_default()
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
+            let mut own = sources(&c["lineage"]);
+            for f in &filters {
+                if !own.iter().any(|s| s.0 == f.0 && s.1 == f.1) {
+                    own.push(f.clone());
+                }
+            }
+            own.sort();
+            let lineage: Vec<String> = own
+                .iter()
+                .map(|(node, column, kind)| format!("{node}.{column} {kind}"))
+                .collect();
             out.push_str(&format!(
                 "{model}.{name} {} <- {}\n",
                 c["data_type"].as_str().unwrap_or("unknown"),

@@ -22,7 +22,47 @@ pub fn configured_columns(
     for index in &config.indexes {
         named.extend(index.columns.iter().map(|c| ("indexes", c.as_str())));
     }
-    for (key, written) in named {
+    named_columns(
+        &format!("`{model}`"),
+        file,
+        config,
+        &named,
+        columns,
+        diagnostics,
+    );
+}
+
+/// E0246 for a snapshot's `unique_key`, `updated_at` and `check_cols`
+/// that its query (whose column names are `columns`) does not select:
+/// dbt's merge into the snapshot table would fail in the database.
+pub fn snapshot_columns(
+    model: &str,
+    file: &std::sync::Arc<str>,
+    config: &ModelConfig,
+    named: &[(&str, &str)],
+    columns: &[String],
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    named_columns(
+        &format!("the query of snapshot `{model}`"),
+        file,
+        config,
+        named,
+        columns,
+        diagnostics,
+    );
+}
+
+/// `subject` is what selects the columns, for the messages.
+fn named_columns(
+    subject: &str,
+    file: &std::sync::Arc<str>,
+    config: &ModelConfig,
+    named: &[(&str, &str)],
+    columns: &[String],
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    for &(key, written) in named {
         let name = match written.strip_prefix('"').and_then(|w| w.strip_suffix('"')) {
             Some(quoted) => quoted.replace("\"\"", "\""),
             None if plain(written) => written.to_ascii_lowercase(),
@@ -38,13 +78,13 @@ pub fn configured_columns(
             .unwrap_or_else(|| Span::new(file, 0..0));
         let d = Diagnostic::new(
             Code::E0246,
-            format!("`{key}` names column `{written}`, which `{model}` does not select"),
+            format!("`{key}` names column `{written}`, which {subject} does not select"),
         )
         .at(at);
         diagnostics.push(
             match crate::suggest::closest(&name, columns.iter().map(String::as_str)) {
                 Some(close) => d.help(format!("did you mean `{close}`?")),
-                None => d.help(format!("`{model}` selects: {}", columns.join(", "))),
+                None => d.help(format!("{subject} selects: {}", columns.join(", "))),
             },
         );
     }

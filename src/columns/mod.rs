@@ -4,6 +4,7 @@
 //! columns each model column is computed from.
 
 pub mod checks;
+pub mod common;
 pub mod models;
 pub mod query;
 pub mod types;

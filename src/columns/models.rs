@@ -40,6 +40,9 @@ pub struct Job<'a> {
 pub struct Derived {
     /// Its output columns, when all are known.
     pub columns: Option<Vec<ModelColumn>>,
+    /// A snapshot's query's column names, when all are known: its
+    /// `unique_key`, `updated_at` and `check_cols` must be among them.
+    pub snapshot_query: Option<Vec<String>>,
 }
 
 /// Where lineage points: each relation's node, by its catalog key.
@@ -72,8 +75,14 @@ pub fn derive(
             .collect();
         for (i, cols, local) in results {
             diagnostics.extend(local);
+            let (schema, name) = key_of(jobs[i].relation);
+            catalog.settle(&schema, &name);
             let Some(cols) = cols else { continue };
             let job = &jobs[i];
+            if job.snapshot {
+                out[i].snapshot_query = Some(cols.into_iter().map(|c| c.name).collect());
+                continue;
+            }
             let declared = |name: &str| {
                 job.entry?
                     .columns
@@ -272,7 +281,11 @@ fn derive_one(job: &Job, catalog: &Catalog) -> (Option<Vec<Col>>, Vec<Diagnostic
         return (None, local);
     };
     let mut view = View { catalog, own: None };
-    let analysis = query::analyze(&q, &view);
+    let mut analysis = query::analyze(&q, &view);
+    // An ephemeral model is a CTE, which may repeat a name.
+    if let (Some(cols), None) = (&analysis.columns, &job.relation.cte) {
+        analysis.problems.extend(query::duplicate_outputs(&q, cols));
+    }
     let mut seen = BTreeSet::new();
     for p in &analysis.problems {
         let d = diagnostic(job, job.full, p);
@@ -305,13 +318,18 @@ fn derive_one(job: &Job, catalog: &Catalog) -> (Option<Vec<Col>>, Vec<Diagnostic
             }
         }
     }
-    (analysis.columns.filter(|_| !job.snapshot), local)
+    (analysis.columns, local)
 }
 
 fn diagnostic(job: &Job, r: &Rendered, p: &Problem) -> Diagnostic {
     let start = offset_of(&r.sql, p.start.0, p.start.1);
     let end = offset_of(&r.sql, p.end.0, p.end.1).max(start);
     let span = r.source_range(start..end);
+    let related = p.related.map(|(a, b)| {
+        let start = offset_of(&r.sql, a.0, a.1);
+        let end = offset_of(&r.sql, b.0, b.1).max(start);
+        r.source_range(start..end)
+    });
     let list = |names: &[String]| {
         names
             .iter()
@@ -319,7 +337,7 @@ fn diagnostic(job: &Job, r: &Rendered, p: &Problem) -> Diagnostic {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    match &p.kind {
+    let d = match &p.kind {
         ProblemKind::UnknownColumn {
             name,
             searched,
@@ -401,6 +419,55 @@ fn diagnostic(job: &Job, r: &Rendered, p: &Problem) -> Diagnostic {
         )
         .at(span)
         .help("write `join ... using (col, ...)`: a column added upstream would silently join too"),
+        ProblemKind::ValuesArity { row, len, first } => Diagnostic::new(
+            Code::E0247,
+            format!(
+                "`values` rows must all be the same length: row {row} has {len} value{}, the first {first}",
+                if *len == 1 { "" } else { "s" }
+            ),
+        )
+        .at(span)
+        .help("give every row the same number of values (`null` for one that has none)"),
+        ProblemKind::Types { construct, first, other } => Diagnostic::new(
+            Code::E0247,
+            format!(
+                "this value is `{other}`, which PostgreSQL cannot bring to `{first}`, the type of the {construct} values before it"
+            ),
+        )
+        .at(span)
+        .help(format!("cast it (`::{first}`), or the values before it (`::{other}`)")),
+        ProblemKind::Literal { text, ty } => Diagnostic::new(
+            Code::E0247,
+            format!("PostgreSQL cannot read '{text}' as `{ty}`, the type this value is brought to"),
+        )
+        .at(span)
+        .help(format!("write a value of type `{ty}`, or cast the other values to the type meant")),
+        ProblemKind::UsingTypes { name, left, right } => Diagnostic::new(
+            Code::E0247,
+            format!(
+                "`join ... using ({name})` joins `{left}` on the left with `{right}` on the right, which PostgreSQL cannot match"
+            ),
+        )
+        .at(span)
+        .help(format!(
+            "join `on` with a cast (`on l.{name} = r.{name}::{left}`), or cast the column upstream"
+        )),
+        ProblemKind::Duplicate { name } => Diagnostic::new(
+            Code::E0248,
+            format!(
+                "`{}` selects column `{name}` twice: PostgreSQL's `create table as` and `create view` refuse a name used twice",
+                job.name
+            ),
+        )
+        .at(span)
+        .help(format!("give one of them another name (`as {name}_2`), or select it once")),
+    };
+    match (related, &p.kind) {
+        (Some(at), ProblemKind::SetTypes { .. }) => d.related(at, "the first side's column"),
+        (Some(at), ProblemKind::ValuesArity { .. }) => d.related(at, "the first row"),
+        (Some(at), ProblemKind::Duplicate { .. }) => d.related(at, "selected first here"),
+        (Some(at), _) => d.related(at, "the value it must match"),
+        (None, _) => d,
     }
 }
 

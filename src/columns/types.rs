@@ -40,7 +40,7 @@ impl Ty {
 
     /// The type without modifiers, as an expression that is not a plain
     /// copy or cast has it: `max(numeric(12,2))` is `numeric`.
-    fn unmodified(&self) -> Ty {
+    pub(super) fn unmodified(&self) -> Ty {
         match self.base() {
             Some(b) => Ty::known(b),
             None => self.clone(),
@@ -56,7 +56,7 @@ impl Ty {
 
     /// The type without its modifiers: `numeric(10,2)` is `numeric`,
     /// `character varying(20)` is `character varying`.
-    fn base(&self) -> Option<&str> {
+    pub(super) fn base(&self) -> Option<&str> {
         let t = self.name()?;
         let Some(i) = t.find('(') else {
             return Some(t);
@@ -147,6 +147,19 @@ pub fn arithmetic(op: &str, l: &Ty, r: &Ty) -> Ty {
         _ => (l, r),
     };
     if op == "||" {
+        // An array with an array of its type or with an element.
+        let arr = |t: &Ty| t.name().filter(|n| n.ends_with("[]")).map(str::to_string);
+        match (arr(l), arr(r)) {
+            (Some(a), Some(b)) if a == b => return Ty::Known(a),
+            (Some(a), None) if element(l).base() == r.base() && r.base().is_some() => {
+                return Ty::Known(a)
+            }
+            (None, Some(b)) if element(r).base() == l.base() && l.base().is_some() => {
+                return Ty::Known(b)
+            }
+            (Some(_), _) | (_, Some(_)) => return Ty::Unknown,
+            _ => {}
+        }
         if is_text(l) || is_text(r) || (*l == Ty::Literal && *r == Ty::Literal) {
             return Ty::known("text");
         }
@@ -205,76 +218,11 @@ pub fn power(l: &Ty, r: &Ty) -> Ty {
 }
 
 /// The common type of `case` branches, `coalesce` arguments and the
-/// columns of a set operation (PostgreSQL's "UNION, CASE, and related
-/// constructs"): one type when all agree; the widest number of numbers;
-/// `text` for literals alone; else unknown (PostgreSQL would pick or
-/// refuse by rules this does not model).
+/// columns of a set operation, by PostgreSQL's rule (see
+/// [`super::common`]); unknown where PostgreSQL would refuse them (the
+/// caller reports that).
 pub fn common<'a>(types: impl IntoIterator<Item = &'a Ty>) -> Ty {
-    let mut out: Option<Ty> = None;
-    for t in types {
-        out = Some(match (out, t) {
-            (None, t) => t.clone(),
-            (Some(Ty::Unknown), _) | (_, Ty::Unknown) => return Ty::Unknown,
-            // A literal takes the other type, without its modifiers
-            // (`coalesce(char(2) column, 'ZZ')` is `character`).
-            (Some(Ty::Literal), t) => t.unmodified(),
-            (Some(o), Ty::Literal) => o.unmodified(),
-            (Some(o), t) if o == *t => o,
-            (Some(o), t) => match (numeric_rank(&o), numeric_rank(t)) {
-                (Some(a), Some(b)) => {
-                    let (hi, lo) = (a.max(b), a.min(b));
-                    // A float meets a non-float: double precision.
-                    if hi >= 5 && lo < 5 {
-                        of_rank(6)
-                    } else {
-                        of_rank(hi)
-                    }
-                }
-                _ if o.base() == t.base() && o.base().is_some() => {
-                    // `varchar(10)` and `varchar(20)`: the type without the length.
-                    Ty::Known(o.base().unwrap_or_default().to_string())
-                }
-                _ if is_text(&o) && is_text(t) => Ty::known("text"),
-                _ => return Ty::Unknown,
-            },
-        });
-    }
-    out.unwrap_or(Ty::Unknown)
-}
-
-/// PostgreSQL's type category (`pg_type.typcategory`) of the types whose
-/// category this knows; `None` for the rest, which never clash.
-fn category(t: &Ty) -> Option<char> {
-    if numeric_rank(t).is_some() {
-        return Some('N');
-    }
-    if is_text(t) {
-        return Some('S');
-    }
-    match t.base()? {
-        "boolean" => Some('B'),
-        "date"
-        | "timestamp without time zone"
-        | "timestamp with time zone"
-        | "time without time zone"
-        | "time with time zone" => Some('D'),
-        "interval" => Some('T'),
-        _ => None,
-    }
-}
-
-/// Two known types of one set operation column that PostgreSQL refuses to
-/// match ("UNION types integer and text cannot be matched"): both of a
-/// category this knows, and the categories differ. Literals and unknown
-/// types never clash.
-pub fn clash(l: &Ty, r: &Ty) -> Option<(String, String)> {
-    let (a, b) = (category(l)?, category(r)?);
-    (a != b).then(|| {
-        (
-            l.output().unwrap_or_default(),
-            r.output().unwrap_or_default(),
-        )
-    })
+    super::common::resolve(types).unwrap_or(Ty::Unknown)
 }
 
 /// The result of a function PostgreSQL ships, by its lower-case name and
@@ -368,16 +316,57 @@ pub fn function(name: &str, args: &[Ty]) -> Ty {
         "jsonb_agg" | "jsonb_build_object" | "jsonb_build_array" | "to_jsonb"
         | "jsonb_object_agg" | "jsonb_set" | "jsonb_strip_nulls" => Ty::known("jsonb"),
         "gen_random_uuid" => Ty::known("uuid"),
-        "array_agg" => match first {
-            Ty::Known(t) if !t.ends_with("[]") => Ty::Known(format!("{t}[]")),
+        // Of an array, an array of one more dimension: the same type.
+        "array_agg" => match first.unmodified() {
+            Ty::Known(t) if t.ends_with("[]") => Ty::Known(t),
+            Ty::Known(t) => Ty::Known(format!("{t}[]")),
             _ => Ty::Unknown,
         },
+        "string_to_array" | "regexp_split_to_array" | "regexp_match" | "regexp_matches" => {
+            Ty::known("text[]")
+        }
+        "array_positions" => Ty::known("integer[]"),
+        "array_position" | "cardinality" | "array_ndims" | "array_upper" | "array_lower" => {
+            Ty::known("integer")
+        }
+        "array_to_string" | "array_dims" => Ty::known("text"),
+        "array_append" | "array_remove" | "array_replace" | "array_cat" => match first {
+            Ty::Known(t) if t.ends_with("[]") => Ty::Known(t),
+            _ => Ty::Unknown,
+        },
+        "array_prepend" => match args.get(1) {
+            Some(Ty::Known(t)) if t.ends_with("[]") => Ty::Known(t.clone()),
+            _ => Ty::Unknown,
+        },
+        "unnest" if args.len() == 1 => element(&first),
         "coalesce" | "greatest" | "least" => common(args),
         "nullif" => match first {
             Ty::Literal => Ty::known("text"),
             t => t,
         },
         _ => Ty::Unknown,
+    }
+}
+
+/// The element type of an array type (`text[]` is of `text`).
+pub fn element(t: &Ty) -> Ty {
+    match t {
+        Ty::Known(a) => match a.strip_suffix("[]") {
+            Some(e) => Ty::known(e),
+            None => Ty::Unknown,
+        },
+        _ => Ty::Unknown,
+    }
+}
+
+/// An array of `elem`: `array[1, 2]` is `integer[]`; an array of arrays
+/// is the same array type.
+pub fn array_of(elem: &Ty) -> Ty {
+    match elem.unmodified() {
+        Ty::Literal => Ty::known("text[]"),
+        Ty::Known(t) if t.ends_with("[]") => Ty::Known(t),
+        Ty::Known(t) => Ty::Known(format!("{t}[]")),
+        Ty::Unknown => Ty::Unknown,
     }
 }
 
@@ -419,6 +408,9 @@ mod tests {
             ),
             ("||", Ty::Literal, int.clone(), "text"),
             ("||", k("character varying(10)"), k("text"), "text"),
+            ("||", k("text[]"), k("text[]"), "text[]"),
+            ("||", k("integer[]"), int.clone(), "integer[]"),
+            ("||", int.clone(), k("integer[]"), "integer[]"),
         ] {
             assert_eq!(arithmetic(op, &l, &r), k(want), "{l:?} {op} {r:?}");
         }
@@ -466,6 +458,16 @@ mod tests {
             ("string_agg", vec![], "text"),
             ("row_number", vec![], "bigint"),
             ("array_agg", vec![int.clone()], "integer[]"),
+            (
+                "array_agg",
+                vec![k("character varying(20)")],
+                "character varying[]",
+            ),
+            ("array_agg", vec![k("text[]")], "text[]"),
+            ("string_to_array", vec![k("text"), Ty::Literal], "text[]"),
+            ("array_append", vec![k("bigint[]"), k("bigint")], "bigint[]"),
+            ("array_length", vec![k("bigint[]"), int.clone()], "integer"),
+            ("unnest", vec![k("date[]")], "date"),
         ] {
             assert_eq!(function(f, &args), k(want), "{f}({args:?})");
         }
@@ -480,7 +482,7 @@ mod tests {
         assert_eq!(number("99999999999999999999"), k("numeric"));
         assert_eq!(common(&[Ty::Literal, Ty::Literal]), Ty::Literal);
         assert_eq!(common(&[Ty::Literal, k("date")]), k("date"));
-        assert_eq!(common(&[k("integer"), k("real")]), k("double precision"));
+        assert_eq!(common(&[k("integer"), k("real")]), k("real"));
         assert_eq!(
             common(&[k("character varying(10)"), k("character varying(20)")]),
             k("character varying")

@@ -168,6 +168,17 @@ fn columns_of<'m>(
     }
 }
 
+/// The filter columns of a model (none for a source).
+fn filters_of<'m>(
+    manifest: &'m Manifest<String>,
+    node: &str,
+) -> &'m [crate::manifest::ColumnSource<String>] {
+    match manifest.nodes.get(node) {
+        Some(Node::Model(m)) => &m.lineage_filters,
+        _ => &[],
+    }
+}
+
 fn upstream_of(
     manifest: &Manifest<String>,
     node: &str,
@@ -182,10 +193,26 @@ fn upstream_of(
     if depth >= MAX_DEPTH || !path.insert((node.to_string(), column.to_string())) {
         return Vec::new();
     }
-    let out = info
+    let mut sources: Vec<&crate::manifest::ColumnSource<String>> = info
         .lineage
         .iter()
+        .chain(
+            // A column that copies or computes from a filter column lists
+            // it so already.
+            filters_of(manifest, node).iter().filter(|f| {
+                !info
+                    .lineage
+                    .iter()
+                    .any(|s| s.node == f.node && s.column == f.column)
+            }),
+        )
         .filter(|s| keep(&s.kind))
+        .collect();
+    // In the order of the manifest's lineage, as if the model's filters
+    // were listed with the column.
+    sources.sort_by(|a, b| (&a.node, &a.column, &a.kind).cmp(&(&b.node, &b.column, &b.kind)));
+    let out = sources
+        .into_iter()
         .map(|s| Step {
             node: s.node.clone(),
             column: s.column.clone(),
@@ -211,8 +238,18 @@ fn downstream_of(
     let mut out = Vec::new();
     for (id, n) in &manifest.nodes {
         let Node::Model(m) = n else { continue };
+        // A filter column decides the rows of every column of its model.
+        let filters = m.lineage_filters.iter().filter(|s| keep(&s.kind));
+        let filtering = filters
+            .filter(|s| s.node == node && s.column == column)
+            .collect::<Vec<_>>();
         for (name, info) in &m.columns {
-            for s in &info.lineage {
+            let own = info
+                .lineage
+                .iter()
+                .any(|s| s.node == node && s.column == column);
+            let filtered = filtering.iter().copied().filter(|_| !own);
+            for s in info.lineage.iter().chain(filtered) {
                 if s.node == node && s.column == column && keep(&s.kind) {
                     out.push(Step {
                         node: id.clone(),

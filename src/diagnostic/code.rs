@@ -96,7 +96,9 @@ codes! {
     E0241: Error, "an unqualified column that two relations in scope have";
     E0242: Error, "the sides of a set operation have different numbers of columns, or column types PostgreSQL cannot match";
     E0243: Error, "`group by` / `order by` position beyond the select list";
-    E0246: Error, "`unique_key`, `event_time` or an index names a column the model does not select";
+    E0246: Error, "`unique_key`, `event_time`, an index or a snapshot's `updated_at`/`check_cols` names a column the model does not select";
+    E0247: Error, "values PostgreSQL cannot bring to one type (`values` rows, `case`, `coalesce`, `greatest`/`least`), or a literal it cannot read as that type";
+    E0248: Error, "a model selects two columns of one name, which `create table as` and `create view` refuse";
     E0301: Error, "`ref()` to a model or seed that does not exist";
     E0302: Error, "`source()` to a table that no schema file declares";
     E0303: Error, "dependency cycle between models";

@@ -579,6 +579,25 @@ fn details_of(manifest: &Manifest<String>, texts: &Texts, id: &str) -> Details {
                 }
                 let model = texts.models.get(m.name.as_str());
                 d.columns = model_column_docs(&m.columns, model.and_then(|t| t.columns.clone()));
+                // The page shows each column's filters with it, as listed
+                // once for the model in the manifest.
+                for c in &mut d.columns {
+                    let own = |f: &&crate::manifest::ColumnSource<String>| {
+                        c.lineage
+                            .iter()
+                            .any(|s| s.node == f.node && s.column == f.column)
+                    };
+                    let filters: Vec<_> = m
+                        .lineage_filters
+                        .iter()
+                        .filter(|f| !own(f))
+                        .cloned()
+                        .collect();
+                    c.lineage.extend(filters);
+                    c.lineage.sort_by(|a, b| {
+                        (&a.node, &a.column, &a.kind).cmp(&(&b.node, &b.column, &b.kind))
+                    });
+                }
                 if let Some(model) = model {
                     d.raw_sql = Some(model.raw.to_string());
                     d.compiled_sql = Some(model.compiled.to_string());

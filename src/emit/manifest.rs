@@ -51,7 +51,10 @@ fn columns_info(columns: &[crate::schema::Column]) -> BTreeMap<Text<'_>, ColumnI
 
 /// A model's columns: the schema file's, and every column its SQL makes
 /// with the derived type (the schema file's `data_type` wins) and lineage.
-fn model_columns(m: &crate::node::Model) -> BTreeMap<Text<'_>, ColumnInfo<Text<'_>>> {
+fn model_columns<'m>(
+    m: &'m crate::node::Model,
+    filters: &std::collections::BTreeSet<(&str, &str)>,
+) -> BTreeMap<Text<'m>, ColumnInfo<Text<'m>>> {
     let mut out = m
         .entry
         .as_ref()
@@ -69,6 +72,9 @@ fn model_columns(m: &crate::node::Model) -> BTreeMap<Text<'_>, ColumnInfo<Text<'
         info.lineage = c
             .lineage
             .iter()
+            .filter(|u| {
+                u.kind != "filter" || !filters.contains(&(u.node.as_str(), u.column.as_str()))
+            })
             .map(|u| ColumnSource {
                 node: b(&u.node),
                 column: b(&u.column),
@@ -77,6 +83,34 @@ fn model_columns(m: &crate::node::Model) -> BTreeMap<Text<'_>, ColumnInfo<Text<'
             .collect();
     }
     out
+}
+
+/// A model's filter columns (see `ModelNode::lineage_filters`): the
+/// upstream columns every column of the model has in its lineage, as
+/// `filter` in at least one (a copy or a computation in the others says
+/// more). A filter of one column only (in a scalar subquery, a lateral
+/// join) stays with that column.
+fn model_filters(m: &crate::node::Model) -> std::collections::BTreeSet<(&str, &str)> {
+    use std::collections::BTreeSet;
+    let cols = m.derived_columns.as_deref().unwrap_or_default();
+    fn key(u: &crate::catalog::Upstream) -> (&str, &str) {
+        (u.node.as_str(), u.column.as_str())
+    }
+    let mut common: Option<BTreeSet<(&str, &str)>> = None;
+    let mut filter = BTreeSet::new();
+    for c in cols {
+        let mine: BTreeSet<(&str, &str)> = c.lineage.iter().map(key).collect();
+        filter.extend(c.lineage.iter().filter(|u| u.kind == "filter").map(key));
+        common = Some(match common {
+            None => mine,
+            Some(before) => before.intersection(&mine).copied().collect(),
+        });
+    }
+    common
+        .unwrap_or_default()
+        .intersection(&filter)
+        .copied()
+        .collect()
 }
 
 pub(super) fn manifest(
@@ -148,10 +182,19 @@ fn build<'a>(
             let id = model_id(name, &m.name);
             let c = &m.config;
             let incremental = c.materialized == Materialization::Incremental;
+            let filters = model_filters(m);
             let node = ModelNode {
                 artifacts: files_of(&id),
                 checksum: sha256_hex(&m.file.text).into(),
-                columns: model_columns(m),
+                columns: model_columns(m, &filters),
+                lineage_filters: filters
+                    .iter()
+                    .map(|(node, column)| ColumnSource {
+                        node: b(node),
+                        column: b(column),
+                        kind: b("filter"),
+                    })
+                    .collect(),
                 config: ModelConfigInfo {
                     event_time: incremental.then(|| c.event_time.as_deref().map(b)),
                     incremental_strategy: incremental.then(|| b(c.effective_strategy().as_str())),

@@ -110,6 +110,40 @@ pub(super) fn check_configured_columns(
     }
 }
 
+/// E0246 for the columns a snapshot's strategy names that its query
+/// does not select.
+fn check_snapshot_columns(
+    m: &Model,
+    strategy: &crate::dbt::snapshot::Strategy,
+    columns: &[String],
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    use crate::dbt::snapshot::Kind;
+    let mut named: Vec<(&str, &str)> = strategy
+        .unique_key
+        .iter()
+        .map(|c| ("unique_key", c.as_str()))
+        .collect();
+    match &strategy.kind {
+        Kind::Timestamp { updated_at } => named.push(("updated_at", updated_at)),
+        Kind::Check {
+            columns: checked,
+            updated_at,
+        } => {
+            named.extend(checked.iter().flatten().map(|c| ("check_cols", c.as_str())));
+            named.extend(updated_at.iter().map(|u| ("updated_at", u.as_str())));
+        }
+    }
+    crate::columns::checks::snapshot_columns(
+        &m.name,
+        &m.file.path,
+        &m.config,
+        &named,
+        columns,
+        diagnostics,
+    );
+}
+
 /// Whether every error reported in the model's file is E0170 (columns
 /// only the database knows), which the derived columns may now answer.
 fn only_introspection_errors(m: &ModelFile, diagnostics: &[Diagnostic]) -> bool {
@@ -173,10 +207,16 @@ pub(super) fn derive_columns(
             .collect();
         derive(&jobs, &mut catalog, &nodes, diagnostics)
     };
+    if only.is_none() {
+        catalog.settle_all();
+    }
     let todo = models
         .values_mut()
         .filter(|m| only.is_none_or(|o| o.contains(&m.name)));
     for (m, d) in todo.zip(derived) {
+        if let (Some(strategy), Some(cols)) = (&m.snapshot, &d.snapshot_query) {
+            check_snapshot_columns(m, strategy, cols, diagnostics);
+        }
         if let Some(cols) = d.columns {
             m.columns = Some(cols.iter().map(|c| c.name.clone()).collect());
             m.derived_columns = Some(cols);

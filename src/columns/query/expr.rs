@@ -132,18 +132,19 @@ impl Analyzer<'_> {
                 for w in conditions {
                     parts.push(self.expr(&w.condition, scope, outputs));
                     let r = self.expr(&w.result, scope, outputs);
-                    results.push(r.ty.clone());
+                    results.push((r.ty.clone(), Some(&w.result)));
                     parts.push(r);
                 }
                 match else_result {
                     Some(x) => {
                         let r = self.expr(x, scope, outputs);
-                        results.push(r.ty.clone());
+                        results.push((r.ty.clone(), Some(&**x)));
                         parts.push(r);
                     }
-                    None => results.push(Ty::Literal),
+                    None => results.push((Ty::Literal, None)),
                 }
-                Val::computed(types::common(&results), &parts)
+                let ty = self.bring_together("CASE", &results, span_of(e));
+                Val::computed(ty.unwrap_or(Ty::Unknown), &parts)
             }
             Expr::Function(f) => self.function(f, scope, outputs),
             Expr::Extract { expr, .. } => {
@@ -210,11 +211,38 @@ impl Analyzer<'_> {
                     .iter()
                     .map(|x| self.expr(x, scope, outputs))
                     .collect();
-                Val::computed(Ty::Unknown, &parts)
+                // `array[]` alone has no type PostgreSQL can tell.
+                let ty = match parts.is_empty() {
+                    true => Ty::Unknown,
+                    false => types::array_of(&types::common(parts.iter().map(|p| &p.ty))),
+                };
+                Val::computed(ty, &parts)
             }
-            Expr::CompoundFieldAccess { root, .. } => {
-                let v = self.expr(root, scope, outputs);
-                Val::computed(Ty::Unknown, &[v])
+            Expr::CompoundFieldAccess { root, access_chain } => {
+                use sqlparser::ast::AccessExpr;
+                // `t.tags[1]` is the root `t` with `.tags` and `[1]`.
+                let (v, access_chain) = match (&**root, &access_chain[..]) {
+                    (
+                        Expr::Identifier(rel),
+                        [AccessExpr::Dot(Expr::Identifier(col)), rest @ ..],
+                    ) => {
+                        let rel = ident_name(rel);
+                        (self.name(Some(&rel), col, scope, outputs), rest)
+                    }
+                    _ => (self.expr(root, scope, outputs), &access_chain[..]),
+                };
+                // `tags[1]` is an element, `tags[1:2]` an array, `tags[1][2]`
+                // of a one-dimension type is null: left unknown.
+                let ty = match access_chain {
+                    [sqlparser::ast::AccessExpr::Subscript(sqlparser::ast::Subscript::Index {
+                        ..
+                    })] => types::element(&v.ty),
+                    [sqlparser::ast::AccessExpr::Subscript(sqlparser::ast::Subscript::Slice {
+                        ..
+                    })] if v.ty.output().is_some_and(|t| t.ends_with("[]")) => v.ty.clone(),
+                    _ => Ty::Unknown,
+                };
+                Val::computed(ty, &[v])
             }
             _ => Val::of(Ty::Unknown),
         }
@@ -255,6 +283,7 @@ impl Analyzer<'_> {
             .unwrap_or_default();
         let mut parts = Vec::new();
         let mut arg_types = Vec::new();
+        let mut arg_exprs = Vec::new();
         match &f.args {
             FunctionArguments::List(list) => {
                 for a in &list.args {
@@ -266,9 +295,13 @@ impl Analyzer<'_> {
                         FunctionArgExpr::Expr(x) => {
                             let v = self.expr(x, scope, outputs);
                             arg_types.push(v.ty.clone());
+                            arg_exprs.push(Some(x));
                             parts.push(v);
                         }
-                        _ => arg_types.push(Ty::Unknown),
+                        _ => {
+                            arg_types.push(Ty::Unknown);
+                            arg_exprs.push(None);
+                        }
                     }
                 }
                 for clause in &list.clauses {
@@ -297,8 +330,20 @@ impl Analyzer<'_> {
                 parts.push(self.expr(x, scope, outputs));
             }
         }
-        let ty = match (&f.args, keyword_type(&name)) {
-            (FunctionArguments::None, Some(t)) => t,
+        let construct = match name.as_str() {
+            "coalesce" => Some("COALESCE"),
+            "greatest" => Some("GREATEST"),
+            "least" => Some("LEAST"),
+            _ => None,
+        };
+        let ty = match (&f.args, keyword_type(&name), construct) {
+            (FunctionArguments::None, Some(t), _) => t,
+            (FunctionArguments::List(_), _, Some(construct)) => {
+                let inputs: Vec<_> = arg_types.iter().cloned().zip(arg_exprs).collect();
+                let fallback = span_of(&f.name);
+                self.bring_together(construct, &inputs, fallback)
+                    .unwrap_or(Ty::Unknown)
+            }
             _ => types::function(&name, &arg_types),
         };
         Val::computed(ty, &parts)
@@ -432,7 +477,8 @@ pub fn figure_name(e: &Expr) -> String {
                     .to_string(),
                 )
             }),
-            Expr::Nested(inner) => figure(inner),
+            Expr::Nested(inner) | Expr::Collate { expr: inner, .. } => figure(inner),
+            Expr::AtTimeZone { .. } => Some("timezone".into()),
             Expr::Case { .. } => Some("case".into()),
             Expr::Exists { .. } => Some("exists".into()),
             Expr::Array(_) => Some("array".into()),

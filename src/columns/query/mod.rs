@@ -112,6 +112,32 @@ pub enum ProblemKind {
         left: String,
         right: String,
     },
+    /// `values` rows of different lengths.
+    ValuesArity {
+        row: usize,
+        len: usize,
+        first: usize,
+    },
+    /// Values PostgreSQL cannot bring to one type (`construct` is
+    /// `VALUES`, `CASE`, `COALESCE`...): this one's type `other` and the
+    /// type `first` chosen from those before it.
+    Types {
+        construct: &'static str,
+        first: String,
+        other: String,
+    },
+    /// A string literal PostgreSQL cannot read as the type its construct
+    /// brings it to.
+    Literal { text: String, ty: String },
+    /// Two output columns of one name.
+    Duplicate { name: String },
+    /// A `join ... using` column whose types on the two sides PostgreSQL
+    /// cannot match.
+    UsingTypes {
+        name: String,
+        left: String,
+        right: String,
+    },
     /// `group by 3` / `order by 3` beyond the select list.
     Position {
         n: String,
@@ -128,6 +154,8 @@ pub struct Problem {
     pub kind: ProblemKind,
     pub start: At,
     pub end: At,
+    /// Where the value it clashes with is, for a note.
+    pub related: Option<(At, At)>,
 }
 
 #[derive(Debug, Clone)]
@@ -153,6 +181,9 @@ pub fn analyze(query: &Query, catalog: &dyn Catalog) -> Analysis {
 
 mod expr;
 mod scope;
+mod setop;
+
+pub use setop::duplicate_outputs;
 #[cfg(test)]
 mod tests;
 
@@ -231,7 +262,21 @@ struct Analyzer<'c> {
 
 impl Analyzer<'_> {
     fn problem(&mut self, kind: ProblemKind, (start, end): (At, At)) {
-        self.problems.push(Problem { kind, start, end });
+        self.problems.push(Problem {
+            kind,
+            start,
+            end,
+            related: None,
+        });
+    }
+
+    fn problem_with(&mut self, kind: ProblemKind, (start, end): (At, At), related: (At, At)) {
+        self.problems.push(Problem {
+            kind,
+            start,
+            end,
+            related: Some(related),
+        });
     }
 
     /// The output columns of a query, `None` when not all are known.
@@ -271,80 +316,6 @@ impl Analyzer<'_> {
                 }
                 out
             }
-        }
-    }
-
-    fn set_expr(&mut self, body: &SetExpr, scope: &Scope) -> Option<Vec<Col>> {
-        match body {
-            SetExpr::Select(select) => self.select(select, scope, &[]),
-            SetExpr::Query(q) => self.query(q, scope),
-            SetExpr::SetOperation { left, right, .. } => {
-                let l = self.set_expr(left, scope);
-                let r = self.set_expr(right, scope);
-                let (l, r) = (l?, r?);
-                if l.len() != r.len() {
-                    self.problem(
-                        ProblemKind::SetArity {
-                            left: l.len(),
-                            right: r.len(),
-                        },
-                        span_of(&**right),
-                    );
-                    return None;
-                }
-                if let Some((i, a, b)) = l
-                    .iter()
-                    .zip(&r)
-                    .enumerate()
-                    .find_map(|(i, (a, b))| types::clash(&a.ty, &b.ty).map(|(a, b)| (i, a, b)))
-                {
-                    self.problem(
-                        ProblemKind::SetTypes {
-                            column: i + 1,
-                            left: a,
-                            right: b,
-                        },
-                        span_of(&**right),
-                    );
-                    return None;
-                }
-                Some(
-                    l.into_iter()
-                        .zip(r)
-                        .map(|(a, b)| {
-                            let mut lineage = a.lineage;
-                            extend(&mut lineage, &b.lineage, None);
-                            Col {
-                                ty: types::common([&a.ty, &b.ty]),
-                                name: a.name,
-                                lineage,
-                            }
-                        })
-                        .collect(),
-                )
-            }
-            SetExpr::Values(values) => {
-                let mut rows: Vec<Vec<Val>> = Vec::new();
-                for row in &values.rows {
-                    rows.push(row.iter().map(|e| self.expr(e, scope, &[])).collect());
-                }
-                let width = rows.first()?.len();
-                (0..width)
-                    .map(|i| {
-                        let vals: Vec<&Val> = rows.iter().filter_map(|r| r.get(i)).collect();
-                        let mut lineage = Lineage::new();
-                        for v in &vals {
-                            extend(&mut lineage, &v.lineage, Some(Kind::Transform));
-                        }
-                        Some(Col {
-                            name: format!("column{}", i + 1),
-                            ty: types::common(vals.iter().map(|v| &v.ty)),
-                            lineage,
-                        })
-                    })
-                    .collect()
-            }
-            _ => None,
         }
     }
 
@@ -566,6 +537,7 @@ impl Analyzer<'_> {
                         kind,
                         start: at(ident).0,
                         end: at(ident).1,
+                        related: None,
                     });
                 }
             }
@@ -575,7 +547,23 @@ impl Analyzer<'_> {
                 extend(filters, &c.lineage, Some(Kind::Filter));
             }
             let ty = match (lcol, rcol) {
-                (Some(a), Some(b)) => types::common([&a.ty, &b.ty]),
+                (Some(a), Some(b)) => match crate::columns::common::resolve([&a.ty, &b.ty]) {
+                    Ok(ty) => ty,
+                    Err(_) => {
+                        let kind = ProblemKind::UsingTypes {
+                            name: n.clone(),
+                            left: a.ty.output().unwrap_or_default(),
+                            right: b.ty.output().unwrap_or_default(),
+                        };
+                        self.problems.push(Problem {
+                            kind,
+                            start: at(ident).0,
+                            end: at(ident).1,
+                            related: None,
+                        });
+                        Ty::Unknown
+                    }
+                },
                 _ => Ty::Unknown,
             };
             merged.push(Col {

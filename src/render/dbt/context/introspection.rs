@@ -27,8 +27,11 @@ pub(super) fn columns_in_relation(state: &State, relation: &Value) -> Result<Val
             "pass ref('model'), source('src', 'table') or api.Relation.create(schema=..., identifier=...)".into(),
         ));
     };
+    // A model whose columns its SQL will tell: asked again once they are
+    // (its schema file may list columns the SQL does not make).
     let entry = relations
         .as_ref()
+        .filter(|r| !r.catalog.is_pending(&rel.schema, &rel.name))
         .and_then(|r| r.catalog.columns(&rel.schema, &rel.name));
     let Some(entry) = entry else {
         return Err(fail(
