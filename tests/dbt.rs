@@ -726,3 +726,64 @@ fn contract_foreign_keys_reference_the_built_table() {
         "{refused:?}"
     );
 }
+
+/// Snapshots are dbt's `snapshot.<package>.<name>` nodes: in the manifest,
+/// in `ls`, and selected by their folder without the project's name
+/// (`history.*`) as `dbt ls` selects them.
+#[test]
+fn snapshots_have_dbts_ids_and_fqns() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&repo().join("tests/fixtures/ok_dbt_snapshots"), dir.path());
+    let (code, out) = stackc(dir.path(), &["compile"], &[]);
+    assert_eq!(code, 0, "{out}");
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("stackc_target/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let node = &manifest["nodes"]["snapshot.dbt_snap.customers_ts"];
+    assert_eq!(node["resource_type"], "snapshot", "{node}");
+    assert!(manifest["nodes"]["model.dbt_snap.customers_ts"].is_null());
+    let parents = &manifest["parent_map"]["model.dbt_snap.current_customers"];
+    assert_eq!(
+        parents,
+        &serde_json::json!(["snapshot.dbt_snap.customers_ts"])
+    );
+    let (code, out) = stackc(
+        dir.path(),
+        &["ls", "-s", "history.*", "--indirect-selection", "eager"],
+        &[],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            "dbt_snap.history.customers_ts.customers_ts",
+            "dbt_snap.not_null_customers_ts_id",
+            "dbt_snap.unique_customers_ts_dbt_scd_id",
+        ]
+    );
+    let (code, out) = stackc(
+        dir.path(),
+        &[
+            "ls",
+            "-s",
+            "resource_type:snapshot",
+            "--indirect-selection",
+            "eager",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            "dbt_snap.customers_all.customers_all",
+            "dbt_snap.customers_check.customers_check",
+            "dbt_snap.customers_gone.customers_gone",
+            "dbt_snap.history.customers_ts.customers_ts",
+            "dbt_snap.customers_yaml",
+            "dbt_snap.not_null_customers_ts_id",
+            "dbt_snap.unique_customers_ts_dbt_scd_id",
+        ]
+    );
+}

@@ -227,7 +227,14 @@ fn build<'a>(
                 name: b(&m.name),
                 relation: (c.materialized != Materialization::Ephemeral)
                     .then(|| m.relation.to_string().into()),
-                resource_type: b("model"),
+                // dbt's own resource type: `ls`, selection
+                // (`resource_type:snapshot`) and the id (`snapshot.…`,
+                // see `package_ids`) follow it.
+                resource_type: b(if c.materialized == Materialization::Snapshot {
+                    "snapshot"
+                } else {
+                    "model"
+                }),
                 schema: b(&m.relation.schema),
                 tags: all(&c.tags),
                 unique_id: id.clone().into(),

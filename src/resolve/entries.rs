@@ -82,6 +82,12 @@ pub(super) fn model_entries(
     diagnostics: &mut Vec<Diagnostic>,
 ) -> BTreeMap<String, Arc<ModelEntry>> {
     let names: BTreeSet<&str> = project.models.iter().map(|m| m.name.as_str()).collect();
+    let snapshots: BTreeSet<&str> = project
+        .models
+        .iter()
+        .filter(|m| m.snapshot)
+        .map(|m| m.name.as_str())
+        .collect();
     let mut out: BTreeMap<String, Arc<ModelEntry>> = BTreeMap::new();
     for file in &project.schema_files {
         // A versioned model's entry describes each version's model file.
@@ -120,6 +126,32 @@ pub(super) fn model_entries(
             });
         for entry in entries {
             let entry = &entry;
+            if entry.snapshot && !snapshots.contains(entry.name.as_str()) {
+                // dbt warns ("did not find matching node for patch") and
+                // goes on; so does stackc, in any project.
+                let mut d = Diagnostic::new(
+                    Code::W0330,
+                    format!(
+                        "schema file describes snapshot `{}`, but no snapshot has that name",
+                        entry.name
+                    ),
+                )
+                .at(entry.span.clone());
+                d = if names.contains(entry.name.as_str()) {
+                    d.help(format!(
+                        "`{}` is a model: describe it under `models:`",
+                        entry.name
+                    ))
+                } else if let Some(close) =
+                    crate::suggest::closest(&entry.name, snapshots.iter().copied())
+                {
+                    d.help(format!("did you mean `{close}`?"))
+                } else {
+                    d.help("remove the entry, or add `{% snapshot <name> %}` under a snapshot path")
+                };
+                diagnostics.push(d);
+                continue;
+            }
             if !names.contains(&entry.name.as_str()) {
                 let seeds: Vec<&str> = project.seeds.iter().map(|s| s.name.as_str()).collect();
                 // dbt only warns ("did not find matching node for patch").

@@ -19,7 +19,7 @@ mod strict;
 
 pub use self::data_tests::{apply_test_setting, apply_test_tree, for_each_test_mut, parse_input};
 use self::entries::{version_text, Cx};
-use self::raw::RawFile;
+use self::raw::{RawFile, RawOther};
 use self::strict::{check_keys, Ctx};
 
 mod keys;
@@ -158,6 +158,9 @@ pub struct ModelEntry {
     /// Model-level `constraints:` (primary keys, checks over several
     /// columns), emitted in the table's DDL when its contract is enforced.
     pub constraints: Vec<serde_json::Value>,
+    /// An entry of `snapshots:`: its columns and tests describe a
+    /// snapshot (its configs are the `others` entry's).
+    pub snapshot: bool,
 }
 
 impl ModelEntry {
@@ -389,7 +392,33 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
                 latest_version: m.latest_version.map(|v| version_text(&v)),
                 constraints: m.constraints,
                 versions,
+                snapshot: false,
             })
+        })
+        .collect::<Vec<_>>();
+    let mut models = models;
+    let snapshots: Vec<RawOther> = raw
+        .snapshots
+        .into_iter()
+        .map(|s| {
+            let other = s.other();
+            models.push(Arc::new(ModelEntry {
+                span: cx.span(&s.name),
+                name: s.name.value,
+                description: s.description,
+                config: ConfigLayer::default(),
+                columns: s
+                    .columns
+                    .into_iter()
+                    .map(|c| cx.column(c, diagnostics))
+                    .collect(),
+                tests: cx.tests(s.tests, s.data_tests, diagnostics),
+                latest_version: None,
+                constraints: Vec::new(),
+                versions: Vec::new(),
+                snapshot: true,
+            }));
+            other
         })
         .collect();
     let sources = raw
@@ -450,7 +479,7 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
         .collect();
     let mut others = Vec::new();
     for (kind, list) in [
-        (OtherKind::Snapshot, raw.snapshots),
+        (OtherKind::Snapshot, snapshots),
         (OtherKind::Exposure, raw.exposures),
         (OtherKind::SemanticModel, raw.semantic_models),
         (OtherKind::Metric, raw.metrics),
@@ -458,25 +487,6 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
     ] {
         for o in list {
             let span = cx.span(&o.name);
-            let has_tests = !o.tests.is_empty()
-                || !o.data_tests.is_empty()
-                || o.columns.iter().any(|c| {
-                    ["tests", "data_tests"].iter().any(|k| {
-                        c.get(k)
-                            .and_then(|t| t.as_array())
-                            .is_some_and(|t| !t.is_empty())
-                    })
-                });
-            if kind == OtherKind::Snapshot && has_tests {
-                diagnostics.push(
-                    Diagnostic::new(
-                        Code::W0053,
-                        format!("snapshot `{}` has tests, but stackc does not run tests on snapshots yet: they are skipped", o.name.value),
-                    )
-                    .at(span.clone())
-                    .help("run these tests with dbt until stackc runs tests on snapshots"),
-                );
-            }
             let mut depends_on: Vec<UnitInputKind> = o
                 .depends_on
                 .iter()

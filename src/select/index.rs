@@ -127,6 +127,16 @@ impl Graph {
                             let v = format!("v{}", v.as_ref());
                             fqn(project, project_file, &[model.as_ref(), &v])
                         }
+                        // dbt's fqn of a block snapshot names its file and
+                        // then the block (a file may hold several).
+                        _ if c.resource_type == "snapshot" && project_file.ends_with(".sql") => {
+                            let stem = project_file
+                                .rsplit('/')
+                                .next()
+                                .and_then(|f| f.strip_suffix(".sql"))
+                                .unwrap_or_default();
+                            fqn(project, project_file, &[stem, &c.name])
+                        }
                         _ => fqn(project, project_file, &[&c.name]),
                     };
                     c.version = n.version.as_ref().map(|v| v.as_ref().to_string());
