@@ -322,6 +322,10 @@ pub struct TestNode<S> {
     pub column: Option<Option<S>>,
     pub depends_on: DependsOn<S>,
     pub error_if: S,
+    /// dbt's `fail_calc` when it is not `count(*)`: the expression the
+    /// failing rows are judged by.
+    #[serde(default = "absent", skip_serializing_if = "Option::is_none")]
+    pub fail_calc: Option<S>,
     /// The project file the test is declared in.
     pub file: S,
     /// The first line of the test's text in its artifact.
@@ -333,9 +337,24 @@ pub struct TestNode<S> {
     /// Which statement of its artifact the test's query is (0-based).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub statement: Option<usize>,
+    /// dbt's `store_failures`: the failing rows are written to this
+    /// relation in the test's step, then judged from there.
+    #[serde(default = "absent", skip_serializing_if = "Option::is_none")]
+    pub store_failures: Option<StoredFailuresInfo<S>>,
     pub test: S,
     pub unique_id: S,
     pub warn_if: S,
+}
+
+/// Where a test stores its failing rows: the relation's SQL name, its
+/// schema and name as PostgreSQL has them, and `table` or `view`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredFailuresInfo<S> {
+    #[serde(rename = "as")]
+    pub kind: S,
+    pub identifier: S,
+    pub relation: S,
+    pub schema: S,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

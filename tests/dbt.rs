@@ -787,3 +787,63 @@ fn snapshots_have_dbts_ids_and_fqns() {
         ]
     );
 }
+
+/// `store_failures` / `store_failures_as` and `fail_calc` as dbt-postgres
+/// runs them (the same fixture under `dbt build` gives these relations and
+/// counts): the rows go to the audit schema named by the project's own
+/// `generate_schema_name`, replaced on each run, and the count is the
+/// `fail_calc`'s.
+#[test]
+fn tests_store_their_failures_and_count_with_fail_calc() {
+    let mut db = TestDb::new("sf");
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(
+        &repo().join("tests/fixtures/ok_dbt_store_failures"),
+        dir.path(),
+    );
+    let env = [("STACKC_DBT_DATABASE", db.name.as_str())];
+    for _ in 0..2 {
+        let (code, out) = stackc(dir.path(), &["apply"], &env);
+        assert_eq!(code, 0, "{out}");
+        // sum(n_records) over the one duplicated id: 2, not 1 row.
+        assert!(
+            out.contains("test unique_orders_id ... warn 2 failing rows"),
+            "{out}"
+        );
+        assert!(
+            out.contains("test accepted_values_orders_status__ok__bad ... ok"),
+            "{out}"
+        );
+    }
+    let rows: Vec<String> = db
+        .client
+        .query(
+            "select table_schema || '.' || table_name || ' ' || table_type
+             from information_schema.tables
+             where table_schema in ('dbt_test__audit', 'quality') order by 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "dbt_test__audit.status_missing VIEW",
+            "dbt_test__audit.unique_orders_id BASE TABLE",
+            "quality.accepted_values_orders_status__ok__bad BASE TABLE",
+        ]
+    );
+    let dup: Vec<(i32, i64)> = db
+        .client
+        .query(
+            "select unique_field, n_records from dbt_test__audit.unique_orders_id",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(dup, [(2, 2)]);
+}

@@ -118,8 +118,6 @@ codes! {
     W0035: Warning, "a config key dbt does not know, in a dbt project";
     W0036: Warning, "a config dbt accepts that does nothing on PostgreSQL, in a dbt project";
     W0050: Warning, "a schema-file key dbt does not have (dbt project; E0002 in a stackc project)";
-    W0051: Warning, "`store_failures` on a test: not supported";
-    W0052: Warning, "a `fail_calc` other than `count(*)`: not supported";
     W0054: Warning, "an exposure, semantic model or metric depends on a node that is not there";
     W0180: Warning, "a dbt project's model needs the database at compile time: it is not built, nor what reads it";
     W0202: Warning, "a migration the SQL checker cannot parse, or an empty repeatable migration";

@@ -13,7 +13,7 @@ use crate::graph::{model_id, seed_id};
 use crate::manifest::{
     ColumnInfo, ColumnSource, DependsOn, IndexInfo, Manifest, Metadata, MigrationEntry,
     MigrationType, ModelConfigInfo, ModelNode, Node, OtherInfo, RunStep, SeedNode, SourceNode,
-    StepKind, TestNode, UnitTestEntry, MANIFEST_VERSION,
+    StepKind, StoredFailuresInfo, TestNode, UnitTestEntry, MANIFEST_VERSION,
 };
 use crate::node::{Resolved, ResolvedSeed, ResolvedSource};
 use crate::project::{MigrationKind, Project};
@@ -290,12 +290,22 @@ fn build<'a>(
                     nodes: depends.into_iter().map(b).collect(),
                 },
                 error_if: b(&t.error_if),
+                fail_calc: t.fail_calc.as_deref().map(b),
                 file: b(&t.span.file),
                 line,
                 name: b(&t.name),
                 resource_type: b("test"),
                 severity: b(t.severity.as_str()),
                 statement,
+                store_failures: t.store.as_ref().and_then(|s| {
+                    let r = s.relation.as_ref()?;
+                    Some(StoredFailuresInfo {
+                        kind: b(&s.kind),
+                        identifier: b(&r.name),
+                        relation: r.to_string().into(),
+                        schema: b(&r.schema),
+                    })
+                }),
                 test: b(&t.kind),
                 unique_id: b(&t.unique_id),
                 warn_if: b(&t.warn_if),
@@ -316,12 +326,14 @@ fn build<'a>(
                 column: None,
                 depends_on: parents_of(&id),
                 error_if: b("!= 0"),
+                fail_calc: None,
                 file: b(&t.file.path),
                 line,
                 name: b(&t.name),
                 resource_type: b("test"),
                 severity: b("error"),
                 statement,
+                store_failures: None,
                 test: b("singular"),
                 unique_id: id.into(),
                 warn_if: b("!= 0"),

@@ -18,7 +18,7 @@ mod data_test;
 mod graph;
 mod unit_test;
 
-pub use data_test::DataTest;
+pub use data_test::{DataTest, StoredFailures};
 pub use graph::{Graph, IdList};
 pub use unit_test::CompiledUnitTest;
 

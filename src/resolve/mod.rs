@@ -191,7 +191,7 @@ pub fn resolve(
         diagnostics,
     );
 
-    let tests = datatest::build(
+    let mut tests = datatest::build(
         &project.settings.name,
         &entries,
         &seeds,
@@ -208,6 +208,8 @@ pub fn resolve(
         },
         diagnostics,
     );
+
+    configure::place_stored_failures(project, &setup, &mut tests, diagnostics);
 
     let declared: Vec<(Arc<str>, &crate::schema::UnitTest)> = project
         .schema_files

@@ -298,6 +298,12 @@ pub struct TestSpec {
     /// Settings whose value is Jinja (`severity: "{{ 'warn' if ... }}"`):
     /// dbt renders them with `target` and `var`; applied once rendered.
     pub jinja: BTreeMap<String, serde_json::Value>,
+    /// `fail_calc:` other than `count(*)`: one SQL expression over the
+    /// failing rows (checked by `data_tests::check_fail_calc`).
+    pub fail_calc: Option<String>,
+    /// `store_failures`, `store_failures_as`, and the `schema`/`alias` of
+    /// the table the failing rows are stored in.
+    pub store: data_tests::Store,
 }
 
 /// Reads one schema file; `None` when it is empty. A file that is not valid
@@ -778,12 +784,49 @@ snapshots:
     }
 
     #[test]
-    fn unsupported_test_settings_warn() {
-        let text = "models:\n  - name: m\n    columns:\n      - name: id\n        tests:\n          - unique:\n              store_failures: true\n              fail_calc: sum(n)\n          - not_null:\n              config: {fail_calc: count(*)}\n";
+    fn fail_calc_and_store_failures_are_read() {
+        let text = "models:\n  - name: m\n    columns:\n      - name: id\n        tests:\n          - unique:\n              store_failures: true\n              fail_calc: sum(n_records)\n          - not_null:\n              config: {fail_calc: count(*), store_failures_as: view, schema: audit}\n";
         let (f, d) = parse_str(text);
-        let mut codes: Vec<&str> = d.iter().map(|d| d.code.as_str()).collect();
-        codes.sort();
-        assert_eq!(codes, ["W0051", "W0052"]);
-        assert_eq!(f.unwrap().models[0].columns[0].tests.len(), 2);
+        assert!(d.is_empty(), "{d:?}");
+        let f = f.unwrap();
+        let tests = &f.models[0].columns[0].tests;
+        assert_eq!(tests[0].fail_calc.as_deref(), Some("sum(n_records)"));
+        assert_eq!(tests[0].store.kind(), Some("table"));
+        assert_eq!(tests[1].fail_calc, None);
+        assert_eq!(tests[1].store.kind(), Some("view"));
+        assert_eq!(tests[1].store.schema.as_deref(), Some("audit"));
+    }
+
+    #[test]
+    fn a_fail_calc_is_one_expression() {
+        use super::data_tests::check_fail_calc;
+        assert_eq!(check_fail_calc(" COUNT( * ) "), Ok(None));
+        assert_eq!(
+            check_fail_calc("sum(case when x then 1 else 0 end)")
+                .unwrap()
+                .as_deref(),
+            Some("sum(case when x then 1 else 0 end)")
+        );
+        for bad in [
+            "1; drop table t",
+            "count(*) -- x",
+            "count(*) /* x */",
+            "sum(x",
+            "max(x))",
+            "'a",
+            "$$x$$",
+            "",
+        ] {
+            assert!(check_fail_calc(bad).is_err(), "{bad}");
+        }
+        let text = "models:\n  - name: m\n    tests:\n      - unique:\n          column_name: id\n          config: {fail_calc: \"count(*); select 1\"}\n";
+        let (_, d) = parse_str(text);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].code, Code::E0310);
+        assert!(
+            d[0].message.contains("one SQL expression"),
+            "{}",
+            d[0].message
+        );
     }
 }
