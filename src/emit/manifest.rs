@@ -113,6 +113,16 @@ fn model_filters(m: &crate::node::Model) -> std::collections::BTreeSet<(&str, &s
         .collect()
 }
 
+fn stored_info(s: &crate::node::StoredFailures) -> Option<StoredFailuresInfo<Text<'_>>> {
+    let r = s.relation.as_ref()?;
+    Some(StoredFailuresInfo {
+        kind: b(&s.kind),
+        identifier: b(&r.name),
+        relation: r.to_string().into(),
+        schema: b(&r.schema),
+    })
+}
+
 pub(super) fn manifest(
     project: &Project,
     resolved: &Resolved,
@@ -297,15 +307,7 @@ fn build<'a>(
                 resource_type: b("test"),
                 severity: b(t.severity.as_str()),
                 statement,
-                store_failures: t.store.as_ref().and_then(|s| {
-                    let r = s.relation.as_ref()?;
-                    Some(StoredFailuresInfo {
-                        kind: b(&s.kind),
-                        identifier: b(&r.name),
-                        relation: r.to_string().into(),
-                        schema: b(&r.schema),
-                    })
-                }),
+                store_failures: t.store.as_ref().and_then(stored_info),
                 test: b(&t.kind),
                 unique_id: b(&t.unique_id),
                 warn_if: b(&t.warn_if),
@@ -325,18 +327,18 @@ fn build<'a>(
                 checksum: Some(sha256_hex(&t.file.text).into()),
                 column: None,
                 depends_on: parents_of(&id),
-                error_if: b("!= 0"),
-                fail_calc: None,
+                error_if: b(&t.settings.error_if),
+                fail_calc: t.settings.fail_calc.as_deref().map(b),
                 file: b(&t.file.path),
                 line,
                 name: b(&t.name),
                 resource_type: b("test"),
-                severity: b("error"),
+                severity: b(t.settings.severity.as_str()),
                 statement,
-                store_failures: None,
+                store_failures: t.store.as_ref().and_then(stored_info),
                 test: b("singular"),
                 unique_id: id.into(),
-                warn_if: b("!= 0"),
+                warn_if: b(&t.settings.warn_if),
             }),
         );
     }

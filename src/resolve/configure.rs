@@ -319,24 +319,30 @@ pub(super) fn complete_relations(
 /// project `<target schema>_dbt_test__audit.<alias>` by the project's own
 /// `generate_schema_name` and `generate_alias_name`, as dbt names them; in a
 /// stackc project the `schema` as written.
-pub(super) fn place_stored_failures(
+pub(super) fn place_stored_failures<'t>(
     project: &Project,
     setup: &Setup<'_>,
-    tests: &mut [crate::node::DataTest],
+    tests: impl Iterator<
+        Item = (
+            &'t str,
+            &'t Span,
+            &'t mut Option<crate::node::StoredFailures>,
+        ),
+    >,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
-    for t in tests {
-        let Some(store) = &mut t.store else { continue };
+    for (test_name, span, store) in tests {
+        let Some(store) = store else { continue };
         let (schema, name) = match setup.dbt_settings {
             Some(dbt) => {
                 let package = dbt
-                    .package_of(&t.span.file)
+                    .package_of(&span.file)
                     .map_or(project.settings.name.as_str(), |p| p.0);
                 let node = crate::render::dbt::naming::Node {
-                    name: &t.name,
+                    name: test_name,
                     resource_type: "test",
                     package,
-                    path: &t.span.file,
+                    path: &span.file,
                     folders: &[],
                     config: serde_json::json!({
                         "materialized": "test",
@@ -349,12 +355,12 @@ pub(super) fn place_stored_failures(
                 let names = crate::render::dbt::naming::names(
                     &setup.renderer,
                     &dbt.target,
-                    setup.vars_of(&t.span.file),
+                    setup.vars_of(&span.file),
                     &node,
                     Some(&store.custom_schema),
                     Some(&store.alias),
                     None,
-                    &t.span,
+                    span,
                     diagnostics,
                 );
                 unquoted(setup.dbt_settings, names.schema, names.alias)

@@ -30,6 +30,7 @@ mod models;
 mod names;
 mod queries;
 mod setup;
+mod singular;
 
 use self::columns::{
     check_configured_columns, derive_columns, render_again, Again, Rerendered, Upstream,
@@ -209,7 +210,16 @@ pub fn resolve(
         diagnostics,
     );
 
-    configure::place_stored_failures(project, &setup, &mut tests, diagnostics);
+    let mut singular_tests = singular::settle(project, singular_tests, diagnostics);
+    let stored = tests
+        .iter_mut()
+        .map(|t| (t.name.as_str(), &t.span, &mut t.store))
+        .chain(
+            singular_tests
+                .iter_mut()
+                .map(|t| (t.name.as_str(), &t.settings.span, &mut t.store)),
+        );
+    configure::place_stored_failures(project, &setup, stored, diagnostics);
 
     let declared: Vec<(Arc<str>, &crate::schema::UnitTest)> = project
         .schema_files

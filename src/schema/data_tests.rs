@@ -87,24 +87,7 @@ pub(super) fn parse_test(
     if !valid(&kind) || namespace.as_deref().is_some_and(|n| !valid(n)) {
         return Err(format!("`{kind}` is not a test name"));
     }
-    let mut spec = TestSpec {
-        kind,
-        args: BTreeMap::new(),
-        severity: TestSeverity::Error,
-        where_clause: None,
-        error_if: "!= 0".into(),
-        warn_if: "!= 0".into(),
-        span,
-        arg_spans: BTreeMap::new(),
-        name: None,
-        namespace,
-        limit: None,
-        enabled: true,
-        explicit: std::collections::BTreeSet::new(),
-        jinja: BTreeMap::new(),
-        fail_calc: None,
-        store: Store::default(),
-    };
+    let mut spec = TestSpec::new(kind, namespace, span);
     for (key, value) in body {
         match key.as_str() {
             // dbt 1.10 moved test arguments under `arguments:` and settings
@@ -138,6 +121,30 @@ pub(super) fn parse_test(
         }
     }
     Ok(spec)
+}
+
+impl TestSpec {
+    /// A test with dbt's default settings.
+    pub fn new(kind: String, namespace: Option<String>, span: Span) -> TestSpec {
+        TestSpec {
+            kind,
+            args: BTreeMap::new(),
+            severity: TestSeverity::Error,
+            where_clause: None,
+            error_if: "!= 0".into(),
+            warn_if: "!= 0".into(),
+            span,
+            arg_spans: BTreeMap::new(),
+            name: None,
+            namespace,
+            limit: None,
+            enabled: true,
+            explicit: std::collections::BTreeSet::new(),
+            jinja: BTreeMap::new(),
+            fail_calc: None,
+            store: Store::default(),
+        }
+    }
 }
 
 /// Where and whether a test stores its failing rows, as dbt's configs say.
@@ -212,7 +219,7 @@ pub fn check_fail_calc(calc: &str) -> Result<Option<String>, String> {
 
 /// The keys of a test entry that configure it rather than being arguments
 /// (dbt's list).
-pub(super) const TEST_SETTINGS: &[&str] = &[
+pub const TEST_SETTINGS: &[&str] = &[
     "severity",
     "tags",
     "enabled",
@@ -279,15 +286,19 @@ pub fn apply_test_setting(
                 ),
             }
         }
-        "store_failures_as" => spec.store.store_failures_as = match value {
-            serde_json::Value::Null => None,
-            _ => match text()?.to_ascii_lowercase().as_str() {
-                kind @ ("table" | "view" | "ephemeral") => Some(kind.to_string()),
-                other => return Err(format!(
+        "store_failures_as" => {
+            spec.store.store_failures_as = match value {
+                serde_json::Value::Null => None,
+                _ => match text()?.to_ascii_lowercase().as_str() {
+                    kind @ ("table" | "view" | "ephemeral") => Some(kind.to_string()),
+                    other => {
+                        return Err(format!(
                     "`store_failures_as` must be `table`, `view` or `ephemeral`, found `{other}`"
-                )),
-            },
-        },
+                ))
+                    }
+                },
+            }
+        }
         // Where the failing rows are stored (dbt's `dbt_test__audit`).
         "schema" => spec.store.schema = value.as_str().map(str::to_string),
         "alias" => spec.store.alias = value.as_str().map(str::to_string),

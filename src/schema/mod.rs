@@ -17,7 +17,9 @@ mod entries;
 mod raw;
 mod strict;
 
-pub use self::data_tests::{apply_test_setting, apply_test_tree, for_each_test_mut, parse_input};
+pub use self::data_tests::{
+    apply_test_setting, apply_test_tree, for_each_test_mut, parse_input, TEST_SETTINGS,
+};
 use self::entries::{version_text, Cx};
 use self::raw::{RawFile, RawOther};
 use self::strict::{check_keys, Ctx};
@@ -35,6 +37,9 @@ pub struct SchemaFile {
     /// Exposures, semantic models, metrics, saved queries and snapshots:
     /// carried into the manifest and the lineage, no SQL.
     pub others: Vec<OtherEntry>,
+    /// `data_tests:` entries (singular tests by name) and `analyses:`.
+    pub singular_tests: Vec<Described>,
+    pub analyses: Vec<Described>,
     /// What stackc is stricter about than dbt: warnings in a dbt project,
     /// errors (with their native code) in a stackc project.
     pub strict: Vec<Strict>,
@@ -42,6 +47,16 @@ pub struct SchemaFile {
     /// it declares is unknown, so problems that may come from that are not
     /// reported a second time.
     pub rejected: bool,
+}
+
+/// A schema-file entry that describes a file of its own: a singular test
+/// (`data_tests:`) or an analysis (`analyses:`).
+#[derive(Debug, Clone)]
+pub struct Described {
+    pub name: String,
+    pub span: Span,
+    pub description: Option<String>,
+    pub config: ConfigLayer,
 }
 
 /// A problem dbt would accept: `diagnostic` is the warning of a dbt project;
@@ -336,6 +351,8 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
                 seeds: Vec::new(),
                 unit_tests: Vec::new(),
                 others: Vec::new(),
+                singular_tests: Vec::new(),
+                analyses: Vec::new(),
                 strict: Vec::new(),
                 rejected: true,
             });
@@ -558,6 +575,31 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
             });
         }
     }
+    let described = |list: Vec<raw::RawDescribed>| -> Vec<Described> {
+        list.into_iter()
+            .map(|d| Described {
+                span: cx.span(&d.name),
+                name: d.name.value,
+                description: d.description,
+                config: d
+                    .config
+                    .into_iter()
+                    .map(|(k, v)| {
+                        let span = cx.span(&v);
+                        (
+                            k,
+                            ConfigEntry {
+                                value: v.value,
+                                span,
+                            },
+                        )
+                    })
+                    .collect(),
+            })
+            .collect()
+    };
+    let singular_tests = described(raw.data_tests);
+    let analyses = described(raw.analyses);
     strict.extend(cx.strict.into_inner());
     Some(SchemaFile {
         path: Arc::clone(&file.path),
@@ -566,6 +608,8 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
         seeds,
         unit_tests,
         others,
+        singular_tests,
+        analyses,
         strict,
         rejected: false,
     })

@@ -27,6 +27,21 @@ pub(super) struct RawFile {
     pub(super) metrics: Vec<RawOther>,
     #[serde(default)]
     pub(super) saved_queries: Vec<RawOther>,
+    /// Singular tests described by name (dbt 1.8).
+    #[serde(default)]
+    pub(super) data_tests: Vec<RawDescribed>,
+    #[serde(default)]
+    pub(super) analyses: Vec<RawDescribed>,
+}
+
+/// A `data_tests:` or `analyses:` entry: a name, its description and
+/// configs.
+#[derive(Deserialize)]
+pub(super) struct RawDescribed {
+    pub(super) name: Spanned<String>,
+    pub(super) description: Option<String>,
+    #[serde(default)]
+    pub(super) config: BTreeMap<String, Spanned<serde_json::Value>>,
 }
 
 /// An entry stackc carries into the manifest but makes no SQL for
