@@ -387,9 +387,14 @@ pub(super) fn source_tables(
                     continue;
                 }
                 check_entry_columns(&table.columns, diagnostics);
+                // An unquoted part is what PostgreSQL makes of it: folded.
+                let part = |key: &str, text: &str| match table.quoting.get(key) {
+                    Some(false) => text.to_lowercase(),
+                    _ => text.to_string(),
+                };
                 let relation = Relation {
-                    schema: source.schema.clone(),
-                    name: table.identifier.clone(),
+                    schema: part("schema", &source.schema),
+                    name: part("identifier", &table.identifier),
                     quote: table.quote_identifier,
                     cte: None,
                 };

@@ -251,6 +251,10 @@ pub struct SourceTable {
     pub identifier: String,
     /// `quoting: {identifier: true}`: use the identifier exactly as written.
     pub quote_identifier: bool,
+    /// The source's `quoting:` with the table's over it (dbt's rule; the
+    /// project's `quoting:` is not applied to sources). A part whose
+    /// quoting is `false` is folded to lower case, as PostgreSQL folds it.
+    pub quoting: BTreeMap<String, bool>,
     pub description: Option<String>,
     pub columns: Vec<Column>,
     pub tests: Vec<TestSpec>,
@@ -447,28 +451,36 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
     let sources = raw
         .sources
         .into_iter()
-        .map(|s| SourceEntry {
-            span: cx.span(&s.name),
-            schema: s.schema.unwrap_or_else(|| s.name.value.clone()),
-            name: s.name.value,
-            description: s.description,
-            tables: s
-                .tables
-                .into_iter()
-                .map(|t| SourceTable {
-                    span: cx.span(&t.name),
-                    identifier: t.identifier.unwrap_or_else(|| t.name.value.clone()),
-                    quote_identifier: t.quoting.get("identifier").copied().unwrap_or(false),
-                    name: t.name.value,
-                    description: t.description,
-                    columns: t
-                        .columns
-                        .into_iter()
-                        .map(|c| cx.column(c, diagnostics))
-                        .collect(),
-                    tests: cx.tests(t.tests, t.data_tests, diagnostics),
-                })
-                .collect(),
+        .map(|s| {
+            let source_quoting = s.quoting;
+            SourceEntry {
+                span: cx.span(&s.name),
+                schema: s.schema.unwrap_or_else(|| s.name.value.clone()),
+                name: s.name.value,
+                description: s.description,
+                tables: s
+                    .tables
+                    .into_iter()
+                    .map(|t| {
+                        let mut quoting = source_quoting.clone();
+                        quoting.extend(t.quoting);
+                        SourceTable {
+                            span: cx.span(&t.name),
+                            identifier: t.identifier.unwrap_or_else(|| t.name.value.clone()),
+                            quote_identifier: quoting.get("identifier").copied().unwrap_or(false),
+                            quoting,
+                            name: t.name.value,
+                            description: t.description,
+                            columns: t
+                                .columns
+                                .into_iter()
+                                .map(|c| cx.column(c, diagnostics))
+                                .collect(),
+                            tests: cx.tests(t.tests, t.data_tests, diagnostics),
+                        }
+                    })
+                    .collect(),
+            }
         })
         .collect();
     let seeds = raw

@@ -205,6 +205,8 @@ pub(super) struct RawColumn {
 pub(super) struct RawSource {
     pub(super) name: Spanned<String>,
     pub(super) schema: Option<String>,
+    #[serde(default)]
+    pub(super) quoting: BTreeMap<String, bool>,
     pub(super) description: Option<String>,
     #[serde(default)]
     pub(super) tables: Vec<RawSourceTable>,
