@@ -209,6 +209,25 @@ pub enum Node<S> {
     Model(Box<ModelNode<S>>),
     Seed(SeedNode<S>),
     Test(TestNode<S>),
+    /// Last: its fields are a subset of the others', so untagged reading
+    /// tries it only when no other kind fits.
+    Analysis(AnalysisNode<S>),
+}
+
+/// A dbt analysis (`analysis-paths`): compiled into `analyses/`, in the
+/// lineage, never run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AnalysisNode<S> {
+    pub artifacts: Vec<S>,
+    /// sha256 of the analysis's file.
+    pub checksum: S,
+    pub compiled_code: S,
+    pub depends_on: DependsOn<S>,
+    pub description: Option<S>,
+    pub file: S,
+    pub name: S,
+    pub resource_type: S,
+    pub unique_id: S,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -392,6 +411,7 @@ impl<S: AsRef<str>> Node<S> {
             Node::Model(n) => n.resource_type.as_ref(),
             Node::Seed(n) => n.resource_type.as_ref(),
             Node::Test(n) => n.resource_type.as_ref(),
+            Node::Analysis(n) => n.resource_type.as_ref(),
         }
     }
 
@@ -400,6 +420,7 @@ impl<S: AsRef<str>> Node<S> {
             Node::Model(n) => n.name.as_ref(),
             Node::Seed(n) => n.name.as_ref(),
             Node::Test(n) => n.name.as_ref(),
+            Node::Analysis(n) => n.name.as_ref(),
         }
     }
 
@@ -409,6 +430,7 @@ impl<S: AsRef<str>> Node<S> {
             Node::Model(n) => n.file.as_ref(),
             Node::Seed(n) => n.file.as_ref(),
             Node::Test(n) => n.file.as_ref(),
+            Node::Analysis(n) => n.file.as_ref(),
         }
     }
 
@@ -417,7 +439,7 @@ impl<S: AsRef<str>> Node<S> {
         match self {
             Node::Model(n) => n.relation.as_ref().map(AsRef::as_ref),
             Node::Seed(n) => Some(n.relation.as_ref()),
-            Node::Test(_) => None,
+            Node::Test(_) | Node::Analysis(_) => None,
         }
     }
 
@@ -426,6 +448,7 @@ impl<S: AsRef<str>> Node<S> {
             Node::Model(n) => &n.artifacts,
             Node::Seed(n) => &n.artifacts,
             Node::Test(n) => &n.artifacts,
+            Node::Analysis(n) => &n.artifacts,
         }
     }
 

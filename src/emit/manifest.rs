@@ -11,9 +11,9 @@ use super::{sha256_hex, unit_test_path, Sink};
 use crate::config::Materialization;
 use crate::graph::{model_id, seed_id};
 use crate::manifest::{
-    ColumnInfo, ColumnSource, DependsOn, IndexInfo, Manifest, Metadata, MigrationEntry,
-    MigrationType, ModelConfigInfo, ModelNode, Node, OtherInfo, RunStep, SeedNode, SourceNode,
-    StepKind, StoredFailuresInfo, TestNode, UnitTestEntry, MANIFEST_VERSION,
+    AnalysisNode, ColumnInfo, ColumnSource, DependsOn, IndexInfo, Manifest, Metadata,
+    MigrationEntry, MigrationType, ModelConfigInfo, ModelNode, Node, OtherInfo, RunStep, SeedNode,
+    SourceNode, StepKind, StoredFailuresInfo, TestNode, UnitTestEntry, MANIFEST_VERSION,
 };
 use crate::node::{Resolved, ResolvedSeed, ResolvedSource};
 use crate::project::{MigrationKind, Project};
@@ -339,6 +339,41 @@ fn build<'a>(
                 test: b("singular"),
                 unique_id: id.into(),
                 warn_if: b(&t.settings.warn_if),
+            }),
+        );
+    }
+    let described: BTreeMap<&str, &str> = project
+        .schema_files
+        .iter()
+        .flat_map(|f| &f.analyses)
+        .filter_map(|d| Some((d.name.as_str(), d.description.as_deref()?)))
+        .collect();
+    for a in &resolved.analyses {
+        let id = format!("analysis.{name}.{}", a.name);
+        let mut depends: BTreeSet<String> = a
+            .refs
+            .iter()
+            .map(|r| crate::graph::ref_id(name, r, &resolved.seeds))
+            .collect();
+        depends.extend(
+            a.sources
+                .iter()
+                .map(|(s, t)| crate::graph::source_id(name, s, t)),
+        );
+        nodes.insert(
+            id.clone().into(),
+            Node::Analysis(AnalysisNode {
+                artifacts: vec![crate::emit::fit_path(format!("analyses/{}.sql", a.name)).into()],
+                checksum: sha256_hex(&a.file.text).into(),
+                compiled_code: b(a.rendered.sql.trim_end()),
+                depends_on: DependsOn {
+                    nodes: depends.into_iter().map(Cow::Owned).collect(),
+                },
+                description: described.get(a.name.as_str()).map(|d| b(d)),
+                file: b(&a.file.path),
+                name: b(&a.name),
+                resource_type: b("analysis"),
+                unique_id: id.into(),
             }),
         );
     }
@@ -782,6 +817,7 @@ mod tests {
             Node::Model(m) => m.resource_type == "model",
             Node::Seed(s) => s.resource_type == "seed",
             Node::Test(t) => t.resource_type == "test" && t.statement.is_some(),
+            Node::Analysis(a) => a.resource_type == "analysis",
         }));
         assert!(read
             .run_order

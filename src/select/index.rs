@@ -88,6 +88,10 @@ impl Graph {
         let mut nodes = BTreeMap::new();
         let strings = |v: &[S]| v.iter().map(|s| s.as_ref().to_string()).collect::<Vec<_>>();
         for (id, node) in &m.nodes {
+            // dbt's selection and `ls` leave analyses out.
+            if matches!(node, Node::Analysis(_)) {
+                continue;
+            }
             let id = id.as_ref().to_string();
             // A package's node is `<kind>.<package>.…` and lives in the
             // package's folder (`dbt_packages/<package>/models/…`).
@@ -151,6 +155,7 @@ impl Graph {
                     );
                     c.fqn = fqn(project, project_file, &[&c.name]);
                 }
+                Node::Analysis(_) => {}
                 Node::Test(n) => {
                     c.checksum = n.checksum.as_ref().map(|s| s.as_ref().to_string());
                     c.parents = strings(&n.depends_on.nodes);
