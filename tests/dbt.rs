@@ -847,3 +847,40 @@ fn tests_store_their_failures_and_count_with_fail_calc() {
         .collect();
     assert_eq!(dup, [(2, 2)]);
 }
+
+/// `hard_deletes: new_record` switched on for a snapshot table made
+/// without it: dbt 1.10 refuses the table (it lacks `dbt_is_deleted`);
+/// stackc adds the column, 'False' on the versions so far, and the next
+/// deletion is a version marked 'True'.
+#[test]
+fn new_record_switched_on_adds_dbt_is_deleted() {
+    let mut db = TestDb::new("snapdel");
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&repo().join("tests/fixtures/ok_dbt_snapshots"), dir.path());
+    let gone = dir.path().join("snapshots/customers_gone.sql");
+    let original = std::fs::read_to_string(&gone).unwrap();
+    std::fs::write(&gone, original.replace(", hard_deletes='new_record'", "")).unwrap();
+    let env = [("STACKC_DBT_DATABASE", db.name.as_str())];
+    let (code, out) = stackc(dir.path(), &["apply"], &env);
+    assert_eq!(code, 0, "{out}");
+    std::fs::write(&gone, original).unwrap();
+    std::fs::write(
+        dir.path().join("seeds/raw_customers.csv"),
+        "id,region,name,status,updated_at\n1,eu,Ann,active,2024-01-01 10:00:00\n2,eu,Bob,active,2024-01-01 10:00:00\n",
+    )
+    .unwrap();
+    let (code, out) = stackc(dir.path(), &["apply"], &env);
+    assert_eq!(code, 0, "{out}");
+    let rows: Vec<String> = db
+        .client
+        .query(
+            "select concat_ws('|', id, dbt_valid_to is null, dbt_is_deleted)
+             from snapshots.customers_gone order by id, dbt_valid_from",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(rows, ["1|t|False", "2|t|False", "3|f|False", "3|t|True"]);
+}
