@@ -263,9 +263,10 @@ pub(super) fn seed_entries(
             {
                 for col in entry.column_types.keys() {
                     if !seed.columns.contains(col) {
+                        // dbt ignores a type for a column the CSV lacks.
                         diagnostics.push(
                             Diagnostic::new(
-                                Code::E0305,
+                                strict_code(dbt, Code::E0305, Code::W0331),
                                 format!("seed `{}` has no column `{col}`", entry.name),
                             )
                             .at(entry.span.clone())
