@@ -209,6 +209,25 @@ pub enum Node<S> {
     Model(Box<ModelNode<S>>),
     Seed(SeedNode<S>),
     Test(TestNode<S>),
+    /// Last: its fields are a subset of the others', so untagged reading
+    /// tries it only when no other kind fits.
+    Analysis(AnalysisNode<S>),
+}
+
+/// A dbt analysis (`analysis-paths`): compiled into `analyses/`, in the
+/// lineage, never run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AnalysisNode<S> {
+    pub artifacts: Vec<S>,
+    /// sha256 of the analysis's file.
+    pub checksum: S,
+    pub compiled_code: S,
+    pub depends_on: DependsOn<S>,
+    pub description: Option<S>,
+    pub file: S,
+    pub name: S,
+    pub resource_type: S,
+    pub unique_id: S,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -322,6 +341,10 @@ pub struct TestNode<S> {
     pub column: Option<Option<S>>,
     pub depends_on: DependsOn<S>,
     pub error_if: S,
+    /// dbt's `fail_calc` when it is not `count(*)`: the expression the
+    /// failing rows are judged by.
+    #[serde(default = "absent", skip_serializing_if = "Option::is_none")]
+    pub fail_calc: Option<S>,
     /// The project file the test is declared in.
     pub file: S,
     /// The first line of the test's text in its artifact.
@@ -333,9 +356,24 @@ pub struct TestNode<S> {
     /// Which statement of its artifact the test's query is (0-based).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub statement: Option<usize>,
+    /// dbt's `store_failures`: the failing rows are written to this
+    /// relation in the test's step, then judged from there.
+    #[serde(default = "absent", skip_serializing_if = "Option::is_none")]
+    pub store_failures: Option<StoredFailuresInfo<S>>,
     pub test: S,
     pub unique_id: S,
     pub warn_if: S,
+}
+
+/// Where a test stores its failing rows: the relation's SQL name, its
+/// schema and name as PostgreSQL has them, and `table` or `view`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredFailuresInfo<S> {
+    #[serde(rename = "as")]
+    pub kind: S,
+    pub identifier: S,
+    pub relation: S,
+    pub schema: S,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -373,6 +411,7 @@ impl<S: AsRef<str>> Node<S> {
             Node::Model(n) => n.resource_type.as_ref(),
             Node::Seed(n) => n.resource_type.as_ref(),
             Node::Test(n) => n.resource_type.as_ref(),
+            Node::Analysis(n) => n.resource_type.as_ref(),
         }
     }
 
@@ -381,6 +420,7 @@ impl<S: AsRef<str>> Node<S> {
             Node::Model(n) => n.name.as_ref(),
             Node::Seed(n) => n.name.as_ref(),
             Node::Test(n) => n.name.as_ref(),
+            Node::Analysis(n) => n.name.as_ref(),
         }
     }
 
@@ -390,6 +430,7 @@ impl<S: AsRef<str>> Node<S> {
             Node::Model(n) => n.file.as_ref(),
             Node::Seed(n) => n.file.as_ref(),
             Node::Test(n) => n.file.as_ref(),
+            Node::Analysis(n) => n.file.as_ref(),
         }
     }
 
@@ -398,7 +439,7 @@ impl<S: AsRef<str>> Node<S> {
         match self {
             Node::Model(n) => n.relation.as_ref().map(AsRef::as_ref),
             Node::Seed(n) => Some(n.relation.as_ref()),
-            Node::Test(_) => None,
+            Node::Test(_) | Node::Analysis(_) => None,
         }
     }
 
@@ -407,6 +448,7 @@ impl<S: AsRef<str>> Node<S> {
             Node::Model(n) => &n.artifacts,
             Node::Seed(n) => &n.artifacts,
             Node::Test(n) => &n.artifacts,
+            Node::Analysis(n) => &n.artifacts,
         }
     }
 

@@ -726,3 +726,161 @@ fn contract_foreign_keys_reference_the_built_table() {
         "{refused:?}"
     );
 }
+
+/// Snapshots are dbt's `snapshot.<package>.<name>` nodes: in the manifest,
+/// in `ls`, and selected by their folder without the project's name
+/// (`history.*`) as `dbt ls` selects them.
+#[test]
+fn snapshots_have_dbts_ids_and_fqns() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&repo().join("tests/fixtures/ok_dbt_snapshots"), dir.path());
+    let (code, out) = stackc(dir.path(), &["compile"], &[]);
+    assert_eq!(code, 0, "{out}");
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("stackc_target/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let node = &manifest["nodes"]["snapshot.dbt_snap.customers_ts"];
+    assert_eq!(node["resource_type"], "snapshot", "{node}");
+    assert!(manifest["nodes"]["model.dbt_snap.customers_ts"].is_null());
+    let parents = &manifest["parent_map"]["model.dbt_snap.current_customers"];
+    assert_eq!(
+        parents,
+        &serde_json::json!(["snapshot.dbt_snap.customers_ts"])
+    );
+    let (code, out) = stackc(
+        dir.path(),
+        &["ls", "-s", "history.*", "--indirect-selection", "eager"],
+        &[],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            "dbt_snap.history.customers_ts.customers_ts",
+            "dbt_snap.not_null_customers_ts_id",
+            "dbt_snap.unique_customers_ts_dbt_scd_id",
+        ]
+    );
+    let (code, out) = stackc(
+        dir.path(),
+        &[
+            "ls",
+            "-s",
+            "resource_type:snapshot",
+            "--indirect-selection",
+            "eager",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            "dbt_snap.customers_all.customers_all",
+            "dbt_snap.customers_check.customers_check",
+            "dbt_snap.customers_gone.customers_gone",
+            "dbt_snap.history.customers_ts.customers_ts",
+            "dbt_snap.customers_yaml",
+            "dbt_snap.not_null_customers_ts_id",
+            "dbt_snap.unique_customers_ts_dbt_scd_id",
+        ]
+    );
+}
+
+/// `store_failures` / `store_failures_as` and `fail_calc` as dbt-postgres
+/// runs them (the same fixture under `dbt build` gives these relations and
+/// counts): the rows go to the audit schema named by the project's own
+/// `generate_schema_name`, replaced on each run, and the count is the
+/// `fail_calc`'s.
+#[test]
+fn tests_store_their_failures_and_count_with_fail_calc() {
+    let mut db = TestDb::new("sf");
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(
+        &repo().join("tests/fixtures/ok_dbt_store_failures"),
+        dir.path(),
+    );
+    let env = [("STACKC_DBT_DATABASE", db.name.as_str())];
+    for _ in 0..2 {
+        let (code, out) = stackc(dir.path(), &["apply"], &env);
+        assert_eq!(code, 0, "{out}");
+        // sum(n_records) over the one duplicated id: 2, not 1 row.
+        assert!(
+            out.contains("test unique_orders_id ... warn 2 failing rows"),
+            "{out}"
+        );
+        assert!(
+            out.contains("test accepted_values_orders_status__ok__bad ... ok"),
+            "{out}"
+        );
+    }
+    let rows: Vec<String> = db
+        .client
+        .query(
+            "select table_schema || '.' || table_name || ' ' || table_type
+             from information_schema.tables
+             where table_schema in ('dbt_test__audit', 'quality') order by 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "dbt_test__audit.status_missing VIEW",
+            "dbt_test__audit.unique_orders_id BASE TABLE",
+            "quality.accepted_values_orders_status__ok__bad BASE TABLE",
+        ]
+    );
+    let dup: Vec<(i32, i64)> = db
+        .client
+        .query(
+            "select unique_field, n_records from dbt_test__audit.unique_orders_id",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(dup, [(2, 2)]);
+}
+
+/// `hard_deletes: new_record` switched on for a snapshot table made
+/// without it: dbt 1.10 refuses the table (it lacks `dbt_is_deleted`);
+/// stackc adds the column, 'False' on the versions so far, and the next
+/// deletion is a version marked 'True'.
+#[test]
+fn new_record_switched_on_adds_dbt_is_deleted() {
+    let mut db = TestDb::new("snapdel");
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&repo().join("tests/fixtures/ok_dbt_snapshots"), dir.path());
+    let gone = dir.path().join("snapshots/customers_gone.sql");
+    let original = std::fs::read_to_string(&gone).unwrap();
+    std::fs::write(&gone, original.replace(", hard_deletes='new_record'", "")).unwrap();
+    let env = [("STACKC_DBT_DATABASE", db.name.as_str())];
+    let (code, out) = stackc(dir.path(), &["apply"], &env);
+    assert_eq!(code, 0, "{out}");
+    std::fs::write(&gone, original).unwrap();
+    std::fs::write(
+        dir.path().join("seeds/raw_customers.csv"),
+        "id,region,name,status,updated_at\n1,eu,Ann,active,2024-01-01 10:00:00\n2,eu,Bob,active,2024-01-01 10:00:00\n",
+    )
+    .unwrap();
+    let (code, out) = stackc(dir.path(), &["apply"], &env);
+    assert_eq!(code, 0, "{out}");
+    let rows: Vec<String> = db
+        .client
+        .query(
+            "select concat_ws('|', id, dbt_valid_to is null, dbt_is_deleted)
+             from snapshots.customers_gone order by id, dbt_valid_from",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(rows, ["1|t|False", "2|t|False", "3|f|False", "3|t|True"]);
+}

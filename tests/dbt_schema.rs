@@ -355,3 +355,52 @@ fn sources_of_a_dbt_project_without_migrations_are_not_warned_about() {
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stderr.contains("W0309"), "{stderr}");
 }
+
+/// Source and source-table `quoting:` as dbt 1.10 applies them: the
+/// table's over the source's, and the project's `quoting:` not at all
+/// (sources stay quoted, dbt-postgres's default); a part not quoted is
+/// what PostgreSQL makes of it, folded to lower case.
+#[test]
+fn source_quoting_is_the_sources_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |path: &str, text: &str| {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write(
+        "dbt_project.yml",
+        "name: q\nprofile: q\nquoting:\n  identifier: false\n  schema: false\n",
+    );
+    write(
+        "models/sources.yml",
+        "sources:\n  - name: raw\n    schema: RawData\n    quoting:\n      schema: false\n    tables:\n      - name: orders\n        identifier: Orders\n        quoting:\n          identifier: false\n      - name: plain\n        identifier: Plain\n  - name: other\n    schema: Other\n    tables:\n      - name: t\n        identifier: T\n        quoting:\n          schema: false\n",
+    );
+    write(
+        "models/m.sql",
+        "select * from {{ source('raw', 'orders') }}\nunion all select * from {{ source('raw', 'plain') }}\nunion all select * from {{ source('other', 't') }}\n",
+    );
+    let out = tempfile::tempdir().unwrap();
+    let output = stackc(&[
+        "compile",
+        dir.path().to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let files = read_tree(out.path());
+    let model = files
+        .iter()
+        .find(|(path, _)| path.ends_with("_m.sql"))
+        .map(|(_, text)| text.as_str())
+        .unwrap();
+    assert!(
+        model.contains("select * from rawdata.orders\nunion all select * from rawdata.\"Plain\"\nunion all select * from other.\"T\"\n"),
+        "{model}"
+    );
+}

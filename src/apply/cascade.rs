@@ -37,7 +37,7 @@ pub fn lost_to_cascade(
         let (materialization, relation) = match node {
             crate::manifest::Node::Model(m) => (&m.materialization, m.relation.as_ref()),
             crate::manifest::Node::Seed(s) => (&s.materialization, Some(&s.relation)),
-            crate::manifest::Node::Test(_) => continue,
+            crate::manifest::Node::Test(_) | crate::manifest::Node::Analysis(_) => continue,
         };
         if let (true, Some(relation)) = (drops(materialization), relation) {
             for file in node.artifacts() {

@@ -213,19 +213,34 @@ const SAMPLE_PREFIX: &str = "select * from (\n";
 /// The number of rows a test query returns. The simple protocol: one
 /// round trip (a prepared statement takes three), which is most of what a
 /// passing test costs.
+/// `fail_calc` (dbt's; `None` is `count(*)`) judges the rows: its value is
+/// the failure count, a null (`sum` of no rows) none, a fraction rounded.
 pub fn count_failures(
     client: &mut impl GenericClient,
     query: &str,
+    fail_calc: Option<&str>,
 ) -> Result<i64, postgres::Error> {
-    let messages = client.simple_query(&format!("{COUNT_PREFIX}{query}\n) as stackc_test"))?;
+    let prefix = count_prefix(fail_calc);
+    let messages = client.simple_query(&format!("{prefix}{query}\n) as stackc_test"))?;
     Ok(messages
         .iter()
         .find_map(|m| match m {
-            // count(*) is a bigint: its text always parses.
-            SimpleQueryMessage::Row(r) => r.get(0).and_then(|v| v.parse().ok()),
+            SimpleQueryMessage::Row(r) => r.get(0).and_then(|v| {
+                v.parse::<i64>()
+                    .ok()
+                    .or_else(|| v.parse::<f64>().ok().map(|f| f.round() as i64))
+            }),
             _ => None,
         })
         .unwrap_or(0))
+}
+
+/// The text sent before a test's query to count its failures.
+pub fn count_prefix(fail_calc: Option<&str>) -> String {
+    match fail_calc {
+        None => COUNT_PREFIX.to_string(),
+        Some(calc) => format!("select {calc} from (\n"),
+    }
 }
 
 /// Up to `limit` failing rows, every value as PostgreSQL's text.

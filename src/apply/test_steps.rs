@@ -53,19 +53,45 @@ pub(super) fn run_test(
             return item;
         }
     };
-    match runner::count_failures(client, query) {
+    let fail_calc = node.and_then(|n| n.fail_calc.as_deref());
+    let stored = node.and_then(|n| n.store_failures.as_ref());
+    let place = |prefix: &str| Place {
+        file: bundle.artifact_path(&step.file),
+        text,
+        statement: Some(range.clone()),
+        prefix_chars: prefix.chars().count(),
+        source: labels.test_source(step),
+        root: bundle.dir.clone(),
+        verbatim: false,
+    };
+    // dbt's store_failures: the rows go to the audit relation (the old one
+    // dropped first), and the test reads them from there.
+    let from_store;
+    let judged = match stored {
+        Some(s) => match store_failures(client, s, query) {
+            Ok(()) => {
+                from_store = format!("select * from {}", s.relation);
+                from_store.as_str()
+            }
+            Err((e, prefix)) => {
+                item.status = Status::Failed;
+                item.failure = Some(runner::failure(&e, &place(&prefix), target));
+                item.duration = start.elapsed();
+                return item;
+            }
+        },
+        None => query,
+    };
+    match runner::count_failures(client, judged, fail_calc) {
         Err(e) => {
-            let place = Place {
-                file: bundle.artifact_path(&step.file),
-                text,
-                statement: Some(range),
-                prefix_chars: runner::COUNT_PREFIX.chars().count(),
-                source: labels.test_source(step),
-                root: bundle.dir.clone(),
-                verbatim: false,
-            };
+            // The position is the query's only when it was sent as it is.
+            let prefix = runner::count_prefix(fail_calc);
+            let mut at = place(&prefix);
+            if stored.is_some() {
+                at.statement = None;
+            }
             item.status = Status::Failed;
-            item.failure = Some(runner::failure(&e, &place, target));
+            item.failure = Some(runner::failure(&e, &at, target));
         }
         Ok(n) => {
             item.failures = Some(n);
@@ -82,12 +108,49 @@ pub(super) fn run_test(
             }
             if n > 0 {
                 // A sample is a courtesy: if it cannot be read, the count stands.
-                item.sample = runner::sample(client, query, SAMPLE_ROWS).ok();
+                item.sample = runner::sample(client, judged, SAMPLE_ROWS).ok();
             }
         }
     }
     item.duration = start.elapsed();
     item
+}
+
+/// Writes a test's failing rows to its audit relation as dbt-postgres
+/// does: the schema created if missing, whatever relation has the name
+/// dropped (a table or view of an earlier run), then `create table|view
+/// ... as` the query. On failure, the error and the text sent before the
+/// query (for its position).
+fn store_failures(
+    client: &mut Client,
+    s: &crate::manifest::StoredFailuresInfo<String>,
+    query: &str,
+) -> Result<(), (postgres::Error, String)> {
+    let schema = crate::quoting::quote_ident(&s.schema);
+    let kind = if s.kind == "view" { "view" } else { "table" };
+    let create = format!("create {kind} {} as (\n", s.relation);
+    let mut before = || -> Result<(), postgres::Error> {
+        client.batch_execute(&format!("create schema if not exists {schema}"))?;
+        let old = client.query(
+            "select c.relkind::text from pg_class c join pg_namespace n on n.oid = c.relnamespace \
+             where n.nspname = $1 and c.relname = $2",
+            &[&s.schema, &s.identifier],
+        )?;
+        let drop = match old.first().map(|r| r.get::<_, String>(0)).as_deref() {
+            Some("v") => Some("view"),
+            Some("m") => Some("materialized view"),
+            Some(_) => Some("table"),
+            None => None,
+        };
+        if let Some(drop) = drop {
+            client.batch_execute(&format!("drop {drop} if exists {} cascade", s.relation))?;
+        }
+        Ok(())
+    };
+    before().map_err(|e| (e, String::new()))?;
+    client
+        .batch_execute(&format!("{create}{query}\n)"))
+        .map_err(|e| (e, create))
 }
 
 /// Runs one unit test in a transaction that is rolled back: the script's

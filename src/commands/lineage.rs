@@ -102,7 +102,7 @@ fn find(manifest: &Manifest<String>, arg: &str) -> Result<(String, String), Stri
                 .find(|(_, n)| match n {
                     Node::Model(m) => m.name == model,
                     Node::Seed(s) => s.name == model,
-                    Node::Test(_) => false,
+                    Node::Test(_) | Node::Analysis(_) => false,
                 })
                 .map(|(id, _)| id.clone())
                 .ok_or_else(|| {

@@ -347,7 +347,6 @@ impl Cx<'_> {
         Some(DataTest {
             unique_id: String::new(),
             name: names.name,
-            alias: names.alias,
             hash: names.hash,
             kind: spec.kind.clone(),
             attached_to: target.id.clone(),
@@ -358,6 +357,22 @@ impl Cx<'_> {
             warn_if: spec.warn_if.clone(),
             depends_on,
             span: spec.span.clone(),
+            fail_calc: spec.fail_calc.clone(),
+            store: spec.store.kind().map(|kind| crate::node::StoredFailures {
+                kind: kind.to_string(),
+                custom_schema: spec
+                    .store
+                    .schema
+                    .clone()
+                    .unwrap_or_else(|| "dbt_test__audit".into()),
+                alias: spec
+                    .store
+                    .alias
+                    .clone()
+                    .unwrap_or_else(|| names.alias.clone()),
+                relation: None,
+            }),
+            alias: names.alias,
         })
     }
 

@@ -23,11 +23,8 @@ pub fn render(
                 let Some(text) = value.as_str() else { continue };
                 let problem = match super::profiles::render_value(text, vars, target) {
                     Ok(out) => {
-                        let mut warnings = Vec::new();
                         let value = super::rendered_value(out);
-                        let applied = schema::apply_test_setting(spec, &key, &value, &mut warnings);
-                        diagnostics.extend(warnings);
-                        match applied {
+                        match schema::apply_test_setting(spec, &key, &value) {
                             Ok(()) => continue,
                             Err(problem) => {
                                 format!("`{key}: {text}` renders to {value}: {problem}")

@@ -118,9 +118,6 @@ codes! {
     W0035: Warning, "a config key dbt does not know, in a dbt project";
     W0036: Warning, "a config dbt accepts that does nothing on PostgreSQL, in a dbt project";
     W0050: Warning, "a schema-file key dbt does not have (dbt project; E0002 in a stackc project)";
-    W0051: Warning, "`store_failures` on a test: not supported";
-    W0052: Warning, "a `fail_calc` other than `count(*)`: not supported";
-    W0053: Warning, "tests on a snapshot, which stackc does not run yet";
     W0054: Warning, "an exposure, semantic model or metric depends on a node that is not there";
     W0180: Warning, "a dbt project's model needs the database at compile time: it is not built, nor what reads it";
     W0202: Warning, "a migration the SQL checker cannot parse, or an empty repeatable migration";
@@ -128,7 +125,7 @@ codes! {
     W0244: Warning, "a natural join: it joins on whatever columns the two sides share";
     W0245: Warning, "a schema file's `data_type` of another kind than the model's query makes";
     W0309: Warning, "a source table that no migration creates";
-    W0330: Warning, "a schema entry for a model or seed that does not exist (dbt project; E0305 in a stackc project)";
+    W0330: Warning, "a schema entry for a model, seed or snapshot that does not exist (dbt project; E0305 in a stackc project)";
     W0331: Warning, "a described column the model does not select (dbt project; E0305 in a stackc project)";
     W0333: Warning, "a constraint stackc does not emit (foreign key to a relation not in the project, unknown type, not a table)";
 }

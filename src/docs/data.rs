@@ -615,6 +615,10 @@ fn details_of(manifest: &Manifest<String>, texts: &Texts, id: &str) -> Details {
             Node::Test(t) => {
                 d.file = t.file.clone();
             }
+            Node::Analysis(a) => {
+                d.description = a.description.clone().filter(|s| !s.is_empty());
+                d.file = a.file.clone();
+            }
         }
     } else if let Some(s) = manifest.sources.get(id) {
         d.description = s.description.clone().filter(|s| !s.is_empty());

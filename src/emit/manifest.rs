@@ -11,9 +11,9 @@ use super::{sha256_hex, unit_test_path, Sink};
 use crate::config::Materialization;
 use crate::graph::{model_id, seed_id};
 use crate::manifest::{
-    ColumnInfo, ColumnSource, DependsOn, IndexInfo, Manifest, Metadata, MigrationEntry,
-    MigrationType, ModelConfigInfo, ModelNode, Node, OtherInfo, RunStep, SeedNode, SourceNode,
-    StepKind, TestNode, UnitTestEntry, MANIFEST_VERSION,
+    AnalysisNode, ColumnInfo, ColumnSource, DependsOn, IndexInfo, Manifest, Metadata,
+    MigrationEntry, MigrationType, ModelConfigInfo, ModelNode, Node, OtherInfo, RunStep, SeedNode,
+    SourceNode, StepKind, StoredFailuresInfo, TestNode, UnitTestEntry, MANIFEST_VERSION,
 };
 use crate::node::{Resolved, ResolvedSeed, ResolvedSource};
 use crate::project::{MigrationKind, Project};
@@ -111,6 +111,16 @@ fn model_filters(m: &crate::node::Model) -> std::collections::BTreeSet<(&str, &s
         .intersection(&filter)
         .copied()
         .collect()
+}
+
+fn stored_info(s: &crate::node::StoredFailures) -> Option<StoredFailuresInfo<Text<'_>>> {
+    let r = s.relation.as_ref()?;
+    Some(StoredFailuresInfo {
+        kind: b(&s.kind),
+        identifier: b(&r.name),
+        relation: r.to_string().into(),
+        schema: b(&r.schema),
+    })
 }
 
 pub(super) fn manifest(
@@ -227,7 +237,14 @@ fn build<'a>(
                 name: b(&m.name),
                 relation: (c.materialized != Materialization::Ephemeral)
                     .then(|| m.relation.to_string().into()),
-                resource_type: b("model"),
+                // dbt's own resource type: `ls`, selection
+                // (`resource_type:snapshot`) and the id (`snapshot.…`,
+                // see `package_ids`) follow it.
+                resource_type: b(if c.materialized == Materialization::Snapshot {
+                    "snapshot"
+                } else {
+                    "model"
+                }),
                 schema: b(&m.relation.schema),
                 tags: all(&c.tags),
                 unique_id: id.clone().into(),
@@ -283,12 +300,14 @@ fn build<'a>(
                     nodes: depends.into_iter().map(b).collect(),
                 },
                 error_if: b(&t.error_if),
+                fail_calc: t.fail_calc.as_deref().map(b),
                 file: b(&t.span.file),
                 line,
                 name: b(&t.name),
                 resource_type: b("test"),
                 severity: b(t.severity.as_str()),
                 statement,
+                store_failures: t.store.as_ref().and_then(stored_info),
                 test: b(&t.kind),
                 unique_id: b(&t.unique_id),
                 warn_if: b(&t.warn_if),
@@ -308,16 +327,53 @@ fn build<'a>(
                 checksum: Some(sha256_hex(&t.file.text).into()),
                 column: None,
                 depends_on: parents_of(&id),
-                error_if: b("!= 0"),
+                error_if: b(&t.settings.error_if),
+                fail_calc: t.settings.fail_calc.as_deref().map(b),
                 file: b(&t.file.path),
                 line,
                 name: b(&t.name),
                 resource_type: b("test"),
-                severity: b("error"),
+                severity: b(t.settings.severity.as_str()),
                 statement,
+                store_failures: t.store.as_ref().and_then(stored_info),
                 test: b("singular"),
                 unique_id: id.into(),
-                warn_if: b("!= 0"),
+                warn_if: b(&t.settings.warn_if),
+            }),
+        );
+    }
+    let described: BTreeMap<&str, &str> = project
+        .schema_files
+        .iter()
+        .flat_map(|f| &f.analyses)
+        .filter_map(|d| Some((d.name.as_str(), d.description.as_deref()?)))
+        .collect();
+    for a in &resolved.analyses {
+        let id = format!("analysis.{name}.{}", a.name);
+        let mut depends: BTreeSet<String> = a
+            .refs
+            .iter()
+            .map(|r| crate::graph::ref_id(name, r, &resolved.seeds))
+            .collect();
+        depends.extend(
+            a.sources
+                .iter()
+                .map(|(s, t)| crate::graph::source_id(name, s, t)),
+        );
+        nodes.insert(
+            id.clone().into(),
+            Node::Analysis(AnalysisNode {
+                artifacts: vec![crate::emit::fit_path(format!("analyses/{}.sql", a.name)).into()],
+                checksum: sha256_hex(&a.file.text).into(),
+                compiled_code: b(a.rendered.sql.trim_end()),
+                depends_on: DependsOn {
+                    nodes: depends.into_iter().map(Cow::Owned).collect(),
+                },
+                description: described.get(a.name.as_str()).map(|d| b(d)),
+                file: b(&a.file.path),
+                name: b(&a.name),
+                resource_type: b("analysis"),
+                unique_id: id.into(),
             }),
         );
     }
@@ -740,67 +796,5 @@ impl serde_json::ser::Formatter for Nested {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The parallel writer and the types apply reads are one format: the
-    /// sample project's manifest reads into `Manifest<String>` and writes
-    /// back, through plain serde_json, byte for byte.
-    #[test]
-    fn the_manifest_round_trips_through_the_shared_types() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("project_template");
-        let compilation = crate::compile(&dir);
-        let artifacts = compilation.artifacts.expect("the sample project compiles");
-        let text = &artifacts["manifest.json"];
-        let read: Manifest<String> = serde_json::from_str(text).unwrap();
-        assert_eq!(serde_json::to_string_pretty(&read).unwrap() + "\n", *text);
-        // Every kind of node, and a test with its place in its file.
-        let kinds: BTreeSet<&str> = read.nodes.values().map(|n| n.resource_type()).collect();
-        assert_eq!(kinds, BTreeSet::from(["model", "seed", "test"]));
-        assert!(read.nodes.values().all(|n| match n {
-            Node::Model(m) => m.resource_type == "model",
-            Node::Seed(s) => s.resource_type == "seed",
-            Node::Test(t) => t.resource_type == "test" && t.statement.is_some(),
-        }));
-        assert!(read
-            .run_order
-            .iter()
-            .any(|s| s.step == StepKind::Test && s.statement > Some(0)));
-    }
-
-    #[test]
-    fn parallel_pretty_json_is_what_serde_json_writes() {
-        let mut map: BTreeMap<String, serde_json::Value> = BTreeMap::new();
-        for i in 0..(BATCH + CHUNK + 7) {
-            map.insert(
-                format!("node.{i:04}"),
-                serde_json::json!({"a": [i, {"b": null, "c": []}], "d": {}, "e": "x\ny"}),
-            );
-        }
-        let entries: Vec<(&str, &serde_json::Value)> =
-            map.iter().map(|(k, v)| (k.as_str(), v)).collect();
-        let text = |pieces: ObjectPieces<'_, _>| {
-            String::from_utf8(pieces.collect::<Vec<_>>().concat()).unwrap()
-        };
-        assert_eq!(
-            text(ObjectPieces::new(entries.clone(), 0)),
-            serde_json::to_string_pretty(&map).unwrap()
-        );
-        let nested = serde_json::json!({ "outer": map, "list": [[1], {"k": [true]}] });
-        let expected = serde_json::to_string_pretty(&nested).unwrap();
-        let list = String::from_utf8(pretty(&nested["list"], 1)).unwrap();
-        let outer = text(ObjectPieces::new(entries.clone(), 1));
-        let got = format!("{{\n  \"list\": {list},\n  \"outer\": {outer}\n}}");
-        assert_eq!(got, expected);
-        // Deeper than the formatter's one-write indentation reaches.
-        let mut deep = serde_json::json!([1, {"k": "v"}]);
-        for _ in 0..40 {
-            deep = serde_json::json!({ "d": deep });
-        }
-        let expected = serde_json::to_string_pretty(&serde_json::json!([deep])).unwrap();
-        let got = format!("[\n  {}\n]", String::from_utf8(pretty(&deep, 1)).unwrap());
-        assert_eq!(got, expected);
-        let empty: Vec<(&str, &serde_json::Value)> = Vec::new();
-        assert_eq!(text(ObjectPieces::new(empty, 3)), "{}");
-    }
-}
+#[path = "manifest_tests.rs"]
+mod tests;

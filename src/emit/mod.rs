@@ -598,10 +598,14 @@ impl<'a> Cx<'a> {
         let id = out.id.clone();
         let step = |file: &str, kind: StepKind| run_step(&id, file, kind);
         let path = fit_path(format!("run/{level:03}_test.{}.sql", t.name));
+        let set = &t.settings;
         let head = format!(
-            "-- stackc: test {} (singular)\n-- source: {}\n-- severity: error, error_if: != 0, warn_if: != 0\n-- The rows this query returns are failures.\n{DO_NOT_EDIT}\n",
+            "-- stackc: test {} (singular)\n-- source: {}\n-- severity: {}, error_if: {}, warn_if: {}\n-- The rows this query returns are failures.\n{DO_NOT_EDIT}\n",
             comment(&t.name),
             comment(&t.file.path),
+            set.severity.as_str(),
+            comment(&set.error_if),
+            comment(&set.warn_if),
         );
         let wrapped = if t.refs.iter().any(|r| self.ephemeral_sql.contains_key(r)) {
             std::borrow::Cow::Owned(with_ephemerals(
@@ -614,6 +618,14 @@ impl<'a> Cx<'a> {
             std::borrow::Cow::Borrowed(t.rendered.sql.as_str())
         };
         let sql = wrapped.trim_end().trim_end_matches(';').trim_end();
+        let limited;
+        let sql = match set.limit {
+            Some(n) => {
+                limited = format!("select *\nfrom (\n{sql}\n) as dbt_limited\nlimit {n}");
+                limited.as_str()
+            }
+            None => sql,
+        };
         let line = query_line(&head, sql);
         out.runs.push((path.clone(), format!("{head}{sql}\n")));
         out.steps.push(RunStep {

@@ -1,13 +1,15 @@
-//! dbt's unique ids for the nodes of installed packages.
+//! dbt's unique ids for the nodes of installed packages, and for snapshots.
 //!
 //! Inside stackc a node's id is `<kind>.<root project>.<name>`: names are
 //! unique across the root project and its packages, so the graph, the run
 //! steps and the tests all key on that one form. dbt names a node by the
 //! project whose file defines it (`model.dbt_utils.x`,
 //! `test.pkg.unique_x_id.<hash>`, `source.pkg.raw.t`), and so do selection
-//! (`package:`) and `dbt ls`. The manifest is rewritten to dbt's ids here,
-//! as the last step before it is written; a project without package nodes
-//! is left as it is, at no cost.
+//! (`package:`) and `dbt ls`. A snapshot is `snapshot.<package>.<name>` in
+//! dbt (inside stackc it is a model with the `snapshot` materialization).
+//! The manifest is rewritten to dbt's ids here, as the last step before it
+//! is written; a project without package nodes or snapshots is left as it
+//! is, at no cost.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -27,13 +29,12 @@ pub fn rewrite<'a>(
     let files = m
         .nodes
         .iter()
-        .map(|(id, n)| (id, n.file()))
-        .chain(m.sources.iter().map(|(id, s)| (id, s.file.as_ref())));
-    for (id, file) in files {
-        let Some(package) = package_of(file) else {
-            continue;
-        };
-        if let Some(new) = with_package(id, &root, &package) {
+        .map(|(id, n)| (id, n.file(), n.resource_type() == "snapshot"))
+        .chain(m.sources.iter().map(|(id, s)| (id, s.file.as_ref(), false)));
+    for (id, file, snapshot) in files {
+        let package = package_of(file).unwrap_or_else(|| root.clone());
+        let kind = snapshot.then_some("snapshot");
+        if let Some(new) = dbt_id(id, &root, &package, kind) {
             renamed.insert(id.to_string(), new);
         }
     }
@@ -48,11 +49,19 @@ pub fn rewrite<'a>(
     serde_json::from_value::<Manifest<Text<'a>>>(value).unwrap_or(m)
 }
 
-/// `model.<root>.<rest>` as `model.<package>.<rest>`.
-fn with_package(id: &str, root: &str, package: &str) -> Option<String> {
+/// `model.<root>.<rest>` as `<new kind or model>.<package>.<rest>`; `None`
+/// when nothing changes.
+fn dbt_id(id: &str, root: &str, package: &str, new_kind: Option<&str>) -> Option<String> {
     let (kind, rest) = id.split_once('.')?;
     let rest = rest.strip_prefix(root)?.strip_prefix('.')?;
-    (package != root).then(|| format!("{kind}.{package}.{rest}"))
+    let new = new_kind.unwrap_or(kind);
+    (package != root || new != kind).then(|| format!("{new}.{package}.{rest}"))
+}
+
+/// `model.<root>.<rest>` as `model.<package>.<rest>`.
+#[cfg(test)]
+fn with_package(id: &str, root: &str, package: &str) -> Option<String> {
+    dbt_id(id, root, package, None)
 }
 
 fn rename(value: &mut serde_json::Value, renamed: &BTreeMap<String, String>) {
@@ -78,6 +87,18 @@ fn rename(value: &mut serde_json::Value, renamed: &BTreeMap<String, String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn snapshots_take_their_kind() {
+        assert_eq!(
+            dbt_id("model.shop.orders_snap", "shop", "shop", Some("snapshot")).as_deref(),
+            Some("snapshot.shop.orders_snap")
+        );
+        assert_eq!(
+            dbt_id("model.shop.s", "shop", "pkg", Some("snapshot")).as_deref(),
+            Some("snapshot.pkg.s")
+        );
+    }
 
     #[test]
     fn ids_take_the_package_and_keep_the_rest() {

@@ -195,6 +195,21 @@ pub fn run(m: &Model, s: &Strategy, sql: &str) -> String {
     let deletes = s.hard_deletes != HardDeletes::Ignore;
     let new_record = s.hard_deletes == HardDeletes::NewRecord;
     let del = quote_ident(&meta.is_deleted);
+    // `new_record` switched on for a table made without it: dbt 1.10
+    // refuses the table ("missing configured columns"); stackc adds the
+    // column and marks every version so far as not deleted, so that the
+    // history goes on instead of having to be rebuilt.
+    let add_is_deleted = if new_record {
+        format!(
+            "-- hard deletes: new_record on a table made without it: its column, 'False' so far.\n{}",
+            do_block(&format!(
+                "begin\n    if not exists (select 1 from pg_attribute where attrelid = {name}::regclass and attname = {col} and not attisdropped) then\n        execute format('alter table %s add column %I text', {name}, {col});\n        execute format('update %s set %I = ''False''', {name}, {col});\n    end if;\nend\n",
+                col = literal(&meta.is_deleted),
+            ))
+        )
+    } else {
+        String::new()
+    };
     // dbt's new_record: a deleted version counts as changed, so a key that
     // comes back closes it and opens a live version; a key already marked
     // deleted is not deleted again.
@@ -293,7 +308,7 @@ pub fn run(m: &Model, s: &Strategy, sql: &str) -> String {
         ))
     };
     format!(
-        "-- Columns the query gained since the snapshot table was made are added to it.\n{drop_shape}create temporary table {shape} as\nselect * from (\n{sql}\n) sbq\nwith no data;\n\n{add_columns}drop table pg_temp.{shape};\n\n-- What changed: new rows and versions to insert, open versions to close\n-- (hard deletes: {hard}).\n{drop_tmp}create temporary table {tmp} as\n{staging}\n;\n\n{deletion_records}update {target}\nset {to} = DBT_INTERNAL_SOURCE.{to}\nfrom pg_temp.{tmp} as DBT_INTERNAL_SOURCE\nwhere DBT_INTERNAL_SOURCE.{scd}::text = {target}.{scd}::text\n  and DBT_INTERNAL_SOURCE.dbt_change_type::text in ('update'::text, 'delete'::text)\n  and {open};\n\n-- The new versions, by column name.\n{insert}drop table pg_temp.{tmp};\n",
+        "-- Columns the query gained since the snapshot table was made are added to it.\n{drop_shape}create temporary table {shape} as\nselect * from (\n{sql}\n) sbq\nwith no data;\n\n{add_columns}drop table pg_temp.{shape};\n\n{add_is_deleted}-- What changed: new rows and versions to insert, open versions to close\n-- (hard deletes: {hard}).\n{drop_tmp}create temporary table {tmp} as\n{staging}\n;\n\n{deletion_records}update {target}\nset {to} = DBT_INTERNAL_SOURCE.{to}\nfrom pg_temp.{tmp} as DBT_INTERNAL_SOURCE\nwhere DBT_INTERNAL_SOURCE.{scd}::text = {target}.{scd}::text\n  and DBT_INTERNAL_SOURCE.dbt_change_type::text in ('update'::text, 'delete'::text)\n  and {open};\n\n-- The new versions, by column name.\n{insert}drop table pg_temp.{tmp};\n",
         drop_shape = leftover(&shape),
         drop_tmp = leftover(&tmp),
         hard = match s.hard_deletes {

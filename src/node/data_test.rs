@@ -1,7 +1,22 @@
 //! A generic data test, compiled: what datatest makes and emit writes.
 
 use crate::diagnostic::Span;
+use crate::relation::Relation;
 use crate::schema::TestSeverity;
+
+/// A test that stores its failing rows (dbt's `store_failures`).
+#[derive(Debug, Clone)]
+pub struct StoredFailures {
+    /// `table` or `view`.
+    pub kind: String,
+    /// The custom schema (`dbt_test__audit` unless the test's `schema`
+    /// says otherwise), before the project's `generate_schema_name`.
+    pub custom_schema: String,
+    /// The relation's name before `generate_alias_name`: the test's alias.
+    pub alias: String,
+    /// Where the rows go, once named (resolve).
+    pub relation: Option<Relation>,
+}
 
 #[derive(Debug, Clone)]
 pub struct DataTest {
@@ -26,4 +41,7 @@ pub struct DataTest {
     pub warn_if: String,
     pub depends_on: Vec<String>,
     pub span: Span,
+    /// dbt's `fail_calc` when it is not `count(*)`.
+    pub fail_calc: Option<String>,
+    pub store: Option<StoredFailures>,
 }

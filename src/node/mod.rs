@@ -18,7 +18,7 @@ mod data_test;
 mod graph;
 mod unit_test;
 
-pub use data_test::DataTest;
+pub use data_test::{DataTest, StoredFailures};
 pub use graph::{Graph, IdList};
 pub use unit_test::CompiledUnitTest;
 
@@ -58,6 +58,11 @@ pub struct SingularTest {
     pub rendered: Rendered,
     pub refs: Vec<String>,
     pub sources: Vec<(String, String)>,
+    /// A test's settings (severity, error_if, fail_calc, store...); dbt's
+    /// defaults for an analysis.
+    pub settings: crate::schema::TestSpec,
+    /// Where its failing rows are stored, when they are.
+    pub store: Option<StoredFailures>,
 }
 
 /// A seed after resolution: its CSV, its schema-file entry and where it is

@@ -90,19 +90,41 @@ pub(super) fn list_model_paths(
     let (mut yaml_paths, sql_paths): (Vec<_>, Vec<_>) = model_listing
         .into_iter()
         .partition(|(rel, _)| !rel.ends_with(".sql"));
-    // A dbt project's snapshot paths: `{% snapshot %}` files, and schema
-    // files (dbt 1.9 writes snapshots in YAML there).
+    // A dbt project's snapshot paths hold `{% snapshot %}` files; dbt reads
+    // schema files (and docs blocks) under every resource path, not only
+    // the model paths: seed properties beside the CSVs, `data_tests:` in
+    // tests/, `macros:` in macros/, dbt 1.9's YAML snapshots...
     let mut snapshot_sql = Vec::new();
     if dbt {
-        for (rel, abs) in list_dirs(root, &paths.snapshots, files, diagnostics) {
-            if rel.ends_with(".sql") {
-                snapshot_sql.push((rel, abs));
-            } else if (rel.ends_with(".yml") || rel.ends_with(".yaml"))
-                && !yaml_paths.iter().any(|(r, _)| *r == rel)
-            {
-                yaml_paths.push((rel, abs));
+        let mut seen: std::collections::BTreeSet<String> =
+            yaml_paths.iter().map(|(r, _)| r.clone()).collect();
+        seen.extend(docs.iter().map(|d| d.path.to_string()));
+        let others = [
+            &paths.snapshots,
+            &paths.seeds,
+            &paths.analyses,
+            &paths.macros,
+            &paths.tests,
+        ];
+        for (i, dirs) in others.into_iter().enumerate() {
+            for (rel, abs) in list_dirs(root, dirs, files, diagnostics) {
+                if i == 0 && rel.ends_with(".sql") {
+                    snapshot_sql.push((rel, abs));
+                } else if (rel.ends_with(".yml") || rel.ends_with(".yaml") || rel.ends_with(".md"))
+                    && seen.insert(rel.clone())
+                {
+                    if rel.ends_with(".md") {
+                        if let Some(file) = read_source(files, &rel, &abs, diagnostics) {
+                            docs.push(file);
+                        }
+                    } else {
+                        yaml_paths.push((rel, abs));
+                    }
+                }
             }
         }
+        snapshot_sql.sort();
+        snapshot_sql.dedup();
     }
     // Largest first, so that the last file to finish is a small one.
     yaml_paths.sort_by_cached_key(|(_, abs)| {

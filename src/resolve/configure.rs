@@ -314,3 +314,64 @@ pub(super) fn complete_relations(
     relations.complete = true;
     Arc::new(relations)
 }
+
+/// The relations of the tests that store their failing rows: in a dbt
+/// project `<target schema>_dbt_test__audit.<alias>` by the project's own
+/// `generate_schema_name` and `generate_alias_name`, as dbt names them; in a
+/// stackc project the `schema` as written.
+pub(super) fn place_stored_failures<'t>(
+    project: &Project,
+    setup: &Setup<'_>,
+    tests: impl Iterator<
+        Item = (
+            &'t str,
+            &'t Span,
+            &'t mut Option<crate::node::StoredFailures>,
+        ),
+    >,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    for (test_name, span, store) in tests {
+        let Some(store) = store else { continue };
+        let (schema, name) = match setup.dbt_settings {
+            Some(dbt) => {
+                let package = dbt
+                    .package_of(&span.file)
+                    .map_or(project.settings.name.as_str(), |p| p.0);
+                let node = crate::render::dbt::naming::Node {
+                    name: test_name,
+                    resource_type: "test",
+                    package,
+                    path: &span.file,
+                    folders: &[],
+                    config: serde_json::json!({
+                        "materialized": "test",
+                        "schema": store.custom_schema,
+                        "alias": store.alias,
+                        "store_failures": true,
+                        "store_failures_as": store.kind,
+                    }),
+                };
+                let names = crate::render::dbt::naming::names(
+                    &setup.renderer,
+                    &dbt.target,
+                    setup.vars_of(&span.file),
+                    &node,
+                    Some(&store.custom_schema),
+                    Some(&store.alias),
+                    None,
+                    span,
+                    diagnostics,
+                );
+                unquoted(setup.dbt_settings, names.schema, names.alias)
+            }
+            None => (store.custom_schema.clone(), store.alias.clone()),
+        };
+        store.relation = Some(Relation {
+            schema,
+            name,
+            quote: false,
+            cte: None,
+        });
+    }
+}

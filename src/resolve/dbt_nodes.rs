@@ -166,10 +166,11 @@ pub(super) fn node_json(
     fqn.extend(m.folders.iter().cloned());
     fqn.push(m.name.clone());
     let tags = config.map(|c| c.tags.clone()).unwrap_or_default();
+    let kind = if m.snapshot { "snapshot" } else { "model" };
     serde_json::json!({
-        "unique_id": format!("model.{package}.{}", m.name),
+        "unique_id": format!("{kind}.{package}.{}", m.name),
         "name": m.name,
-        "resource_type": "model",
+        "resource_type": kind,
         "package_name": package,
         "path": m.folders.iter().map(|f| format!("{f}/")).collect::<String>() + &m.name + ".sql",
         "original_file_path": &*m.file.path,

@@ -82,6 +82,12 @@ pub(super) fn model_entries(
     diagnostics: &mut Vec<Diagnostic>,
 ) -> BTreeMap<String, Arc<ModelEntry>> {
     let names: BTreeSet<&str> = project.models.iter().map(|m| m.name.as_str()).collect();
+    let snapshots: BTreeSet<&str> = project
+        .models
+        .iter()
+        .filter(|m| m.snapshot)
+        .map(|m| m.name.as_str())
+        .collect();
     let mut out: BTreeMap<String, Arc<ModelEntry>> = BTreeMap::new();
     for file in &project.schema_files {
         // A versioned model's entry describes each version's model file.
@@ -120,6 +126,32 @@ pub(super) fn model_entries(
             });
         for entry in entries {
             let entry = &entry;
+            if entry.snapshot && !snapshots.contains(entry.name.as_str()) {
+                // dbt warns ("did not find matching node for patch") and
+                // goes on; so does stackc, in any project.
+                let mut d = Diagnostic::new(
+                    Code::W0330,
+                    format!(
+                        "schema file describes snapshot `{}`, but no snapshot has that name",
+                        entry.name
+                    ),
+                )
+                .at(entry.span.clone());
+                d = if names.contains(entry.name.as_str()) {
+                    d.help(format!(
+                        "`{}` is a model: describe it under `models:`",
+                        entry.name
+                    ))
+                } else if let Some(close) =
+                    crate::suggest::closest(&entry.name, snapshots.iter().copied())
+                {
+                    d.help(format!("did you mean `{close}`?"))
+                } else {
+                    d.help("remove the entry, or add `{% snapshot <name> %}` under a snapshot path")
+                };
+                diagnostics.push(d);
+                continue;
+            }
             if !names.contains(&entry.name.as_str()) {
                 let seeds: Vec<&str> = project.seeds.iter().map(|s| s.name.as_str()).collect();
                 // dbt only warns ("did not find matching node for patch").
@@ -231,9 +263,10 @@ pub(super) fn seed_entries(
             {
                 for col in entry.column_types.keys() {
                     if !seed.columns.contains(col) {
+                        // dbt ignores a type for a column the CSV lacks.
                         diagnostics.push(
                             Diagnostic::new(
-                                Code::E0305,
+                                strict_code(dbt, Code::E0305, Code::W0331),
                                 format!("seed `{}` has no column `{col}`", entry.name),
                             )
                             .at(entry.span.clone())
@@ -355,9 +388,14 @@ pub(super) fn source_tables(
                     continue;
                 }
                 check_entry_columns(&table.columns, diagnostics);
+                // An unquoted part is what PostgreSQL makes of it: folded.
+                let part = |key: &str, text: &str| match table.quoting.get(key) {
+                    Some(false) => text.to_lowercase(),
+                    _ => text.to_string(),
+                };
                 let relation = Relation {
-                    schema: source.schema.clone(),
-                    name: table.identifier.clone(),
+                    schema: part("schema", &source.schema),
+                    name: part("identifier", &table.identifier),
                     quote: table.quote_identifier,
                     cte: None,
                 };

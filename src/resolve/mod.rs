@@ -30,6 +30,7 @@ mod models;
 mod names;
 mod queries;
 mod setup;
+mod singular;
 
 use self::columns::{
     check_configured_columns, derive_columns, render_again, Again, Rerendered, Upstream,
@@ -191,7 +192,7 @@ pub fn resolve(
         diagnostics,
     );
 
-    let tests = datatest::build(
+    let mut tests = datatest::build(
         &project.settings.name,
         &entries,
         &seeds,
@@ -208,6 +209,17 @@ pub fn resolve(
         },
         diagnostics,
     );
+
+    let mut singular_tests = singular::settle(project, singular_tests, diagnostics);
+    let stored = tests
+        .iter_mut()
+        .map(|t| (t.name.as_str(), &t.span, &mut t.store))
+        .chain(
+            singular_tests
+                .iter_mut()
+                .map(|t| (t.name.as_str(), &t.settings.span, &mut t.store)),
+        );
+    configure::place_stored_failures(project, &setup, stored, diagnostics);
 
     let declared: Vec<(Arc<str>, &crate::schema::UnitTest)> = project
         .schema_files

@@ -458,6 +458,12 @@ pub(super) fn single_queries(
         sources.sort();
         sources.dedup();
         out.push(SingularTest {
+            settings: crate::schema::TestSpec::new(
+                "singular".into(),
+                None,
+                crate::diagnostic::Span::new(&file.path, 0..0),
+            ),
+            store: None,
             name,
             file: file.clone(),
             rendered,

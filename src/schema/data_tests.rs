@@ -42,11 +42,10 @@ pub fn parse_input(text: &str) -> Option<UnitInputKind> {
 /// A test entry as dbt reads it: `- not_null`, `- unique: {config: ...}`,
 /// or `- name: x  test_name: unique  ...`. Keys that configure the test are
 /// taken out; the rest are the test's arguments (its name is built from
-/// them). `warnings` gets what stackc accepts but does not do.
+/// them).
 pub(super) fn parse_test(
     value: serde_json::Value,
     span: Span,
-    warnings: &mut Vec<Diagnostic>,
     unknown: &mut Vec<String>,
 ) -> Result<TestSpec, String> {
     let (kind, body) = match value {
@@ -88,22 +87,7 @@ pub(super) fn parse_test(
     if !valid(&kind) || namespace.as_deref().is_some_and(|n| !valid(n)) {
         return Err(format!("`{kind}` is not a test name"));
     }
-    let mut spec = TestSpec {
-        kind,
-        args: BTreeMap::new(),
-        severity: TestSeverity::Error,
-        where_clause: None,
-        error_if: "!= 0".into(),
-        warn_if: "!= 0".into(),
-        span,
-        arg_spans: BTreeMap::new(),
-        name: None,
-        namespace,
-        limit: None,
-        enabled: true,
-        explicit: std::collections::BTreeSet::new(),
-        jinja: BTreeMap::new(),
-    };
+    let mut spec = TestSpec::new(kind, namespace, span);
     for (key, value) in body {
         match key.as_str() {
             // dbt 1.10 moved test arguments under `arguments:` and settings
@@ -119,7 +103,7 @@ pub(super) fn parse_test(
                 for (k, v) in config {
                     // dbt takes any key as a config of the test.
                     if TEST_SETTINGS.contains(&k.as_str()) {
-                        apply_test_setting(&mut spec, k, v, warnings)?;
+                        apply_test_setting(&mut spec, k, v)?;
                     } else {
                         unknown.push(k.clone());
                     }
@@ -130,7 +114,7 @@ pub(super) fn parse_test(
                 spec.name = Some(name.to_string());
             }
             "description" => {}
-            k if TEST_SETTINGS.contains(&k) => apply_test_setting(&mut spec, k, &value, warnings)?,
+            k if TEST_SETTINGS.contains(&k) => apply_test_setting(&mut spec, k, &value)?,
             _ => {
                 spec.args.insert(key, value);
             }
@@ -139,9 +123,103 @@ pub(super) fn parse_test(
     Ok(spec)
 }
 
+impl TestSpec {
+    /// A test with dbt's default settings.
+    pub fn new(kind: String, namespace: Option<String>, span: Span) -> TestSpec {
+        TestSpec {
+            kind,
+            args: BTreeMap::new(),
+            severity: TestSeverity::Error,
+            where_clause: None,
+            error_if: "!= 0".into(),
+            warn_if: "!= 0".into(),
+            span,
+            arg_spans: BTreeMap::new(),
+            name: None,
+            namespace,
+            limit: None,
+            enabled: true,
+            explicit: std::collections::BTreeSet::new(),
+            jinja: BTreeMap::new(),
+            fail_calc: None,
+            store: Store::default(),
+        }
+    }
+}
+
+/// Where and whether a test stores its failing rows, as dbt's configs say.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Store {
+    pub store_failures: Option<bool>,
+    pub store_failures_as: Option<String>,
+    pub schema: Option<String>,
+    pub alias: Option<String>,
+}
+
+impl Store {
+    /// `table` or `view` when failing rows are stored: dbt's rule,
+    /// `store_failures_as` first (`ephemeral` stores nothing), then
+    /// `store_failures: true` as a table.
+    pub fn kind(&self) -> Option<&str> {
+        match self.store_failures_as.as_deref() {
+            Some("ephemeral") => None,
+            Some(kind) => Some(kind),
+            None => (self.store_failures == Some(true)).then_some("table"),
+        }
+    }
+}
+
+/// A `fail_calc`: one SQL expression (`sum(n_records)`), `None` for the
+/// default `count(*)`. A `;`, a comment or a dollar quote could end or
+/// escape the query it is put into, and unbalanced parentheses or quotes
+/// would reach outside its place: all are refused.
+pub fn check_fail_calc(calc: &str) -> Result<Option<String>, String> {
+    let calc = calc.trim();
+    let compact: String = calc.chars().filter(|c| !c.is_whitespace()).collect();
+    if compact.eq_ignore_ascii_case("count(*)") {
+        return Ok(None);
+    }
+    if calc.is_empty() {
+        return Err("`fail_calc` is empty: write an expression such as `sum(n_records)`".into());
+    }
+    let refuse = |what: &str| {
+        Err(format!(
+            "`fail_calc: {calc}` must be one SQL expression, without {what}"
+        ))
+    };
+    for bad in [";", "--", "/*", "*/", "$"] {
+        if calc.contains(bad) {
+            return refuse(&format!("`{bad}`"));
+        }
+    }
+    let (mut depth, mut quote) = (0i64, None::<char>);
+    for c in calc.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '(') => depth += 1,
+            (None, ')') => {
+                depth -= 1;
+                if depth < 0 {
+                    return refuse("a `)` that no `(` opens");
+                }
+            }
+            _ => {}
+        }
+    }
+    if quote.is_some() {
+        return refuse("an unclosed quote");
+    }
+    if depth != 0 {
+        return refuse("an unclosed `(`");
+    }
+    Ok(Some(calc.to_string()))
+}
+
 /// The keys of a test entry that configure it rather than being arguments
 /// (dbt's list).
-pub(super) const TEST_SETTINGS: &[&str] = &[
+pub const TEST_SETTINGS: &[&str] = &[
     "severity",
     "tags",
     "enabled",
@@ -162,7 +240,6 @@ pub fn apply_test_setting(
     spec: &mut TestSpec,
     key: &str,
     value: &serde_json::Value,
-    warnings: &mut Vec<Diagnostic>,
 ) -> Result<(), String> {
     let text = || {
         value
@@ -199,39 +276,33 @@ pub fn apply_test_setting(
             serde_json::Value::Null => spec.limit = None,
             v => spec.limit = Some(v.as_u64().ok_or("`limit` must be a whole number")?),
         },
-        "fail_calc" => {
-            let calc = text()?;
-            let compact: String = calc.chars().filter(|c| !c.is_whitespace()).collect();
-            if !compact.eq_ignore_ascii_case("count(*)") {
-                warnings.push(
-                    Diagnostic::new(
-                        Code::W0052,
-                        format!("`fail_calc: {calc}` is not supported: failures are counted as count(*)"),
-                    )
-                    .at(spec.span.clone())
-                    .help("remove `fail_calc`, or write the count into the query of a singular test in tests/"),
-                );
+        "fail_calc" => spec.fail_calc = check_fail_calc(&text()?)?,
+        "store_failures" => {
+            spec.store.store_failures = match value {
+                serde_json::Value::Null => None,
+                v => Some(
+                    v.as_bool()
+                        .ok_or("`store_failures` must be true or false")?,
+                ),
             }
         }
-        "store_failures" | "store_failures_as" => {
-            let on = match value {
-                serde_json::Value::Bool(b) => *b,
-                serde_json::Value::Null => false,
-                _ => true,
-            };
-            if on {
-                warnings.push(
-                    Diagnostic::new(
-                        Code::W0051,
-                        format!("`{key}` is not supported: stackc does not store failing rows in a table"),
-                    )
-                    .at(spec.span.clone())
-                    .help("`stackc test` prints a sample of the failing rows instead; remove the key to silence this"),
-                );
+        "store_failures_as" => {
+            spec.store.store_failures_as = match value {
+                serde_json::Value::Null => None,
+                _ => match text()?.to_ascii_lowercase().as_str() {
+                    kind @ ("table" | "view" | "ephemeral") => Some(kind.to_string()),
+                    other => {
+                        return Err(format!(
+                    "`store_failures_as` must be `table`, `view` or `ephemeral`, found `{other}`"
+                ))
+                    }
+                },
             }
         }
-        // Only used by dbt to name the table of stored failures.
-        "database" | "schema" | "alias" => {}
+        // Where the failing rows are stored (dbt's `dbt_test__audit`).
+        "schema" => spec.store.schema = value.as_str().map(str::to_string),
+        "alias" => spec.store.alias = value.as_str().map(str::to_string),
+        "database" => {}
         "tags" | "meta" => {}
         other => return Err(format!("unknown test setting `{other}`")),
     }
@@ -269,19 +340,13 @@ pub fn apply_test_tree(
                 {
                     continue;
                 }
-                let mut warnings = Vec::new();
-                if let Err(problem) = apply_test_setting(spec, key, &entry.value, &mut warnings) {
+                if let Err(problem) = apply_test_setting(spec, key, &entry.value) {
                     diagnostics.push(
                         Diagnostic::new(Code::E0045, format!("invalid `{key}` for tests in dbt_project.yml: {problem}"))
                             .at(entry.span.clone())
                             .help("write it as in a test's config: `+severity: warn`, `+warn_if: \">10\"`, `+limit: 100`, `+enabled: false`"),
                     );
                 }
-                // The tree's own warnings (store_failures) point at the tree.
-                diagnostics.extend(warnings.into_iter().map(|mut w| {
-                    w.primary = Some(entry.span.clone());
-                    w
-                }));
                 // The tree does not make a setting the entry's own.
                 spec.explicit.remove(key);
             }

@@ -202,7 +202,7 @@ impl Cx<'_> {
                     span.range.end = span.range.start + len;
                 }
                 let mut unknown = Vec::new();
-                let parsed = parse_test(t.value, span.clone(), diagnostics, &mut unknown);
+                let parsed = parse_test(t.value, span.clone(), &mut unknown);
                 for key in unknown {
                     self.strict.borrow_mut().push(Strict {
                         native: Code::E0310,

@@ -17,9 +17,11 @@ mod entries;
 mod raw;
 mod strict;
 
-pub use self::data_tests::{apply_test_setting, apply_test_tree, for_each_test_mut, parse_input};
+pub use self::data_tests::{
+    apply_test_setting, apply_test_tree, for_each_test_mut, parse_input, TEST_SETTINGS,
+};
 use self::entries::{version_text, Cx};
-use self::raw::RawFile;
+use self::raw::{RawFile, RawOther};
 use self::strict::{check_keys, Ctx};
 
 mod keys;
@@ -35,6 +37,9 @@ pub struct SchemaFile {
     /// Exposures, semantic models, metrics, saved queries and snapshots:
     /// carried into the manifest and the lineage, no SQL.
     pub others: Vec<OtherEntry>,
+    /// `data_tests:` entries (singular tests by name) and `analyses:`.
+    pub singular_tests: Vec<Described>,
+    pub analyses: Vec<Described>,
     /// What stackc is stricter about than dbt: warnings in a dbt project,
     /// errors (with their native code) in a stackc project.
     pub strict: Vec<Strict>,
@@ -42,6 +47,16 @@ pub struct SchemaFile {
     /// it declares is unknown, so problems that may come from that are not
     /// reported a second time.
     pub rejected: bool,
+}
+
+/// A schema-file entry that describes a file of its own: a singular test
+/// (`data_tests:`) or an analysis (`analyses:`).
+#[derive(Debug, Clone)]
+pub struct Described {
+    pub name: String,
+    pub span: Span,
+    pub description: Option<String>,
+    pub config: ConfigLayer,
 }
 
 /// A problem dbt would accept: `diagnostic` is the warning of a dbt project;
@@ -158,6 +173,9 @@ pub struct ModelEntry {
     /// Model-level `constraints:` (primary keys, checks over several
     /// columns), emitted in the table's DDL when its contract is enforced.
     pub constraints: Vec<serde_json::Value>,
+    /// An entry of `snapshots:`: its columns and tests describe a
+    /// snapshot (its configs are the `others` entry's).
+    pub snapshot: bool,
 }
 
 impl ModelEntry {
@@ -233,6 +251,10 @@ pub struct SourceTable {
     pub identifier: String,
     /// `quoting: {identifier: true}`: use the identifier exactly as written.
     pub quote_identifier: bool,
+    /// The source's `quoting:` with the table's over it (dbt's rule; the
+    /// project's `quoting:` is not applied to sources). A part whose
+    /// quoting is `false` is folded to lower case, as PostgreSQL folds it.
+    pub quoting: BTreeMap<String, bool>,
     pub description: Option<String>,
     pub columns: Vec<Column>,
     pub tests: Vec<TestSpec>,
@@ -295,6 +317,12 @@ pub struct TestSpec {
     /// Settings whose value is Jinja (`severity: "{{ 'warn' if ... }}"`):
     /// dbt renders them with `target` and `var`; applied once rendered.
     pub jinja: BTreeMap<String, serde_json::Value>,
+    /// `fail_calc:` other than `count(*)`: one SQL expression over the
+    /// failing rows (checked by `data_tests::check_fail_calc`).
+    pub fail_calc: Option<String>,
+    /// `store_failures`, `store_failures_as`, and the `schema`/`alias` of
+    /// the table the failing rows are stored in.
+    pub store: data_tests::Store,
 }
 
 /// Reads one schema file; `None` when it is empty. A file that is not valid
@@ -327,6 +355,8 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
                 seeds: Vec::new(),
                 unit_tests: Vec::new(),
                 others: Vec::new(),
+                singular_tests: Vec::new(),
+                analyses: Vec::new(),
                 strict: Vec::new(),
                 rejected: true,
             });
@@ -389,34 +419,68 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
                 latest_version: m.latest_version.map(|v| version_text(&v)),
                 constraints: m.constraints,
                 versions,
+                snapshot: false,
             })
+        })
+        .collect::<Vec<_>>();
+    let mut models = models;
+    let snapshots: Vec<RawOther> = raw
+        .snapshots
+        .into_iter()
+        .map(|s| {
+            let other = s.other();
+            models.push(Arc::new(ModelEntry {
+                span: cx.span(&s.name),
+                name: s.name.value,
+                description: s.description,
+                config: ConfigLayer::default(),
+                columns: s
+                    .columns
+                    .into_iter()
+                    .map(|c| cx.column(c, diagnostics))
+                    .collect(),
+                tests: cx.tests(s.tests, s.data_tests, diagnostics),
+                latest_version: None,
+                constraints: Vec::new(),
+                versions: Vec::new(),
+                snapshot: true,
+            }));
+            other
         })
         .collect();
     let sources = raw
         .sources
         .into_iter()
-        .map(|s| SourceEntry {
-            span: cx.span(&s.name),
-            schema: s.schema.unwrap_or_else(|| s.name.value.clone()),
-            name: s.name.value,
-            description: s.description,
-            tables: s
-                .tables
-                .into_iter()
-                .map(|t| SourceTable {
-                    span: cx.span(&t.name),
-                    identifier: t.identifier.unwrap_or_else(|| t.name.value.clone()),
-                    quote_identifier: t.quoting.get("identifier").copied().unwrap_or(false),
-                    name: t.name.value,
-                    description: t.description,
-                    columns: t
-                        .columns
-                        .into_iter()
-                        .map(|c| cx.column(c, diagnostics))
-                        .collect(),
-                    tests: cx.tests(t.tests, t.data_tests, diagnostics),
-                })
-                .collect(),
+        .map(|s| {
+            let source_quoting = s.quoting;
+            SourceEntry {
+                span: cx.span(&s.name),
+                schema: s.schema.unwrap_or_else(|| s.name.value.clone()),
+                name: s.name.value,
+                description: s.description,
+                tables: s
+                    .tables
+                    .into_iter()
+                    .map(|t| {
+                        let mut quoting = source_quoting.clone();
+                        quoting.extend(t.quoting);
+                        SourceTable {
+                            span: cx.span(&t.name),
+                            identifier: t.identifier.unwrap_or_else(|| t.name.value.clone()),
+                            quote_identifier: quoting.get("identifier").copied().unwrap_or(false),
+                            quoting,
+                            name: t.name.value,
+                            description: t.description,
+                            columns: t
+                                .columns
+                                .into_iter()
+                                .map(|c| cx.column(c, diagnostics))
+                                .collect(),
+                            tests: cx.tests(t.tests, t.data_tests, diagnostics),
+                        }
+                    })
+                    .collect(),
+            }
         })
         .collect();
     let seeds = raw
@@ -450,7 +514,7 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
         .collect();
     let mut others = Vec::new();
     for (kind, list) in [
-        (OtherKind::Snapshot, raw.snapshots),
+        (OtherKind::Snapshot, snapshots),
         (OtherKind::Exposure, raw.exposures),
         (OtherKind::SemanticModel, raw.semantic_models),
         (OtherKind::Metric, raw.metrics),
@@ -458,25 +522,6 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
     ] {
         for o in list {
             let span = cx.span(&o.name);
-            let has_tests = !o.tests.is_empty()
-                || !o.data_tests.is_empty()
-                || o.columns.iter().any(|c| {
-                    ["tests", "data_tests"].iter().any(|k| {
-                        c.get(k)
-                            .and_then(|t| t.as_array())
-                            .is_some_and(|t| !t.is_empty())
-                    })
-                });
-            if kind == OtherKind::Snapshot && has_tests {
-                diagnostics.push(
-                    Diagnostic::new(
-                        Code::W0053,
-                        format!("snapshot `{}` has tests, but stackc does not run tests on snapshots yet: they are skipped", o.name.value),
-                    )
-                    .at(span.clone())
-                    .help("run these tests with dbt until stackc runs tests on snapshots"),
-                );
-            }
             let mut depends_on: Vec<UnitInputKind> = o
                 .depends_on
                 .iter()
@@ -542,6 +587,31 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
             });
         }
     }
+    let described = |list: Vec<raw::RawDescribed>| -> Vec<Described> {
+        list.into_iter()
+            .map(|d| Described {
+                span: cx.span(&d.name),
+                name: d.name.value,
+                description: d.description,
+                config: d
+                    .config
+                    .into_iter()
+                    .map(|(k, v)| {
+                        let span = cx.span(&v);
+                        (
+                            k,
+                            ConfigEntry {
+                                value: v.value,
+                                span,
+                            },
+                        )
+                    })
+                    .collect(),
+            })
+            .collect()
+    };
+    let singular_tests = described(raw.data_tests);
+    let analyses = described(raw.analyses);
     strict.extend(cx.strict.into_inner());
     Some(SchemaFile {
         path: Arc::clone(&file.path),
@@ -550,6 +620,8 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
         seeds,
         unit_tests,
         others,
+        singular_tests,
+        analyses,
         strict,
         rejected: false,
     })
@@ -574,206 +646,4 @@ fn yaml_message(e: &serde_saphyr::Error) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    pub(super) fn parse_str(text: &str) -> (Option<SchemaFile>, Vec<Diagnostic>) {
-        let file = SourceFile {
-            path: Arc::from("models/s.yml"),
-            text: Arc::from(text),
-        };
-        let mut d = Vec::new();
-        (parse(&file, &mut d), d)
-    }
-
-    #[test]
-    fn reads_models_sources_and_tests() {
-        let text = "version: 2\nsources:\n  - name: raw\n    tables:\n      - name: Orders\n        quoting: {identifier: true}\nmodels:\n  - name: stg\n    config:\n      materialized: table\n    columns:\n      - name: id\n        data_type: bigint\n        tests:\n          - not_null\n          - accepted_values:\n              values: [a, b]\n              config: {severity: warn, where: \"x > 1\"}\n";
-        let (f, d) = parse_str(text);
-        assert!(d.is_empty(), "{d:?}");
-        let f = f.unwrap();
-        assert_eq!(f.sources[0].schema, "raw");
-        assert!(f.sources[0].tables[0].quote_identifier);
-        let m = &f.models[0];
-        assert_eq!(&text[m.span.range.clone()], "stg");
-        assert_eq!(m.config["materialized"].value, "table");
-        let tests = &m.columns[0].tests;
-        assert_eq!(tests.len(), 2);
-        assert_eq!(tests[1].kind, "accepted_values");
-        assert_eq!(tests[1].severity, TestSeverity::Warn);
-        assert_eq!(tests[1].where_clause.as_deref(), Some("x > 1"));
-        assert_eq!(tests[1].args["values"], serde_json::json!(["a", "b"]));
-    }
-
-    #[test]
-    fn unknown_keys_are_found_at_every_depth_in_one_parse() {
-        // Under a `Spanned` value (`expect`), in entries read as plain JSON
-        // (a snapshot's columns) and in typed entries.
-        let text = "version: 2\nunit_tests:\n  - name: t\n    model: a\n    given: []\n    expect:\n      rowz: []\nsnapshots:\n  - name: s\n    columns:\n      - name: c\n        descripton: x\nmodels:\n  - name: a\n    columns:\n      - name: id\n        tets: [x]\n";
-        let (f, d) = parse_str(text);
-        assert!(d.is_empty(), "{d:?}");
-        let found: Vec<&str> = f
-            .as_ref()
-            .unwrap()
-            .strict
-            .iter()
-            .map(|s| {
-                let at = s.diagnostic.primary.as_ref().unwrap().range.clone();
-                &text[at]
-            })
-            .collect();
-        assert_eq!(found, ["rowz", "descripton", "tets"]);
-    }
-
-    #[test]
-    fn unknown_keys_and_duplicates_are_located() {
-        let text = "version: 2\nmodels:\n  - name: a\n    colums: []\n";
-        let (f, d) = parse_str(text);
-        assert!(d.is_empty(), "{d:?}");
-        let f = f.unwrap();
-        assert_eq!(f.models[0].name, "a");
-        let w = &f.strict[0];
-        assert_eq!((w.native, w.diagnostic.code), (Code::E0002, Code::W0050));
-        let at = w.diagnostic.primary.as_ref().unwrap().range.clone();
-        assert_eq!(&text[at], "colums");
-        assert!(
-            w.diagnostic
-                .message
-                .contains("unknown key `colums` in a model entry"),
-            "{}",
-            w.diagnostic.message
-        );
-        assert!(w.diagnostic.help.as_ref().unwrap().contains("`columns`"));
-        let (f, d) = parse_str("version: 2\nmodels:\n  - name: a\n    name: b\n");
-        assert!(d[0].message.contains("duplicate"), "{}", d[0].message);
-        assert!(f.unwrap().rejected);
-    }
-
-    #[test]
-    fn reads_dbt_vocabulary_without_complaint() {
-        let text = r#"
-models:
-  - name: m
-    description: d
-    access: public
-    group: finance
-    latest_version: 2
-    deprecation_date: 2030-01-01
-    meta: {owner: a}
-    docs: {show: true}
-    constraints:
-      - type: primary_key
-        columns: [id]
-    versions:
-      - v: 1
-        columns:
-          - include: all
-            exclude: [x]
-      - v: 2
-    columns:
-      - name: id
-        granularity: day
-        data_tests:
-          - unique:
-              name: m_id_is_unique
-              description: every id once
-              config: {severity: warn, limit: 10, tags: [a], meta: {b: 1}}
-          - dbt_utils.accepted_range:
-              arguments: {min_value: 0}
-          - name: custom
-            test_name: not_null
-            enabled: false
-exposures:
-  - name: weekly
-    type: dashboard
-    owner: {name: a}
-    depends_on:
-      - ref('m')
-      - source('raw', 'orders')
-groups:
-  - name: finance
-    owner: {email: a@b.c}
-semantic_models:
-  - name: orders
-    model: ref('m')
-    entities: [{name: id, type: primary}]
-metrics:
-  - name: revenue
-    type: simple
-    type_params: {measure: amount}
-saved_queries:
-  - name: q
-    query_params: {metrics: [revenue]}
-analyses:
-  - name: a
-    description: x
-macros:
-  - name: cents
-    arguments: [{name: col, type: string}]
-snapshots:
-  - name: s
-    config: {strategy: timestamp}
-"#;
-        let (f, d) = parse_str(text);
-        assert!(d.is_empty(), "{d:?}");
-        let f = f.unwrap();
-        assert!(f.strict.is_empty(), "{:?}", f.strict);
-        let tests = &f.models[0].columns[0].tests;
-        assert_eq!(tests[0].name.as_deref(), Some("m_id_is_unique"));
-        assert_eq!(tests[0].limit, Some(10));
-        assert_eq!(tests[0].severity, TestSeverity::Warn);
-        assert!(tests[0].args.is_empty(), "{:?}", tests[0].args);
-        assert_eq!(tests[1].namespace.as_deref(), Some("dbt_utils"));
-        assert_eq!(tests[1].kind, "accepted_range");
-        assert_eq!(tests[1].args["min_value"], serde_json::json!(0));
-        assert_eq!(
-            (tests[2].kind.as_str(), tests[2].enabled),
-            ("not_null", false)
-        );
-        let kinds: Vec<(OtherKind, &str)> =
-            f.others.iter().map(|o| (o.kind, o.name.as_str())).collect();
-        assert_eq!(
-            kinds,
-            [
-                (OtherKind::Snapshot, "s"),
-                (OtherKind::Exposure, "weekly"),
-                (OtherKind::SemanticModel, "orders"),
-                (OtherKind::Metric, "revenue"),
-                (OtherKind::SavedQuery, "q"),
-            ]
-        );
-        assert_eq!(
-            f.others[1].depends_on,
-            [
-                UnitInputKind::Ref("m".into()),
-                UnitInputKind::Source("raw".into(), "orders".into())
-            ]
-        );
-    }
-
-    #[test]
-    fn unknown_test_configs_are_strict_findings() {
-        let text = "models:\n  - name: m\n    columns:\n      - name: id\n        tests:\n          - unique:\n              config: {owner_team: data}\n";
-        let (f, d) = parse_str(text);
-        assert!(d.is_empty(), "{d:?}");
-        let f = f.unwrap();
-        assert_eq!(f.models[0].columns[0].tests.len(), 1);
-        let s = &f.strict[0];
-        assert_eq!((s.native, s.diagnostic.code), (Code::E0310, Code::W0050));
-        assert!(
-            s.diagnostic.message.contains("`owner_team`"),
-            "{}",
-            s.diagnostic.message
-        );
-    }
-
-    #[test]
-    fn unsupported_test_settings_warn() {
-        let text = "models:\n  - name: m\n    columns:\n      - name: id\n        tests:\n          - unique:\n              store_failures: true\n              fail_calc: sum(n)\n          - not_null:\n              config: {fail_calc: count(*)}\n";
-        let (f, d) = parse_str(text);
-        let mut codes: Vec<&str> = d.iter().map(|d| d.code.as_str()).collect();
-        codes.sort();
-        assert_eq!(codes, ["W0051", "W0052"]);
-        assert_eq!(f.unwrap().models[0].columns[0].tests.len(), 2);
-    }
-}
+mod tests;

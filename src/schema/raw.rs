@@ -18,7 +18,7 @@ pub(super) struct RawFile {
     #[serde(default)]
     pub(super) unit_tests: Vec<RawUnitTest>,
     #[serde(default)]
-    pub(super) snapshots: Vec<RawOther>,
+    pub(super) snapshots: Vec<RawSnapshot>,
     #[serde(default)]
     pub(super) exposures: Vec<RawOther>,
     #[serde(default)]
@@ -27,6 +27,21 @@ pub(super) struct RawFile {
     pub(super) metrics: Vec<RawOther>,
     #[serde(default)]
     pub(super) saved_queries: Vec<RawOther>,
+    /// Singular tests described by name (dbt 1.8).
+    #[serde(default)]
+    pub(super) data_tests: Vec<RawDescribed>,
+    #[serde(default)]
+    pub(super) analyses: Vec<RawDescribed>,
+}
+
+/// A `data_tests:` or `analyses:` entry: a name, its description and
+/// configs.
+#[derive(Deserialize)]
+pub(super) struct RawDescribed {
+    pub(super) name: Spanned<String>,
+    pub(super) description: Option<String>,
+    #[serde(default)]
+    pub(super) config: BTreeMap<String, Spanned<serde_json::Value>>,
 }
 
 /// An entry stackc carries into the manifest but makes no SQL for
@@ -51,17 +66,48 @@ pub(super) struct RawOther {
     pub(super) type_params: Option<serde_json::Value>,
     /// Saved queries: the metrics they query.
     pub(super) query_params: Option<serde_json::Value>,
-    #[serde(default)]
-    pub(super) tests: Vec<serde_json::Value>,
-    #[serde(default)]
-    pub(super) data_tests: Vec<serde_json::Value>,
-    #[serde(default)]
-    pub(super) columns: Vec<serde_json::Value>,
     /// Snapshots (dbt 1.9): `relation: ref('m')` or `source('s', 't')`.
     pub(super) relation: Option<Spanned<String>>,
     /// Snapshots: their configs (`strategy`, `unique_key`, ...).
     #[serde(default)]
     pub(super) config: BTreeMap<String, Spanned<serde_json::Value>>,
+}
+
+/// A `snapshots:` entry: a YAML snapshot (`relation:`), or the description,
+/// configs and tests of a `{% snapshot %}` block.
+#[derive(Deserialize)]
+pub(super) struct RawSnapshot {
+    pub(super) name: Spanned<String>,
+    pub(super) description: Option<String>,
+    /// dbt 1.9: `relation: ref('m')` or `source('s', 't')`.
+    pub(super) relation: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) config: BTreeMap<String, Spanned<serde_json::Value>>,
+    #[serde(default)]
+    pub(super) columns: Vec<RawColumn>,
+    #[serde(default)]
+    pub(super) tests: Vec<Spanned<serde_json::Value>>,
+    #[serde(default)]
+    pub(super) data_tests: Vec<Spanned<serde_json::Value>>,
+}
+
+impl RawSnapshot {
+    /// The part that `others` keeps (its name, relation and configs).
+    pub(super) fn other(&self) -> RawOther {
+        RawOther {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            label: None,
+            kind: None,
+            depends_on: Vec::new(),
+            model: None,
+            measures: Vec::new(),
+            type_params: None,
+            query_params: None,
+            relation: self.relation.clone(),
+            config: self.config.clone(),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -159,6 +205,8 @@ pub(super) struct RawColumn {
 pub(super) struct RawSource {
     pub(super) name: Spanned<String>,
     pub(super) schema: Option<String>,
+    #[serde(default)]
+    pub(super) quoting: BTreeMap<String, bool>,
     pub(super) description: Option<String>,
     #[serde(default)]
     pub(super) tables: Vec<RawSourceTable>,

@@ -162,7 +162,13 @@ pub(super) fn state_matches(n: &Candidate, old: &Graph, check: StateCheck) -> bo
 
 pub(super) fn matches(n: &Candidate, method: &Method, value: &str) -> bool {
     match method {
-        Method::Fqn => fqn_matches(&n.fqn, value, n.version.is_some()),
+        // dbt matches the fqn and the fqn without its package, so that
+        // `history.*` (a folder) selects in any package.
+        Method::Fqn => {
+            let versioned = n.version.is_some();
+            fqn_matches(&n.fqn, value, versioned)
+                || fqn_matches(n.fqn.get(1..).unwrap_or_default(), value, versioned)
+        }
         Method::Tag => n.tags.iter().any(|tag| glob(value, tag)),
         Method::Path => {
             let value = value.trim_end_matches('/');

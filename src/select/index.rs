@@ -88,6 +88,10 @@ impl Graph {
         let mut nodes = BTreeMap::new();
         let strings = |v: &[S]| v.iter().map(|s| s.as_ref().to_string()).collect::<Vec<_>>();
         for (id, node) in &m.nodes {
+            // dbt's selection and `ls` leave analyses out.
+            if matches!(node, Node::Analysis(_)) {
+                continue;
+            }
             let id = id.as_ref().to_string();
             // A package's node is `<kind>.<package>.…` and lives in the
             // package's folder (`dbt_packages/<package>/models/…`).
@@ -127,6 +131,16 @@ impl Graph {
                             let v = format!("v{}", v.as_ref());
                             fqn(project, project_file, &[model.as_ref(), &v])
                         }
+                        // dbt's fqn of a block snapshot names its file and
+                        // then the block (a file may hold several).
+                        _ if c.resource_type == "snapshot" && project_file.ends_with(".sql") => {
+                            let stem = project_file
+                                .rsplit('/')
+                                .next()
+                                .and_then(|f| f.strip_suffix(".sql"))
+                                .unwrap_or_default();
+                            fqn(project, project_file, &[stem, &c.name])
+                        }
                         _ => fqn(project, project_file, &[&c.name]),
                     };
                     c.version = n.version.as_ref().map(|v| v.as_ref().to_string());
@@ -141,6 +155,7 @@ impl Graph {
                     );
                     c.fqn = fqn(project, project_file, &[&c.name]);
                 }
+                Node::Analysis(_) => {}
                 Node::Test(n) => {
                     c.checksum = n.checksum.as_ref().map(|s| s.as_ref().to_string());
                     c.parents = strings(&n.depends_on.nodes);

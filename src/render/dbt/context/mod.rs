@@ -323,8 +323,8 @@ pub fn install(
             .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("fromyaml: {e}")))
     });
     env.add_function("should_full_refresh", |_: &State| false);
-    // stackc stores no test failures (W0051): the tests select what dbt
-    // selects without `store_failures`.
+    // A test's failing rows are stored by its apply step, around the test's
+    // query: the query itself is what dbt selects without `store_failures`.
     env.add_function("should_store_failures", |_: &State| false);
     env.add_function(
         "log",
