@@ -560,6 +560,9 @@ impl Renderer {
             this => this,
             model => input.model.unwrap_or(Value::UNDEFINED),
             graph => input.graph.unwrap_or(Value::UNDEFINED),
+            // dbt's parse phase renders with `execute` false and its
+            // compile phase with true: discovery is stackc's parse.
+            execute => input.relations.complete,
         };
         let result = template.render_with_spans(ctx);
         let calls = scope.calls.lock().map(|c| c.clone()).unwrap_or_default();

@@ -12,8 +12,9 @@
 //!
 //! stackc has no database at compile time: `run_query`, `statement` blocks
 //! and the adapter's introspection fail with E0153 naming the macro, never
-//! with a silently different answer. `execute` is true, as when dbt runs a
-//! model, so a package's `{% if execute %}` branch is the one checked.
+//! with a silently different answer. `execute` is false in the discovery
+//! pass (dbt's parse) and true in the real render (dbt's compile), so a
+//! package's `{% if execute %}` branch is the one checked.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -278,6 +279,8 @@ pub fn install(
     );
     env.add_global("exceptions", Value::from_object(Exceptions));
     env.add_global("api", Value::from_object(Api));
+    // True where a render does not say (a snippet); a model's render sets
+    // it from its phase.
     env.add_global("execute", Value::from(true));
     // One fixed id: an artifact must not change from one compile to the next.
     env.add_global("invocation_id", "00000000-0000-0000-0000-000000000000");
