@@ -536,7 +536,9 @@ impl Renderer {
         if let Some(at) = limits::too_deep(&file.text) {
             return Err(too_deep(file, at));
         }
-        let source = format!("{}{}", self.prefix, file.text);
+        // Date arithmetic with a timedelta is a filter call for minijinja
+        // (columns after it on its line move; lines stay).
+        let source = format!("{}{}", self.prefix, dbt::timedelta::rewrite(&file.text));
         let prefix_len = self.prefix.len();
         let template = self
             .env

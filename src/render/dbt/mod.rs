@@ -10,3 +10,4 @@ pub(crate) mod modules;
 pub(crate) mod naming;
 pub(crate) mod pytz;
 pub(crate) mod query_result;
+pub(crate) mod timedelta;

@@ -342,6 +342,7 @@ impl Object for DatetimeModule {
         match key.as_str()? {
             "date" => Some(Value::from_object(DateClass { with_time: false })),
             "datetime" => Some(Value::from_object(DateClass { with_time: true })),
+            "timedelta" => Some(Value::from_object(super::timedelta::TimedeltaClass)),
             _ => None,
         }
     }
@@ -440,7 +441,7 @@ impl Object for DateClass {
 
 /// A date, or a date and time (no time zone).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Date {
+pub(super) struct Date {
     parts: [i64; 7],
     with_time: bool,
     /// The UTC offset in minutes of an aware datetime (`tzinfo=`).
@@ -465,6 +466,27 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let doy = (153 * mp + 2) / 5 + d - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
+}
+
+/// The date `days` after 1970-01-01 (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (
+        if m <= 2 {
+            era * 400 + yoe + 1
+        } else {
+            era * 400 + yoe
+        },
+        m,
+        d,
+    )
 }
 
 /// `dt` (a datetime of `modules.datetime`) with the UTC offset `offset`
@@ -498,6 +520,35 @@ impl Date {
             parts,
             with_time,
             offset: None,
+        })
+    }
+
+    /// This date moved by `micros` microseconds; a date without a time
+    /// moves by whole days only, as Python's `date + timedelta`.
+    pub(super) fn shifted(&self, micros: i64) -> Result<Date, Error> {
+        let [y, m, d, h, mi, s, us] = self.parts;
+        let day_micros = 86_400_000_000i64;
+        let mut total = days_from_civil(y, m, d) * day_micros;
+        if self.with_time {
+            total += ((h * 60 + mi) * 60 + s) * 1_000_000 + us + micros;
+        } else {
+            total += micros.div_euclid(day_micros) * day_micros;
+        }
+        let (days, rest) = (total.div_euclid(day_micros), total.rem_euclid(day_micros));
+        let (y, m, d) = civil_from_days(days);
+        let secs = rest / 1_000_000;
+        let parts = [
+            y,
+            m,
+            d,
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60,
+            rest % 1_000_000,
+        ];
+        Date::new(parts, self.with_time).map(|moved| Date {
+            offset: self.offset,
+            ..moved
         })
     }
 

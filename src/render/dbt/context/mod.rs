@@ -174,6 +174,7 @@ pub fn install(
         for file in files {
             let entry = registry.macros.entry(package.to_string()).or_default();
             let (text, names) = preprocess(&file.text);
+            let text = super::timedelta::rewrite(&text);
             if package != dbt.root {
                 registry.templates.insert(file.path.to_string());
                 for name in names {
@@ -315,6 +316,7 @@ pub fn install(
         },
     );
     env.add_global("modules", Value::from_object(super::modules::Modules));
+    super::timedelta::install(env);
     env.add_function("toyaml", |v: Value| -> Result<String, Error> {
         let json = serde_json::to_value(&v)
             .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("toyaml: {e}")))?;
