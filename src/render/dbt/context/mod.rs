@@ -317,6 +317,7 @@ pub fn install(
     );
     env.add_global("modules", Value::from_object(super::modules::Modules));
     super::timedelta::install(env);
+    crate::dbt::filters::add_text_filters(env);
     env.add_function("toyaml", |v: Value| -> Result<String, Error> {
         let json = serde_json::to_value(&v)
             .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("toyaml: {e}")))?;
