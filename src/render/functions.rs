@@ -206,6 +206,8 @@ pub(super) fn var_fn(
                     __stackc_scope => state.lookup(SCOPE_KEY).unwrap_or_default(),
                     __stackc_frame => state.lookup("__stackc_frame").unwrap_or_default(),
                     this => state.lookup("this").unwrap_or_default(),
+                    run_started_at => state.lookup("run_started_at").unwrap_or_default(),
+                    execute => state.lookup("execute").unwrap_or(Value::from(true)),
                 };
                 return state.env().render_str(text, ctx).map(Value::from);
             }

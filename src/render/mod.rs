@@ -565,6 +565,7 @@ impl Renderer {
             // dbt's parse phase renders with `execute` false and its
             // compile phase with true: discovery is stackc's parse.
             execute => input.relations.complete,
+            run_started_at => Value::from_object(dbt::context::clock::RunStartedAt(Some(Arc::clone(&frame)))),
         };
         let result = template.render_with_spans(ctx);
         let calls = scope.calls.lock().map(|c| c.clone()).unwrap_or_default();

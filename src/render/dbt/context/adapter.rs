@@ -65,11 +65,15 @@ pub(super) fn dispatch(
     None
 }
 
-/// The package of the node being rendered (dbt's `model.package_name`).
-fn local_package(state: &State) -> Option<String> {
-    let model = state.lookup("model")?;
-    let package = model.get_attr("package_name").ok()?;
-    package.as_str().map(str::to_string)
+/// The package of the node being rendered (dbt's `model.package_name`);
+/// where `model` is no node (a generic test's `model` is the relation
+/// tested), the package of the macro calling dispatch.
+fn local_package(state: &State, registry: &Registry) -> Option<String> {
+    let node = state
+        .lookup("model")
+        .and_then(|m| m.get_attr("package_name").ok())
+        .and_then(|p| p.as_str().map(str::to_string));
+    node.or_else(|| registry.owners.get(state.name()).cloned())
 }
 
 impl Object for Adapter {
@@ -86,7 +90,7 @@ impl Object for Adapter {
                     Some(ns) => Some(ns),
                     None => kwargs.get::<Option<String>>("macro_namespace")?,
                 };
-                let local = local_package(state);
+                let local = local_package(state, &self.registry);
                 match dispatch(
                     &self.registry,
                     &name,

@@ -56,6 +56,9 @@ pub(super) fn call_macro(
         this => state.lookup("this").unwrap_or_default(),
         model => state.lookup("model").unwrap_or_default(),
         graph => state.lookup("graph").unwrap_or_default(),
+        run_started_at => state.lookup("run_started_at").unwrap_or_default(),
+        // The render's phase (false in discovery), not the global default.
+        execute => state.lookup("execute").unwrap_or(Value::from(true)),
     };
     let frame = frame(state);
     let mut captured = template.render_captured(ctx)?;
