@@ -536,9 +536,10 @@ impl Renderer {
         if let Some(at) = limits::too_deep(&file.text) {
             return Err(too_deep(file, at));
         }
-        // Date arithmetic with a timedelta is a filter call for minijinja
-        // (columns after it on its line move; lines stay).
-        let source = format!("{}{}", self.prefix, dbt::timedelta::rewrite(&file.text));
+        // A model's text is rendered as written: a rewrite (as macro files
+        // get, for `.append` and timedelta arithmetic) would move the
+        // offsets its diagnostics and source map point at.
+        let source = format!("{}{}", self.prefix, file.text);
         let prefix_len = self.prefix.len();
         let template = self
             .env

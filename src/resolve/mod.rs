@@ -179,6 +179,7 @@ pub fn resolve(
         vars,
         &known,
         &hard_coded,
+        pass.graph.as_ref(),
         diagnostics,
     );
     // dbt's analyses: compiled and checked like a test, never run.
@@ -189,6 +190,7 @@ pub fn resolve(
         vars,
         &known,
         &hard_coded,
+        pass.graph.as_ref(),
         diagnostics,
     );
 

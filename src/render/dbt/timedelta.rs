@@ -1,7 +1,8 @@
 //! `modules.datetime.timedelta` and the date arithmetic packages write with
 //! it (`end_date - modules.datetime.timedelta(days=10)`).
 //!
-//! minijinja has no operator overloading, so a macro file's
+//! minijinja has no operator overloading, so a macro file's (not a
+//! model's: its offsets must stay those of the file)
 //! `x - modules.datetime.timedelta(...)` is rewritten before it compiles
 //! ([`rewrite`]) into the filter `x | __stackc_dt_sub(modules.datetime.timedelta(...))`.
 //! A filter binds tighter than `+`/`-`, which gives the same result for
