@@ -193,6 +193,19 @@ fn a_package_s_macros_compile_as_dbt_renders_them() {
         std::fs::write(&expected, sql).unwrap();
     }
     assert_eq!(sql, &std::fs::read_to_string(&expected).unwrap());
+    // dbt's depends_on.macros: what the model itself calls, by package.
+    let manifest: serde_json::Value = serde_json::from_str(&files["manifest.json"]).unwrap();
+    let macros = &manifest["nodes"]["model.shop.orders"]["depends_on"]["macros"];
+    for m in [
+        "macro.dbt.dateadd",
+        "macro.dbt.hash",
+        "macro.pkg_util.money",
+    ] {
+        assert!(
+            macros.as_array().unwrap().iter().any(|v| v == m),
+            "{m} in {macros}"
+        );
+    }
 }
 
 /// Jinja in YAML config values renders as dbt renders it: a model's

@@ -222,7 +222,13 @@ fn json_of(n: &Candidate, keys: &[String]) -> String {
         serde_json::Value::Object(n.config.clone().into_iter().collect()),
     ));
     all.push(("tags", n.tags.clone().into()));
-    all.push(("depends_on", serde_json::json!({ "nodes": n.parents })));
+    // dbt writes a seed's `depends_on` with its macros only.
+    let depends_on = if n.resource_type == "seed" {
+        serde_json::json!({ "macros": n.macros })
+    } else {
+        serde_json::json!({ "macros": n.macros, "nodes": n.parents })
+    };
+    all.push(("depends_on", depends_on));
     if !keys.is_empty() {
         all.push(("fqn", n.fqn.clone().into()));
         if let Some((source, _)) = &n.source {

@@ -82,6 +82,9 @@ pub struct Calls {
     pub configs: Vec<BTreeMap<String, serde_json::Value>>,
     pub vars: BTreeSet<String>,
     pub env_vars: BTreeSet<String>,
+    /// dbt's `depends_on.macros`: the macros the file itself calls
+    /// (`macro.<package>.<name>`), not those they call in turn.
+    pub macros: BTreeSet<String>,
 }
 
 /// A failure of one of our functions, with its code, kept until the render

@@ -31,6 +31,8 @@ pub struct Candidate {
     pub parents: Vec<String>,
     /// dbt's `alias`: the relation's name (a test's own name).
     pub alias: Option<String>,
+    /// dbt's `depends_on.macros`.
+    pub macros: Vec<String>,
 }
 
 /// The id dbt gives a unit test (the manifest lists unit tests without one).
@@ -118,6 +120,7 @@ impl Graph {
                 Node::Model(n) => {
                     c.alias = n.relation.as_ref().map(|r| relation_name(r.as_ref()));
                     c.tags = strings(&n.tags);
+                    c.macros = strings(&n.depends_on.macros);
                     c.checksum = Some(n.checksum.as_ref().to_string());
                     c.parents = strings(&n.depends_on.nodes);
                     if let Ok(serde_json::Value::Object(config)) = serde_json::to_value(&n.config) {
@@ -171,6 +174,9 @@ impl Graph {
                     let singular = n.checksum.is_some();
                     c.test_type = Some(if singular { "singular" } else { "generic" });
                     c.test_name = Some(n.test.as_ref().to_string());
+                    if !singular {
+                        c.macros = generic_test_macros(n.test.as_ref(), project);
+                    }
                     for (key, value) in [
                         ("severity", &n.severity),
                         ("warn_if", &n.warn_if),
@@ -329,6 +335,27 @@ fn test_alias(name: &str, test: &str, target_id: Option<&str>) -> String {
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     let cut: String = identifier.chars().take(30).collect();
     format!("{cut}_{hex}")
+}
+
+/// The macros dbt lists for a generic test: the test's own macro
+/// (`macro.dbt.test_unique`, `macro.<package>.test_<name>`), and
+/// `get_where_subquery` for those that call it outside dispatch (dbt
+/// 1.10 lists it for accepted_values and relationships, not for unique and
+/// not_null; a project's or package's test is taken to call it).
+fn generic_test_macros(test: &str, project: &str) -> Vec<String> {
+    let (own, where_subquery) = match test.split_once('.') {
+        Some((package, name)) => (format!("macro.{package}.test_{name}"), true),
+        None if matches!(test, "unique" | "not_null") => (format!("macro.dbt.test_{test}"), false),
+        None if matches!(test, "accepted_values" | "relationships") => {
+            (format!("macro.dbt.test_{test}"), true)
+        }
+        None => (format!("macro.{project}.test_{test}"), true),
+    };
+    let mut out = vec![own];
+    if where_subquery {
+        out.push("macro.dbt.get_where_subquery".to_string());
+    }
+    out
 }
 
 #[cfg(test)]

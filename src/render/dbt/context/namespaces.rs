@@ -38,6 +38,11 @@ pub(super) fn call_macro(
         ));
     };
     if !registry.templates.contains(state.name()) {
+        if let Ok(scope) = super::super::super::functions::scope(state) {
+            scope.record(|c| {
+                c.macros.insert(format!("macro.{package}.{name}"));
+            });
+        }
         if let Some(frame) = frame(state) {
             let nth = frame.calls.lock().map_or(1, |mut calls| {
                 let n = calls.entry(called_as.to_string()).or_default();
