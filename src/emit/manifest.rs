@@ -375,6 +375,7 @@ fn build<'a>(
                 checksum: sha256_hex(&a.file.text).into(),
                 compiled_code: b(a.rendered.sql.trim_end()),
                 depends_on: DependsOn {
+                    macros: a.rendered.calls.macros.iter().map(|s| b(s)).collect(),
                     nodes: depends.into_iter().map(Cow::Owned).collect(),
                 },
                 description: described.get(a.name.as_str()).map(|d| b(d)),
