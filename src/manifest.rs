@@ -176,6 +176,10 @@ pub struct UnitTestEntry<S> {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct DependsOn<S> {
+    /// dbt's macros the node calls (a dbt project's models; empty, and not
+    /// written, elsewhere).
+    #[serde(default = "Vec::new", skip_serializing_if = "Vec::is_empty")]
+    pub macros: Vec<S>,
     #[serde(default = "Vec::new")]
     pub nodes: Vec<S>,
 }

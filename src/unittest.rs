@@ -33,6 +33,10 @@ pub struct Inputs<'a> {
     /// A dbt project: columns known only from a schema file (which need not
     /// list them all) are checked with a warning, not an error.
     pub dbt: bool,
+    /// In a dbt project: dbt's `model` of each unit-tested model, and
+    /// `graph`, for the model's render.
+    pub model_values: &'a BTreeMap<String, minijinja::Value>,
+    pub graph: Option<&'a minijinja::Value>,
 }
 
 pub fn compile(
@@ -409,8 +413,8 @@ fn render_model(
             })
         }),
         is_incremental,
-        model: None,
-        graph: None,
+        model: inputs.model_values.get(&model.name).cloned(),
+        graph: inputs.graph.cloned(),
     }) {
         Ok(r) => r,
         Err(d) => {

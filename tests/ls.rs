@@ -103,8 +103,8 @@ fn graph_operators_and_indirect_selection_as_dbt() {
             "resource_type"
         ]),
         [
-            r#"{"name":"stg_customers","resource_type":"model"}"#,
-            r#"{"name":"stg_orders","resource_type":"model"}"#
+            r#"{"name": "stg_customers", "resource_type": "model"}"#,
+            r#"{"name": "stg_orders", "resource_type": "model"}"#
         ]
     );
 }
@@ -156,9 +156,9 @@ fn a_package_s_nodes_are_named_by_their_package_as_dbt_names_them() {
             "unique_id"
         ]),
         [
-            r#"{"unique_id":"model.pkg_models.pkg_stg_payments"}"#,
-            r#"{"unique_id":"model.pkg_models.pkg_summary"}"#,
-            r#"{"unique_id":"seed.pkg_models.pkg_payments"}"#,
+            r#"{"unique_id": "model.pkg_models.pkg_stg_payments"}"#,
+            r#"{"unique_id": "model.pkg_models.pkg_summary"}"#,
+            r#"{"unique_id": "seed.pkg_models.pkg_payments"}"#,
         ]
     );
 }

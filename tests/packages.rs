@@ -193,4 +193,55 @@ fn a_package_s_macros_compile_as_dbt_renders_them() {
         std::fs::write(&expected, sql).unwrap();
     }
     assert_eq!(sql, &std::fs::read_to_string(&expected).unwrap());
+    // dbt's depends_on.macros: what the model itself calls, by package.
+    let manifest: serde_json::Value = serde_json::from_str(&files["manifest.json"]).unwrap();
+    let macros = &manifest["nodes"]["model.shop.orders"]["depends_on"]["macros"];
+    for m in [
+        "macro.dbt.dateadd",
+        "macro.dbt.hash",
+        "macro.pkg_util.money",
+    ] {
+        assert!(
+            macros.as_array().unwrap().iter().any(|v| v == m),
+            "{m} in {macros}"
+        );
+    }
+}
+
+/// Jinja in YAML config values renders as dbt renders it: a model's
+/// `schema:` in a schema file, a source's `schema:`/`identifier:`, a
+/// package's schema file with the package's vars, `as_bool` and a list
+/// under dbt_project.yml; `var('x', none)` is none in a model.
+#[test]
+fn jinja_in_yaml_config_values_renders_as_dbt_does() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = repo().join("tests/fixtures/ok_dbt_jinja_in_yaml_configs");
+    let output = stackc(&[
+        "compile",
+        dir.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let files = read_tree(out.path());
+    let sql = |name: &str| {
+        files
+            .iter()
+            .find(|(path, _)| path.starts_with("migrations/") && path.ends_with(name))
+            .map(|(_, sql)| sql.clone())
+            .unwrap_or_else(|| panic!("{name} is compiled: {files:?}"))
+    };
+    let orders = sql("_orders.sql");
+    assert!(
+        orders
+            .contains("create view analytics_marts.orders as\nselect id from landing.raw_orders\n"),
+        "{orders}"
+    );
+    assert!(sql("_counts.sql").contains("create view analytics_pkg_out.counts"));
+    let manifest: serde_json::Value = serde_json::from_str(&files["manifest.json"]).unwrap();
+    assert_eq!(
+        manifest["nodes"]["model.shop.orders"]["tags"],
+        serde_json::json!(["daily"])
+    );
 }

@@ -203,28 +203,106 @@ fn selector_of(n: &Candidate) -> String {
     }
 }
 
+/// A node as dbt's `ls --output json` prints it: its keys in dbt's order,
+/// and Python's `json.dumps` spacing (`", "`, `": "`, non-ASCII escaped).
+/// `fqn` and `source_name` only when `--output-keys` asks for them.
 fn json_of(n: &Candidate, keys: &[String]) -> String {
-    let mut all = serde_json::Map::new();
-    all.insert("name".into(), n.name.clone().into());
-    all.insert("resource_type".into(), n.resource_type.clone().into());
-    all.insert("package_name".into(), n.package.clone().into());
-    all.insert("original_file_path".into(), n.file.clone().into());
-    all.insert("unique_id".into(), n.id.clone().into());
-    all.insert("fqn".into(), n.fqn.clone().into());
-    all.insert("tags".into(), n.tags.clone().into());
-    all.insert(
-        "config".into(),
+    let mut all: Vec<(&str, serde_json::Value)> = vec![
+        ("name", n.name.clone().into()),
+        ("resource_type", n.resource_type.clone().into()),
+        ("package_name", n.package.clone().into()),
+        ("original_file_path", n.file.clone().into()),
+        ("unique_id", n.id.clone().into()),
+    ];
+    if let Some(alias) = &n.alias {
+        all.push(("alias", alias.clone().into()));
+    }
+    all.push((
+        "config",
         serde_json::Value::Object(n.config.clone().into_iter().collect()),
-    );
-    all.insert(
-        "depends_on".into(),
-        serde_json::json!({ "nodes": n.parents }),
-    );
-    if let Some((source, _)) = &n.source {
-        all.insert("source_name".into(), source.clone().into());
-    }
+    ));
+    all.push(("tags", n.tags.clone().into()));
+    // dbt writes a seed's `depends_on` with its macros only.
+    let depends_on = if n.resource_type == "seed" {
+        serde_json::json!({ "macros": n.macros })
+    } else {
+        serde_json::json!({ "macros": n.macros, "nodes": n.parents })
+    };
+    all.push(("depends_on", depends_on));
     if !keys.is_empty() {
-        all.retain(|k, _| keys.iter().any(|want| want == k));
+        all.push(("fqn", n.fqn.clone().into()));
+        if let Some((source, _)) = &n.source {
+            all.push(("source_name", source.clone().into()));
+        }
+        all.retain(|(k, _)| keys.iter().any(|want| want == k));
     }
-    serde_json::Value::Object(all).to_string()
+    let mut out = String::from("{");
+    for (i, (key, value)) in all.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(&python_json(&serde_json::Value::from(*key)));
+        out.push_str(": ");
+        out.push_str(&python_json(value));
+    }
+    out.push('}');
+    out
+}
+
+/// `value` with Python's `json.dumps` separators and ASCII escapes.
+fn python_json(value: &serde_json::Value) -> String {
+    struct Python;
+    impl serde_json::ser::Formatter for Python {
+        fn begin_array_value<W: ?Sized + std::io::Write>(
+            &mut self,
+            writer: &mut W,
+            first: bool,
+        ) -> std::io::Result<()> {
+            if first {
+                Ok(())
+            } else {
+                writer.write_all(b", ")
+            }
+        }
+        fn begin_object_key<W: ?Sized + std::io::Write>(
+            &mut self,
+            writer: &mut W,
+            first: bool,
+        ) -> std::io::Result<()> {
+            if first {
+                Ok(())
+            } else {
+                writer.write_all(b", ")
+            }
+        }
+        fn begin_object_value<W: ?Sized + std::io::Write>(
+            &mut self,
+            writer: &mut W,
+        ) -> std::io::Result<()> {
+            writer.write_all(b": ")
+        }
+        fn write_string_fragment<W: ?Sized + std::io::Write>(
+            &mut self,
+            writer: &mut W,
+            fragment: &str,
+        ) -> std::io::Result<()> {
+            for c in fragment.chars() {
+                if c.is_ascii() {
+                    writer.write_all(&[c as u8])?;
+                } else {
+                    let mut units = [0u16; 2];
+                    for unit in c.encode_utf16(&mut units) {
+                        write!(writer, "\\u{unit:04x}")?;
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+    let mut bytes = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut bytes, Python);
+    if serde::Serialize::serialize(value, &mut ser).is_err() {
+        return value.to_string();
+    }
+    String::from_utf8(bytes).unwrap_or_else(|_| value.to_string())
 }

@@ -7,9 +7,11 @@
 
 pub mod docs;
 pub mod emit;
+pub mod filters;
 pub mod packages;
 pub mod profiles;
 pub mod project;
+pub mod schema_jinja;
 pub mod seeds;
 pub mod snapshot;
 pub mod test_settings;
@@ -186,26 +188,7 @@ fn render_tree(
     diagnostics: &mut Vec<Diagnostic>,
 ) {
     for layer in tree.values_mut() {
-        for (key, entry) in layer.iter_mut() {
-            // Hooks are rendered per node, with `this`, as dbt does.
-            if key == "pre_hook" || key == "post_hook" {
-                continue;
-            }
-            let serde_json::Value::String(text) = &entry.value else {
-                continue;
-            };
-            if !text.contains("{{") && !text.contains("{%") {
-                continue;
-            }
-            match profiles::render_value(text, vars, Some(target)) {
-                Ok(out) => entry.value = rendered_value(out),
-                Err(message) => diagnostics.push(
-                    Diagnostic::new(Code::E0034, format!("this dbt_project.yml value cannot be rendered: {message}"))
-                        .at(entry.span.clone())
-                        .help("dbt_project.yml values may use var(), env_var() and target; give var() a default or set the var"),
-                ),
-            }
-        }
+        schema_jinja::render_layer(layer, vars, Some(target), "dbt_project.yml", diagnostics);
     }
 }
 

@@ -164,7 +164,15 @@ pub fn load(
         );
         super::render_tree(&mut config.seed_configs, &config.vars, &target, diagnostics);
         let mut macros = Vec::new();
-        for dir in &parsed.paths.macros {
+        // A package's `tests/generic/` holds generic tests, which dbt loads
+        // as macros (`pkg.test_name` in a schema file), as a project's own.
+        let generic: Vec<String> = parsed
+            .paths
+            .tests
+            .iter()
+            .map(|d| format!("{d}/generic"))
+            .collect();
+        for dir in parsed.paths.macros.iter().chain(&generic) {
             let mut listing = Vec::new();
             walk(
                 &root.join(&rel).join(dir),

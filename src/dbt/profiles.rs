@@ -416,6 +416,7 @@ pub fn render_value(
 ) -> Result<String, String> {
     use minijinja::{Error, ErrorKind};
     let mut env = minijinja::Environment::new();
+    super::filters::add_native_filters(&mut env);
     env.add_function(
         "env_var",
         |name: String, default: Option<String>| match std::env::var(&name) {
@@ -431,9 +432,11 @@ pub fn render_value(
     let vars = vars.clone();
     env.add_function(
         "var",
-        move |name: String, default: Option<minijinja::Value>| match vars.get(&name) {
+        // A `Rest`: `var('x', none)` has the default none.
+        move |name: String, default: minijinja::value::Rest<minijinja::Value>| match vars.get(&name)
+        {
             Some(v) => Ok(minijinja::Value::from(minijinja::value::Serde(v))),
-            None => default.ok_or_else(|| {
+            None => default.first().cloned().ok_or_else(|| {
                 Error::new(
                     ErrorKind::InvalidOperation,
                     format!("var `{name}` is not defined"),

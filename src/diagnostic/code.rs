@@ -87,7 +87,7 @@ codes! {
     E0154: Error, "a macro called `exceptions.raise_compiler_error`";
     E0155: Error, "`ref('project', 'model')` names a project the model does not belong to";
     E0156: Error, "`name.macro(...)` where `name` is no installed package or project";
-    E0157: Error, "`modules.datetime` asked for the clock, or `modules.re` for a pattern stackc cannot run";
+    E0157: Error, "`modules.datetime` asked for the clock, `run_started_at` used, or `modules.re` asked for a pattern stackc cannot run";
     E0170: Error, "`adapter.get_columns_in_relation` of a relation whose columns the project does not declare";
     E0201: Error, "SQL syntax error in a model or singular test";
     E0204: Error, "a model or test that is not exactly one query";
@@ -127,6 +127,7 @@ codes! {
     W0309: Warning, "a source table that no migration creates";
     W0330: Warning, "a schema entry for a model, seed or snapshot that does not exist (dbt project; E0305 in a stackc project)";
     W0331: Warning, "a described column the model does not select (dbt project; E0305 in a stackc project)";
+    W0332: Warning, "a column listed twice in one schema-file entry (dbt project; E0305 in a stackc project)";
     W0333: Warning, "a constraint stackc does not emit (foreign key to a relation not in the project, unknown type, not a table)";
 }
 

@@ -154,6 +154,7 @@ fn build<'a>(
         |id: &str| -> Vec<Text<'a>> { node_files.get(id).map(|f| all(f)).unwrap_or_default() };
     let graph = &resolved.graph;
     let parents_of = |id: &str| DependsOn {
+        macros: Vec::new(),
         nodes: graph
             .index(id)
             .map(|i| graph.parents[i].iter().map(|&p| b(&graph.ids[p])).collect())
@@ -224,7 +225,10 @@ fn build<'a>(
                     unique_key: incremental.then(|| all(&c.unique_key)),
                     vacuum: c.vacuum,
                 },
-                depends_on: parents_of(&id),
+                depends_on: DependsOn {
+                    macros: m.full.calls.macros.iter().map(|s| b(s)).collect(),
+                    ..parents_of(&id)
+                },
                 description: m
                     .entry
                     .as_ref()
@@ -272,7 +276,10 @@ fn build<'a>(
                 artifacts: files_of(&id),
                 checksum: sha256_hex(&seed.file.text).into(),
                 columns: all(&seed.columns),
-                depends_on: DependsOn { nodes: Vec::new() },
+                depends_on: DependsOn {
+                    macros: Vec::new(),
+                    nodes: Vec::new(),
+                },
                 description: entry.as_ref().and_then(|e| e.description.as_deref()).map(b),
                 file: b(&seed.file.path),
                 materialization: b("seed"),
@@ -297,6 +304,7 @@ fn build<'a>(
                 checksum: None,
                 column: Some(t.column.as_deref().map(b)),
                 depends_on: DependsOn {
+                    macros: Vec::new(),
                     nodes: depends.into_iter().map(b).collect(),
                 },
                 error_if: b(&t.error_if),
@@ -367,6 +375,7 @@ fn build<'a>(
                 checksum: sha256_hex(&a.file.text).into(),
                 compiled_code: b(a.rendered.sql.trim_end()),
                 depends_on: DependsOn {
+                    macros: a.rendered.calls.macros.iter().map(|s| b(s)).collect(),
                     nodes: depends.into_iter().map(Cow::Owned).collect(),
                 },
                 description: described.get(a.name.as_str()).map(|d| b(d)),
@@ -496,6 +505,7 @@ fn build<'a>(
             b(&o.unique_id),
             OtherInfo {
                 depends_on: DependsOn {
+                    macros: Vec::new(),
                     nodes: o.depends_on.iter().map(|p| b(p)).collect(),
                 },
                 description: o.entry.description.as_deref().map(b),

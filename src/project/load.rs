@@ -209,6 +209,14 @@ pub(super) fn settle_schema_files(
         .as_ref()
         .map(|d| crate::dbt::profiles::target_json(&d.target));
     crate::dbt::test_settings::render(schema_files, &settings.vars, target.as_ref(), diagnostics);
+    if settings.dbt.is_some() {
+        crate::dbt::schema_jinja::render(
+            schema_files,
+            &settings.vars,
+            target.as_ref(),
+            diagnostics,
+        );
+    }
     if let Some(d) = &settings.dbt {
         for file in schema_files.iter_mut() {
             let folders = folders_under(&file.path, &paths.models)
@@ -393,6 +401,7 @@ pub(super) fn load_packages(
         load_package_nodes(
             root,
             settings,
+            &package.name,
             &package.config,
             files,
             models,
@@ -417,6 +426,7 @@ pub(super) fn load_packages(
 fn load_package_nodes(
     root: &Path,
     settings: &Settings,
+    name: &str,
     package: &crate::dbt::packages::PackageConfig,
     files: &mut SourceFiles,
     models: &mut Vec<ModelFile>,
@@ -424,12 +434,13 @@ fn load_package_nodes(
     schema_files: &mut Vec<SchemaFile>,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
+    let mut own_schema_files = Vec::new();
     for (rel, abs) in list_dirs(root, &package.model_paths, files, diagnostics) {
         if rel.ends_with(".yml") || rel.ends_with(".yaml") {
             let (_, read, schema, local) = parse_schema_file(&rel, &abs);
             files.extend(read);
             diagnostics.extend(local);
-            schema_files.extend(schema);
+            own_schema_files.extend(schema);
             continue;
         }
         if !rel.ends_with(".sql") {
@@ -455,6 +466,16 @@ fn load_package_nodes(
             snapshot: false,
         });
     }
+    // The package's schema-file Jinja sees the vars its nodes see.
+    let mut vars = package.vars_for(name, &settings.vars);
+    vars.extend(settings.cli_vars.clone());
+    let target = settings
+        .dbt
+        .as_ref()
+        .map(|d| crate::dbt::profiles::target_json(&d.target));
+    crate::dbt::test_settings::render(&mut own_schema_files, &vars, target.as_ref(), diagnostics);
+    crate::dbt::schema_jinja::render(&mut own_schema_files, &vars, target.as_ref(), diagnostics);
+    schema_files.extend(own_schema_files);
     let Some(dbt) = &settings.dbt else {
         return;
     };

@@ -44,7 +44,7 @@ const FILE: &str = "render.bin";
 
 /// Raised whenever a render of the same inputs gives other output (a new
 /// builtin, a changed source map), so that an older cache is not used.
-const RENDER_RULES: u32 = 1;
+const RENDER_RULES: u32 = 2;
 
 /// The first line of the file: the version, and the size and time of the
 /// binary itself, so that a rebuilt stackc (whose renders may differ under
@@ -323,6 +323,7 @@ fn encode(r: &Rendered) -> Vec<u8> {
     }
     w.strs(c.vars.iter());
     w.strs(c.env_vars.iter());
+    w.strs(c.macros.iter());
     w.0
 }
 
@@ -359,6 +360,7 @@ fn decode(bytes: &[u8], file: &SourceFile) -> Option<Cached> {
     }
     let vars: BTreeSet<String> = r.strs()?.into_iter().collect();
     let env_vars: BTreeSet<String> = r.strs()?.into_iter().collect();
+    let macros: BTreeSet<String> = r.strs()?.into_iter().collect();
     (r.at == bytes.len()).then_some(())?;
     Some(Cached {
         env,
@@ -372,6 +374,7 @@ fn decode(bytes: &[u8], file: &SourceFile) -> Option<Cached> {
                 configs,
                 vars,
                 env_vars,
+                macros,
             },
         },
     })

@@ -179,7 +179,20 @@ pub(super) fn config_fn(state: &State, kwargs: Kwargs) -> Result<String, Error> 
     Ok(String::new())
 }
 
-pub(super) fn var_fn(state: &State, name: String, default: Option<Value>) -> Result<Value, Error> {
+/// `var(name)` and `var(name, default)`: a default given as `none` is a
+/// default (minijinja's `Option` would take it for a missing argument).
+pub(super) fn var_fn(
+    state: &State,
+    name: String,
+    default: minijinja::value::Rest<Value>,
+) -> Result<Value, Error> {
+    if default.len() > 1 {
+        return Err(Error::new(
+            ErrorKind::TooManyArguments,
+            "var() takes a name and a default",
+        ));
+    }
+    let default = default.first().cloned();
     let scope = scope(state)?;
     scope.record(|c| {
         c.vars.insert(name.clone());
@@ -193,6 +206,8 @@ pub(super) fn var_fn(state: &State, name: String, default: Option<Value>) -> Res
                     __stackc_scope => state.lookup(SCOPE_KEY).unwrap_or_default(),
                     __stackc_frame => state.lookup("__stackc_frame").unwrap_or_default(),
                     this => state.lookup("this").unwrap_or_default(),
+                    run_started_at => state.lookup("run_started_at").unwrap_or_default(),
+                    execute => state.lookup("execute").unwrap_or(Value::from(true)),
                 };
                 return state.env().render_str(text, ctx).map(Value::from);
             }
@@ -217,8 +232,15 @@ pub(super) fn var_fn(state: &State, name: String, default: Option<Value>) -> Res
 pub(super) fn env_var_fn(
     state: &State,
     name: String,
-    default: Option<Value>,
+    default: minijinja::value::Rest<Value>,
 ) -> Result<Value, Error> {
+    if default.len() > 1 {
+        return Err(Error::new(
+            ErrorKind::TooManyArguments,
+            "env_var() takes a name and a default",
+        ));
+    }
+    let default = default.first().cloned();
     let scope = scope(state)?;
     scope.record(|c| {
         c.env_vars.insert(name.clone());

@@ -82,6 +82,9 @@ pub struct Calls {
     pub configs: Vec<BTreeMap<String, serde_json::Value>>,
     pub vars: BTreeSet<String>,
     pub env_vars: BTreeSet<String>,
+    /// dbt's `depends_on.macros`: the macros the file itself calls
+    /// (`macro.<package>.<name>`), not those they call in turn.
+    pub macros: BTreeSet<String>,
 }
 
 /// A failure of one of our functions, with its code, kept until the render
@@ -536,6 +539,9 @@ impl Renderer {
         if let Some(at) = limits::too_deep(&file.text) {
             return Err(too_deep(file, at));
         }
+        // A model's text is rendered as written: a rewrite (as macro files
+        // get, for `.append` and timedelta arithmetic) would move the
+        // offsets its diagnostics and source map point at.
         let source = format!("{}{}", self.prefix, file.text);
         let prefix_len = self.prefix.len();
         let template = self
@@ -560,6 +566,10 @@ impl Renderer {
             this => this,
             model => input.model.unwrap_or(Value::UNDEFINED),
             graph => input.graph.unwrap_or(Value::UNDEFINED),
+            // dbt's parse phase renders with `execute` false and its
+            // compile phase with true: discovery is stackc's parse.
+            execute => input.relations.complete,
+            run_started_at => Value::from_object(dbt::context::clock::RunStartedAt(Some(Arc::clone(&frame)))),
         };
         let result = template.render_with_spans(ctx);
         let calls = scope.calls.lock().map(|c| c.clone()).unwrap_or_default();

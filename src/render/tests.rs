@@ -163,3 +163,24 @@ fn strict_undefined() {
     assert_eq!(d.code, Code::E0102);
     assert_eq!(&model.text[d.primary.unwrap().range], "nope");
 }
+
+/// dbt's parse phase sees `execute` false, its compile phase true: a macro
+/// file reads it as a model does.
+#[test]
+fn execute_is_false_in_discovery_and_true_in_the_render() {
+    let macros = [file(
+        "macros/m.sql",
+        "{% macro phase() %}{{ 'compile' if execute else 'parse' }}{% endmacro %}",
+    )];
+    let model = file("models/m.sql", "{{ execute }} {{ phase() }}");
+    let parse = render(&macros, &model, Relations::default()).unwrap();
+    assert_eq!(parse.sql, "False parse");
+    let compile = Relations {
+        complete: true,
+        ..Relations::default()
+    };
+    assert_eq!(
+        render(&macros, &model, compile).unwrap().sql,
+        "True compile"
+    );
+}

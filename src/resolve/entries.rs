@@ -190,7 +190,7 @@ pub(super) fn model_entries(
                 );
                 continue;
             }
-            check_entry_columns(&entry.columns, diagnostics);
+            check_entry_columns(&entry.columns, dbt, diagnostics);
             out.insert(entry.name.clone(), entry.clone());
         }
     }
@@ -214,15 +214,28 @@ pub(super) fn model_versions(project: &Project) -> BTreeMap<String, String> {
     out
 }
 
-pub(super) fn check_entry_columns(columns: &[Column], diagnostics: &mut Vec<Diagnostic>) {
+/// A column listed twice in one entry: dbt accepts it (each entry's tests
+/// run), so a dbt project is warned (W0332); a stackc project refuses it.
+pub(super) fn check_entry_columns(
+    columns: &[Column],
+    dbt: bool,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
     let mut seen: BTreeMap<&str, &Column> = BTreeMap::new();
     for c in columns {
         if let Some(first) = seen.get(c.name.as_str()) {
             diagnostics.push(
-                Diagnostic::new(Code::E0305, format!("column `{}` is listed twice", c.name))
-                    .at(c.span.clone())
-                    .related(first.span.clone(), "first listed here")
-                    .help("merge the two entries"),
+                Diagnostic::new(
+                    strict_code(dbt, Code::E0305, Code::W0332),
+                    format!("column `{}` is listed twice", c.name),
+                )
+                .at(c.span.clone())
+                .related(first.span.clone(), "first listed here")
+                .help(if dbt {
+                    "merge the two entries (the tests of both run, as in dbt)"
+                } else {
+                    "merge the two entries"
+                }),
             );
         } else {
             seen.insert(&c.name, c);
@@ -370,6 +383,7 @@ pub(super) fn source_tables(
     project: &Project,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> BTreeMap<(String, String), ResolvedSource> {
+    let dbt = project.settings.flavor == crate::project::Flavor::Dbt;
     let mut out: BTreeMap<(String, String), ResolvedSource> = BTreeMap::new();
     for file in &project.schema_files {
         for source in &file.sources {
@@ -387,7 +401,7 @@ pub(super) fn source_tables(
                     );
                     continue;
                 }
-                check_entry_columns(&table.columns, diagnostics);
+                check_entry_columns(&table.columns, dbt, diagnostics);
                 // An unquoted part is what PostgreSQL makes of it: folded.
                 let part = |key: &str, text: &str| match table.quoting.get(key) {
                     Some(false) => text.to_lowercase(),

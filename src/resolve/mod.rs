@@ -179,6 +179,7 @@ pub fn resolve(
         vars,
         &known,
         &hard_coded,
+        pass.graph.as_ref(),
         diagnostics,
     );
     // dbt's analyses: compiled and checked like a test, never run.
@@ -189,6 +190,7 @@ pub fn resolve(
         vars,
         &known,
         &hard_coded,
+        pass.graph.as_ref(),
         diagnostics,
     );
 
@@ -226,10 +228,36 @@ pub fn resolve(
         .iter()
         .flat_map(|f| f.unit_tests.iter().map(move |u| (Arc::clone(&f.path), u)))
         .collect();
+    // A unit test renders its model with dbt's `model` and `graph`, as the
+    // model's own render has them.
+    let unit_models: BTreeMap<String, minijinja::Value> = dbt_settings
+        .map(|d| {
+            declared
+                .iter()
+                .filter_map(|(_, u)| {
+                    let resolved = models.get(&u.model)?;
+                    let file = project
+                        .models
+                        .iter()
+                        .find(|m| m.file.path == resolved.file.path)?;
+                    let node = dbt_nodes::node_json(
+                        project,
+                        d,
+                        file,
+                        Some(&resolved.config),
+                        Some(&resolved.relation),
+                    );
+                    Some((u.model.clone(), dbt_nodes::serde_value(node)))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let unit_tests = crate::unittest::compile(
         &declared,
         renderer,
         &crate::unittest::Inputs {
+            model_values: &unit_models,
+            graph: pass.graph.as_ref(),
             models: &models,
             seeds: &seeds,
             sources: &sources,

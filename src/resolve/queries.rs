@@ -401,7 +401,9 @@ pub(super) fn check_described_columns(
     }
 }
 
-/// Singular tests, and analyses: each file one query, rendered and checked.
+/// Singular tests, and analyses: each file one query, rendered and checked
+/// (with dbt's `graph` in a dbt project, as dbt-codegen's tests read it).
+#[allow(clippy::too_many_arguments)] // the render's inputs and the checks'
 pub(super) fn single_queries(
     files: &[SourceFile],
     renderer: &Renderer,
@@ -409,6 +411,7 @@ pub(super) fn single_queries(
     vars: &Arc<BTreeMap<String, serde_json::Value>>,
     known: &BTreeSet<&str>,
     hard_coded: &BTreeMap<(String, String), String>,
+    graph: Option<&minijinja::Value>,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<SingularTest> {
     let mut out = Vec::new();
@@ -427,7 +430,7 @@ pub(super) fn single_queries(
             this: None,
             is_incremental: false,
             model: None,
-            graph: None,
+            graph: graph.cloned(),
         }) {
             Ok(r) => r,
             Err(d) => {

@@ -29,6 +29,10 @@ pub struct Candidate {
     pub version: Option<String>,
     pub latest_version: Option<String>,
     pub parents: Vec<String>,
+    /// dbt's `alias`: the relation's name (a test's own name).
+    pub alias: Option<String>,
+    /// dbt's `depends_on.macros`.
+    pub macros: Vec<String>,
 }
 
 /// The id dbt gives a unit test (the manifest lists unit tests without one).
@@ -114,7 +118,9 @@ impl Graph {
             };
             match node {
                 Node::Model(n) => {
+                    c.alias = n.relation.as_ref().map(|r| relation_name(r.as_ref()));
                     c.tags = strings(&n.tags);
+                    c.macros = strings(&n.depends_on.macros);
                     c.checksum = Some(n.checksum.as_ref().to_string());
                     c.parents = strings(&n.depends_on.nodes);
                     if let Ok(serde_json::Value::Object(config)) = serde_json::to_value(&n.config) {
@@ -147,6 +153,7 @@ impl Graph {
                     c.latest_version = n.latest_version.as_ref().map(|v| v.as_ref().to_string());
                 }
                 Node::Seed(n) => {
+                    c.alias = Some(relation_name(n.relation.as_ref()));
                     c.checksum = Some(n.checksum.as_ref().to_string());
                     c.parents = strings(&n.depends_on.nodes);
                     c.config.insert(
@@ -157,11 +164,19 @@ impl Graph {
                 }
                 Node::Analysis(_) => {}
                 Node::Test(n) => {
+                    c.alias = Some(test_alias(
+                        &c.name,
+                        n.test.as_ref(),
+                        n.depends_on.nodes.first().map(AsRef::as_ref),
+                    ));
                     c.checksum = n.checksum.as_ref().map(|s| s.as_ref().to_string());
                     c.parents = strings(&n.depends_on.nodes);
                     let singular = n.checksum.is_some();
                     c.test_type = Some(if singular { "singular" } else { "generic" });
                     c.test_name = Some(n.test.as_ref().to_string());
+                    if !singular {
+                        c.macros = generic_test_macros(n.test.as_ref(), project);
+                    }
                     for (key, value) in [
                         ("severity", &n.severity),
                         ("warn_if", &n.warn_if),
@@ -283,6 +298,64 @@ impl Graph {
         }
         seen
     }
+}
+
+/// The name part of `schema.name` as the manifest writes a relation,
+/// unquoted.
+fn relation_name(relation: &str) -> String {
+    match relation
+        .strip_suffix('"')
+        .and_then(|r| r.rfind(".\"").map(|i| (r, i)))
+    {
+        Some((r, i)) => r[i + 2..].replace("\"\"", "\""),
+        None => relation.rsplit('.').next().unwrap_or(relation).to_string(),
+    }
+}
+
+/// dbt's alias of a test: its name, or for a name of 64 characters or more
+/// the first 30 characters of `<test>_<target>` and the MD5 of the name
+/// (as `crate::datatest` names them).
+fn test_alias(name: &str, test: &str, target_id: Option<&str>) -> String {
+    if name.len() < 64 {
+        return name.to_string();
+    }
+    let target = match target_id.map(|id| id.split('.').collect::<Vec<_>>()) {
+        Some(parts) if parts.first() == Some(&"source") && parts.len() >= 4 => {
+            format!("source_{}_{}", parts[2], parts[3])
+        }
+        Some(parts) if parts.len() >= 3 => parts[2].to_string(),
+        _ => return name.to_string(),
+    };
+    let identifier = format!("{}_{target}", test.replace('.', "_"));
+    if !name.starts_with(&identifier) {
+        return name.to_string();
+    }
+    use md5::Digest as _;
+    let digest = md5::Md5::digest(name.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let cut: String = identifier.chars().take(30).collect();
+    format!("{cut}_{hex}")
+}
+
+/// The macros dbt lists for a generic test: the test's own macro
+/// (`macro.dbt.test_unique`, `macro.<package>.test_<name>`), and
+/// `get_where_subquery` for those that call it outside dispatch (dbt
+/// 1.10 lists it for accepted_values and relationships, not for unique and
+/// not_null; a project's or package's test is taken to call it).
+fn generic_test_macros(test: &str, project: &str) -> Vec<String> {
+    let (own, where_subquery) = match test.split_once('.') {
+        Some((package, name)) => (format!("macro.{package}.test_{name}"), true),
+        None if matches!(test, "unique" | "not_null") => (format!("macro.dbt.test_{test}"), false),
+        None if matches!(test, "accepted_values" | "relationships") => {
+            (format!("macro.dbt.test_{test}"), true)
+        }
+        None => (format!("macro.{project}.test_{test}"), true),
+    };
+    let mut out = vec![own];
+    if where_subquery {
+        out.push("macro.dbt.get_where_subquery".to_string());
+    }
+    out
 }
 
 #[cfg(test)]

@@ -8,5 +8,7 @@ pub(crate) mod context;
 pub(crate) mod macro_args;
 pub(crate) mod modules;
 pub(crate) mod naming;
+pub(crate) mod pyjson;
 pub(crate) mod pytz;
 pub(crate) mod query_result;
+pub(crate) mod timedelta;

@@ -19,17 +19,29 @@ pub(super) struct Adapter {
 
 /// The packages `adapter.dispatch` searches, in dbt's order: the
 /// project's `dispatch:` search order for the namespace, else the root
-/// project then the namespace (with no namespace: the root, then dbt).
-pub(super) fn search_order(registry: &Registry, namespace: Option<&str>) -> Vec<String> {
+/// project then the namespace when it is a package. With no namespace, or
+/// one that is no package (dbt searches as if none were given): the
+/// package of the node being rendered (`local`), the root, then dbt.
+pub(super) fn search_order(
+    registry: &Registry,
+    namespace: Option<&str>,
+    local: Option<&str>,
+) -> Vec<String> {
+    if let Some(order) = namespace.and_then(|ns| registry.dispatch.get(ns)) {
+        return order.clone();
+    }
     match namespace {
-        Some(ns) => registry.dispatch.get(ns).cloned().unwrap_or_else(|| {
-            let mut order = vec![registry.root.clone()];
-            if ns != registry.root {
-                order.push(ns.to_string());
+        Some(ns) if ns == registry.root => vec![registry.root.clone()],
+        Some(ns) if registry.macros.contains_key(ns) => vec![registry.root.clone(), ns.to_string()],
+        _ => {
+            let mut order = Vec::new();
+            if let Some(local) = local.filter(|l| *l != registry.root && *l != DBT) {
+                order.push(local.to_string());
             }
+            order.push(registry.root.clone());
+            order.push(DBT.to_string());
             order
-        }),
-        None => vec![registry.root.clone(), DBT.to_string()],
+        }
     }
 }
 
@@ -40,8 +52,9 @@ pub(super) fn dispatch(
     registry: &Registry,
     name: &str,
     namespace: Option<&str>,
+    local: Option<&str>,
 ) -> Option<(String, String)> {
-    for package in search_order(registry, namespace) {
+    for package in search_order(registry, namespace, local) {
         for prefix in ["postgres__", "default__"] {
             let candidate = format!("{prefix}{name}");
             if registry.template(&package, &candidate).is_some() {
@@ -50,6 +63,17 @@ pub(super) fn dispatch(
         }
     }
     None
+}
+
+/// The package of the node being rendered (dbt's `model.package_name`);
+/// where `model` is no node (a generic test's `model` is the relation
+/// tested), the package of the macro calling dispatch.
+fn local_package(state: &State, registry: &Registry) -> Option<String> {
+    let node = state
+        .lookup("model")
+        .and_then(|m| m.get_attr("package_name").ok())
+        .and_then(|p| p.as_str().map(str::to_string));
+    node.or_else(|| registry.owners.get(state.name()).cloned())
 }
 
 impl Object for Adapter {
@@ -66,7 +90,13 @@ impl Object for Adapter {
                     Some(ns) => Some(ns),
                     None => kwargs.get::<Option<String>>("macro_namespace")?,
                 };
-                match dispatch(&self.registry, &name, namespace.as_deref()) {
+                let local = local_package(state, &self.registry);
+                match dispatch(
+                    &self.registry,
+                    &name,
+                    namespace.as_deref(),
+                    local.as_deref(),
+                ) {
                     Some((package, name)) => Ok(Value::from_object(MacroRef {
                         registry: Arc::clone(&self.registry),
                         called_as: format!("{package}.{name}"),
@@ -74,7 +104,8 @@ impl Object for Adapter {
                         name,
                     })),
                     None => {
-                        let order = search_order(&self.registry, namespace.as_deref());
+                        let order =
+                            search_order(&self.registry, namespace.as_deref(), local.as_deref());
                         Err(fail(
                             state,
                             Code::E0152,
@@ -253,21 +284,35 @@ mod tests {
         add(&mut registry, "pkg", "default__m");
         add(&mut registry, "pkg", "postgres__m");
         assert_eq!(
-            dispatch(&registry, "m", Some("pkg")),
+            dispatch(&registry, "m", Some("pkg"), None),
             Some(("pkg".into(), "postgres__m".into()))
         );
         add(&mut registry, "root", "default__m");
         assert_eq!(
-            dispatch(&registry, "m", Some("pkg")),
+            dispatch(&registry, "m", Some("pkg"), None),
             Some(("root".into(), "default__m".into()))
         );
         registry
             .dispatch
             .insert("pkg".into(), vec!["pkg".into(), "root".into()]);
         assert_eq!(
-            dispatch(&registry, "m", Some("pkg")),
+            dispatch(&registry, "m", Some("pkg"), None),
             Some(("pkg".into(), "postgres__m".into()))
         );
-        assert_eq!(dispatch(&registry, "nope", Some("pkg")), None);
+        assert_eq!(dispatch(&registry, "nope", Some("pkg"), None), None);
+        // No namespace, or one that is no package: the node's package
+        // first, then the root and dbt.
+        add(&mut registry, "other", "default__n");
+        for ns in [None, Some("not_a_package")] {
+            assert_eq!(
+                dispatch(&registry, "n", ns, Some("other")),
+                Some(("other".into(), "default__n".into()))
+            );
+            assert_eq!(dispatch(&registry, "n", ns, None), None);
+            assert_eq!(
+                dispatch(&registry, "m", ns, Some("other")),
+                Some(("root".into(), "default__m".into()))
+            );
+        }
     }
 }

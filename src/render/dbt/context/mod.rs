@@ -12,8 +12,9 @@
 //!
 //! stackc has no database at compile time: `run_query`, `statement` blocks
 //! and the adapter's introspection fail with E0153 naming the macro, never
-//! with a silently different answer. `execute` is true, as when dbt runs a
-//! model, so a package's `{% if execute %}` branch is the one checked.
+//! with a silently different answer. `execute` is false in the discovery
+//! pass (dbt's parse) and true in the real render (dbt's compile), so a
+//! package's `{% if execute %}` branch is the one checked.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -27,6 +28,7 @@ use crate::diagnostic::{Code, Diagnostic, Span};
 use crate::project::SourceFile;
 
 mod adapter;
+pub(crate) mod clock;
 mod introspection;
 pub(crate) mod mutable;
 mod namespaces;
@@ -41,10 +43,13 @@ pub use self::preprocess::preprocess;
 use self::statement::{needs_database, return_fn, StatementBlock};
 
 /// dbt's own macros as dbt-postgres renders them, written for stackc.
-const BUILTIN_FILES: &[(&str, &str)] = &[(
-    "stackc:dbt/cross_db.sql",
-    include_str!("macros/cross_db.sql"),
-)];
+const BUILTIN_FILES: &[(&str, &str)] = &[
+    (
+        "stackc:dbt/cross_db.sql",
+        include_str!("macros/cross_db.sql"),
+    ),
+    ("stackc:dbt/naming.sql", include_str!("macros/naming.sql")),
+];
 
 /// The namespace of dbt's own macros.
 pub const DBT: &str = "dbt";
@@ -127,6 +132,8 @@ struct Registry {
     /// The templates that hold macros (any other is a rendered file).
     templates: BTreeSet<String>,
     macros: BTreeMap<String, BTreeMap<String, String>>,
+    /// The package of each macro template.
+    owners: BTreeMap<String, String>,
     dispatch: BTreeMap<String, Vec<String>>,
 }
 
@@ -171,8 +178,12 @@ pub fn install(
     let mut lazy: BTreeMap<String, String> = BTreeMap::new();
     for (package, files) in sets {
         for file in files {
+            registry
+                .owners
+                .insert(file.path.to_string(), package.to_string());
             let entry = registry.macros.entry(package.to_string()).or_default();
             let (text, names) = preprocess(&file.text);
+            let text = super::timedelta::rewrite(&text);
             if package != dbt.root {
                 registry.templates.insert(file.path.to_string());
                 for name in names {
@@ -278,7 +289,15 @@ pub fn install(
     );
     env.add_global("exceptions", Value::from_object(Exceptions));
     env.add_global("api", Value::from_object(Api));
+    // True where a render does not say (a snippet); a model's render sets
+    // it from its phase.
     env.add_global("execute", Value::from(true));
+    // A render puts its own (with its frame) in its context; this one
+    // serves a snippet.
+    env.add_global(
+        "run_started_at",
+        Value::from_object(clock::RunStartedAt(None)),
+    );
     // One fixed id: an artifact must not change from one compile to the next.
     env.add_global("invocation_id", "00000000-0000-0000-0000-000000000000");
     env.add_function("return", return_fn);
@@ -312,6 +331,8 @@ pub fn install(
         },
     );
     env.add_global("modules", Value::from_object(super::modules::Modules));
+    super::timedelta::install(env);
+    crate::dbt::filters::add_text_filters(env);
     env.add_function("toyaml", |v: Value| -> Result<String, Error> {
         let json = serde_json::to_value(&v)
             .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("toyaml: {e}")))?;
@@ -342,10 +363,7 @@ pub fn install(
         eprintln!("{msg}");
         String::new()
     });
-    env.add_function("tojson", |v: Value| -> Result<String, Error> {
-        serde_json::to_string(&v)
-            .map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))
-    });
+    super::pyjson::install(env);
     env.add_function("fromjson", |s: String| -> Result<Value, Error> {
         serde_json::from_str::<serde_json::Value>(&s)
             .map(|v| Value::from(minijinja::value::Serde(v)))
@@ -415,6 +433,12 @@ mod tests {
     pub(super) fn render(src: &str) -> Result<String, String> {
         let mut env = Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        env.add_global(
+            "target",
+            Value::from(minijinja::value::Serde(
+                serde_json::json!({"schema": "dev", "database": "db", "name": "dev"}),
+            )),
+        );
         let mut d = Vec::new();
         let dbt = DbtMacros {
             root: "p".into(),
@@ -490,6 +514,22 @@ mod tests {
             ("{{ dbt.intersect() }}", "intersect"),
             ("{{ dbt.get_powers_of_two(5) }}", "3"),
             ("{{ dbt.get_where_subquery('s.t') }}", "s.t"),
+            (
+                "{{ generate_schema_name('raw') }}|{{ generate_schema_name(none) }}|{{ generate_database_name() }}",
+                "dev_raw|dev|db",
+            ),
+            (
+                "{{ generate_alias_name(none, {'name': 'm', 'version': 2}) }}|{{ generate_alias_name(' a ') }}",
+                "m_v2|a",
+            ),
+            (
+                "{{ current_timestamp_backcompat() }}",
+                "\n    current_timestamp::timestamp\n",
+            ),
+            (
+                "{{ snapshot_get_time() }}",
+                "now()::timestamp without time zone",
+            ),
             // Unqualified, as dbt's global macros.
             ("{{ dateadd('day', 1, 'd') }}", "d + ((interval '1 day') * (1))"),
             ("{{ should_full_refresh() }}", "False"),

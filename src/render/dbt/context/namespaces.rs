@@ -38,6 +38,11 @@ pub(super) fn call_macro(
         ));
     };
     if !registry.templates.contains(state.name()) {
+        if let Ok(scope) = super::super::super::functions::scope(state) {
+            scope.record(|c| {
+                c.macros.insert(format!("macro.{package}.{name}"));
+            });
+        }
         if let Some(frame) = frame(state) {
             let nth = frame.calls.lock().map_or(1, |mut calls| {
                 let n = calls.entry(called_as.to_string()).or_default();
@@ -56,6 +61,9 @@ pub(super) fn call_macro(
         this => state.lookup("this").unwrap_or_default(),
         model => state.lookup("model").unwrap_or_default(),
         graph => state.lookup("graph").unwrap_or_default(),
+        run_started_at => state.lookup("run_started_at").unwrap_or_default(),
+        // The render's phase (false in discovery), not the global default.
+        execute => state.lookup("execute").unwrap_or(Value::from(true)),
     };
     let frame = frame(state);
     let mut captured = template.render_captured(ctx)?;
