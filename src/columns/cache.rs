@@ -332,14 +332,14 @@ type Decoded = (BTreeMap<RelKey, Seen>, Outcome);
 fn decode(bytes: &[u8]) -> Option<Decoded> {
     let mut r = Reader::new(bytes);
     let mut seen = BTreeMap::new();
-    for _ in 0..r.count(17)? {
+    for _ in 0..r.count(3)? {
         let key = (r.str()?, r.str()?);
         let value = match r.byte()? {
             0 => None,
             1 => {
                 let open = r.byte()? != 0;
                 let mut cols = Vec::new();
-                for _ in 0..r.count(9)? {
+                for _ in 0..r.count(2)? {
                     cols.push((r.str()?, r.opt_str()?));
                 }
                 Some((open, cols))
@@ -353,7 +353,7 @@ fn decode(bytes: &[u8]) -> Option<Decoded> {
         0 => None,
         1 => {
             let mut cols = Vec::new();
-            for _ in 0..r.count(17)? {
+            for _ in 0..r.count(3)? {
                 cols.push(read_col(&mut r)?);
             }
             Some(cols)
@@ -362,7 +362,7 @@ fn decode(bytes: &[u8]) -> Option<Decoded> {
     };
     let mut lists = [Vec::new(), Vec::new()];
     for list in &mut lists {
-        for _ in 0..r.count(33)? {
+        for _ in 0..r.count(5)? {
             list.push(read_problem(&mut r)?);
         }
     }
@@ -388,7 +388,7 @@ fn read_col(r: &mut Reader) -> Option<Col> {
         _ => return None,
     };
     let mut lineage = Lineage::new();
-    for _ in 0..r.count(25)? {
+    for _ in 0..r.count(4)? {
         let key = ((r.str()?, r.str()?), r.str()?);
         let kind = match r.byte()? {
             0 => Kind::Copy,

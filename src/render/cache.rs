@@ -192,12 +192,12 @@ fn encode(r: &Rendered) -> Vec<u8> {
 fn decode(bytes: &[u8], file: &SourceFile) -> Option<Cached> {
     let mut r = Reader::new(bytes);
     let mut env = Vec::new();
-    for _ in 0..r.count(9)? {
+    for _ in 0..r.count(2)? {
         env.push((r.str()?, r.opt_str()?));
     }
     let sql = r.str()?;
     let mut spans = Vec::new();
-    for _ in 0..r.count(33)? {
+    for _ in 0..r.count(5)? {
         let (a, b, c, d) = (r.len()?, r.len()?, r.len()?, r.len()?);
         spans.push(MapSpan {
             output: a..b,
@@ -207,11 +207,11 @@ fn decode(bytes: &[u8], file: &SourceFile) -> Option<Cached> {
     }
     let refs = r.strs()?;
     let mut sources = Vec::new();
-    for _ in 0..r.count(16)? {
+    for _ in 0..r.count(2)? {
         sources.push((r.str()?, r.str()?));
     }
     let mut configs = Vec::new();
-    for _ in 0..r.count(8)? {
+    for _ in 0..r.count(1)? {
         let config: BTreeMap<String, serde_json::Value> = serde_json::from_str(&r.str()?).ok()?;
         configs.push(config);
     }

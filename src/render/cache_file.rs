@@ -197,8 +197,9 @@ pub(crate) fn part(h: &mut sha2::Sha256, bytes: &[u8]) {
     h.update(bytes);
 }
 
-/// An entry being encoded: lengths as 8 little-endian bytes, strings as
-/// their length and bytes.
+/// An entry being encoded: numbers as LEB128 varints (a length under 128
+/// is one byte: at 10,000 models the column cache holds over a million
+/// short strings), strings as their length and bytes.
 pub(crate) struct Writer(pub Vec<u8>);
 
 impl Writer {
@@ -207,7 +208,12 @@ impl Writer {
     }
 
     pub fn len(&mut self, n: usize) {
-        self.0.extend_from_slice(&(n as u64).to_le_bytes());
+        let mut n = n as u64;
+        while n >= 0x80 {
+            self.0.push((n as u8) | 0x80);
+            n >>= 7;
+        }
+        self.0.push(n as u8);
     }
 
     pub fn str(&mut self, s: &str) {
@@ -261,12 +267,20 @@ impl<'a> Reader<'a> {
     }
 
     pub fn len(&mut self) -> Option<usize> {
-        let bytes: [u8; 8] = self.take(8)?.try_into().ok()?;
-        usize::try_from(u64::from_le_bytes(bytes)).ok()
+        let mut n: u64 = 0;
+        for shift in (0..64).step_by(7) {
+            let b = self.byte()?;
+            n |= u64::from(b & 0x7f).checked_shl(shift)?;
+            if b & 0x80 == 0 {
+                return usize::try_from(n).ok();
+            }
+        }
+        None
     }
 
-    /// A count of items, each at least `min` bytes long: a corrupt count
-    /// must not reserve memory before the items are read.
+    /// A count of items, each at least `min` bytes long (a string is at
+    /// least its one-byte length): a corrupt count must not reserve memory
+    /// before the items are read.
     pub fn count(&mut self, min: usize) -> Option<usize> {
         let n = self.len()?;
         (n.checked_mul(min.max(1))? <= self.bytes.len() - self.at).then_some(n)
@@ -286,7 +300,7 @@ impl<'a> Reader<'a> {
     }
 
     pub fn strs(&mut self) -> Option<Vec<String>> {
-        let n = self.count(8)?;
+        let n = self.count(1)?;
         let mut out = Vec::with_capacity(n);
         for _ in 0..n {
             out.push(self.str()?);
@@ -347,6 +361,16 @@ mod tests {
         let mut w = Writer(Vec::new());
         w.len(u64::MAX as usize);
         assert_eq!(Reader::new(&w.0).strs(), None);
+        let mut w = Writer(Vec::new());
+        for n in [0, 127, 128, 300, u32::MAX as usize, u64::MAX as usize] {
+            w.len(n);
+        }
+        let mut r = Reader::new(&w.0);
+        for n in [0, 127, 128, 300, u32::MAX as usize, u64::MAX as usize] {
+            assert_eq!(r.len(), Some(n));
+        }
+        assert!(r.done());
+        assert_eq!(Reader::new(&[0xff; 11]).len(), None);
         let mut w = Writer(Vec::new());
         w.strs(["a".to_string(), "bc".to_string()].iter());
         w.opt_str(None);
