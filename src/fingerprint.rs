@@ -104,7 +104,7 @@ pub fn save(
         };
     };
     let text = serde_json::to_vec(&made).map_err(std::io::Error::other)?;
-    crate::render::cache::write_cache_file(dir, FILE, &text)
+    crate::render::cache_file::write_cache_file(dir, FILE, &text)
 }
 
 fn make(

@@ -64,6 +64,7 @@ pub struct Compilation {
     /// for the next.
     pub parse_cache: parse_cache::ParseCache,
     pub render_cache: render::cache::RenderCache,
+    pub column_cache: columns::cache::ColumnCache,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -102,12 +103,17 @@ pub fn analyze(dir: &Path) -> Compilation {
 pub fn analyze_with(dir: &Path, options: &project::LoadOptions) -> Compilation {
     let mut diagnostics = Vec::new();
     // The caches are read while the project loads.
-    let (loaded, (parse_cache, render_cache)) = rayon::join(
+    let (loaded, ((parse_cache, render_cache), column_cache)) = rayon::join(
         || project::load_with(dir, options, &mut diagnostics),
         || {
             rayon::join(
-                || parse_cache::ParseCache::load(dir),
-                || render::cache::RenderCache::load(dir),
+                || {
+                    rayon::join(
+                        || parse_cache::ParseCache::load(dir),
+                        || render::cache::RenderCache::load(dir),
+                    )
+                },
+                || columns::cache::ColumnCache::load(dir),
             )
         },
     );
@@ -125,10 +131,17 @@ pub fn analyze_with(dir: &Path, options: &project::LoadOptions) -> Compilation {
                 resolved: None,
                 parse_cache: parse_cache::ParseCache::default(),
                 render_cache: render::cache::RenderCache::default(),
+                column_cache: columns::cache::ColumnCache::default(),
             };
         }
     };
-    let resolved = resolve::resolve(&project, &parse_cache, &render_cache, &mut diagnostics);
+    let resolved = resolve::resolve(
+        &project,
+        &parse_cache,
+        &render_cache,
+        &column_cache,
+        &mut diagnostics,
+    );
     diagnostics.retain(|d| !d.follow_on);
     sort_diagnostics(&mut diagnostics);
     let summary = Summary {
@@ -147,6 +160,7 @@ pub fn analyze_with(dir: &Path, options: &project::LoadOptions) -> Compilation {
         resolved: Some(resolved),
         parse_cache,
         render_cache,
+        column_cache,
     }
 }
 

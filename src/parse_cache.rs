@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 
 use crate::sql::{parse_query, ParsedQuery, QueryProblem, RelationRef};
 
-const FOLDER: &str = ".stackc-cache";
+use crate::render::cache_file::FOLDER;
 const FILE: &str = "parse.json";
 
 #[derive(Debug, Default)]
@@ -115,7 +115,7 @@ impl ParseCache {
                 .collect(),
         };
         let text = serde_json::to_vec(&file).map_err(std::io::Error::other)?;
-        crate::render::cache::write_cache_file(dir, FILE, &text)
+        crate::render::cache_file::write_cache_file(dir, FILE, &text)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<([u8; 32], Option<ParsedQuery>)>> {

@@ -23,11 +23,8 @@ fn ls(args: &[&str]) -> (i32, Vec<String>, String) {
     )
 }
 
-/// `stackc ls DIR ARGS...`, which must succeed: its lines, sorted.
-fn ok_in(dir: &std::path::Path, args: &[&str]) -> Vec<String> {
-    let mut all = vec!["ls", dir.to_str().unwrap()];
-    all.extend_from_slice(args);
-    let out = stackc(&all);
+/// The lines of a run that must have succeeded, sorted.
+fn sorted_lines(out: &std::process::Output) -> Vec<String> {
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -40,6 +37,14 @@ fn ok_in(dir: &std::path::Path, args: &[&str]) -> Vec<String> {
         .collect();
     lines.sort();
     lines
+}
+
+/// `stackc ls DIR ARGS...`, which must succeed: its lines, sorted.
+fn ok_in(dir: &std::path::Path, args: &[&str]) -> Vec<String> {
+    let mut all = vec!["ls", dir.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let out = stackc(&all);
+    sorted_lines(&out)
 }
 
 fn ok(args: &[&str]) -> Vec<String> {
@@ -200,18 +205,7 @@ fn ls_with_env(dir: &std::path::Path, args: &[&str], tag: Option<&str>) -> Vec<S
         None => command.env_remove("STACKC_LS_TEST_TAG"),
     };
     let out = command.output().expect("the stackc binary runs");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect();
-    lines.sort();
-    lines
+    sorted_lines(&out)
 }
 
 /// Gives every file under `dir` a modification time an hour ago, as if

@@ -9,37 +9,17 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{copy_tree, read_tree, repo};
+use common::{compile_quiet, copy_tree, edit, read_tree, repo};
 
 const ENV: &str = "STACKC_RENDER_CACHE_TEST";
 
-/// Compiles `dir` into `out`; the exit code and stderr with the folder
-/// names taken out, so that two folders' messages compare.
 fn compile(dir: &Path, out: &Path, env: Option<&str>) -> (Option<i32>, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_stackc"));
-    command
-        .args([
-            "compile",
-            dir.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .env("NO_COLOR", "1")
-        .env_remove(ENV);
-    if let Some(value) = env {
-        command.env(ENV, value);
-    }
-    let output = command.output().expect("the stackc binary runs");
-    let stderr = String::from_utf8_lossy(&output.stderr)
-        .replace(dir.to_str().unwrap(), "DIR")
-        .replace(out.to_str().unwrap(), "OUT");
-    (output.status.code(), stderr)
-}
-
-fn edit(path: &Path, from: &str, to: &str) {
-    let text = std::fs::read_to_string(path).unwrap();
-    assert!(text.contains(from), "{} has no {from:?}", path.display());
-    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+    compile_quiet(dir, out, |command| {
+        command.env_remove(ENV);
+        if let Some(value) = env {
+            command.env(ENV, value);
+        }
+    })
 }
 
 /// A cold compile of a copy of `dir` (no cache, no artifacts).

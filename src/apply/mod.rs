@@ -242,32 +242,17 @@ fn resolve_target(
     }
 }
 
-/// Starts the TLS setup before the compile, so the two overlap: only the
-/// settings file is read here; any problem is reported by the real
-/// resolution after the compile.
-fn early_tls(
-    dir: &std::path::Path,
-    url: Option<&str>,
-    options: &crate::project::LoadOptions,
-) -> Option<connect::TlsSetup> {
-    let settings = crate::project::load_settings_with(dir, options).ok()?;
-    let env = connect::Env::load(dir).ok()?;
-    let target = resolve_target(url, &settings, &env).ok()?;
-    connect::tls_in_background(&target)
-}
-
 fn connect_to(
     dir: &std::path::Path,
     url: Option<&str>,
     bundle: &Bundle,
-    tls: Option<connect::TlsSetup>,
     full_refresh: bool,
     out: &mut Out,
 ) -> Result<(Target, Client), String> {
     let env = connect::Env::load(dir).map_err(|e| e.to_string())?;
     let target = resolve_target(url, &bundle.settings, &env)?;
     out.set("database", json!(target.display));
-    let mut client = connect::connect(&target, tls).map_err(|e| e.to_string())?;
+    let mut client = connect::connect(&target).map_err(|e| e.to_string())?;
     prepare_session(&mut client, full_refresh);
     Ok((target, client))
 }
@@ -331,7 +316,6 @@ fn prepare_scripts(bundle: &Bundle, files: &[&str]) -> Result<HashMap<String, Sc
 pub fn test(opts: &TestOptions) -> ExitStatus {
     let started = Instant::now();
     let mut out = Out::new("test", opts.format);
-    let tls = early_tls(&opts.dir, opts.database_url.as_deref(), &opts.load);
     let bundle = match load(
         &opts.dir,
         opts.artifacts.as_deref(),
@@ -377,7 +361,6 @@ pub fn test(opts: &TestOptions) -> ExitStatus {
         &opts.dir,
         opts.database_url.as_deref(),
         &bundle,
-        tls,
         false,
         &mut out,
     ) {

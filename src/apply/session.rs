@@ -23,7 +23,7 @@ use super::report::{self, Progress, Status};
 use super::run::{changed_rows, Run};
 use super::runner::Script;
 use super::steps::StepGraph;
-use super::{connect, connect_to, early_tls, load, lock, prepare_scripts, selected};
+use super::{connect, connect_to, load, lock, prepare_scripts, selected};
 use super::{ApplyOptions, Out};
 
 /// Why an apply ends before its first migration.
@@ -148,9 +148,8 @@ pub fn apply(opts: &ApplyOptions) -> ExitStatus {
 }
 
 /// Compiles the project (or reads its artifacts), reads the selection and
-/// connects; the TLS setup runs alongside the compile.
+/// connects.
 fn prepare(opts: &ApplyOptions, out: &mut Out) -> Result<Session, Stop> {
-    let tls = early_tls(&opts.dir, opts.database_url.as_deref(), &opts.load);
     let bundle = load(
         &opts.dir,
         opts.artifacts.as_deref(),
@@ -175,7 +174,6 @@ fn prepare(opts: &ApplyOptions, out: &mut Out) -> Result<Session, Stop> {
         &opts.dir,
         opts.database_url.as_deref(),
         &bundle,
-        tls,
         opts.full_refresh,
         out,
     )

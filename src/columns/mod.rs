@@ -3,6 +3,7 @@
 //! catalog; every column name resolved with SQL's scoping; the upstream
 //! columns each model column is computed from.
 
+pub mod cache;
 pub mod checks;
 pub mod common;
 pub mod models;

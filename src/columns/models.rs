@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use rayon::prelude::*;
 
+use super::cache::{self, ColumnCache, Lookups, Outcome};
 use super::query::{self, Col, Kind, Lineage, Problem, ProblemKind, RelCols, RelKey};
 use super::types::Ty;
 use crate::catalog::{Catalog, CatalogColumn, ModelColumn, Upstream};
@@ -62,6 +63,7 @@ pub fn derive(
     jobs: &[Job],
     catalog: &mut Catalog,
     nodes: &Nodes,
+    cache: &ColumnCache,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<Derived> {
     let mut out = vec![Derived::default(); jobs.len()];
@@ -69,7 +71,7 @@ pub fn derive(
         let results: Vec<(usize, Option<Vec<Col>>, Vec<Diagnostic>)> = level
             .par_iter()
             .map(|&i| {
-                let (cols, local) = derive_one(&jobs[i], catalog);
+                let (cols, local) = derive_one(&jobs[i], catalog, cache);
                 (i, cols, local)
             })
             .collect();
@@ -242,10 +244,12 @@ fn levels(jobs: &[Job]) -> Vec<Vec<usize>> {
 }
 
 /// The catalog as the analysis reads it, with the model's own columns for
-/// `{{ this }}` in its incremental query.
+/// `{{ this }}` in its incremental query; every lookup of the catalog is
+/// recorded for the column cache.
 struct View<'a> {
     catalog: &'a Catalog,
     own: Option<(RelKey, RelCols)>,
+    lookups: &'a Lookups,
 }
 
 impl query::Catalog for View<'_> {
@@ -255,7 +259,9 @@ impl query::Catalog for View<'_> {
                 return Some(cols.clone());
             }
         }
-        let entry = self.catalog.columns(schema, name)?;
+        let entry = self.catalog.columns(schema, name);
+        self.lookups.record(schema, name, entry);
+        let entry = entry?;
         let key: RelKey = (schema.to_string(), name.to_string());
         Some(RelCols {
             columns: entry
@@ -272,22 +278,23 @@ impl query::Catalog for View<'_> {
     }
 }
 
-fn derive_one(job: &Job, catalog: &Catalog) -> (Option<Vec<Col>>, Vec<Diagnostic>) {
+fn derive_one(
+    job: &Job,
+    catalog: &Catalog,
+    cache: &ColumnCache,
+) -> (Option<Vec<Col>>, Vec<Diagnostic>) {
     let mut local = Vec::new();
     if !job.sql_check {
         return (None, local);
     }
-    let Some(q) = crate::sql::parse_one_query(&job.full.sql) else {
-        return (None, local);
-    };
-    let mut view = View { catalog, own: None };
-    let mut analysis = query::analyze(&q, &view);
-    // An ephemeral model is a CTE, which may repeat a name.
-    if let (Some(cols), None) = (&analysis.columns, &job.relation.cte) {
-        analysis.problems.extend(query::duplicate_outputs(&q, cols));
-    }
+    let key = cache::key(
+        &job.full.sql,
+        job.incremental.map(|r| r.sql.as_str()),
+        &key_of(job.relation),
+    );
+    let outcome = cache.analyze(key, catalog, |lookups| analyze(job, catalog, lookups));
     let mut seen = BTreeSet::new();
-    for p in &analysis.problems {
+    for p in &outcome.full {
         let d = diagnostic(job, job.full, p);
         seen.insert((
             d.message.clone(),
@@ -295,6 +302,38 @@ fn derive_one(job: &Job, catalog: &Catalog) -> (Option<Vec<Col>>, Vec<Diagnostic
         ));
         local.push(d);
     }
+    if let Some(inc) = job.incremental {
+        for p in &outcome.incremental {
+            let d = diagnostic(job, inc, p);
+            // The same name in both renders is one mistake.
+            if seen.insert((
+                d.message.clone(),
+                d.primary.as_ref().map(|s| (s.range.start, s.range.end)),
+            )) {
+                local.push(d);
+            }
+        }
+    }
+    (outcome.columns, local)
+}
+
+/// Parses and analyses a model's queries against the catalog.
+fn analyze(job: &Job, catalog: &Catalog, lookups: &Lookups) -> Outcome {
+    let Some(q) = crate::sql::parse_one_query(&job.full.sql) else {
+        return Outcome::default();
+    };
+    let mut view = View {
+        catalog,
+        own: None,
+        lookups,
+    };
+    let mut analysis = query::analyze(&q, &view);
+    // An ephemeral model is a CTE, which may repeat a name.
+    if let (Some(cols), None) = (&analysis.columns, &job.relation.cte) {
+        analysis.problems.extend(query::duplicate_outputs(&q, cols));
+    }
+    drop(q);
+    let mut incremental = Vec::new();
     if let Some(inc) = job.incremental {
         if let Some(q) = crate::sql::parse_one_query(&inc.sql) {
             view.own = analysis.columns.as_ref().map(|c| {
@@ -306,19 +345,15 @@ fn derive_one(job: &Job, catalog: &Catalog) -> (Option<Vec<Col>>, Vec<Diagnostic
                     },
                 )
             });
-            for p in query::analyze(&q, &view).problems {
-                let d = diagnostic(job, inc, &p);
-                // The same name in both renders is one mistake.
-                if seen.insert((
-                    d.message.clone(),
-                    d.primary.as_ref().map(|s| (s.range.start, s.range.end)),
-                )) {
-                    local.push(d);
-                }
-            }
+            incremental = query::analyze(&q, &view).problems;
         }
     }
-    (analysis.columns, local)
+    Outcome {
+        parsed: true,
+        columns: analysis.columns,
+        full: analysis.problems,
+        incremental,
+    }
 }
 
 fn diagnostic(job: &Job, r: &Rendered, p: &Problem) -> Diagnostic {

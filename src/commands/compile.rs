@@ -68,7 +68,11 @@ pub fn run(options: &CompileOptions) -> ExitStatus {
         Format::Human => eprint!("{printed}"),
         Format::Json | Format::Github => print!("{printed}"),
     }
-    let (parse_cache, render_cache) = (compilation.parse_cache, compilation.render_cache);
+    let (parse_cache, render_cache, column_cache) = (
+        compilation.parse_cache,
+        compilation.render_cache,
+        compilation.column_cache,
+    );
     // Only caches: a project folder that cannot take them (read-only)
     // compiles as well, parsing and rendering everything each time.
     // `--check` writes nothing, and a folder that is not a project gets no
@@ -76,9 +80,11 @@ pub fn run(options: &CompileOptions) -> ExitStatus {
     let save_caches = !check && compilation.project.is_some();
     let save = || {
         save_caches.then(|| {
-            let (parsed, rendered) =
-                rayon::join(|| parse_cache.save(dir), || render_cache.save(dir));
-            parsed.and(rendered)
+            let ((parsed, rendered), derived) = rayon::join(
+                || rayon::join(|| parse_cache.save(dir), || render_cache.save(dir)),
+                || column_cache.save(dir),
+            );
+            parsed.and(rendered).and(derived)
         })
     };
     let failed = compilation
@@ -130,6 +136,7 @@ pub fn run(options: &CompileOptions) -> ExitStatus {
             compilation.files,
             parse_cache,
             render_cache,
+            column_cache,
         ));
         return status;
     }
@@ -162,6 +169,7 @@ pub fn run(options: &CompileOptions) -> ExitStatus {
         compilation.files,
         parse_cache,
         render_cache,
+        column_cache,
     ));
     ExitStatus::Success
 }

@@ -136,7 +136,7 @@ pub(crate) fn compiled_graph(
             };
             // Only a cache: the next ls reads the manifest again without it.
             if let Ok(bytes) = serde_json::to_vec(&cached) {
-                let _ = crate::render::cache::write_cache_file(dir, GRAPH_CACHE, &bytes);
+                let _ = crate::render::cache_file::write_cache_file(dir, GRAPH_CACHE, &bytes);
             }
             std::mem::forget(manifest);
             return Ok((cached.graph, settings));

@@ -21,6 +21,16 @@ pub(super) fn folders_under(rel: &str, dirs: &[String]) -> Option<Vec<String>> {
     Some(parts)
 }
 
+/// The folders of `rel` below the first of `dirs` it is under, or all of
+/// its folders when it is under none.
+pub(super) fn folders_within(rel: &str, dirs: &[String]) -> Vec<String> {
+    folders_under(rel, dirs).unwrap_or_else(|| {
+        let mut parts: Vec<String> = rel.split('/').map(str::to_string).collect();
+        parts.pop();
+        parts
+    })
+}
+
 /// [`list_files`] over several folders, each file once, in path order.
 pub(super) fn list_dirs(
     root: &Path,

@@ -12,8 +12,8 @@ use crate::schema::{self, OtherKind, SchemaFile};
 use crate::seed::{self, Seed};
 
 use super::files::{
-    folders_under, list_dirs, list_files, parse_schema_file, parse_schema_files_while, read_source,
-    source_from_bytes, ReadModel,
+    folders_under, folders_within, list_dirs, list_files, parse_schema_file,
+    parse_schema_files_while, read_source, source_from_bytes, ReadModel,
 };
 use super::migrations::check_duplicate_versions;
 use super::{parse_migration_name, Flavor, Migration, ModelFile, Paths, Settings, SourceFile};
@@ -167,22 +167,13 @@ pub(super) fn read_models_and_schema_files(
             continue;
         };
         // Folders are counted from the model path the file is under.
-        let inner = paths
-            .models
-            .iter()
-            .filter_map(|dir| {
-                rel.strip_prefix(dir.as_str())
-                    .and_then(|r| r.strip_prefix('/'))
-            })
-            .next()
-            .unwrap_or(&rel);
-        let mut parts: Vec<String> = inner.split('/').map(str::to_string).collect();
-        let file_name = parts.pop().unwrap_or_default();
+        let folders = folders_within(&rel, &paths.models);
+        let file_name = rel.rsplit('/').next().unwrap_or_default();
         let name = file_name.trim_end_matches(".sql").to_string();
         models.push(ModelFile {
             file,
             name,
-            folders: parts,
+            folders,
             snapshot: false,
         });
     }
@@ -245,17 +236,7 @@ pub(super) fn read_snapshots(
         let Some(file) = read_source(files, &rel, &abs, diagnostics) else {
             continue;
         };
-        let inner = paths
-            .snapshots
-            .iter()
-            .filter_map(|dir| {
-                rel.strip_prefix(dir.as_str())
-                    .and_then(|r| r.strip_prefix('/'))
-            })
-            .next()
-            .unwrap_or(&rel);
-        let mut folders: Vec<String> = inner.split('/').map(str::to_string).collect();
-        folders.pop();
+        let folders = folders_within(&rel, &paths.snapshots);
         for block in crate::dbt::snapshot::blocks(&file, diagnostics) {
             models.push(ModelFile {
                 file: block.file,

@@ -29,43 +29,27 @@
 //! rendered something or left entries unused, with the entries that compile
 //! used, and ignored when it cannot be read.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
 
+use super::cache_file::{self, part, Key, Reader, Store, Writer};
 use super::{Calls, MapSpan, Relation, Relations, RenderOptions, Rendered};
 use crate::diagnostic::Diagnostic;
 use crate::project::SourceFile;
 
-const FOLDER: &str = ".stackc-cache";
 const FILE: &str = "render.bin";
 
 /// Raised whenever a render of the same inputs gives other output (a new
 /// builtin, a changed source map), so that an older cache is not used.
 const RENDER_RULES: u32 = 2;
 
-/// The first line of the file: the version, and the size and time of the
-/// binary itself, so that a rebuilt stackc (whose renders may differ under
-/// the same version number) reads no cache of another build. `None` when
-/// the binary cannot be found: then nothing is cached.
+/// The render cache's header, which names this build of stackc: what
+/// other caches that depend on the build compare (see [`cache_file::header`]).
 pub(crate) fn header() -> Option<String> {
-    let binary = std::env::current_exe().ok()?.metadata().ok()?;
-    let built = binary
-        .modified()
-        .ok()?
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?;
-    Some(format!(
-        "stackc {} render {RENDER_RULES} binary {} {}\n",
-        env!("CARGO_PKG_VERSION"),
-        binary.len(),
-        built.as_nanos()
-    ))
+    cache_file::header("render", RENDER_RULES)
 }
-
-type Key = [u8; 32];
 
 /// The keys of one compile's renders: a digest of what every render of the
 /// project reads, to which each render adds its own inputs.
@@ -114,47 +98,17 @@ impl Keys {
     }
 }
 
-/// One input of a key, length first, so that no two sequences of inputs
-/// make the same bytes.
-fn part(h: &mut Sha256, bytes: &[u8]) {
-    h.update((bytes.len() as u64).to_le_bytes());
-    h.update(bytes);
-}
-
 #[derive(Debug, Default)]
 pub struct RenderCache {
-    /// What the file must start with; `None`: no cache (see [`header`]).
-    header: Option<String>,
-    /// The file as read, and where each entry sits in it.
-    bytes: Vec<u8>,
-    earlier: HashMap<Key, std::ops::Range<usize>>,
-    /// The entries this compile used (`None`: the one in `earlier`) or
-    /// made (encoded), for the next compile.
-    now: Mutex<Vec<(Key, Option<Vec<u8>>)>>,
+    store: Store,
 }
 
 impl RenderCache {
     /// The cache of the project in `dir`; empty when there is none or it
     /// cannot be used.
     pub fn load(dir: &Path) -> RenderCache {
-        let Some(header) = header() else {
-            return RenderCache::default();
-        };
-        let empty = RenderCache {
-            header: Some(header.clone()),
-            ..RenderCache::default()
-        };
-        let Ok(bytes) = std::fs::read(dir.join(FOLDER).join(FILE)) else {
-            return empty;
-        };
-        let Some(earlier) = index(&bytes, &header) else {
-            return empty;
-        };
         RenderCache {
-            header: Some(header),
-            bytes,
-            earlier,
-            now: Mutex::default(),
+            store: Store::load(dir, FILE, "render", RENDER_RULES),
         }
     }
 
@@ -166,25 +120,19 @@ impl RenderCache {
         render: impl FnOnce() -> Result<Rendered, Diagnostic>,
         file: &SourceFile,
     ) -> Result<Rendered, Diagnostic> {
-        let Some(key) = key.filter(|_| self.header.is_some()) else {
+        let Some(key) = key.filter(|_| self.store.enabled()) else {
             return render();
         };
         if let Some(rendered) = self.hit(&key, file) {
             return Ok(rendered);
         }
         let rendered = render()?;
-        self.lock().push((key, Some(encode(&rendered))));
+        self.store.put(key, encode(&rendered));
         Ok(rendered)
     }
 
     fn hit(&self, key: &Key, file: &SourceFile) -> Option<Rendered> {
-        let range = self.earlier.get(key)?;
-        let (crc, entry) = self.bytes[range.clone()].split_at(4);
-        // A damaged entry that still decodes must not become SQL.
-        if crc32fast::hash(entry).to_le_bytes() != crc {
-            return None;
-        }
-        let rendered = decode(entry, file)?;
+        let rendered = decode(self.store.get(key)?, file)?;
         let env_unchanged = rendered
             .env
             .iter()
@@ -192,93 +140,14 @@ impl RenderCache {
         if !env_unchanged {
             return None;
         }
-        self.lock().push((*key, None));
+        self.store.keep(key);
         Some(rendered.rendered)
     }
 
-    /// Writes the entries this compile used to `dir`, replacing the file
-    /// whole (a temporary file renamed over it), so that a concurrent
-    /// compile reads either the old or the new cache. Nothing is written
-    /// when the file already holds exactly those entries.
+    /// Writes the entries this compile used to `dir` (see [`Store::save`]).
     pub fn save(&self, dir: &Path) -> std::io::Result<()> {
-        let Some(header) = &self.header else {
-            return Ok(());
-        };
-        let mut now = std::mem::take(&mut *self.lock());
-        now.sort_by_key(|(key, _)| *key);
-        now.dedup_by(|a, b| a.0 == b.0);
-        if now.len() == self.earlier.len() && now.iter().all(|(_, made)| made.is_none()) {
-            return Ok(());
-        }
-        let mut out = header.clone().into_bytes();
-        for (key, made) in &now {
-            match made {
-                Some(entry) => {
-                    out.extend_from_slice(key);
-                    out.extend_from_slice(&(entry.len() as u64 + 4).to_le_bytes());
-                    out.extend_from_slice(&crc32fast::hash(entry).to_le_bytes());
-                    out.extend_from_slice(entry);
-                }
-                // Checked when it was read: copied as it is.
-                None => {
-                    let Some(range) = self.earlier.get(key).cloned() else {
-                        continue;
-                    };
-                    out.extend_from_slice(key);
-                    out.extend_from_slice(&(range.len() as u64).to_le_bytes());
-                    out.extend_from_slice(&self.bytes[range]);
-                }
-            }
-        }
-        write_cache_file(dir, FILE, &out)
+        self.store.save(dir)
     }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(Key, Option<Vec<u8>>)>> {
-        // A panic while holding this lock aborts the compile anyway.
-        self.now.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// Writes `DIR/.stackc-cache/<name>` whole (a temporary file renamed over
-/// it), beside a `.gitignore` that keeps the folder out of version control.
-pub(crate) fn write_cache_file(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
-    let folder = dir.join(FOLDER);
-    std::fs::create_dir_all(&folder)?;
-    let ignore = folder.join(".gitignore");
-    if !ignore.exists() {
-        std::fs::write(
-            &ignore,
-            "# Written by stackc: a cache, safe to delete, never to commit.\n*\n",
-        )?;
-    }
-    let temporary = folder.join(format!("{name}.{}.partial", std::process::id()));
-    std::fs::write(&temporary, bytes)?;
-    std::fs::rename(&temporary, folder.join(name)).inspect_err(|_| {
-        let _ = std::fs::remove_file(&temporary);
-    })
-}
-
-/// Where each entry of a cache file sits; `None` when the file is of
-/// another version or cut short.
-fn index(bytes: &[u8], header: &str) -> Option<HashMap<Key, std::ops::Range<usize>>> {
-    let mut at = header.len();
-    if bytes.get(..at)? != header.as_bytes() {
-        return None;
-    }
-    let mut entries = HashMap::new();
-    while at < bytes.len() {
-        let key: Key = bytes.get(at..at + 32)?.try_into().ok()?;
-        at += 32;
-        let len =
-            usize::try_from(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?)).ok()?;
-        at += 8;
-        let end = at.checked_add(len)?;
-        // Each record starts with the CRC-32 of its entry.
-        bytes.get(at..end).filter(|record| record.len() >= 4)?;
-        entries.insert(key, at..end);
-        at = end;
-    }
-    Some(entries)
 }
 
 /// A cached render, and the environment variables it read with their
@@ -293,13 +162,7 @@ fn encode(r: &Rendered) -> Vec<u8> {
     w.len(r.calls.env_vars.len());
     for name in &r.calls.env_vars {
         w.str(name);
-        match std::env::var(name) {
-            Ok(value) => {
-                w.0.push(1);
-                w.str(&value);
-            }
-            Err(_) => w.0.push(0),
-        }
+        w.opt_str(std::env::var(name).ok().as_deref());
     }
     w.str(&r.sql);
     w.len(r.spans.len());
@@ -328,19 +191,14 @@ fn encode(r: &Rendered) -> Vec<u8> {
 }
 
 fn decode(bytes: &[u8], file: &SourceFile) -> Option<Cached> {
-    let mut r = Reader { bytes, at: 0 };
+    let mut r = Reader::new(bytes);
     let mut env = Vec::new();
-    for _ in 0..r.len()? {
-        let name = r.str()?;
-        let value = match r.byte()? {
-            0 => None,
-            _ => Some(r.str()?),
-        };
-        env.push((name, value));
+    for _ in 0..r.count(2)? {
+        env.push((r.str()?, r.opt_str()?));
     }
     let sql = r.str()?;
     let mut spans = Vec::new();
-    for _ in 0..r.len()? {
+    for _ in 0..r.count(5)? {
         let (a, b, c, d) = (r.len()?, r.len()?, r.len()?, r.len()?);
         spans.push(MapSpan {
             output: a..b,
@@ -350,18 +208,18 @@ fn decode(bytes: &[u8], file: &SourceFile) -> Option<Cached> {
     }
     let refs = r.strs()?;
     let mut sources = Vec::new();
-    for _ in 0..r.len()? {
+    for _ in 0..r.count(2)? {
         sources.push((r.str()?, r.str()?));
     }
     let mut configs = Vec::new();
-    for _ in 0..r.len()? {
+    for _ in 0..r.count(1)? {
         let config: BTreeMap<String, serde_json::Value> = serde_json::from_str(&r.str()?).ok()?;
         configs.push(config);
     }
     let vars: BTreeSet<String> = r.strs()?.into_iter().collect();
     let env_vars: BTreeSet<String> = r.strs()?.into_iter().collect();
     let macros: BTreeSet<String> = r.strs()?.into_iter().collect();
-    (r.at == bytes.len()).then_some(())?;
+    r.done().then_some(())?;
     Some(Cached {
         env,
         rendered: Rendered {
@@ -378,64 +236,6 @@ fn decode(bytes: &[u8], file: &SourceFile) -> Option<Cached> {
             },
         },
     })
-}
-
-struct Writer(Vec<u8>);
-
-impl Writer {
-    fn len(&mut self, n: usize) {
-        self.0.extend_from_slice(&(n as u64).to_le_bytes());
-    }
-
-    fn str(&mut self, s: &str) {
-        self.len(s.len());
-        self.0.extend_from_slice(s.as_bytes());
-    }
-
-    fn strs<'a>(&mut self, items: impl ExactSizeIterator<Item = &'a String>) {
-        self.len(items.len());
-        for s in items {
-            self.str(s);
-        }
-    }
-}
-
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Option<&[u8]> {
-        let end = self.at.checked_add(n)?;
-        let out = self.bytes.get(self.at..end)?;
-        self.at = end;
-        Some(out)
-    }
-
-    fn byte(&mut self) -> Option<u8> {
-        self.take(1).map(|b| b[0])
-    }
-
-    fn len(&mut self) -> Option<usize> {
-        let bytes: [u8; 8] = self.take(8)?.try_into().ok()?;
-        usize::try_from(u64::from_le_bytes(bytes)).ok()
-    }
-
-    fn str(&mut self) -> Option<String> {
-        let n = self.len()?;
-        String::from_utf8(self.take(n)?.to_vec()).ok()
-    }
-
-    fn strs(&mut self) -> Option<Vec<String>> {
-        let n = self.len()?;
-        // A corrupt count must not reserve memory before it is read.
-        let mut out = Vec::with_capacity(n.min(1024));
-        for _ in 0..n {
-            out.push(self.str()?);
-        }
-        Some(out)
-    }
 }
 
 #[cfg(test)]
@@ -534,18 +334,18 @@ mod tests {
             .render(Some(key), || render(&renderer, &f), &f)
             .unwrap();
         cache.save(dir.path()).unwrap();
-        let path = dir.path().join(FOLDER).join(FILE);
+        let path = dir.path().join(cache_file::FOLDER).join(FILE);
         let whole = std::fs::read(&path).unwrap();
         for cut in [whole.len() - 1, header().unwrap().len() + 10, 5] {
             std::fs::write(&path, &whole[..cut]).unwrap();
             assert!(
-                RenderCache::load(dir.path()).earlier.is_empty(),
+                RenderCache::load(dir.path()).store.earlier_len() == 0,
                 "cut at {cut}"
             );
         }
         let mut other = whole.clone();
         other[7] ^= 1; // another version
         std::fs::write(&path, &other).unwrap();
-        assert!(RenderCache::load(dir.path()).earlier.is_empty());
+        assert!(RenderCache::load(dir.path()).store.earlier_len() == 0);
     }
 }

@@ -20,6 +20,7 @@ use crate::project::SourceFile;
 use crate::relation::Relation;
 
 pub mod cache;
+pub mod cache_file;
 mod functions;
 mod locate;
 mod relation_object;

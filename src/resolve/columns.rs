@@ -8,6 +8,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use super::Discovered;
+use crate::columns::cache::ColumnCache;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::graph;
 use crate::node::{Model, ResolvedSeed, ResolvedSource};
@@ -22,6 +23,8 @@ pub(super) struct Upstream<'a> {
     pub project_name: &'a str,
     pub seeds: &'a BTreeMap<String, ResolvedSeed>,
     pub sources: &'a BTreeMap<(String, String), ResolvedSource>,
+    /// What earlier compiles derived.
+    pub cache: &'a ColumnCache,
 }
 
 /// How to render a model again (resolve's second pass, for one model).
@@ -175,6 +178,7 @@ pub(super) fn derive_columns(
         project_name,
         seeds,
         sources,
+        cache,
     } = *upstream;
     let mut nodes = Nodes::new();
     for ((source, table), s) in sources {
@@ -205,7 +209,7 @@ pub(super) fn derive_columns(
                 snapshot: m.snapshot.is_some(),
             })
             .collect();
-        derive(&jobs, &mut catalog, &nodes, diagnostics)
+        derive(&jobs, &mut catalog, &nodes, cache, diagnostics)
     };
     if only.is_none() {
         catalog.settle_all();

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use crate::columns::cache::ColumnCache;
 use crate::datatest;
 use crate::diagnostic::Diagnostic;
 use crate::graph;
@@ -67,6 +68,7 @@ pub fn resolve(
     project: &Project,
     parse_cache: &ParseCache,
     render_cache: &RenderCache,
+    column_cache: &ColumnCache,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Resolved {
     let setup = setup(project, diagnostics);
@@ -146,6 +148,7 @@ pub fn resolve(
         project_name: &project.settings.name,
         seeds: &seeds,
         sources: &sources,
+        cache: column_cache,
     };
     let relations = derive_columns(&upstream, &mut models, None, &relations, diagnostics);
     let relations = render_again(

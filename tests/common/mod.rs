@@ -18,6 +18,38 @@ pub fn stackc(args: &[&str]) -> Output {
 }
 
 /// Every file under `dir`, by path relative to it.
+/// `stackc compile DIR --out OUT` without colour, `more` setting the rest
+/// of the command (its environment); the exit code and stderr with the
+/// folder names taken out, so that two folders' messages compare.
+pub fn compile_quiet(
+    dir: &Path,
+    out: &Path,
+    more: impl FnOnce(&mut Command),
+) -> (Option<i32>, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_stackc"));
+    command
+        .args([
+            "compile",
+            dir.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .env("NO_COLOR", "1");
+    more(&mut command);
+    let output = command.output().expect("the stackc binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr)
+        .replace(dir.to_str().unwrap(), "DIR")
+        .replace(out.to_str().unwrap(), "OUT");
+    (output.status.code(), stderr)
+}
+
+/// Replaces the first `from` in the file at `path` with `to`.
+pub fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} has no {from:?}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
 pub fn read_tree(dir: &Path) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for entry in walkdir::WalkDir::new(dir) {

@@ -361,7 +361,7 @@ mod tests {
         let url = format!("postgres://u@127.0.0.1:{port}/db?connect_timeout=1&sslmode=disable");
         let target = resolve(Some(&url), None, &env).unwrap();
         let started = std::time::Instant::now();
-        let Err(e) = connect(&target, None) else {
+        let Err(e) = connect(&target) else {
             panic!("connected to a server that never answers")
         };
         let e = e.to_string();

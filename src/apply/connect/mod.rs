@@ -21,7 +21,6 @@ pub use self::dotenv::{parse_dotenv, DotenvError, Env};
 use self::target::percent_decode;
 pub use self::target::{from_profile, resolve};
 use self::tls::tls_connector;
-pub use self::tls::{tls_in_background, TlsSetup};
 
 /// Where an apply connects, described without the password.
 #[derive(Clone)]
@@ -166,9 +165,8 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     message
 }
 
-/// Connects with TLS as the sslmode asks, with the connector from
-/// [`tls_in_background`] when there is one.
-pub fn connect(target: &Target, tls: Option<TlsSetup>) -> Result<Client, ConnectError> {
+/// Connects with TLS as the sslmode asks.
+pub fn connect(target: &Target) -> Result<Client, ConnectError> {
     let fail = |message: String| ConnectError::Connect {
         target: target.display.clone(),
         message: target.scrub(&message),
@@ -176,14 +174,7 @@ pub fn connect(target: &Target, tls: Option<TlsSetup>) -> Result<Client, Connect
     let connector = if target.config.get_ssl_mode() == SslMode::Disable {
         None
     } else {
-        let connector = match tls {
-            Some(TlsSetup(handle)) => handle
-                .join()
-                .unwrap_or_else(|_| Err("cannot set up TLS: the setup thread failed".into())),
-            None => tls_connector(),
-        }
-        .map_err(fail)?;
-        Some(connector)
+        Some(tls_connector().map_err(fail)?)
     };
     // The postgres crate bounds only the TCP connect by connect_timeout; a
     // server that accepts and never answers the startup handshake would

@@ -65,7 +65,7 @@ fn extend(into: &mut Lineage, from: &Lineage, kind: Option<Kind>) {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Col {
     pub name: String,
     pub ty: Ty,

@@ -17,6 +17,7 @@ use minijinja::{Error, ErrorKind, State};
 use regex_automata::meta::Regex;
 use regex_automata::{Anchored, Input};
 
+use super::consteval::{civil_from_days, days_from_civil, days_in_month};
 use super::context::fail;
 use crate::diagnostic::Code;
 
@@ -446,47 +447,6 @@ pub(super) struct Date {
     with_time: bool,
     /// The UTC offset in minutes of an aware datetime (`tzinfo=`).
     offset: Option<i64>,
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        _ if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        _ => 28,
-    }
-}
-
-/// Days since 1970-01-01 (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The date `days` after 1970-01-01 (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (
-        if m <= 2 {
-            era * 400 + yoe + 1
-        } else {
-            era * 400 + yoe
-        },
-        m,
-        d,
-    )
 }
 
 /// `dt` (a datetime of `modules.datetime`) with the UTC offset `offset`

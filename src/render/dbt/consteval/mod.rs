@@ -25,6 +25,8 @@ mod time;
 use self::functions::function;
 use self::time::{add_interval, interval, parse_interval, parse_timestamp, MICROS_PER_DAY};
 pub use self::time::{format_date, format_timestamp};
+// `modules.datetime` counts days as the SQL evaluator does.
+pub(crate) use self::time::{civil_from_days, days_from_civil, days_in_month};
 
 /// One value of a result, with PostgreSQL's type.
 #[derive(Debug, Clone, PartialEq)]
