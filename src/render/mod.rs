@@ -192,6 +192,9 @@ pub struct Renderer {
     namespaces: BTreeSet<String>,
     root_namespace: String,
     missing_packages: BTreeSet<String>,
+    /// A dbt project's files get mutable `{% set %}` lists and dicts, as
+    /// its macro files do (Python's lists take `append`).
+    mutable_sets: bool,
 }
 
 /// How a project renders: a dbt project renders as dbt does.
@@ -298,7 +301,7 @@ impl Renderer {
                         ));
                     }
                 }
-                Err(e) => diagnostics.push(jinja_diagnostic(&e, file, 0, None)),
+                Err(e) => diagnostics.push(jinja_diagnostic(&e, file, &|x| x, None)),
             }
         }
         if let Some(dbt) = &options.dbt {
@@ -351,6 +354,7 @@ impl Renderer {
             namespaces,
             root_namespace,
             missing_packages,
+            mutable_sets: options.dbt.is_some(),
         }
     }
 
@@ -536,12 +540,22 @@ impl Renderer {
         if let Some(at) = limits::too_deep(&file.text) {
             return Err(too_deep(file, at));
         }
-        let source = format!("{}{}", self.prefix, file.text);
+        let (body, inserts) = if self.mutable_sets {
+            dbt::context::mutable_literals(&file.text)
+        } else {
+            (file.text.to_string(), Vec::new())
+        };
+        let source = format!("{}{}", self.prefix, body);
         let prefix_len = self.prefix.len();
+        // The template's offsets back to the user's file.
+        let shift = |x: usize| {
+            dbt::context::original_offset(&inserts, x.saturating_sub(prefix_len))
+                .min(file.text.len())
+        };
         let template = self
             .env
             .template_from_named_str(&file.path, &source)
-            .map_err(|e| jinja_diagnostic(&e, file, prefix_len, None))?;
+            .map_err(|e| jinja_diagnostic(&e, file, &shift, None))?;
         let scope = Arc::new(Scope {
             relations: Arc::clone(input.relations),
             vars: Arc::clone(input.vars),
@@ -567,7 +581,7 @@ impl Renderer {
             Ok(ok) => ok,
             Err(e) => {
                 let pending = pending_failure(&scope, &frame);
-                let mut d = jinja_diagnostic(&e, file, prefix_len, pending);
+                let mut d = jinja_diagnostic(&e, file, &shift, pending);
                 if matches!(
                     e.kind(),
                     ErrorKind::UndefinedError | ErrorKind::UnknownMethod
@@ -616,7 +630,6 @@ impl Renderer {
             .iter()
             .map(|s| {
                 let src = s.source_range();
-                let shift = |x: usize| x.saturating_sub(prefix_len).min(file.text.len());
                 MapSpan {
                     output: s.output_range(),
                     source: shift(src.start)..shift(src.end),
