@@ -63,7 +63,8 @@ pub fn config_at(
 
 /// The `seeds:` layers that apply to the seed at `path`, the winning one
 /// first. A package's seed takes the root project's `seeds: {pkg: ...}`
-/// first, at any depth, then the package's own tree, as dbt does.
+/// first, at any depth, then the root's entries for every project, then the
+/// package's own tree, as dbt does.
 fn layers<'a>(
     dbt: &'a DbtSettings,
     path: &str,
@@ -76,7 +77,7 @@ fn layers<'a>(
                 dbt.package_seed_configs
                     .get(pkg)
                     .into_iter()
-                    .chain(std::iter::once(&config.seed_configs))
+                    .chain([&dbt.every_seed, &config.seed_configs])
                     .collect(),
                 &config.seed_paths,
             ),
