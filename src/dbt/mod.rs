@@ -62,6 +62,13 @@ pub struct DbtSettings {
     pub package_configs: BTreeMap<String, BTreeMap<Vec<String>, ConfigLayer>>,
     /// The same for the `seeds:` tree.
     pub package_seed_configs: BTreeMap<String, BTreeMap<Vec<String>, ConfigLayer>>,
+    /// The root project's `models:` entries outside any project's name:
+    /// dbt applies them to every package's models too, over the package's
+    /// own dbt_project.yml and under the root's `models: {pkg: ...}`.
+    /// Kept as a tree whose one key is the empty folder path.
+    pub every_model: BTreeMap<Vec<String>, ConfigLayer>,
+    /// The same for `seeds:`.
+    pub every_seed: BTreeMap<Vec<String>, ConfigLayer>,
     /// Installed packages' own settings, by package name (filled when the
     /// packages are loaded).
     pub packages: BTreeMap<String, packages::PackageConfig>,
@@ -130,6 +137,9 @@ pub fn settings(
         &mut dbt.test_configs,
     ];
     for tree in trees {
+        render_tree(tree, &parsed.vars, &target_json, diagnostics);
+    }
+    for tree in [&mut dbt.every_model, &mut dbt.every_seed] {
         render_tree(tree, &parsed.vars, &target_json, diagnostics);
     }
     let mut settings = Settings {

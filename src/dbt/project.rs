@@ -249,23 +249,25 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> DbtProject
             "on-run-start" => out.dbt.on_run_start = cx.hooks(value, k, diagnostics),
             "on-run-end" => out.dbt.on_run_end = cx.hooks(value, k, diagnostics),
             "models" => {
-                let (own, packages) = cx.tree(value, &out.name, k, diagnostics);
+                let (own, packages, top) = cx.tree(value, &out.name, k, diagnostics);
                 out.model_configs = own;
+                out.dbt.every_model = BTreeMap::from([(Vec::new(), top)]);
                 merge_packages(&mut out.dbt.package_configs, packages);
             }
             "seeds" => {
-                let (own, packages) = cx.tree(value, &out.name, k, diagnostics);
+                let (own, packages, top) = cx.tree(value, &out.name, k, diagnostics);
                 out.dbt.seed_configs = own;
+                out.dbt.every_seed = BTreeMap::from([(Vec::new(), top)]);
                 merge_packages(&mut out.dbt.package_seed_configs, packages);
             }
             "tests" | "data_tests" => {
-                let (own, _) = cx.tree(value, &out.name, k, diagnostics);
+                let (own, _, _) = cx.tree(value, &out.name, k, diagnostics);
                 for (path, layer) in own {
                     out.dbt.test_configs.entry(path).or_default().extend(layer);
                 }
             }
             "snapshots" => {
-                let (own, _) = cx.tree(value, &out.name, k, diagnostics);
+                let (own, _, _) = cx.tree(value, &out.name, k, diagnostics);
                 out.dbt.snapshot_configs = own;
             }
             "unit_tests" | "sources" | "analyses" | "metrics" | "semantic-models"
@@ -404,14 +406,14 @@ impl Cx<'_> {
         project: &str,
         section: &str,
         diagnostics: &mut Vec<Diagnostic>,
-    ) -> (Tree, BTreeMap<String, Tree>) {
+    ) -> (Tree, BTreeMap<String, Tree>, ConfigLayer) {
         let mut own = Tree::new();
         let mut packages = BTreeMap::new();
         let Some(entries) = v.value.as_map() else {
             if v.value != Yaml::Null {
                 diagnostics.push(self.bad(v, &format!("`{section}` must be a mapping")));
             }
-            return (own, packages);
+            return (own, packages, ConfigLayer::new());
         };
         let mut top = ConfigLayer::new();
         for (k, val) in entries {
@@ -431,11 +433,11 @@ impl Cx<'_> {
         if !top.is_empty() {
             // Project-level entries are more specific than the top level.
             let root = own.entry(Vec::new()).or_default();
-            for (k, e) in top {
-                root.entry(k).or_insert(e);
+            for (k, e) in &top {
+                root.entry(k.clone()).or_insert_with(|| e.clone());
             }
         }
-        (own, packages)
+        (own, packages, top)
     }
 
     fn subtree(

@@ -63,7 +63,8 @@ pub fn config_at(
 
 /// The `seeds:` layers that apply to the seed at `path`, the winning one
 /// first. A package's seed takes the root project's `seeds: {pkg: ...}`
-/// first, at any depth, then the package's own tree, as dbt does.
+/// first, at any depth, then the root's entries for every project, then the
+/// package's own tree, as dbt does.
 fn layers<'a>(
     dbt: &'a DbtSettings,
     path: &str,
@@ -76,7 +77,7 @@ fn layers<'a>(
                 dbt.package_seed_configs
                     .get(pkg)
                     .into_iter()
-                    .chain(std::iter::once(&config.seed_configs))
+                    .chain([&dbt.every_seed, &config.seed_configs])
                     .collect(),
                 &config.seed_paths,
             ),
@@ -177,7 +178,8 @@ pub fn is_null(v: &str) -> bool {
 }
 
 /// The type dbt-postgres gives a seed column: agate tries integer, number,
-/// date, datetime, boolean, then text; a number with decimals is `float8`.
+/// date, datetime, boolean, then text; a number with decimals is `float8`,
+/// a column with no value `integer`.
 pub fn infer_type<'a>(values: impl Iterator<Item = Option<&'a str>>) -> String {
     let mut candidates = [true; 6]; // integer, float8, date, timestamp, boolean, bigint
     let mut any = false;
@@ -200,10 +202,9 @@ pub fn infer_type<'a>(values: impl Iterator<Item = Option<&'a str>>) -> String {
         candidates[3] &= crate::seed::is_timestamp(v);
         candidates[4] &= matches!(v.to_ascii_lowercase().as_str(), "true" | "false");
     }
-    if !any {
-        return "text".into();
-    }
-    if candidates[0] {
+    // agate takes the first type every value passes, and a column of
+    // nulls only passes them all: dbt-postgres makes it `integer`.
+    if !any || candidates[0] {
         return "integer".into();
     }
     if candidates[5] {
@@ -233,11 +234,12 @@ mod tests {
     #[test]
     fn types_follow_agate_and_dbt_postgres() {
         assert_eq!(t(&["1", "", "null"]), "integer");
+        assert_eq!(t(&["", "null", " "]), "integer");
         assert_eq!(t(&["1", "2.50"]), "float8");
         assert_eq!(t(&["2018-01-01"]), "date");
         assert_eq!(t(&["true", "False"]), "boolean");
         assert_eq!(t(&["a", "1"]), "text");
-        assert_eq!(t(&["", "NULL"]), "text");
+        assert_eq!(t(&["", "NULL"]), "integer");
         assert_eq!(t(&["3000000000"]), "bigint");
     }
 }

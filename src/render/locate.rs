@@ -124,16 +124,13 @@ pub(super) fn macro_names(text: &str) -> Vec<(String, Range<usize>)> {
 pub(super) fn jinja_diagnostic(
     e: &Error,
     file: &SourceFile,
-    prefix_len: usize,
+    shift: &dyn Fn(usize) -> usize,
     pending: Option<FunctionError>,
 ) -> Diagnostic {
     let in_this_file = e.name().is_none_or(|n| n == &*file.path);
     let text: &str = &file.text;
     let range = match e.range() {
-        Some(r) if in_this_file => {
-            r.start.saturating_sub(prefix_len).min(text.len())
-                ..r.end.saturating_sub(prefix_len).min(text.len())
-        }
+        Some(r) if in_this_file => shift(r.start).min(text.len())..shift(r.end).min(text.len()),
         Some(r) => r,
         None if in_this_file => {
             let line = e.line().unwrap_or(1);

@@ -196,6 +196,9 @@ pub struct Renderer {
     namespaces: BTreeSet<String>,
     root_namespace: String,
     missing_packages: BTreeSet<String>,
+    /// A dbt project's files get mutable `{% set %}` lists and dicts, as
+    /// its macro files do (Python's lists take `append`).
+    mutable_sets: bool,
 }
 
 /// How a project renders: a dbt project renders as dbt does.
@@ -302,7 +305,7 @@ impl Renderer {
                         ));
                     }
                 }
-                Err(e) => diagnostics.push(jinja_diagnostic(&e, file, 0, None)),
+                Err(e) => diagnostics.push(jinja_diagnostic(&e, file, &|x| x, None)),
             }
         }
         if let Some(dbt) = &options.dbt {
@@ -355,6 +358,7 @@ impl Renderer {
             namespaces,
             root_namespace,
             missing_packages,
+            mutable_sets: options.dbt.is_some(),
         }
     }
 
@@ -540,15 +544,25 @@ impl Renderer {
         if let Some(at) = limits::too_deep(&file.text) {
             return Err(too_deep(file, at));
         }
-        // A model's text is rendered as written: a rewrite (as macro files
-        // get, for `.append` and timedelta arithmetic) would move the
-        // offsets its diagnostics and source map point at.
-        let source = format!("{}{}", self.prefix, file.text);
+        // A model's text gets the rewrite of mutable literals only
+        // (`.append`, `.update`), with its offsets mapped back below; timedelta
+        // arithmetic stays a macro-file rewrite.
+        let (body, inserts) = if self.mutable_sets {
+            dbt::context::mutable_literals(&file.text)
+        } else {
+            (file.text.to_string(), Vec::new())
+        };
+        let source = format!("{}{}", self.prefix, body);
         let prefix_len = self.prefix.len();
+        // The template's offsets back to the user's file.
+        let shift = |x: usize| {
+            dbt::context::original_offset(&inserts, x.saturating_sub(prefix_len))
+                .min(file.text.len())
+        };
         let template = self
             .env
             .template_from_named_str(&file.path, &source)
-            .map_err(|e| jinja_diagnostic(&e, file, prefix_len, None))?;
+            .map_err(|e| jinja_diagnostic(&e, file, &shift, None))?;
         let scope = Arc::new(Scope {
             relations: Arc::clone(input.relations),
             vars: Arc::clone(input.vars),
@@ -578,7 +592,7 @@ impl Renderer {
             Ok(ok) => ok,
             Err(e) => {
                 let pending = pending_failure(&scope, &frame);
-                let mut d = jinja_diagnostic(&e, file, prefix_len, pending);
+                let mut d = jinja_diagnostic(&e, file, &shift, pending);
                 if matches!(
                     e.kind(),
                     ErrorKind::UndefinedError | ErrorKind::UnknownMethod
@@ -627,7 +641,6 @@ impl Renderer {
             .iter()
             .map(|s| {
                 let src = s.source_range();
-                let shift = |x: usize| x.saturating_sub(prefix_len).min(file.text.len());
                 MapSpan {
                     output: s.output_range(),
                     source: shift(src.start)..shift(src.end),

@@ -184,3 +184,61 @@ fn execute_is_false_in_discovery_and_true_in_the_render() {
         "True compile"
     );
 }
+
+fn render_dbt(model: &SourceFile) -> Result<Rendered, Diagnostic> {
+    let mut d = Vec::new();
+    let options = RenderOptions {
+        dbt_whitespace: true,
+        target: None,
+        dbt: Some(Arc::new(crate::dbt::DbtMacros {
+            root: "p".into(),
+            ..crate::dbt::DbtMacros::default()
+        })),
+    };
+    let r = Renderer::new_with(&[], &options, &mut d);
+    assert!(d.is_empty(), "{d:?}");
+    r.render(RenderInput {
+        file: model,
+        relations: &Arc::new(Relations::default()),
+        vars: &Arc::new(BTreeMap::new()),
+        this: None,
+        is_incremental: false,
+        model: None,
+        graph: None,
+    })
+}
+
+#[test]
+fn a_dbt_model_appends_to_the_lists_it_sets() {
+    let model = file(
+        "models/m.sql",
+        "{% set cols = [] %}{% for c in ['a', 'b'] %}{% do cols.append(c ~ '_x') %}{% endfor %}\
+         {% set s = set_strict(['k', 'k']) %}select {{ cols | join(', ') }}, {{ s | length }} as n",
+    );
+    let r = render_dbt(&model).unwrap();
+    assert_eq!(r.sql, "select a_x, b_x, 1 as n");
+    // The map back to the file is the file's, not the rewritten text's.
+    let at = r.sql.find("select").unwrap();
+    let span = r.source_span(at);
+    assert_eq!(
+        &model.text[span.range.start..span.range.start + 6],
+        "select"
+    );
+}
+
+#[test]
+fn an_error_after_a_mutable_set_points_at_the_user_s_text() {
+    let model = file(
+        "models/m.sql",
+        "{% set cols = [] %}\nselect {{ cols.nope() }}",
+    );
+    let d = render_dbt(&model).unwrap_err();
+    let span = d.primary.expect("a location");
+    let call = model.text.find("cols.nope").unwrap_or(0);
+    assert!(
+        span.range.start >= call && span.range.end <= model.text.len(),
+        "{:?} in {:?}",
+        span.range,
+        model.text
+    );
+}

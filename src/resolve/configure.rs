@@ -122,14 +122,15 @@ fn model_config(
         }
     } else {
         // A package's model takes the root project's `models: {pkg: ...}`
-        // first, at any depth, then the package's own tree: dbt lets the
-        // root project have the last word.
+        // first, at any depth, then the root's entries for every project,
+        // then the package's own tree: dbt lets the root project have the
+        // last word.
         let trees: Vec<&BTreeMap<Vec<String>, ConfigLayer>> = match (dbt_settings, package) {
             (Some(d), Some((name, own))) => d
                 .package_configs
                 .get(name)
                 .into_iter()
-                .chain(std::iter::once(&own.model_configs))
+                .chain([&d.every_model, &own.model_configs])
                 .collect(),
             _ => vec![&project.settings.folder_configs],
         };

@@ -39,7 +39,7 @@ use self::adapter::{Adapter, Api, Exceptions};
 use self::introspection::project_relation;
 use self::mutable::{MutDict, MutList};
 use self::namespaces::{MacroRef, Namespace};
-pub use self::preprocess::preprocess;
+pub use self::preprocess::{mutable_literals, original_offset, preprocess};
 use self::statement::{needs_database, return_fn, StatementBlock};
 
 /// dbt's own macros as dbt-postgres renders them, written for stackc.
@@ -384,7 +384,7 @@ pub fn install(
             ))
         },
     );
-    env.add_function("set", |v: Option<Value>| -> Result<Value, Error> {
+    fn unique(v: Option<Value>) -> Result<Value, Error> {
         let mut seen: Vec<Value> = Vec::new();
         if let Some(v) = v {
             for item in v.try_iter()? {
@@ -394,7 +394,11 @@ pub fn install(
             }
         }
         Ok(Value::from(seen))
-    });
+    }
+    env.add_function("set", unique);
+    // dbt's `set_strict` is `set` that raises where Python cannot hash an
+    // item; every Jinja value compares here, so the two agree.
+    env.add_function("set_strict", unique);
     env.add_function("__stackc_mut_list", |v: Value| -> Value {
         if v.downcast_object_ref::<Vec<Value>>().is_some() {
             Value::from_object(MutList(Mutex::new(

@@ -76,53 +76,117 @@ pub fn preprocess(text: &str) -> (String, Vec<String>) {
                 materializations += 1;
                 rest = &body[end..];
             }
-            "set" => {
-                let tag_end = body.find("%}").unwrap_or(body.len());
-                let tag = &body[..tag_end];
-                match tag.find('=') {
-                    Some(eq) if !tag[..eq].contains(['(', '[', ',']) => {
-                        let value = tag[eq + 1..].trim_start();
-                        let value_at = tag.len() - value.len();
-                        let value = value.trim_end().trim_end_matches('-').trim_end();
-                        let closes = matches!(
-                            (value.chars().next(), value.chars().last()),
-                            (Some('['), Some(']')) | (Some('{'), Some('}'))
-                        ) && matching_close(value) == Some(value.len() - 1);
-                        // `{% set cols = group_by_columns %}` then
-                        // `cols.append(...)`: Python lists are mutable
-                        // whoever made them (a copy here).
-                        let name = !value.is_empty()
-                            && !matches!(
-                                value,
-                                "none" | "None" | "true" | "false" | "True" | "False"
-                            )
-                            && value.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-                            && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-                        let listed = value.ends_with("| list") || value.ends_with("|list");
-                        if closes || name || listed {
-                            out.push_str(&tag[..value_at]);
-                            // A name may hold anything: only a plain list
-                            // is copied (a relation stays a relation).
-                            out.push_str(if closes {
-                                "__stackc_mut("
-                            } else {
-                                "__stackc_mut_list("
-                            });
-                            out.push_str(value);
-                            out.push(')');
-                            rest = &body[value_at + value.len()..];
-                        } else {
-                            rest = body;
-                        }
-                    }
-                    _ => rest = body,
+            "set" => match mutable_set(body) {
+                Some(set) => {
+                    out.push_str(&body[..set.value_at]);
+                    out.push_str(set.open);
+                    out.push_str(set.value);
+                    out.push(')');
+                    rest = &body[set.value_at + set.value.len()..];
                 }
-            }
+                None => rest = body,
+            },
             _ => rest = body,
         }
     }
     out.push_str(rest);
     (out, names)
+}
+
+/// A `{% set name = value %}` whose value becomes a mutable copy: where
+/// the value starts in the tag's body, the value, and the function that
+/// wraps it.
+struct MutableSet<'a> {
+    value_at: usize,
+    value: &'a str,
+    open: &'static str,
+}
+
+/// `body` is a block tag's text after `{%` and its whitespace control.
+fn mutable_set(body: &str) -> Option<MutableSet<'_>> {
+    let body_rest = body.strip_prefix("set")?;
+    if !body_rest.starts_with(char::is_whitespace) {
+        return None;
+    }
+    let tag_end = body.find("%}").unwrap_or(body.len());
+    let tag = &body[..tag_end];
+    let eq = tag.find('=')?;
+    if tag[..eq].contains(['(', '[', ',']) {
+        return None;
+    }
+    let value = tag[eq + 1..].trim_start();
+    let value_at = tag.len() - value.len();
+    let value = value.trim_end().trim_end_matches('-').trim_end();
+    let closes = matches!(
+        (value.chars().next(), value.chars().last()),
+        (Some('['), Some(']')) | (Some('{'), Some('}'))
+    ) && matching_close(value) == Some(value.len() - 1);
+    // `{% set cols = group_by_columns %}` then `cols.append(...)`: Python
+    // lists are mutable whoever made them (a copy here).
+    let name = !value.is_empty()
+        && !matches!(value, "none" | "None" | "true" | "false" | "True" | "False")
+        && value.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let listed = value.ends_with("| list") || value.ends_with("|list");
+    if !(closes || name || listed) {
+        return None;
+    }
+    Some(MutableSet {
+        value_at,
+        value,
+        // A name may hold anything: only a plain list is copied (a
+        // relation stays a relation).
+        open: if closes {
+            "__stackc_mut("
+        } else {
+            "__stackc_mut_list("
+        },
+    })
+}
+
+/// A model, test or snapshot file with the lists and dicts it `{% set %}`s
+/// mutable, as [`preprocess`] makes a macro file's; nothing else changes.
+/// Also returns the insertions made, as (offset in the new text, length),
+/// so that [`original_offset`] maps the template's offsets back.
+pub fn mutable_literals(text: &str) -> (String, Vec<(usize, usize)>) {
+    let mut out = String::with_capacity(text.len());
+    let mut inserts = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("{%") {
+        out.push_str(&rest[..i + 2]);
+        rest = &rest[i + 2..];
+        let body = rest.trim_start_matches(['-', '+']).trim_start();
+        let lead = rest.len() - body.len();
+        out.push_str(&rest[..lead]);
+        rest = body;
+        if let Some(set) = mutable_set(body) {
+            out.push_str(&body[..set.value_at]);
+            inserts.push((out.len(), set.open.len()));
+            out.push_str(set.open);
+            out.push_str(set.value);
+            inserts.push((out.len(), 1));
+            out.push(')');
+            rest = &body[set.value_at + set.value.len()..];
+        }
+    }
+    out.push_str(rest);
+    (out, inserts)
+}
+
+/// The offset in the original text of `at` in [`mutable_literals`]' text
+/// (an offset inside an insertion maps to where it was inserted).
+pub fn original_offset(inserts: &[(usize, usize)], at: usize) -> usize {
+    let mut removed = 0;
+    for &(start, len) in inserts {
+        if at >= start + len {
+            removed += len;
+        } else if at > start {
+            removed += at - start;
+        } else {
+            break;
+        }
+    }
+    at - removed
 }
 
 /// The byte index of the bracket closing the one `text` starts with,
@@ -175,6 +239,22 @@ mod tests {
         assert!(
             out.contains("{% macro __stackc_m_test_t(model) %}{% endmacro %}"),
             "{out}"
+        );
+    }
+    #[test]
+    fn mutable_literals_map_offsets_back() {
+        let text = "{% set l = [] %}{% do l.append(1) %}{{ l }} x";
+        let (out, inserts) = mutable_literals(text);
+        assert_eq!(
+            out,
+            "{% set l = __stackc_mut([]) %}{% do l.append(1) %}{{ l }} x"
+        );
+        let x = out.rfind('x').unwrap_or(0);
+        assert_eq!(original_offset(&inserts, x), text.rfind('x').unwrap_or(0));
+        let open = out.find("__stackc").unwrap_or(0);
+        assert_eq!(
+            original_offset(&inserts, open + 3),
+            text.find('[').unwrap_or(0)
         );
     }
 }
