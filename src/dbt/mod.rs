@@ -14,6 +14,7 @@ pub mod project;
 pub mod schema_jinja;
 pub mod seeds;
 pub mod snapshot;
+pub mod sources;
 pub mod test_settings;
 pub mod yaml;
 

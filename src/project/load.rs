@@ -209,6 +209,7 @@ pub(super) fn settle_schema_files(
         );
     }
     if let Some(d) = &settings.dbt {
+        crate::dbt::sources::check_databases(schema_files, &settings.vars, &d.target, diagnostics);
         for file in schema_files.iter_mut() {
             let folders = folders_under(&file.path, &paths.models)
                 .or_else(|| folders_under(&file.path, &paths.snapshots))

@@ -419,6 +419,7 @@ pub(super) fn source_tables(
                     name: source.name.clone(),
                     span: source.span.clone(),
                     schema: source.schema.clone(),
+                    database: source.database.clone(),
                     description: source.description.clone(),
                 };
                 out.insert(

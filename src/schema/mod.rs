@@ -239,6 +239,9 @@ pub struct SourceEntry {
     pub name: String,
     pub span: Span,
     pub schema: String,
+    /// `database:` as written (Jinja unrendered) and where: a dbt project
+    /// checks it against the target's database once the profile is known.
+    pub database: Option<(String, Span)>,
     pub description: Option<String>,
     pub tables: Vec<SourceTable>,
 }
@@ -456,6 +459,14 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
             SourceEntry {
                 span: cx.span(&s.name),
                 schema: s.schema.unwrap_or_else(|| s.name.value.clone()),
+                database: s.database.as_ref().and_then(|d| {
+                    let text = match &d.value {
+                        serde_json::Value::Null => return None,
+                        serde_json::Value::String(t) => t.clone(),
+                        other => other.to_string(),
+                    };
+                    Some((text, cx.span(d)))
+                }),
                 name: s.name.value,
                 description: s.description,
                 tables: s

@@ -210,8 +210,7 @@ pub(super) struct RawSource {
     pub(super) description: Option<String>,
     #[serde(default)]
     pub(super) tables: Vec<RawSourceTable>,
-    #[allow(dead_code)] // accepted for dbt compatibility
-    pub(super) database: Option<serde_json::Value>,
+    pub(super) database: Option<Spanned<serde_json::Value>>,
     #[allow(dead_code)] // accepted for dbt compatibility
     pub(super) loader: Option<serde_json::Value>,
     #[allow(dead_code)] // accepted for dbt compatibility
