@@ -298,3 +298,25 @@ fn a_disabled_package_seed_leaves_its_name_to_the_root_s() {
         serde_json::json!(["seed.shop.allowed"])
     );
 }
+
+/// dbt renders a model's hook in the model's context: `graph`, `model`
+/// and `execute` are those of the model's own render.
+#[test]
+fn a_hook_renders_with_the_model_s_graph_and_model() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = repo().join("tests/fixtures/ok_dbt_hook_reads_graph");
+    let output = stackc(&[
+        "compile",
+        dir.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let files = read_tree(out.path());
+    let run = &files["run/000_audit.sql"];
+    assert!(
+        run.contains("insert into analytics.audit (note) values ('audit: audit,orders');"),
+        "{run}"
+    );
+}
