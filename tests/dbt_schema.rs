@@ -404,3 +404,25 @@ fn source_quoting_is_the_sources_own() {
         "{model}"
     );
 }
+
+/// dbt renders generic test arguments natively: Jinja giving a list is the
+/// list, one giving `False` is the boolean.
+#[test]
+fn jinja_test_arguments_render_to_their_values() {
+    let out = tempfile::tempdir().unwrap();
+    let output = stackc(&[
+        "compile",
+        fixture("ok_dbt_jinja_test_arguments").to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let files = read_tree(out.path());
+    let tests = &files["run/000_orders.tests.sql"];
+    assert!(
+        tests.contains("status not in ('placed', 'shipped')"),
+        "{tests}"
+    );
+    assert!(tests.contains("code not in (1, 2)"), "{tests}");
+}

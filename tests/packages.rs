@@ -272,3 +272,51 @@ fn the_root_project_s_configs_for_every_project_reach_a_package_s_nodes() {
     assert_eq!(schema("model.store.orders"), "analytics_shared");
     assert_eq!(schema("seed.pkg_every.pkg_rows"), "analytics_loads");
 }
+
+/// A package seed the root disables leaves its name to the root's seed of
+/// the same name, which a `ref` then reads (as dbt: only enabled nodes
+/// clash).
+#[test]
+fn a_disabled_package_seed_leaves_its_name_to_the_root_s() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = repo().join("tests/fixtures/ok_dbt_root_seed_replaces_disabled_package_seed");
+    let output = stackc(&[
+        "compile",
+        dir.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let files = read_tree(out.path());
+    let seed = &files["run/000_allowed.sql"];
+    assert!(seed.contains("root_value"), "{seed}");
+    assert!(!seed.contains("package_default"), "{seed}");
+    let manifest: serde_json::Value = serde_json::from_str(&files["manifest.json"]).unwrap();
+    assert_eq!(
+        manifest["nodes"]["model.shop.codes"]["depends_on"]["nodes"],
+        serde_json::json!(["seed.shop.allowed"])
+    );
+}
+
+/// dbt renders a model's hook in the model's context: `graph`, `model`
+/// and `execute` are those of the model's own render.
+#[test]
+fn a_hook_renders_with_the_model_s_graph_and_model() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = repo().join("tests/fixtures/ok_dbt_hook_reads_graph");
+    let output = stackc(&[
+        "compile",
+        dir.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let files = read_tree(out.path());
+    let run = &files["run/000_audit.sql"];
+    assert!(
+        run.contains("insert into analytics.audit (note) values ('audit: audit,orders');"),
+        "{run}"
+    );
+}

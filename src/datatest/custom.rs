@@ -87,7 +87,144 @@ fn jinja_literal(value: &serde_json::Value) -> String {
     }
 }
 
+/// A Jinja argument: `"{{ var('types') }}"`, not `ref('m')`, which stays
+/// the reference the test kinds read.
+fn is_jinja(text: &str) -> bool {
+    text.contains("{{") || text.contains("{%")
+}
+
+/// A rendered argument as dbt's native renderer gives it: the Python
+/// literal the text spells (`['a', 'b']`, `10`, `True`), as its
+/// `literal_eval`, else the text.
+fn native_value(text: &str) -> serde_json::Value {
+    let mut chars = text.trim().chars().peekable();
+    match literal(&mut chars) {
+        Some(v) if chars.next().is_none() && !v.is_string() => v,
+        _ => serde_json::Value::String(text.to_string()),
+    }
+}
+
+type Chars<'a> = std::iter::Peekable<std::str::Chars<'a>>;
+
+fn skip_space(chars: &mut Chars<'_>) {
+    while chars.next_if(|c| c.is_whitespace()).is_some() {}
+}
+
+/// One Python literal: a string, number, boolean, `None`, list, tuple or
+/// dict of literals.
+fn literal(chars: &mut Chars<'_>) -> Option<serde_json::Value> {
+    skip_space(chars);
+    let v = match *chars.peek()? {
+        q @ ('\'' | '"') => {
+            chars.next();
+            let mut s = String::new();
+            loop {
+                match chars.next()? {
+                    '\\' => s.push(chars.next()?),
+                    c if c == q => break,
+                    c => s.push(c),
+                }
+            }
+            serde_json::Value::String(s)
+        }
+        open @ ('[' | '(' | '{') => {
+            chars.next();
+            let close = match open {
+                '[' => ']',
+                '(' => ')',
+                _ => '}',
+            };
+            let mut items = Vec::new();
+            let mut map = serde_json::Map::new();
+            loop {
+                skip_space(chars);
+                if chars.next_if_eq(&close).is_some() {
+                    break;
+                }
+                let item = literal(chars)?;
+                if open == '{' {
+                    skip_space(chars);
+                    chars.next_if_eq(&':')?;
+                    let key = item.as_str()?.to_string();
+                    map.insert(key, literal(chars)?);
+                } else {
+                    items.push(item);
+                }
+                skip_space(chars);
+                if chars.next_if_eq(&',').is_none() {
+                    skip_space(chars);
+                    chars.next_if_eq(&close)?;
+                    break;
+                }
+            }
+            if open == '{' {
+                serde_json::Value::Object(map)
+            } else {
+                serde_json::Value::Array(items)
+            }
+        }
+        _ => {
+            let mut word = String::new();
+            while let Some(c) = chars.next_if(|c| c.is_alphanumeric() || "._-+".contains(*c)) {
+                word.push(c);
+            }
+            match word.as_str() {
+                "True" => serde_json::Value::Bool(true),
+                "False" => serde_json::Value::Bool(false),
+                "None" => serde_json::Value::Null,
+                w => serde_json::from_str::<serde_json::Number>(w)
+                    .ok()
+                    .map(serde_json::Value::Number)?,
+            }
+        }
+    };
+    skip_space(chars);
+    Some(v)
+}
+
 impl Cx<'_> {
+    /// The entry with its Jinja arguments rendered natively, as dbt renders
+    /// test kwargs (`values: "{{ var('types') }}"` is the list), or
+    /// `Some(None)` when it has none; `None` when one fails (reported).
+    pub(super) fn native_args(
+        &self,
+        spec: &TestSpec,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) -> Option<Option<TestSpec>> {
+        if !spec.args.values().any(|v| v.as_str().is_some_and(is_jinja)) {
+            return Some(None);
+        }
+        let mut out = spec.clone();
+        for value in out.args.values_mut() {
+            let Some(text) = value.as_str().filter(|t| is_jinja(t)) else {
+                continue;
+            };
+            let file = SourceFile {
+                path: Arc::clone(&spec.span.file),
+                text: Arc::from(text),
+            };
+            let rendered = self.generic.renderer.render(RenderInput {
+                file: &file,
+                relations: self.generic.relations,
+                vars: self.generic.vars,
+                this: None,
+                is_incremental: false,
+                model: None,
+                graph: None,
+            });
+            match rendered {
+                Ok(r) => *value = native_value(&r.sql),
+                Err(mut d) => {
+                    d.primary = Some(spec.span.clone());
+                    d.message = format!("generic test `{}` argument: {}", spec.kind, d.message);
+                    diagnostics.push(d);
+                    return None;
+                }
+            }
+        }
+        Some(Some(out))
+    }
+
     /// A `{% test %}` block's macro called with dbt's arguments: `model`
     /// (the Jinja expression passed as it), `column_name` when under a
     /// column, and the entry's own. Returns the SQL and the nodes it
@@ -169,6 +306,23 @@ impl Cx<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// dbt reads a rendered test argument with `literal_eval`.
+    #[test]
+    fn rendered_arguments_are_python_literals() {
+        use serde_json::json;
+        assert_eq!(native_value("['a', \"b\"]"), json!(["a", "b"]));
+        assert_eq!(native_value(" (1, 2.5) "), json!([1, 2.5]));
+        assert_eq!(
+            native_value("{'k': [True, None]}"),
+            json!({"k": [true, null]})
+        );
+        assert_eq!(native_value("False"), json!(false));
+        assert_eq!(native_value("10"), json!(10));
+        assert_eq!(native_value("'a'"), json!("'a'"));
+        assert_eq!(native_value("my_table"), json!("my_table"));
+        assert_eq!(native_value("[a, b]"), json!("[a, b]"));
+    }
 
     /// dbt renders `compare_model: ref('m')` as the relation.
     #[test]

@@ -300,6 +300,14 @@ impl Cx<'_> {
         if !spec.enabled {
             return None;
         }
+        let rendered;
+        let spec = match self.native_args(spec, diagnostics)? {
+            Some(s) => {
+                rendered = s;
+                &rendered
+            }
+            None => spec,
+        };
         let kind = match self.kind_of(spec) {
             Ok(kind) => kind,
             Err(unknown) => {

@@ -363,12 +363,15 @@ impl Renderer {
     }
 
     /// Renders a SQL snippet that is not a file of its own (a hook from a
-    /// config), with the project's macros, `this` and the relations;
-    /// errors point at `at`, where the snippet was written.
+    /// config), with the project's macros, `this` and the relations, and
+    /// a node's hook with the node's `model` and `graph` (dbt renders a
+    /// hook in its node's context); errors point at `at`, where the
+    /// snippet was written.
     pub fn render_snippet(
         &self,
         text: &str,
         this: Option<Relation>,
+        node: (Option<Value>, Option<Value>),
         relations: &Arc<Relations>,
         vars: &Arc<BTreeMap<String, serde_json::Value>>,
         at: &Span,
@@ -383,10 +386,15 @@ impl Renderer {
         });
         let this = this.map_or(Value::UNDEFINED, Value::from_object);
         let frame = Arc::new(Frame::default());
+        let (model, graph) = node;
         let ctx = minijinja::context! {
             __stackc_scope => Value::from_dyn_object(Arc::clone(&scope)),
             __stackc_frame => Value::from_dyn_object(Arc::clone(&frame)),
             this => this,
+            model => model.unwrap_or(Value::UNDEFINED),
+            graph => graph.unwrap_or(Value::UNDEFINED),
+            execute => relations.complete,
+            run_started_at => Value::from_object(dbt::context::clock::RunStartedAt(Some(Arc::clone(&frame)))),
         };
         self.env.render_str(&source, ctx).map_err(|e| {
             let pending = pending_failure(&scope, &frame);

@@ -26,7 +26,7 @@ pub(super) fn run_hooks(
 ) -> Vec<String> {
     let mut out = Vec::new();
     for hook in hooks.unwrap_or_default() {
-        match renderer.render_snippet(&hook.sql, None, relations, vars, &hook.span) {
+        match renderer.render_snippet(&hook.sql, None, (None, None), relations, vars, &hook.span) {
             Ok(sql) if !sql.trim().is_empty() => out.push(sql.trim().to_string()),
             Ok(_) => {}
             Err(d) => diagnostics.push(d),

@@ -78,7 +78,23 @@ pub fn resolve(
 
     let entries = model_entries(project, dbt, diagnostics);
     let seed_entries = seed_entries(project, dbt, diagnostics);
-    check_unique_names(project, diagnostics);
+    // A disabled seed leaves the namespace, as in dbt: a root seed may
+    // take the name of a package's seed the root disables.
+    let disabled_seeds: BTreeSet<&str> = match dbt_settings {
+        Some(d) => project
+            .seeds
+            .iter()
+            .filter(|s| {
+                crate::dbt::seeds::config(d, s, &project.settings.paths.seeds)
+                    .get("enabled")
+                    .and_then(|e| e.as_bool())
+                    == Some(false)
+            })
+            .map(|s| &*s.file.path)
+            .collect(),
+        None => BTreeSet::new(),
+    };
+    check_unique_names(project, &disabled_seeds, diagnostics);
     check_schema_file_names(project, diagnostics);
 
     // Configuration and relation of every model, seed and source.
@@ -100,6 +116,8 @@ pub fn resolve(
         &mut disabled,
         diagnostics,
     );
+    // A ref resolves to the enabled node of its name, if there is one.
+    disabled.retain(|n| !seeds.contains_key(n));
     let sources = source_tables(project, diagnostics);
     let relations = complete_relations(project, relations, &seeds, &sources, &entries);
 

@@ -224,6 +224,10 @@ impl ModelPass<'_> {
             .get(key)
             .cloned()
             .unwrap_or_else(|| Span::new(&m.file.path, 0..0));
+        let model_value = self
+            .setup
+            .dbt_settings
+            .map(|d| serde_value(node_json(self.project, d, m, Some(config), Some(this))));
         let mut out = Vec::new();
         for item in items {
             let text = match item {
@@ -237,6 +241,7 @@ impl ModelPass<'_> {
             match self.setup.renderer.render_snippet(
                 &text,
                 Some(this.clone()),
+                (model_value.clone(), self.graph.clone()),
                 relations,
                 self.setup.vars_of(&m.file.path),
                 &at,

@@ -1,7 +1,7 @@
 //! Names the database and the artifacts need: unique, not truncated, free of
 //! control characters.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::diagnostic::{Code, Diagnostic, Span};
@@ -12,13 +12,23 @@ use crate::seed::Seed;
 
 use super::queries::column_span;
 
-pub(super) fn check_unique_names(project: &Project, diagnostics: &mut Vec<Diagnostic>) {
+pub(super) fn check_unique_names(
+    project: &Project,
+    disabled_seeds: &BTreeSet<&str>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
     let mut seen: BTreeMap<&str, &SourceFile> = BTreeMap::new();
     let files = project
         .models
         .iter()
         .map(|m| (m.name.as_str(), &m.file))
-        .chain(project.seeds.iter().map(|s| (s.name.as_str(), &s.file)));
+        .chain(
+            project
+                .seeds
+                .iter()
+                .filter(|s| !disabled_seeds.contains(&*s.file.path))
+                .map(|s| (s.name.as_str(), &s.file)),
+        );
     for (name, file) in files {
         if !crate::project::is_identifier(name) {
             diagnostics.push(
