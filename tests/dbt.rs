@@ -940,4 +940,18 @@ fn analyses_are_in_the_maps_and_singular_tests_keep_their_description() {
         out.contains("maps.t1") && !out.contains("analysis"),
         "{out}"
     );
+    // dbt's `ls --resource-type analysis` lists them, by dbt's fqn.
+    let args = [
+        "ls",
+        "-s",
+        "m+",
+        "--resource-type",
+        "analysis",
+        "model",
+        "--output",
+        "selector",
+    ];
+    let (code, out) = stackc(dir.path(), &args, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out.trim(), "maps.analysis.a\nmaps.m", "{out}");
 }
