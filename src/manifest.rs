@@ -344,6 +344,10 @@ pub struct TestNode<S> {
     )]
     pub column: Option<Option<S>>,
     pub depends_on: DependsOn<S>,
+    /// Singular tests: the `description` of the schema file's
+    /// `data_tests:` entry naming the test, as dbt's manifest has it.
+    #[serde(default = "absent", skip_serializing_if = "Option::is_none")]
+    pub description: Option<S>,
     pub error_if: S,
     /// dbt's `fail_calc` when it is not `count(*)`: the expression the
     /// failing rows are judged by.

@@ -884,3 +884,74 @@ fn new_record_switched_on_adds_dbt_is_deleted() {
         .collect();
     assert_eq!(rows, ["1|t|False", "2|t|False", "3|f|False", "3|t|True"]);
 }
+
+/// As real dbt 1.10's manifest has them: an analysis in `parent_map` and
+/// `child_map` (children sorted by id), a singular test with the
+/// `description` of the `data_tests:` entry naming it and the Jinja
+/// severity of the project's `data_tests:` tree rendered; `ls` still
+/// leaves the analysis out, as `dbt ls` does.
+#[test]
+fn analyses_are_in_the_maps_and_singular_tests_keep_their_description() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = [
+        (
+            "dbt_project.yml",
+            "name: maps\nprofile: maps\ndata_tests:\n  maps:\n    +severity: \"{{ 'warn' if target.name == 'dev' else 'error' }}\"\n",
+        ),
+        (
+            "profiles.yml",
+            "maps:\n  target: dev\n  outputs:\n    dev: {type: postgres, host: localhost, user: u, dbname: d, schema: public}\n",
+        ),
+        ("models/m.sql", "select 1 as id\n"),
+        ("analyses/a.sql", "select * from {{ ref('m') }}\n"),
+        ("tests/t1.sql", "select * from {{ ref('m') }} where id < 0\n"),
+        (
+            "tests/schema.yml",
+            "version: 2\ndata_tests:\n  - name: t1\n    description: the t1 test\n",
+        ),
+    ];
+    for (path, text) in files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let (code, out) = stackc(dir.path(), &["compile"], &[]);
+    assert_eq!(code, 0, "{out}");
+    let text = std::fs::read_to_string(dir.path().join("stackc_target/manifest.json")).unwrap();
+    let m: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        m["parent_map"]["analysis.maps.a"],
+        serde_json::json!(["model.maps.m"])
+    );
+    assert_eq!(m["child_map"]["analysis.maps.a"], serde_json::json!([]));
+    assert_eq!(
+        m["child_map"]["model.maps.m"],
+        serde_json::json!(["analysis.maps.a", "test.maps.t1"])
+    );
+    let test = &m["nodes"]["test.maps.t1"];
+    assert_eq!(test["description"], "the t1 test");
+    assert_eq!(test["severity"], "warn");
+    let (code, out) = stackc(dir.path(), &["ls"], &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("analysis"), "{out}");
+    let (code, out) = stackc(dir.path(), &["ls", "-s", "m+", "--output", "selector"], &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("maps.t1") && !out.contains("analysis"),
+        "{out}"
+    );
+    // dbt's `ls --resource-type analysis` lists them, by dbt's fqn.
+    let args = [
+        "ls",
+        "-s",
+        "m+",
+        "--resource-type",
+        "analysis",
+        "model",
+        "--output",
+        "selector",
+    ];
+    let (code, out) = stackc(dir.path(), &args, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out.trim(), "maps.analysis.a\nmaps.m", "{out}");
+}

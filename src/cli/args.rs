@@ -115,7 +115,7 @@ pub enum Command {
         #[command(flatten)]
         select: SelectArgs,
         /// Only these resource types (model, seed, test, source, exposure,
-        /// metric, unit_test...).
+        /// metric, unit_test...); `analysis` lists analyses, left out otherwise.
         #[arg(long = "resource-type", alias = "resource-types", num_args = 1.., value_name = "TYPE")]
         resource_type: Vec<String>,
         /// How to print each node.

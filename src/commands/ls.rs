@@ -147,9 +147,16 @@ pub(crate) fn compiled_graph(
 }
 
 pub fn run(options: &LsOptions) -> ExitStatus {
-    let graph = match compiled_graph(&options.dir, &options.load, options.color) {
-        Ok((g, _)) => g,
-        Err(status) => return status,
+    let graph = if options.resource_types.iter().any(|t| t == "analysis") {
+        match compiled_manifest(&options.dir, &options.load, options.color) {
+            Ok((m, _)) => Graph::from_manifest_with(&m, true),
+            Err(status) => return status,
+        }
+    } else {
+        match compiled_graph(&options.dir, &options.load, options.color) {
+            Ok((g, _)) => g,
+            Err(status) => return status,
+        }
     };
     let crate::selection::Selected {
         ids: chosen,

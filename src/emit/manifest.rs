@@ -307,6 +307,7 @@ fn build<'a>(
                     macros: Vec::new(),
                     nodes: depends.into_iter().map(b).collect(),
                 },
+                description: None,
                 error_if: b(&t.error_if),
                 fail_calc: t.fail_calc.as_deref().map(b),
                 file: b(&t.span.file),
@@ -324,6 +325,12 @@ fn build<'a>(
         })
         .collect();
     nodes.extend(test_nodes);
+    let tests_described: BTreeMap<&str, &str> = project
+        .schema_files
+        .iter()
+        .flat_map(|f| &f.singular_tests)
+        .filter_map(|d| Some((d.name.as_str(), d.description.as_deref()?)))
+        .collect();
     for t in &resolved.singular_tests {
         let id = format!("test.{name}.{}", t.name);
         let (line, statement) = position(&id);
@@ -335,6 +342,7 @@ fn build<'a>(
                 checksum: Some(sha256_hex(&t.file.text).into()),
                 column: None,
                 depends_on: parents_of(&id),
+                description: tests_described.get(t.name.as_str()).map(|d| b(d)),
                 error_if: b(&t.settings.error_if),
                 fail_calc: t.settings.fail_calc.as_deref().map(b),
                 file: b(&t.file.path),
@@ -356,6 +364,7 @@ fn build<'a>(
         .flat_map(|f| &f.analyses)
         .filter_map(|d| Some((d.name.as_str(), d.description.as_deref()?)))
         .collect();
+    let mut analysis_edges: Vec<(String, Vec<String>)> = Vec::new();
     for a in &resolved.analyses {
         let id = format!("analysis.{name}.{}", a.name);
         let mut depends: BTreeSet<String> = a
@@ -368,6 +377,7 @@ fn build<'a>(
                 .iter()
                 .map(|(s, t)| crate::graph::source_id(name, s, t)),
         );
+        analysis_edges.push((id.clone(), depends.iter().cloned().collect()));
         nodes.insert(
             id.clone().into(),
             Node::Analysis(AnalysisNode {
@@ -491,6 +501,20 @@ fn build<'a>(
         for p in &o.depends_on {
             child_map.entry(b(p)).or_default().push(b(&o.unique_id));
         }
+    }
+    // Analyses are not in the graph either (nothing runs them), but dbt's
+    // maps list them: children sorted by id, as dbt writes them.
+    for (id, parents) in analysis_edges {
+        for p in &parents {
+            let children = child_map.entry(Cow::Owned(p.clone())).or_default();
+            children.push(Cow::Owned(id.clone()));
+            children.sort();
+        }
+        child_map.entry(Cow::Owned(id.clone())).or_default();
+        parent_map.insert(
+            Cow::Owned(id),
+            parents.into_iter().map(Cow::Owned).collect(),
+        );
     }
     let mut others: BTreeMap<&str, BTreeMap<Text<'a>, OtherInfo<Text<'a>>>> = BTreeMap::new();
     for o in &resolved.others {

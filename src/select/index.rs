@@ -88,12 +88,20 @@ pub(super) fn fqn(project: &str, file: &str, tail: &[&str]) -> Vec<String> {
 
 impl Graph {
     pub fn from_manifest<S: AsRef<str> + Ord + serde::Serialize>(m: &Manifest<S>) -> Graph {
+        Self::from_manifest_with(m, false)
+    }
+
+    /// `analyses`: include them, for `ls --resource-type analysis` (dbt's
+    /// selection and `ls` leave them out otherwise).
+    pub fn from_manifest_with<S: AsRef<str> + Ord + serde::Serialize>(
+        m: &Manifest<S>,
+        analyses: bool,
+    ) -> Graph {
         let project = m.metadata.project_name.as_ref();
         let mut nodes = BTreeMap::new();
         let strings = |v: &[S]| v.iter().map(|s| s.as_ref().to_string()).collect::<Vec<_>>();
         for (id, node) in &m.nodes {
-            // dbt's selection and `ls` leave analyses out.
-            if matches!(node, Node::Analysis(_)) {
+            if !analyses && matches!(node, Node::Analysis(_)) {
                 continue;
             }
             let id = id.as_ref().to_string();
@@ -162,7 +170,14 @@ impl Graph {
                     );
                     c.fqn = fqn(project, project_file, &[&c.name]);
                 }
-                Node::Analysis(_) => {}
+                Node::Analysis(n) => {
+                    c.macros = strings(&n.depends_on.macros);
+                    c.checksum = Some(n.checksum.as_ref().to_string());
+                    c.parents = strings(&n.depends_on.nodes);
+                    // dbt's fqn of an analysis: `<project>.analysis.<folders>.<name>`.
+                    c.fqn = fqn(project, project_file, &[&c.name]);
+                    c.fqn.insert(1, "analysis".into());
+                }
                 Node::Test(n) => {
                     c.alias = Some(test_alias(
                         &c.name,
