@@ -426,3 +426,26 @@ fn jinja_test_arguments_render_to_their_values() {
     );
     assert!(tests.contains("code not in (1, 2)"), "{tests}");
 }
+
+#[test]
+fn a_seed_entrys_config_wins_over_the_seeds_tree() {
+    let out = tempfile::tempdir().unwrap();
+    let output = stackc(&[
+        "compile",
+        fixture("ok_dbt_seed_properties_config").to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    let files = read_tree(out.path());
+    let migration = &files["migrations/R__000_prov.sql"];
+    // The entry's `schema:` over the tree's `+schema`; its column type
+    // (Jinja with whitespace control in a block scalar, rendered as dbt
+    // does) over the tree's, and the tree's other column type kept.
+    assert!(
+        migration.contains(
+            "create table analytics_pdata.prov (\n    npi varchar(35),\n    name varchar(20)\n"
+        ),
+        "{migration}"
+    );
+}

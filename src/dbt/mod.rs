@@ -70,6 +70,9 @@ pub struct DbtSettings {
     pub every_model: BTreeMap<Vec<String>, ConfigLayer>,
     /// The same for `seeds:`.
     pub every_seed: BTreeMap<Vec<String>, ConfigLayer>,
+    /// Seeds' schema-file `config:`, by package (`None`: the root project)
+    /// and seed name: over every `seeds:` tree, as in dbt.
+    pub seed_properties: BTreeMap<(Option<String>, String), ConfigLayer>,
     /// Installed packages' own settings, by package name (filled when the
     /// packages are loaded).
     pub packages: BTreeMap<String, packages::PackageConfig>,

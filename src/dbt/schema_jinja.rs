@@ -120,6 +120,13 @@ pub fn render(
                 render_layer(&mut model.config, vars, target, "schema file", diagnostics);
             }
         }
+        for seed in &mut file.seeds {
+            if seed.config.values().any(|e| contains_jinja(&e.value)) {
+                render_layer(&mut seed.config, vars, target, "schema file", diagnostics);
+                let declared = crate::schema::declared_types(&seed.config);
+                seed.column_types.extend(declared);
+            }
+        }
         for source in &mut file.sources {
             let span = source.span.clone();
             render_name(&mut source.schema, &span, vars, target, diagnostics);

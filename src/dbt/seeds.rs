@@ -41,14 +41,27 @@ pub fn config_at(
     seed_paths: &[String],
 ) -> BTreeMap<String, serde_json::Value> {
     let mut out = BTreeMap::new();
-    for layer in layers(dbt, path, name, seed_paths) {
+    let package = dbt.package_of(path).map(|(p, _)| p.to_string());
+    let properties = dbt.seed_properties.get(&(package, name.to_string()));
+    for layer in properties
+        .into_iter()
+        .chain(layers(dbt, path, name, seed_paths))
+    {
         for (k, e) in layer {
             if k == "column_types" {
+                let types = e.value.as_object().map(|from| {
+                    from.iter()
+                        .map(|(c, t)| match t.as_str() {
+                            Some(t) => (c.clone(), serde_json::json!(t.trim())),
+                            None => (c.clone(), t.clone()),
+                        })
+                        .collect::<serde_json::Map<_, _>>()
+                });
                 // Column types merge across levels, the deepest winning.
                 let entry = out
                     .entry(k.clone())
                     .or_insert_with(|| serde_json::json!({}));
-                if let (Some(into), Some(from)) = (entry.as_object_mut(), e.value.as_object()) {
+                if let (Some(into), Some(from)) = (entry.as_object_mut(), types.as_ref()) {
                     for (c, t) in from {
                         into.entry(c.clone()).or_insert_with(|| t.clone());
                     }
@@ -97,6 +110,20 @@ fn layers<'a>(
         }
     }
     out
+}
+
+/// Records the seeds' schema-file `config:` entries, so that
+/// [`config`] puts them over the `seeds:` trees.
+pub fn collect_properties(dbt: &mut DbtSettings, schema_files: &[crate::schema::SchemaFile]) {
+    for file in schema_files {
+        let package = dbt.package_of(&file.path).map(|(p, _)| p.to_string());
+        for seed in &file.seeds {
+            if !seed.config.is_empty() {
+                dbt.seed_properties
+                    .insert((package.clone(), seed.name.clone()), seed.config.clone());
+            }
+        }
+    }
 }
 
 /// Reads a seed file as dbt would with its configs: `+delimiter` (one

@@ -248,6 +248,9 @@ pub fn load_with(
             diagnostics,
         )
     });
+    if let Some(d) = settings.dbt.as_mut() {
+        crate::dbt::seeds::collect_properties(d, &schema_files);
+    }
 
     Ok(Project {
         dbt_macros,

@@ -271,6 +271,8 @@ pub struct SeedEntry {
     /// Column -> PostgreSQL type, from `columns[].data_type` and
     /// `config.column_types` (the latter wins, as in dbt).
     pub column_types: BTreeMap<String, String>,
+    /// The entry's `config:` (in a dbt project over the `seeds:` tree).
+    pub config: ConfigLayer,
     pub columns: Vec<Column>,
     pub tests: Vec<TestSpec>,
 }
@@ -330,6 +332,19 @@ pub struct TestSpec {
 
 /// Reads one schema file; `None` when it is empty. A file that is not valid
 /// YAML (reported) comes back empty and `rejected`.
+/// `column_types` of a seed's `config:`, as text (a block scalar's
+/// trailing newline and the whitespace around it dropped, as dbt's
+/// rendered value has none).
+pub fn declared_types(config: &ConfigLayer) -> BTreeMap<String, String> {
+    config
+        .get("column_types")
+        .and_then(|e| e.value.as_object())
+        .into_iter()
+        .flatten()
+        .filter_map(|(c, t)| Some((c.clone(), t.as_str()?.trim().to_string())))
+        .collect()
+}
+
 pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<SchemaFile> {
     if file.text.trim().is_empty() {
         return None;
@@ -507,12 +522,27 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
                 .iter()
                 .filter_map(|c| Some((c.name.clone(), c.data_type.clone()?)))
                 .collect();
-            column_types.extend(s.config.column_types);
+            let config: ConfigLayer = s
+                .config
+                .into_iter()
+                .map(|(k, v)| {
+                    let span = cx.span(&v);
+                    (
+                        k,
+                        ConfigEntry {
+                            value: v.value,
+                            span,
+                        },
+                    )
+                })
+                .collect();
+            column_types.extend(declared_types(&config));
             SeedEntry {
                 span: cx.span(&s.name),
                 name: s.name.value,
                 description: s.description,
                 column_types,
+                config,
                 columns,
                 tests: cx.tests(s.tests, s.data_tests, diagnostics),
             }

@@ -251,17 +251,11 @@ pub(super) struct RawSeed {
     pub(super) name: Spanned<String>,
     pub(super) description: Option<String>,
     #[serde(default)]
-    pub(super) config: RawSeedConfig,
+    pub(super) config: BTreeMap<String, Spanned<serde_json::Value>>,
     #[serde(default)]
     pub(super) columns: Vec<RawColumn>,
     #[serde(default)]
     pub(super) tests: Vec<Spanned<serde_json::Value>>,
     #[serde(default)]
     pub(super) data_tests: Vec<Spanned<serde_json::Value>>,
-}
-
-#[derive(Deserialize, Default)]
-pub(super) struct RawSeedConfig {
-    #[serde(default)]
-    pub(super) column_types: BTreeMap<String, String>,
 }
