@@ -256,60 +256,12 @@ fn json_of(n: &Candidate, keys: &[String]) -> String {
     out
 }
 
-/// `value` with Python's `json.dumps` separators and ASCII escapes.
+/// `value` as Python's `json.dumps` writes it: the one writer that dbt's
+/// `tojson` uses too.
 fn python_json(value: &serde_json::Value) -> String {
-    struct Python;
-    impl serde_json::ser::Formatter for Python {
-        fn begin_array_value<W: ?Sized + std::io::Write>(
-            &mut self,
-            writer: &mut W,
-            first: bool,
-        ) -> std::io::Result<()> {
-            if first {
-                Ok(())
-            } else {
-                writer.write_all(b", ")
-            }
-        }
-        fn begin_object_key<W: ?Sized + std::io::Write>(
-            &mut self,
-            writer: &mut W,
-            first: bool,
-        ) -> std::io::Result<()> {
-            if first {
-                Ok(())
-            } else {
-                writer.write_all(b", ")
-            }
-        }
-        fn begin_object_value<W: ?Sized + std::io::Write>(
-            &mut self,
-            writer: &mut W,
-        ) -> std::io::Result<()> {
-            writer.write_all(b": ")
-        }
-        fn write_string_fragment<W: ?Sized + std::io::Write>(
-            &mut self,
-            writer: &mut W,
-            fragment: &str,
-        ) -> std::io::Result<()> {
-            for c in fragment.chars() {
-                if c.is_ascii() {
-                    writer.write_all(&[c as u8])?;
-                } else {
-                    let mut units = [0u16; 2];
-                    for unit in c.encode_utf16(&mut units) {
-                        write!(writer, "\\u{unit:04x}")?;
-                    }
-                }
-            }
-            Ok(())
-        }
-    }
-    let mut bytes = Vec::new();
-    let mut ser = serde_json::Serializer::with_formatter(&mut bytes, Python);
-    if serde::Serialize::serialize(value, &mut ser).is_err() {
-        return value.to_string();
-    }
-    String::from_utf8(bytes).unwrap_or_else(|_| value.to_string())
+    crate::render::dbt::pyjson::dumps(
+        &minijinja::Value::from(minijinja::value::Serde(value)),
+        false,
+    )
+    .unwrap_or_else(|_| value.to_string())
 }
