@@ -183,6 +183,28 @@ fn literal(chars: &mut Chars<'_>) -> Option<serde_json::Value> {
 }
 
 impl Cx<'_> {
+    /// `text` rendered as Jinja of the schema file `path`, with the
+    /// generic tests' relations and vars and no node of its own.
+    fn render_in(
+        &self,
+        path: &Arc<str>,
+        text: &str,
+    ) -> Result<crate::render::Rendered, Diagnostic> {
+        let file = SourceFile {
+            path: Arc::clone(path),
+            text: Arc::from(text),
+        };
+        self.generic.renderer.render(RenderInput {
+            file: &file,
+            relations: self.generic.relations,
+            vars: self.generic.vars,
+            this: None,
+            is_incremental: false,
+            model: None,
+            graph: None,
+        })
+    }
+
     /// The entry with its Jinja arguments rendered natively, as dbt renders
     /// test kwargs (`values: "{{ var('types') }}"` is the list), or
     /// `Some(None)` when it has none; `None` when one fails (reported).
@@ -199,19 +221,7 @@ impl Cx<'_> {
             let Some(text) = value.as_str().filter(|t| is_jinja(t)) else {
                 continue;
             };
-            let file = SourceFile {
-                path: Arc::clone(&spec.span.file),
-                text: Arc::from(text),
-            };
-            let rendered = self.generic.renderer.render(RenderInput {
-                file: &file,
-                relations: self.generic.relations,
-                vars: self.generic.vars,
-                this: None,
-                is_incremental: false,
-                model: None,
-                graph: None,
-            });
+            let rendered = self.render_in(&spec.span.file, text);
             match rendered {
                 Ok(r) => *value = native_value(&r.sql),
                 Err(mut d) => {
@@ -258,19 +268,7 @@ impl Cx<'_> {
             call.push_str(&format!(", {k}={}", jinja_literal(v)));
         }
         call.push_str(") }}\n");
-        let file = SourceFile {
-            path: Arc::clone(&spec.span.file),
-            text: Arc::from(call),
-        };
-        let rendered = self.generic.renderer.render(RenderInput {
-            file: &file,
-            relations: self.generic.relations,
-            vars: self.generic.vars,
-            this: None,
-            is_incremental: false,
-            model: None,
-            graph: None,
-        });
+        let rendered = self.render_in(&spec.span.file, &call);
         match rendered {
             Ok(r) => {
                 let refs = r
