@@ -449,3 +449,26 @@ fn a_seed_entrys_config_wins_over_the_seeds_tree() {
         "{migration}"
     );
 }
+
+#[test]
+fn a_packages_seed_properties_beside_its_csv_apply() {
+    let out = tempfile::tempdir().unwrap();
+    let output = stackc(&[
+        "compile",
+        fixture("ok_dbt_package_seed_properties").to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let files = read_tree(out.path());
+    let migration = &files["migrations/R__000_code_list.sql"];
+    // The schema file sits under the package's seed path, not its model
+    // path: dbt reads it there, so its schema and column type hold (the
+    // codes' leading zeros survive as text instead of an inferred integer).
+    assert!(
+        migration.contains(
+            "create table analytics_reference.code_list (\n    code varchar(4),\n    label text\n"
+        ),
+        "{migration}"
+    );
+}

@@ -416,18 +416,30 @@ fn load_package_nodes(
     schema_files: &mut Vec<SchemaFile>,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
+    let is_yaml = |rel: &str| rel.ends_with(".yml") || rel.ends_with(".yaml");
+    let (mut yaml, model_sql): (Vec<_>, Vec<_>) =
+        list_dirs(root, &package.model_paths, files, diagnostics)
+            .into_iter()
+            .filter(|(rel, _)| is_yaml(rel) || rel.ends_with(".sql"))
+            .partition(|(rel, _)| is_yaml(rel));
+    // As in the root project, schema files count under the seed paths too:
+    // packages keep their seeds' properties (`config: column_types`...)
+    // beside the CSVs.
+    yaml.extend(
+        list_dirs(root, &package.seed_paths, files, diagnostics)
+            .into_iter()
+            .filter(|(rel, _)| is_yaml(rel)),
+    );
+    yaml.sort();
+    yaml.dedup();
     let mut own_schema_files = Vec::new();
-    for (rel, abs) in list_dirs(root, &package.model_paths, files, diagnostics) {
-        if rel.ends_with(".yml") || rel.ends_with(".yaml") {
-            let (_, read, schema, local) = parse_schema_file(&rel, &abs);
-            files.extend(read);
-            diagnostics.extend(local);
-            own_schema_files.extend(schema);
-            continue;
-        }
-        if !rel.ends_with(".sql") {
-            continue;
-        }
+    for (rel, abs) in yaml {
+        let (_, read, schema, local) = parse_schema_file(&rel, &abs);
+        files.extend(read);
+        diagnostics.extend(local);
+        own_schema_files.extend(schema);
+    }
+    for (rel, abs) in model_sql {
         let Some(file) = read_source(files, &rel, &abs, diagnostics) else {
             continue;
         };
