@@ -14,7 +14,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{copy_tree, read_tree, repo, stackc};
+use common::{compile_quiet, copy_tree, read_tree, repo, stackc};
 use postgres::NoTls;
 
 /// `stackc <command> <dir>` with the fixture's profile pointed at `db`.
@@ -319,4 +319,24 @@ fn a_hook_renders_with_the_model_s_graph_and_model() {
         run.contains("insert into analytics.audit (note) values ('audit: audit,orders');"),
         "{run}"
     );
+}
+
+/// The root's config trees for a package (and its snapshot tree) are
+/// rendered as Jinja like every dbt_project.yml config value, and the
+/// root's `+schema` for the package beats the package's deeper one, as
+/// `dbt parse` 1.10 names them.
+#[test]
+fn the_root_s_jinja_configs_for_a_package_render() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = repo().join("tests/fixtures/ok_dbt_root_config_jinja_for_a_package");
+    let (code, stderr) = compile_quiet(&dir, out.path(), |_| {});
+    assert_eq!(code, Some(0), "{stderr}");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("manifest.json")).unwrap())
+            .unwrap();
+    let schema = |id: &str| manifest["nodes"][id]["schema"].clone();
+    for id in ["stg_tickets_tmp", "stg_tickets", "tickets_enriched"] {
+        assert_eq!(schema(&format!("model.tickets.{id}")), "analytics_tickets");
+    }
+    assert_eq!(schema("snapshot.helpdesk.tickets_snapshot"), "snapshots");
 }

@@ -143,7 +143,18 @@ pub fn settings(
     for tree in trees {
         render_tree(tree, &parsed.vars, &target_json, diagnostics);
     }
-    for tree in [&mut dbt.every_model, &mut dbt.every_seed] {
+    // The root's trees for packages (`models: {dbt_utils: ...}`) and its
+    // snapshot tree are config values like the others.
+    let root_trees = [
+        &mut dbt.every_model,
+        &mut dbt.every_seed,
+        &mut dbt.snapshot_configs,
+    ];
+    let for_packages = dbt
+        .package_configs
+        .values_mut()
+        .chain(dbt.package_seed_configs.values_mut());
+    for tree in root_trees.into_iter().chain(for_packages) {
         render_tree(tree, &parsed.vars, &target_json, diagnostics);
     }
     let mut settings = Settings {
