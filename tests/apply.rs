@@ -2130,6 +2130,8 @@ fn tests_of_ephemeral_models_read_them_as_ctes() {
         )
         .unwrap();
     assert_eq!(test(&db), (6, vec![]));
+    // A view whose own `with` follows comments reads both ephemerals.
+    assert_eq!(db.count("select count(*) from staging.customer_orders"), 2);
     db.client
         .batch_execute(
             "insert into raw.customers values (2, 'c@x.org');

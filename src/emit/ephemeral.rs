@@ -70,18 +70,77 @@ pub(super) fn with_ephemerals(
         .map(|n| format!("__stackc_ephemeral_{n} as (\n{}\n)", bodies[*n]))
         .collect();
     let body = sql.trim_start();
-    let lower = body.to_ascii_lowercase();
+    // The query's own `with` may follow comments (a note under the config
+    // block): the CTEs join it there, or the query would read `with ...)
+    // -- note with x as (...)`, which PostgreSQL refuses.
+    let (lead, query) = body.split_at(leading_comments(body));
+    let lower = query.to_ascii_lowercase();
     let after_with = ["with recursive", "with"]
         .iter()
         .find(|w| lower.starts_with(*w) && lower[w.len()..].starts_with(char::is_whitespace))
         .map(|w| w.len());
     match after_with {
         Some(n) => format!(
-            "{} {},\n{}\n",
-            &body[..n],
+            "{lead}{} {},\n{}\n",
+            &query[..n],
             ctes.join(",\n"),
-            body[n..].trim_start()
+            query[n..].trim_start()
         ),
         None => format!("with {}\n{body}\n", ctes.join(",\n")),
+    }
+}
+
+/// The length of the whitespace and comments `sql` starts with: `--` to
+/// the end of the line, and `/* */` nested as PostgreSQL nests them. An
+/// unclosed comment runs to the end.
+fn leading_comments(sql: &str) -> usize {
+    let bytes = sql.as_bytes();
+    let mut i = 0;
+    loop {
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if bytes[i..].starts_with(b"--") {
+            i = sql[i..].find('\n').map_or(bytes.len(), |n| i + n + 1);
+        } else if bytes[i..].starts_with(b"/*") {
+            let mut depth = 0usize;
+            while i < bytes.len() {
+                if bytes[i..].starts_with(b"/*") {
+                    depth += 1;
+                    i += 2;
+                } else if bytes[i..].starts_with(b"*/") {
+                    depth -= 1;
+                    i += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    i += 1;
+                }
+            }
+        } else {
+            return i;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::leading_comments;
+
+    #[test]
+    fn leading_comments_skip_line_and_nested_block_comments() {
+        let sql =
+            "-- a note\n  /* outer /* inner */ still */\nwith x as (select 1) select * from x";
+        assert_eq!(
+            &sql[leading_comments(sql)..],
+            "with x as (select 1) select * from x"
+        );
+        assert_eq!(leading_comments("select 1"), 0);
+        assert_eq!(leading_comments("-- only a comment"), 17);
+        assert_eq!(leading_comments("/* unclosed"), 11);
+        // Multi-byte text in a comment keeps the offset on a boundary.
+        let sql = "-- naïve\nwith";
+        assert_eq!(&sql[leading_comments(sql)..], "with");
     }
 }
