@@ -149,19 +149,15 @@ pub(crate) fn parse_settings(file: &SourceFile, diagnostics: &mut Vec<Diagnostic
                     }
                 }
             }
-            "models" => parse_folder_configs(
-                file,
-                section_table,
-                &mut Vec::new(),
-                &mut settings,
-                diagnostics,
-            ),
+            "models" => {
+                let models: Folder = read_section(file, "models", section_table, diagnostics);
+                folder_configs(file, models, &mut Vec::new(), &mut settings, diagnostics);
+            }
             "vars" => {
-                for (k, v) in section_table {
-                    settings
-                        .vars
-                        .insert(k.get_ref().to_string(), toml_to_json(v.get_ref()));
-                }
+                let vars: Vars = read_section(file, "vars", section_table, diagnostics);
+                settings
+                    .vars
+                    .extend(vars.0.into_iter().map(|(k, v)| (k, v.0)));
             }
             "connection" => {
                 let connection: Connection =
@@ -337,41 +333,157 @@ fn fields_of<T: DeserializeOwned>() -> &'static [&'static str] {
     fields.get()
 }
 
-pub(super) fn parse_folder_configs(
+/// `[models]` and each folder table under it, in the order written.
+#[derive(Default)]
+struct Folder(Vec<(Spanned<String>, FolderEntry)>);
+
+enum FolderEntry {
+    /// A config key (`materialized`, `schema`, ...), with its value.
+    Config(Spanned<Json>),
+    /// Any other table: a deeper folder.
+    Folder(Folder),
+    /// Any other key: not a config, not a table.
+    Unknown,
+}
+
+impl<'de> Deserialize<'de> for Folder {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(FolderVisitor)
+    }
+}
+
+struct FolderVisitor;
+
+impl<'de> serde::de::Visitor<'de> for FolderVisitor {
+    type Value = Folder;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a table of configs and folders")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Folder, A::Error> {
+        let first = map.next_key::<Spanned<String>>()?;
+        folder_entries(map, first)
+    }
+}
+
+/// The entries of a folder table, from its first key on.
+fn folder_entries<'de, A: serde::de::MapAccess<'de>>(
+    mut map: A,
+    first: Option<Spanned<String>>,
+) -> Result<Folder, A::Error> {
+    let mut entries = Vec::new();
+    let mut next = first;
+    while let Some(key) = next {
+        let entry = if FOLDER_CONFIG_KEYS.contains(&key.get_ref().as_str()) {
+            FolderEntry::Config(map.next_value()?)
+        } else {
+            map.next_value::<NotConfig>()?.0
+        };
+        entries.push((key, entry));
+        next = map.next_key()?;
+    }
+    Ok(Folder(entries))
+}
+
+/// The value of a key that is not a config: a folder when it is a table.
+struct NotConfig(FolderEntry);
+
+impl<'de> Deserialize<'de> for NotConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(NotConfigVisitor)
+    }
+}
+
+struct NotConfigVisitor;
+
+impl<'de> serde::de::Visitor<'de> for NotConfigVisitor {
+    type Value = NotConfig;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a folder table or a value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<NotConfig, A::Error> {
+        // A date or time reaches serde as a table of toml's own, whose key
+        // has no place in the file: a value, not a folder.
+        let Ok(first) = map.next_key::<Spanned<String>>() else {
+            return Ok(NotConfig(FolderEntry::Unknown));
+        };
+        Ok(NotConfig(FolderEntry::Folder(folder_entries(map, first)?)))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<NotConfig, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(NotConfig(FolderEntry::Unknown))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<NotConfig, E> {
+        Ok(NotConfig(FolderEntry::Unknown))
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<NotConfig, E> {
+        Ok(NotConfig(FolderEntry::Unknown))
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<NotConfig, E> {
+        Ok(NotConfig(FolderEntry::Unknown))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<NotConfig, E> {
+        Ok(NotConfig(FolderEntry::Unknown))
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<NotConfig, E> {
+        Ok(NotConfig(FolderEntry::Unknown))
+    }
+}
+
+/// `[vars]`: any name, any value.
+#[derive(Deserialize, Default)]
+struct Vars(BTreeMap<String, Json>);
+
+/// The folder configs of `folder` (at `folders`, `[]` for `[models]`) and
+/// of every folder under it; every key that is neither a config nor a
+/// folder reported at its place.
+fn folder_configs(
     file: &SourceFile,
-    table: &DeTable<'_>,
+    folder: Folder,
     folders: &mut Vec<String>,
     settings: &mut Settings,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
     let mut layer = ConfigLayer::default();
-    for (k, v) in table {
-        let key = k.get_ref().as_ref();
-        if FOLDER_CONFIG_KEYS.contains(&key) {
-            layer.insert(
-                key.to_string(),
-                ConfigEntry {
-                    value: toml_to_json(v.get_ref()),
-                    span: Span::new(&file.path, v.span()),
-                },
-            );
-        } else if let Some(sub) = v.get_ref().as_table() {
-            if refuses_control(file, k.span(), "folder", key, diagnostics) {
-                continue;
+    for (k, entry) in folder.0 {
+        let key = k.get_ref().as_str();
+        match entry {
+            FolderEntry::Config(v) => {
+                layer.insert(
+                    key.to_string(),
+                    ConfigEntry {
+                        span: Span::new(&file.path, v.span()),
+                        value: v.into_inner().0,
+                    },
+                );
             }
-            // A nested table that is not a config key is a deeper folder.
-            folders.push(key.to_string());
-            parse_folder_configs(file, sub, folders, settings, diagnostics);
-            folders.pop();
-        } else {
-            let section = format!("models.{}", folders.join("."));
-            diagnostics.push(unknown_key(
-                file,
-                k.span(),
-                section.trim_end_matches('.'),
-                key,
-                FOLDER_CONFIG_KEYS,
-            ));
+            FolderEntry::Folder(sub) => {
+                if refuses_control(file, k.span(), "folder", key, diagnostics) {
+                    continue;
+                }
+                folders.push(key.to_string());
+                folder_configs(file, sub, folders, settings, diagnostics);
+                folders.pop();
+            }
+            FolderEntry::Unknown => {
+                let section = format!("models.{}", folders.join("."));
+                diagnostics.push(unknown_key(
+                    file,
+                    k.span(),
+                    section.trim_end_matches('.'),
+                    key,
+                    FOLDER_CONFIG_KEYS,
+                ));
+            }
         }
     }
     if !layer.is_empty() {
@@ -432,42 +544,88 @@ pub fn is_identifier(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-pub(super) fn toml_to_json(value: &DeValue<'_>) -> serde_json::Value {
-    use serde_json::Value as J;
-    match value {
-        DeValue::String(s) => J::String(s.to_string()),
-        DeValue::Integer(i) => i
-            .as_str()
-            .replace('_', "")
-            .parse::<i64>()
-            .ok()
-            .and_then(|n| {
-                if i.radix() == 10 {
-                    Some(J::from(n))
-                } else {
-                    i64::from_str_radix(&i.as_str().replace('_', ""), i.radix())
-                        .ok()
-                        .map(J::from)
-                }
-            })
-            .unwrap_or_else(|| J::String(i.as_str().to_string())),
-        DeValue::Float(f) => f
-            .as_str()
-            .replace('_', "")
-            .parse::<f64>()
-            .ok()
-            .and_then(serde_json::Number::from_f64)
-            .map_or_else(|| J::String(f.as_str().to_string()), J::Number),
-        DeValue::Boolean(b) => J::Bool(*b),
-        DeValue::Datetime(d) => J::String(d.to_string()),
-        DeValue::Array(items) => {
-            J::Array(items.iter().map(|v| toml_to_json(v.get_ref())).collect())
+/// A TOML value as the JSON value a config or var holds: a date or time
+/// as its text, and a number outside TOML's (beyond a signed 64-bit
+/// integer, `nan`, `inf`) as text too.
+struct Json(serde_json::Value);
+
+impl<'de> Deserialize<'de> for Json {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(JsonVisitor).map(Json)
+    }
+}
+
+struct JsonVisitor;
+
+/// The one key of the table toml hands serde for a date or time.
+const TOML_DATETIME: &str = "$__toml_private_datetime";
+
+impl<'de> serde::de::Visitor<'de> for JsonVisitor {
+    type Value = serde_json::Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a TOML value")
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Self::Value, E> {
+        Ok(b.into())
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<Self::Value, E> {
+        Ok(n.into())
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<Self::Value, E> {
+        // TOML's integers are 64-bit signed: a larger one stays its text.
+        Ok(match i64::try_from(n) {
+            Ok(n) => n.into(),
+            Err(_) => n.to_string().into(),
+        })
+    }
+
+    fn visit_i128<E>(self, n: i128) -> Result<Self::Value, E> {
+        Ok(n.to_string().into())
+    }
+
+    fn visit_u128<E>(self, n: u128) -> Result<Self::Value, E> {
+        Ok(n.to_string().into())
+    }
+
+    fn visit_f64<E>(self, f: f64) -> Result<Self::Value, E> {
+        Ok(match serde_json::Number::from_f64(f) {
+            Some(n) => n.into(),
+            None if f.is_nan() => "nan".into(),
+            None if f > 0.0 => "inf".into(),
+            None => "-inf".into(),
+        })
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
+        Ok(s.into())
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<Self::Value, E> {
+        Ok(s.into())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Json(item)) = seq.next_element()? {
+            items.push(item);
         }
-        DeValue::Table(t) => J::Object(
-            t.iter()
-                .map(|(k, v)| (k.get_ref().to_string(), toml_to_json(v.get_ref())))
-                .collect(),
-        ),
+        Ok(items.into())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let Json(value) = map.next_value()?;
+            if key == TOML_DATETIME && out.is_empty() {
+                return Ok(value);
+            }
+            out.insert(key, value);
+        }
+        Ok(out.into())
     }
 }
 
@@ -576,6 +734,52 @@ mod tests {
             assert!(found.contains(&expected), "{expected:?} not in {found:#?}");
         }
         assert_eq!(found.len(), 9, "{found:#?}");
+    }
+
+    #[test]
+    fn folder_configs_and_vars_keep_their_places_and_values() {
+        let text = "[project]\nname = \"p\"\n[models]\nmaterialized = \"view\"\n[models.staging]\nschema = \"stg\"\nmaterialise = \"table\"\ncreated = 1979-05-27\n[models.staging.deep]\ntags = [\"a\", 1]\nnope = {}\n[vars]\nn = 5\nbig = 18446744073709551615\nf = 1.5\nwhen = 1979-05-27T07:32:00Z\nlist = [1, \"x\", {k = true}]\n";
+        let found = diagnostics(text);
+        assert_eq!(
+            found,
+            [
+                (
+                    "unknown key `created` in `models.staging`".to_string(),
+                    "created".to_string()
+                ),
+                (
+                    "unknown key `materialise` in `models.staging`".to_string(),
+                    "materialise".to_string()
+                ),
+            ]
+        );
+        let file = SourceFile {
+            path: Arc::from("stackc.toml"),
+            text: Arc::from(text),
+        };
+        let settings = parse_settings(&file, &mut Vec::new());
+        let at = |folders: &[&str], key: &str| {
+            let folders: Vec<String> = folders.iter().map(|f| f.to_string()).collect();
+            let entry = &settings.folder_configs[&folders][key];
+            (
+                entry.value.clone(),
+                text[entry.span.range.clone()].to_string(),
+            )
+        };
+        assert_eq!(at(&[], "materialized").1, "\"view\"");
+        assert_eq!(at(&["staging"], "schema").0, serde_json::json!("stg"));
+        assert_eq!(
+            at(&["staging", "deep"], "tags"),
+            (serde_json::json!(["a", 1]), "[\"a\", 1]".to_string())
+        );
+        assert_eq!(settings.folder_configs.len(), 3);
+        assert_eq!(
+            serde_json::Value::Object(settings.vars.clone().into_iter().collect()),
+            serde_json::json!({
+                "n": 5, "big": "18446744073709551615", "f": 1.5,
+                "when": "1979-05-27T07:32:00Z", "list": [1, "x", {"k": true}],
+            })
+        );
     }
 
     #[test]
