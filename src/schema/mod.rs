@@ -19,7 +19,7 @@ mod sections;
 mod strict;
 
 pub use self::data_tests::{
-    apply_test_setting, apply_test_tree, for_each_test_mut, parse_input, TEST_SETTINGS,
+    apply_test_setting, apply_test_tree, for_each_test_mut, parse_input, Store, TEST_SETTINGS,
 };
 use self::entries::Cx;
 use self::raw::RawFile;
