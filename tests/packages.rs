@@ -14,7 +14,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{compile_ok, compile_quiet, copy_fixture, repo, stackc};
+use common::{compile_ok, compile_quiet, copy_fixture, repo};
 use postgres::NoTls;
 
 /// `stackc <command> <dir>` with the fixture's profile pointed at `db`.
@@ -224,23 +224,8 @@ fn jinja_in_yaml_config_values_renders_as_dbt_does() {
 fn the_root_project_s_configs_for_every_project_reach_a_package_s_nodes() {
     // dbt-core 1.10.13's `dbt ls --output json` on this fixture puts both
     // models in analytics_shared and the package's seed in analytics_loads.
-    let out = tempfile::tempdir().unwrap();
-    let dir = repo().join("tests/fixtures/ok_dbt_root_configs_every_package");
-    let output = stackc(&[
-        "compile",
-        dir.to_str().unwrap(),
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.path().join("manifest.json")).unwrap())
-            .unwrap();
+    let files = compile_ok(&repo().join("tests/fixtures/ok_dbt_root_configs_every_package"));
+    let manifest: serde_json::Value = serde_json::from_str(&files["manifest.json"]).unwrap();
     let schema = |id: &str| manifest["nodes"][id]["schema"].clone();
     assert_eq!(schema("model.pkg_every.pkg_thing"), "analytics_shared");
     assert_eq!(schema("model.store.orders"), "analytics_shared");
