@@ -282,14 +282,9 @@ fn nanos(t: SystemTime) -> u128 {
         .map_or(0, |d| d.as_nanos())
 }
 
+/// The SHA-256 of `bytes`, in hex.
 fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    Sha256::digest(bytes)
-        .iter()
-        .fold(String::with_capacity(64), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    crate::naming::hex(&Sha256::digest(bytes))
 }
 
 fn env_values(names: Vec<String>) -> BTreeMap<String, Option<String>> {

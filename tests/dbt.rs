@@ -10,7 +10,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{copy_tree, read_tree, repo};
+use common::{copy_fixture, read_tree, repo};
 use postgres::{Client, NoTls};
 
 struct TestDb {
@@ -68,9 +68,7 @@ fn stackc(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
 }
 
 fn fixture() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    copy_tree(&repo().join("tests/fixtures/ok_dbt_shop"), dir.path());
-    dir
+    copy_fixture("ok_dbt_shop")
 }
 
 #[test]
@@ -364,11 +362,7 @@ fn the_target_flag_picks_another_output() {
 /// spells them (`double precision`); a model's from its schema file.
 #[test]
 fn introspection_loops_compile_to_the_sql_dbt_compiles() {
-    let dir = tempfile::tempdir().unwrap();
-    copy_tree(
-        &repo().join("tests/fixtures/ok_dbt_introspection"),
-        dir.path(),
-    );
+    let dir = copy_fixture("ok_dbt_introspection");
     let out = dir.path().join("out");
     let (code, text) = stackc(
         dir.path(),
@@ -432,8 +426,7 @@ fn introspection_loops_compile_to_the_sql_dbt_compiles() {
 #[test]
 fn snapshots_keep_history_across_applies() {
     let mut db = TestDb::new("snap");
-    let dir = tempfile::tempdir().unwrap();
-    copy_tree(&repo().join("tests/fixtures/ok_dbt_snapshots"), dir.path());
+    let dir = copy_fixture("ok_dbt_snapshots");
     let env = [("STACKC_DBT_DATABASE", db.name.as_str())];
     let (code, out) = stackc(dir.path(), &["apply"], &env);
     assert_eq!(code, 0, "{out}");
@@ -604,8 +597,7 @@ fn warn_error_applies_to_apply_and_test() {
     assert!(out.contains("error[W0330]"), "{out}");
 
     let db = TestDb::new("warn");
-    let dir = tempfile::tempdir().unwrap();
-    copy_tree(&repo().join("tests/fixtures/ok_dbt_warn_test"), dir.path());
+    let dir = copy_fixture("ok_dbt_warn_test");
     let env = [("STACKC_DBT_DATABASE", db.name.as_str())];
     let (code, out) = stackc(dir.path(), &["apply"], &env);
     assert_eq!(code, 0, "{out}");
@@ -641,8 +633,7 @@ fn warn_error_applies_to_apply_and_test() {
 /// at its line.
 #[test]
 fn analyses_compile_into_out_and_are_checked() {
-    let dir = tempfile::tempdir().unwrap();
-    copy_tree(&repo().join("tests/fixtures/ok_dbt_snapshots"), dir.path());
+    let dir = copy_fixture("ok_dbt_snapshots");
     let out_dir = dir.path().join("stackc_target");
     let (code, out) = stackc(dir.path(), &["compile"], &[]);
     assert_eq!(code, 0, "{out}");
@@ -679,11 +670,7 @@ fn analyses_compile_into_out_and_are_checked() {
 #[test]
 fn contract_foreign_keys_reference_the_built_table() {
     let mut db = TestDb::new("fk");
-    let dir = tempfile::tempdir().unwrap();
-    copy_tree(
-        &repo().join("tests/fixtures/ok_dbt_foreign_key"),
-        dir.path(),
-    );
+    let dir = copy_fixture("ok_dbt_foreign_key");
     let env = [("STACKC_DBT_DATABASE", db.name.as_str())];
     for _ in 0..2 {
         let (code, out) = stackc(dir.path(), &["apply"], &env);
@@ -732,8 +719,7 @@ fn contract_foreign_keys_reference_the_built_table() {
 /// (`history.*`) as `dbt ls` selects them.
 #[test]
 fn snapshots_have_dbts_ids_and_fqns() {
-    let dir = tempfile::tempdir().unwrap();
-    copy_tree(&repo().join("tests/fixtures/ok_dbt_snapshots"), dir.path());
+    let dir = copy_fixture("ok_dbt_snapshots");
     let (code, out) = stackc(dir.path(), &["compile"], &[]);
     assert_eq!(code, 0, "{out}");
     let manifest: serde_json::Value = serde_json::from_str(
@@ -796,11 +782,7 @@ fn snapshots_have_dbts_ids_and_fqns() {
 #[test]
 fn tests_store_their_failures_and_count_with_fail_calc() {
     let mut db = TestDb::new("sf");
-    let dir = tempfile::tempdir().unwrap();
-    copy_tree(
-        &repo().join("tests/fixtures/ok_dbt_store_failures"),
-        dir.path(),
-    );
+    let dir = copy_fixture("ok_dbt_store_failures");
     let env = [("STACKC_DBT_DATABASE", db.name.as_str())];
     for _ in 0..2 {
         let (code, out) = stackc(dir.path(), &["apply"], &env);
@@ -855,8 +837,7 @@ fn tests_store_their_failures_and_count_with_fail_calc() {
 #[test]
 fn new_record_switched_on_adds_dbt_is_deleted() {
     let mut db = TestDb::new("snapdel");
-    let dir = tempfile::tempdir().unwrap();
-    copy_tree(&repo().join("tests/fixtures/ok_dbt_snapshots"), dir.path());
+    let dir = copy_fixture("ok_dbt_snapshots");
     let gone = dir.path().join("snapshots/customers_gone.sql");
     let original = std::fs::read_to_string(&gone).unwrap();
     std::fs::write(&gone, original.replace(", hard_deletes='new_record'", "")).unwrap();

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{copy_tree, read_tree, repo, stackc};
+use common::{compile_ok, copy_tree, repo, stackc};
 
 fn fixture(name: &str) -> std::path::PathBuf {
     repo().join("tests/fixtures").join(name)
@@ -78,15 +78,7 @@ fn the_same_checks_are_errors_in_a_stackc_project() {
 
 #[test]
 fn tests_are_named_and_filed_as_dbt_names_them() {
-    let out = tempfile::tempdir().unwrap();
-    let output = stackc(&[
-        "compile",
-        fixture("ok_dbt_schema_vocabulary").to_str().unwrap(),
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
-    assert_eq!(output.status.code(), Some(0));
-    let files = read_tree(out.path());
+    let files = compile_ok(&fixture("ok_dbt_schema_vocabulary"));
     let manifest: serde_json::Value = serde_json::from_str(&files["manifest.json"]).unwrap();
     let mut tests: Vec<(String, String)> = manifest["nodes"]
         .as_object()
@@ -171,20 +163,7 @@ fn no_unknown_source_error_when_the_schema_file_is_broken() {
 
 #[test]
 fn test_blocks_define_generic_tests() {
-    let out = tempfile::tempdir().unwrap();
-    let output = stackc(&[
-        "compile",
-        fixture("ok_dbt_generic_tests").to_str().unwrap(),
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let files = read_tree(out.path());
+    let files = compile_ok(&fixture("ok_dbt_generic_tests"));
     let tests = &files["run/001_orders.tests.sql"];
     let test = |name: &str| {
         tests
@@ -229,15 +208,7 @@ fn test_blocks_define_generic_tests() {
 
 #[test]
 fn exposures_semantic_models_and_metrics_are_in_the_lineage() {
-    let out = tempfile::tempdir().unwrap();
-    let output = stackc(&[
-        "compile",
-        fixture("ok_dbt_schema_vocabulary").to_str().unwrap(),
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
-    assert_eq!(output.status.code(), Some(0));
-    let files = read_tree(out.path());
+    let files = compile_ok(&fixture("ok_dbt_schema_vocabulary"));
     let m: serde_json::Value = serde_json::from_str(&files["manifest.json"]).unwrap();
     assert_eq!(
         m["exposures"]["exposure.shop.weekly_orders"]["depends_on"]["nodes"],
@@ -262,20 +233,7 @@ fn exposures_semantic_models_and_metrics_are_in_the_lineage() {
 
 #[test]
 fn model_versions_resolve_as_dbt_resolves_them() {
-    let out = tempfile::tempdir().unwrap();
-    let output = stackc(&[
-        "compile",
-        fixture("ok_dbt_model_versions").to_str().unwrap(),
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let files = read_tree(out.path());
+    let files = compile_ok(&fixture("ok_dbt_model_versions"));
     let orders = &files["migrations/R__001_orders.sql"];
     for (alias, version) in [("latest", 2), ("old", 1), ("same", 2)] {
         assert!(
@@ -305,15 +263,7 @@ fn model_versions_resolve_as_dbt_resolves_them() {
 
 #[test]
 fn an_enforced_contract_creates_the_table_with_its_constraints() {
-    let out = tempfile::tempdir().unwrap();
-    let output = stackc(&[
-        "compile",
-        fixture("ok_dbt_contract").to_str().unwrap(),
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
-    assert_eq!(output.status.code(), Some(0));
-    let files = read_tree(out.path());
+    let files = compile_ok(&fixture("ok_dbt_contract"));
     let migration = &files["migrations/R__001_orders.sql"];
     assert!(
         migration.contains("create table analytics.orders (\n    order_id integer not null primary key,\n    status text check (status in ('placed', 'shipped')),\n    amount numeric(12, 2),\n    constraint amount_not_negative check (amount >= 0)\n);\n"),
@@ -380,20 +330,7 @@ fn source_quoting_is_the_sources_own() {
         "models/m.sql",
         "select * from {{ source('raw', 'orders') }}\nunion all select * from {{ source('raw', 'plain') }}\nunion all select * from {{ source('other', 't') }}\n",
     );
-    let out = tempfile::tempdir().unwrap();
-    let output = stackc(&[
-        "compile",
-        dir.path().to_str().unwrap(),
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let files = read_tree(out.path());
+    let files = compile_ok(dir.path());
     let model = files
         .iter()
         .find(|(path, _)| path.ends_with("_m.sql"))
@@ -409,16 +346,7 @@ fn source_quoting_is_the_sources_own() {
 /// list, one giving `False` is the boolean.
 #[test]
 fn jinja_test_arguments_render_to_their_values() {
-    let out = tempfile::tempdir().unwrap();
-    let output = stackc(&[
-        "compile",
-        fixture("ok_dbt_jinja_test_arguments").to_str().unwrap(),
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
-    let files = read_tree(out.path());
+    let files = compile_ok(&fixture("ok_dbt_jinja_test_arguments"));
     let tests = &files["run/000_orders.tests.sql"];
     assert!(
         tests.contains("status not in ('placed', 'shipped')"),
@@ -429,15 +357,7 @@ fn jinja_test_arguments_render_to_their_values() {
 
 #[test]
 fn a_seed_entrys_config_wins_over_the_seeds_tree() {
-    let out = tempfile::tempdir().unwrap();
-    let output = stackc(&[
-        "compile",
-        fixture("ok_dbt_seed_properties_config").to_str().unwrap(),
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
-    assert_eq!(output.status.code(), Some(0));
-    let files = read_tree(out.path());
+    let files = compile_ok(&fixture("ok_dbt_seed_properties_config"));
     let migration = &files["migrations/R__000_prov.sql"];
     // The entry's `schema:` over the tree's `+schema`; its column type
     // (Jinja with whitespace control in a block scalar, rendered as dbt
@@ -452,15 +372,7 @@ fn a_seed_entrys_config_wins_over_the_seeds_tree() {
 
 #[test]
 fn a_packages_seed_properties_beside_its_csv_apply() {
-    let out = tempfile::tempdir().unwrap();
-    let output = stackc(&[
-        "compile",
-        fixture("ok_dbt_package_seed_properties").to_str().unwrap(),
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
-    assert_eq!(output.status.code(), Some(0), "{output:?}");
-    let files = read_tree(out.path());
+    let files = compile_ok(&fixture("ok_dbt_package_seed_properties"));
     let migration = &files["migrations/R__000_code_list.sql"];
     // The schema file sits under the package's seed path, not its model
     // path: dbt reads it there, so its schema and column type hold (the

@@ -14,7 +14,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{compile_quiet, copy_tree, read_tree, repo, stackc};
+use common::{compile_ok, compile_quiet, copy_fixture, repo};
 use postgres::NoTls;
 
 /// `stackc <command> <dir>` with the fixture's profile pointed at `db`.
@@ -51,11 +51,7 @@ impl Drop for Db {
 fn a_package_s_models_seeds_vars_and_generic_tests_apply_as_dbt_builds_them() {
     let (name, config) = common::create_database("stackc_pkg", "models");
     let _db = Db(name.clone());
-    let project = tempfile::tempdir().unwrap();
-    copy_tree(
-        &repo().join("tests/fixtures/ok_dbt_package_models"),
-        project.path(),
-    );
+    let project = copy_fixture("ok_dbt_package_models");
     let (code, out) = stackc_on(project.path(), "apply", &name);
     assert_eq!(code, 0, "{out}");
     // The root project's `models: {pkg_models: {unused: {+enabled: false}}}`
@@ -168,21 +164,8 @@ fn a_package_s_models_seeds_vars_and_generic_tests_apply_as_dbt_builds_them() {
 
 #[test]
 fn a_package_s_macros_compile_as_dbt_renders_them() {
-    let out = tempfile::tempdir().unwrap();
     let dir = repo().join("tests/fixtures/ok_dbt_packages");
-    let output = stackc(&[
-        "compile",
-        dir.to_str().unwrap(),
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let files = read_tree(out.path());
+    let files = compile_ok(&dir);
     let (_, sql) = files
         .iter()
         .find(|(path, _)| path.starts_with("migrations/") && path.contains("orders"))
@@ -214,17 +197,8 @@ fn a_package_s_macros_compile_as_dbt_renders_them() {
 /// under dbt_project.yml; `var('x', none)` is none in a model.
 #[test]
 fn jinja_in_yaml_config_values_renders_as_dbt_does() {
-    let out = tempfile::tempdir().unwrap();
     let dir = repo().join("tests/fixtures/ok_dbt_jinja_in_yaml_configs");
-    let output = stackc(&[
-        "compile",
-        dir.to_str().unwrap(),
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
-    let files = read_tree(out.path());
+    let files = compile_ok(&dir);
     let sql = |name: &str| {
         files
             .iter()
@@ -250,23 +224,8 @@ fn jinja_in_yaml_config_values_renders_as_dbt_does() {
 fn the_root_project_s_configs_for_every_project_reach_a_package_s_nodes() {
     // dbt-core 1.10.13's `dbt ls --output json` on this fixture puts both
     // models in analytics_shared and the package's seed in analytics_loads.
-    let out = tempfile::tempdir().unwrap();
-    let dir = repo().join("tests/fixtures/ok_dbt_root_configs_every_package");
-    let output = stackc(&[
-        "compile",
-        dir.to_str().unwrap(),
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.path().join("manifest.json")).unwrap())
-            .unwrap();
+    let files = compile_ok(&repo().join("tests/fixtures/ok_dbt_root_configs_every_package"));
+    let manifest: serde_json::Value = serde_json::from_str(&files["manifest.json"]).unwrap();
     let schema = |id: &str| manifest["nodes"][id]["schema"].clone();
     assert_eq!(schema("model.pkg_every.pkg_thing"), "analytics_shared");
     assert_eq!(schema("model.store.orders"), "analytics_shared");
@@ -278,17 +237,8 @@ fn the_root_project_s_configs_for_every_project_reach_a_package_s_nodes() {
 /// clash).
 #[test]
 fn a_disabled_package_seed_leaves_its_name_to_the_root_s() {
-    let out = tempfile::tempdir().unwrap();
     let dir = repo().join("tests/fixtures/ok_dbt_root_seed_replaces_disabled_package_seed");
-    let output = stackc(&[
-        "compile",
-        dir.to_str().unwrap(),
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
-    let files = read_tree(out.path());
+    let files = compile_ok(&dir);
     let seed = &files["run/000_allowed.sql"];
     assert!(seed.contains("root_value"), "{seed}");
     assert!(!seed.contains("package_default"), "{seed}");
@@ -303,17 +253,8 @@ fn a_disabled_package_seed_leaves_its_name_to_the_root_s() {
 /// and `execute` are those of the model's own render.
 #[test]
 fn a_hook_renders_with_the_model_s_graph_and_model() {
-    let out = tempfile::tempdir().unwrap();
     let dir = repo().join("tests/fixtures/ok_dbt_hook_reads_graph");
-    let output = stackc(&[
-        "compile",
-        dir.to_str().unwrap(),
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
-    let files = read_tree(out.path());
+    let files = compile_ok(&dir);
     let run = &files["run/000_audit.sql"];
     assert!(
         run.contains("insert into analytics.audit (note) values ('audit: audit,orders');"),

@@ -2,8 +2,8 @@
 
 use std::collections::HashMap;
 
+use super::document::PlanLine;
 use postgres::Client;
-use serde_json::{json, Value};
 
 use super::artifacts::{Bundle, Node, StepKind};
 use super::connect::Target;
@@ -34,14 +34,20 @@ pub(super) fn dry_run(
     mut out: Out,
 ) -> ExitStatus {
     let manifest = &bundle.manifest;
-    let mut lines: Vec<Value> = Vec::new();
+    let mut lines: Vec<PlanLine> = Vec::new();
     let mut add = |kind: &str, label: String, file: &str, reason: String, transactional: bool| {
         let label = if transactional {
             label
         } else {
             format!("{label} (outside a transaction)")
         };
-        lines.push(json!({"kind": kind, "label": label, "file": file, "reason": reason, "transactional": transactional}));
+        lines.push(PlanLine {
+            file: file.to_string(),
+            kind: kind.to_string(),
+            label,
+            reason,
+            transactional,
+        });
     };
     for p in &plan.run {
         let entry = &manifest.migrations[p.index];
@@ -126,15 +132,10 @@ pub(super) fn dry_run(
         }
         println!("would run, in order:");
         for (n, l) in lines.iter().enumerate() {
-            println!(
-                "  [{:>width$}/{total}] {}: {}",
-                n + 1,
-                l["label"].as_str().unwrap_or(""),
-                l["reason"].as_str().unwrap_or("")
-            );
+            println!("  [{:>width$}/{total}] {}: {}", n + 1, l.label, l.reason);
         }
     }
-    out.set("status", json!("dry_run"));
-    out.set("plan", Value::Array(lines));
+    out.doc.status = Some("dry_run".to_string());
+    out.doc.plan = Some(lines);
     out.finish(ExitStatus::Success)
 }

@@ -22,7 +22,6 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use postgres::Client;
-use serde_json::{json, Value};
 
 use crate::exit_status::ExitStatus;
 use artifacts::{Bundle, RunEntry, StepKind};
@@ -31,6 +30,7 @@ use report::{Item, Progress, ReportFormat, Status};
 use runner::Script;
 use statements::ScriptProblem;
 
+mod document;
 mod dry_run;
 mod labels;
 mod run;
@@ -104,7 +104,7 @@ pub struct TestOptions {
 /// with `--format json`. Human output goes to stderr as it happens.
 struct Out {
     format: ReportFormat,
-    doc: serde_json::Map<String, Value>,
+    doc: document::Document,
     /// The steps' failures, as the compiler's diagnostics.
     failures: Vec<crate::diagnostic::Diagnostic>,
     files: crate::diagnostic::SourceFiles,
@@ -112,11 +112,12 @@ struct Out {
 
 impl Out {
     fn new(command: &str, format: ReportFormat) -> Out {
-        let mut doc = serde_json::Map::new();
-        doc.insert("command".into(), json!(command));
         Out {
             format,
-            doc,
+            doc: document::Document {
+                command: command.to_string(),
+                ..Default::default()
+            },
             failures: Vec::new(),
             files: crate::diagnostic::SourceFiles::default(),
         }
@@ -124,29 +125,22 @@ impl Out {
 
     /// The report's steps, and their failures as diagnostics.
     fn items(&mut self, items: &[Item]) {
-        self.set(
-            "items",
-            Value::Array(items.iter().map(Item::to_json).collect()),
-        );
+        self.doc.items = Some(items.to_vec());
         (self.failures, self.files) = report::diagnostics(items);
         let json = self
             .failures
             .iter()
             .map(|d| crate::diagnostic::to_json(d, &self.files))
             .collect();
-        self.set("diagnostics", Value::Array(json));
-    }
-
-    fn set(&mut self, key: &str, value: Value) {
-        self.doc.insert(key.into(), value);
+        self.doc.diagnostics = Some(json);
     }
 
     /// Ends the command with one error message: `status` is `error` (could
     /// not run) or `refused` (would not run).
     fn fail(mut self, status: &str, message: &str) -> ExitStatus {
         eprintln!("error: {message}");
-        self.set("status", json!(status));
-        self.set("error", json!(message));
+        self.doc.status = Some(status.to_string());
+        self.doc.error = Some(Some(message.to_string()));
         self.finish(ExitStatus::Failure)
     }
 
@@ -154,22 +148,21 @@ impl Out {
     /// read): exit 2, nothing run.
     fn usage(mut self, message: &str) -> ExitStatus {
         eprintln!("error: {message}");
-        self.set("status", json!("error"));
-        self.set("error", json!(message));
+        self.doc.status = Some("error".to_string());
+        self.doc.error = Some(Some(message.to_string()));
         self.finish(ExitStatus::Error)
     }
 
     fn finish(self, code: ExitStatus) -> ExitStatus {
         if self.format == ReportFormat::Github {
-            let error = self.doc.get("error").and_then(Value::as_str);
+            let error = self.doc.error.clone().flatten();
             print!(
                 "{}",
-                report::github_annotations(&self.failures, &self.files, error)
+                report::github_annotations(&self.failures, &self.files, error.as_deref())
             );
         }
         if self.format == ReportFormat::Json {
-            let mut text =
-                serde_json::to_string_pretty(&Value::Object(self.doc)).unwrap_or_default();
+            let mut text = serde_json::to_string_pretty(&self.doc).unwrap_or_default();
             text.push('\n');
             print!("{text}");
         }
@@ -208,7 +201,7 @@ fn load(
     match artifacts::load(dir, artifacts, options, promote, color) {
         Ok((bundle, printed)) => {
             eprint!("{printed}");
-            out.set("project", json!(bundle.settings.name));
+            out.doc.project = Some(bundle.settings.name.clone());
             Ok(bundle)
         }
         Err(artifacts::LoadError::Diagnostics(printed)) => {
@@ -251,7 +244,7 @@ fn connect_to(
 ) -> Result<(Target, Client), String> {
     let env = connect::Env::load(dir).map_err(|e| e.to_string())?;
     let target = resolve_target(url, &bundle.settings, &env)?;
-    out.set("database", json!(target.display));
+    out.doc.database = Some(target.display.clone());
     let mut client = connect::connect(&target).map_err(|e| e.to_string())?;
     prepare_session(&mut client, full_refresh);
     Ok((target, client))
@@ -334,7 +327,7 @@ pub fn test(opts: &TestOptions) -> ExitStatus {
     for w in &chosen.warnings {
         eprintln!("{w}");
     }
-    out.set("selection", json!((!chosen.whole).then_some(&chosen.text)));
+    out.doc.selection = Some((!chosen.whole).then(|| chosen.text.clone()));
     let picked = |id: &str| chosen.whole || chosen.ids.contains(id);
     let tests: Vec<&RunEntry> = bundle
         .manifest
@@ -416,14 +409,16 @@ pub fn test(opts: &TestOptions) -> ExitStatus {
     );
     let failed = items.iter().any(|i| i.status == Status::Failed);
     let t = report::totals(&items);
-    out.set("status", json!(if failed { "failed" } else { "success" }));
+    out.doc.status = Some(if failed { "failed" } else { "success" }.to_string());
     out.items(&items);
-    out.set(
-        "summary",
-        json!({
-            "tests": t.steps, "ok": t.ok, "warnings": t.warnings, "failed": t.failed,
-            "not_run": not_run, "duration_ms": report::millis(started.elapsed()),
-        }),
-    );
+    out.doc.summary = Some(document::Summary {
+        tests: Some(t.steps),
+        ok: t.ok,
+        warnings: t.warnings,
+        failed: t.failed,
+        not_run,
+        duration_ms: report::millis(started.elapsed()),
+        ..Default::default()
+    });
     out.finish(ExitStatus::failed_if(failed))
 }

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use crate::diagnostic::{self, Code, Diagnostic, SourceFiles, Span, Sqlstate};
 
@@ -39,35 +39,38 @@ impl Status {
     }
 }
 
-/// Where in an artifact an error is, with the line's text.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where in an artifact an error is, with the line's text. (Fields in the
+/// order of the JSON report's keys, which are alphabetical.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Location {
+    pub column: usize,
     /// The artifact, as the user can find it.
     pub file: String,
     pub line: usize,
-    pub column: usize,
+    #[serde(skip)]
     pub line_text: String,
 }
 
 /// A failure, from the server or otherwise, with everything that helps.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// (Fields in the order of the JSON report's keys, which are alphabetical.)
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Failure {
-    pub message: String,
-    pub sqlstate: Option<String>,
-    pub detail: Option<String>,
-    pub hint: Option<String>,
     /// PostgreSQL's CONTEXT (`where`): e.g. the PL/pgSQL line.
     pub context: Option<String>,
+    pub detail: Option<String>,
+    pub hint: Option<String>,
     /// A server-generated query the position points into.
     pub internal_query: Option<String>,
     pub location: Option<Location>,
+    pub message: String,
+    /// What this means for the database (rolled back, left as is...).
+    pub note: Option<String>,
     /// The project file the artifact was generated from.
     pub source: Option<String>,
     /// Where in that file, when the artifact's line could be traced back
     /// to it (see `source_map`).
     pub source_location: Option<Location>,
-    /// What this means for the database (rolled back, left as is...).
-    pub note: Option<String>,
+    pub sqlstate: Option<String>,
 }
 
 impl Failure {
@@ -139,25 +142,6 @@ impl Failure {
             .as_deref()
             .map_or(Code::Apply, |s| Code::Sqlstate(Sqlstate::new(s)))
     }
-
-    pub fn to_json(&self) -> Value {
-        json!({
-            "message": self.message,
-            "sqlstate": self.sqlstate,
-            "detail": self.detail,
-            "hint": self.hint,
-            "context": self.context,
-            "internal_query": self.internal_query,
-            "location": self.location.as_ref().map(|l| json!({
-                "file": l.file, "line": l.line, "column": l.column,
-            })),
-            "source": self.source,
-            "source_location": self.source_location.as_ref().map(|l| json!({
-                "file": l.file, "line": l.line, "column": l.column,
-            })),
-            "note": self.note,
-        })
-    }
 }
 
 impl Failure {
@@ -218,7 +202,7 @@ pub fn diagnostics(items: &[Item]) -> (Vec<Diagnostic>, SourceFiles) {
 }
 
 /// Up to five failing rows of a test.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Sample {
     pub columns: Vec<String>,
     pub rows: Vec<Vec<Option<String>>>,
@@ -270,32 +254,40 @@ impl Sample {
         }
         out
     }
-
-    pub fn to_json(&self) -> Value {
-        json!({"columns": self.columns, "rows": self.rows})
-    }
 }
 
-/// One migration or run step of an apply, as it ended.
-#[derive(Debug, Clone)]
+/// One migration or run step of an apply, as it ended. (Fields in the
+/// order of the JSON report's keys, which are alphabetical.)
+#[derive(Debug, Clone, Serialize)]
 pub struct Item {
+    /// A migration's Flyway checksum.
+    pub checksum: Option<i32>,
+    #[serde(rename = "duration_ms", serialize_with = "duration_ms")]
+    pub duration: Duration,
+    #[serde(rename = "error")]
+    pub failure: Option<Failure>,
+    pub failures: Option<i64>,
+    pub file: String,
     /// `migration`, or the step kind (`seed`, `table`, `test`, ...).
     pub kind: &'static str,
     pub label: String,
     pub node: Option<String>,
-    pub file: String,
     /// Why it ran (or would run).
     pub reason: String,
-    pub transactional: bool,
-    pub status: Status,
     pub rows_affected: Option<u64>,
-    pub failures: Option<i64>,
-    pub duration: Duration,
-    pub failure: Option<Failure>,
-    pub skipped_because: Option<String>,
     pub sample: Option<Sample>,
-    /// A migration's Flyway checksum.
-    pub checksum: Option<i32>,
+    pub skipped_because: Option<String>,
+    #[serde(serialize_with = "status_text")]
+    pub status: Status,
+    pub transactional: bool,
+}
+
+fn duration_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(millis(*d))
+}
+
+fn status_text<S: serde::Serializer>(status: &Status, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(status.as_str())
 }
 
 impl Item {
@@ -316,25 +308,6 @@ impl Item {
             sample: None,
             checksum: None,
         }
-    }
-
-    pub fn to_json(&self) -> Value {
-        json!({
-            "kind": self.kind,
-            "label": self.label,
-            "node": self.node,
-            "file": self.file,
-            "reason": self.reason,
-            "transactional": self.transactional,
-            "status": self.status.as_str(),
-            "rows_affected": self.rows_affected,
-            "failures": self.failures,
-            "duration_ms": millis(self.duration),
-            "checksum": self.checksum,
-            "error": self.failure.as_ref().map(Failure::to_json),
-            "skipped_because": self.skipped_because,
-            "sample": self.sample.as_ref().map(Sample::to_json),
-        })
     }
 }
 

@@ -6,8 +6,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use serde_json::json;
-
 use crate::exit_status::ExitStatus;
 use crate::selection::Selected;
 
@@ -86,7 +84,7 @@ struct Ran {
 pub fn apply(opts: &ApplyOptions) -> ExitStatus {
     let started = Instant::now();
     let mut out = Out::new("apply", opts.format);
-    out.set("dry_run", json!(opts.dry_run));
+    out.doc.dry_run = Some(opts.dry_run);
     let ready = prepare(opts, &mut out).and_then(|mut session| {
         let key = take_lock(opts, &mut session)?;
         let work = plan(opts, &mut session, &mut out)?;
@@ -164,12 +162,12 @@ fn prepare(opts: &ApplyOptions, out: &mut Out) -> Result<Session, Stop> {
         eprintln!("{w}");
     }
     let selection = (!chosen.whole).then(|| chosen.text.clone());
-    out.set("selection", json!(selection));
+    out.doc.selection = Some(selection.clone());
     let table = HistoryTable {
         schema: bundle.settings.history_schema.clone(),
         table: bundle.settings.history_table.clone(),
     };
-    out.set("history_table", json!(table.display()));
+    out.doc.history_table = Some(table.display());
     let (target, client) = connect_to(
         &opts.dir,
         opts.database_url.as_deref(),
@@ -264,7 +262,7 @@ fn plan(opts: &ApplyOptions, session: &mut Session, out: &mut Out) -> Result<Wor
     for w in &plan.warnings {
         eprintln!("warning: {w}");
     }
-    out.set("warnings", json!(plan.warnings));
+    out.doc.warnings = Some(plan.warnings.clone());
 
     let graph = StepGraph::build(manifest);
     let mut order = graph.order(&manifest.run_order);
@@ -305,7 +303,7 @@ fn plan(opts: &ApplyOptions, session: &mut Session, out: &mut Out) -> Result<Wor
             target.scrub(&connect::error_chain(&e))
         ),
     }
-    out.set("warnings", json!(plan.warnings));
+    out.doc.warnings = Some(plan.warnings.clone());
     let mut files: Vec<&str> = plan
         .run
         .iter()
@@ -350,7 +348,7 @@ fn start_run(session: &mut Session, work: &Work, out: &mut Out) -> Result<i64, S
             target.scrub(&connect::error_chain(&e))
         ))
     })?;
-    out.set("run_id", json!(run_id));
+    out.doc.run_id = Some(run_id);
     eprintln!(
         "apply {} to {} (run {run_id}; history {}): {} to run, {} steps",
         bundle.settings.name,
@@ -476,19 +474,22 @@ fn report(
         report::summary("apply", &run.items, started.elapsed(), not_run)
     );
     let t = report::totals(&run.items);
-    out.set("status", json!(if failed { "failed" } else { "success" }));
-    out.set("error", json!(run.fatal));
+    out.doc.status = Some(if failed { "failed" } else { "success" }.to_string());
+    out.doc.error = Some(run.fatal.clone());
     out.items(&run.items);
-    out.set(
-        "summary",
-        json!({
-            "migrations": t.migrations, "steps": t.steps, "ok": t.ok, "warnings": t.warnings,
-            "failed": t.failed, "skipped": t.skipped, "not_run": not_run,
-            "duration_ms": report::millis(started.elapsed()),
-        }),
-    );
+    out.doc.summary = Some(super::document::Summary {
+        migrations: Some(t.migrations),
+        steps: Some(t.steps),
+        ok: t.ok,
+        warnings: t.warnings,
+        failed: t.failed,
+        skipped: Some(t.skipped),
+        not_run,
+        duration_ms: report::millis(started.elapsed()),
+        ..Default::default()
+    });
     if interrupted {
-        out.set("status", json!("interrupted"));
+        out.doc.status = Some("interrupted".to_string());
         return out.finish(ExitStatus::Interrupted);
     }
     out.finish(ExitStatus::failed_if(failed))

@@ -366,20 +366,7 @@ impl Cx<'_> {
             depends_on,
             span: spec.span.clone(),
             fail_calc: spec.fail_calc.clone(),
-            store: spec.store.kind().map(|kind| crate::node::StoredFailures {
-                kind: kind.to_string(),
-                custom_schema: spec
-                    .store
-                    .schema
-                    .clone()
-                    .unwrap_or_else(|| "dbt_test__audit".into()),
-                alias: spec
-                    .store
-                    .alias
-                    .clone()
-                    .unwrap_or_else(|| names.alias.clone()),
-                relation: None,
-            }),
+            store: crate::node::StoredFailures::of(&spec.store, &names.alias),
             alias: names.alias,
         })
     }

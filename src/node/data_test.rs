@@ -2,7 +2,7 @@
 
 use crate::diagnostic::Span;
 use crate::relation::Relation;
-use crate::schema::TestSeverity;
+use crate::schema::{Store, TestSeverity};
 
 /// A test that stores its failing rows (dbt's `store_failures`).
 #[derive(Debug, Clone)]
@@ -16,6 +16,23 @@ pub struct StoredFailures {
     pub alias: String,
     /// Where the rows go, once named (resolve).
     pub relation: Option<Relation>,
+}
+
+impl StoredFailures {
+    /// Where a test with the settings `store` keeps its failing rows, if it
+    /// does: in `dbt_test__audit` and under the test's `alias`, unless the
+    /// settings name others.
+    pub fn of(store: &Store, alias: &str) -> Option<StoredFailures> {
+        Some(StoredFailures {
+            kind: store.kind()?.to_string(),
+            custom_schema: store
+                .schema
+                .clone()
+                .unwrap_or_else(|| "dbt_test__audit".into()),
+            alias: store.alias.clone().unwrap_or_else(|| alias.to_string()),
+            relation: None,
+        })
+    }
 }
 
 #[derive(Debug, Clone)]

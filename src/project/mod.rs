@@ -18,6 +18,7 @@ mod folders;
 mod load;
 mod migrations;
 mod settings;
+mod toml_values;
 
 pub(crate) use self::files::source_file;
 pub use self::folders::input_folders;

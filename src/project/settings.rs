@@ -12,6 +12,7 @@ use crate::config::{ConfigEntry, ConfigLayer};
 use crate::diagnostic::{Code, Diagnostic, SourceFiles, Span};
 
 use super::files::{not_utf8, source_file};
+use super::toml_values::{Folder, FolderEntry, Json};
 use super::{detect_flavor, Flavor, LoadOptions, Paths, Settings, SourceFile};
 
 /// Reads the project file(s) of `root`: `stackc.toml`, or `dbt_project.yml`
@@ -149,19 +150,15 @@ pub(crate) fn parse_settings(file: &SourceFile, diagnostics: &mut Vec<Diagnostic
                     }
                 }
             }
-            "models" => parse_folder_configs(
-                file,
-                section_table,
-                &mut Vec::new(),
-                &mut settings,
-                diagnostics,
-            ),
+            "models" => {
+                let models: Folder = read_section(file, "models", section_table, diagnostics);
+                folder_configs(file, models, &mut Vec::new(), &mut settings, diagnostics);
+            }
             "vars" => {
-                for (k, v) in section_table {
-                    settings
-                        .vars
-                        .insert(k.get_ref().to_string(), toml_to_json(v.get_ref()));
-                }
+                let vars: Vars = read_section(file, "vars", section_table, diagnostics);
+                settings
+                    .vars
+                    .extend(vars.0.into_iter().map(|(k, v)| (k, v.0)));
             }
             "connection" => {
                 let connection: Connection =
@@ -337,41 +334,51 @@ fn fields_of<T: DeserializeOwned>() -> &'static [&'static str] {
     fields.get()
 }
 
-pub(super) fn parse_folder_configs(
+/// `[vars]`: any name, any value.
+#[derive(Deserialize, Default)]
+struct Vars(BTreeMap<String, Json>);
+
+/// The folder configs of `folder` (at `folders`, `[]` for `[models]`) and
+/// of every folder under it; every key that is neither a config nor a
+/// folder reported at its place.
+fn folder_configs(
     file: &SourceFile,
-    table: &DeTable<'_>,
+    folder: Folder,
     folders: &mut Vec<String>,
     settings: &mut Settings,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
     let mut layer = ConfigLayer::default();
-    for (k, v) in table {
-        let key = k.get_ref().as_ref();
-        if FOLDER_CONFIG_KEYS.contains(&key) {
-            layer.insert(
-                key.to_string(),
-                ConfigEntry {
-                    value: toml_to_json(v.get_ref()),
-                    span: Span::new(&file.path, v.span()),
-                },
-            );
-        } else if let Some(sub) = v.get_ref().as_table() {
-            if refuses_control(file, k.span(), "folder", key, diagnostics) {
-                continue;
+    for (k, entry) in folder.0 {
+        let key = k.get_ref().as_str();
+        match entry {
+            FolderEntry::Config(v) => {
+                layer.insert(
+                    key.to_string(),
+                    ConfigEntry {
+                        span: Span::new(&file.path, v.span()),
+                        value: v.into_inner().0,
+                    },
+                );
             }
-            // A nested table that is not a config key is a deeper folder.
-            folders.push(key.to_string());
-            parse_folder_configs(file, sub, folders, settings, diagnostics);
-            folders.pop();
-        } else {
-            let section = format!("models.{}", folders.join("."));
-            diagnostics.push(unknown_key(
-                file,
-                k.span(),
-                section.trim_end_matches('.'),
-                key,
-                FOLDER_CONFIG_KEYS,
-            ));
+            FolderEntry::Folder(sub) => {
+                if refuses_control(file, k.span(), "folder", key, diagnostics) {
+                    continue;
+                }
+                folders.push(key.to_string());
+                folder_configs(file, sub, folders, settings, diagnostics);
+                folders.pop();
+            }
+            FolderEntry::Unknown => {
+                let section = format!("models.{}", folders.join("."));
+                diagnostics.push(unknown_key(
+                    file,
+                    k.span(),
+                    section.trim_end_matches('.'),
+                    key,
+                    FOLDER_CONFIG_KEYS,
+                ));
+            }
         }
     }
     if !layer.is_empty() {
@@ -430,45 +437,6 @@ pub fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-pub(super) fn toml_to_json(value: &DeValue<'_>) -> serde_json::Value {
-    use serde_json::Value as J;
-    match value {
-        DeValue::String(s) => J::String(s.to_string()),
-        DeValue::Integer(i) => i
-            .as_str()
-            .replace('_', "")
-            .parse::<i64>()
-            .ok()
-            .and_then(|n| {
-                if i.radix() == 10 {
-                    Some(J::from(n))
-                } else {
-                    i64::from_str_radix(&i.as_str().replace('_', ""), i.radix())
-                        .ok()
-                        .map(J::from)
-                }
-            })
-            .unwrap_or_else(|| J::String(i.as_str().to_string())),
-        DeValue::Float(f) => f
-            .as_str()
-            .replace('_', "")
-            .parse::<f64>()
-            .ok()
-            .and_then(serde_json::Number::from_f64)
-            .map_or_else(|| J::String(f.as_str().to_string()), J::Number),
-        DeValue::Boolean(b) => J::Bool(*b),
-        DeValue::Datetime(d) => J::String(d.to_string()),
-        DeValue::Array(items) => {
-            J::Array(items.iter().map(|v| toml_to_json(v.get_ref())).collect())
-        }
-        DeValue::Table(t) => J::Object(
-            t.iter()
-                .map(|(k, v)| (k.get_ref().to_string(), toml_to_json(v.get_ref())))
-                .collect(),
-        ),
-    }
 }
 
 /// `root/stackc.toml` as a source file. A file that is there but cannot be
@@ -576,6 +544,52 @@ mod tests {
             assert!(found.contains(&expected), "{expected:?} not in {found:#?}");
         }
         assert_eq!(found.len(), 9, "{found:#?}");
+    }
+
+    #[test]
+    fn folder_configs_and_vars_keep_their_places_and_values() {
+        let text = "[project]\nname = \"p\"\n[models]\nmaterialized = \"view\"\n[models.staging]\nschema = \"stg\"\nmaterialise = \"table\"\ncreated = 1979-05-27\n[models.staging.deep]\ntags = [\"a\", 1]\nnope = {}\n[vars]\nn = 5\nbig = 18446744073709551615\nf = 1.5\nwhen = 1979-05-27T07:32:00Z\nlist = [1, \"x\", {k = true}]\n";
+        let found = diagnostics(text);
+        assert_eq!(
+            found,
+            [
+                (
+                    "unknown key `created` in `models.staging`".to_string(),
+                    "created".to_string()
+                ),
+                (
+                    "unknown key `materialise` in `models.staging`".to_string(),
+                    "materialise".to_string()
+                ),
+            ]
+        );
+        let file = SourceFile {
+            path: Arc::from("stackc.toml"),
+            text: Arc::from(text),
+        };
+        let settings = parse_settings(&file, &mut Vec::new());
+        let at = |folders: &[&str], key: &str| {
+            let folders: Vec<String> = folders.iter().map(|f| f.to_string()).collect();
+            let entry = &settings.folder_configs[&folders][key];
+            (
+                entry.value.clone(),
+                text[entry.span.range.clone()].to_string(),
+            )
+        };
+        assert_eq!(at(&[], "materialized").1, "\"view\"");
+        assert_eq!(at(&["staging"], "schema").0, serde_json::json!("stg"));
+        assert_eq!(
+            at(&["staging", "deep"], "tags"),
+            (serde_json::json!(["a", 1]), "[\"a\", 1]".to_string())
+        );
+        assert_eq!(settings.folder_configs.len(), 3);
+        assert_eq!(
+            serde_json::Value::Object(settings.vars.clone().into_iter().collect()),
+            serde_json::json!({
+                "n": 5, "big": "18446744073709551615", "f": 1.5,
+                "when": "1979-05-27T07:32:00Z", "list": [1, "x", {"k": true}],
+            })
+        );
     }
 
     #[test]

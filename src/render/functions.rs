@@ -179,6 +179,18 @@ pub(super) fn config_fn(state: &State, kwargs: Kwargs) -> Result<String, Error> 
     Ok(String::new())
 }
 
+/// The one optional default of `var()` and `env_var()`, taken as it is
+/// written (minijinja's `Option` would take a `none` for a missing one).
+fn optional_default(function: &str, rest: &[Value]) -> Result<Option<Value>, Error> {
+    if rest.len() > 1 {
+        return Err(Error::new(
+            ErrorKind::TooManyArguments,
+            format!("{function}() takes a name and a default"),
+        ));
+    }
+    Ok(rest.first().cloned())
+}
+
 /// `var(name)` and `var(name, default)`: a default given as `none` is a
 /// default (minijinja's `Option` would take it for a missing argument).
 pub(super) fn var_fn(
@@ -186,13 +198,7 @@ pub(super) fn var_fn(
     name: String,
     default: minijinja::value::Rest<Value>,
 ) -> Result<Value, Error> {
-    if default.len() > 1 {
-        return Err(Error::new(
-            ErrorKind::TooManyArguments,
-            "var() takes a name and a default",
-        ));
-    }
-    let default = default.first().cloned();
+    let default = optional_default("var", &default)?;
     let scope = scope(state)?;
     scope.record(|c| {
         c.vars.insert(name.clone());
@@ -234,13 +240,7 @@ pub(super) fn env_var_fn(
     name: String,
     default: minijinja::value::Rest<Value>,
 ) -> Result<Value, Error> {
-    if default.len() > 1 {
-        return Err(Error::new(
-            ErrorKind::TooManyArguments,
-            "env_var() takes a name and a default",
-        ));
-    }
-    let default = default.first().cloned();
+    let default = optional_default("env_var", &default)?;
     let scope = scope(state)?;
     scope.record(|c| {
         c.env_vars.insert(name.clone());

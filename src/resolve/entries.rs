@@ -129,52 +129,40 @@ pub(super) fn model_entries(
             if entry.snapshot && !snapshots.contains(entry.name.as_str()) {
                 // dbt warns ("did not find matching node for patch") and
                 // goes on; so does stackc, in any project.
-                let mut d = Diagnostic::new(
+                let d = Diagnostic::new(
                     Code::W0330,
                     format!(
                         "schema file describes snapshot `{}`, but no snapshot has that name",
                         entry.name
                     ),
                 )
-                .at(entry.span.clone());
-                d = if names.contains(entry.name.as_str()) {
-                    d.help(format!(
-                        "`{}` is a model: describe it under `models:`",
-                        entry.name
-                    ))
-                } else if let Some(close) =
-                    crate::suggest::closest(&entry.name, snapshots.iter().copied())
-                {
-                    d.help(format!("did you mean `{close}`?"))
-                } else {
-                    d.help("remove the entry, or add `{% snapshot <name> %}` under a snapshot path")
-                };
+                .at(entry.span.clone())
+                .help(no_such_node_help(
+                    &entry.name,
+                    names.contains(entry.name.as_str()).then_some("model"),
+                    snapshots.iter().copied(),
+                    "remove the entry, or add `{% snapshot <name> %}` under a snapshot path",
+                ));
                 diagnostics.push(d);
                 continue;
             }
             if !names.contains(&entry.name.as_str()) {
                 let seeds: Vec<&str> = project.seeds.iter().map(|s| s.name.as_str()).collect();
                 // dbt only warns ("did not find matching node for patch").
-                let mut d = Diagnostic::new(
+                let d = Diagnostic::new(
                     strict_code(dbt, Code::E0305, Code::W0330),
                     format!(
                         "schema file describes model `{}`, but there is no models/**/{}.sql",
                         entry.name, entry.name
                     ),
                 )
-                .at(entry.span.clone());
-                d = if seeds.contains(&entry.name.as_str()) {
-                    d.help(format!(
-                        "`{}` is a seed: describe it under `seeds:`",
-                        entry.name
-                    ))
-                } else if let Some(close) =
-                    crate::suggest::closest(&entry.name, names.iter().copied())
-                {
-                    d.help(format!("did you mean `{close}`?"))
-                } else {
-                    d.help("remove the entry or add the model's .sql file")
-                };
+                .at(entry.span.clone())
+                .help(no_such_node_help(
+                    &entry.name,
+                    seeds.contains(&entry.name.as_str()).then_some("seed"),
+                    names.iter().copied(),
+                    "remove the entry or add the model's .sql file",
+                ));
                 diagnostics.push(d);
                 continue;
             }
@@ -434,4 +422,22 @@ pub(super) fn source_tables(
         }
     }
     out
+}
+
+/// The help for a schema entry that names no node of its kind: `kind` is
+/// the other kind of node of that name, if there is one; else the closest
+/// of `names`; else `otherwise`.
+fn no_such_node_help<'n>(
+    name: &str,
+    kind: Option<&str>,
+    names: impl Iterator<Item = &'n str>,
+    otherwise: &str,
+) -> String {
+    if let Some(kind) = kind {
+        format!("`{name}` is a {kind}: describe it under `{kind}s:`")
+    } else if let Some(close) = crate::suggest::closest(name, names) {
+        format!("did you mean `{close}`?")
+    } else {
+        otherwise.to_string()
+    }
 }

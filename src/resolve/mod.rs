@@ -80,20 +80,7 @@ pub fn resolve(
     let seed_entries = seed_entries(project, dbt, diagnostics);
     // A disabled seed leaves the namespace, as in dbt: a root seed may
     // take the name of a package's seed the root disables.
-    let disabled_seeds: BTreeSet<&str> = match dbt_settings {
-        Some(d) => project
-            .seeds
-            .iter()
-            .filter(|s| {
-                crate::dbt::seeds::config(d, s, &project.settings.paths.seeds)
-                    .get("enabled")
-                    .and_then(|e| e.as_bool())
-                    == Some(false)
-            })
-            .map(|s| &*s.file.path)
-            .collect(),
-        None => BTreeSet::new(),
-    };
+    let disabled_seeds = disabled_seeds(project, dbt_settings);
     check_unique_names(project, &disabled_seeds, diagnostics);
     check_schema_file_names(project, diagnostics);
 
@@ -137,12 +124,7 @@ pub fn resolve(
     });
 
     // Pass 2: render with relations and check the SQL.
-    let known: BTreeSet<&str> = project
-        .models
-        .iter()
-        .map(|m| m.name.as_str())
-        .chain(project.seeds.iter().map(|s| s.name.as_str()))
-        .collect();
+    let known = known_names(project);
     let hard_coded = hard_coded_names(&relations);
     let rejected = rejected_schema_texts(project);
     let pass = ModelPass {
@@ -193,27 +175,22 @@ pub fn resolve(
 
     let renderer = &setup.renderer;
     let vars = &setup.vars;
-    let singular_tests = single_queries(
-        &project.singular_tests,
-        renderer,
-        &relations,
-        vars,
-        &known,
-        &hard_coded,
-        pass.graph.as_ref(),
-        diagnostics,
-    );
+    let single = |files: &[crate::project::SourceFile], diagnostics: &mut Vec<Diagnostic>| {
+        let graph = pass.graph.as_ref();
+        single_queries(
+            files,
+            renderer,
+            &relations,
+            vars,
+            &known,
+            &hard_coded,
+            graph,
+            diagnostics,
+        )
+    };
+    let singular_tests = single(&project.singular_tests, diagnostics);
     // dbt's analyses: compiled and checked like a test, never run.
-    let analyses = single_queries(
-        &project.analyses,
-        renderer,
-        &relations,
-        vars,
-        &known,
-        &hard_coded,
-        pass.graph.as_ref(),
-        diagnostics,
-    );
+    let analyses = single(&project.analyses, diagnostics);
 
     let mut tests = datatest::build(
         &project.settings.name,
@@ -234,45 +211,16 @@ pub fn resolve(
     );
 
     let mut singular_tests = singular::settle(project, singular_tests, diagnostics);
-    let stored = tests
-        .iter_mut()
-        .map(|t| (t.name.as_str(), &t.span, &mut t.store))
-        .chain(
-            singular_tests
-                .iter_mut()
-                .map(|t| (t.name.as_str(), &t.settings.span, &mut t.store)),
-        );
-    configure::place_stored_failures(project, &setup, stored, diagnostics);
+    place_stored_failures(
+        project,
+        &setup,
+        &mut tests,
+        &mut singular_tests,
+        diagnostics,
+    );
 
-    let declared: Vec<(Arc<str>, &crate::schema::UnitTest)> = project
-        .schema_files
-        .iter()
-        .flat_map(|f| f.unit_tests.iter().map(move |u| (Arc::clone(&f.path), u)))
-        .collect();
-    // A unit test renders its model with dbt's `model` and `graph`, as the
-    // model's own render has them.
-    let unit_models: BTreeMap<String, minijinja::Value> = dbt_settings
-        .map(|d| {
-            declared
-                .iter()
-                .filter_map(|(_, u)| {
-                    let resolved = models.get(&u.model)?;
-                    let file = project
-                        .models
-                        .iter()
-                        .find(|m| m.file.path == resolved.file.path)?;
-                    let node = dbt_nodes::node_json(
-                        project,
-                        d,
-                        file,
-                        Some(&resolved.config),
-                        Some(&resolved.relation),
-                    );
-                    Some((u.model.clone(), dbt_nodes::serde_value(node)))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let declared = declared_unit_tests(project);
+    let unit_models = unit_model_values(project, dbt_settings, &declared, &models);
     let unit_tests = crate::unittest::compile(
         &declared,
         renderer,
@@ -308,6 +256,11 @@ pub fn resolve(
     );
     check_migration_names(project, &models, &seeds, &graph, diagnostics);
     let others = other_nodes(project, &models, &seeds, &sources, diagnostics);
+    let mut hooks = |list: Option<&[crate::dbt::Hook]>| {
+        run_hooks(list, renderer, &relations, vars, diagnostics)
+    };
+    let on_run_start = hooks(dbt_settings.map(|d| &d.on_run_start[..]));
+    let on_run_end = hooks(dbt_settings.map(|d| &d.on_run_end[..]));
     Resolved {
         project_name: project.settings.name.clone(),
         models,
@@ -319,31 +272,118 @@ pub fn resolve(
         unit_tests,
         others,
         graph,
-        on_run_start: run_hooks(
-            dbt_settings.map(|d| &d.on_run_start[..]),
-            renderer,
-            &relations,
-            vars,
-            diagnostics,
-        ),
-        on_run_end: run_hooks(
-            dbt_settings.map(|d| &d.on_run_end[..]),
-            renderer,
-            &relations,
-            vars,
-            diagnostics,
-        ),
-        dbt_seeds: dbt_settings.map(|d| {
-            project
-                .seeds
-                .iter()
-                .map(|seed| {
-                    let config = crate::dbt::seeds::config(d, seed, &project.settings.paths.seeds);
-                    (seed.name.clone(), config)
-                })
-                .collect()
-        }),
+        on_run_start,
+        on_run_end,
+        dbt_seeds: dbt_settings.map(|d| dbt_seed_configs(project, d)),
     }
+}
+
+/// The seeds a dbt project disables, by file: a disabled seed leaves the
+/// namespace, as in dbt.
+fn disabled_seeds<'p>(
+    project: &'p Project,
+    dbt_settings: Option<&crate::dbt::DbtSettings>,
+) -> BTreeSet<&'p str> {
+    let Some(d) = dbt_settings else {
+        return BTreeSet::new();
+    };
+    project
+        .seeds
+        .iter()
+        .filter(|s| {
+            crate::dbt::seeds::config(d, s, &project.settings.paths.seeds)
+                .get("enabled")
+                .and_then(|e| e.as_bool())
+                == Some(false)
+        })
+        .map(|s| &*s.file.path)
+        .collect()
+}
+
+/// The names a `ref()` may reach: every model and seed.
+fn known_names(project: &Project) -> BTreeSet<&str> {
+    project
+        .models
+        .iter()
+        .map(|m| m.name.as_str())
+        .chain(project.seeds.iter().map(|s| s.name.as_str()))
+        .collect()
+}
+
+/// The relation each data test and singular test stores its failing rows
+/// in, where it stores them.
+fn place_stored_failures(
+    project: &Project,
+    setup: &setup::Setup<'_>,
+    tests: &mut [crate::node::DataTest],
+    singular_tests: &mut [crate::node::SingularTest],
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let stored = tests
+        .iter_mut()
+        .map(|t| (t.name.as_str(), &t.span, &mut t.store))
+        .chain(
+            singular_tests
+                .iter_mut()
+                .map(|t| (t.name.as_str(), &t.settings.span, &mut t.store)),
+        );
+    configure::place_stored_failures(project, setup, stored, diagnostics);
+}
+
+/// Every unit test of the schema files, with the file it is in.
+fn declared_unit_tests(project: &Project) -> Vec<(Arc<str>, &crate::schema::UnitTest)> {
+    project
+        .schema_files
+        .iter()
+        .flat_map(|f| f.unit_tests.iter().map(move |u| (Arc::clone(&f.path), u)))
+        .collect()
+}
+
+/// dbt's `model` of each unit-tested model of a dbt project: a unit test
+/// renders its model with it (and `graph`), as the model's own render has
+/// them.
+fn unit_model_values(
+    project: &Project,
+    dbt_settings: Option<&crate::dbt::DbtSettings>,
+    declared: &[(Arc<str>, &crate::schema::UnitTest)],
+    models: &BTreeMap<String, Model>,
+) -> BTreeMap<String, minijinja::Value> {
+    let Some(d) = dbt_settings else {
+        return BTreeMap::new();
+    };
+    declared
+        .iter()
+        .filter_map(|(_, u)| {
+            let resolved = models.get(&u.model)?;
+            let file = project
+                .models
+                .iter()
+                .find(|m| m.file.path == resolved.file.path)?;
+            let node = dbt_nodes::node_json(
+                project,
+                d,
+                file,
+                Some(&resolved.config),
+                Some(&resolved.relation),
+            );
+            Some((u.model.clone(), dbt_nodes::serde_value(node)))
+        })
+        .collect()
+}
+
+/// Every seed's config from dbt's `seeds:` tree.
+fn dbt_seed_configs(
+    project: &Project,
+    d: &crate::dbt::DbtSettings,
+) -> BTreeMap<String, BTreeMap<String, serde_json::Value>> {
+    project
+        .seeds
+        .iter()
+        .map(|seed| {
+            let config = crate::dbt::seeds::config(d, seed, &project.settings.paths.seeds);
+            (seed.name.clone(), config)
+        })
+        .collect()
 }
 
 /// Every model rendered with the relations, in parallel; the enabled ones

@@ -65,16 +65,7 @@ pub(super) fn settle(
         if !spec.enabled {
             continue;
         }
-        t.store = spec.store.kind().map(|kind| crate::node::StoredFailures {
-            kind: kind.to_string(),
-            custom_schema: spec
-                .store
-                .schema
-                .clone()
-                .unwrap_or_else(|| "dbt_test__audit".into()),
-            alias: spec.store.alias.clone().unwrap_or_else(|| t.name.clone()),
-            relation: None,
-        });
+        t.store = crate::node::StoredFailures::of(&spec.store, &t.name);
         t.settings = spec;
         out.push(t);
     }

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::config::{ConfigEntry, ConfigLayer};
+use crate::config::ConfigLayer;
 use crate::diagnostic::{offset_of, Code, Diagnostic, Span};
 use crate::project::SourceFile;
 
@@ -15,13 +15,14 @@ use keys::Keyed;
 mod data_tests;
 mod entries;
 mod raw;
+mod sections;
 mod strict;
 
 pub use self::data_tests::{
-    apply_test_setting, apply_test_tree, for_each_test_mut, parse_input, TEST_SETTINGS,
+    apply_test_setting, apply_test_tree, for_each_test_mut, parse_input, Store, TEST_SETTINGS,
 };
-use self::entries::{version_text, Cx};
-use self::raw::{RawFile, RawOther};
+use self::entries::Cx;
+use self::raw::RawFile;
 use self::strict::{check_keys, Ctx};
 
 mod keys;
@@ -330,8 +331,6 @@ pub struct TestSpec {
     pub store: data_tests::Store,
 }
 
-/// Reads one schema file; `None` when it is empty. A file that is not valid
-/// YAML (reported) comes back empty and `rejected`.
 /// `column_types` of a seed's `config:`, as text (a block scalar's
 /// trailing newline and the whitespace around it dropped, as dbt's
 /// rendered value has none).
@@ -345,6 +344,8 @@ pub fn declared_types(config: &ConfigLayer) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Reads one schema file; `None` when it is empty. A file that is not valid
+/// YAML (reported) comes back empty and `rejected`.
 pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<SchemaFile> {
     if file.text.trim().is_empty() {
         return None;
@@ -352,32 +353,8 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
     let (raw, tree) = match serde_saphyr::from_str::<Keyed<RawFile>>(&file.text) {
         Ok(Keyed(raw, tree)) => (raw, tree),
         Err(e) => {
-            let offset = e.location().map_or(0, |l| {
-                offset_of(&file.text, l.line() as usize, l.column() as usize)
-            });
-            let message = yaml_message(&e);
-            let help = if message.starts_with("duplicate mapping key") {
-                "a key may appear once per mapping: merge the two entries or remove one"
-            } else {
-                "schema files follow dbt's `version: 2` format with `models:`, `sources:` and `seeds:`"
-            };
-            diagnostics.push(
-                Diagnostic::new(Code::E0002, format!("invalid schema file: {message}"))
-                    .at_file(&file.path, offset..offset)
-                    .help(help),
-            );
-            return Some(SchemaFile {
-                path: Arc::clone(&file.path),
-                models: Vec::new(),
-                sources: Vec::new(),
-                seeds: Vec::new(),
-                unit_tests: Vec::new(),
-                others: Vec::new(),
-                singular_tests: Vec::new(),
-                analyses: Vec::new(),
-                strict: Vec::new(),
-                rejected: true,
-            });
+            diagnostics.push(invalid_yaml(file, &e));
+            return Some(SchemaFile::empty(file, true));
         }
     };
     let cx = Cx {
@@ -401,261 +378,30 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
             .help("write `version: 2` at the top of the file, or leave `version:` out"),
         );
     }
-    let models = raw
-        .models
-        .into_iter()
-        .map(|m| {
-            let versions = m
-                .versions
-                .into_iter()
-                .map(|v| cx.version(&m.name.value, v, diagnostics))
-                .collect();
-            Arc::new(ModelEntry {
-                span: cx.span(&m.name),
-                name: m.name.value,
-                description: m.description,
-                config: m
-                    .config
-                    .into_iter()
-                    .map(|(k, v)| {
-                        let span = cx.span(&v);
-                        (
-                            k,
-                            ConfigEntry {
-                                value: v.value,
-                                span,
-                            },
-                        )
-                    })
-                    .collect(),
-                columns: m
-                    .columns
-                    .into_iter()
-                    .map(|c| cx.column(c, diagnostics))
-                    .collect(),
-                tests: cx.tests(m.tests, m.data_tests, diagnostics),
-                latest_version: m.latest_version.map(|v| version_text(&v)),
-                constraints: m.constraints,
-                versions,
-                snapshot: false,
-            })
-        })
-        .collect::<Vec<_>>();
-    let mut models = models;
-    let snapshots: Vec<RawOther> = raw
-        .snapshots
-        .into_iter()
-        .map(|s| {
-            let other = s.other();
-            models.push(Arc::new(ModelEntry {
-                span: cx.span(&s.name),
-                name: s.name.value,
-                description: s.description,
-                config: ConfigLayer::default(),
-                columns: s
-                    .columns
-                    .into_iter()
-                    .map(|c| cx.column(c, diagnostics))
-                    .collect(),
-                tests: cx.tests(s.tests, s.data_tests, diagnostics),
-                latest_version: None,
-                constraints: Vec::new(),
-                versions: Vec::new(),
-                snapshot: true,
-            }));
-            other
-        })
-        .collect();
-    let sources = raw
-        .sources
-        .into_iter()
-        .map(|s| {
-            let source_quoting = s.quoting;
-            SourceEntry {
-                span: cx.span(&s.name),
-                schema: s.schema.unwrap_or_else(|| s.name.value.clone()),
-                database: s.database.as_ref().and_then(|d| {
-                    let text = match &d.value {
-                        serde_json::Value::Null => return None,
-                        serde_json::Value::String(t) => t.clone(),
-                        other => other.to_string(),
-                    };
-                    Some((text, cx.span(d)))
-                }),
-                name: s.name.value,
-                description: s.description,
-                tables: s
-                    .tables
-                    .into_iter()
-                    .map(|t| {
-                        let mut quoting = source_quoting.clone();
-                        quoting.extend(t.quoting);
-                        SourceTable {
-                            span: cx.span(&t.name),
-                            identifier: t.identifier.unwrap_or_else(|| t.name.value.clone()),
-                            quote_identifier: quoting.get("identifier").copied().unwrap_or(false),
-                            quoting,
-                            name: t.name.value,
-                            description: t.description,
-                            columns: t
-                                .columns
-                                .into_iter()
-                                .map(|c| cx.column(c, diagnostics))
-                                .collect(),
-                            tests: cx.tests(t.tests, t.data_tests, diagnostics),
-                        }
-                    })
-                    .collect(),
-            }
-        })
-        .collect();
-    let seeds = raw
-        .seeds
-        .into_iter()
-        .map(|s| {
-            let columns: Vec<Column> = s
-                .columns
-                .into_iter()
-                .map(|c| cx.column(c, diagnostics))
-                .collect();
-            let mut column_types: BTreeMap<String, String> = columns
-                .iter()
-                .filter_map(|c| Some((c.name.clone(), c.data_type.clone()?)))
-                .collect();
-            let config: ConfigLayer = s
-                .config
-                .into_iter()
-                .map(|(k, v)| {
-                    let span = cx.span(&v);
-                    (
-                        k,
-                        ConfigEntry {
-                            value: v.value,
-                            span,
-                        },
-                    )
-                })
-                .collect();
-            column_types.extend(declared_types(&config));
-            SeedEntry {
-                span: cx.span(&s.name),
-                name: s.name.value,
-                description: s.description,
-                column_types,
-                config,
-                columns,
-                tests: cx.tests(s.tests, s.data_tests, diagnostics),
-            }
-        })
-        .collect();
+    let mut models = sections::models(&cx, raw.models, diagnostics);
+    let (snapshot_models, snapshots) = sections::snapshots(&cx, raw.snapshots, diagnostics);
+    models.extend(snapshot_models);
+    let sources = sections::sources(&cx, raw.sources, diagnostics);
+    let seeds = sections::seeds(&cx, raw.seeds, diagnostics);
     let unit_tests = raw
         .unit_tests
         .into_iter()
         .filter_map(|u| cx.unit_test(u, diagnostics))
         .collect();
-    let mut others = Vec::new();
-    for (kind, list) in [
-        (OtherKind::Snapshot, snapshots),
-        (OtherKind::Exposure, raw.exposures),
-        (OtherKind::SemanticModel, raw.semantic_models),
-        (OtherKind::Metric, raw.metrics),
-        (OtherKind::SavedQuery, raw.saved_queries),
-    ] {
-        for o in list {
-            let span = cx.span(&o.name);
-            let mut depends_on: Vec<UnitInputKind> = o
-                .depends_on
-                .iter()
-                .chain(&o.model)
-                .filter_map(|d| parse_input(d))
-                .filter(|d| *d != UnitInputKind::This)
-                .collect();
-            depends_on.sort();
-            depends_on.dedup();
-            let mut measures = Vec::new();
-            names_of(Some(&serde_json::Value::Array(o.measures)), &mut measures);
-            let (mut uses_measures, mut uses_metrics) = (Vec::new(), Vec::new());
-            if let Some(params) = &o.type_params {
-                let conversion = params.get("conversion_type_params");
-                for key in ["measure", "numerator_measure"] {
-                    names_of(params.get(key), &mut uses_measures);
-                }
-                for key in ["base_measure", "conversion_measure"] {
-                    names_of(conversion.and_then(|c| c.get(key)), &mut uses_measures);
-                }
-                for key in ["metrics", "numerator", "denominator", "metric"] {
-                    names_of(params.get(key), &mut uses_metrics);
-                }
-            }
-            if let Some(params) = &o.query_params {
-                names_of(params.get("metrics"), &mut uses_metrics);
-            }
-            for list in [&mut measures, &mut uses_measures, &mut uses_metrics] {
-                list.sort();
-                list.dedup();
-            }
-            let relation = o.relation.as_ref().map(|r| (r.value.clone(), cx.span(r)));
-            let config = o
-                .config
-                .into_iter()
-                .map(|(k, v)| {
-                    let span = cx.span(&v);
-                    (
-                        k,
-                        ConfigEntry {
-                            value: v.value,
-                            span,
-                        },
-                    )
-                })
-                .collect();
-            others.push(OtherEntry {
-                relation,
-                config,
-                kind,
-                name: o.name.value,
-                span,
-                description: o.description,
-                label: o.label,
-                type_: o.kind.map(|k| match k {
-                    serde_json::Value::String(s) => s,
-                    other => other.to_string(),
-                }),
-                depends_on,
-                measures,
-                uses_measures,
-                uses_metrics,
-            });
-        }
-    }
-    let described = |list: Vec<raw::RawDescribed>| -> Vec<Described> {
-        list.into_iter()
-            .map(|d| Described {
-                span: cx.span(&d.name),
-                name: d.name.value,
-                description: d.description,
-                config: d
-                    .config
-                    .into_iter()
-                    .map(|(k, v)| {
-                        let span = cx.span(&v);
-                        (
-                            k,
-                            ConfigEntry {
-                                value: v.value,
-                                span,
-                            },
-                        )
-                    })
-                    .collect(),
-            })
-            .collect()
-    };
-    let singular_tests = described(raw.data_tests);
-    let analyses = described(raw.analyses);
+    let others = sections::others(
+        &cx,
+        [
+            (OtherKind::Snapshot, snapshots),
+            (OtherKind::Exposure, raw.exposures),
+            (OtherKind::SemanticModel, raw.semantic_models),
+            (OtherKind::Metric, raw.metrics),
+            (OtherKind::SavedQuery, raw.saved_queries),
+        ],
+    );
+    let singular_tests = sections::described(&cx, raw.data_tests);
+    let analyses = sections::described(&cx, raw.analyses);
     strict.extend(cx.strict.into_inner());
     Some(SchemaFile {
-        path: Arc::clone(&file.path),
         models,
         sources,
         seeds,
@@ -664,8 +410,41 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
         singular_tests,
         analyses,
         strict,
-        rejected: false,
+        ..SchemaFile::empty(file, false)
     })
+}
+
+impl SchemaFile {
+    fn empty(file: &SourceFile, rejected: bool) -> SchemaFile {
+        SchemaFile {
+            path: Arc::clone(&file.path),
+            models: Vec::new(),
+            sources: Vec::new(),
+            seeds: Vec::new(),
+            unit_tests: Vec::new(),
+            others: Vec::new(),
+            singular_tests: Vec::new(),
+            analyses: Vec::new(),
+            strict: Vec::new(),
+            rejected,
+        }
+    }
+}
+
+/// E0002 for a file that is not valid YAML, at the place saphyr names.
+fn invalid_yaml(file: &SourceFile, e: &serde_saphyr::Error) -> Diagnostic {
+    let offset = e.location().map_or(0, |l| {
+        offset_of(&file.text, l.line() as usize, l.column() as usize)
+    });
+    let message = yaml_message(e);
+    let help = if message.starts_with("duplicate mapping key") {
+        "a key may appear once per mapping: merge the two entries or remove one"
+    } else {
+        "schema files follow dbt's `version: 2` format with `models:`, `sources:` and `seeds:`"
+    };
+    Diagnostic::new(Code::E0002, format!("invalid schema file: {message}"))
+        .at_file(&file.path, offset..offset)
+        .help(help)
 }
 
 /// The error text without saphyr's own position prefix and snippet (we

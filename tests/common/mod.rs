@@ -130,3 +130,30 @@ pub fn drop_database(name: &str) {
         let _ = admin.batch_execute(&format!("drop database if exists {name} with (force)"));
     }
 }
+
+/// `stackc compile DIR` into a fresh folder, which must succeed (the
+/// assertion shows stderr); every artifact, by path.
+pub fn compile_ok(dir: &Path) -> BTreeMap<String, String> {
+    let out = tempfile::tempdir().unwrap();
+    let output = stackc(&[
+        "compile",
+        dir.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    read_tree(out.path())
+}
+
+/// A copy of `tests/fixtures/<name>` in a fresh folder, to edit or to
+/// compile with caches of its own.
+pub fn copy_fixture(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&repo().join("tests/fixtures").join(name), dir.path());
+    dir
+}

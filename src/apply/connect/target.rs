@@ -132,6 +132,8 @@ pub(super) fn from_libpq_vars(env: &Env) -> Result<Target, ConnectError> {
 }
 
 /// libpq's rule: a `PG*` variable supplies each setting the URL leaves out.
+/// Written here because the `postgres` crate reads no environment variable
+/// at all (its `Config` is only what it is given).
 pub(super) fn fill_from_libpq_vars(
     config: &mut Config,
     raw: &str,

@@ -448,6 +448,31 @@ fn as_timestamp(v: &Scalar) -> Option<i64> {
     }
 }
 
+/// Two intervals combined field by field with `op` (`i64::checked_add`,
+/// `i64::checked_sub`); `None` when a field overflows or one is no interval.
+fn intervals(a: &Scalar, b: &Scalar, op: fn(i64, i64) -> Option<i64>) -> Option<Scalar> {
+    let (
+        Scalar::Interval {
+            months: m1,
+            days: d1,
+            micros: u1,
+        },
+        Scalar::Interval {
+            months: m2,
+            days: d2,
+            micros: u2,
+        },
+    ) = (a, b)
+    else {
+        return None;
+    };
+    Some(Scalar::Interval {
+        months: op(*m1, *m2)?,
+        days: op(*d1, *d2)?,
+        micros: op(*u1, *u2)?,
+    })
+}
+
 fn binary(l: Scalar, op: &BinaryOperator, r: Scalar) -> Eval<Scalar> {
     use BinaryOperator as B;
     use Scalar as S;
@@ -506,22 +531,9 @@ fn binary(l: Scalar, op: &BinaryOperator, r: Scalar) -> Eval<Scalar> {
                 let ts = as_timestamp(&a).ok_or_else(overflow)?;
                 add_interval(ts, months, days, micros).map(S::Timestamp)
             }
-            (
-                S::Interval {
-                    months: m1,
-                    days: d1,
-                    micros: u1,
-                },
-                S::Interval {
-                    months: m2,
-                    days: d2,
-                    micros: u2,
-                },
-            ) => Ok(S::Interval {
-                months: m1.checked_add(m2).ok_or_else(overflow)?,
-                days: d1.checked_add(d2).ok_or_else(overflow)?,
-                micros: u1.checked_add(u2).ok_or_else(overflow)?,
-            }),
+            (a @ S::Interval { .. }, b @ S::Interval { .. }) => {
+                intervals(&a, &b, i64::checked_add).ok_or_else(overflow)
+            }
             (a, b) => match (as_float(&a), as_float(&b)) {
                 (Some(x), Some(y)) => float(x + y),
                 _ => Err(no()),
@@ -554,22 +566,9 @@ fn binary(l: Scalar, op: &BinaryOperator, r: Scalar) -> Eval<Scalar> {
                     micros: diff % MICROS_PER_DAY,
                 })
             }
-            (
-                S::Interval {
-                    months: m1,
-                    days: d1,
-                    micros: u1,
-                },
-                S::Interval {
-                    months: m2,
-                    days: d2,
-                    micros: u2,
-                },
-            ) => Ok(S::Interval {
-                months: m1.checked_sub(m2).ok_or_else(overflow)?,
-                days: d1.checked_sub(d2).ok_or_else(overflow)?,
-                micros: u1.checked_sub(u2).ok_or_else(overflow)?,
-            }),
+            (a @ S::Interval { .. }, b @ S::Interval { .. }) => {
+                intervals(&a, &b, i64::checked_sub).ok_or_else(overflow)
+            }
             (a, b) => match (as_float(&a), as_float(&b)) {
                 (Some(x), Some(y)) => float(x - y),
                 _ => Err(no()),

@@ -19,7 +19,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
-use minijinja::value::{Kwargs, Object, Value};
+use minijinja::value::{Object, Value};
 use minijinja::{Environment, Error, ErrorKind, State};
 
 use super::{consteval, query_result};
@@ -28,6 +28,7 @@ use crate::diagnostic::{Code, Diagnostic, Span};
 use crate::project::SourceFile;
 
 mod adapter;
+mod builtins;
 pub(crate) mod clock;
 mod introspection;
 pub(crate) mod mutable;
@@ -37,7 +38,6 @@ mod statement;
 
 use self::adapter::{Adapter, Api, Exceptions};
 use self::introspection::project_relation;
-use self::mutable::{MutDict, MutList};
 use self::namespaces::{MacroRef, Namespace};
 pub use self::preprocess::{mutable_literals, original_offset, preprocess};
 use self::statement::{needs_database, return_fn, StatementBlock};
@@ -152,6 +152,26 @@ pub fn install(
     dbt: &DbtMacros,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> BTreeSet<String> {
+    let (registry, lazy) = load_macros(env, root_macros, dbt, diagnostics);
+    let registry = Arc::new(registry);
+    env.set_loader(move |name| Ok(lazy.get(name).cloned()));
+    let global = unqualified(&registry, dbt);
+    add_macros(env, &registry, &global);
+    add_runtime(env);
+    builtins::install(env);
+    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    global.into_keys().collect()
+}
+
+/// Reads every macro file into a registry: dbt's own, the packages' (each
+/// compiled when first called: their texts by template name, for the
+/// loader) and the root project's (compiled here).
+fn load_macros(
+    env: &mut Environment<'static>,
+    root_macros: &[SourceFile],
+    dbt: &DbtMacros,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> (Registry, BTreeMap<String, String>) {
     let mut registry = Registry {
         root: dbt.root.clone(),
         dispatch: dbt.dispatch.clone(),
@@ -220,14 +240,17 @@ pub fn install(
             }
         }
     }
-    let registry = Arc::new(registry);
-    env.set_loader(move |name| Ok(lazy.get(name).cloned()));
+    (registry, lazy)
+}
 
-    // Unqualified names: the root project's macros override dbt's, as in
-    // dbt. A package's macros are reachable unqualified too (dbt allows
-    // that only inside the package itself; stackc cannot tell which package
-    // a call comes from, so it is lenient here, never different: a name the
-    // root project or dbt defines always wins).
+/// Unqualified names: the root project's macros override dbt's, as in
+/// dbt. A package's macros are reachable unqualified too (dbt allows
+/// that only inside the package itself; stackc cannot tell which package
+/// a call comes from, so it is lenient here, never different: a name the
+/// root project or dbt defines always wins).
+///
+/// Returns each such name with the package whose macro it calls.
+fn unqualified(registry: &Registry, dbt: &DbtMacros) -> BTreeMap<String, String> {
     let mut global: BTreeMap<String, String> = BTreeMap::new();
     let mut order: Vec<&str> = vec![&registry.root, DBT];
     order.extend(dbt.packages.iter().map(|(n, _)| n.as_str()));
@@ -240,13 +263,23 @@ pub fn install(
             }
         }
     }
-    for (name, package) in &global {
+    global
+}
+
+/// Every macro as a global: unqualified (`global`), by namespace
+/// (`dbt_utils.star`), and `adapter`.
+fn add_macros(
+    env: &mut Environment<'static>,
+    registry: &Arc<Registry>,
+    global: &BTreeMap<String, String>,
+) {
+    for (name, package) in global {
         // An object, not a function: its call receives keyword arguments
         // as they were written.
         env.add_global(
             name.clone(),
             Value::from_object(MacroRef {
-                registry: Arc::clone(&registry),
+                registry: Arc::clone(registry),
                 package: package.clone(),
                 name: name.clone(),
                 called_as: name.clone(),
@@ -258,7 +291,7 @@ pub fn install(
         env.add_global(
             package.clone(),
             Value::from_object(Namespace {
-                registry: Arc::clone(&registry),
+                registry: Arc::clone(registry),
                 package,
             }),
         );
@@ -266,9 +299,14 @@ pub fn install(
     env.add_global(
         "adapter",
         Value::from_object(Adapter {
-            registry: Arc::clone(&registry),
+            registry: Arc::clone(registry),
         }),
     );
+}
+
+/// What a render asks of the run: flags, `execute`, the clock, `return`,
+/// and the queries that need a database (`run_query`, `statement`).
+fn add_runtime(env: &mut Environment<'static>) {
     env.add_function(
         "load_relation",
         |state: &State, relation: Value| -> Result<Value, Error> {
@@ -330,104 +368,6 @@ pub fn install(
             }
         },
     );
-    env.add_global("modules", Value::from_object(super::modules::Modules));
-    super::timedelta::install(env);
-    crate::dbt::filters::add_text_filters(env);
-    env.add_function("toyaml", |v: Value| -> Result<String, Error> {
-        let json = serde_json::to_value(&v)
-            .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("toyaml: {e}")))?;
-        Ok(crate::dbt::yaml::to_yaml(&json))
-    });
-    env.add_function("fromyaml", |s: String| -> Result<Value, Error> {
-        crate::dbt::yaml::from_yaml(&s)
-            .map(|v| Value::from(minijinja::value::Serde(v)))
-            .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("fromyaml: {e}")))
-    });
-    env.add_function("should_full_refresh", |_: &State| false);
-    // A test's failing rows are stored by its apply step, around the test's
-    // query: the query itself is what dbt selects without `store_failures`.
-    env.add_function("should_store_failures", |_: &State| false);
-    env.add_function(
-        "log",
-        |msg: Value, kwargs: Kwargs| -> Result<String, Error> {
-            let info: Option<bool> = kwargs.get("info")?;
-            // dbt writes log() to its log file and, with info=True, to the
-            // console: stderr here, never into SQL.
-            if info.unwrap_or(false) {
-                eprintln!("{msg}");
-            }
-            Ok(String::new())
-        },
-    );
-    env.add_function("print", |msg: Value| {
-        eprintln!("{msg}");
-        String::new()
-    });
-    super::pyjson::install(env);
-    env.add_function("fromjson", |s: String| -> Result<Value, Error> {
-        serde_json::from_str::<serde_json::Value>(&s)
-            .map(|v| Value::from(minijinja::value::Serde(v)))
-            .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("fromjson: {e}")))
-    });
-    env.add_function(
-        "zip",
-        |args: minijinja::value::Rest<Value>| -> Result<Value, Error> {
-            let lists: Vec<Vec<Value>> = args
-                .iter()
-                .map(|a| a.try_iter().map(Iterator::collect))
-                .collect::<Result<_, _>>()?;
-            let len = lists.iter().map(Vec::len).min().unwrap_or(0);
-            Ok(Value::from(
-                (0..len)
-                    .map(|i| Value::from(lists.iter().map(|l| l[i].clone()).collect::<Vec<_>>()))
-                    .collect::<Vec<_>>(),
-            ))
-        },
-    );
-    fn unique(v: Option<Value>) -> Result<Value, Error> {
-        let mut seen: Vec<Value> = Vec::new();
-        if let Some(v) = v {
-            for item in v.try_iter()? {
-                if !seen.contains(&item) {
-                    seen.push(item);
-                }
-            }
-        }
-        Ok(Value::from(seen))
-    }
-    env.add_function("set", unique);
-    // dbt's `set_strict` is `set` that raises where Python cannot hash an
-    // item; every Jinja value compares here, so the two agree.
-    env.add_function("set_strict", unique);
-    env.add_function("__stackc_mut_list", |v: Value| -> Value {
-        if v.downcast_object_ref::<Vec<Value>>().is_some() {
-            Value::from_object(MutList(Mutex::new(
-                v.try_iter().map(Iterator::collect).unwrap_or_default(),
-            )))
-        } else {
-            v
-        }
-    });
-    env.add_function("__stackc_mut", |v: Value| -> Value {
-        match v.kind() {
-            minijinja::value::ValueKind::Seq => Value::from_object(MutList(Mutex::new(
-                v.try_iter().map(Iterator::collect).unwrap_or_default(),
-            ))),
-            minijinja::value::ValueKind::Map => {
-                let mut map = Vec::new();
-                if let Ok(keys) = v.try_iter() {
-                    for k in keys {
-                        let value = v.get_item(&k).unwrap_or_default();
-                        map.push((k, value));
-                    }
-                }
-                Value::from_object(MutDict(Mutex::new(map)))
-            }
-            _ => v,
-        }
-    });
-    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
-    global.into_keys().collect()
 }
 
 #[cfg(test)]

@@ -1,3 +1,6 @@
+use std::collections::BTreeSet;
+
+use super::pieces::{pretty, ObjectPieces, BATCH, CHUNK};
 use super::*;
 
 /// The parallel writer and the types apply reads are one format: the
