@@ -97,6 +97,18 @@ impl ParseCache {
         Ok(parsed)
     }
 
+    /// What [`parse_query`] made of `sql` when the caller parsed it itself
+    /// (the column analysis, which needs the tree too), kept as
+    /// [`ParseCache::parse_query`] would keep it.
+    pub fn remember(&self, sql: &str, parsed: &Result<ParsedQuery, QueryProblem>) {
+        let key: [u8; 32] = Sha256::digest(sql.as_bytes()).into();
+        if self.earlier.contains_key(&key) {
+            self.lock().push((key, None));
+        } else if let Ok(parsed) = parsed {
+            self.lock().push((key, Some(parsed.clone())));
+        }
+    }
+
     /// Writes the entries this compile used to `dir`, replacing the file
     /// whole (a temporary file renamed over it), so that a concurrent
     /// compile reads either the old or the new cache.

@@ -15,9 +15,11 @@ use super::query::{self, Col, Kind, Lineage, Problem, ProblemKind, RelCols, RelK
 use super::types::Ty;
 use crate::catalog::{Catalog, CatalogColumn, ModelColumn, Upstream};
 use crate::diagnostic::{offset_of, Code, Diagnostic};
+use crate::parse_cache::ParseCache;
 use crate::relation::Relation;
 use crate::render::Rendered;
 use crate::schema::ModelEntry;
+use crate::sql::{ParsedQuery, QueryProblem};
 
 /// One model to derive.
 pub struct Job<'a> {
@@ -36,9 +38,31 @@ pub struct Job<'a> {
     pub snapshot: bool,
 }
 
+/// Resolve's SQL check of a model's queries (E0201, E0204, W0203, ...),
+/// which the column pass runs on the tree it parses: a model is parsed
+/// once for both.
+pub struct SqlCheck<'a> {
+    pub parse_cache: &'a ParseCache,
+    /// `false` only to measure the column pass (`STACKC_BENCH_NO_COLUMNS`,
+    /// docs/benchmark.md): the SQL check runs, nothing is derived.
+    pub derive: bool,
+    /// The check of one rendered query from what parsing it made: its
+    /// diagnostics, and the output columns its select list names.
+    #[allow(clippy::type_complexity)]
+    pub check: &'a (dyn Fn(
+        &Rendered,
+        Result<ParsedQuery, QueryProblem>,
+        &mut Vec<Diagnostic>,
+    ) -> Option<Vec<String>>
+             + Sync),
+}
+
 /// What was derived of one model.
 #[derive(Debug, Clone, Default)]
 pub struct Derived {
+    /// The output columns its select list names (the SQL check's), when
+    /// it names every one.
+    pub select_list: Option<Vec<String>>,
     /// Its output columns, when all are known.
     pub columns: Option<Vec<ModelColumn>>,
     /// A snapshot's query's column names, when all are known: its
@@ -64,18 +88,22 @@ pub fn derive(
     catalog: &mut Catalog,
     nodes: &Nodes,
     cache: &ColumnCache,
+    sql_check: &SqlCheck,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<Derived> {
     let mut out = vec![Derived::default(); jobs.len()];
     for level in levels(jobs) {
-        let results: Vec<(usize, Option<Vec<Col>>, Vec<Diagnostic>)> = level
+        let results: Vec<(usize, One)> = level
             .par_iter()
-            .map(|&i| {
-                let (cols, local) = derive_one(&jobs[i], catalog, cache);
-                (i, cols, local)
-            })
+            .map(|&i| (i, derive_one(&jobs[i], catalog, cache, sql_check)))
             .collect();
-        for (i, cols, local) in results {
+        for (i, one) in results {
+            let One {
+                columns: cols,
+                select_list,
+                diagnostics: local,
+            } = one;
+            out[i].select_list = select_list;
             diagnostics.extend(local);
             let (schema, name) = key_of(jobs[i].relation);
             catalog.settle(&schema, &name);
@@ -278,21 +306,52 @@ impl query::Catalog for View<'_> {
     }
 }
 
-fn derive_one(
-    job: &Job,
-    catalog: &Catalog,
-    cache: &ColumnCache,
-) -> (Option<Vec<Col>>, Vec<Diagnostic>) {
+/// What the column pass made of one model.
+struct One {
+    columns: Option<Vec<Col>>,
+    /// The SQL check's select list (see [`Derived::select_list`]).
+    select_list: Option<Vec<String>>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+fn derive_one(job: &Job, catalog: &Catalog, cache: &ColumnCache, sql_check: &SqlCheck) -> One {
     let mut local = Vec::new();
     if !job.sql_check {
-        return (None, local);
+        return One {
+            columns: None,
+            select_list: None,
+            diagnostics: local,
+        };
     }
-    let key = cache::key(
-        &job.full.sql,
-        job.incremental.map(|r| r.sql.as_str()),
-        &key_of(job.relation),
-    );
-    let outcome = cache.analyze(key, catalog, |lookups| analyze(job, catalog, lookups));
+    // What the analysis parsed (on a miss of the column cache), for the
+    // SQL check; the parse cache answers for what it did not parse.
+    let mut parsed = Parsed::default();
+    let outcome = if sql_check.derive {
+        let key = cache::key(
+            &job.full.sql,
+            job.incremental.map(|r| r.sql.as_str()),
+            &key_of(job.relation),
+        );
+        cache.analyze(key, catalog, |lookups| {
+            analyze(job, catalog, lookups, &mut parsed)
+        })
+    } else {
+        Outcome::default()
+    };
+    let check = |r: &Rendered, parsed: Option<ParseResult>, local: &mut Vec<Diagnostic>| {
+        let parsed = match parsed {
+            Some(p) => {
+                sql_check.parse_cache.remember(&r.sql, &p);
+                p
+            }
+            None => sql_check.parse_cache.parse_query(&r.sql),
+        };
+        (sql_check.check)(r, parsed, local)
+    };
+    let select_list = check(job.full, parsed.full, &mut local);
+    if let Some(inc) = job.incremental {
+        check(inc, parsed.incremental, &mut local);
+    }
     let mut seen = BTreeSet::new();
     for p in &outcome.full {
         let d = diagnostic(job, job.full, p);
@@ -314,12 +373,36 @@ fn derive_one(
             }
         }
     }
-    (outcome.columns, local)
+    One {
+        columns: outcome.columns,
+        select_list,
+        diagnostics: local,
+    }
+}
+
+type ParseResult = Result<ParsedQuery, QueryProblem>;
+
+/// What [`analyze`] parsed of the full and the incremental query.
+#[derive(Default)]
+struct Parsed {
+    full: Option<ParseResult>,
+    incremental: Option<ParseResult>,
+}
+
+/// One parse of a query: what the SQL check reads, and the tree when it
+/// is one query.
+fn parse(sql: &str) -> (ParseResult, Option<Box<sqlparser::ast::Query>>) {
+    match crate::sql::parse_query_tree(sql) {
+        Ok((parsed, q)) => (Ok(parsed), Some(q)),
+        Err(e) => (Err(e), None),
+    }
 }
 
 /// Parses and analyses a model's queries against the catalog.
-fn analyze(job: &Job, catalog: &Catalog, lookups: &Lookups) -> Outcome {
-    let Some(q) = crate::sql::parse_one_query(&job.full.sql) else {
+fn analyze(job: &Job, catalog: &Catalog, lookups: &Lookups, parsed: &mut Parsed) -> Outcome {
+    let (result, q) = parse(&job.full.sql);
+    parsed.full = Some(result);
+    let Some(q) = q else {
         return Outcome::default();
     };
     let mut view = View {
@@ -335,7 +418,9 @@ fn analyze(job: &Job, catalog: &Catalog, lookups: &Lookups) -> Outcome {
     drop(q);
     let mut incremental = Vec::new();
     if let Some(inc) = job.incremental {
-        if let Some(q) = crate::sql::parse_one_query(&inc.sql) {
+        let (result, q) = parse(&inc.sql);
+        parsed.incremental = Some(result);
+        if let Some(q) = q {
             view.own = analysis.columns.as_ref().map(|c| {
                 (
                     key_of(job.relation),

@@ -9,6 +9,7 @@ use rayon::prelude::*;
 
 use super::Discovered;
 use crate::columns::cache::ColumnCache;
+use crate::columns::models::SqlCheck;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::graph;
 use crate::node::{Model, ResolvedSeed, ResolvedSource};
@@ -25,6 +26,8 @@ pub(super) struct Upstream<'a> {
     pub sources: &'a BTreeMap<(String, String), ResolvedSource>,
     /// What earlier compiles derived.
     pub cache: &'a ColumnCache,
+    /// The SQL check, run on the column pass's parse of each model.
+    pub sql_check: &'a SqlCheck<'a>,
 }
 
 /// How to render a model again (resolve's second pass, for one model).
@@ -37,6 +40,8 @@ pub(super) struct Again<'a> {
     pub render: &'a RenderModel<'a>,
     /// A rendered model's schema-file entry and foreign-key parents.
     pub finish: &'a (dyn Fn(Model) -> Model + 'a),
+    /// The SQL check of a model the column pass does not see.
+    pub check_sql: &'a (dyn Fn(&Model, &mut Vec<Diagnostic>) + 'a),
     pub upstream: &'a Upstream<'a>,
 }
 
@@ -79,8 +84,12 @@ pub(super) fn render_again(
             failed.remove(&m.name);
             let Some(model) = model else { continue };
             let model = (again.finish)(model);
-            if model.config.enabled {
+            if !model.config.enabled {
+                (again.check_sql)(&model, diagnostics);
+            } else {
                 names.insert(model.name.clone());
+                // One of the same name that this replaces was checked
+                // when its columns were derived.
                 models.insert(model.name.clone(), model);
             }
         }
@@ -163,7 +172,7 @@ fn only_introspection_errors(m: &ModelFile, diagnostics: &[Diagnostic]) -> bool 
 }
 
 /// The columns of the models (all, or `only` these) from their SQL, in
-/// dependency order, into the catalog; returns the relations with that
+/// dependency order, into the catalog, and their SQL checked; returns the relations with that
 /// catalog, for what renders after (tests, unit tests, models rendered
 /// again). Frees the models' source maps, which only the checks read.
 pub(super) fn derive_columns(
@@ -179,6 +188,7 @@ pub(super) fn derive_columns(
         seeds,
         sources,
         cache,
+        sql_check,
     } = *upstream;
     let mut nodes = Nodes::new();
     for ((source, table), s) in sources {
@@ -209,7 +219,7 @@ pub(super) fn derive_columns(
                 snapshot: m.snapshot.is_some(),
             })
             .collect();
-        derive(&jobs, &mut catalog, &nodes, cache, diagnostics)
+        derive(&jobs, &mut catalog, &nodes, cache, sql_check, diagnostics)
     };
     if only.is_none() {
         catalog.settle_all();
@@ -221,6 +231,7 @@ pub(super) fn derive_columns(
         if let (Some(strategy), Some(cols)) = (&m.snapshot, &d.snapshot_query) {
             check_snapshot_columns(m, strategy, cols, diagnostics);
         }
+        m.columns = d.select_list;
         if let Some(cols) = d.columns {
             m.columns = Some(cols.iter().map(|c| c.name.clone()).collect());
             m.derived_columns = Some(cols);

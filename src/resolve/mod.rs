@@ -11,6 +11,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::columns::cache::ColumnCache;
+use crate::columns::models::SqlCheck;
 use crate::datatest;
 use crate::diagnostic::Diagnostic;
 use crate::graph;
@@ -144,11 +145,22 @@ pub fn resolve(
     };
     let (mut models, mut failed) =
         render_models(project, &pass, &discovered, &relations, diagnostics);
+    let check = |r: &crate::render::Rendered, parsed, diagnostics: &mut Vec<Diagnostic>| {
+        self::queries::check_parsed(r, parsed, &hard_coded, diagnostics)
+    };
+    let sql_check = SqlCheck {
+        parse_cache,
+        // A switch of the benchmark alone (docs/benchmark.md), to measure
+        // what the column pass costs; not for users.
+        derive: std::env::var_os("STACKC_BENCH_NO_COLUMNS").is_none(),
+        check: &check,
+    };
     let upstream = Upstream {
         project_name: &project.settings.name,
         seeds: &seeds,
         sources: &sources,
         cache: column_cache,
+        sql_check: &sql_check,
     };
     let relations = derive_columns(&upstream, &mut models, None, &relations, diagnostics);
     let relations = render_again(
@@ -157,6 +169,7 @@ pub fn resolve(
             discovered: &discovered,
             render: &|m, disc, relations| pass.render(m, disc, relations),
             finish: &|model| pass.finish(model),
+            check_sql: &|model, diagnostics| pass.check_sql(model, diagnostics),
             upstream: &upstream,
         },
         &mut models,
@@ -413,8 +426,10 @@ fn render_models(
         }
         if let Some(model) = model {
             let model = pass.finish(model);
-            if model.config.enabled {
-                models.insert(model.name.clone(), model);
+            if !model.config.enabled {
+                pass.check_sql(&model, diagnostics);
+            } else if let Some(first) = models.insert(model.name.clone(), model) {
+                pass.check_sql(&first, diagnostics);
             }
         }
     }

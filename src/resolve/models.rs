@@ -69,13 +69,6 @@ impl ModelPass<'_> {
             }
         };
         self.check_calls(m, &full, incremental.as_ref(), relations, &mut local);
-        let mut columns = None;
-        if config.sql_check {
-            columns = check_query(&full, self.parse_cache, self.hard_coded, &mut local);
-            if let Some(inc) = &incremental {
-                check_query(inc, self.parse_cache, self.hard_coded, &mut local);
-            }
-        }
         let calls = &full.calls;
         let mut refs: Vec<String> = calls.refs.clone();
         let mut srcs = calls.sources.clone();
@@ -121,10 +114,24 @@ impl ModelPass<'_> {
             sources: srcs,
             vars: vars_used.into_iter().collect(),
             env_vars: env_used.into_iter().collect(),
-            columns,
+            // The SQL check's select list, set where the SQL is checked:
+            // by the column pass, or by `check_sql` for a model it skips.
+            columns: None,
             derived_columns: None,
         };
         (Some(model), local)
+    }
+
+    /// The SQL check of a model the column pass does not see (a disabled
+    /// one, or the second of two of one name), which checks the others on
+    /// its own parse of each.
+    pub(super) fn check_sql(&self, model: &Model, diagnostics: &mut Vec<Diagnostic>) {
+        if model.config.sql_check {
+            check_query(&model.full, self.parse_cache, self.hard_coded, diagnostics);
+            if let Some(inc) = &model.incremental {
+                check_query(inc, self.parse_cache, self.hard_coded, diagnostics);
+            }
+        }
     }
 
     /// The model rendered, and again as an incremental run renders it.

