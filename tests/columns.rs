@@ -161,8 +161,7 @@ fn a_grouped_model_over_copied_columns_keeps_its_lineage() {
         &project,
     );
     let expected: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(repo().join("tests/columns/grouped_filter_lineage.json"))
-            .unwrap(),
+        &std::fs::read_to_string(repo().join("tests/columns/grouped_filter_lineage.json")).unwrap(),
     )
     .unwrap();
     let out = dir.path().join("out");
