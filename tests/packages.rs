@@ -281,3 +281,25 @@ fn the_root_s_jinja_configs_for_a_package_render() {
     }
     assert_eq!(schema("snapshot.helpdesk.tickets_snapshot"), "snapshots");
 }
+
+/// Python's values as dbt's Jinja has them (`tests/fixtures/ok_dbt_python_values`,
+/// output checked against `dbt compile`): sets compare without order, a
+/// filter's `| list` is a new list `pop()` changes, a pattern's `{{` is a
+/// literal and verbose mode keeps its comments, Python's string methods.
+#[test]
+fn python_values_behave_as_in_dbt_s_jinja() {
+    let files = compile_ok(&repo().join("tests/fixtures/ok_dbt_python_values"));
+    let (_, sql) = files
+        .iter()
+        .find(|(path, _)| path.starts_with("migrations/") && path.contains("report"))
+        .expect("the report model is compiled");
+    let want = "select
+    true as same,
+    false as fewer,
+    'orders_b'::text as last_orders,
+    'orders_a,orders_b'::text as refs,
+    2 as seen,
+    '007-ab..-amount-a.b'::text as strings
+from analytics.orders_b";
+    assert!(sql.contains(want), "{sql}");
+}
