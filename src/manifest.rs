@@ -45,6 +45,9 @@ pub struct Manifest<S> {
     pub exposures: BTreeMap<S, OtherInfo<S>>,
     /// Every artifact (but the manifest) and the SHA-256 of its text.
     pub files: BTreeMap<S, S>,
+    /// dbt's groups (`groups:` in a schema file), as the other entries.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub groups: BTreeMap<S, OtherInfo<S>>,
     pub metadata: Metadata<S>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metrics: BTreeMap<S, OtherInfo<S>>,

@@ -281,3 +281,56 @@ fn the_root_s_jinja_configs_for_a_package_render() {
     }
     assert_eq!(schema("snapshot.helpdesk.tickets_snapshot"), "snapshots");
 }
+
+/// Python's values as dbt's Jinja has them (`tests/fixtures/ok_dbt_python_values`,
+/// output checked against `dbt compile`): sets compare without order, a
+/// filter's `| list` is a new list `pop()` changes, a pattern's `{{` is a
+/// literal and verbose mode keeps its comments, Python's string methods.
+#[test]
+fn python_values_behave_as_in_dbt_s_jinja() {
+    let files = compile_ok(&repo().join("tests/fixtures/ok_dbt_python_values"));
+    let (_, sql) = files
+        .iter()
+        .find(|(path, _)| path.starts_with("migrations/") && path.contains("report"))
+        .expect("the report model is compiled");
+    let want = "select
+    true as same,
+    false as fewer,
+    'orders_b'::text as last_orders,
+    'orders_a,orders_b'::text as refs,
+    2 as seen,
+    '007-ab..-amount-a.b'::text as strings
+from analytics.orders_b";
+    assert!(sql.contains(want), "{sql}");
+}
+
+/// dbt's `graph` beyond models (`tests/fixtures/ok_dbt_graph_resources`,
+/// output checked against `dbt compile`): exposures and groups with what
+/// their YAML says, a node's `columns` in the schema file's order, a
+/// source's loader and freshness; the on-run-end hook reads the graph too.
+#[test]
+fn the_graph_has_exposures_groups_and_columns_as_dbt_s() {
+    let files = compile_ok(&repo().join("tests/fixtures/ok_dbt_graph_resources"));
+    let (_, sql) = files
+        .iter()
+        .find(|(path, _)| path.starts_with("migrations/") && path.contains("report"))
+        .expect("the report model is compiled");
+    let want = "select
+    'One row per order'::text as orders_description,
+    'id,amount'::text as orders_columns,
+    'integer None'::text as types,
+    'fivetran 12 hour integer shop.raw.payments'::text as payments,
+    'finance Ada'::text as groups,
+    'exposure.shop.weekly'::text as exposures,
+    0 as metrics
+from analytics.orders";
+    assert!(sql.contains(want), "{sql}");
+    let end = &files["run/on_run_end.sql"];
+    assert!(
+        end.contains("('weekly dashboard high https://example.com/weekly ada@example.com None model.shop.orders shop models/schema.yml')"),
+        "{end}"
+    );
+    // The group is in the manifest with the other entries.
+    let manifest: serde_json::Value = serde_json::from_str(&files["manifest.json"]).unwrap();
+    assert_eq!(manifest["groups"]["group.shop.finance"]["name"], "finance");
+}

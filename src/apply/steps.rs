@@ -269,6 +269,7 @@ mod tests {
             sources: BTreeMap::new(),
             unit_tests: Vec::new(),
             exposures: BTreeMap::new(),
+            groups: BTreeMap::new(),
             metrics: BTreeMap::new(),
             saved_queries: BTreeMap::new(),
             semantic_models: BTreeMap::new(),

@@ -247,6 +247,17 @@ impl Cx<'_> {
         package: Option<&str>,
         diagnostics: &mut Vec<Diagnostic>,
     ) -> Option<(String, Vec<String>)> {
+        // A test that compares with a model that is not built (it failed,
+        // or needs a database; already reported) cannot run either, as a
+        // test of that model is not made.
+        let reads_unbuilt = spec.args.values().any(|v| {
+            v.as_str()
+                .and_then(crate::schema::parse_input)
+                .is_some_and(|i| matches!(i, crate::schema::UnitInputKind::Ref(name) if self.failed.contains(&name)))
+        });
+        if reads_unbuilt {
+            return None;
+        }
         let namespace = package.map(|p| format!("{p}.")).unwrap_or_default();
         let mut call = format!("{{{{ {namespace}test_{}(model={model}", spec.kind);
         let mut args = spec.args.clone();

@@ -9,24 +9,30 @@ use crate::config::ModelConfig;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::graph;
 
-use crate::node::{Model, OtherNode, ResolvedSeed, ResolvedSource};
+use crate::node::{OtherNode, ResolvedSeed, ResolvedSource};
 use crate::project::{ModelFile, Project};
 use crate::relation::Relation;
 use crate::render::{Relations, Renderer};
-use crate::schema::{OtherEntry, OtherKind, UnitInputKind};
+use crate::schema::{ModelEntry, OtherEntry, OtherKind, UnitInputKind};
 
-/// `on-run-start`/`on-run-end` rendered (with `target`, `var` and `ref`);
+pub(super) use super::dbt_graph::node_value;
+use super::dbt_graph::{columns_json, ordered, other_resources};
+
+/// `on-run-start`/`on-run-end` rendered (with `target`, `var`, `ref` and
+/// `graph`, as dbt renders them);
 /// empty entries dropped.
 pub(super) fn run_hooks(
     hooks: Option<&[crate::dbt::Hook]>,
     renderer: &Renderer,
     relations: &Arc<Relations>,
     vars: &Arc<BTreeMap<String, serde_json::Value>>,
+    graph: Option<&minijinja::Value>,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<String> {
     let mut out = Vec::new();
     for hook in hooks.unwrap_or_default() {
-        match renderer.render_snippet(&hook.sql, None, (None, None), relations, vars, &hook.span) {
+        let node = (None, graph.cloned());
+        match renderer.render_snippet(&hook.sql, None, node, relations, vars, &hook.span) {
             Ok(sql) if !sql.trim().is_empty() => out.push(sql.trim().to_string()),
             Ok(_) => {}
             Err(d) => diagnostics.push(d),
@@ -39,7 +45,7 @@ pub(super) fn run_hooks(
 /// depend on. Snapshots are left out: stackc does not build them.
 pub(super) fn other_nodes(
     project: &Project,
-    models: &BTreeMap<String, Model>,
+    models: &BTreeSet<&str>,
     seeds: &BTreeMap<String, ResolvedSeed>,
     sources: &BTreeMap<(String, String), ResolvedSource>,
     diagnostics: &mut Vec<Diagnostic>,
@@ -85,7 +91,9 @@ pub(super) fn other_nodes(
                 .collect();
             for d in &entry.depends_on {
                 let id = match d {
-                    UnitInputKind::Ref(m) if models.contains_key(m) || seeds.contains_key(m) => {
+                    UnitInputKind::Ref(m)
+                        if models.contains(m.as_str()) || seeds.contains_key(m) =>
+                    {
                         Some(graph::ref_id(name, m, seeds))
                     }
                     UnitInputKind::Source(s, t)
@@ -144,6 +152,7 @@ pub(super) fn node_json(
     m: &ModelFile,
     config: Option<&ModelConfig>,
     relation: Option<&Relation>,
+    entry: Option<&ModelEntry>,
 ) -> serde_json::Value {
     let package = dbt
         .package_of(&m.file.path)
@@ -183,6 +192,8 @@ pub(super) fn node_json(
         "config": config_json,
         "raw_code": &*m.file.text,
         "language": "sql",
+        "description": entry.and_then(|e| e.description.clone()).unwrap_or_default(),
+        "columns": columns_json(entry.map_or(&[][..], |e| &e.columns[..])),
     })
 }
 
@@ -198,7 +209,23 @@ pub(super) fn dbt_graph(
     relations: &Relations,
     seeds: &BTreeMap<String, ResolvedSeed>,
     sources: &BTreeMap<(String, String), ResolvedSource>,
+    entries: &BTreeMap<String, Arc<ModelEntry>>,
 ) -> minijinja::Value {
+    let root = &project.settings.name;
+    let package_of = |file: &str| -> (String, String) {
+        let (package, rest) = match d.package_of(file) {
+            Some((name, p)) => (
+                name.to_string(),
+                file.strip_prefix(p.folder.as_str())
+                    .unwrap_or(file)
+                    .trim_start_matches('/'),
+            ),
+            None => (root.clone(), file),
+        };
+        // dbt's `path` is relative to the resource folder (`models/`).
+        let path = rest.split_once('/').map_or(rest, |(_, p)| p);
+        (package, path.to_string())
+    };
     let mut nodes = serde_json::Map::new();
     for (m, (disc, _)) in project.models.iter().zip(discovered) {
         if disabled.contains(&m.name) {
@@ -210,6 +237,7 @@ pub(super) fn dbt_graph(
             m,
             configs.get(&m.name),
             relations.models.get(&m.name),
+            entries.get(&m.name).map(|e| &**e),
         );
         let depends: Vec<String> = disc
             .calls
@@ -229,7 +257,15 @@ pub(super) fn dbt_graph(
         let id = node["unique_id"].as_str().unwrap_or_default().to_string();
         nodes.insert(id, node);
     }
-    for (name, ResolvedSeed { seed, relation, .. }) in seeds {
+    for (
+        name,
+        ResolvedSeed {
+            seed,
+            relation,
+            entry,
+        },
+    ) in seeds
+    {
         let owner = relations
             .packages
             .get(name)
@@ -250,28 +286,91 @@ pub(super) fn dbt_graph(
                 "identifier": relation.name,
                 "database": d.target.database,
                 "config": {"enabled": true, "materialized": "seed"},
+                "description": entry.as_ref().and_then(|e| e.description.clone()).unwrap_or_default(),
+                "columns": columns_json(entry.as_ref().map_or(&[][..], |e| &e.columns[..])),
             }),
         );
     }
     let mut sources_json = serde_json::Map::new();
-    for ((source, table), ResolvedSource { relation: rel, .. }) in sources {
+    for (
+        (source, table),
+        ResolvedSource {
+            relation: rel,
+            table: t,
+            entry,
+        },
+    ) in sources
+    {
         let id = format!("source.{}.{source}.{table}", project.settings.name);
-        sources_json.insert(
-            id.clone(),
-            serde_json::json!({
+        let (package, path) = package_of(&entry.span.file);
+        let mut fqn = vec![package.clone()];
+        fqn.extend(
+            path.split('/')
+                .rev()
+                .skip(1)
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev(),
+        );
+        fqn.extend([source.clone(), table.clone()]);
+        let mut node = serde_json::json!({
                 "unique_id": id,
                 "name": table,
                 "source_name": source,
                 "resource_type": "source",
-                "package_name": project.settings.name,
+                "package_name": package,
+                "fqn": fqn,
+                "path": path,
+                "original_file_path": &*entry.span.file,
+                "source_description": entry.description.clone().unwrap_or_default(),
+                "config": {"enabled": true},
                 "schema": rel.schema,
                 "identifier": rel.name,
                 "database": d.target.database,
-            }),
-        );
+                "description": t.description.clone().unwrap_or_default(),
+                "columns": columns_json(&t.columns),
+                "loader": "",
+                "meta": {},
+                "tags": [],
+                "freshness": null,
+                "loaded_at_field": null,
+        });
+        for (k, v) in &t.yaml {
+            node[k] = v.clone();
+        }
+        node["config"]["freshness"] = node["freshness"].clone();
+        sources_json.insert(id, node);
     }
-    serde_value(serde_json::json!({
-        "nodes": nodes,
-        "sources": sources_json,
-    }))
+    // The manifest's other entries, with the enabled models' names.
+    let enabled: BTreeSet<&str> = project
+        .models
+        .iter()
+        .map(|m| m.name.as_str())
+        .filter(|n| !disabled.contains(*n))
+        .collect();
+    let others = other_nodes(project, &enabled, seeds, sources, &mut Vec::new());
+    let node_id = |id: &str| -> String {
+        let mut parts = id.splitn(3, '.');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(kind @ ("model" | "seed")), Some(_), Some(name)) => {
+                match relations.packages.get(name) {
+                    Some(owner) => format!("{kind}.{owner}.{name}"),
+                    None => id.to_string(),
+                }
+            }
+            _ => id.to_string(),
+        }
+    };
+    let by_id = |map: serde_json::Map<String, serde_json::Value>| {
+        ordered(map.into_iter().map(|(id, n)| (id, node_value(n))))
+    };
+    let mut graph: Vec<(String, minijinja::Value)> = vec![
+        ("nodes".into(), by_id(nodes)),
+        ("sources".into(), by_id(sources_json)),
+    ];
+    for (key, map) in other_resources(&others, &package_of, &node_id) {
+        graph.push((key.into(), serde_value(serde_json::Value::Object(map))));
+    }
+    ordered(graph.into_iter())
 }

@@ -24,6 +24,7 @@ use crate::render::{Calls, Relations};
 mod columns;
 mod configure;
 mod database;
+mod dbt_graph;
 mod dbt_nodes;
 mod entries;
 mod migrations;
@@ -121,6 +122,7 @@ pub fn resolve(
             &relations,
             &seeds,
             &sources,
+            &entries,
         )
     });
 
@@ -268,9 +270,14 @@ pub fn resolve(
         diagnostics,
     );
     check_migration_names(project, &models, &seeds, &graph, diagnostics);
-    let others = other_nodes(project, &models, &seeds, &sources, diagnostics);
+    let model_names: BTreeSet<&str> = models.keys().map(String::as_str).collect();
+    let others = other_nodes(project, &model_names, &seeds, &sources, diagnostics);
+    drop(model_names);
+    // dbt renders the run hooks with the graph (a package's on-run-end
+    // reads `graph.nodes`).
+    let run_graph = pass.graph.as_ref();
     let mut hooks = |list: Option<&[crate::dbt::Hook]>| {
-        run_hooks(list, renderer, &relations, vars, diagnostics)
+        run_hooks(list, renderer, &relations, vars, run_graph, diagnostics)
     };
     let on_run_start = hooks(dbt_settings.map(|d| &d.on_run_start[..]));
     let on_run_end = hooks(dbt_settings.map(|d| &d.on_run_end[..]));
@@ -378,8 +385,9 @@ fn unit_model_values(
                 file,
                 Some(&resolved.config),
                 Some(&resolved.relation),
+                resolved.entry.as_deref(),
             );
-            Some((u.model.clone(), dbt_nodes::serde_value(node)))
+            Some((u.model.clone(), dbt_nodes::node_value(node)))
         })
         .collect()
 }

@@ -15,7 +15,7 @@ use crate::render::{call_span, Calls, Relations, RenderInput, Rendered};
 use crate::schema::{ModelEntry, UnitInputKind};
 
 use super::columns::Rerendered;
-use super::dbt_nodes::{node_json, serde_value};
+use super::dbt_nodes::{node_json, node_value};
 use super::entries::foreign_key_targets;
 use super::model_config::snapshot_span;
 use super::queries::{check_query, check_refs};
@@ -146,10 +146,17 @@ impl ModelPass<'_> {
             cte: None,
             ..relation.clone()
         };
-        let model_value = self
-            .setup
-            .dbt_settings
-            .map(|d| serde_value(node_json(self.project, d, m, Some(config), Some(relation))));
+        let model_value = self.setup.dbt_settings.map(|d| {
+            let entry = self.entries.get(&m.name).map(|e| &**e);
+            node_value(node_json(
+                self.project,
+                d,
+                m,
+                Some(config),
+                Some(relation),
+                entry,
+            ))
+        });
         let render = |is_incremental| {
             let key = self
                 .cache_keys
@@ -231,10 +238,17 @@ impl ModelPass<'_> {
             .get(key)
             .cloned()
             .unwrap_or_else(|| Span::new(&m.file.path, 0..0));
-        let model_value = self
-            .setup
-            .dbt_settings
-            .map(|d| serde_value(node_json(self.project, d, m, Some(config), Some(this))));
+        let model_value = self.setup.dbt_settings.map(|d| {
+            let entry = self.entries.get(&m.name).map(|e| &**e);
+            node_value(node_json(
+                self.project,
+                d,
+                m,
+                Some(config),
+                Some(this),
+                entry,
+            ))
+        });
         let mut out = Vec::new();
         for item in items {
             let text = match item {

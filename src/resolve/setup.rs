@@ -15,7 +15,7 @@ use crate::relation::Relation;
 use crate::render::cache::{Keys as CacheKeys, RenderCache};
 use crate::render::{Calls, Relations, RenderInput, RenderOptions, Renderer};
 
-use super::dbt_nodes::{node_json, serde_value};
+use super::dbt_nodes::{node_json, node_value, serde_value};
 use super::entries::strictness;
 use super::{Discovered, MODELS_PER_TASK};
 
@@ -114,7 +114,10 @@ pub(super) fn discover(
 ) -> Vec<(Discovered, Option<Diagnostic>)> {
     let dbt_settings = setup.dbt_settings;
     let no_relations = Arc::new(Relations::default());
-    let empty_graph = serde_value(serde_json::json!({"nodes": {}, "sources": {}}));
+    let empty_graph = serde_value(serde_json::json!({
+        "nodes": {}, "sources": {}, "exposures": {}, "metrics": {}, "semantic_models": {},
+        "saved_queries": {}, "groups": {},
+    }));
     let discovered: Vec<(Discovered, Option<Diagnostic>)> = project
         .models
         .par_iter()
@@ -137,7 +140,8 @@ pub(super) fn discover(
                     this: Some(this.clone()),
                     is_incremental: false,
                     // What dbt's parser knows of the node before its configs.
-                    model: dbt_settings.map(|d| serde_value(node_json(project, d, m, None, None))),
+                    model: dbt_settings
+                        .map(|d| node_value(node_json(project, d, m, None, None, None))),
                     graph: dbt_settings.map(|_| empty_graph.clone()),
                 })
             };

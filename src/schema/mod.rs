@@ -75,6 +75,7 @@ pub enum OtherKind {
     Metric,
     SavedQuery,
     Snapshot,
+    Group,
 }
 
 impl OtherKind {
@@ -86,6 +87,7 @@ impl OtherKind {
             OtherKind::Metric => "metric",
             OtherKind::SavedQuery => "saved_query",
             OtherKind::Snapshot => "snapshot",
+            OtherKind::Group => "group",
         }
     }
 }
@@ -110,6 +112,9 @@ pub struct OtherEntry {
     pub relation: Option<(String, Span)>,
     /// A snapshot's `config:`.
     pub config: ConfigLayer,
+    /// The entry's other keys as written (`owner:`, `url:`, `entities:`,
+    /// `measures:`, `type_params:`...), for dbt's `graph`.
+    pub yaml: BTreeMap<String, serde_json::Value>,
 }
 
 /// `x`, `{name: x}` or a list of them.
@@ -262,6 +267,9 @@ pub struct SourceTable {
     pub description: Option<String>,
     pub columns: Vec<Column>,
     pub tests: Vec<TestSpec>,
+    /// `loader`, `meta`, `tags`, `freshness` and `loaded_at_field` as
+    /// written, the table's over its source's (dbt's rule), for `graph`.
+    pub yaml: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone)]
@@ -396,6 +404,7 @@ pub fn parse(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<Sch
             (OtherKind::SemanticModel, raw.semantic_models),
             (OtherKind::Metric, raw.metrics),
             (OtherKind::SavedQuery, raw.saved_queries),
+            (OtherKind::Group, raw.groups),
         ],
     );
     let singular_tests = sections::described(&cx, raw.data_tests);

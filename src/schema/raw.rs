@@ -27,6 +27,8 @@ pub(super) struct RawFile {
     pub(super) metrics: Vec<RawOther>,
     #[serde(default)]
     pub(super) saved_queries: Vec<RawOther>,
+    #[serde(default)]
+    pub(super) groups: Vec<RawOther>,
     /// Singular tests described by name (dbt 1.8).
     #[serde(default)]
     pub(super) data_tests: Vec<RawDescribed>,
@@ -71,6 +73,11 @@ pub(super) struct RawOther {
     /// Snapshots: their configs (`strategy`, `unique_key`, ...).
     #[serde(default)]
     pub(super) config: BTreeMap<String, Spanned<serde_json::Value>>,
+    /// What else dbt keeps of the entry and a package may read from
+    /// `graph` (an exposure's owner and url, a semantic model's entities,
+    /// a metric's filter), as written.
+    #[serde(flatten)]
+    pub(super) yaml: BTreeMap<String, serde_json::Value>,
 }
 
 /// A `snapshots:` entry: a YAML snapshot (`relation:`), or the description,
@@ -106,6 +113,7 @@ impl RawSnapshot {
             query_params: None,
             relation: self.relation.clone(),
             config: self.config.clone(),
+            yaml: BTreeMap::new(),
         }
     }
 }
@@ -211,15 +219,10 @@ pub(super) struct RawSource {
     #[serde(default)]
     pub(super) tables: Vec<RawSourceTable>,
     pub(super) database: Option<Spanned<serde_json::Value>>,
-    #[allow(dead_code)] // accepted for dbt compatibility
     pub(super) loader: Option<serde_json::Value>,
-    #[allow(dead_code)] // accepted for dbt compatibility
     pub(super) meta: Option<serde_json::Value>,
-    #[allow(dead_code)] // accepted for dbt compatibility
     pub(super) tags: Option<serde_json::Value>,
-    #[allow(dead_code)] // accepted for dbt compatibility
     pub(super) freshness: Option<serde_json::Value>,
-    #[allow(dead_code)] // accepted for dbt compatibility
     pub(super) loaded_at_field: Option<serde_json::Value>,
 }
 
@@ -236,13 +239,9 @@ pub(super) struct RawSourceTable {
     pub(super) tests: Vec<Spanned<serde_json::Value>>,
     #[serde(default)]
     pub(super) data_tests: Vec<Spanned<serde_json::Value>>,
-    #[allow(dead_code)] // accepted for dbt compatibility
     pub(super) meta: Option<serde_json::Value>,
-    #[allow(dead_code)] // accepted for dbt compatibility
     pub(super) tags: Option<serde_json::Value>,
-    #[allow(dead_code)] // accepted for dbt compatibility
     pub(super) freshness: Option<serde_json::Value>,
-    #[allow(dead_code)] // accepted for dbt compatibility
     pub(super) loaded_at_field: Option<serde_json::Value>,
 }
 

@@ -125,7 +125,20 @@ pub(super) fn sources(
                     .map(|t| {
                         let mut quoting = source_quoting.clone();
                         quoting.extend(t.quoting);
+                        let mut yaml = BTreeMap::new();
+                        for (key, source, table) in [
+                            ("loader", &s.loader, &None),
+                            ("meta", &s.meta, &t.meta),
+                            ("tags", &s.tags, &t.tags),
+                            ("freshness", &s.freshness, &t.freshness),
+                            ("loaded_at_field", &s.loaded_at_field, &t.loaded_at_field),
+                        ] {
+                            if let Some(v) = table.as_ref().or(source.as_ref()) {
+                                yaml.insert(key.to_string(), v.clone());
+                            }
+                        }
                         SourceTable {
+                            yaml,
                             span: cx.span(&t.name),
                             identifier: t.identifier.unwrap_or_else(|| t.name.value.clone()),
                             quote_identifier: quoting.get("identifier").copied().unwrap_or(false),
@@ -179,7 +192,7 @@ pub(super) fn seeds(
 
 /// Snapshots (as [`snapshots`] leaves them), exposures, semantic models,
 /// metrics and saved queries, in that order.
-pub(super) fn others(cx: &Cx<'_>, lists: [(OtherKind, Vec<RawOther>); 5]) -> Vec<OtherEntry> {
+pub(super) fn others(cx: &Cx<'_>, lists: [(OtherKind, Vec<RawOther>); 6]) -> Vec<OtherEntry> {
     lists
         .into_iter()
         .flat_map(|(kind, list)| list.into_iter().map(move |o| (kind, o)))
@@ -199,7 +212,10 @@ fn other(cx: &Cx<'_>, kind: OtherKind, o: RawOther) -> OtherEntry {
     depends_on.sort();
     depends_on.dedup();
     let mut measures = Vec::new();
-    names_of(Some(&serde_json::Value::Array(o.measures)), &mut measures);
+    names_of(
+        Some(&serde_json::Value::Array(o.measures.clone())),
+        &mut measures,
+    );
     let (mut uses_measures, mut uses_metrics) = (Vec::new(), Vec::new());
     if let Some(params) = &o.type_params {
         let conversion = params.get("conversion_type_params");
@@ -220,7 +236,33 @@ fn other(cx: &Cx<'_>, kind: OtherKind, o: RawOther) -> OtherEntry {
         list.sort();
         list.dedup();
     }
+    let mut yaml = o.yaml;
+    let written = [
+        (
+            "measures",
+            (!o.measures.is_empty()).then(|| serde_json::Value::Array(o.measures.clone())),
+        ),
+        ("type_params", o.type_params.clone()),
+        ("query_params", o.query_params.clone()),
+    ];
+    for (key, value) in written {
+        if let Some(v) = value {
+            yaml.insert(key.to_string(), v);
+        }
+    }
+    if !o.config.is_empty() {
+        yaml.insert(
+            "config".into(),
+            serde_json::Value::Object(
+                o.config
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.value.clone()))
+                    .collect(),
+            ),
+        );
+    }
     OtherEntry {
+        yaml,
         relation: o.relation.as_ref().map(|r| (r.value.clone(), cx.span(r))),
         config: cx.config(o.config),
         kind,

@@ -163,7 +163,14 @@ snapshots:
             (OtherKind::SemanticModel, "orders"),
             (OtherKind::Metric, "revenue"),
             (OtherKind::SavedQuery, "q"),
+            (OtherKind::Group, "finance"),
         ]
+    );
+    // What the entry's YAML says beyond stackc's own fields, for `graph`.
+    assert_eq!(f.others[1].yaml["owner"], serde_json::json!({"name": "a"}));
+    assert_eq!(
+        f.others[5].yaml["owner"],
+        serde_json::json!({"email": "a@b.c"})
     );
     assert_eq!(
         f.others[1].depends_on,

@@ -48,10 +48,11 @@ pub(super) fn sources<'a>(cx: &Cx<'a>) -> BTreeMap<Text<'a>, SourceNode<Text<'a>
 
 type Others<'a> = BTreeMap<Text<'a>, OtherInfo<Text<'a>>>;
 
-/// Exposures, metrics, saved queries and semantic models, each by id.
+/// Exposures, groups, metrics, saved queries and semantic models, each by id.
 #[derive(Default)]
 pub(super) struct OtherNodes<'a> {
     pub(super) exposures: Others<'a>,
+    pub(super) groups: Others<'a>,
     pub(super) metrics: Others<'a>,
     pub(super) saved_queries: Others<'a>,
     pub(super) semantic_models: Others<'a>,
@@ -65,6 +66,7 @@ pub(super) fn others<'a>(cx: &Cx<'a>) -> OtherNodes<'a> {
             OtherKind::Metric => &mut out.metrics,
             OtherKind::SavedQuery => &mut out.saved_queries,
             OtherKind::SemanticModel => &mut out.semantic_models,
+            OtherKind::Group => &mut out.groups,
             OtherKind::Snapshot => continue,
         };
         map.insert(

@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use super::{b, Cx, Text};
+use crate::schema::OtherKind;
 
 type Map<'a> = BTreeMap<Text<'a>, Vec<Text<'a>>>;
 
@@ -28,7 +29,13 @@ pub(super) fn lineage<'a>(cx: &Cx<'a>, analyses: Vec<(String, Vec<String>)>) -> 
     let mut parent_map = id_map(&graph.parents);
     // Exposures, metrics and the like are not in the graph (nothing runs for
     // them): each is a child of what it depends on, with its own parents.
-    for o in &cx.resolved.others {
+    // Groups are no node: dbt's maps leave them out.
+    for o in cx
+        .resolved
+        .others
+        .iter()
+        .filter(|o| o.entry.kind != OtherKind::Group)
+    {
         parent_map
             .entry(b(&o.unique_id))
             .or_default()

@@ -130,6 +130,7 @@ fn build<'a>(
     Manifest {
         child_map: maps.child_map,
         exposures: others.exposures,
+        groups: others.groups,
         metrics: others.metrics,
         saved_queries: others.saved_queries,
         semantic_models: others.semantic_models,

@@ -45,6 +45,7 @@ pub(super) fn pieces<'a>(m: &'a Manifest<Text<'a>>) -> impl Iterator<Item = Vec<
     ];
     for (key, map) in [
         ("exposures", &m.exposures),
+        ("groups", &m.groups),
         ("metrics", &m.metrics),
         ("saved_queries", &m.saved_queries),
         ("semantic_models", &m.semantic_models),

@@ -41,23 +41,84 @@ fn bad(message: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidOperation, message.into())
 }
 
-/// `\\w`, `\\d`, `\\s` and their negations as ASCII classes: the regex
-/// engine is built without Unicode's tables (see Cargo.toml).
-fn ascii_classes(pattern: &str) -> String {
+/// A Python pattern in the regex engine's syntax: `\\w`, `\\d`, `\\s`
+/// and their negations as ASCII classes (the engine is built without
+/// Unicode's class tables, see Cargo.toml; the space is `\\x20`, which
+/// verbose mode `(?x)` does not drop), and a `{` that opens no repetition
+/// (`{{ ref(...) }}` in dbt-codegen's patterns) as the literal Python reads.
+fn python_pattern(pattern: &str) -> String {
     let mut out = String::with_capacity(pattern.len());
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
+    let mut chars = pattern.char_indices().peekable();
+    let mut in_class = false;
+    // Verbose mode: a `#` outside a class comments to the end of the line.
+    let verbose = pattern
+        .strip_prefix("(?")
+        .and_then(|rest| rest.split_once(')'))
+        .is_some_and(|(flags, _)| {
+            flags.chars().all(|c| c.is_ascii_alphabetic()) && flags.contains('x')
+        });
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' => {}
+            '#' if verbose && !in_class => {
+                out.push(c);
+                for (_, c) in chars.by_ref() {
+                    out.push(c);
+                    if c == '\n' {
+                        break;
+                    }
+                }
+                continue;
+            }
+            '[' if !in_class => {
+                in_class = true;
+                out.push(c);
+                // `[]...]` and `[^]...]`: a first `]` is a literal.
+                if let Some((_, '^')) = chars.peek() {
+                    out.push('^');
+                    chars.next();
+                }
+                if let Some((_, ']')) = chars.peek() {
+                    out.push_str("\\]");
+                    chars.next();
+                }
+                continue;
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(c);
+                continue;
+            }
+            '{' if in_class || !is_repetition(&pattern[i..]) => {
+                out.push_str("\\{");
+                continue;
+            }
+            '}' if in_class => {
+                out.push_str("\\}");
+                continue;
+            }
+            _ => {
+                out.push(c);
+                continue;
+            }
         }
-        match chars.next() {
-            Some('w') => out.push_str("[0-9A-Za-z_]"),
-            Some('W') => out.push_str("[^0-9A-Za-z_]"),
-            Some('d') => out.push_str("[0-9]"),
-            Some('D') => out.push_str("[^0-9]"),
-            Some('s') => out.push_str("[\\t\\n\\x0B\\x0C\\r ]"),
-            Some('S') => out.push_str("[^\\t\\n\\x0B\\x0C\\r ]"),
+        match chars.next().map(|(_, c)| c) {
+            Some('w') => out.push_str(if in_class {
+                "0-9A-Za-z_"
+            } else {
+                "[0-9A-Za-z_]"
+            }),
+            Some('d') => out.push_str(if in_class { "0-9" } else { "[0-9]" }),
+            Some('s') => out.push_str(if in_class {
+                "\\t\\n\\x0B\\x0C\\r\\x20"
+            } else {
+                "[\\t\\n\\x0B\\x0C\\r\\x20]"
+            }),
+            Some('W') if !in_class => out.push_str("[^0-9A-Za-z_]"),
+            Some('D') if !in_class => out.push_str("[^0-9]"),
+            Some('S') if !in_class => out.push_str("[^\\t\\n\\x0B\\x0C\\r\\x20]"),
+            // A negated class inside a class: the engine's own (Unicode's
+            // tables are absent, so it may refuse it, with its reason).
             Some(other) => {
                 out.push('\\');
                 out.push(other);
@@ -68,15 +129,36 @@ fn ascii_classes(pattern: &str) -> String {
     out
 }
 
+/// Whether `text` (starting at `{`) is a repetition as Python reads one:
+/// `{m}`, `{m,}`, `{,n}`, `{m,n}`.
+fn is_repetition(text: &str) -> bool {
+    let Some(end) = text.find('}') else {
+        return false;
+    };
+    let inner = &text[1..end];
+    let (a, b) = inner.split_once(',').unwrap_or((inner, inner));
+    let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+    !inner.is_empty() && inner != "," && digits(a) && digits(b)
+}
+
 fn compile(state: &State, pattern: &str) -> Result<Regex, Error> {
     Regex::builder()
         .syntax(regex_automata::util::syntax::Config::new().unicode(true))
-        .build(&ascii_classes(pattern))
+        .build(&python_pattern(pattern))
         .map_err(|e| {
             fail(
                 state,
                 Code::E0157,
-                format!("modules.re cannot use the pattern {pattern:?}: {e}"),
+                format!(
+                    "modules.re cannot use the pattern {pattern:?}: {}",
+                    // The engine's reason, without its copy of the pattern.
+                    std::error::Error::source(&e)
+                        .map_or_else(|| e.to_string(), |s| s.to_string())
+                        .lines()
+                        .last()
+                        .unwrap_or_default()
+                        .trim_start_matches("error: ")
+                ),
                 "stackc's modules.re takes Python patterns without look-around or backreferences, with ASCII classes; simplify the pattern".into(),
             )
         })

@@ -71,3 +71,22 @@ fn itertools_gives_lists() {
         "3"
     );
 }
+
+#[test]
+fn python_patterns_the_engine_spells_differently() {
+    let cases = [
+        // A `{` that opens no repetition is a literal, as in Python.
+        (r"{{ modules.re.search('({{\\s*ref)', 'from {{ ref(x) }}').group(1) }}", "{{ ref"),
+        (r"{{ modules.re.sub('a{2}', 'b', 'aaa') }}", "ba"),
+        // Case folding, and verbose mode keeps `\s` matching a space.
+        (r"{{ modules.re.search('(?i)WITH\\s', 'with x').group(0) }}|", "with |"),
+        (
+            "{{ modules.re.search('(?x)\n  # a comment [ with { brackets\n  (from)\\s+(\\w+)', 'select from t').group(2) }}",
+            "t",
+        ),
+        (r"{{ modules.re.findall('[\\w.]+', 'a.b c') | join('|') }}", "a.b|c"),
+    ];
+    for (src, want) in cases {
+        assert_eq!(render(src).as_deref(), Ok(want), "{src}");
+    }
+}

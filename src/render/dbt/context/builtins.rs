@@ -66,21 +66,11 @@ pub(super) fn install(env: &mut Environment<'static>) {
             ))
         },
     );
-    fn unique(v: Option<Value>) -> Result<Value, Error> {
-        let mut seen: Vec<Value> = Vec::new();
-        if let Some(v) = v {
-            for item in v.try_iter()? {
-                if !seen.contains(&item) {
-                    seen.push(item);
-                }
-            }
-        }
-        Ok(Value::from(seen))
-    }
-    env.add_function("set", unique);
+    env.add_function("set", super::pyobjects::PySet::of);
     // dbt's `set_strict` is `set` that raises where Python cannot hash an
     // item; every Jinja value compares here, so the two agree.
-    env.add_function("set_strict", unique);
+    env.add_function("set_strict", super::pyobjects::PySet::of);
+    env.add_filter("list", super::pyobjects::list_filter);
     env.add_function("__stackc_mut_list", |v: Value| -> Value {
         if v.downcast_object_ref::<Vec<Value>>().is_some() {
             Value::from_object(MutList(Mutex::new(

@@ -34,6 +34,7 @@ mod introspection;
 pub(crate) mod mutable;
 mod namespaces;
 pub(crate) mod preprocess;
+mod pyobjects;
 mod statement;
 
 use self::adapter::{Adapter, Api, Exceptions};
@@ -159,7 +160,7 @@ pub fn install(
     add_macros(env, &registry, &global);
     add_runtime(env);
     builtins::install(env);
-    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    env.set_unknown_method_callback(pyobjects::unknown_method);
     global.into_keys().collect()
 }
 
