@@ -12,7 +12,8 @@
 //! 5. [`statements`]: split every file that will run into statements and
 //!    check it can run as it is (before running a byte);
 //! 6. run the migrations, each in its own transaction with its history
-//!    row; a failure stops the apply;
+//!    row; a failed node migration skips what is downstream, a failed
+//!    migration of the project's own stops the apply;
 //! 7. run the steps of `run_order` in [`steps`] order, each in its own
 //!    transaction; a failure skips what is downstream, the rest still runs;
 //! 8. [`report`]: a line per step, a summary, or a JSON document.

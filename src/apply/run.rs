@@ -40,6 +40,9 @@ pub(super) struct Run<'a> {
     pub(super) full_refresh: bool,
     /// `--warn-error`: a test that would warn fails.
     pub(super) warn_error: bool,
+    /// `--fail-fast`: the first failure ends the apply, a node's migration
+    /// too.
+    pub(super) fail_fast: bool,
     /// The connection was lost: nothing more can run.
     pub(super) fatal: Option<String>,
     /// Printed after the last step.
@@ -241,7 +244,9 @@ impl Run<'_> {
             Err((e, statement)) => {
                 item.duration = clock.start.elapsed();
                 let mut f = runner::failure(&e, &self.place(file, text, statement), self.target);
-                f.note = Some(if history_row.is_some() {
+                f.note = Some(if history_row.is_some() && self.failure_goes_on(file) {
+                    "the migration was rolled back: nothing of it remains, and it has no history row; what is built on it is skipped, the rest of the apply goes on".into()
+                } else if history_row.is_some() {
                     "the migration was rolled back: nothing of it remains, and it has no history row; the apply stops here".into()
                 } else {
                     "the step was rolled back: the data is as before it".into()
@@ -343,6 +348,42 @@ impl Run<'_> {
         };
         self.run_file(&mut item, &entry.file, Some(&row));
         self.progress.finish(&item);
+        item
+    }
+
+    /// Whether the apply goes on after migration `file` failed in its
+    /// transaction: yes for a node's generated migration (a view, a
+    /// table's DDL), as `dbt build` goes on after a failed model, skipping
+    /// what is built on it; no for the project's own migrations (Flyway
+    /// stops: a later version may need the failed one) and with
+    /// `--fail-fast`.
+    pub(super) fn failure_goes_on(&self, file: &str) -> bool {
+        !self.fail_fast
+            && self.labels.owner.contains_key(file)
+            && self
+                .scripts
+                .get(file)
+                .is_some_and(|s| s.mode == Mode::Transactional)
+    }
+
+    /// A node's migration not run because something it is built on failed:
+    /// it has no history row, so the next apply runs it.
+    pub(super) fn skipped_migration(&mut self, planned: &Planned, node: &str, why: &str) -> Item {
+        let entry = &self.bundle.manifest.migrations[planned.index];
+        let mut item = Item::new(
+            "migration",
+            self.labels.migration(entry),
+            entry.file.clone(),
+        );
+        item.node = Some(node.to_string());
+        item.reason = planned.reason.to_string();
+        item.checksum = Some(planned.checksum);
+        item.status = Status::Skipped;
+        item.skipped_because = Some(why.to_string());
+        self.progress.skipped(&item);
+        let step_no = self.next_step_no();
+        self.buffer
+            .push(make_record(step_no, &item, epoch_seconds()));
         item
     }
 

@@ -130,13 +130,16 @@ pub fn apply(opts: &ApplyOptions) -> ExitStatus {
         labels: &labels,
         full_refresh: opts.full_refresh,
         warn_error: opts.promote.all,
+        fail_fast: opts.fail_fast,
         fatal: None,
         warnings: Vec::new(),
     };
     let interrupted = stop_on_interrupt();
-    let mut ran = migrate(&mut run, &work, &interrupted);
+    // Node id -> why it is not run (something it is built on failed).
+    let mut skipped: HashMap<String, String> = HashMap::new();
+    let mut ran = migrate(&mut run, &work, &mut skipped, &interrupted);
     if !ran.stopped {
-        ran = run_steps(&mut run, &work, opts, &interrupted);
+        ran = run_steps(&mut run, &work, opts, &mut skipped, &interrupted);
     }
     run.flush();
     if run.fatal.is_none() {
@@ -363,37 +366,74 @@ fn start_run(session: &mut Session, work: &Work, out: &mut Out) -> Result<i64, S
     Ok(run_id)
 }
 
-/// Runs the migrations, each in its own transaction with its history row;
-/// a failed one stops the apply, as later ones may need it.
-fn migrate(run: &mut Run<'_>, work: &Work, interrupted: &AtomicBool) -> Ran {
+/// Runs the migrations, each in its own transaction with its history row.
+/// A failed node migration (a view, a table's DDL) skips what is built on
+/// the node, and the rest goes on, as `dbt build` does; any other failed
+/// migration stops the apply, as later ones may need it (Flyway's rule).
+fn migrate(
+    run: &mut Run<'_>,
+    work: &Work,
+    skipped: &mut HashMap<String, String>,
+    interrupted: &AtomicBool,
+) -> Ran {
     let (migrations, steps) = (work.plan.run.len(), work.order.len());
     for (i, planned) in work.plan.run.iter().enumerate() {
-        if interrupted.load(Ordering::SeqCst) {
+        if run.fatal.is_some() || interrupted.load(Ordering::SeqCst) {
             return Ran {
                 not_run: migrations - i + steps,
                 stopped: true,
                 fail_fast: false,
             };
         }
+        let file = run.bundle.manifest.migrations[planned.index].file.as_str();
+        let owner = run.labels.owner.get(file).copied();
+        if let Some((node, why)) = owner.and_then(|n| skipped.get(n).map(|why| (n, why))) {
+            let item = run.skipped_migration(planned, node, why);
+            run.items.push(item);
+            continue;
+        }
         let item = run.migration(planned);
         let failed = item.status == Status::Failed;
         run.items.push(item);
-        if failed {
-            return Ran {
-                not_run: migrations - i - 1 + steps,
-                stopped: true,
-                fail_fast: false,
-            };
+        if !failed {
+            continue;
+        }
+        match owner {
+            Some(node) if run.failure_goes_on(file) && run.fatal.is_none() => {
+                skip_downstream(run, work, skipped, node);
+                let script = file.strip_prefix("migrations/").unwrap_or(file);
+                skipped.insert(node.to_string(), format!("its migration {script} failed"));
+            }
+            _ => {
+                return Ran {
+                    not_run: migrations - i - 1 + steps,
+                    stopped: true,
+                    fail_fast: run.fail_fast && owner.is_some(),
+                }
+            }
         }
     }
     Ran::default()
 }
 
+/// Marks everything downstream of failed `node` as skipped, naming it.
+fn skip_downstream(run: &Run<'_>, work: &Work, skipped: &mut HashMap<String, String>, node: &str) {
+    let why = format!("upstream {} failed", run.labels.node_name(node));
+    for d in work.graph.downstream(node) {
+        skipped.entry(d.to_string()).or_insert_with(|| why.clone());
+    }
+}
+
 /// Runs the steps in order, each in its own transaction; a failed one
 /// skips what is downstream of it, the rest still runs.
-fn run_steps(run: &mut Run<'_>, work: &Work, opts: &ApplyOptions, interrupted: &AtomicBool) -> Ran {
+fn run_steps(
+    run: &mut Run<'_>,
+    work: &Work,
+    opts: &ApplyOptions,
+    skipped: &mut HashMap<String, String>,
+    interrupted: &AtomicBool,
+) -> Ran {
     let manifest = &run.bundle.manifest;
-    let mut skipped: HashMap<String, String> = HashMap::new();
     for (n, &i) in work.order.iter().enumerate() {
         if run.fatal.is_some() || interrupted.load(Ordering::SeqCst) {
             return Ran {
@@ -423,10 +463,7 @@ fn run_steps(run: &mut Run<'_>, work: &Work, opts: &ApplyOptions, interrupted: &
         let item = run.step(step);
         let failed = item.status == Status::Failed;
         if failed {
-            let why = format!("upstream {} failed", run.labels.node_name(&step.node));
-            for d in work.graph.downstream(&step.node) {
-                skipped.entry(d.to_string()).or_insert_with(|| why.clone());
-            }
+            skip_downstream(run, work, skipped, &step.node);
         }
         run.items.push(item);
         if failed && opts.fail_fast {

@@ -1,0 +1,2 @@
+{{ config(materialized='table') }}
+select id, q from {{ ref('bad_table') }}
