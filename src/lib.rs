@@ -117,7 +117,7 @@ pub fn analyze_with(dir: &Path, options: &project::LoadOptions) -> Compilation {
             )
         },
     );
-    let project = match loaded {
+    let mut project = match loaded {
         Ok(project) => project,
         Err((d, files)) => {
             diagnostics.push(d);
@@ -135,6 +135,7 @@ pub fn analyze_with(dir: &Path, options: &project::LoadOptions) -> Compilation {
             };
         }
     };
+    resolve::drop_shadowed_models(&mut project, &render_cache);
     let resolved = resolve::resolve(
         &project,
         &parse_cache,

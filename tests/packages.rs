@@ -280,6 +280,42 @@ fn the_root_s_jinja_configs_for_a_package_render() {
         assert_eq!(schema(&format!("model.tickets.{id}")), "analytics_tickets");
     }
     assert_eq!(schema("snapshot.helpdesk.tickets_snapshot"), "snapshots");
+
+/// A package model the root disables leaves its name to the root's model
+/// of the same name, which every `ref` then reads, the package's own
+/// models' too (as dbt: only enabled nodes clash).
+#[test]
+fn a_disabled_package_model_leaves_its_name_to_the_root_s() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = repo().join("tests/fixtures/ok_dbt_root_model_replaces_disabled_package_model");
+    let output = stackc(&[
+        "compile",
+        dir.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("warning"), "{stderr}");
+    let files = read_tree(out.path());
+    let customers = &files["migrations/R__000_customers.sql"];
+    assert!(customers.contains("root_value"), "{customers}");
+    assert!(!files.values().any(|f| f.contains("package_default")));
+    let manifest: serde_json::Value = serde_json::from_str(&files["manifest.json"]).unwrap();
+    let nodes: Vec<&str> = manifest["nodes"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert!(!nodes.contains(&"model.pkg.customers"), "{nodes:?}");
+    for reader in ["model.shop.orders", "model.pkg.pkg_customer_count"] {
+        assert_eq!(
+            manifest["nodes"][reader]["depends_on"]["nodes"],
+            serde_json::json!(["model.shop.customers"]),
+            "{reader}"
+        );
+    }
 }
 
 /// Python's values as dbt's Jinja has them (`tests/fixtures/ok_dbt_python_values`,

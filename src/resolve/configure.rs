@@ -376,3 +376,32 @@ pub(super) fn place_stored_failures<'t>(
         });
     }
 }
+
+/// Whether model `m` is enabled, from all its config layers (as
+/// [`configure_models`] decides it), its diagnostics left out.
+pub(super) fn is_enabled(
+    project: &Project,
+    setup: &Setup<'_>,
+    entries: &BTreeMap<String, Arc<ModelEntry>>,
+    m: &ModelFile,
+    disc: &Discovered,
+) -> bool {
+    let snapshot_entries: BTreeMap<&str, &ConfigLayer> = project
+        .schema_files
+        .iter()
+        .flat_map(|f| &f.others)
+        .filter(|o| o.kind == OtherKind::Snapshot)
+        .map(|o| (o.name.as_str(), &o.config))
+        .collect();
+    let mut ignored = Vec::new();
+    model_config(
+        project,
+        setup,
+        &snapshot_entries,
+        entries,
+        m,
+        disc,
+        &mut ignored,
+    )
+    .enabled
+}

@@ -33,6 +33,7 @@ mod models;
 mod names;
 mod queries;
 mod setup;
+mod shadowed;
 mod singular;
 
 use self::columns::{
@@ -52,6 +53,7 @@ use self::queries::{
     single_queries,
 };
 use self::setup::{discover, setup};
+pub use self::shadowed::drop_shadowed_models;
 
 /// What the discovery pass learnt of a model: the calls it makes, and
 /// whether it rendered.

@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use crate::datatest;
 use crate::dbt::DbtSettings;
 use crate::diagnostic::Diagnostic;
-use crate::project::{Flavor, Project};
+use crate::project::{Flavor, ModelFile, Project};
 use crate::relation::Relation;
 use crate::render::cache::{Keys as CacheKeys, RenderCache};
 use crate::render::{Calls, Relations, RenderInput, RenderOptions, Renderer};
@@ -112,58 +112,65 @@ pub(super) fn discover(
     render_cache: &RenderCache,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<(Discovered, Option<Diagnostic>)> {
-    let dbt_settings = setup.dbt_settings;
-    let no_relations = Arc::new(Relations::default());
-    let empty_graph = serde_value(serde_json::json!({
-        "nodes": {}, "sources": {}, "exposures": {}, "metrics": {}, "semantic_models": {},
-        "saved_queries": {}, "groups": {},
-    }));
     let discovered: Vec<(Discovered, Option<Diagnostic>)> = project
         .models
         .par_iter()
         .with_max_len(MODELS_PER_TASK)
-        .map(|m| {
-            let this = Relation {
-                schema: "this".into(),
-                name: m.name.clone(),
-                quote: false,
-                cte: None,
-            };
-            let key = setup
-                .cache_keys
-                .map(|k| k.render(&m.file, Some(&this), false));
-            let render = || {
-                setup.renderer.render(RenderInput {
-                    file: &m.file,
-                    relations: &no_relations,
-                    vars: setup.vars_of(&m.file.path),
-                    this: Some(this.clone()),
-                    is_incremental: false,
-                    // What dbt's parser knows of the node before its configs.
-                    model: dbt_settings
-                        .map(|d| node_value(node_json(project, d, m, None, None, None))),
-                    graph: dbt_settings.map(|_| empty_graph.clone()),
-                })
-            };
-            let result = render_cache.render(key, render, &m.file);
-            match result {
-                Ok(r) => (
-                    Discovered {
-                        calls: r.calls,
-                        ok: true,
-                    },
-                    None,
-                ),
-                Err(d) => (
-                    Discovered {
-                        calls: Calls::default(),
-                        ok: false,
-                    },
-                    Some(d),
-                ),
-            }
-        })
+        .map(|m| discover_one(project, setup, render_cache, m))
         .collect();
     diagnostics.extend(discovered.iter().filter_map(|(_, d)| d.clone()));
     discovered
+}
+
+/// One model rendered without relations.
+pub(super) fn discover_one(
+    project: &Project,
+    setup: &Setup<'_>,
+    render_cache: &RenderCache,
+    m: &ModelFile,
+) -> (Discovered, Option<Diagnostic>) {
+    let dbt_settings = setup.dbt_settings;
+    let this = Relation {
+        schema: "this".into(),
+        name: m.name.clone(),
+        quote: false,
+        cte: None,
+    };
+    let key = setup
+        .cache_keys
+        .as_ref()
+        .map(|k| k.render(&m.file, Some(&this), false));
+    let render = || {
+        setup.renderer.render(RenderInput {
+            file: &m.file,
+            relations: &Arc::new(Relations::default()),
+            vars: setup.vars_of(&m.file.path),
+            this: Some(this.clone()),
+            is_incremental: false,
+            // What dbt's parser knows of the node before its configs.
+            model: dbt_settings.map(|d| node_value(node_json(project, d, m, None, None, None))),
+            graph: dbt_settings.map(|_| {
+                serde_value(serde_json::json!({
+                    "nodes": {}, "sources": {}, "exposures": {}, "metrics": {},
+                    "semantic_models": {}, "saved_queries": {}, "groups": {},
+                }))
+            }),
+        })
+    };
+    match render_cache.render(key, render, &m.file) {
+        Ok(r) => (
+            Discovered {
+                calls: r.calls,
+                ok: true,
+            },
+            None,
+        ),
+        Err(d) => (
+            Discovered {
+                calls: Calls::default(),
+                ok: false,
+            },
+            Some(d),
+        ),
+    }
 }
