@@ -384,3 +384,45 @@ fn a_packages_seed_properties_beside_its_csv_apply() {
         "{migration}"
     );
 }
+
+/// A seed entry's `config:` says how the CSV is read, as the `seeds:` tree
+/// does (and wins over it): `delimiter`, and `quote_columns: false`, which
+/// folds the names to lower case. A package's seed properties beside its
+/// CSVs count too.
+#[test]
+fn a_seed_entrys_delimiter_and_quote_columns_read_the_csv() {
+    let out = tempfile::tempdir().unwrap();
+    let output = stackc(&[
+        "compile",
+        fixture("ok_dbt_seed_entry_reads_the_csv").to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let files = read_tree(out.path());
+    let load = |name: &str| {
+        files
+            .iter()
+            .find(|(k, _)| k.starts_with("run/") && k.ends_with(&format!("_{name}.sql")))
+            .map(|(_, v)| v.clone())
+            .unwrap()
+    };
+    let piped = load("piped");
+    assert!(
+        piped.contains("insert into app.piped (code, label) values\n    (' a '::text, ' first, with comma '::text),"),
+        "{piped}"
+    );
+    let semi = load("semi");
+    assert!(
+        semi.contains(
+            "insert into app.semi (\"ID\", \"Name\") values\n    ('1'::integer, 'x'::text);"
+        ),
+        "{semi}"
+    );
+    let tabbed = load("tabbed");
+    assert!(
+        tabbed.contains("(kind, note) values\n    ('x'::text, 'a,b'::text);"),
+        "{tabbed}"
+    );
+}

@@ -149,13 +149,20 @@ pub fn parse(
             match (chars.next(), chars.next()) {
                 (Some(c), None) if c != '"' && c != '\n' && c != '\r' => c,
                 _ => {
+                    let span = delimiter_span(dbt, &file.path, name, seed_paths)
+                        .unwrap_or_else(|| Span::new(&file.path, 0..0));
+                    let help = if span.file.ends_with("dbt_project.yml") {
+                        "set `+delimiter: \"|\"` (or another single character) for this seed in dbt_project.yml"
+                    } else {
+                        "set `delimiter: \"|\"` (or another single character) in the seed entry's `config:`"
+                    };
                     diagnostics.push(
                         Diagnostic::new(
                             Code::E0041,
                             format!("seed `{name}`: `delimiter` must be one character other than a quote or newline, found {d:?}"),
                         )
-                        .at(delimiter_span(dbt, &file.path, name, seed_paths).unwrap_or_else(|| Span::new(&file.path, 0..0)))
-                        .help("set `+delimiter: \"|\"` (or another single character) for this seed in dbt_project.yml"),
+                        .at(span)
+                        .help(help),
                     );
                     return None;
                 }
@@ -191,8 +198,11 @@ fn delimiter_span(
     name: &str,
     seed_paths: &[String],
 ) -> Option<Span> {
-    layers(dbt, path, name, seed_paths)
+    let package = dbt.package_of(path).map(|(p, _)| p.to_string());
+    dbt.seed_properties
+        .get(&(package, name.to_string()))
         .into_iter()
+        .chain(layers(dbt, path, name, seed_paths))
         .find_map(|l| l.get("delimiter"))
         .map(|e| e.span.clone())
 }

@@ -407,7 +407,7 @@ pub(super) fn load_packages(
 #[allow(clippy::too_many_arguments)] // the loader's collections, filled in place
 fn load_package_nodes(
     root: &Path,
-    settings: &Settings,
+    settings: &mut Settings,
     name: &str,
     package: &crate::dbt::packages::PackageConfig,
     files: &mut SourceFiles,
@@ -469,10 +469,14 @@ fn load_package_nodes(
         .map(|d| crate::dbt::profiles::target_json(&d.target));
     crate::dbt::test_settings::render(&mut own_schema_files, &vars, target.as_ref(), diagnostics);
     crate::dbt::schema_jinja::render(&mut own_schema_files, &vars, target.as_ref(), diagnostics);
-    schema_files.extend(own_schema_files);
-    let Some(dbt) = &settings.dbt else {
+    let Some(dbt) = settings.dbt.as_mut() else {
+        schema_files.extend(own_schema_files);
         return;
     };
+    // The package's seed entries' `config:` decide how its CSVs are read.
+    crate::dbt::seeds::collect_properties(dbt, &own_schema_files);
+    schema_files.extend(own_schema_files);
+    let dbt = &*dbt;
     for (rel, abs) in list_dirs(root, &package.seed_paths, files, diagnostics) {
         if rel.ends_with(".csv") {
             if let Some(file) = read_source(files, &rel, &abs, diagnostics) {

@@ -236,6 +236,12 @@ pub fn load_with(
         singular_tests,
         analyses,
     } = read_sql_files(root, &paths, dbt, &mut files, diagnostics);
+    // A seed entry's `config:` in a schema file (its `delimiter`,
+    // `quote_columns`...) decides how the CSV is read, as in dbt: known
+    // before the seeds are read.
+    if let Some(d) = settings.dbt.as_mut() {
+        crate::dbt::seeds::collect_properties(d, &schema_files);
+    }
     let mut seeds = read_seeds(root, &settings, &mut files, diagnostics);
     let dbt_macros = dbt.then(|| {
         load_packages(
@@ -249,9 +255,6 @@ pub fn load_with(
             diagnostics,
         )
     });
-    if let Some(d) = settings.dbt.as_mut() {
-        crate::dbt::seeds::collect_properties(d, &schema_files);
-    }
 
     Ok(Project {
         dbt_macros,

@@ -237,6 +237,15 @@ pub(super) fn seed_entries(
     diagnostics: &mut Vec<Diagnostic>,
 ) -> BTreeMap<String, SeedEntry> {
     let names: BTreeSet<&str> = project.seeds.iter().map(|s| s.name.as_str()).collect();
+    // CSV files that were read but could not be loaded (an error says why):
+    // an entry for one is no second problem.
+    let unreadable: BTreeSet<&str> = project
+        .files
+        .iter()
+        .filter_map(|(path, _)| path.strip_suffix(".csv"))
+        .map(|stem| stem.rsplit('/').next().unwrap_or(stem))
+        .filter(|name| !names.contains(name))
+        .collect();
     let mut out = BTreeMap::new();
     for file in &project.schema_files {
         for entry in &file.seeds {
@@ -253,6 +262,7 @@ pub(super) fn seed_entries(
                     Some(close) => d.help(format!("did you mean `{close}`?")),
                     None => d.help("remove the entry or add the CSV file"),
                 };
+                d.follow_on = unreadable.contains(entry.name.as_str());
                 diagnostics.push(d);
                 continue;
             }
