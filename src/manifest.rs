@@ -277,6 +277,13 @@ pub struct ModelNode<S> {
     pub version_of: Option<S>,
 }
 
+/// A test's configs that dbt's manifest lists and stackc's does not
+/// already have in its own fields.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TestConfigInfo<S> {
+    pub tags: Vec<S>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IndexInfo<S> {
     pub columns: Vec<S>,
@@ -332,6 +339,7 @@ pub struct SeedNode<S> {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(bound(deserialize = "S: Deserialize<'de>"))]
 pub struct TestNode<S> {
     pub artifacts: Vec<S>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -347,8 +355,9 @@ pub struct TestNode<S> {
     )]
     pub column: Option<Option<S>>,
     pub depends_on: DependsOn<S>,
-    /// Singular tests: the `description` of the schema file's
-    /// `data_tests:` entry naming the test, as dbt's manifest has it.
+    /// The test entry's `description:` (generic tests), or the
+    /// `description` of the schema file's `data_tests:` entry naming the
+    /// test (singular tests), as dbt's manifest has it.
     #[serde(default = "absent", skip_serializing_if = "Option::is_none")]
     pub description: Option<S>,
     pub error_if: S,
@@ -371,6 +380,15 @@ pub struct TestNode<S> {
     /// relation in the test's step, then judged from there.
     #[serde(default = "absent", skip_serializing_if = "Option::is_none")]
     pub store_failures: Option<StoredFailuresInfo<S>>,
+    /// dbt's node `tags` (the column's and the test's own, sorted, then
+    /// the tree's): written when there are any, as most tests have none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<S>,
+    /// dbt's `config.tags`, in its order (the tree's, then the test's
+    /// own; twice for a test whose `config()` dbt renders, as dbt writes
+    /// them): written when there are any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<TestConfigInfo<S>>,
     pub test: S,
     pub unique_id: S,
     pub warn_if: S,

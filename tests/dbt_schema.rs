@@ -426,3 +426,83 @@ fn a_seed_entrys_delimiter_and_quote_columns_read_the_csv() {
         "{tabbed}"
     );
 }
+
+/// Test tags and descriptions in manifest.json as `dbt parse` writes them
+/// (dbt 1.10.13 on `ok_dbt_test_tags`): node `tags` are the column's and
+/// the test's own, sorted, then the `data_tests:` tree's; `config.tags`
+/// the tree's, then the test's own, twice for a test whose `config()` dbt
+/// renders (all but its built-in `unique` and `not_null`). `tag:` selects
+/// tests by them.
+#[test]
+fn test_tags_and_descriptions_are_dbts() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = fixture("ok_dbt_test_tags");
+    let output = stackc(&[
+        "compile",
+        dir.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("manifest.json")).unwrap())
+            .unwrap();
+    let expected = [
+        (
+            "accepted_values_orders_status__placed__shipped.7de09bf3cd",
+            "",
+            &["cfg_only", "test_tree"][..],
+            &["test_tree", "cfg_only", "cfg_only"][..],
+        ),
+        (
+            "custom_named.e2ae967dd3",
+            "A model-level test, described",
+            &["cfg_tag", "test_tree"],
+            &["test_tree", "cfg_tag", "cfg_tag"],
+        ),
+        (
+            "not_null_orders_id.84ef11d8fe",
+            "",
+            &["col_tag", "test_tree"],
+            &["test_tree"],
+        ),
+        (
+            "relationships_orders_customer_id__id__ref_customers_.4282b0c525",
+            "",
+            &["single_string", "test_tree"],
+            &["test_tree", "single_string", "single_string"],
+        ),
+        (
+            "singular_check",
+            "",
+            &["test_tree", "singular"],
+            &["test_tree", "singular"],
+        ),
+        (
+            "unique_orders_id.1360ecc70e",
+            "Ids are unique",
+            &["col_tag", "own_tag", "test_tree"],
+            &["test_tree", "own_tag"],
+        ),
+    ];
+    for (id, description, tags, config_tags) in expected {
+        let node = &manifest["nodes"][format!("test.tt.{id}")];
+        assert_eq!(
+            node["description"].as_str().unwrap_or(""),
+            description,
+            "{id}"
+        );
+        assert_eq!(node["tags"], serde_json::json!(tags), "{id}");
+        assert_eq!(
+            node["config"]["tags"],
+            serde_json::json!(config_tags),
+            "{id}"
+        );
+    }
+    let listed = stackc(&["ls", dir.to_str().unwrap(), "-s", "tag:col_tag"]);
+    assert_eq!(
+        String::from_utf8_lossy(&listed.stdout),
+        "tt.not_null_orders_id\ntt.unique_orders_id\n"
+    );
+}

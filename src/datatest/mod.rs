@@ -366,6 +366,9 @@ impl Cx<'_> {
             depends_on,
             span: spec.span.clone(),
             fail_calc: spec.fail_calc.clone(),
+            description: spec.description.clone(),
+            tags: spec.node_tags(),
+            config_tags: spec.config_tags(),
             store: crate::node::StoredFailures::of(&spec.store, &names.alias),
             alias: names.alias,
         })

@@ -61,4 +61,9 @@ pub struct DataTest {
     /// dbt's `fail_calc` when it is not `count(*)`.
     pub fail_calc: Option<String>,
     pub store: Option<StoredFailures>,
+    /// The entry's `description:`.
+    pub description: Option<String>,
+    /// dbt's node `tags` and `config.tags` (see `TestSpec::node_tags`).
+    pub tags: Vec<String>,
+    pub config_tags: Vec<String>,
 }

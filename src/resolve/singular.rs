@@ -41,7 +41,33 @@ pub(super) fn settle(
                     .collect()
             })
             .unwrap_or_default();
+        // Tags add up, as dbt appends them: the tree's levels (least
+        // specific first), the schema-file entry's, the file's config().
+        let mut tag_values: Vec<(serde_json::Value, Span)> = levels
+            .iter()
+            .rev()
+            .filter_map(|l| l.get("tags"))
+            .chain(entry.and_then(|c| c.get("tags")))
+            .map(|e| (e.value.clone(), e.span.clone()))
+            .collect();
+        tag_values.extend(
+            own.get(&"tags".to_string())
+                .map(|v| ((*v).clone(), at.clone())),
+        );
+        for (value, span) in tag_values {
+            match crate::schema::tag_list(&value) {
+                Ok(tags) => spec.tree_tags.extend(tags),
+                Err(problem) => diagnostics.push(
+                    Diagnostic::new(Code::E0310, format!("invalid test `{}`: {problem}", t.name))
+                        .at(span)
+                        .help("write `tags=['nightly']` in the test's config()"),
+                ),
+            }
+        }
         for key in crate::schema::TEST_SETTINGS {
+            if *key == "tags" {
+                continue;
+            }
             let (value, span) = if let Some(v) = own.get(&key.to_string()) {
                 ((*v).clone(), at.clone())
             } else if let Some(e) = entry.and_then(|c| c.get(*key)) {

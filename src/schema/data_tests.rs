@@ -113,7 +113,7 @@ pub(super) fn parse_test(
                 let name = value.as_str().ok_or("`name` must be a string")?;
                 spec.name = Some(name.to_string());
             }
-            "description" => {}
+            "description" => spec.description = value.as_str().map(str::to_string),
             k if TEST_SETTINGS.contains(&k) => apply_test_setting(&mut spec, k, &value)?,
             _ => {
                 spec.args.insert(key, value);
@@ -143,7 +143,75 @@ impl TestSpec {
             jinja: BTreeMap::new(),
             fail_calc: None,
             store: Store::default(),
+            description: None,
+            tags: Vec::new(),
+            tree_tags: Vec::new(),
+            column_tags: Vec::new(),
         }
+    }
+
+    /// The test's `config.tags` as dbt's manifest has them: the tree's,
+    /// then its own; dbt adds its own a second time for every test but
+    /// its built-in `unique` and `not_null` (their config is read without
+    /// rendering the test, the others' `config()` call is rendered on top
+    /// of the config already taken from the entry).
+    pub fn config_tags(&self) -> Vec<String> {
+        let builtin = matches!(self.kind.as_str(), "unique" | "not_null")
+            && matches!(self.namespace.as_deref(), None | Some("dbt"));
+        let mut out = self.tree_tags.clone();
+        out.extend(self.tags.iter().cloned());
+        if !builtin {
+            out.extend(self.tags.iter().cloned());
+        }
+        out
+    }
+
+    /// The test node's `tags` as dbt's manifest has them: the column's and
+    /// its own, sorted and once each, then the config's others in order.
+    pub fn node_tags(&self) -> Vec<String> {
+        if self.kind == "singular" {
+            // A singular test's tags are its config's, once each.
+            let mut out: Vec<String> = Vec::new();
+            for t in self.config_tags() {
+                if !out.contains(&t) {
+                    out.push(t);
+                }
+            }
+            return out;
+        }
+        let mut out: Vec<String> = self
+            .column_tags
+            .iter()
+            .chain(&self.tags)
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        for t in self.config_tags() {
+            if !out.contains(&t) {
+                out.push(t);
+            }
+        }
+        out
+    }
+}
+
+/// `tags: x` or `tags: [x, y]`, as dbt takes them.
+pub fn tag_list(value: &serde_json::Value) -> Result<Vec<String>, String> {
+    match value {
+        serde_json::Value::Null => Ok(Vec::new()),
+        serde_json::Value::String(s) => Ok(vec![s.clone()]),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .map(|t| {
+                t.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("a tag must be a string, found {t}"))
+            })
+            .collect(),
+        other => Err(format!(
+            "`tags` must be a string or a list of strings, found {other}"
+        )),
     }
 }
 
@@ -303,7 +371,8 @@ pub fn apply_test_setting(
         "schema" => spec.store.schema = value.as_str().map(str::to_string),
         "alias" => spec.store.alias = value.as_str().map(str::to_string),
         "database" => {}
-        "tags" | "meta" => {}
+        "tags" => spec.tags = tag_list(value)?,
+        "meta" => {}
         other => return Err(format!("unknown test setting `{other}`")),
     }
     Ok(())
@@ -330,11 +399,31 @@ pub fn apply_test_tree(
     if levels.is_empty() {
         return;
     }
+    // Tags add up across the levels, the least specific first, as dbt
+    // appends them; the entry's own come after.
+    let mut tree_tags = Vec::new();
+    for layer in levels.iter().rev() {
+        if let Some(entry) = layer.get("tags") {
+            match tag_list(&entry.value) {
+                Ok(tags) => tree_tags.extend(tags),
+                Err(problem) => diagnostics.push(
+                    Diagnostic::new(
+                        Code::E0045,
+                        format!("invalid `tags` for tests in dbt_project.yml: {problem}"),
+                    )
+                    .at(entry.span.clone())
+                    .help("write `+tags: nightly` or `+tags: [nightly, bi]`"),
+                ),
+            }
+        }
+    }
     let mut apply = |spec: &mut TestSpec| {
+        spec.tree_tags.clone_from(&tree_tags);
         let mut seen = std::collections::BTreeSet::new();
         for layer in &levels {
             for (key, entry) in layer.iter() {
-                if !TEST_SETTINGS.contains(&key.as_str())
+                if key == "tags"
+                    || !TEST_SETTINGS.contains(&key.as_str())
                     || spec.explicit.contains(key)
                     || !seen.insert(key.clone())
                 {

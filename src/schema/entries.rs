@@ -171,6 +171,16 @@ impl Cx<'_> {
     }
 
     pub(super) fn column(&self, c: RawColumn, diagnostics: &mut Vec<Diagnostic>) -> Column {
+        let mut tests = self.tests(c.tests, c.data_tests, diagnostics);
+        // dbt gives a column's tests the column's tags.
+        let tags = c
+            .tags
+            .as_ref()
+            .and_then(|t| super::data_tests::tag_list(t).ok())
+            .unwrap_or_default();
+        for t in &mut tests {
+            t.column_tags.clone_from(&tags);
+        }
         Column {
             span: self.span(&c.name),
             name: c.name.value,
@@ -178,7 +188,7 @@ impl Cx<'_> {
             data_type: c.data_type,
             quote: c.quote,
             constraints: c.constraints,
-            tests: self.tests(c.tests, c.data_tests, diagnostics),
+            tests,
         }
     }
 

@@ -19,7 +19,8 @@ mod sections;
 mod strict;
 
 pub use self::data_tests::{
-    apply_test_setting, apply_test_tree, for_each_test_mut, parse_input, Store, TEST_SETTINGS,
+    apply_test_setting, apply_test_tree, for_each_test_mut, parse_input, tag_list, Store,
+    TEST_SETTINGS,
 };
 use self::entries::Cx;
 use self::raw::RawFile;
@@ -337,6 +338,15 @@ pub struct TestSpec {
     /// `store_failures`, `store_failures_as`, and the `schema`/`alias` of
     /// the table the failing rows are stored in.
     pub store: data_tests::Store,
+    /// The entry's `description:`.
+    pub description: Option<String>,
+    /// The entry's own `tags` (top level or under `config:`), as written.
+    pub tags: Vec<String>,
+    /// `+tags` of the `tests:`/`data_tests:` tree, least specific level
+    /// first (dbt appends each level's).
+    pub tree_tags: Vec<String>,
+    /// The `tags` of the column the test is under.
+    pub column_tags: Vec<String>,
 }
 
 /// `column_types` of a seed's `config:`, as text (a block scalar's

@@ -205,7 +205,7 @@ pub(super) struct RawColumn {
     pub(super) data_tests: Vec<Spanned<serde_json::Value>>,
     #[allow(dead_code)] // accepted for dbt compatibility
     pub(super) meta: Option<serde_json::Value>,
-    #[allow(dead_code)] // accepted for dbt compatibility
+    /// Given to the column's tests.
     pub(super) tags: Option<serde_json::Value>,
 }
 

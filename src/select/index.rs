@@ -200,6 +200,13 @@ impl Graph {
                         c.config
                             .insert(key.into(), serde_json::Value::from(value.as_ref()));
                     }
+                    c.tags = strings(&n.tags);
+                    let config_tags = n
+                        .config
+                        .as_ref()
+                        .map_or_else(Vec::new, |c| strings(&c.tags));
+                    c.config
+                        .insert("tags".into(), serde_json::Value::from(config_tags));
                     c.fqn = fqn(project, project_file, &[&c.name]);
                 }
             }

@@ -13,7 +13,7 @@ use crate::emit::sha256_hex;
 use crate::graph::{model_id, seed_id};
 use crate::manifest::{
     AnalysisNode, ColumnSource, DependsOn, IndexInfo, ModelConfigInfo, ModelNode, Node, SeedNode,
-    TestNode,
+    TestConfigInfo, TestNode,
 };
 use crate::node::{Model, ResolvedSeed};
 
@@ -194,7 +194,7 @@ pub(super) fn tests<'a>(cx: &Cx<'a>) -> Nodes<'a> {
                     macros: Vec::new(),
                     nodes: depends.into_iter().map(b).collect(),
                 },
-                description: None,
+                description: t.description.as_deref().map(b),
                 error_if: b(&t.error_if),
                 fail_calc: t.fail_calc.as_deref().map(b),
                 file: b(&t.span.file),
@@ -204,6 +204,10 @@ pub(super) fn tests<'a>(cx: &Cx<'a>) -> Nodes<'a> {
                 severity: b(t.severity.as_str()),
                 statement,
                 store_failures: t.store.as_ref().and_then(stored_info),
+                tags: t.tags.iter().map(|x| b(x)).collect(),
+                config: (!t.config_tags.is_empty()).then(|| TestConfigInfo {
+                    tags: t.config_tags.iter().map(|x| b(x)).collect(),
+                }),
                 test: b(&t.kind),
                 unique_id: b(&t.unique_id),
                 warn_if: b(&t.warn_if),
@@ -243,6 +247,13 @@ pub(super) fn singular_tests<'a>(cx: &Cx<'a>) -> Nodes<'a> {
             severity: b(t.settings.severity.as_str()),
             statement,
             store_failures: t.store.as_ref().and_then(stored_info),
+            tags: t.settings.node_tags().into_iter().map(Cow::Owned).collect(),
+            config: {
+                let tags = t.settings.config_tags();
+                (!tags.is_empty()).then(|| TestConfigInfo {
+                    tags: tags.into_iter().map(Cow::Owned).collect(),
+                })
+            },
             test: b("singular"),
             unique_id: id.clone().into(),
             warn_if: b(&t.settings.warn_if),
