@@ -506,3 +506,28 @@ fn test_tags_and_descriptions_are_dbts() {
         "tt.not_null_orders_id\ntt.unique_orders_id\n"
     );
 }
+
+/// `should_store_failures()` is the test's own `store_failures`, as in dbt,
+/// also in a generic test whose `model` argument hides dbt's `model`.
+#[test]
+fn should_store_failures_is_the_tests_setting() {
+    let out = tempfile::tempdir().unwrap();
+    let output = stackc(&[
+        "compile",
+        fixture("ok_dbt_should_store_failures").to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let files = read_tree(out.path());
+    let tests = &files["run/000_orders.tests.sql"];
+    assert!(
+        tests.contains("select * from app.orders where amount <= 0"),
+        "{tests}"
+    );
+    assert!(
+        tests.contains("select id from app.orders where id <= 0"),
+        "{tests}"
+    );
+}

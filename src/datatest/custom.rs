@@ -183,24 +183,33 @@ fn literal(chars: &mut Chars<'_>) -> Option<serde_json::Value> {
 }
 
 impl Cx<'_> {
-    /// `text` rendered as Jinja of the schema file `path`, with the
-    /// generic tests' relations and vars and no node of its own.
+    /// `text` rendered as Jinja of the test `spec`'s schema file, with the
+    /// generic tests' relations and vars. dbt's `model` is the test node,
+    /// as far as its configs go: `should_store_failures()` reads them.
     fn render_in(
         &self,
-        path: &Arc<str>,
+        spec: &TestSpec,
         text: &str,
     ) -> Result<crate::render::Rendered, Diagnostic> {
         let file = SourceFile {
-            path: Arc::clone(path),
+            path: Arc::clone(&spec.span.file),
             text: Arc::from(text),
         };
+        let kind = spec.store.kind();
+        let node = serde_json::json!({
+            "resource_type": "test",
+            "config": {
+                "store_failures": kind.is_some(),
+                "store_failures_as": kind,
+            },
+        });
         self.generic.renderer.render(RenderInput {
             file: &file,
             relations: self.generic.relations,
             vars: self.generic.vars,
             this: None,
             is_incremental: false,
-            model: None,
+            model: Some(minijinja::Value::from(minijinja::value::Serde(node))),
             graph: None,
         })
     }
@@ -221,7 +230,7 @@ impl Cx<'_> {
             let Some(text) = value.as_str().filter(|t| is_jinja(t)) else {
                 continue;
             };
-            let rendered = self.render_in(&spec.span.file, text);
+            let rendered = self.render_in(spec, text);
             match rendered {
                 Ok(r) => *value = native_value(&r.sql),
                 Err(mut d) => {
@@ -279,7 +288,7 @@ impl Cx<'_> {
             call.push_str(&format!(", {k}={}", jinja_literal(v)));
         }
         call.push_str(") }}\n");
-        let rendered = self.render_in(&spec.span.file, &call);
+        let rendered = self.render_in(spec, &call);
         match rendered {
             Ok(r) => {
                 let refs = r

@@ -587,6 +587,9 @@ impl Renderer {
             __stackc_scope => Value::from_dyn_object(Arc::clone(&scope)),
             __stackc_frame => Value::from_dyn_object(Arc::clone(&frame)),
             this => this,
+            // The node again, where a macro's `model` argument cannot hide
+            // it (`should_store_failures()` reads its configs).
+            __stackc_model => input.model.clone().unwrap_or(Value::UNDEFINED),
             model => input.model.unwrap_or(Value::UNDEFINED),
             graph => input.graph.unwrap_or(Value::UNDEFINED),
             // dbt's parse phase renders with `execute` false and its

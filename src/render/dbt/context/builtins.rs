@@ -26,9 +26,16 @@ pub(super) fn install(env: &mut Environment<'static>) {
             .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("fromyaml: {e}")))
     });
     env.add_function("should_full_refresh", |_: &State| false);
-    // A test's failing rows are stored by its apply step, around the test's
-    // query: the query itself is what dbt selects without `store_failures`.
-    env.add_function("should_store_failures", |_: &State| false);
+    // dbt's: the node's `store_failures` (set by `store_failures_as` too);
+    // a generic test's `model` carries its configs. The rows themselves
+    // are stored by the test's apply step, around the query.
+    env.add_function("should_store_failures", |state: &State| -> bool {
+        state
+            .lookup("__stackc_model")
+            .and_then(|m| m.get_attr("config").ok())
+            .and_then(|c| c.get_attr("store_failures").ok())
+            .is_some_and(|v| v.is_true())
+    });
     env.add_function(
         "log",
         |msg: Value, kwargs: Kwargs| -> Result<String, Error> {

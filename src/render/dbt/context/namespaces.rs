@@ -59,7 +59,14 @@ pub(super) fn call_macro(
         __stackc_scope => state.lookup(SCOPE_KEY).unwrap_or_default(),
         __stackc_frame => state.lookup(FRAME_KEY).unwrap_or_default(),
         this => state.lookup("this").unwrap_or_default(),
-        model => state.lookup("model").unwrap_or_default(),
+        // dbt's `model` is the node wherever a macro is called from, not
+        // a calling macro's `model` argument (a generic test's relation).
+        __stackc_model => state.lookup("__stackc_model").unwrap_or_default(),
+        model => state
+            .lookup("__stackc_model")
+            .filter(|m| !m.is_undefined())
+            .or_else(|| state.lookup("model"))
+            .unwrap_or_default(),
         graph => state.lookup("graph").unwrap_or_default(),
         run_started_at => state.lookup("run_started_at").unwrap_or_default(),
         // The render's phase (false in discovery), not the global default.
