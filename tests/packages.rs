@@ -280,6 +280,7 @@ fn the_root_s_jinja_configs_for_a_package_render() {
         assert_eq!(schema(&format!("model.tickets.{id}")), "analytics_tickets");
     }
     assert_eq!(schema("snapshot.helpdesk.tickets_snapshot"), "snapshots");
+}
 
 /// A package model the root disables leaves its name to the root's model
 /// of the same name, which every `ref` then reads, the package's own
