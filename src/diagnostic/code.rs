@@ -68,7 +68,7 @@ codes! {
     E0038: Error, "a node would be built in another database than the target's";
     E0039: Error, "`ref()` to a disabled model or seed";
     E0040: Error, "`doc('x')` names no `{% docs %}` block, or a docs block is unclosed or defined twice";
-    E0041: Error, "a seed's `+delimiter` is not one character";
+    E0041: Error, "a seed's `delimiter` (`seeds:` tree or a seed entry's `config:`) is not one character";
     E0042: Error, "a `{% snapshot %}` block without a name, unclosed, or an `{% endsnapshot %}` without one";
     E0043: Error, "a snapshot's strategy is incomplete: no `unique_key`, `strategy`, `updated_at` or `check_cols`";
     E0045: Error, "a value in the `tests:`/`data_tests:` tree of dbt_project.yml that no test could have";
