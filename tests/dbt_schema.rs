@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{compile_ok, copy_tree, repo, stackc};
+use common::{compile_ok, copy_tree, read_tree, repo, stackc};
 
 fn fixture(name: &str) -> std::path::PathBuf {
     repo().join("tests/fixtures").join(name)

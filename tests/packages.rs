@@ -287,18 +287,11 @@ fn the_root_s_jinja_configs_for_a_package_render() {
 /// models' too (as dbt: only enabled nodes clash).
 #[test]
 fn a_disabled_package_model_leaves_its_name_to_the_root_s() {
-    let out = tempfile::tempdir().unwrap();
     let dir = repo().join("tests/fixtures/ok_dbt_root_model_replaces_disabled_package_model");
-    let output = stackc(&[
-        "compile",
-        dir.to_str().unwrap(),
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let (code, stderr) = compile_quiet(&dir, tempfile::tempdir().unwrap().path(), |_| {});
+    assert_eq!(code, Some(0), "{stderr}");
     assert!(!stderr.contains("warning"), "{stderr}");
-    let files = read_tree(out.path());
+    let files = compile_ok(&dir);
     let customers = &files["migrations/R__000_customers.sql"];
     assert!(customers.contains("root_value"), "{customers}");
     assert!(!files.values().any(|f| f.contains("package_default")));
