@@ -531,3 +531,23 @@ fn should_store_failures_is_the_tests_setting() {
         "{tests}"
     );
 }
+
+/// `config.get` and `config.require` read the configs this file's
+/// `config()` set, then the node's from the project's trees, then the
+/// default; in macros too. The SQL is what `dbt compile` 1.10 makes.
+#[test]
+fn config_get_reads_the_node_s_configs() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = fixture("ok_dbt_config_get");
+    let output = stackc(&[
+        "compile",
+        dir.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let files = read_tree(out.path());
+    let migration = &files["migrations/R__000_m.sql"];
+    let expected = "select 'table' as m,\n       'dflt' as d,\n       'm_alias' as a,\n       'kw' as k,\n       'data' as t,\n       'True' as p,\n       'table' as r\n";
+    assert!(migration.contains(expected), "{migration}");
+}

@@ -179,6 +179,67 @@ pub(super) fn config_fn(state: &State, kwargs: Kwargs) -> Result<String, Error> 
     Ok(String::new())
 }
 
+/// dbt's `config`: called, it sets the node's configs (`config(...)`);
+/// `config.get(key, default)` and `config.require(key)` read them back:
+/// what this file's `config()` calls set so far, the last one winning,
+/// else the node's resolved configs (`model.config`, from the project's
+/// trees and schema files), else the default.
+#[derive(Debug)]
+pub(super) struct ConfigObject;
+
+impl Object for ConfigObject {
+    fn call(self: &Arc<Self>, state: &mut State, args: &[Value]) -> Result<Value, Error> {
+        let (kwargs,): (Kwargs,) = minijinja::value::from_args(args)?;
+        config_fn(state, kwargs).map(Value::from)
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        state: &mut State,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        let (key, default, kwargs): (String, Option<Value>, Kwargs) =
+            minijinja::value::from_args(args)?;
+        let default = match default {
+            Some(d) => Some(d),
+            None => kwargs.get::<Option<Value>>("default")?,
+        };
+        kwargs.assert_all_used()?;
+        let found = configured(state, &key);
+        match method {
+            "get" => Ok(found.or(default).unwrap_or(Value::from(()))),
+            "require" => found.ok_or_else(|| {
+                Error::new(
+                    ErrorKind::InvalidOperation,
+                    format!("config.require: the required config `{key}` is not set"),
+                )
+            }),
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
+/// The value of config `key` as [`ConfigObject`] reads it.
+fn configured(state: &State, key: &str) -> Option<Value> {
+    let set_here = scope(state).ok().and_then(|scope| {
+        let calls = scope.calls.lock().ok()?;
+        calls
+            .configs
+            .iter()
+            .rev()
+            .find_map(|c| c.get(key))
+            .map(|v| Value::from(minijinja::value::Serde(v)))
+    });
+    set_here.or_else(|| {
+        state
+            .lookup("__stackc_model")
+            .and_then(|m| m.get_attr("config").ok())
+            .and_then(|c| c.get_attr(key).ok())
+            .filter(|v| !v.is_undefined() && !v.is_none())
+    })
+}
+
 /// The one optional default of `var()` and `env_var()`, taken as it is
 /// written (minijinja's `Option` would take a `none` for a missing one).
 fn optional_default(function: &str, rest: &[Value]) -> Result<Option<Value>, Error> {

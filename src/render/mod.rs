@@ -27,8 +27,8 @@ mod relation_object;
 
 pub(crate) use self::functions::SCOPE_KEY;
 use self::functions::{
-    caller_range, config_fn, env_var_fn, is_incremental_fn, pending_failure, ref_fn, scope,
-    source_fn, var_fn, Scope,
+    caller_range, env_var_fn, is_incremental_fn, pending_failure, ref_fn, scope, source_fn, var_fn,
+    ConfigObject, Scope,
 };
 pub use self::locate::{call_span, config_call_spans};
 use self::locate::{jinja_diagnostic, macro_names};
@@ -254,7 +254,7 @@ impl Renderer {
         }
         env.add_function("ref", ref_fn);
         env.add_function("source", source_fn);
-        env.add_function("config", config_fn);
+        env.add_global("config", Value::from_object(ConfigObject));
         env.add_function("var", var_fn);
         env.add_function("env_var", env_var_fn);
         env.add_function("is_incremental", is_incremental_fn);
