@@ -11,41 +11,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{copy_tree, repo};
+use common::{copy_tree, repo, TestDb};
 use postgres::{Client, NoTls};
 use stackc::apply::history::flyway_checksum;
 
-/// A database created for one test and dropped (with force) when it ends.
-struct TestDb {
-    name: String,
-    url: String,
-    client: Client,
-}
-
 impl TestDb {
-    fn new(tag: &str) -> TestDb {
-        let (name, config) = common::create_database("stackc_apply", tag);
-        let client = config.connect(NoTls).unwrap();
-        let user = config.get_user().unwrap_or("postgres").to_string();
-        let host = match &config.get_hosts()[0] {
-            postgres::config::Host::Tcp(h) => h.clone(),
-            #[cfg(unix)]
-            postgres::config::Host::Unix(p) => p.display().to_string(),
-        };
-        let port = config.get_ports().first().copied().unwrap_or(5432);
-        let url = format!("postgres://{user}@{host}:{port}/{name}");
-        TestDb { name, url, client }
-    }
-
     fn count(&mut self, sql: &str) -> i64 {
         self.client.query_one(sql, &[]).unwrap().get(0)
-    }
-
-    fn exists(&mut self, relation: &str) -> bool {
-        self.client
-            .query_one("select to_regclass($1) is not null", &[&relation])
-            .unwrap()
-            .get(0)
     }
 
     /// (script, checksum, success) of every migration row, in rank order.
@@ -110,12 +82,6 @@ impl TestDb {
                 (rel, digest)
             })
             .collect()
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        common::drop_database(&self.name);
     }
 }
 
@@ -222,7 +188,7 @@ const TEMPLATE_SCHEMAS: &[&str] = &["raw", "seeds", "staging", "marts"];
 
 #[test]
 fn template_applies_and_a_second_apply_changes_nothing() {
-    let mut db = TestDb::new("template");
+    let mut db = TestDb::new("stackc_apply", "template");
     let manifest = compile_manifest(&template());
     let migrations = manifest["migrations"].as_array().unwrap();
 
@@ -403,7 +369,7 @@ fn migration_artifacts_of(manifest: &serde_json::Value, model: &str) -> BTreeSet
 
 #[test]
 fn changing_a_model_reruns_only_its_file_and_its_dependents() {
-    let mut db = TestDb::new("change");
+    let mut db = TestDb::new("stackc_apply", "change");
     let project = copy_of(&template());
     assert_code(&apply(project.path(), &db.url, &[]), 0);
     let before = db.history();
@@ -446,7 +412,7 @@ fn changing_a_model_reruns_only_its_file_and_its_dependents() {
 
 #[test]
 fn a_failing_migration_leaves_nothing_behind_and_is_located() {
-    let mut db = TestDb::new("broken");
+    let mut db = TestDb::new("stackc_apply", "broken");
     let r = apply(&fixture("broken_migration"), &db.url, &[]);
     assert_code(&r, 1);
     // Located in the artifact (the file is copied verbatim, so in the
@@ -495,7 +461,7 @@ fn a_failing_migration_leaves_nothing_behind_and_is_located() {
 
 #[test]
 fn drift_is_refused_and_changes_nothing() {
-    let mut db = TestDb::new("drift");
+    let mut db = TestDb::new("stackc_apply", "drift");
     let project = copy_of(&template());
     assert_code(&apply(project.path(), &db.url, &[]), 0);
     let history = db.history();
@@ -541,7 +507,7 @@ fn drift_is_refused_and_changes_nothing() {
 
 #[test]
 fn two_applies_at_once_never_interleave() {
-    let mut db = TestDb::new("concurrent");
+    let mut db = TestDb::new("stackc_apply", "concurrent");
     let spawn = || {
         stackc_cmd(&[
             "apply",
@@ -599,8 +565,8 @@ fn two_applies_at_once_never_interleave() {
 
 #[test]
 fn a_killed_apply_is_finished_by_the_next_one() {
-    let mut db = TestDb::new("crash");
-    let mut reference = TestDb::new("crash_reference");
+    let mut db = TestDb::new("stackc_apply", "crash");
+    let mut reference = TestDb::new("stackc_apply", "crash_reference");
     let project = fixture("slow");
     // The uninterrupted run, meanwhile, in its own database.
     let reference_run = stackc_cmd(&[
@@ -665,7 +631,7 @@ fn a_killed_apply_is_finished_by_the_next_one() {
 
 #[test]
 fn a_failing_model_skips_only_what_depends_on_it() {
-    let mut db = TestDb::new("skip");
+    let mut db = TestDb::new("stackc_apply", "skip");
     let r = apply(&fixture("downstream"), &db.url, &[]);
     assert_code(&r, 1);
     let err = &r.stderr;
@@ -786,7 +752,7 @@ fn assert_one_clear_line(r: &Run, expected: &str, secret: &str) {
 
 #[test]
 fn connection_problems_are_one_clear_line_without_the_password() {
-    let mut db = TestDb::new("connect");
+    let mut db = TestDb::new("stackc_apply", "connect");
     let secret = "sekret-xyz";
     db.client
         .batch_execute(&format!(
@@ -896,7 +862,7 @@ fn a_bad_dotenv_line_is_one_clear_line_with_its_position_and_no_value() {
 
 #[test]
 fn connection_settings_come_from_dotenv_and_libpq_variables() {
-    let mut db = TestDb::new("dotenv");
+    let mut db = TestDb::new("stackc_apply", "dotenv");
     let config: postgres::Config = db.url.parse().unwrap();
     let host = match &config.get_hosts()[0] {
         postgres::config::Host::Tcp(h) => h.clone(),
@@ -959,7 +925,7 @@ fn connection_settings_come_from_dotenv_and_libpq_variables() {
 
 #[test]
 fn tls_modes_work() {
-    let mut db = TestDb::new("tls");
+    let mut db = TestDb::new("stackc_apply", "tls");
     let ssl_on: String = db.client.query_one("show ssl", &[]).unwrap().get(0);
     let project = fixture("broken_migration");
     let r = apply(
@@ -998,7 +964,7 @@ fn recorded_ssl(db: &mut TestDb) -> bool {
 
 #[test]
 fn require_encrypts_and_disable_does_not() {
-    let mut db = TestDb::new("tls_on");
+    let mut db = TestDb::new("stackc_apply", "tls_on");
     let ssl_on: String = db.client.query_one("show ssl", &[]).unwrap().get(0);
     if ssl_on != "on" {
         // `tls_modes_work` covers a server without TLS.
@@ -1008,7 +974,7 @@ fn require_encrypts_and_disable_does_not() {
     assert_code(&r, 0);
     assert!(recorded_ssl(&mut db), "require ran unencrypted");
 
-    let mut plain = TestDb::new("tls_off");
+    let mut plain = TestDb::new("stackc_apply", "tls_off");
     let r = apply(
         &fixture("tls"),
         &format!("{}?sslmode=disable", plain.url),
@@ -1023,7 +989,7 @@ fn require_encrypts_and_disable_does_not() {
 /// OpenSSL opening it would block, and the apply would hang.
 #[test]
 fn tls_reads_no_ca_bundle() {
-    let db = TestDb::new("tls_bundle");
+    let db = TestDb::new("stackc_apply", "tls_bundle");
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("bundle.pem");
     let path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
@@ -1057,7 +1023,7 @@ fn tls_reads_no_ca_bundle() {
 
 #[test]
 fn a_held_lock_makes_apply_wait_then_give_up() {
-    let mut db = TestDb::new("lock");
+    let mut db = TestDb::new("stackc_apply", "lock");
     // The documented key formula, in SQL; the apply must contend for it.
     let key: i64 = db
         .count(
@@ -1095,7 +1061,7 @@ fn a_held_lock_makes_apply_wait_then_give_up() {
 
 #[test]
 fn committed_artifacts_are_verified_before_anything_runs() {
-    let mut db = TestDb::new("artifacts");
+    let mut db = TestDb::new("stackc_apply", "artifacts");
     let out = tempfile::tempdir().unwrap();
     let compile = run(&mut stackc_cmd(&[
         "compile",
@@ -1151,7 +1117,7 @@ fn write(dir: &Path, rel: &str, text: &str) {
 
 #[test]
 fn statements_that_cannot_run_in_a_transaction_run_outside_one() {
-    let mut db = TestDb::new("nontx");
+    let mut db = TestDb::new("stackc_apply", "nontx");
     let project = tempfile::tempdir().unwrap();
     let p = project.path();
     write(p, "stackc.toml", "[project]\nname = \"nontx\"\n");
@@ -1252,7 +1218,7 @@ fn statements_that_cannot_run_in_a_transaction_run_outside_one() {
 
 #[test]
 fn unit_tests_run_rolled_back_and_show_their_differences() {
-    let mut db = TestDb::new("unit");
+    let mut db = TestDb::new("stackc_apply", "unit");
     let project = copy_of(&template());
     assert_code(&apply(project.path(), &db.url, &[]), 0);
     let unit = |db: &TestDb| {
@@ -1348,7 +1314,7 @@ fn rows_by_key(db: &mut TestDb, relation: &str) -> BTreeMap<i64, String> {
 
 #[test]
 fn incremental_runs_process_only_new_and_late_rows() {
-    let mut db = TestDb::new("incremental");
+    let mut db = TestDb::new("stackc_apply", "incremental");
     // The raw tables come from the project's own migrations.
     assert_code(&apply(&template(), &db.url, &[]), 0);
     let anchor = "anchor='2024-06-01 12:00:00+00'";
@@ -1419,7 +1385,7 @@ fn incremental_runs_process_only_new_and_late_rows() {
     assert_eq!(n, distinct, "duplicated sale_id");
 
     // --full-refresh equals a first load of the same data in a new database.
-    let mut fresh = TestDb::new("incremental_fresh");
+    let mut fresh = TestDb::new("stackc_apply", "incremental_fresh");
     assert_code(&apply(&template(), &fresh.url, &[]), 0);
     for table in ["raw.products", "raw.customers", "raw.orders", "raw.sales"] {
         let rows: Vec<String> = db
@@ -1445,7 +1411,7 @@ fn incremental_runs_process_only_new_and_late_rows() {
 
 #[test]
 fn readers_see_the_old_or_the_new_table_during_a_rebuild() {
-    let mut db = TestDb::new("rebuild");
+    let mut db = TestDb::new("stackc_apply", "rebuild");
     let project = fixture("rebuild");
     assert_code(&apply(&project, &db.url, &[]), 0);
     db.client
@@ -1512,7 +1478,7 @@ fn readers_see_the_old_or_the_new_table_during_a_rebuild() {
 
 #[test]
 fn each_generic_test_passes_on_good_data_and_fails_on_planted_bad_data() {
-    let mut db = TestDb::new("generic_tests");
+    let mut db = TestDb::new("stackc_apply", "generic_tests");
     let project = fixture("generic_tests");
     assert_code(&apply(&project, &db.url, &[]), 0);
     db.client
@@ -1596,7 +1562,7 @@ fn last_vacuums(db: &mut TestDb) -> BTreeMap<String, Option<String>> {
 
 #[test]
 fn vacuum_runs_after_changed_tables_only() {
-    let mut db = TestDb::new("vacuum");
+    let mut db = TestDb::new("stackc_apply", "vacuum");
     // No raw rows yet: the marts are built empty, only the seed gets rows.
     assert_code(&apply(&template(), &db.url, &[]), 0);
     let first = last_vacuums(&mut db);
@@ -1656,7 +1622,7 @@ fn relation_columns(db: &mut TestDb, relation: &str) -> Vec<String> {
 
 #[test]
 fn changed_columns_reach_downstream_and_incremental_tables_follow_their_policy() {
-    let mut db = TestDb::new("columns");
+    let mut db = TestDb::new("stackc_apply", "columns");
     let project = copy_of(&template());
     assert_code(&apply(project.path(), &db.url, &[]), 0);
     generate(&db.url, &["rows=300", "anchor='2024-06-01 12:00:00+00'"]);
@@ -1729,7 +1695,7 @@ fn changed_columns_reach_downstream_and_incremental_tables_follow_their_policy()
 
 #[test]
 fn a_merge_compares_columns_that_have_no_equality_operator() {
-    let mut db = TestDb::new("mergejson");
+    let mut db = TestDb::new("stackc_apply", "mergejson");
     let project = tempfile::tempdir().unwrap();
     let p = project.path();
     write(p, "stackc.toml", "[project]\nname = \"mergejson\"\n");
@@ -1798,7 +1764,7 @@ fn a_merge_compares_columns_that_have_no_equality_operator() {
 /// on the quoted column runs.
 #[test]
 fn dollar_quotes_and_quoted_names_survive_hostile_names() {
-    let mut db = TestDb::new("hostile_names");
+    let mut db = TestDb::new("stackc_apply", "hostile_names");
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
     write(
@@ -1842,7 +1808,7 @@ fn dollar_quotes_and_quoted_names_survive_hostile_names() {
 /// `relationships` rows.
 #[test]
 fn generic_tests_count_failures_as_dbt_does() {
-    let mut db = TestDb::new("generic_counts");
+    let mut db = TestDb::new("stackc_apply", "generic_counts");
     let project = fixture("generic_tests");
     assert_code(&apply(&project, &db.url, &[]), 0);
     db.client
@@ -1893,7 +1859,7 @@ fn generic_tests_count_failures_as_dbt_does() {
 /// `--format github` it is an annotation on that line.
 #[test]
 fn run_time_errors_point_at_the_model_line() {
-    let db = TestDb::new("modelline");
+    let db = TestDb::new("stackc_apply", "modelline");
     let r = apply(&fixture("downstream"), &db.url, &["--format", "github"]);
     assert_code(&r, 1);
     // Division by zero has no position: the query's first line, `select`.
@@ -1920,7 +1886,7 @@ fn run_time_errors_point_at_the_model_line() {
         "-- The literal is refused when the view is created.\nselect\n    id,\n    {{ var('n', 1) }} + 'many'::int as n\nfrom {{ source('raw', 'items') }}\n",
     )
     .unwrap();
-    let fresh = TestDb::new("modelline_cast");
+    let fresh = TestDb::new("stackc_apply", "modelline_cast");
     let r = apply(project.path(), &fresh.url, &["--format", "github"]);
     assert_code(&r, 1);
     assert!(
@@ -1996,7 +1962,7 @@ fn relay_cutting(server: &str, after: &'static [u8], cut_at: &'static [u8]) -> u
 /// models that never ran).
 #[test]
 fn a_connection_lost_at_a_vacuum_step_is_said_once_and_stops_the_rest() {
-    let db = TestDb::new("lostconn");
+    let db = TestDb::new("stackc_apply", "lostconn");
     let project = copy_of(&fixture("slow"));
     let marts = project.path().join("models/marts");
     std::fs::remove_file(marts.join("slow.sql")).unwrap();
@@ -2053,7 +2019,7 @@ fn a_connection_lost_at_a_vacuum_step_is_said_once_and_stops_the_rest() {
 /// and the apply says what ran, then exits 130.
 #[test]
 fn ctrl_c_stops_after_the_running_step_and_says_what_ran() {
-    let mut db = TestDb::new("sigint");
+    let mut db = TestDb::new("stackc_apply", "sigint");
     let project = fixture("slow");
     let child = stackc_cmd(&[
         "apply",
@@ -2099,7 +2065,7 @@ fn ctrl_c_stops_after_the_running_step_and_says_what_ran() {
 /// generic and singular tests, passing on good rows and failing on bad.
 #[test]
 fn tests_of_ephemeral_models_read_them_as_ctes() {
-    let mut db = TestDb::new("ephemeral_tests");
+    let mut db = TestDb::new("stackc_apply", "ephemeral_tests");
     let project = fixture("ephemeral_tests");
     assert_code(&apply(&project, &db.url, &[]), 0);
     let test = |db: &TestDb| {

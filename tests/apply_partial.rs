@@ -11,33 +11,9 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{copy_tree, edit, repo};
-use postgres::{Client, NoTls};
-
-struct TestDb {
-    name: String,
-    url: String,
-    client: Client,
-}
+use common::{copy_tree, edit, repo, TestDb};
 
 impl TestDb {
-    fn new(tag: &str) -> TestDb {
-        let (name, config) = common::create_database("stackc_partial", tag);
-        let client = config.connect(NoTls).unwrap();
-        let url = common::admin_url()
-            .rsplit_once('/')
-            .map(|(base, _)| format!("{base}/{name}"))
-            .unwrap();
-        TestDb { name, url, client }
-    }
-
-    fn exists(&mut self, relation: &str) -> bool {
-        self.client
-            .query_one("select to_regclass($1) is not null", &[&relation])
-            .unwrap()
-            .get(0)
-    }
-
     fn count(&mut self, relation: &str) -> i64 {
         self.client
             .query_one(&format!("select count(*) from {relation}"), &[])
@@ -59,12 +35,6 @@ impl TestDb {
             .iter()
             .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
             .collect()
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        common::drop_database(&self.name);
     }
 }
 
@@ -95,7 +65,7 @@ fn project() -> tempfile::TempDir {
 
 #[test]
 fn a_failed_model_skips_what_is_built_on_it_and_the_rest_still_builds() {
-    let mut db = TestDb::new("goes_on");
+    let mut db = TestDb::new("stackc_partial", "goes_on");
     let project = project();
     let (code, out, err) = apply(project.path(), &db.url, &["--format", "json"]);
     assert_eq!(code, 1, "{err}");
@@ -214,7 +184,7 @@ fn a_failed_model_skips_what_is_built_on_it_and_the_rest_still_builds() {
 
 #[test]
 fn fail_fast_stops_at_a_failed_model_migration() {
-    let mut db = TestDb::new("fail_fast");
+    let mut db = TestDb::new("stackc_partial", "fail_fast");
     let project = project();
     let (code, _, err) = apply(project.path(), &db.url, &["-x"]);
     assert_eq!(code, 1, "{err}");

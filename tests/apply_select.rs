@@ -7,38 +7,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::repo;
-use postgres::{Client, NoTls};
-
-struct TestDb {
-    name: String,
-    url: String,
-    client: Client,
-}
+use common::{repo, TestDb};
 
 impl TestDb {
-    fn new(tag: &str) -> TestDb {
-        let (name, config) = common::create_database("stackc_select", tag);
-        let client = config.connect(NoTls).unwrap();
-        let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
-        let url = std::env::var("STACKC_TEST_DATABASE_URL")
-            .ok()
-            .and_then(|admin| {
-                admin
-                    .rsplit_once('/')
-                    .map(|(base, _)| format!("{base}/{name}"))
-            })
-            .unwrap_or(url);
-        TestDb { name, url, client }
-    }
-
-    fn exists(&mut self, relation: &str) -> bool {
-        self.client
-            .query_one("select to_regclass($1) is not null", &[&relation])
-            .unwrap()
-            .get(0)
-    }
-
     /// The run history of one run: (step, node, status, selection).
     fn run_rows(&mut self, run_id: i64) -> Vec<(String, String, String, Option<String>)> {
         self.client
@@ -58,12 +29,6 @@ impl TestDb {
             .query_one("select max(run_id) from public.stackc_run_history", &[])
             .unwrap()
             .get(0)
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        common::drop_database(&self.name);
     }
 }
 
@@ -114,7 +79,7 @@ insert into raw.sales (sale_id, order_id, product_id, sku, quantity, unit_price,
 
 #[test]
 fn apply_runs_exactly_the_selected_steps_and_their_tests_and_records_the_selection() {
-    let mut db = TestDb::new("steps");
+    let mut db = TestDb::new("stackc_select", "steps");
     let dir = template();
     let d = dir.to_str().unwrap();
 
@@ -215,7 +180,7 @@ fn apply_runs_exactly_the_selected_steps_and_their_tests_and_records_the_selecti
 
 #[test]
 fn a_run_history_without_the_selection_column_keeps_working() {
-    let mut db = TestDb::new("oldhistory");
+    let mut db = TestDb::new("stackc_select", "oldhistory");
     let d = template();
     let d = d.to_str().unwrap();
     let (code, _, err) = stackc(&["apply", d, "--database-url", &db.url]);
@@ -236,7 +201,7 @@ fn a_run_history_without_the_selection_column_keeps_working() {
 
 #[test]
 fn fail_fast_stops_at_the_first_failure() {
-    let full = TestDb::new("failfast");
+    let full = TestDb::new("stackc_select", "failfast");
     let dir = repo().join("tests/fixtures_apply/downstream");
     let d = dir.to_str().unwrap();
     let (code, _, err) = stackc(&["apply", d, "--database-url", &full.url]);
@@ -244,7 +209,7 @@ fn fail_fast_stops_at_the_first_failure() {
     let without: usize = err.lines().filter(|l| l.starts_with('[')).count();
     assert!(err.contains("build marts.mart_ok ... ok"), "{err}");
 
-    let db = TestDb::new("failfast2");
+    let db = TestDb::new("stackc_select", "failfast2");
     let (code, _, err) = stackc(&["apply", d, "--database-url", &db.url, "--fail-fast"]);
     assert_eq!(code, 1, "{err}");
     assert!(
@@ -271,7 +236,7 @@ fn fail_fast_stops_at_the_first_failure() {
 
 #[test]
 fn a_malformed_selection_is_a_usage_error_and_runs_nothing() {
-    let mut db = TestDb::new("usage");
+    let mut db = TestDb::new("stackc_select", "usage");
     let d = template();
     let (code, _, err) = stackc(&[
         "apply",
@@ -288,7 +253,7 @@ fn a_malformed_selection_is_a_usage_error_and_runs_nothing() {
 
 #[test]
 fn views_dropped_with_a_rebuilt_selected_relation_are_rebuilt_along() {
-    let mut db = TestDb::new("cascade");
+    let mut db = TestDb::new("stackc_select", "cascade");
     let tmp = tempfile::tempdir().unwrap();
     common::copy_tree(&repo().join("tests/fixtures_graph/layers"), tmp.path());
     let d = tmp.path().to_str().unwrap();
@@ -324,7 +289,7 @@ fn views_dropped_with_a_rebuilt_selected_relation_are_rebuilt_along() {
 
 #[test]
 fn a_rebuilt_table_keeps_the_foreign_keys_the_project_declares_and_names_the_others() {
-    let mut db = TestDb::new("fk");
+    let mut db = TestDb::new("stackc_select", "fk");
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("p");
     common::copy_tree(&repo().join("tests/fixtures_apply/foreign_keys"), &dir);

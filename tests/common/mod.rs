@@ -157,3 +157,37 @@ pub fn copy_fixture(name: &str) -> tempfile::TempDir {
     copy_tree(&repo().join("tests/fixtures").join(name), dir.path());
     dir
 }
+
+/// A fresh database for one test (see [`create_database`]), its URL for
+/// the binary, and a client on it; dropped, with force, when the test ends.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+    pub client: postgres::Client,
+}
+
+impl TestDb {
+    pub fn new(prefix: &str, tag: &str) -> TestDb {
+        let (name, config) = create_database(prefix, tag);
+        let client = config.connect(postgres::NoTls).unwrap();
+        // The admin URL's server and credentials, with the test's database.
+        let url = admin_url()
+            .rsplit_once('/')
+            .map(|(base, _)| format!("{base}/{name}"))
+            .expect("a postgres:// URL has a path");
+        TestDb { name, url, client }
+    }
+
+    pub fn exists(&mut self, relation: &str) -> bool {
+        self.client
+            .query_one("select to_regclass($1) is not null", &[&relation])
+            .unwrap()
+            .get(0)
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        drop_database(&self.name);
+    }
+}
