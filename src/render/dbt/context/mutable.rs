@@ -80,14 +80,7 @@ impl Object for MutList {
                 }
                 Ok(Value::from(()))
             }
-            "index" => {
-                let (v,): (Value,) = from_args(args)?;
-                items
-                    .iter()
-                    .position(|x| *x == v)
-                    .map(Value::from)
-                    .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "value not in list"))
-            }
+            "index" => list_index(&items, args),
             "count" => {
                 let (v,): (Value,) = from_args(args)?;
                 Ok(Value::from(items.iter().filter(|x| **x == v).count()))
@@ -95,6 +88,16 @@ impl Object for MutList {
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
         }
     }
+}
+
+/// Python's `list.index(v)`: the first position of `v`, else an error.
+pub(super) fn list_index(items: &[Value], args: &[Value]) -> Result<Value, Error> {
+    let (v,): (Value,) = from_args(args)?;
+    items
+        .iter()
+        .position(|x| *x == v)
+        .map(Value::from)
+        .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "value not in list"))
 }
 
 /// A dict that `{% do d.update({...}) %}` can change.

@@ -237,14 +237,7 @@ fn cannot_change(kind: &str, method: &str) -> Error {
 fn seq_method(value: &Value, method: &str, args: &[Value]) -> Result<Value, Error> {
     let items: Vec<Value> = value.try_iter()?.collect();
     match method {
-        "index" => {
-            let (v,): (Value,) = from_args(args)?;
-            items
-                .iter()
-                .position(|x| *x == v)
-                .map(Value::from)
-                .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "value not in list"))
-        }
+        "index" => super::mutable::list_index(&items, args),
         "copy" => Ok(Value::from_object(MutList(Mutex::new(items)))),
         "append" | "extend" | "insert" | "pop" | "remove" | "clear" | "sort" | "reverse" => {
             Err(cannot_change("list", method))
