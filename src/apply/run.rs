@@ -378,6 +378,11 @@ impl Run<'_> {
         item.node = Some(node.to_string());
         item.reason = planned.reason.to_string();
         item.checksum = Some(planned.checksum);
+        self.record_skip(item, why)
+    }
+
+    /// Marks `item` skipped for `why`: shown, and a row of the run history.
+    fn record_skip(&mut self, mut item: Item, why: &str) -> Item {
         item.status = Status::Skipped;
         item.skipped_because = Some(why.to_string());
         self.progress.skipped(&item);
@@ -394,13 +399,7 @@ impl Run<'_> {
             step.file.clone(),
         );
         item.node = Some(step.node.clone());
-        item.status = Status::Skipped;
-        item.skipped_because = Some(why.to_string());
-        self.progress.skipped(&item);
-        let step_no = self.next_step_no();
-        self.buffer
-            .push(make_record(step_no, &item, epoch_seconds()));
-        item
+        self.record_skip(item, why)
     }
 
     /// A seed whose table already holds this CSV's rows (its load left the

@@ -32,14 +32,7 @@ pub(super) fn configure_models(
     entries: &BTreeMap<String, Arc<ModelEntry>>,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Configured {
-    // The `config:` of schema-file `snapshots:` entries, by name.
-    let snapshot_entries: BTreeMap<&str, &ConfigLayer> = project
-        .schema_files
-        .iter()
-        .flat_map(|f| &f.others)
-        .filter(|o| o.kind == OtherKind::Snapshot)
-        .map(|o| (o.name.as_str(), &o.config))
-        .collect();
+    let snapshot_entries = snapshot_entries(project);
     let mut configs: BTreeMap<String, ModelConfig> = BTreeMap::new();
     let mut relations = Relations::default();
     let resolved_configs: Vec<(ModelConfig, Relation, Vec<Diagnostic>)> = project
@@ -377,6 +370,17 @@ pub(super) fn place_stored_failures<'t>(
     }
 }
 
+/// The `config:` of schema-file `snapshots:` entries, by name.
+fn snapshot_entries(project: &Project) -> BTreeMap<&str, &ConfigLayer> {
+    project
+        .schema_files
+        .iter()
+        .flat_map(|f| &f.others)
+        .filter(|o| o.kind == OtherKind::Snapshot)
+        .map(|o| (o.name.as_str(), &o.config))
+        .collect()
+}
+
 /// Whether model `m` is enabled, from all its config layers (as
 /// [`configure_models`] decides it), its diagnostics left out.
 pub(super) fn is_enabled(
@@ -386,13 +390,7 @@ pub(super) fn is_enabled(
     m: &ModelFile,
     disc: &Discovered,
 ) -> bool {
-    let snapshot_entries: BTreeMap<&str, &ConfigLayer> = project
-        .schema_files
-        .iter()
-        .flat_map(|f| &f.others)
-        .filter(|o| o.kind == OtherKind::Snapshot)
-        .map(|o| (o.name.as_str(), &o.config))
-        .collect();
+    let snapshot_entries = snapshot_entries(project);
     let mut ignored = Vec::new();
     model_config(
         project,
